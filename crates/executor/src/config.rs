@@ -1,0 +1,87 @@
+//! The service's configuration: where things live, who the sandbox runs as, and the limits.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+#[derive(Debug, Clone)]
+pub struct ExecutorConfig {
+    /// Host directory holding one directory per workspace.
+    pub workspace_root: PathBuf,
+    /// The binary that becomes the sandbox's init child (this daemon's own executable).
+    pub init_exe: PathBuf,
+    pub runtimes: RuntimePaths,
+    pub identity: sandbox::Identity,
+    pub limits: LimitPolicy,
+}
+
+/// Interpreters inside the sandbox (absolute host paths, bound read-only at the same place).
+#[derive(Debug, Clone)]
+pub struct RuntimePaths {
+    pub python: PathBuf,
+    pub node: PathBuf,
+    pub bash: PathBuf,
+}
+
+impl Default for RuntimePaths {
+    fn default() -> Self {
+        RuntimePaths {
+            python: "/usr/bin/python3".into(),
+            node: "/usr/bin/node".into(),
+            bash: "/bin/bash".into(),
+        }
+    }
+}
+
+/// Defaults applied when a request names no limit, and the caps a request may not exceed.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct LimitPolicy {
+    pub default_timeout_secs: f64,
+    pub min_timeout_secs: f64,
+    pub max_timeout_secs: f64,
+    pub max_code_bytes: u64,
+    pub default_memory_mb: u64,
+    pub max_memory_mb: u64,
+    pub default_output_bytes: u64,
+    pub max_output_bytes: u64,
+    pub default_processes: u64,
+    pub max_processes: u64,
+    /// Largest single uploaded file.
+    pub max_file_bytes: u64,
+    /// All uploaded files of one request together.
+    pub max_files_total_bytes: u64,
+    pub max_files: usize,
+    /// Size cap of a workspace (when the host lets the daemon mount one).
+    pub workspace_bytes: u64,
+    /// Size cap of the sandbox's /tmp.
+    pub tmp_bytes: u64,
+    pub open_files: u64,
+    /// Largest return value a handler may send back.
+    pub max_return_value_bytes: u64,
+}
+
+impl Default for LimitPolicy {
+    fn default() -> Self {
+        const MIB: u64 = 1024 * 1024;
+        LimitPolicy {
+            default_timeout_secs: 30.0,
+            min_timeout_secs: 1.0,
+            max_timeout_secs: 3600.0,
+            max_code_bytes: MIB,
+            default_memory_mb: 512,
+            max_memory_mb: 4096,
+            default_output_bytes: 10 * MIB,
+            max_output_bytes: 64 * MIB,
+            default_processes: 128,
+            max_processes: 1024,
+            max_file_bytes: 10 * MIB,
+            max_files_total_bytes: 50 * MIB,
+            max_files: 1000,
+            workspace_bytes: 100 * MIB,
+            tmp_bytes: 100 * MIB,
+            open_files: 1024,
+            max_return_value_bytes: 10 * MIB,
+        }
+    }
+}

@@ -1,0 +1,28 @@
+//! Why the service refused or could not run a request.
+
+/// Errors of [`crate::ExecutionService::execute`]. A run whose code failed is not an error:
+/// it is an [`crate::ExecutionResult`] with a failed status.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecuteError {
+    /// The request is well-formed JSON but not acceptable (the caller can fix it).
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+    /// The request's data is over a size cap.
+    #[error("{what} is {actual} bytes, over the limit of {limit} bytes")]
+    TooLarge { what: String, actual: u64, limit: u64 },
+    /// An execution with this id is still running.
+    #[error("execution {0} is already running")]
+    AlreadyRunning(String),
+    /// The sandbox could not be built on this host, so the code never ran.
+    #[error("the sandbox could not start ({stage}): {message}")]
+    Sandbox { stage: String, message: String },
+    /// Anything else on the daemon's side.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl ExecuteError {
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ExecuteError::Invalid { field: field.into(), message: message.into() }
+    }
+}

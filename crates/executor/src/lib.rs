@@ -1,0 +1,17 @@
+//! The execution domain: turns a validated request into a sandbox spec, runs it through a
+//! launcher, and turns the sandbox's report into a result.
+
+pub mod config;
+pub mod error;
+pub mod language;
+pub mod request;
+pub mod result;
+pub mod service;
+pub mod validate;
+
+pub use config::{ExecutorConfig, LimitPolicy, RuntimePaths};
+pub use error::ExecuteError;
+pub use language::Language;
+pub use request::{ExecutionRequest, InputFile, RequestedLimits, WorkspaceChoice};
+pub use result::*;
+pub use service::{ExecutionService, HostInfo};

@@ -1,0 +1,85 @@
+//! The result of one execution, as returned over HTTP and printed by `sandbox-executor run`.
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ExecutionStatus {
+    Success,
+    Failed,
+    Timeout,
+    Killed,
+}
+
+/// The NVIDIA sandbox's vocabulary for the same outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ProcessStatus {
+    Completed,
+    Error,
+    Timeout,
+}
+
+/// Why a run was cut short, when it was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TerminationReason {
+    Timeout,
+    Signal,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ExecutionResult {
+    pub execution_id: String,
+    pub status: ExecutionStatus,
+    pub process_status: ProcessStatus,
+    pub termination_reason: Option<TerminationReason>,
+    pub stdout: String,
+    pub stderr: String,
+    /// The program's exit code; -1 on timeout; 128 + signal when killed by a signal.
+    pub exit_code: i32,
+    /// Wall time of the run in seconds.
+    pub execution_time: f64,
+    /// The handler's return value (any JSON), or null.
+    #[schema(value_type = Object, nullable)]
+    pub return_value: Option<serde_json::Value>,
+    /// A handler's or script's uncaught exception, or null.
+    pub error: Option<ExecutionError>,
+    pub metrics: Metrics,
+    /// Files the run created or changed in its workspace.
+    pub artifacts: Vec<Artifact>,
+    pub truncated: Truncated,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
+pub struct ExecutionError {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub message: String,
+    pub traceback: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Metrics {
+    pub duration_ms: f64,
+    /// CPU time of the sandboxed processes (not the daemon's).
+    pub cpu_time_ms: f64,
+    /// Largest resident set of a sandboxed process, in MiB.
+    pub peak_memory_mb: f64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
+pub struct Artifact {
+    /// Relative to the workspace.
+    pub path: String,
+    pub size: u64,
+    pub mime_type: String,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, ToSchema, Default, PartialEq, Eq)]
+pub struct Truncated {
+    pub stdout: bool,
+    pub stderr: bool,
+}

@@ -1,0 +1,97 @@
+//! The sandbox policy as plain data. The daemon builds a [`SandboxSpec`], serialises it to the
+//! init child, and the child applies it. Nothing here performs a syscall.
+
+use serde::{Deserialize, Serialize};
+
+/// Everything the init child needs to build the sandbox and start one program in it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SandboxSpec {
+    /// Absolute path of the program inside the sandbox, then its arguments.
+    pub argv: Vec<String>,
+    /// The whole environment of the program: nothing of the daemon's is inherited.
+    pub env: Vec<(String, String)>,
+    /// Working directory inside the sandbox.
+    pub cwd: String,
+    pub identity: Identity,
+    pub hostname: String,
+    /// Applied in order on top of an empty root.
+    pub mounts: Vec<Mount>,
+    pub limits: Limits,
+    /// Bytes fed to the program's standard input (then end of file).
+    pub stdin: String,
+    /// When set, a private channel (an anonymous memory file) is open at this descriptor in the
+    /// program; what it writes there comes back as [`SandboxReport::channel`].
+    pub channel_fd: Option<i32>,
+}
+
+/// Who the program runs as, inside and outside the user namespace.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Identity {
+    /// uid/gid seen inside the sandbox.
+    pub uid: u32,
+    pub gid: u32,
+    /// Unprivileged host ids the inside ids map to. Ignored (the caller's own ids are used)
+    /// when the launcher does not run as root.
+    pub host_uid: u32,
+    pub host_gid: u32,
+}
+
+/// One step of building the sandbox's root filesystem. Paths are absolute inside the sandbox.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Mount {
+    /// Bind a host path. Read-only unless `writable`; always nosuid and nodev.
+    /// A missing source is skipped when `optional`, an error otherwise.
+    Bind { source: String, target: String, writable: bool, optional: bool },
+    /// A fresh tmpfs capped at `size_bytes`.
+    Tmpfs { target: String, size_bytes: u64, mode: u32 },
+    /// A file with the given contents in the (read-only) root.
+    File { target: String, contents: String, mode: u32 },
+    Dir { target: String, mode: u32 },
+    Symlink { link_target: String, target: String },
+    /// A fresh procfs for the sandbox's own pid namespace.
+    Proc { target: String },
+    /// A minimal /dev: null, zero, full, random, urandom, the fd links and a /dev/shm tmpfs.
+    Dev { target: String, shm_size_bytes: u64 },
+}
+
+/// Resource limits applied to the program.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Limits {
+    /// Wall-clock limit; the whole process tree is killed when it passes.
+    pub wall_time_ms: u64,
+    /// Per-process data segment limit (heap and private writable mappings).
+    pub data_bytes: Option<u64>,
+    /// Largest file the program may write.
+    pub file_size_bytes: u64,
+    pub open_files: u64,
+    /// Processes and threads of the sandbox's user.
+    pub processes: u64,
+    /// Bytes of the private channel that are kept.
+    pub channel_bytes: u64,
+}
+
+/// What the init child reports once the program and every process it started are gone.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SandboxReport {
+    pub outcome: Outcome,
+    /// Wall time from the sandbox's start to the end of its last process.
+    pub wall_time_ms: f64,
+    /// CPU time (user + system) of every process that ran in the sandbox.
+    pub cpu_time_ms: f64,
+    /// Largest resident set of any single process of the sandbox.
+    pub peak_memory_kb: u64,
+    /// What the program wrote to its private channel, if it had one (invalid UTF-8 replaced).
+    pub channel: Option<String>,
+    pub channel_truncated: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Outcome {
+    Exited { code: i32 },
+    Signaled { signal: i32 },
+    TimedOut,
+    /// The sandbox could not be built; the program never ran.
+    SetupFailed { stage: String, message: String },
+}
