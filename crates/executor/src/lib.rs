@@ -1,13 +1,20 @@
 //! The execution domain: turns a validated request into a sandbox spec, runs it through a
 //! launcher, and turns the sandbox's report into a result.
 
+mod artifacts;
 pub mod config;
 pub mod error;
 pub mod language;
+pub mod launcher;
+mod outcome;
+mod posture;
 pub mod request;
 pub mod result;
+mod rootfs;
+mod runtime;
 pub mod service;
 pub mod validate;
+mod workspace;
 
 pub use config::{ExecutorConfig, LimitPolicy, RuntimePaths};
 pub use error::ExecuteError;

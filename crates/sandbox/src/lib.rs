@@ -2,7 +2,12 @@
 //!
 //! [`spec`] is the policy as plain data. [`runner`] (daemon side) starts the init child and
 //! collects its output; [`init`] (child side) builds the sandbox and runs the program.
+//! [`workspace_fs`] and [`host`] are the daemon's own careful file and mount operations.
 
+pub mod host;
+pub mod init;
+pub mod runner;
 pub mod spec;
+pub mod workspace_fs;
 
 pub use spec::*;

@@ -1,0 +1,62 @@
+//! `sandbox-executor check`: which isolation layers this host supports.
+
+use std::process::ExitCode;
+
+use anyhow::anyhow;
+use clap::Args;
+use executor::ExecutionService;
+
+use crate::config::{default_state_dir, SandboxArgs};
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub sandbox: SandboxArgs,
+}
+
+/// Layers without which the daemon refuses to run code.
+const REQUIRED: [&str; 5] = ["namespace:user", "namespace:mount", "namespace:pid", "namespace:network", "capabilities"];
+
+pub async fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
+    let json = args.json;
+    let root = args.sandbox.workspace_path.clone().unwrap_or_else(default_state_dir).join(format!("check-{}", std::process::id()));
+    let config = args.sandbox.into_config(root.clone())?;
+    let service = ExecutionService::new(config).await.map_err(|e| anyhow!("{e}"));
+    let _ = std::fs::remove_dir_all(&root);
+    let service = service?;
+    let info = service.info();
+    let missing: Vec<&str> = REQUIRED
+        .iter()
+        .copied()
+        .filter(|name| !info.isolation.layers.iter().any(|l| l.name == *name && l.active))
+        .collect();
+    if json {
+        let report = serde_json::json!({
+            "ok": missing.is_empty() && service.health().is_ok(),
+            "health": service.health().err(),
+            "missing_required": missing,
+            "layers": info.isolation.layers,
+            "languages": info.languages,
+        });
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        for layer in &info.isolation.layers {
+            let mark = if layer.active { "active " } else { "missing" };
+            println!("{mark}  {:<22} {}", layer.name, layer.detail);
+        }
+        for lang in &info.languages {
+            let version = lang.version.as_deref().unwrap_or("not found");
+            println!("{:<8} {:<22} {version}", "language", lang.language.name());
+        }
+        if let Err(reason) = service.health() {
+            println!("\nthe sandbox does not work on this host: {reason}");
+        }
+        if !missing.is_empty() {
+            println!("\nrequired layers missing: {}", missing.join(", "));
+        }
+    }
+    Ok(if missing.is_empty() && service.health().is_ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}

@@ -1,0 +1,131 @@
+//! Configuration: raw flags and environment variables first, validated into an
+//! [`ExecutorConfig`] second.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use clap::Args;
+use executor::{ExecutorConfig, LimitPolicy, RuntimePaths};
+
+/// Settings shared by every command that runs code.
+#[derive(Args, Debug, Clone)]
+pub struct SandboxArgs {
+    /// Host directory for workspaces.
+    #[arg(long, env = "WORKSPACE_PATH")]
+    pub workspace_path: Option<PathBuf>,
+    /// Unprivileged host uid the sandbox user (uid 1000 inside) maps to when the daemon is root.
+    #[arg(long, env = "SANDBOX_HOST_UID", default_value_t = 100000)]
+    pub sandbox_host_uid: u32,
+    /// Unprivileged host gid the sandbox group (gid 1000 inside) maps to when the daemon is root.
+    #[arg(long, env = "SANDBOX_HOST_GID", default_value_t = 100000)]
+    pub sandbox_host_gid: u32,
+    /// Python interpreter used inside the sandbox.
+    #[arg(long, env = "SANDBOX_PYTHON", default_value = "/usr/bin/python3")]
+    pub python: PathBuf,
+    /// Node.js used inside the sandbox.
+    #[arg(long, env = "SANDBOX_NODE", default_value = "/usr/bin/node")]
+    pub node: PathBuf,
+    /// Bash used inside the sandbox.
+    #[arg(long, env = "SANDBOX_BASH", default_value = "/bin/bash")]
+    pub bash: PathBuf,
+    /// Memory per sandboxed process when a request names none (MiB).
+    #[arg(long, env = "SANDBOX_DEFAULT_MEMORY_MB", default_value_t = 512)]
+    pub default_memory_mb: u64,
+    /// Largest memory a request may ask for (MiB).
+    #[arg(long, env = "SANDBOX_MAX_MEMORY_MB", default_value_t = 4096)]
+    pub max_memory_mb: u64,
+    /// Bytes kept of each output stream when a request names no limit.
+    #[arg(long, env = "SANDBOX_MAX_OUTPUT_BYTES", default_value_t = 10 * 1024 * 1024)]
+    pub default_output_bytes: u64,
+    /// Size cap of each workspace (MiB).
+    #[arg(long, env = "SANDBOX_WORKSPACE_MB", default_value_t = 100)]
+    pub workspace_mb: u64,
+    /// Size cap of each sandbox's /tmp (MiB).
+    #[arg(long, env = "SANDBOX_TMP_MB", default_value_t = 100)]
+    pub tmp_mb: u64,
+    /// Largest `code` accepted (bytes).
+    #[arg(long, env = "SANDBOX_MAX_CODE_BYTES", default_value_t = 1024 * 1024)]
+    pub max_code_bytes: u64,
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    #[arg(long, env = "EXECUTOR_HOST", default_value = "127.0.0.1")]
+    pub host: IpAddr,
+    #[arg(long, env = "EXECUTOR_PORT", default_value_t = 8080)]
+    pub port: u16,
+    /// trace, debug, info, warn (or WARNING), error.
+    #[arg(long, env = "LOG_LEVEL", default_value = "info")]
+    pub log_level: String,
+    /// Control plane base URL for result callbacks (optional: standalone without it).
+    #[arg(long, env = "CONTROL_PLANE_URL")]
+    pub control_plane_url: Option<String>,
+    /// Bearer token for control plane callbacks.
+    #[arg(long, env = "INTERNAL_API_TOKEN", hide_env_values = true)]
+    pub internal_api_token: Option<String>,
+    /// Largest request body accepted (bytes).
+    #[arg(long, env = "EXECUTOR_MAX_BODY_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+    #[command(flatten)]
+    pub sandbox: SandboxArgs,
+}
+
+impl ServeArgs {
+    pub fn listen_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.host, self.port)
+    }
+}
+
+/// Where state lives when nothing says otherwise.
+pub fn default_state_dir() -> PathBuf {
+    if sandbox::host::is_root() {
+        PathBuf::from("/var/lib/sandbox-executor")
+    } else {
+        let base = std::env::var_os("XDG_STATE_HOME").map(PathBuf::from).or_else(|| {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state"))
+        });
+        base.unwrap_or_else(std::env::temp_dir).join("sandbox-executor")
+    }
+}
+
+impl SandboxArgs {
+    /// Validates the raw settings into the executor's configuration.
+    pub fn into_config(self, workspace_root: PathBuf) -> anyhow::Result<ExecutorConfig> {
+        if self.sandbox_host_uid == 0 || self.sandbox_host_gid == 0 {
+            bail!("--sandbox-host-uid and --sandbox-host-gid must not be 0 (root)");
+        }
+        for (name, path) in [("python", &self.python), ("node", &self.node), ("bash", &self.bash)] {
+            if !path.is_absolute() {
+                bail!("--{name} must be an absolute path, got {}", path.display());
+            }
+        }
+        if self.default_memory_mb == 0 || self.default_memory_mb > self.max_memory_mb {
+            bail!("--default-memory-mb must be between 1 and --max-memory-mb ({})", self.max_memory_mb);
+        }
+        const MIB: u64 = 1024 * 1024;
+        let base = LimitPolicy::default();
+        let limits = LimitPolicy {
+            default_memory_mb: self.default_memory_mb,
+            max_memory_mb: self.max_memory_mb,
+            default_output_bytes: self.default_output_bytes,
+            max_output_bytes: base.max_output_bytes.max(self.default_output_bytes),
+            workspace_bytes: self.workspace_mb.max(1) * MIB,
+            tmp_bytes: self.tmp_mb.max(1) * MIB,
+            max_code_bytes: self.max_code_bytes,
+            ..base
+        };
+        Ok(ExecutorConfig {
+            workspace_root,
+            init_exe: std::env::current_exe().context("cannot find this program's own executable")?,
+            runtimes: RuntimePaths { python: self.python, node: self.node, bash: self.bash },
+            identity: sandbox::Identity {
+                uid: 1000,
+                gid: 1000,
+                host_uid: self.sandbox_host_uid,
+                host_gid: self.sandbox_host_gid,
+            },
+            limits,
+        })
+    }
+}

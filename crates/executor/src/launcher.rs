@@ -1,0 +1,29 @@
+//! How a sandbox is started. The cold launcher re-executes the daemon as a fresh init child
+//! for every run; other launchers (pre-warmed ones) can stand beside it behind this trait.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+
+use sandbox::runner::{self, RunError, RunOptions, RunOutput};
+use sandbox::SandboxSpec;
+
+pub type LaunchFuture<'a> = Pin<Box<dyn Future<Output = Result<RunOutput, RunError>> + Send + 'a>>;
+
+pub trait Launcher: Send + Sync {
+    /// Runs `spec` to its end, keeping at most `max_output_bytes` of each output stream.
+    fn launch<'a>(&'a self, spec: &'a SandboxSpec, max_output_bytes: u64) -> LaunchFuture<'a>;
+}
+
+pub struct ColdLauncher {
+    pub init_exe: PathBuf,
+}
+
+impl Launcher for ColdLauncher {
+    fn launch<'a>(&'a self, spec: &'a SandboxSpec, max_output_bytes: u64) -> LaunchFuture<'a> {
+        Box::pin(async move {
+            let options = RunOptions { init_exe: self.init_exe.clone(), max_output_bytes };
+            runner::run(spec, &options).await
+        })
+    }
+}

@@ -1,0 +1,109 @@
+//! Turns what the sandbox reported into the caller's result.
+
+use sandbox::runner::RunOutput;
+use sandbox::Outcome;
+use serde::Deserialize;
+
+use crate::{
+    Artifact, ExecuteError, ExecutionError, ExecutionResult, ExecutionStatus, Metrics, ProcessStatus,
+    TerminationReason, Truncated,
+};
+
+/// What a driver writes on its private channel.
+#[derive(Debug, Deserialize)]
+struct ChannelMessage {
+    #[serde(default)]
+    return_value: Option<serde_json::Value>,
+    #[serde(default)]
+    error: Option<ChannelError>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ChannelError {
+    #[serde(rename = "type")]
+    kind: String,
+    message: String,
+    #[serde(default)]
+    traceback: String,
+}
+
+pub fn build(execution_id: &str, run: RunOutput, artifacts: Vec<Artifact>) -> Result<ExecutionResult, ExecuteError> {
+    let report = run.report;
+    let (status, process_status, exit_code, termination_reason) = match report.outcome {
+        Outcome::Exited { code: 0 } => (ExecutionStatus::Success, ProcessStatus::Completed, 0, None),
+        Outcome::Exited { code } => (ExecutionStatus::Failed, ProcessStatus::Error, code, None),
+        Outcome::Signaled { signal } => {
+            (ExecutionStatus::Killed, ProcessStatus::Error, 128 + signal, Some(TerminationReason::Signal))
+        }
+        Outcome::TimedOut => (ExecutionStatus::Timeout, ProcessStatus::Timeout, -1, Some(TerminationReason::Timeout)),
+        Outcome::SetupFailed { stage, message } => return Err(ExecuteError::Sandbox { stage, message }),
+    };
+    let mut result = ExecutionResult {
+        execution_id: execution_id.to_string(),
+        status,
+        process_status,
+        termination_reason,
+        stdout: String::from_utf8_lossy(&run.stdout.bytes).into_owned(),
+        stderr: String::from_utf8_lossy(&run.stderr.bytes).into_owned(),
+        exit_code,
+        execution_time: report.wall_time_ms / 1000.0,
+        return_value: None,
+        error: None,
+        metrics: Metrics {
+            duration_ms: round2(report.wall_time_ms),
+            cpu_time_ms: round2(report.cpu_time_ms),
+            peak_memory_mb: round2(report.peak_memory_kb as f64 / 1024.0),
+        },
+        artifacts,
+        truncated: Truncated { stdout: run.stdout.truncated, stderr: run.stderr.truncated },
+    };
+    result.execution_time = round3(result.execution_time);
+    apply_channel(&mut result, report.channel.as_deref(), report.channel_truncated);
+    Ok(result)
+}
+
+/// Takes the return value or error the driver sent; a channel that cannot be read fails a
+/// run that otherwise succeeded, with the reason.
+fn apply_channel(result: &mut ExecutionResult, channel: Option<&str>, truncated: bool) {
+    let text = channel.unwrap_or("").trim();
+    if text.is_empty() {
+        return;
+    }
+    let failure = |kind: &str, message: String| ExecutionError { kind: kind.into(), message, traceback: String::new() };
+    if truncated {
+        fail(result, failure("ReturnValueTooLarge", "the handler's return value is over the size limit".into()));
+        return;
+    }
+    match serde_json::from_str::<ChannelMessage>(text) {
+        Ok(ChannelMessage { error: Some(e), .. }) => {
+            let error = ExecutionError { kind: e.kind, message: e.message, traceback: e.traceback };
+            if result.status == ExecutionStatus::Success {
+                fail(result, error);
+            } else {
+                result.error = Some(error);
+            }
+        }
+        Ok(message) if result.status == ExecutionStatus::Success => {
+            result.return_value = message.return_value;
+        }
+        Ok(_) => {}
+        Err(e) => fail(result, failure("ResultChannelError", format!("unreadable result from the driver: {e}"))),
+    }
+}
+
+fn fail(result: &mut ExecutionResult, error: ExecutionError) {
+    if result.status == ExecutionStatus::Success {
+        result.status = ExecutionStatus::Failed;
+        result.process_status = ProcessStatus::Error;
+        result.exit_code = 1;
+    }
+    result.error = Some(error);
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}

@@ -1,0 +1,92 @@
+//! How a run of each language starts inside the sandbox: the interpreter's command line and
+//! the files the run needs under /sandbox (the driver, the user's code, the event, the context).
+
+use crate::config::RuntimePaths;
+use crate::Language;
+
+const PYTHON_DRIVER: &str = include_str!("../../../runtimes/python/driver.py");
+const NODE_DRIVER: &str = include_str!("../../../runtimes/node/driver.js");
+
+/// The read-only directory inside the sandbox holding a run's driver and code.
+pub const SANDBOX_DIR: &str = "/sandbox";
+/// The descriptor on which a driver sends back the handler's return value or error.
+pub const CHANNEL_FD: i32 = 3;
+
+/// The command line and the files of one run.
+pub struct Launch {
+    pub argv: Vec<String>,
+    /// (path inside the sandbox, contents)
+    pub files: Vec<(String, String)>,
+    /// Whether the driver reports on [`CHANNEL_FD`].
+    pub has_channel: bool,
+}
+
+pub fn launch(language: Language, runtimes: &RuntimePaths, code: &str, event: &str, context: &str) -> Launch {
+    let at = |name: &str| format!("{SANDBOX_DIR}/{name}");
+    let data = |code_file: &str| {
+        vec![
+            (at(code_file), code.to_string()),
+            (at("event.json"), event.to_string()),
+            (at("context.json"), context.to_string()),
+        ]
+    };
+    match language {
+        Language::Python => {
+            let mut files = data("user.py");
+            files.push((at("driver.py"), PYTHON_DRIVER.to_string()));
+            let argv = [&runtimes.python.display().to_string(), "-u", "-B", &at("driver.py"), &at("user.py")]
+                .into_iter()
+                .map(String::from)
+                .chain([at("event.json"), at("context.json")])
+                .collect();
+            Launch { argv, files, has_channel: true }
+        }
+        Language::Javascript => {
+            let code_file = if is_es_module(code) { "user.mjs" } else { "user.cjs" };
+            let mut files = data(code_file);
+            files.push((at("driver.js"), NODE_DRIVER.to_string()));
+            let argv = vec![
+                runtimes.node.display().to_string(),
+                at("driver.js"),
+                at(code_file),
+                at("event.json"),
+                at("context.json"),
+            ];
+            Launch { argv, files, has_channel: true }
+        }
+        Language::Shell => Launch {
+            argv: vec![runtimes.bash.display().to_string(), at("user.sh")],
+            files: vec![(at("user.sh"), code.to_string())],
+            has_channel: false,
+        },
+    }
+}
+
+/// Whether JavaScript code is an ES module: it has a top-level `import` or `export` statement
+/// (a dynamic `import(...)` call is fine in CommonJS).
+pub fn is_es_module(code: &str) -> bool {
+    code.lines().map(str::trim_start).any(|line| {
+        line.starts_with("export ")
+            || line.starts_with("export{")
+            || line.starts_with("export default")
+            || (line.starts_with("import ") && !line.starts_with("import ("))
+            || line.starts_with("import{")
+            || line.starts_with("import\"")
+            || line.starts_with("import'")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_es_module;
+
+    #[test]
+    fn detects_module_syntax_and_leaves_commonjs_alone() {
+        assert!(is_es_module("export const handler = async (e) => e;"));
+        assert!(is_es_module("import fs from 'fs';\nconsole.log(1)"));
+        assert!(is_es_module("  export default function (e) { return e }"));
+        assert!(!is_es_module("module.exports.handler = (e) => e;"));
+        assert!(!is_es_module("const m = await import ('fs');"));
+        assert!(!is_es_module("// exports.handler\nconsole.log('important')"));
+    }
+}

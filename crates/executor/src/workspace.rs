@@ -1,0 +1,141 @@
+//! Workspaces: the one writable directory a run shares with the host.
+//!
+//! Each lives under the workspace root, is owned by the sandbox's host user, and (when the
+//! daemon is root) is its own size-capped tmpfs so filling it never fills the host's disk.
+//! A fresh workspace is removed after its run; a persistent one (a session's, or the NVIDIA
+//! dialect's shared one) lives until the daemon stops.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use sandbox::{host, workspace_fs};
+
+use crate::{ExecuteError, InputFile, WorkspaceChoice};
+
+pub struct Workspaces {
+    root: PathBuf,
+    size_bytes: u64,
+    owner: (u32, u32),
+    mount: bool,
+    persistent: Mutex<HashSet<String>>,
+}
+
+/// A workspace prepared for one run.
+pub struct Workspace {
+    pub path: PathBuf,
+    fresh: bool,
+}
+
+impl Workspaces {
+    /// Prepares the root, clearing what a previous daemon on the same root left behind.
+    pub fn open(root: &Path, size_bytes: u64, owner: (u32, u32)) -> Result<Self, ExecuteError> {
+        let internal = |e: std::io::Error| ExecuteError::Internal(format!("workspace root {}: {e}", root.display()));
+        std::fs::create_dir_all(root).map_err(internal)?;
+        let workspaces = Workspaces {
+            root: root.to_path_buf(),
+            size_bytes,
+            owner,
+            mount: host::is_root(),
+            persistent: Mutex::new(HashSet::new()),
+        };
+        for kind in ["runs", "persistent"] {
+            let dir = root.join(kind);
+            if let Ok(entries) = std::fs::read_dir(&dir) {
+                for entry in entries.flatten() {
+                    workspaces.remove(&entry.path());
+                }
+            }
+            std::fs::create_dir_all(&dir).map_err(internal)?;
+            set_mode(&dir, 0o711).map_err(internal)?;
+        }
+        set_mode(root, 0o711).map_err(internal)?;
+        Ok(workspaces)
+    }
+
+    /// Whether workspaces are size-capped (they are when the daemon may mount them).
+    pub fn size_capped(&self) -> bool {
+        self.mount
+    }
+
+    pub fn prepare(&self, choice: &WorkspaceChoice, execution_id: &str) -> Result<Workspace, ExecuteError> {
+        match choice {
+            WorkspaceChoice::Fresh => {
+                let name = format!("{execution_id}-{}", uuid::Uuid::new_v4().simple());
+                let path = self.root.join("runs").join(name);
+                self.create(&path)?;
+                Ok(Workspace { path, fresh: true })
+            }
+            WorkspaceChoice::Persistent(name) => {
+                let path = self.root.join("persistent").join(name);
+                let mut known = self.persistent.lock().unwrap_or_else(|p| p.into_inner());
+                if !known.contains(name) {
+                    self.remove(&path);
+                    self.create(&path)?;
+                    known.insert(name.clone());
+                }
+                Ok(Workspace { path, fresh: false })
+            }
+        }
+    }
+
+    /// Writes the request's files; a path through a symlink the code planted is refused.
+    pub fn write_files(&self, workspace: &Workspace, files: &[InputFile]) -> Result<(), ExecuteError> {
+        for file in files {
+            let written = workspace_fs::write_file(&workspace.path, &file.path, &file.content, Some(self.owner));
+            written.map_err(|e| {
+                if e.is_no_space() {
+                    let actual = files.iter().map(|f| f.content.len() as u64).sum();
+                    ExecuteError::TooLarge { what: "the workspace's files".into(), actual, limit: self.size_bytes }
+                } else if e.is_path_problem() {
+                    ExecuteError::invalid(format!("files[{}]", file.path), e.to_string())
+                } else {
+                    ExecuteError::Internal(format!("writing files[{}]: {e}", file.path))
+                }
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Removes a fresh workspace after its run; persistent ones stay.
+    pub fn release(&self, workspace: Workspace) {
+        if workspace.fresh {
+            self.remove(&workspace.path);
+        }
+    }
+
+    /// Unmounts and removes every persistent workspace (at shutdown).
+    pub fn clear_persistent(&self) {
+        let mut known = self.persistent.lock().unwrap_or_else(|p| p.into_inner());
+        for name in known.drain() {
+            self.remove(&self.root.join("persistent").join(name));
+        }
+    }
+
+    fn create(&self, path: &Path) -> Result<(), ExecuteError> {
+        let internal = |e: String| ExecuteError::Internal(format!("workspace {}: {e}", path.display()));
+        std::fs::create_dir(path).map_err(|e| internal(e.to_string()))?;
+        if self.mount {
+            host::mount_workspace(path, self.size_bytes, self.owner).map_err(|e| internal(e.to_string()))?;
+        } else {
+            set_mode(path, 0o700).map_err(|e| internal(e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    fn remove(&self, path: &Path) {
+        if let Err(e) = host::unmount(path) {
+            tracing::warn!(path = %path.display(), error = %e, "cannot unmount workspace");
+        }
+        if let Err(e) = std::fs::remove_dir_all(path) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                tracing::warn!(path = %path.display(), error = %e, "cannot remove workspace");
+            }
+        }
+    }
+}
+
+fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+}

@@ -1,0 +1,33 @@
+//! Host-side operations of the daemon itself: workspace mounts and facts about the host.
+
+use std::path::Path;
+
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::unistd::geteuid;
+
+/// Whether the daemon runs as root (and so can mount size-capped workspaces and map the
+/// sandbox to a dedicated unprivileged host user).
+pub fn is_root() -> bool {
+    geteuid().is_root()
+}
+
+/// Mounts a tmpfs of at most `size_bytes` at `path`, owned by the sandbox's host user, so a
+/// workspace can never fill the host's disk.
+pub fn mount_workspace(path: &Path, size_bytes: u64, owner: (u32, u32)) -> nix::Result<()> {
+    let data = format!("size={size_bytes},mode=0700,uid={},gid={}", owner.0, owner.1);
+    let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
+    mount(Some("tmpfs"), path, Some("tmpfs"), flags, Some(data.as_str()))
+}
+
+/// Detaches whatever is mounted at `path` (nothing there is not an error).
+pub fn unmount(path: &Path) -> nix::Result<()> {
+    match umount2(path, MntFlags::MNT_DETACH) {
+        Err(nix::errno::Errno::EINVAL) | Err(nix::errno::Errno::ENOENT) => Ok(()),
+        other => other,
+    }
+}
+
+/// The running kernel's release string.
+pub fn kernel_release() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease").map(|s| s.trim().to_string()).unwrap_or_default()
+}

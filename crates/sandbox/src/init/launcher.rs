@@ -1,0 +1,164 @@
+//! The launcher: the daemon's direct child. It reads the spec, enters the namespaces, forks
+//! the sandbox's pid 1, enforces the wall-clock limit, and reports back.
+//!
+//! Protocol on standard input (a socket): the daemon writes the spec as JSON and shuts down
+//! its writing half; the launcher answers with one [`SandboxReport`] as JSON and exits.
+//! Standard output and error are the program's own streams, passed down untouched.
+
+use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::memfd::{memfd_create, MFdFlags};
+use nix::sys::resource::{getrusage, UsageWho};
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::{lseek, pipe2, ForkResult, Pid, Whence};
+
+use super::error::{SetupError, SetupResult, Stage};
+use super::program::ProgramFds;
+use super::{pid1, sys, userns};
+use crate::spec::{Outcome, SandboxReport, SandboxSpec};
+
+/// Entry point of the init child. Never returns.
+pub fn main() -> ! {
+    let control = match sys::take_stdin() {
+        Ok(fd) => fd,
+        Err(_) => sys::exit_now(2),
+    };
+    let mut control = std::fs::File::from(control);
+    let report = match read_spec(&mut control) {
+        Ok(spec) => launch(&spec).unwrap_or_else(failed),
+        Err(e) => failed(e),
+    };
+    let _ = control.write_all(&serde_json::to_vec(&report).unwrap_or_default());
+    sys::exit_now(0)
+}
+
+fn read_spec(control: &mut std::fs::File) -> SetupResult<SandboxSpec> {
+    let mut raw = Vec::new();
+    control.read_to_end(&mut raw).stage(|| "read spec".into())?;
+    serde_json::from_slice(&raw).stage(|| "parse spec".into())
+}
+
+fn failed(e: SetupError) -> SandboxReport {
+    SandboxReport {
+        outcome: Outcome::SetupFailed { stage: e.stage, message: e.message },
+        wall_time_ms: 0.0,
+        cpu_time_ms: 0.0,
+        peak_memory_kb: 0,
+        channel: None,
+        channel_truncated: false,
+    }
+}
+
+fn launch(spec: &SandboxSpec) -> SetupResult<SandboxReport> {
+    let stdin = memfd_with("stdin", spec.stdin.as_bytes())?;
+    let channel = match spec.channel_fd {
+        Some(at) => Some((memfd_with("channel", b"")?, at)),
+        None => None,
+    };
+    let channel_copy = match &channel {
+        Some((fd, _)) => Some(fd.try_clone().stage(|| "channel".into())?),
+        None => None,
+    };
+    userns::enter(&spec.identity)?;
+    let (report_read, report_write) = pipe2(OFlag::O_CLOEXEC).stage(|| "report pipe".into())?;
+    let started = Instant::now();
+    let pid = match sys::fork().stage(|| "fork sandbox init".into())? {
+        ForkResult::Child => {
+            drop(report_read);
+            pid1::run(spec, ProgramFds { stdin, channel }, report_write)
+        }
+        ForkResult::Parent { child } => child,
+    };
+    drop(report_write);
+    drop(stdin);
+    drop(channel);
+    // The program's output pipes must reach end-of-file when the sandbox's last process
+    // exits, not when the launcher does.
+    let null = std::fs::File::open("/dev/null").stage(|| "open /dev/null".into())?;
+    nix::unistd::dup2_stdout(&null).stage(|| "release stdout".into())?;
+    nix::unistd::dup2_stderr(&null).stage(|| "release stderr".into())?;
+
+    let limit = Duration::from_millis(spec.limits.wall_time_ms);
+    let (status, timed_out) = wait_until(pid, started + limit)?;
+    let wall_time_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let outcome = if timed_out { Outcome::TimedOut } else { pid1_outcome(report_read, status) };
+    let usage = getrusage(UsageWho::RUSAGE_CHILDREN).stage(|| "getrusage".into())?;
+    let cpu = usage.user_time() + usage.system_time();
+    let cpu_time_ms = cpu.tv_sec() as f64 * 1000.0 + cpu.tv_usec() as f64 / 1000.0;
+    let (channel, channel_truncated) = match channel_copy {
+        Some(fd) => read_channel(fd, spec.limits.channel_bytes)?,
+        None => (None, false),
+    };
+    Ok(SandboxReport {
+        outcome,
+        wall_time_ms,
+        cpu_time_ms,
+        peak_memory_kb: usage.max_rss().max(0) as u64,
+        channel,
+        channel_truncated,
+    })
+}
+
+fn memfd_with(name: &str, contents: &[u8]) -> SetupResult<OwnedFd> {
+    let fd = memfd_create(name, MFdFlags::MFD_CLOEXEC).stage(|| format!("memfd {name}"))?;
+    let mut file = std::fs::File::from(fd);
+    file.write_all(contents).stage(|| format!("fill {name}"))?;
+    let fd = OwnedFd::from(file);
+    lseek(&fd, 0, Whence::SeekSet).stage(|| format!("rewind {name}"))?;
+    Ok(fd)
+}
+
+/// Waits for pid 1 until `deadline`; past it, kills it, which takes the whole pid namespace
+/// (and so every process of the run, forked, double-forked or not) down with it.
+fn wait_until(pid: Pid, deadline: Instant) -> SetupResult<(WaitStatus, bool)> {
+    let pidfd = sys::pidfd_open(pid).stage(|| "pidfd_open".into())?;
+    let mut timed_out = false;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let ms = PollTimeout::try_from(left.as_millis().min(i32::MAX as u128) as i32)
+            .unwrap_or(PollTimeout::MAX);
+        let mut fds = [PollFd::new(std::os::fd::AsFd::as_fd(&pidfd), PollFlags::POLLIN)];
+        match poll(&mut fds, ms) {
+            Ok(0) => {
+                timed_out = true;
+                let _ = kill(pid, Signal::SIGKILL);
+                break;
+            }
+            Ok(_) => break,
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(SetupError::new("poll", e)),
+        }
+    }
+    loop {
+        match waitpid(pid, None) {
+            Ok(status) => return Ok((status, timed_out)),
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(SetupError::new("wait for sandbox init", e)),
+        }
+    }
+}
+
+fn pid1_outcome(report: OwnedFd, status: WaitStatus) -> Outcome {
+    let mut raw = Vec::new();
+    let _ = std::fs::File::from(report).read_to_end(&mut raw);
+    serde_json::from_slice(&raw).unwrap_or_else(|_| Outcome::SetupFailed {
+        stage: "sandbox init".into(),
+        message: format!("ended without a report ({status:?})"),
+    })
+}
+
+fn read_channel(fd: OwnedFd, limit: u64) -> SetupResult<(Option<String>, bool)> {
+    let mut file = std::fs::File::from(fd);
+    std::io::Seek::rewind(&mut file).stage(|| "rewind channel".into())?;
+    let mut raw = Vec::new();
+    (&mut file).take(limit + 1).read_to_end(&mut raw).stage(|| "read channel".into())?;
+    let truncated = raw.len() as u64 > limit;
+    raw.truncate(limit as usize);
+    Ok((Some(String::from_utf8_lossy(&raw).into_owned()), truncated))
+}

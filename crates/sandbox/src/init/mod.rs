@@ -1,0 +1,17 @@
+//! The child side: everything that runs in the re-executed init child and below it.
+
+mod error;
+mod launcher;
+mod mount;
+mod pid1;
+mod privileges;
+mod program;
+mod rlimit;
+mod sys;
+pub mod userns;
+
+pub use error::SetupError;
+pub use launcher::main;
+
+/// The hidden subcommand that turns this binary into the init child.
+pub const INIT_ARG: &str = "__sandbox-init";

@@ -1,0 +1,113 @@
+//! Starts the user's program (the sandbox's pid 2) and reaps every process of the sandbox.
+
+use std::ffi::CString;
+use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
+
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::{chdir, execve, pipe2, ForkResult, Pid};
+
+use super::error::{SetupError, SetupResult, Stage};
+use super::{privileges, rlimit, sys};
+use crate::spec::{Outcome, SandboxSpec};
+
+/// Descriptors the program gets besides the inherited stdout and stderr.
+pub struct ProgramFds {
+    pub stdin: OwnedFd,
+    pub channel: Option<(OwnedFd, i32)>,
+}
+
+/// Forks and execs the program; returns its pid and the read end of a pipe that carries an
+/// error message if it failed before `execve` (the pipe closes on a successful exec).
+pub fn start(spec: &SandboxSpec, fds: ProgramFds) -> SetupResult<(Pid, OwnedFd)> {
+    let (err_read, err_write) = pipe2(OFlag::O_CLOEXEC).stage(|| "exec error pipe".into())?;
+    match sys::fork().stage(|| "fork program".into())? {
+        ForkResult::Child => {
+            drop(err_read);
+            let err = exec(spec, fds);
+            let mut pipe = std::fs::File::from(err_write);
+            let _ = pipe.write_all(format!("{}\n{}", err.stage, err.message).as_bytes());
+            sys::exit_now(127)
+        }
+        ForkResult::Parent { child } => Ok((child, err_read)),
+    }
+}
+
+/// What the program wrote to the exec error pipe, if anything: it never started.
+pub fn exec_error(pipe: OwnedFd) -> Option<SetupError> {
+    let mut text = String::new();
+    std::fs::File::from(pipe).read_to_string(&mut text).ok()?;
+    let (stage, message) = text.split_once('\n')?;
+    Some(SetupError::new(stage, message))
+}
+
+/// Only returns on failure.
+fn exec(spec: &SandboxSpec, fds: ProgramFds) -> SetupError {
+    match prepare(spec, fds) {
+        Ok((path, argv, env)) => {
+            let err = execve(&path, &argv, &env).unwrap_err();
+            SetupError::new(format!("exec {}", spec.argv[0]), err)
+        }
+        Err(e) => e,
+    }
+}
+
+type Exec = (CString, Vec<CString>, Vec<CString>);
+
+fn prepare(spec: &SandboxSpec, fds: ProgramFds) -> SetupResult<Exec> {
+    nix::unistd::dup2_stdin(&fds.stdin).stage(|| "stdin".into())?;
+    let mut keep_below = 3;
+    if let Some((channel, at)) = &fds.channel {
+        sys::dup_to(channel, *at).stage(|| "result channel".into())?;
+        keep_below = at + 1;
+    }
+    // Only stdio and the channel reach the program: everything else closes at exec.
+    sys::cloexec_from(3, keep_below).stage(|| "close descriptors".into())?;
+    chdir(spec.cwd.as_str()).stage(|| format!("chdir {}", spec.cwd))?;
+    rlimit::apply(&spec.limits)?;
+    privileges::drop_all()?;
+    let cstr = |s: &str| CString::new(s).stage(|| "argument with NUL byte".into());
+    let argv = spec.argv.iter().map(|a| cstr(a)).collect::<SetupResult<Vec<_>>>()?;
+    let env = spec.env.iter().map(|(k, v)| cstr(&format!("{k}={v}"))).collect::<SetupResult<Vec<_>>>()?;
+    let path = argv.first().cloned().ok_or_else(|| SetupError::new("exec", "empty argv"))?;
+    Ok((path, argv, env))
+}
+
+/// Waits for the program, then kills whatever it left behind and reaps it all: once the
+/// program is gone, nothing of the run survives it. Runs as the sandbox's pid 1, so every
+/// orphan of the sandbox is our child.
+pub fn reap_all(program: Pid) -> Outcome {
+    let mut outcome = None;
+    loop {
+        match waitpid(None::<Pid>, None) {
+            Ok(WaitStatus::Exited(pid, code)) if pid == program => {
+                outcome = Some(Outcome::Exited { code });
+                kill_rest();
+            }
+            Ok(WaitStatus::Signaled(pid, signal, _)) if pid == program => {
+                outcome = Some(Outcome::Signaled { signal: signal as i32 });
+                kill_rest();
+            }
+            Ok(_) => {
+                if outcome.is_some() {
+                    kill_rest();
+                }
+            }
+            Err(Errno::EINTR) => continue,
+            Err(_) => break,
+        }
+    }
+    outcome.unwrap_or(Outcome::SetupFailed {
+        stage: "reap".into(),
+        message: "the program's exit status was lost".into(),
+    })
+}
+
+/// From pid 1, `kill(-1)` reaches every other process of the sandbox's pid namespace.
+fn kill_rest() {
+    let _ = kill(Pid::from_raw(-1), Signal::SIGKILL);
+}
+

@@ -1,0 +1,60 @@
+//! The few raw operations nix has no safe wrapper for. Every `unsafe` block of the init child
+//! lives here.
+
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+use nix::errno::Errno;
+use nix::unistd::{ForkResult, Pid};
+
+/// Forks the process. Sound here because the init child is single-threaded (it is a fresh
+/// exec of this binary that never starts a runtime), so no lock can be held by a thread that
+/// does not exist in the child.
+pub fn fork() -> nix::Result<ForkResult> {
+    // SAFETY: the calling process has exactly one thread (see above), so the child may run
+    // arbitrary code, including allocation, after the fork.
+    unsafe { nix::unistd::fork() }
+}
+
+/// Ends the process at once, without running atexit handlers or flushing stdio buffers that
+/// a forked child shares with its parent.
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit is async-signal-safe and takes no pointers.
+    unsafe { libc::_exit(code) }
+}
+
+/// Duplicates `fd` onto the descriptor number `at` (which must not be owned elsewhere).
+pub fn dup_to(fd: &OwnedFd, at: RawFd) -> nix::Result<()> {
+    // SAFETY: dup2 takes plain integers; `fd` is a live descriptor. The new descriptor is
+    // deliberately not wrapped in an owner: it must stay open across the coming execve.
+    let res = unsafe { libc::dup2(fd.as_raw_fd(), at) };
+    Errno::result(res).map(drop)
+}
+
+/// Marks every descriptor from `from` upwards close-on-exec, except those below `keep_below`.
+pub fn cloexec_from(from: u32, keep_below: i32) -> nix::Result<()> {
+    let first = from.max(keep_below as u32);
+    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets a flag on descriptors in range.
+    let res = unsafe {
+        libc::syscall(libc::SYS_close_range, first, u32::MAX, libc::CLOSE_RANGE_CLOEXEC)
+    };
+    Errno::result(res).map(drop)
+}
+
+/// A descriptor that refers to the process `pid`, readable once it exits.
+pub fn pidfd_open(pid: Pid) -> nix::Result<OwnedFd> {
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
+    let res = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };
+    let fd = Errno::result(res)? as RawFd;
+    // SAFETY: the kernel just returned this descriptor to us; nobody else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Takes ownership of standard input (the launcher's control socket) as a close-on-exec
+/// descriptor, leaving /dev/null in its place.
+pub fn take_stdin() -> std::io::Result<OwnedFd> {
+    let stdin = std::io::stdin();
+    let control = stdin.as_fd().try_clone_to_owned()?;
+    let null = std::fs::File::open("/dev/null")?;
+    nix::unistd::dup2_stdin(&null)?;
+    Ok(control)
+}
