@@ -65,7 +65,7 @@ pub struct ServeArgs {
     #[arg(long, env = "INTERNAL_API_TOKEN", hide_env_values = true)]
     pub internal_api_token: Option<String>,
     /// Largest request body accepted (bytes).
-    #[arg(long, env = "EXECUTOR_MAX_BODY_BYTES", default_value_t = 64 * 1024 * 1024)]
+    #[arg(long, env = "EXECUTOR_MAX_BODY_BYTES", default_value_t = 80 * 1024 * 1024)]
     pub max_body_bytes: usize,
     #[command(flatten)]
     pub sandbox: SandboxArgs,
@@ -82,9 +82,9 @@ pub fn default_state_dir() -> PathBuf {
     if sandbox::host::is_root() {
         PathBuf::from("/var/lib/sandbox-executor")
     } else {
-        let base = std::env::var_os("XDG_STATE_HOME").map(PathBuf::from).or_else(|| {
-            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state"))
-        });
+        let base = std::env::var_os("XDG_STATE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")));
         base.unwrap_or_else(std::env::temp_dir).join("sandbox-executor")
     }
 }

@@ -6,7 +6,11 @@ mod config;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "sandbox-executor", version, about = "Runs untrusted Python, JavaScript and Shell code in a Linux sandbox")]
+#[command(
+    name = "sandbox-executor",
+    version,
+    about = "Runs untrusted Python, JavaScript and Shell code in a Linux sandbox"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

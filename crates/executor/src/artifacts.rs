@@ -25,11 +25,7 @@ pub fn snapshot(workspace: &Path) -> Snapshot {
 /// time: the code can reset mtime, not ctime).
 pub fn changed_since(workspace: &Path, before: &Snapshot) -> Vec<Artifact> {
     let after = workspace_fs::list_files(workspace, MAX_FILES, MAX_DEPTH).unwrap_or_default();
-    after
-        .into_iter()
-        .filter(|f| before.0.get(&f.path) != Some(f))
-        .filter_map(|f| describe(workspace, f))
-        .collect()
+    after.into_iter().filter(|f| before.0.get(&f.path) != Some(f)).filter_map(|f| describe(workspace, f)).collect()
 }
 
 fn describe(workspace: &Path, file: FileEntry) -> Option<Artifact> {

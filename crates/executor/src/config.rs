@@ -26,11 +26,7 @@ pub struct RuntimePaths {
 
 impl Default for RuntimePaths {
     fn default() -> Self {
-        RuntimePaths {
-            python: "/usr/bin/python3".into(),
-            node: "/usr/bin/node".into(),
-            bash: "/bin/bash".into(),
-        }
+        RuntimePaths { python: "/usr/bin/python3".into(), node: "/usr/bin/node".into(), bash: "/bin/bash".into() }
     }
 }
 

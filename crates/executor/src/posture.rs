@@ -20,23 +20,65 @@ pub fn layers(self_test: &Result<(), String>, workspace_capped: bool) -> Vec<Lay
         .iter()
         .map(|(name, _)| {
             let exists = std::path::Path::new(&format!("/proc/self/ns/{}", ns_file(name))).exists();
-            let detail = if works && exists { "fresh namespace for every run".into() } else { why_not("not supported by this kernel") };
+            let detail = if works && exists {
+                "fresh namespace for every run".into()
+            } else {
+                why_not("not supported by this kernel")
+            };
             layer(&format!("namespace:{name}"), works && exists, detail)
         })
         .collect();
     let root = host::is_root();
     layers.extend([
-        layer("uid_map", works, if works { "runs as uid 1000 inside, an unprivileged host uid outside".into() } else { why_not("") }),
-        layer("network", works, if works { "empty network namespace: no interfaces up, loopback down".into() } else { why_not("") }),
+        layer(
+            "uid_map",
+            works,
+            if works { "runs as uid 1000 inside, an unprivileged host uid outside".into() } else { why_not("") },
+        ),
+        layer(
+            "network",
+            works,
+            if works { "empty network namespace: no interfaces up, loopback down".into() } else { why_not("") },
+        ),
         layer("no_new_privs", works, if works { "set before exec".into() } else { why_not("") }),
-        layer("capabilities", works, if works { "all dropped, including bounding and ambient sets".into() } else { why_not("") }),
-        layer("rlimits", works, if works { "core 0, file size, open files, processes, data segment".into() } else { why_not("") }),
-        layer("rootfs", works, if works { "read-only binds of /usr and runtime files, synthesized /etc, fresh /proc, minimal /dev".into() } else { why_not("") }),
-        layer("workspace_size_cap", workspace_capped, if workspace_capped { "each workspace is its own size-capped tmpfs" } else if root { "workspace mounts failed" } else { "needs the daemon to run as root" }),
+        layer(
+            "capabilities",
+            works,
+            if works { "all dropped, including bounding and ambient sets".into() } else { why_not("") },
+        ),
+        layer(
+            "rlimits",
+            works,
+            if works { "core 0, file size, open files, processes, data segment".into() } else { why_not("") },
+        ),
+        layer(
+            "rootfs",
+            works,
+            if works {
+                "read-only binds of /usr and runtime files, synthesized /etc, fresh /proc, minimal /dev".into()
+            } else {
+                why_not("")
+            },
+        ),
+        layer(
+            "workspace_size_cap",
+            workspace_capped,
+            if workspace_capped {
+                "each workspace is its own size-capped tmpfs"
+            } else if root {
+                "workspace mounts failed"
+            } else {
+                "needs the daemon to run as root"
+            },
+        ),
         layer("tmp_size_cap", works, if works { "/tmp is a size-capped tmpfs".into() } else { why_not("") }),
         layer("seccomp", false, "no system call filter is applied by this version"),
         layer("landlock", false, "no Landlock rules are applied by this version"),
-        layer("cgroups", false, "no cgroup limits are applied by this version; memory is capped per process by RLIMIT_DATA"),
+        layer(
+            "cgroups",
+            false,
+            "no cgroup limits are applied by this version; memory is capped per process by RLIMIT_DATA",
+        ),
     ]);
     layers
 }

@@ -42,7 +42,6 @@ pub struct ExecutionResult {
     /// Wall time of the run in seconds.
     pub execution_time: f64,
     /// The handler's return value (any JSON), or null.
-    #[schema(value_type = Object, nullable)]
     pub return_value: Option<serde_json::Value>,
     /// A handler's or script's uncaught exception, or null.
     pub error: Option<ExecutionError>,

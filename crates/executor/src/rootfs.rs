@@ -36,12 +36,8 @@ pub struct RootfsOptions<'a> {
 
 pub fn mounts(options: RootfsOptions<'_>) -> Vec<Mount> {
     let mut mounts = Vec::new();
-    let bind_ro = |path: &str| Mount::Bind {
-        source: path.into(),
-        target: path.into(),
-        writable: false,
-        optional: true,
-    };
+    let bind_ro =
+        |path: &str| Mount::Bind { source: path.into(), target: path.into(), writable: false, optional: true };
     mounts.extend(RUNTIME_DIRS.iter().map(|d| bind_ro(d)));
     for alias in USR_ALIASES {
         match std::fs::read_link(alias) {
@@ -65,7 +61,11 @@ pub fn mounts(options: RootfsOptions<'_>) -> Vec<Mount> {
         writable: true,
         optional: false,
     });
-    mounts.extend(options.run_files.into_iter().map(|(target, contents)| Mount::File { target, contents, mode: 0o444 }));
+    mounts.extend(options.run_files.into_iter().map(|(target, contents)| Mount::File {
+        target,
+        contents,
+        mode: 0o444,
+    }));
     mounts
 }
 

@@ -69,11 +69,8 @@ impl ExecutionService {
     /// Opens the workspace root and runs one real sandboxed program to learn whether the
     /// sandbox works here; the answer drives `/health` and the layers of `/info`.
     pub async fn new(config: ExecutorConfig) -> Result<Arc<Self>, ExecuteError> {
-        let owner = if sandbox::host::is_root() {
-            (config.identity.host_uid, config.identity.host_gid)
-        } else {
-            current_ids()
-        };
+        let owner =
+            if sandbox::host::is_root() { (config.identity.host_uid, config.identity.host_gid) } else { current_ids() };
         let workspaces = Workspaces::open(&config.workspace_root, config.limits.workspace_bytes, owner)?;
         let launcher = Arc::new(ColdLauncher { init_exe: config.init_exe.clone() });
         let languages = interpreters(&config.runtimes).await;
@@ -152,7 +149,8 @@ impl ExecutionService {
             "timeout_ms": req.timeout_ms,
             "memory_limit_mb": memory_mb,
         });
-        let launch = runtime::launch(req.language, &self.config.runtimes, &req.code, &event.to_string(), &context.to_string());
+        let launch =
+            runtime::launch(req.language, &self.config.runtimes, &req.code, &event.to_string(), &context.to_string());
         let spec = SandboxSpec {
             argv: launch.argv,
             env: rootfs::environment(&req.env_vars),

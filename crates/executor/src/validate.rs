@@ -1,8 +1,18 @@
 //! Turns what a caller sent into an [`ExecutionRequest`], or says precisely what is wrong.
+//!
+//! Field names in error messages are the HTTP API's (`timeout`, `limits.memory_mb`, ...), since
+//! the caller reads them there.
+
+mod env;
+mod files;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 
-use crate::{ExecuteError, ExecutionRequest, LimitPolicy, RequestedLimits};
+use crate::{ExecuteError, ExecutionRequest, Language, LimitPolicy, RequestedLimits, WorkspaceChoice};
+
+pub use files::validate_relative_path;
 
 /// A request as the caller sent it, before validation (JSON already decoded, base64 file
 /// contents already decoded).
@@ -23,9 +33,121 @@ pub struct RequestDraft {
     pub limits: RequestedLimits,
 }
 
-pub fn build_request(
-    _draft: RequestDraft,
-    _policy: &LimitPolicy,
-) -> Result<ExecutionRequest, ExecuteError> {
-    unimplemented!("validation")
+/// Longest execution or session id; ids become directory and log names.
+const MAX_ID_LEN: usize = 128;
+
+pub fn build_request(draft: RequestDraft, policy: &LimitPolicy) -> Result<ExecutionRequest, ExecuteError> {
+    check_code(&draft.code, policy)?;
+    let language = parse_language(draft.language.as_deref())?;
+    let timeout_ms = timeout_ms(draft.timeout_secs, policy)?;
+    let execution_id = match draft.execution_id {
+        Some(id) => check_id("execution_id", id)?,
+        None => format!("exec_{}", uuid::Uuid::new_v4().simple()),
+    };
+    let workspace = workspace_choice(draft.session_id, draft.shared_workspace)?;
+    env::check_env_vars(&draft.env_vars)?;
+    let files = files::check_files(draft.files, policy)?;
+    check_limits(&draft.limits, policy)?;
+    let stdin = draft.stdin.unwrap_or_default();
+    let event = draft.event.or_else(|| event_from_stdin(&stdin));
+    Ok(ExecutionRequest {
+        execution_id,
+        language,
+        code: draft.code,
+        timeout_ms,
+        workspace,
+        event,
+        stdin,
+        env_vars: draft.env_vars,
+        files,
+        limits: draft.limits,
+    })
+}
+
+fn check_code(code: &str, policy: &LimitPolicy) -> Result<(), ExecuteError> {
+    // Whitespace-only code runs nothing; it is almost certainly a caller's mistake.
+    if code.trim().is_empty() {
+        return Err(ExecuteError::invalid("code", "is required and must not be empty"));
+    }
+    let actual = code.len() as u64;
+    if actual > policy.max_code_bytes {
+        return Err(ExecuteError::TooLarge { what: "code".into(), actual, limit: policy.max_code_bytes });
+    }
+    Ok(())
+}
+
+fn parse_language(name: Option<&str>) -> Result<Language, ExecuteError> {
+    let Some(name) = name else {
+        return Ok(Language::Python);
+    };
+    Language::parse(name).ok_or_else(|| {
+        ExecuteError::invalid("language", format!("unknown language {name:?}; accepted: {}", Language::ACCEPTED))
+    })
+}
+
+fn timeout_ms(secs: Option<f64>, policy: &LimitPolicy) -> Result<u64, ExecuteError> {
+    let secs = secs.unwrap_or(policy.default_timeout_secs);
+    if !secs.is_finite() || secs < policy.min_timeout_secs || secs > policy.max_timeout_secs {
+        return Err(ExecuteError::invalid(
+            "timeout",
+            format!("must be between {} and {} seconds, got {secs}", policy.min_timeout_secs, policy.max_timeout_secs),
+        ));
+    }
+    // In range and finite, so the cast cannot saturate.
+    Ok((secs * 1000.0).round() as u64)
+}
+
+/// Ids name directories and log lines: a short, shell- and path-safe alphabet.
+fn check_id(field: &str, id: String) -> Result<String, ExecuteError> {
+    let safe = id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    // "." and ".." would name the parent or the directory itself.
+    let only_dots = id.bytes().all(|b| b == b'.');
+    if id.is_empty() || id.len() > MAX_ID_LEN || !safe || only_dots {
+        return Err(ExecuteError::invalid(
+            field,
+            format!(
+                "must be 1 to {MAX_ID_LEN} characters of A-Z a-z 0-9 . _ - (not only dots), \
+                 got {id:?}"
+            ),
+        ));
+    }
+    Ok(id)
+}
+
+/// A session wins over the server's shared workspace: a caller naming a session wants its own.
+fn workspace_choice(session_id: Option<String>, shared: Option<String>) -> Result<WorkspaceChoice, ExecuteError> {
+    match (session_id, shared) {
+        (Some(id), _) => {
+            let id = check_id("session_id", id)?;
+            Ok(WorkspaceChoice::Persistent(format!("session-{id}")))
+        }
+        (None, Some(name)) => Ok(WorkspaceChoice::Persistent(name)),
+        (None, None) => Ok(WorkspaceChoice::Fresh),
+    }
+}
+
+/// The runtime executor's contract: a JSON `stdin` is the handler's event.
+fn event_from_stdin(stdin: &str) -> Option<serde_json::Value> {
+    let trimmed = stdin.trim();
+    if trimmed.is_empty() {
+        return None;
+    }
+    serde_json::from_str(trimmed).ok()
+}
+
+fn check_limits(limits: &RequestedLimits, policy: &LimitPolicy) -> Result<(), ExecuteError> {
+    let checks = [
+        ("limits.memory_mb", limits.memory_mb, policy.max_memory_mb),
+        ("limits.max_output_bytes", limits.max_output_bytes, policy.max_output_bytes),
+        ("limits.max_processes", limits.max_processes, policy.max_processes),
+    ];
+    for (field, requested, cap) in checks {
+        match requested {
+            Some(value) if value < 1 || value > cap => {
+                return Err(ExecuteError::invalid(field, format!("must be between 1 and {cap}, got {value}")));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }

@@ -50,6 +50,9 @@ impl Workspaces {
             set_mode(&dir, 0o711).map_err(internal)?;
         }
         set_mode(root, 0o711).map_err(internal)?;
+        if workspaces.mount {
+            reachable_by_others(root)?;
+        }
         Ok(workspaces)
     }
 
@@ -133,6 +136,25 @@ impl Workspaces {
             }
         }
     }
+}
+
+/// The sandbox's user is nobody on the host: every directory above the workspaces must let
+/// others through, or each run would fail to bind its workspace.
+fn reachable_by_others(root: &Path) -> Result<(), ExecuteError> {
+    use std::os::unix::fs::PermissionsExt;
+    let root =
+        root.canonicalize().map_err(|e| ExecuteError::Internal(format!("workspace root {}: {e}", root.display())))?;
+    for dir in root.ancestors() {
+        let mode = std::fs::metadata(dir).map(|m| m.permissions().mode()).unwrap_or(0);
+        if mode & 0o001 == 0 {
+            return Err(ExecuteError::Internal(format!(
+                "the workspace root {} is not reachable by the sandbox user: {} lacks the others-execute permission (chmod o+x it, or choose another WORKSPACE_PATH)",
+                root.display(),
+                dir.display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {

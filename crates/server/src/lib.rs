@@ -1,1 +1,19 @@
 //! HTTP API of the sandbox executor.
+//!
+//! [`app`] builds the whole API as an axum `Router` (tests call it in-process); [`serve`] runs
+//! it on a listener until a shutdown signal.
+
+mod app;
+pub mod dialect;
+pub mod error;
+mod json;
+mod request_id;
+mod routes;
+
+pub use app::{app, serve, AppOptions};
+pub use error::{ApiError, ErrorBody, ErrorCode};
+pub use routes::execute::{EncodedFile, ExecuteRequest, FileContent, FileEncoding, LimitsRequest};
+pub use routes::openapi::{document_json as openapi_json, ApiDoc};
+
+#[cfg(test)]
+mod tests;

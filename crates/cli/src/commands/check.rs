@@ -22,7 +22,12 @@ const REQUIRED: [&str; 5] = ["namespace:user", "namespace:mount", "namespace:pid
 
 pub async fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let json = args.json;
-    let root = args.sandbox.workspace_path.clone().unwrap_or_else(default_state_dir).join(format!("check-{}", std::process::id()));
+    let root = args
+        .sandbox
+        .workspace_path
+        .clone()
+        .unwrap_or_else(default_state_dir)
+        .join(format!("check-{}", std::process::id()));
     let config = args.sandbox.into_config(root.clone())?;
     let service = ExecutionService::new(config).await.map_err(|e| anyhow!("{e}"));
     let _ = std::fs::remove_dir_all(&root);

@@ -50,7 +50,12 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .collect::<Option<BTreeMap<_, _>>>()
         .ok_or_else(|| anyhow!("--env takes NAME=VALUE"))?;
     // A private workspace root: a running daemon's workspaces are never touched.
-    let root = args.sandbox.workspace_path.clone().unwrap_or_else(default_state_dir).join(format!("cli-{}", std::process::id()));
+    let root = args
+        .sandbox
+        .workspace_path
+        .clone()
+        .unwrap_or_else(default_state_dir)
+        .join(format!("cli-{}", std::process::id()));
     let config = args.sandbox.into_config(root.clone())?;
     let service = ExecutionService::new(config).await.map_err(|e| anyhow!("{e}"))?;
     if let Err(reason) = service.health() {

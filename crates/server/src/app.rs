@@ -1,0 +1,99 @@
+//! Assembling the API: routes, fallbacks, and the layers every request passes through.
+
+use std::any::Any;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::{Body, Bytes};
+use axum::extract::DefaultBodyLimit;
+use axum::http::Request;
+use axum::response::{IntoResponse, Response};
+use axum::{middleware, Router};
+use executor::ExecutionService;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+use tracing::Span;
+
+use crate::error::ApiError;
+use crate::request_id::{self, RequestId};
+use crate::routes;
+
+/// How the API behaves, apart from the service behind it.
+#[derive(Debug, Clone)]
+pub struct AppOptions {
+    /// Largest request body accepted; larger ones get a 413.
+    pub max_body_bytes: usize,
+    /// Reported by `GET /health`.
+    pub version: String,
+    /// The persistent workspace shared by NVIDIA-dialect requests that name no session
+    /// (that sandbox's callers expect files to survive from one request to the next).
+    pub nvidia_workspace: String,
+    /// When the daemon started, for `uptime_seconds`.
+    pub started_at: Instant,
+}
+
+impl Default for AppOptions {
+    fn default() -> Self {
+        AppOptions {
+            max_body_bytes: 16 * 1024 * 1024,
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            nvidia_workspace: "nvidia-default".to_owned(),
+            started_at: Instant::now(),
+        }
+    }
+}
+
+/// What every handler can reach.
+pub struct AppState {
+    pub service: Arc<ExecutionService>,
+    pub options: AppOptions,
+    /// The OpenAPI document, rendered once.
+    pub openapi_json: Bytes,
+}
+
+/// The whole HTTP API. Layers, outermost first: request id (so everything below, including
+/// the panic handler, renders errors with it), tracing, panic catching, body limit.
+pub fn app(service: Arc<ExecutionService>, options: AppOptions) -> Router {
+    assemble(routes::router(), service, options)
+}
+
+/// [`app`] with any routes; tests add routes that misbehave on purpose.
+pub(crate) fn assemble(router: Router<Arc<AppState>>, service: Arc<ExecutionService>, options: AppOptions) -> Router {
+    let max_body_bytes = options.max_body_bytes;
+    let openapi_json = Bytes::from(routes::openapi::document_json());
+    let state = Arc::new(AppState { service, options, openapi_json });
+    router
+        .fallback(routes::not_found)
+        .method_not_allowed_fallback(routes::method_not_allowed)
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(middleware::from_fn(request_id::middleware))
+        .with_state(state)
+}
+
+/// Serves `app` on `listener` until `shutdown` completes, then lets running requests finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+}
+
+fn request_span(req: &Request<Body>) -> Span {
+    let id = req.extensions().get::<RequestId>().map_or("-", |id| id.0.as_str());
+    tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
+}
+
+/// A handler panicked: log the message, answer in our error format without exposing it.
+fn panic_response(payload: Box<dyn Any + Send + 'static>) -> Response {
+    let message = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".to_owned());
+    tracing::error!(panic = %message, "a request handler panicked");
+    ApiError::internal("the request handler failed unexpectedly; the daemon's log has the cause").into_response()
+}

@@ -1,0 +1,166 @@
+//! The one error type of the API. Every non-2xx response is rendered from it, so every error
+//! body has the runtime executor's shape: `error_code`, `description`, `error_detail`,
+//! `solution`, `request_id`.
+
+mod from_execute;
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+use crate::request_id;
+
+/// The machine-readable kind of an error; each has one HTTP status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    Validation,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    NotFound,
+    MethodNotAllowed,
+    Conflict,
+    Sandbox,
+    Internal,
+    Unhealthy,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::Validation => "Executor.ValidationError",
+            ErrorCode::PayloadTooLarge => "Executor.PayloadTooLarge",
+            ErrorCode::UnsupportedMediaType => "Executor.UnsupportedMediaType",
+            ErrorCode::NotFound => "Executor.NotFound",
+            ErrorCode::MethodNotAllowed => "Executor.MethodNotAllowed",
+            ErrorCode::Conflict => "Executor.Conflict",
+            ErrorCode::Sandbox => "Executor.SandboxError",
+            ErrorCode::Internal => "Executor.InternalError",
+            ErrorCode::Unhealthy => "Executor.Unhealthy",
+        }
+    }
+
+    pub fn status(self) -> StatusCode {
+        match self {
+            ErrorCode::Validation => StatusCode::BAD_REQUEST,
+            ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorCode::NotFound => StatusCode::NOT_FOUND,
+            ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ErrorCode::Conflict => StatusCode::CONFLICT,
+            ErrorCode::Sandbox | ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::Unhealthy => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+}
+
+/// The body of every error response.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// For example `Executor.ValidationError`.
+    pub error_code: String,
+    /// What went wrong, in general terms.
+    pub description: String,
+    /// The specifics: which field, which value, which limit.
+    pub error_detail: String,
+    /// What the caller can do about it.
+    pub solution: String,
+    /// The request's `X-Request-ID` (the caller's, or one generated for it).
+    pub request_id: String,
+}
+
+/// A non-2xx response, rendered as an [`ErrorBody`] plus any extra fields.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    code: ErrorCode,
+    description: String,
+    detail: String,
+    solution: String,
+    /// Fields some contracts expect next to the standard ones (the NVIDIA dialect's
+    /// `process_status`, the health report's `status`); the standard fields win on a clash.
+    extra: Map<String, Value>,
+}
+
+impl ApiError {
+    pub fn new(
+        code: ErrorCode,
+        description: impl Into<String>,
+        detail: impl Into<String>,
+        solution: impl Into<String>,
+    ) -> Self {
+        ApiError {
+            code,
+            description: description.into(),
+            detail: detail.into(),
+            solution: solution.into(),
+            extra: Map::new(),
+        }
+    }
+
+    /// A 400 about the request's content.
+    pub fn validation(detail: impl Into<String>, solution: impl Into<String>) -> Self {
+        ApiError::new(ErrorCode::Validation, "The request is invalid.", detail, solution)
+    }
+
+    pub fn internal(detail: impl Into<String>) -> Self {
+        ApiError::new(
+            ErrorCode::Internal,
+            "The executor failed while handling the request.",
+            detail,
+            "Retry the request; if it keeps failing, report the request_id with the daemon's log.",
+        )
+    }
+
+    pub fn code(&self) -> ErrorCode {
+        self.code
+    }
+
+    pub fn detail(&self) -> &str {
+        &self.detail
+    }
+
+    /// Adds fields to the body; `value` must serialise to a JSON object (others are ignored).
+    pub fn with_fields(mut self, value: impl Serialize) -> Self {
+        if let Ok(Value::Object(fields)) = serde_json::to_value(value) {
+            self.extra.extend(fields);
+        }
+        self
+    }
+
+    fn body(self) -> Value {
+        let standard = ErrorBody {
+            error_code: self.code.as_str().to_owned(),
+            description: self.description,
+            error_detail: self.detail,
+            solution: self.solution,
+            request_id: request_id::current(),
+        };
+        let mut body = self.extra;
+        if let Ok(Value::Object(fields)) = serde_json::to_value(standard) {
+            body.extend(fields);
+        }
+        Value::Object(body)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.code.status();
+        if status.is_server_error() {
+            tracing::error!(code = self.code.as_str(), detail = %self.detail, "request failed");
+        } else {
+            tracing::info!(code = self.code.as_str(), detail = %self.detail, "request refused");
+        }
+        (status, Json(self.body())).into_response()
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code.as_str(), self.detail)
+    }
+}
+
+impl std::error::Error for ApiError {}

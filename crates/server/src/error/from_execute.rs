@@ -1,0 +1,95 @@
+//! How the execution service's refusals and failures reach the caller.
+
+use executor::ExecuteError;
+
+use super::{ApiError, ErrorCode};
+
+impl From<ExecuteError> for ApiError {
+    fn from(err: ExecuteError) -> Self {
+        let detail = err.to_string();
+        match err {
+            ExecuteError::Invalid { field, .. } => ApiError::validation(detail, solution_for_field(&field)),
+            ExecuteError::TooLarge { what, limit, .. } => ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                "Part of the request is over a size limit.",
+                detail,
+                format!(
+                    "Send at most {limit} bytes for {what}; split the work or send less data. \
+                     GET /info lists the limits."
+                ),
+            ),
+            ExecuteError::AlreadyRunning(id) => ApiError::new(
+                ErrorCode::Conflict,
+                "An execution with this id is still running.",
+                detail,
+                format!(
+                    "Wait for execution {id} to finish, or send another execution_id \
+                     (or none, and one is generated)."
+                ),
+            ),
+            ExecuteError::Sandbox { .. } => ApiError::new(
+                ErrorCode::Sandbox,
+                "The sandbox could not start, so the code did not run.",
+                detail,
+                "This is a host problem, not a problem with the code: GET /health and GET /info \
+                 show which isolation layer is missing; check the daemon's log.",
+            ),
+            ExecuteError::Internal(_) => ApiError::internal(detail),
+        }
+    }
+}
+
+/// A concrete hint per field: the caller should not have to read the source to fix a request.
+fn solution_for_field(field: &str) -> String {
+    let hint = match field {
+        "code" | "generated_code" => "Send the program as a non-empty string in `code` (or `generated_code`).",
+        "timeout" => "Send `timeout` as a number of seconds; GET /info lists the allowed range.",
+        "language" => "Send `language` as python, javascript or shell, or leave it out for python.",
+        "execution_id" | "session_id" => "Use 1 to 128 characters of A-Z a-z 0-9 . _ -, or leave the field out.",
+        "template" => "Leave `template` out or send \"default\".",
+        _ if field.starts_with("limits.") => {
+            "Ask for a value between 1 and the cap in error_detail, or leave it out for the \
+             default; GET /info lists the limits."
+        }
+        _ if field.starts_with("files") => {
+            "Use relative paths made of A-Z a-z 0-9 _ . @ + = - and spaces, without '..', '.' or \
+             empty components, each path once; GET /info lists the file limits."
+        }
+        _ if field.starts_with("env_vars") => {
+            "Use names of A-Z a-z 0-9 _ not starting with a digit and values without NUL, \
+             at most 256 variables and 128 KiB in all."
+        }
+        _ => "Correct the field named in error_detail and send the request again.",
+    };
+    hint.to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_service_error_has_its_code() {
+        let cases = [
+            (ExecuteError::invalid("timeout", "bad"), ErrorCode::Validation),
+            (ExecuteError::TooLarge { what: "code".into(), actual: 2, limit: 1 }, ErrorCode::PayloadTooLarge),
+            (ExecuteError::AlreadyRunning("x".into()), ErrorCode::Conflict),
+            (ExecuteError::Sandbox { stage: "mount".into(), message: "EPERM".into() }, ErrorCode::Sandbox),
+            (ExecuteError::Internal("oops".into()), ErrorCode::Internal),
+        ];
+        for (err, code) in cases {
+            let detail = err.to_string();
+            let api = ApiError::from(err);
+            assert_eq!(api.code(), code);
+            assert_eq!(api.detail(), detail);
+        }
+    }
+
+    #[test]
+    fn field_hints_are_specific() {
+        assert!(solution_for_field("limits.memory_mb").contains("GET /info"));
+        assert!(solution_for_field("files[\"a\"]").contains("relative paths"));
+        assert!(solution_for_field("env_vars.X").contains("NUL"));
+        assert!(solution_for_field("language").contains("javascript"));
+    }
+}

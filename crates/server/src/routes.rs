@@ -1,0 +1,41 @@
+//! One module per resource, and the answers for paths and methods we do not serve.
+
+pub mod execute;
+pub mod health;
+pub mod info;
+pub mod openapi;
+
+use std::sync::Arc;
+
+use axum::http::{Method, Uri};
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::app::AppState;
+use crate::error::{ApiError, ErrorCode};
+
+pub(crate) fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/health", get(health::health))
+        .route("/info", get(info::info))
+        .route("/execute", post(execute::execute))
+        .route("/openapi.json", get(openapi::openapi_json))
+}
+
+pub(crate) async fn not_found(method: Method, uri: Uri) -> ApiError {
+    ApiError::new(
+        ErrorCode::NotFound,
+        "There is no such endpoint.",
+        format!("{method} {} does not exist", uri.path()),
+        "Use POST /execute, GET /health, GET /info or GET /openapi.json.",
+    )
+}
+
+pub(crate) async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::new(
+        ErrorCode::MethodNotAllowed,
+        "The endpoint does not accept this method.",
+        format!("{method} is not allowed on {}", uri.path()),
+        "Use a method listed in the response's Allow header.",
+    )
+}

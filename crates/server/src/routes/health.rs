@@ -1,0 +1,75 @@
+//! `GET /health`: the runtime executor's health body; 503 when the sandbox cannot work here.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::Json;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::app::AppState;
+use crate::error::{ApiError, ErrorBody, ErrorCode};
+
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum HealthStatus {
+    Healthy,
+    Unhealthy,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct HealthBody {
+    pub status: HealthStatus,
+    pub version: String,
+    pub uptime_seconds: f64,
+    pub active_executions: usize,
+    /// Why the executor is unhealthy; absent when healthy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// The 503 body: the health fields and the standard error fields together, so that both
+/// health probes and generic error handling can read it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct UnhealthyBody {
+    #[serde(flatten)]
+    pub health: HealthBody,
+    #[serde(flatten)]
+    pub error: ErrorBody,
+}
+
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "health",
+    responses(
+        (status = 200, description = "The executor can run code", body = HealthBody),
+        (status = 503, description = "The executor cannot run code on this host", body = UnhealthyBody),
+    )
+)]
+pub async fn health(State(state): State<Arc<AppState>>) -> Result<Json<HealthBody>, ApiError> {
+    let uptime = state.options.started_at.elapsed().as_secs_f64();
+    let mut body = HealthBody {
+        status: HealthStatus::Healthy,
+        version: state.options.version.clone(),
+        // Milliseconds are plenty for a probe, and keep the number readable.
+        uptime_seconds: (uptime * 1000.0).round() / 1000.0,
+        active_executions: state.service.active_executions(),
+        reason: None,
+    };
+    match state.service.health() {
+        Ok(()) => Ok(Json(body)),
+        Err(reason) => {
+            body.status = HealthStatus::Unhealthy;
+            body.reason = Some(reason.clone());
+            Err(ApiError::new(
+                ErrorCode::Unhealthy,
+                "The executor cannot run code on this host right now.",
+                reason,
+                "Check the daemon's log and GET /info for the missing runtime or isolation layer; \
+                 send executions elsewhere until this endpoint answers 200.",
+            )
+            .with_fields(body))
+        }
+    }
+}

@@ -1,0 +1,23 @@
+//! `GET /info`: the host, the isolation layers in force, the languages and the limits.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::Json;
+use executor::HostInfo;
+
+use crate::app::AppState;
+use crate::error::ErrorBody;
+
+#[utoipa::path(
+    get,
+    path = "/info",
+    tag = "health",
+    responses(
+        (status = 200, description = "This host and the sandbox in force", body = HostInfo),
+        (status = 500, description = "The report could not be built", body = ErrorBody),
+    )
+)]
+pub async fn info(State(state): State<Arc<AppState>>) -> Json<HostInfo> {
+    Json(state.service.info())
+}

@@ -1,0 +1,74 @@
+//! `GET /openapi.json`: the API's OpenAPI 3 document, generated from the very types the
+//! handlers use, and committed as `docs/openapi.json`.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use utoipa::OpenApi;
+
+use crate::app::AppState;
+use crate::dialect::DialectErrorBody;
+use crate::error::ErrorBody;
+use crate::routes::{execute, health, info};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "sandbox-executor",
+        description = "Runs untrusted Python, JavaScript and Shell in a Linux sandbox. \
+            Every error answer has the body `ErrorBody`; answers to `generated_code` \
+            (NVIDIA dialect) requests add `process_status`, `stdout` and `stderr`."
+    ),
+    paths(execute::execute, health::health, info::info, openapi_json),
+    components(schemas(ErrorBody, DialectErrorBody)),
+    tags(
+        (name = "execution", description = "Running code"),
+        (name = "health", description = "Whether and how this host runs code"),
+        (name = "meta", description = "This API's description"),
+    )
+)]
+pub struct ApiDoc;
+
+/// The document as committed: pretty JSON with a trailing newline.
+pub fn document_json() -> String {
+    let mut json = ApiDoc::openapi().to_pretty_json().expect("the OpenAPI document serialises");
+    json.push('\n');
+    json
+}
+
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tag = "meta",
+    responses((status = 200, description = "This API's OpenAPI 3 document", content_type = "application/json"))
+)]
+pub async fn openapi_json(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], state.openapi_json.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    /// The committed document must match the code; `UPDATE_OPENAPI=1` rewrites it.
+    #[test]
+    fn committed_document_is_current() {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/openapi.json");
+        let generated = document_json();
+        if std::env::var_os("UPDATE_OPENAPI").is_some_and(|v| v == "1") {
+            std::fs::write(&path, &generated).expect("writing docs/openapi.json");
+            return;
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == generated,
+            "{} is out of date; run `UPDATE_OPENAPI=1 cargo test -p server --lib openapi` \
+             and commit the result",
+            path.display()
+        );
+    }
+}
