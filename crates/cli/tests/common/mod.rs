@@ -1,0 +1,147 @@
+//! Test harness: starts the real `sandbox-executor serve` on a free loopback port with its own
+//! workspace root, and talks to it over HTTP.
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_sandbox-executor");
+
+pub struct Daemon {
+    child: Child,
+    pub port: u16,
+    pub base: String,
+    pub state: tempfile::TempDir,
+    client: reqwest::Client,
+}
+
+pub struct Response {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Daemon {
+    pub async fn start() -> Daemon {
+        Daemon::start_with(&[]).await
+    }
+
+    /// Starts a daemon with extra environment variables and waits until it answers.
+    pub async fn start_with(env: &[(&str, &str)]) -> Daemon {
+        let state = tempfile::Builder::new().prefix("se-test-").tempdir_in(test_root()).expect("temp dir");
+        // The sandbox's unprivileged user must be able to traverse to its workspace.
+        std::fs::set_permissions(state.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let port = free_port();
+        let mut command = Command::new(BIN);
+        command
+            .arg("serve")
+            .env("EXECUTOR_HOST", "127.0.0.1")
+            .env("EXECUTOR_PORT", port.to_string())
+            .env("WORKSPACE_PATH", state.path().join("workspaces"))
+            .env("LOG_LEVEL", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let child = command.spawn().expect("start the daemon");
+        let daemon = Daemon {
+            child,
+            port,
+            base: format!("http://127.0.0.1:{port}"),
+            state,
+            client: reqwest::Client::builder().timeout(Duration::from_secs(120)).build().unwrap(),
+        };
+        daemon.wait_ready().await;
+        daemon
+    }
+
+    async fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if self.client.get(format!("{}/health", self.base)).send().await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("the daemon did not answer on {} within 20 s", self.base);
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        into_response(self.client.get(format!("{}{path}", self.base)).send().await.expect("GET")).await
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Response {
+        into_response(self.client.post(format!("{}{path}", self.base)).json(body).send().await.expect("POST")).await
+    }
+
+    /// Posts raw bytes with the given content type.
+    pub async fn post_raw(&self, path: &str, content_type: Option<&str>, body: Vec<u8>) -> Response {
+        let mut request = self.client.post(format!("{}{path}", self.base)).body(body);
+        if let Some(ct) = content_type {
+            request = request.header("content-type", ct);
+        }
+        into_response(request.send().await.expect("POST")).await
+    }
+
+    /// POST /execute, asserting a 200, returning the result.
+    pub async fn execute(&self, body: Value) -> Value {
+        let response = self.post("/execute", &body).await;
+        assert_eq!(response.status, 200, "POST /execute {body} answered {}: {}", response.status, response.body);
+        response.body
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn into_response(response: reqwest::Response) -> Response {
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let bytes = response.bytes().await.expect("body");
+    let body =
+        serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+    Response { status, headers, body }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().unwrap().port()
+}
+
+/// Test state lives outside /tmp so that nothing in a sandbox's own /tmp can be confused
+/// with it, and under a path the sandbox's user can traverse.
+fn test_root() -> std::path::PathBuf {
+    let root = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    std::fs::create_dir_all(&root).unwrap();
+    root
+}
+
+/// Asserts the seed's error body and returns its error code.
+pub fn assert_error_body(response: &Response, status: u16) -> String {
+    assert_eq!(response.status, status, "unexpected status, body: {}", response.body);
+    for field in ["error_code", "description", "error_detail", "solution", "request_id"] {
+        assert!(response.body.get(field).is_some_and(|v| v.is_string()), "error body lacks {field}: {}", response.body);
+    }
+    response.body["error_code"].as_str().unwrap().to_string()
+}
+
+/// Skips a test (with the reason printed) when this host cannot build sandboxes.
+pub async fn sandbox_or_skip(daemon: &Daemon) -> bool {
+    let health = daemon.get("/health").await;
+    if health.status != 200 {
+        eprintln!("SKIP: the sandbox does not work on this host: {}", health.body);
+        return false;
+    }
+    true
+}

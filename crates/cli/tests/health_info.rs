@@ -1,0 +1,60 @@
+//! GET /health, GET /info and the OpenAPI document, through the real daemon.
+
+mod common;
+
+use common::Daemon;
+
+#[tokio::test]
+async fn health_reports_the_seed_fields() {
+    let d = Daemon::start().await;
+    let r = d.get("/health").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["status"], "healthy");
+    assert_eq!(r.body["version"], env!("CARGO_PKG_VERSION"));
+    assert!(r.body["uptime_seconds"].as_f64().unwrap() >= 0.0);
+    assert_eq!(r.body["active_executions"], 0);
+}
+
+#[tokio::test]
+async fn health_is_503_with_a_reason_when_the_sandbox_cannot_start() {
+    // An interpreter that does not exist makes the startup self-test fail.
+    let d = Daemon::start_with(&[("SANDBOX_BASH", "/nonexistent/bash")]).await;
+    let r = d.get("/health").await;
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert_eq!(r.body["status"], "unhealthy");
+    assert!(r.body["reason"].as_str().unwrap().contains("/nonexistent/bash"), "{}", r.body);
+    assert_eq!(r.body["error_code"], "Executor.Unhealthy");
+}
+
+#[tokio::test]
+async fn info_lists_layers_languages_and_limits() {
+    let d = Daemon::start().await;
+    let r = d.get("/info").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["isolation"]["mechanism"], "linux-namespaces");
+    let layers = r.body["isolation"]["layers"].as_array().unwrap();
+    for name in ["namespace:user", "namespace:pid", "namespace:network", "capabilities", "no_new_privs", "seccomp"] {
+        let layer = layers.iter().find(|l| l["name"] == name).unwrap_or_else(|| panic!("no layer {name}"));
+        assert!(layer["active"].is_boolean() && layer["detail"].is_string());
+    }
+    let languages: Vec<&str> =
+        r.body["languages"].as_array().unwrap().iter().map(|l| l["language"].as_str().unwrap()).collect();
+    assert_eq!(languages, ["python", "javascript", "shell"]);
+    assert!(r.body["languages"][0]["version"].as_str().unwrap().starts_with("Python 3"));
+    assert_eq!(r.body["limits"]["max_timeout_secs"], 3600.0);
+    assert_eq!(r.body["platform"]["os"], "linux");
+}
+
+#[tokio::test]
+async fn openapi_document_is_served_and_matches_the_committed_one() {
+    let d = Daemon::start().await;
+    let r = d.get("/openapi.json").await;
+    assert_eq!(r.status, 200);
+    assert!(r.body["openapi"].as_str().unwrap().starts_with("3."));
+    for path in ["/execute", "/health", "/info", "/openapi.json"] {
+        assert!(r.body["paths"].get(path).is_some(), "the document lacks {path}");
+    }
+    let committed: serde_json::Value =
+        serde_json::from_str(include_str!("../../../docs/openapi.json")).expect("docs/openapi.json parses");
+    assert_eq!(r.body, committed, "the served document drifted from docs/openapi.json; regenerate it with UPDATE_OPENAPI=1 cargo test -p server --lib openapi");
+}

@@ -1,0 +1,205 @@
+"""Python driver of sandbox-executor: runs the user's code inside the sandbox.
+
+Usage: python3 -u -B driver.py USER_CODE EVENT_JSON CONTEXT_JSON  [3>result]
+
+The user's code runs as the __main__ module. If it defines a top-level callable
+`handler`, the handler is called with the event (plus a context object when it
+takes two arguments) and its JSON-encoded return value is written to fd 3;
+otherwise the code is simply a script. Uncaught exceptions are printed like the
+interpreter does and also reported on fd 3. At most one JSON document is ever
+written to fd 3, and nothing at all to stdout, which belongs to the user.
+"""
+import errno
+import fcntl
+import os
+
+
+def _take_result_fd():
+    # fd 3 is the private result channel. Move it before anything else to a
+    # close-on-exec descriptor far from the low numbers, so that subprocesses do
+    # not inherit it and stray os.write(3, ...) in user code fails with EBADF.
+    for lowest in (1000, 100, 10):  # must stay below RLIMIT_NOFILE
+        try:
+            fd = fcntl.fcntl(3, fcntl.F_DUPFD_CLOEXEC, lowest)
+        except OSError as e:
+            if e.errno == errno.EBADF:  # not started with fd 3 (e.g. run by hand)
+                return None
+            continue
+        os.close(3)
+        return fd
+    return None
+
+
+RESULT_FD = _take_result_fd()
+
+import builtins
+import json
+import linecache
+import sys
+import time
+import types
+
+START = time.monotonic()
+WORKSPACE = os.getcwd()
+DRIVER_FILE = sys._getframe().f_code.co_filename  # to recognise our own frames
+FILENAME = "<string>"  # what `python3 -c` calls its code, in tracebacks too
+_mode = "script"  # becomes "handler" once the handler is being called
+
+
+def _late_import(name):
+    # sys.path[0] is the workspace by now: make sure a user file named e.g.
+    # inspect.py cannot shadow a stdlib module that the driver imports late.
+    saved = sys.path[:]
+    sys.path[:] = [p for p in saved if p not in ("", WORKSPACE)]
+    try:
+        return __import__(name)
+    finally:
+        sys.path[:] = saved
+
+
+def _write_result(text):
+    global RESULT_FD
+    fd, RESULT_FD = RESULT_FD, None  # at most one document, ever
+    if fd is None:
+        return
+    data = memoryview(text.encode())
+    try:
+        while data:
+            try:
+                data = data[os.write(fd, data):]
+            except BlockingIOError:  # the channel may be a non-blocking pipe
+                _late_import("select").select([], [fd], [])
+    except OSError:
+        pass  # the reader went away: nothing useful left to do
+    finally:
+        os.close(fd)
+
+
+def _write_error(type_name, message, traceback_text):
+    error = {"type": type_name, "message": message, "traceback": traceback_text}
+    _write_result(json.dumps({"mode": _mode, "error": error}))
+
+
+def _strip_driver_frames(exc, seen=None):
+    # Drop the leading frames that belong to this file (exec, handler call...)
+    # from the exception and everything chained to it, so that tracebacks look
+    # as if the user's code had been run directly by the interpreter.
+    seen = seen if seen is not None else set()
+    if exc is None or id(exc) in seen:
+        return
+    seen.add(id(exc))
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename == DRIVER_FILE:
+        tb = tb.tb_next
+    exc.__traceback__ = tb
+    _strip_driver_frames(exc.__cause__, seen)
+    _strip_driver_frames(exc.__context__, seen)
+
+
+def _fail(exc):
+    """Report an exception escaping the user's code, then exit."""
+    if isinstance(exc, SystemExit):
+        raise exc  # the interpreter handles it: exit code, message, no traceback
+    _strip_driver_frames(exc)
+    # With no user frame left (e.g. a compile error) this prints no "Traceback"
+    # header, exactly like the interpreter does for a SyntaxError in -c code.
+    text = "".join(_late_import("traceback").format_exception(exc))
+    sys.stderr.write(text)
+    sys.stderr.flush()
+    msg = exc.msg if isinstance(exc, SyntaxError) and exc.msg else str(exc)
+    _write_error(type(exc).__name__, msg, text)
+    sys.exit(1)
+
+
+def _run_user_code(path):
+    with open(path, encoding="utf-8-sig") as f:
+        source = f.read()
+    # mtime None: linecache never invalidates this entry, so tracebacks (ours,
+    # the user's own, warnings, inspect.getsource) can show the source lines.
+    # Like linecache itself, end the last line with "\n": the traceback module
+    # misplaces its ^^^ markers otherwise.
+    lines = (source if source.endswith("\n") else source + "\n").splitlines(True)
+    linecache.cache[FILENAME] = (len(source), None, lines, FILENAME)
+    # A fresh __main__ keeps the driver's globals out of the user's namespace,
+    # runs `if __name__ == "__main__":` blocks and lets pickle find classes.
+    main = types.ModuleType("__main__")
+    main.__builtins__ = builtins
+    sys.modules["__main__"] = main
+    sys.argv[:] = ["-c"]
+    sys.path[0] = WORKSPACE  # not the driver's directory: workspace modules import
+    try:
+        code = compile(source, FILENAME, "exec", dont_inherit=True)
+        exec(code, main.__dict__)
+    except BaseException as e:
+        _fail(e)
+    return main.__dict__
+
+
+def _arity(fn):
+    """How many of (event, context) the handler takes; 1 if we cannot tell."""
+    try:
+        params = _late_import("inspect").signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return 1
+    if any(p.kind == p.VAR_POSITIONAL for p in params):
+        return 2
+    return min(2, sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params))
+
+
+def _await(awaitable):
+    outcome = {}
+
+    async def runner():
+        # Catch inside the coroutine so the traceback starts at the handler,
+        # not in asyncio's event loop machinery.
+        try:
+            outcome["value"] = await awaitable
+        except BaseException as e:
+            outcome["error"] = e
+
+    _late_import("asyncio").run(runner())
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+def _make_context(path):
+    with open(path, encoding="utf-8") as f:
+        ctx = json.load(f)
+    timeout_ms = ctx.get("timeout_ms") or 0
+    return types.SimpleNamespace(
+        execution_id=ctx.get("execution_id"),
+        function_name="handler",
+        memory_limit_in_mb=ctx.get("memory_limit_mb"),
+        get_remaining_time_in_millis=lambda: max(0, int(timeout_ms - (time.monotonic() - START) * 1000)),
+    )
+
+
+def _main():
+    global _mode
+    user_path, event_path, context_path = sys.argv[1:4]
+    namespace = _run_user_code(user_path)
+    handler = namespace.get("handler")
+    if not callable(handler):
+        return  # script mode: the top level was the whole program
+    _mode = "handler"
+    try:
+        with open(event_path, encoding="utf-8") as f:
+            event = json.load(f)
+        args = (event, _make_context(context_path))[: _arity(handler)]
+        value = handler(*args)
+        if _late_import("inspect").isawaitable(value):  # async def handler, or the like
+            value = _await(value)
+    except BaseException as e:
+        _fail(e)
+    try:
+        payload = json.dumps(value, allow_nan=False)
+    except Exception as e:  # TypeError, ValueError (NaN, circular), RecursionError
+        msg = f"the handler's return value is not JSON serializable: {e}"
+        sys.stderr.write(f"SerializationError: {msg}\n")
+        _write_error("SerializationError", msg, "")
+        sys.exit(1)
+    _write_result('{"mode":"handler","return_value":' + payload + "}")
+
+
+_main()
