@@ -3,6 +3,7 @@
 
 mod common;
 
+use base64::Engine;
 use common::Daemon;
 use serde_json::{json, Value};
 
@@ -16,13 +17,16 @@ async fn host_secret_files_are_not_visible() {
     if !common::sandbox_or_skip(&d).await {
         return;
     }
-    let secret = format!("host-secret-{}", std::process::id());
-    let planted = [d.state.path().join("secret.txt"), std::path::PathBuf::from(format!("/root/.se-test-{secret}"))];
+    // The secret never appears in the code: only reading a planted file could reveal it.
+    let secret = format!("s3cr3t-{}-{}", std::process::id(), d.port);
+    let encoded = base64::engine::general_purpose::STANDARD.encode(&secret);
+    let planted =
+        [d.state.path().join("planted.txt"), std::path::PathBuf::from(format!("/root/.se-planted-{}", d.port))];
     for path in &planted {
         std::fs::write(path, &secret).unwrap();
     }
     let code = format!(
-        "cat {} {} /etc/shadow 2>&1; grep -rs {secret} / --exclude-dir=proc 2>/dev/null | head; ls /root /home /var /work 2>&1",
+        "cat {} {} /etc/shadow 2>&1; S=$(echo {encoded} | base64 -d); grep -rsl \"$S\" / --exclude-dir=proc --exclude-dir=dev; ls /root /home /var /work 2>&1",
         planted[0].display(),
         planted[1].display()
     );

@@ -85,9 +85,8 @@ pub async fn run(spec: &SandboxSpec, options: &RunOptions) -> Result<RunOutput, 
     };
     let _ = child.wait().await;
     let raw = report?;
-    let report = serde_json::from_slice(&raw).map_err(|e| {
-        RunError::Protocol(format!("unreadable report ({e}): {}", String::from_utf8_lossy(&raw)))
-    })?;
+    let report = serde_json::from_slice(&raw)
+        .map_err(|e| RunError::Protocol(format!("unreadable report ({e}): {}", String::from_utf8_lossy(&raw))))?;
     Ok(RunOutput { report, stdout, stderr })
 }
 

@@ -42,17 +42,41 @@ pub struct Identity {
 pub enum Mount {
     /// Bind a host path. Read-only unless `writable`; always nosuid and nodev.
     /// A missing source is skipped when `optional`, an error otherwise.
-    Bind { source: String, target: String, writable: bool, optional: bool },
+    Bind {
+        source: String,
+        target: String,
+        writable: bool,
+        optional: bool,
+    },
     /// A fresh tmpfs capped at `size_bytes`.
-    Tmpfs { target: String, size_bytes: u64, mode: u32 },
+    Tmpfs {
+        target: String,
+        size_bytes: u64,
+        mode: u32,
+    },
     /// A file with the given contents in the (read-only) root.
-    File { target: String, contents: String, mode: u32 },
-    Dir { target: String, mode: u32 },
-    Symlink { link_target: String, target: String },
+    File {
+        target: String,
+        contents: String,
+        mode: u32,
+    },
+    Dir {
+        target: String,
+        mode: u32,
+    },
+    Symlink {
+        link_target: String,
+        target: String,
+    },
     /// A fresh procfs for the sandbox's own pid namespace.
-    Proc { target: String },
+    Proc {
+        target: String,
+    },
     /// A minimal /dev: null, zero, full, random, urandom, the fd links and a /dev/shm tmpfs.
-    Dev { target: String, shm_size_bytes: u64 },
+    Dev {
+        target: String,
+        shm_size_bytes: u64,
+    },
 }
 
 /// Resource limits applied to the program.
@@ -89,9 +113,16 @@ pub struct SandboxReport {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Outcome {
-    Exited { code: i32 },
-    Signaled { signal: i32 },
+    Exited {
+        code: i32,
+    },
+    Signaled {
+        signal: i32,
+    },
     TimedOut,
     /// The sandbox could not be built; the program never ran.
-    SetupFailed { stage: String, message: String },
+    SetupFailed {
+        stage: String,
+        message: String,
+    },
 }

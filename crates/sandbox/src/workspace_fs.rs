@@ -61,7 +61,13 @@ fn resolve() -> ResolveFlag {
         | ResolveFlag::RESOLVE_NO_XDEV
 }
 
-fn open_beneath(dir: impl AsFd, name: &str, flags: OFlag, mode: Mode, shown: &str) -> Result<OwnedFd, WorkspaceFsError> {
+fn open_beneath(
+    dir: impl AsFd,
+    name: &str,
+    flags: OFlag,
+    mode: Mode,
+    shown: &str,
+) -> Result<OwnedFd, WorkspaceFsError> {
     let how = OpenHow::new().flags(flags | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW).mode(mode).resolve(resolve());
     openat2(dir, name, how).map_err(|e| match e {
         Errno::ELOOP | Errno::EXDEV => WorkspaceFsError::Symlink(shown.to_string()),
@@ -111,7 +117,9 @@ pub fn write_file(root: &Path, rel: &str, contents: &[u8], owner: Option<(u32, u
     let flags = OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL;
     let fd = open_beneath(&dir, name, flags, Mode::from_bits_truncate(0o644), rel)?;
     chown(&fd, rel)?;
-    File::from(fd).write_all(contents).map_err(|e| WorkspaceFsError::Io(rel.into(), Errno::from_raw(e.raw_os_error().unwrap_or(0))))
+    File::from(fd)
+        .write_all(contents)
+        .map_err(|e| WorkspaceFsError::Io(rel.into(), Errno::from_raw(e.raw_os_error().unwrap_or(0))))
 }
 
 /// Opens the regular file at `rel` for reading, refusing symlinks anywhere in the path and
@@ -133,7 +141,9 @@ pub fn list_files(root: &Path, max_entries: usize, max_depth: usize) -> Result<V
     let mut found = Vec::new();
     let mut pending = vec![(open_root(root)?, String::new(), 0usize)];
     while let Some((dir, prefix, depth)) = pending.pop() {
-        let copy = dir.try_clone().map_err(|e| WorkspaceFsError::Io(prefix.clone(), Errno::from_raw(e.raw_os_error().unwrap_or(0))))?;
+        let copy = dir
+            .try_clone()
+            .map_err(|e| WorkspaceFsError::Io(prefix.clone(), Errno::from_raw(e.raw_os_error().unwrap_or(0))))?;
         let mut listing = Dir::from_fd(copy).map_err(|e| WorkspaceFsError::Io(prefix.clone(), e))?;
         for entry in listing.iter().flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
@@ -151,7 +161,9 @@ pub fn list_files(root: &Path, max_entries: usize, max_depth: usize) -> Result<V
                     ctime_ns: stat.st_ctime as i128 * 1_000_000_000 + stat.st_ctime_nsec as i128,
                 }),
                 SFlag::S_IFDIR if depth < max_depth => {
-                    if let Ok(sub) = open_beneath(&dir, &name, OFlag::O_DIRECTORY | OFlag::O_RDONLY, Mode::empty(), &path) {
+                    if let Ok(sub) =
+                        open_beneath(&dir, &name, OFlag::O_DIRECTORY | OFlag::O_RDONLY, Mode::empty(), &path)
+                    {
                         pending.push((sub, path, depth + 1));
                     }
                 }

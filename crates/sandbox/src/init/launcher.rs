@@ -121,8 +121,7 @@ fn wait_until(pid: Pid, deadline: Instant) -> SetupResult<(WaitStatus, bool)> {
     let mut timed_out = false;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        let ms = PollTimeout::try_from(left.as_millis().min(i32::MAX as u128) as i32)
-            .unwrap_or(PollTimeout::MAX);
+        let ms = PollTimeout::try_from(left.as_millis().min(i32::MAX as u128) as i32).unwrap_or(PollTimeout::MAX);
         let mut fds = [PollFd::new(std::os::fd::AsFd::as_fd(&pidfd), PollFlags::POLLIN)];
         match poll(&mut fds, ms) {
             Ok(0) => {

@@ -66,14 +66,12 @@ fn apply(step: &Mount) -> SetupResult<()> {
             let dst = inside(target);
             make_parent(&dst, target)?;
             fs::write(&dst, contents).stage(|| format!("write {target}"))?;
-            fs::set_permissions(&dst, fs::Permissions::from_mode(*mode))
-                .stage(|| format!("chmod {target}"))
+            fs::set_permissions(&dst, fs::Permissions::from_mode(*mode)).stage(|| format!("chmod {target}"))
         }
         Mount::Dir { target, mode } => {
             let dst = inside(target);
             fs::create_dir_all(&dst).stage(|| format!("mkdir {target}"))?;
-            fs::set_permissions(&dst, fs::Permissions::from_mode(*mode))
-                .stage(|| format!("chmod {target}"))
+            fs::set_permissions(&dst, fs::Permissions::from_mode(*mode)).stage(|| format!("chmod {target}"))
         }
         Mount::Symlink { link_target, target } => {
             let dst = inside(target);
@@ -84,8 +82,7 @@ fn apply(step: &Mount) -> SetupResult<()> {
             let dst = inside(target);
             fs::create_dir_all(&dst).stage(|| format!("mkdir {target}"))?;
             let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-            mount(Some("proc"), &dst, Some("proc"), flags, None::<&str>)
-                .stage(|| format!("mount proc on {target}"))
+            mount(Some("proc"), &dst, Some("proc"), flags, None::<&str>).stage(|| format!("mount proc on {target}"))
         }
         Mount::Dev { target, shm_size_bytes } => dev(target, *shm_size_bytes),
     }
@@ -165,8 +162,7 @@ fn dev(target: &str, shm_size_bytes: u64) -> SetupResult<()> {
         let src = Path::new(OLD).join("dev").join(name);
         // Device binds keep the host /dev mount's flags: nodev would make them unusable.
         let bind_flags = MsFlags::MS_BIND;
-        mount(Some(&src), &node, None::<&str>, bind_flags, None::<&str>)
-            .stage(|| format!("bind /dev/{name}"))?;
+        mount(Some(&src), &node, None::<&str>, bind_flags, None::<&str>).stage(|| format!("bind /dev/{name}"))?;
     }
     for (name, to) in [
         ("fd", "/proc/self/fd"),
@@ -181,6 +177,5 @@ fn dev(target: &str, shm_size_bytes: u64) -> SetupResult<()> {
     mount_tmpfs(&shm, shm_size_bytes, 0o1777).stage(|| format!("{target}/shm tmpfs"))?;
     // The program may not add nodes or files to /dev itself; /dev/shm stays writable.
     let ro = MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC;
-    mount(None::<&str>, &dst, None::<&str>, ro, None::<&str>)
-        .stage(|| format!("remount {target} read-only"))
+    mount(None::<&str>, &dst, None::<&str>, ro, None::<&str>).stage(|| format!("remount {target} read-only"))
 }

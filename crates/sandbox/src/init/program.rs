@@ -100,14 +100,11 @@ pub fn reap_all(program: Pid) -> Outcome {
             Err(_) => break,
         }
     }
-    outcome.unwrap_or(Outcome::SetupFailed {
-        stage: "reap".into(),
-        message: "the program's exit status was lost".into(),
-    })
+    outcome
+        .unwrap_or(Outcome::SetupFailed { stage: "reap".into(), message: "the program's exit status was lost".into() })
 }
 
 /// From pid 1, `kill(-1)` reaches every other process of the sandbox's pid namespace.
 fn kill_rest() {
     let _ = kill(Pid::from_raw(-1), Signal::SIGKILL);
 }
-

@@ -34,9 +34,7 @@ pub fn dup_to(fd: &OwnedFd, at: RawFd) -> nix::Result<()> {
 pub fn cloexec_from(from: u32, keep_below: i32) -> nix::Result<()> {
     let first = from.max(keep_below as u32);
     // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets a flag on descriptors in range.
-    let res = unsafe {
-        libc::syscall(libc::SYS_close_range, first, u32::MAX, libc::CLOSE_RANGE_CLOEXEC)
-    };
+    let res = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
     Errno::result(res).map(drop)
 }
 

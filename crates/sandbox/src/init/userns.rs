@@ -34,10 +34,8 @@ pub fn enter(identity: &Identity) -> SetupResult<(u32, u32)> {
     let flags = NAMESPACES.iter().fold(CloneFlags::empty(), |acc, (_, f)| acc | *f);
     unshare(flags).stage(|| "unshare namespaces".into())?;
     fs::write("/proc/self/setgroups", "deny").stage(|| "deny setgroups".into())?;
-    fs::write("/proc/self/uid_map", format!("{} {host_uid} 1\n", identity.uid))
-        .stage(|| "write uid_map".into())?;
-    fs::write("/proc/self/gid_map", format!("{} {host_gid} 1\n", identity.gid))
-        .stage(|| "write gid_map".into())?;
+    fs::write("/proc/self/uid_map", format!("{} {host_uid} 1\n", identity.uid)).stage(|| "write uid_map".into())?;
+    fs::write("/proc/self/gid_map", format!("{} {host_gid} 1\n", identity.gid)).stage(|| "write gid_map".into())?;
     // From here on nothing inside may ptrace or read the memory of our own processes.
     prctl::set_dumpable(false).stage(|| "clear dumpable".into())?;
     Ok((host_uid, host_gid))
