@@ -69,12 +69,19 @@ fn open_beneath(
     shown: &str,
 ) -> Result<OwnedFd, WorkspaceFsError> {
     let how = OpenHow::new().flags(flags | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW).mode(mode).resolve(resolve());
-    openat2(dir, name, how).map_err(|e| match e {
+    openat2(dir.as_fd(), name, how).map_err(|e| match e {
         Errno::ELOOP | Errno::EXDEV => WorkspaceFsError::Symlink(shown.to_string()),
+        // O_NOFOLLOW | O_DIRECTORY on a symlink says ENOTDIR: tell the caller what is there.
+        Errno::ENOTDIR if is_symlink(dir.as_fd(), name) => WorkspaceFsError::Symlink(shown.to_string()),
         Errno::ENOTDIR => WorkspaceFsError::NotADirectory(shown.to_string()),
         Errno::EISDIR => WorkspaceFsError::IsADirectory(shown.to_string()),
         e => WorkspaceFsError::Io(shown.to_string(), e),
     })
+}
+
+fn is_symlink(dir: impl AsFd, name: &str) -> bool {
+    fstatat(dir, name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)
+        .is_ok_and(|st| SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFLNK)
 }
 
 fn open_root(root: &Path) -> Result<OwnedFd, WorkspaceFsError> {
