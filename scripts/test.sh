@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: formatting, lints, the driver scripts' own tests, and every unit
+# and integration test (the integration tests start real daemons and run real sandboxes).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/install-deps.sh
+cargo nextest --version >/dev/null 2>&1 || cargo install cargo-nextest --locked
+
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+bash runtimes/test_drivers.sh
+cargo nextest run --workspace --locked --no-fail-fast
