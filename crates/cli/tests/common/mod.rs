@@ -100,7 +100,17 @@ impl Daemon {
 }
 
 impl Drop for Daemon {
+    /// Stops the daemon the way an operator would (SIGTERM), so it removes its workspace
+    /// mounts; SIGKILL only if it does not stop in time.
     fn drop(&mut self) {
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

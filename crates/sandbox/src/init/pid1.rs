@@ -9,7 +9,7 @@ use nix::sys::signal::Signal;
 
 use super::error::{SetupResult, Stage};
 use super::program::{self, ProgramFds};
-use super::{mount, sys};
+use super::{mount, sys, userns};
 use crate::spec::{Mount, Outcome, SandboxSpec};
 
 /// Room in the root tmpfs besides the files the spec writes into it.
@@ -29,6 +29,7 @@ pub fn run(spec: &SandboxSpec, fds: ProgramFds, report: OwnedFd) -> ! {
 fn supervise(spec: &SandboxSpec, fds: ProgramFds) -> SetupResult<Outcome> {
     // If the launcher dies (it is killed with the daemon), the whole sandbox dies with us.
     prctl::set_pdeathsig(Signal::SIGKILL).stage(|| "set parent death signal".into())?;
+    userns::enter_mount_namespace()?;
     mount::build_root(&spec.mounts, root_size(&spec.mounts))?;
     nix::unistd::sethostname(&spec.hostname).stage(|| "set hostname".into())?;
     let (pid, exec_errors) = program::start(spec, fds)?;

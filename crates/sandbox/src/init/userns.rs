@@ -31,7 +31,8 @@ pub fn enter(identity: &Identity) -> SetupResult<(u32, u32)> {
     let (host_uid, host_gid) = become_host_user(identity)?;
     // Changing ids made the process non-dumpable, which makes /proc/self/*_map root-owned.
     prctl::set_dumpable(true).stage(|| "set dumpable".into())?;
-    let flags = NAMESPACES.iter().fold(CloneFlags::empty(), |acc, (_, f)| acc | *f);
+    // The mount namespace is the sandbox's pid 1's alone (see `enter_mount_namespace`).
+    let flags = NAMESPACES.iter().fold(CloneFlags::empty(), |acc, (_, f)| acc | *f) - CloneFlags::CLONE_NEWNS;
     unshare(flags).stage(|| "unshare namespaces".into())?;
     fs::write("/proc/self/setgroups", "deny").stage(|| "deny setgroups".into())?;
     fs::write("/proc/self/uid_map", format!("{} {host_uid} 1\n", identity.uid)).stage(|| "write uid_map".into())?;
@@ -39,6 +40,13 @@ pub fn enter(identity: &Identity) -> SetupResult<(u32, u32)> {
     // From here on nothing inside may ptrace or read the memory of our own processes.
     prctl::set_dumpable(false).stage(|| "clear dumpable".into())?;
     Ok((host_uid, host_gid))
+}
+
+/// Gives the calling process (the sandbox's pid 1) a mount namespace of its own, owned by the
+/// sandbox's user namespace. The launcher stays outside it: pivot_root moves the root of every
+/// process of a mount namespace, and the launcher must keep the host's.
+pub fn enter_mount_namespace() -> SetupResult<()> {
+    unshare(CloneFlags::CLONE_NEWNS).stage(|| "unshare mount namespace".into())
 }
 
 fn become_host_user(identity: &Identity) -> SetupResult<(u32, u32)> {

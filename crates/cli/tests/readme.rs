@@ -1,0 +1,95 @@
+//! The README's quickstart, run as printed: every bash block of the Quickstart section runs
+//! against a real daemon (only the port differs), and the fields shown in the JSON block under
+//! it must match what the daemon answered.
+
+mod common;
+
+use common::Daemon;
+use serde_json::Value;
+
+const README: &str = include_str!("../../../README.md");
+/// Fields compared between the shown and the actual result; others (times, ids) vary.
+const COMPARED: [&str; 7] = ["status", "process_status", "exit_code", "stdout", "stderr", "return_value", "path"];
+
+/// (bash block, the JSON block right after it, if any) of the Quickstart section.
+fn examples() -> Vec<(String, Option<String>)> {
+    let start = README.find("## Quickstart").expect("README has a Quickstart section");
+    let end = README[start..].find("\n## The API").map(|i| start + i).unwrap_or(README.len());
+    // Fenced blocks, line by line: a fence of n backticks closes only at n backticks, so a
+    // block may itself contain a shorter fence.
+    let mut blocks: Vec<(String, String)> = Vec::new();
+    let mut open: Option<(usize, String, String)> = None;
+    for line in README[start..end].lines() {
+        let ticks = line.chars().take_while(|c| *c == '`').count();
+        match &mut open {
+            Some((n, _, _)) if ticks == *n && line.trim() == "`".repeat(*n) => {
+                let (_, lang, body) = open.take().unwrap();
+                blocks.push((lang, body));
+            }
+            Some((_, _, body)) => {
+                body.push_str(line);
+                body.push('\n');
+            }
+            None if ticks >= 3 => open = Some((ticks, line[ticks..].trim().to_string(), String::new())),
+            None => {}
+        }
+    }
+    let mut out = Vec::new();
+    for (i, (lang, body)) in blocks.iter().enumerate() {
+        if lang == "bash" {
+            let shown = blocks.get(i + 1).filter(|(l, _)| l == "json").map(|(_, b)| b.clone());
+            out.push((body.clone(), shown));
+        }
+    }
+    out
+}
+
+fn compare(shown: &Value, actual: &Value, context: &str) {
+    match (shown, actual) {
+        (Value::Object(s), Value::Object(a)) => {
+            for (key, value) in s {
+                if key == "artifacts" {
+                    let (Some(s), Some(a)) = (value.as_array(), a.get(key).and_then(Value::as_array)) else { continue };
+                    assert_eq!(s.len(), a.len(), "{context}: artifacts differ: {actual}");
+                    for (s, a) in s.iter().zip(a) {
+                        compare(s, a, context);
+                    }
+                } else if key == "error" && value.is_object() {
+                    assert_eq!(value["type"], a[key]["type"], "{context}: error type differs: {actual}");
+                } else if COMPARED.contains(&key.as_str()) && value != "..." {
+                    assert_eq!(Some(value), a.get(key), "{context}: field {key} differs: {actual}");
+                }
+            }
+        }
+        _ => panic!("{context}: expected JSON objects"),
+    }
+}
+
+#[tokio::test]
+async fn every_quickstart_example_works_as_printed() {
+    let d = Daemon::start().await;
+    if !common::sandbox_or_skip(&d).await {
+        return;
+    }
+    let examples = examples();
+    assert!(examples.len() >= 9, "the quickstart lost examples: {}", examples.len());
+    for (script, shown) in examples {
+        let script = script.replace("localhost:8080", &format!("127.0.0.1:{}", d.port));
+        let output = std::process::Command::new("bash").arg("-c").arg(&script).output().expect("bash");
+        assert!(output.status.success(), "example failed: {script}\n{}", String::from_utf8_lossy(&output.stderr));
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let answers: Vec<Value> =
+            serde_json::Deserializer::from_str(&stdout).into_iter::<Value>().map(|v| v.unwrap()).collect();
+        assert!(!answers.is_empty(), "no JSON answer from: {script}");
+        for answer in &answers {
+            assert!(answer.get("error_code").is_none(), "the example got an error: {answer}\n{script}");
+            let status = answer.get("status").or_else(|| answer.get("process_status"));
+            assert!(status.is_some(), "no status in {answer}");
+        }
+        if let Some(shown) = shown {
+            let shown: Value =
+                serde_json::from_str(&shown).unwrap_or_else(|e| panic!("README JSON does not parse ({e}): {shown}"));
+            compare(&shown, &answers[0], &script);
+        }
+    }
+}
