@@ -33,6 +33,34 @@ async fn timeout_kills_double_forked_and_setsid_children() {
     );
 }
 
+#[tokio::test]
+async fn a_killed_daemon_leaves_no_sandbox_running() {
+    let mut d = Daemon::start().await;
+    if !common::sandbox_or_skip(&d).await {
+        return;
+    }
+    let marker = format!("se-daemon-gone-{}", std::process::id());
+    let url = format!("{}/execute", d.base);
+    let body = json!({"code": format!("exec -a {marker} sleep 300"), "language": "shell", "timeout": 300});
+    let pending = tokio::spawn(async move { reqwest::Client::new().post(url).json(&body).send().await });
+    let running = || {
+        let out = std::process::Command::new("pgrep").args(["-f", &format!("^{marker}")]).output().unwrap();
+        !out.stdout.is_empty()
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !running() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(running(), "the sandboxed program never started");
+    d.kill_hard();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while running() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(!running(), "the sandbox outlived its daemon");
+    assert!(pending.await.unwrap().is_err(), "the request cannot have been answered");
+}
+
 fn daemon_rss_kb(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();

@@ -6,7 +6,7 @@
 //! Standard output and error are the program's own streams, passed down untouched.
 
 use std::io::{Read, Write};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -31,7 +31,7 @@ pub fn main() -> ! {
     };
     let mut control = std::fs::File::from(control);
     let report = match read_spec(&mut control) {
-        Ok(spec) => launch(&spec).unwrap_or_else(failed),
+        Ok(spec) => launch(&spec, control.as_fd()).unwrap_or_else(failed),
         Err(e) => failed(e),
     };
     let _ = control.write_all(&serde_json::to_vec(&report).unwrap_or_default());
@@ -55,7 +55,7 @@ fn failed(e: SetupError) -> SandboxReport {
     }
 }
 
-fn launch(spec: &SandboxSpec) -> SetupResult<SandboxReport> {
+fn launch(spec: &SandboxSpec, control: BorrowedFd<'_>) -> SetupResult<SandboxReport> {
     let stdin = memfd_with("stdin", spec.stdin.as_bytes())?;
     let channel = match spec.channel_fd {
         Some(at) => Some((memfd_with("channel", b"")?, at)),
@@ -85,7 +85,7 @@ fn launch(spec: &SandboxSpec) -> SetupResult<SandboxReport> {
     nix::unistd::dup2_stderr(&null).stage(|| "release stderr".into())?;
 
     let limit = Duration::from_millis(spec.limits.wall_time_ms);
-    let (status, timed_out) = wait_until(pid, started + limit)?;
+    let (status, timed_out) = wait_until(pid, started + limit, control)?;
     let wall_time_ms = started.elapsed().as_secs_f64() * 1000.0;
     let outcome = if timed_out { Outcome::TimedOut } else { pid1_outcome(report_read, status) };
     let usage = getrusage(UsageWho::RUSAGE_CHILDREN).stage(|| "getrusage".into())?;
@@ -115,17 +115,23 @@ fn memfd_with(name: &str, contents: &[u8]) -> SetupResult<OwnedFd> {
 }
 
 /// Waits for pid 1 until `deadline`; past it, kills it, which takes the whole pid namespace
-/// (and so every process of the run, forked, double-forked or not) down with it.
-fn wait_until(pid: Pid, deadline: Instant) -> SetupResult<(WaitStatus, bool)> {
+/// (and so every process of the run, forked, double-forked or not) down with it. The same
+/// happens at once if the daemon goes away: its end of the control socket hangs up.
+fn wait_until(pid: Pid, deadline: Instant, control: BorrowedFd<'_>) -> SetupResult<(WaitStatus, bool)> {
     let pidfd = sys::pidfd_open(pid).stage(|| "pidfd_open".into())?;
     let mut timed_out = false;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         let ms = PollTimeout::try_from(left.as_millis().min(i32::MAX as u128) as i32).unwrap_or(PollTimeout::MAX);
-        let mut fds = [PollFd::new(std::os::fd::AsFd::as_fd(&pidfd), PollFlags::POLLIN)];
+        // POLLHUP needs no asking; the daemon's half-close after the spec is not a hang-up.
+        let mut fds = [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN), PollFd::new(control, PollFlags::empty())];
         match poll(&mut fds, ms) {
             Ok(0) => {
                 timed_out = true;
+                let _ = kill(pid, Signal::SIGKILL);
+                break;
+            }
+            Ok(_) if fds[1].revents().is_some_and(|r| r.contains(PollFlags::POLLHUP)) => {
                 let _ = kill(pid, Signal::SIGKILL);
                 break;
             }
