@@ -67,6 +67,11 @@ async fn host_processes_are_invisible() {
     let count: usize = out.lines().next().unwrap().trim().parse().unwrap();
     assert!(count <= 6, "the sandbox sees {count} processes: {out}");
     assert!(!out.contains(" serve"), "the daemon's process is visible: {out}");
+    // Pid 1 is the sandbox's own init; it does not reveal where the daemon is installed.
+    let r = shell(&d, "tr '\\0' ' ' < /proc/1/cmdline; readlink /proc/1/exe || echo NO-EXE").await;
+    let out = r["stdout"].as_str().unwrap();
+    assert!(out.starts_with("sandbox-init "), "{out}");
+    assert!(!out.contains(common::BIN) && out.contains("NO-EXE"), "{out}");
     // The daemon's host pid, as a path, means nothing inside.
     let r = shell(&d, &format!("cat /proc/{}/environ 2>&1 | head -c 200", d.pid())).await;
     assert!(!r["stdout"].as_str().unwrap().contains("EXECUTOR_PORT"), "{}", r["stdout"]);

@@ -58,6 +58,8 @@ pub async fn run(spec: &SandboxSpec, options: &RunOptions) -> Result<RunOutput, 
     let spawn_err = |e| RunError::Spawn(options.init_exe.display().to_string(), e);
     let (ours, theirs) = StdUnixStream::pair().map_err(spawn_err)?;
     let mut child = Command::new(&options.init_exe)
+        // What the code sees of its pid 1: not where the daemon is installed.
+        .arg0("sandbox-init")
         .arg(INIT_ARG)
         .env_clear()
         .stdin(Stdio::from(OwnedFd::from(theirs)))
