@@ -35,7 +35,7 @@ async fn timeout_kills_double_forked_and_setsid_children() {
 
 #[tokio::test]
 async fn a_killed_daemon_leaves_no_sandbox_running() {
-    let mut d = Daemon::start().await;
+    let d = Daemon::start().await;
     if !common::sandbox_or_skip(&d).await {
         return;
     }
@@ -52,13 +52,20 @@ async fn a_killed_daemon_leaves_no_sandbox_running() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(running(), "the sandboxed program never started");
-    d.kill_hard();
+    let state = d.kill_hard();
     let deadline = Instant::now() + Duration::from_secs(5);
     while running() && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(!running(), "the sandbox outlived its daemon");
     assert!(pending.await.unwrap().is_err(), "the request cannot have been answered");
+    // The dead daemon's workspace mount is still there; a daemon started on the same state
+    // clears it before serving.
+    if common::is_root() {
+        assert!(!common::mounts_under(state.path()).is_empty(), "expected the killed run's workspace mount");
+    }
+    let d = Daemon::start_in(state, &[]).await;
+    assert_eq!(d.mounts_under_state(), Vec::<String>::new(), "leftover workspace mounts after a restart");
 }
 
 fn daemon_rss_kb(pid: u32) -> u64 {

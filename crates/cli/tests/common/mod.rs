@@ -34,6 +34,11 @@ impl Daemon {
         let state = tempfile::Builder::new().prefix("se-test-").tempdir_in(test_root()).expect("temp dir");
         // The sandbox's unprivileged user must be able to traverse to its workspace.
         std::fs::set_permissions(state.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        Daemon::start_in(state, env).await
+    }
+
+    /// Starts a daemon on an existing state directory (as after a restart).
+    pub async fn start_in(state: tempfile::TempDir, env: &[(&str, &str)]) -> Daemon {
         let port = free_port();
         let mut command = Command::new(BIN);
         command
@@ -98,10 +103,18 @@ impl Daemon {
         self.child.id()
     }
 
-    /// Kills the daemon with SIGKILL, as a crash or the OOM killer would.
-    pub fn kill_hard(&mut self) {
+    /// Kills the daemon with SIGKILL, as a crash or the OOM killer would, and hands back its
+    /// state directory for a restart.
+    pub fn kill_hard(mut self) -> tempfile::TempDir {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let placeholder = tempfile::tempdir().unwrap();
+        std::mem::replace(&mut self.state, placeholder)
+    }
+
+    /// Mount points under this daemon's state directory.
+    pub fn mounts_under_state(&self) -> Vec<String> {
+        mounts_under(self.state.path())
     }
 }
 
@@ -129,6 +142,22 @@ async fn into_response(response: reqwest::Response) -> Response {
     let body =
         serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
     Response { status, headers, body }
+}
+
+/// Whether the tests (and so the daemons they start) run as root.
+pub fn is_root() -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
+}
+
+pub fn mounts_under(dir: &std::path::Path) -> Vec<String> {
+    let prefix = dir.display().to_string();
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4).map(str::to_string))
+        .filter(|m| m.starts_with(&prefix))
+        .collect()
 }
 
 fn free_port() -> u16 {
