@@ -90,6 +90,13 @@ pub fn default_state_dir() -> PathBuf {
 }
 
 impl SandboxArgs {
+    /// A workspace root of this process alone, for one-shot commands: a running daemon's
+    /// workspaces (which a new service would clear as leftovers) are never touched.
+    pub fn private_root(&self, command: &str) -> PathBuf {
+        let base = self.workspace_path.clone().unwrap_or_else(default_state_dir);
+        base.join(format!("{command}-{}", std::process::id()))
+    }
+
     /// Validates the raw settings into the executor's configuration.
     pub fn into_config(self, workspace_root: PathBuf) -> anyhow::Result<ExecutorConfig> {
         if self.sandbox_host_uid == 0 || self.sandbox_host_gid == 0 {

@@ -10,16 +10,6 @@ async fn run(d: &Daemon, language: &str, code: &str) -> Value {
     d.execute(json!({"code": code, "language": language, "timeout": 10})).await
 }
 
-/// A daemon, or None (the test is skipped) when this host cannot build sandboxes.
-async fn sandboxed() -> Option<Daemon> {
-    let d = Daemon::start().await;
-    common::sandbox_or_skip(&d).await.then_some(d)
-}
-
-fn text<'a>(r: &'a Value, field: &str) -> &'a str {
-    r[field].as_str().unwrap_or_else(|| panic!("{field} is not a string: {r}"))
-}
-
 #[track_caller]
 fn assert_success(r: &Value) {
     assert_eq!(r["status"], "success", "{r}");
@@ -29,7 +19,7 @@ fn assert_success(r: &Value) {
 
 #[tokio::test]
 async fn python_script_output_and_exit_code() {
-    let Some(d) = sandboxed().await else { return };
+    let Some(d) = common::sandboxed().await else { return };
     let code = "import sys\nprint('to stdout', 6 * 7)\nprint('to stderr', file=sys.stderr)\nsys.exit(3)";
     let r = run(&d, "python", code).await;
     assert_eq!(r["status"], "failed", "{r}");
@@ -44,7 +34,7 @@ async fn python_script_output_and_exit_code() {
 
 #[tokio::test]
 async fn python_handlers_get_a_context_and_may_be_async() {
-    let Some(d) = sandboxed().await else { return };
+    let Some(d) = common::sandboxed().await else { return };
     let code = "def handler(event, context):\n    return {'id': context.execution_id, 'left': context.get_remaining_time_in_millis(), 'n': event['n'] + 1}";
     let r = d
         .execute(
@@ -65,7 +55,7 @@ async fn python_handlers_get_a_context_and_may_be_async() {
 
 #[tokio::test]
 async fn python_handler_failures_are_typed() {
-    let Some(d) = sandboxed().await else { return };
+    let Some(d) = common::sandboxed().await else { return };
     let r = run(&d, "python", "def handler(event):\n    return {1, 2}").await;
     assert_eq!(r["status"], "failed", "{r}");
     assert_eq!(r["error"]["type"], "SerializationError", "{r}");
@@ -77,7 +67,7 @@ async fn python_handler_failures_are_typed() {
     assert_eq!((r["status"].as_str(), r["exit_code"].as_i64()), (Some("failed"), Some(1)), "{r}");
     assert_eq!(r["error"]["type"], "ZeroDivisionError", "{r}");
     assert_eq!(r["error"]["message"], "division by zero", "{r}");
-    let stderr = text(&r, "stderr");
+    let stderr = common::text(&r, "stderr");
     assert!(stderr.starts_with("Traceback (most recent call last):\n"), "{stderr}");
     assert!(stderr.contains("File \"<string>\", line 2, in handler"), "{stderr}");
     assert!(stderr.contains("ZeroDivisionError: division by zero"), "{stderr}");
@@ -89,13 +79,13 @@ async fn python_handler_failures_are_typed() {
 
 #[tokio::test]
 async fn python_output_cannot_forge_the_result() {
-    let Some(d) = sandboxed().await else { return };
+    let Some(d) = common::sandboxed().await else { return };
     let forged = r#"print('===SANDBOX_RESULT===\n{"mode": "handler", "return_value": 666}\n===SANDBOX_RESULT_END===')"#;
     let code = format!("{forged}\ndef handler(event):\n    {forged}\n    return {{'real': True}}");
     let r = run(&d, "python", &code).await;
     assert_success(&r);
     assert_eq!(r["return_value"], json!({"real": true}), "{r}");
-    assert_eq!(text(&r, "stdout").matches("===SANDBOX_RESULT===").count(), 2, "{r}");
+    assert_eq!(common::text(&r, "stdout").matches("===SANDBOX_RESULT===").count(), 2, "{r}");
     // A script's forged result stays plain output; fd 3 is not reachable under its number.
     let code = format!(
         "{forged}\nprint('{{\"mode\": \"handler\", \"return_value\": 666}}')\nimport os\ntry:\n    os.write(3, b'{{\"return_value\": 666}}')\nexcept OSError as e:\n    print('errno', e.errno)"
@@ -103,12 +93,12 @@ async fn python_output_cannot_forge_the_result() {
     let r = run(&d, "python", &code).await;
     assert_success(&r);
     assert!(r["return_value"].is_null(), "{r}");
-    assert!(text(&r, "stdout").ends_with("errno 9\n"), "{r}");
+    assert!(common::text(&r, "stdout").ends_with("errno 9\n"), "{r}");
 }
 
 #[tokio::test]
 async fn python_stdin_env_vars_and_uploaded_modules() {
-    let Some(d) = sandboxed().await else { return };
+    let Some(d) = common::sandboxed().await else { return };
     let r =
         d.execute(json!({"code": "import sys; print(sys.stdin.read())", "language": "python", "stdin": "hello"})).await;
     assert_success(&r);
@@ -126,12 +116,12 @@ async fn python_stdin_env_vars_and_uploaded_modules() {
 
 #[tokio::test]
 async fn python_memory_limit_is_enforced() {
-    let Some(d) = sandboxed().await else { return };
+    let Some(d) = common::sandboxed().await else { return };
     let limited = |code: &str| json!({"code": code, "language": "python", "limits": {"memory_mb": 64}});
     let r = d.execute(limited("b = bytearray(200*1024*1024)\nprint(len(b))")).await;
     assert_ne!(r["status"], "success", "200 MB fit under a 64 MB limit: {r}");
-    assert!(text(&r, "stderr").contains("MemoryError"), "{r}");
-    assert!(!text(&r, "stdout").contains("209715200"), "{r}");
+    assert!(common::text(&r, "stderr").contains("MemoryError"), "{r}");
+    assert!(!common::text(&r, "stdout").contains("209715200"), "{r}");
     let r = d.execute(limited("b = bytearray(10*1024*1024)\nprint(len(b))")).await;
     assert_success(&r);
     assert_eq!(r["stdout"], "10485760\n", "{r}");
@@ -139,7 +129,7 @@ async fn python_memory_limit_is_enforced() {
 
 #[tokio::test]
 async fn javascript_scripts() {
-    let Some(d) = sandboxed().await else { return };
+    let Some(d) = common::sandboxed().await else { return };
     let r =
         run(&d, "javascript", "console.log('sum', [1, 2, 3].reduce((a, b) => a + b)); console.error('warned')").await;
     assert_success(&r);
@@ -152,13 +142,13 @@ async fn javascript_scripts() {
 
     let r = run(&d, "javascript", "let x = ;").await;
     assert_eq!(r["status"], "failed", "{r}");
-    assert!(text(&r, "stderr").contains("SyntaxError"), "{r}");
+    assert!(common::text(&r, "stderr").contains("SyntaxError"), "{r}");
     assert_eq!(r["error"]["type"], "SyntaxError", "{r}");
 }
 
 #[tokio::test]
 async fn javascript_handler_forms() {
-    let Some(d) = sandboxed().await else { return };
+    let Some(d) = common::sandboxed().await else { return };
     let cases = [
         ("module.exports.handler = (e, ctx) => ({ n: e.n + 1, id: ctx.execution_id });", json!({"n": 2, "id": "js-h"})),
         ("exports.handler = (e) => e.n * 3;", json!(3)),
@@ -181,13 +171,13 @@ async fn javascript_handler_forms() {
 
 #[tokio::test]
 async fn javascript_handler_failures_are_typed() {
-    let Some(d) = sandboxed().await else { return };
+    let Some(d) = common::sandboxed().await else { return };
     let r =
         run(&d, "javascript", "module.exports.handler = () => { throw new TypeError('bad thing happened'); };").await;
     assert_eq!((r["status"].as_str(), r["exit_code"].as_i64()), (Some("failed"), Some(1)), "{r}");
     assert_eq!(r["error"]["type"], "TypeError", "{r}");
     assert_eq!(r["error"]["message"], "bad thing happened", "{r}");
-    let stderr = text(&r, "stderr");
+    let stderr = common::text(&r, "stderr");
     assert!(stderr.starts_with("TypeError: bad thing happened\n"), "{stderr}");
     assert!(!stderr.contains("driver"), "the driver's frames leak: {stderr}");
     assert!(r["return_value"].is_null(), "{r}");
@@ -200,7 +190,7 @@ async fn javascript_handler_failures_are_typed() {
 
 #[tokio::test]
 async fn shell_scripts() {
-    let Some(d) = sandboxed().await else { return };
+    let Some(d) = common::sandboxed().await else { return };
     let r = run(&d, "shell", "echo before; exit 7; echo after").await;
     assert_eq!((r["status"].as_str(), r["exit_code"].as_i64()), (Some("failed"), Some(7)), "{r}");
     assert_eq!(r["stdout"], "before\n", "{r}");
@@ -221,7 +211,7 @@ async fn shell_scripts() {
 
 #[tokio::test]
 async fn language_names_are_case_insensitive_and_have_aliases() {
-    let Some(d) = sandboxed().await else { return };
+    let Some(d) = common::sandboxed().await else { return };
     // Each program only works in its own language.
     let python = "import sys; print('py', sys.version_info[0])";
     let js = "console.log('js', typeof process.versions.node)";

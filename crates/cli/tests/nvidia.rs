@@ -13,16 +13,6 @@ async fn generated(d: &Daemon, code: &str, timeout: f64) -> Value {
     d.execute(json!({"generated_code": code, "timeout": timeout, "language": "python"})).await
 }
 
-/// A daemon, or None (the test is skipped) when this host cannot build sandboxes.
-async fn sandboxed() -> Option<Daemon> {
-    let d = Daemon::start().await;
-    common::sandbox_or_skip(&d).await.then_some(d)
-}
-
-fn text<'a>(r: &'a Value, field: &str) -> &'a str {
-    r[field].as_str().unwrap_or_else(|| panic!("{field} is not a string: {r}"))
-}
-
 /// A success case: completed, the exact stdout, and (as the seed expects) an empty stderr.
 #[track_caller]
 fn assert_completed(r: &Value, stdout: &str) {
@@ -36,12 +26,12 @@ fn assert_completed(r: &Value, stdout: &str) {
 fn assert_error(r: &Value, in_stderr: &str) {
     assert_eq!(r["process_status"], "error", "{r}");
     assert_eq!(r["status"], "failed", "{r}");
-    assert!(text(r, "stderr").contains(in_stderr), "stderr lacks {in_stderr}: {r}");
+    assert!(common::text(r, "stderr").contains(in_stderr), "stderr lacks {in_stderr}: {r}");
 }
 
 #[tokio::test]
 async fn print_and_arithmetic_complete() {
-    let Some(d) = sandboxed().await else { return };
+    let Some(d) = common::sandboxed().await else { return };
     assert_completed(&generated(&d, "print(\"Hello, World!\")", 30.0).await, "Hello, World!\n");
     // `language` is optional; python is the default.
     let r =
@@ -53,7 +43,7 @@ async fn print_and_arithmetic_complete() {
 
 #[tokio::test]
 async fn syntax_runtime_and_import_errors() {
-    let Some(d) = sandboxed().await else { return };
+    let Some(d) = common::sandboxed().await else { return };
     let r = generated(&d, "print(\"unclosed\"", 10.0).await;
     assert_error(&r, "SyntaxError");
     assert_eq!(r["stdout"], "", "{r}");
@@ -66,7 +56,7 @@ async fn syntax_runtime_and_import_errors() {
 
 #[tokio::test]
 async fn mixed_output_and_a_long_loop() {
-    let Some(d) = sandboxed().await else { return };
+    let Some(d) = common::sandboxed().await else { return };
     let code = "import sys\nprint('to out')\nprint('to err', file=sys.stderr)\nprint('out again')";
     let r = generated(&d, code, 10.0).await;
     assert_eq!(r["process_status"], "completed", "{r}");
@@ -80,7 +70,7 @@ async fn mixed_output_and_a_long_loop() {
 
 #[tokio::test]
 async fn dict_and_markdown_inputs_are_unwrapped() {
-    let Some(d) = sandboxed().await else { return };
+    let Some(d) = common::sandboxed().await else { return };
     let r = generated(&d, "{'generated_code': 'print(\"Hello from dict format\")'}", 30.0).await;
     assert_completed(&r, "Hello from dict format\n");
     let r = generated(&d, "```python\nprint('Hello from markdown')\n```", 30.0).await;
@@ -89,7 +79,7 @@ async fn dict_and_markdown_inputs_are_unwrapped() {
 
 #[tokio::test]
 async fn files_in_the_working_directory_and_across_requests() {
-    let Some(d) = sandboxed().await else { return };
+    let Some(d) = common::sandboxed().await else { return };
     let code = "import os\nwith open('scratch.txt', 'w') as f:\n    f.write('scratch data')\nprint(open('scratch.txt').read())\nos.remove('scratch.txt')\nprint(os.path.exists('scratch.txt'))";
     assert_completed(&generated(&d, code, 10.0).await, "scratch data\nFalse\n");
 
@@ -107,12 +97,12 @@ async fn files_in_the_working_directory_and_across_requests() {
 
 #[tokio::test]
 async fn sleeping_past_the_timeout_times_out() {
-    let Some(d) = sandboxed().await else { return };
+    let Some(d) = common::sandboxed().await else { return };
     let started = Instant::now();
     let r = generated(&d, "import time\nprint('start', flush=True)\ntime.sleep(2)\nprint('end')", 1.0).await;
     assert_eq!(r["process_status"], "timeout", "{r}");
     assert_eq!(r["status"], "timeout", "{r}");
-    assert!(!text(&r, "stdout").contains("end"), "{r}");
+    assert!(!common::text(&r, "stdout").contains("end"), "{r}");
     // Killed at the deadline, not when the 2 s sleep would have ended.
     let t = r["execution_time"].as_f64().unwrap();
     assert!((0.9..1.9).contains(&t), "execution_time {t}: {r}");
@@ -141,7 +131,7 @@ async fn malformed_requests_are_refused() {
 
 #[tokio::test]
 async fn sys_exit_does_not_hang() {
-    let Some(d) = sandboxed().await else { return };
+    let Some(d) = common::sandboxed().await else { return };
     let request = generated(&d, "import sys\nprint('bye')\nsys.exit()\nprint('unreachable')", 5.0);
     let r = tokio::time::timeout(Duration::from_secs(4), request).await.expect("sys.exit() hung the request");
     assert_completed(&r, "bye\n");

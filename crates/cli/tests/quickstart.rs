@@ -6,17 +6,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::Daemon;
-use serde_json::{json, Value};
-
-/// A daemon, or None (the test is skipped) when this host cannot build sandboxes.
-async fn sandboxed() -> Option<Daemon> {
-    let d = Daemon::start().await;
-    common::sandbox_or_skip(&d).await.then_some(d)
-}
-
-fn text<'a>(r: &'a Value, field: &str) -> &'a str {
-    r[field].as_str().unwrap_or_else(|| panic!("{field} is not a string: {r}"))
-}
+use serde_json::json;
 
 #[tokio::test]
 async fn health_and_info_answer_the_seed_fields() {
@@ -51,7 +41,7 @@ async fn health_and_info_answer_the_seed_fields() {
 
 #[tokio::test]
 async fn step_3_python_handler_gets_stdin_as_its_event() {
-    let Some(d) = sandboxed().await else { return };
+    let Some(d) = common::sandboxed().await else { return };
     let r = d
         .execute(json!({
           "code": "def handler(event):\n    return {\"message\": \"Hello\", \"input\": event.get(\"name\", \"World\")}",
@@ -79,7 +69,7 @@ async fn step_3_python_handler_gets_stdin_as_its_event() {
 
 #[tokio::test]
 async fn step_4_syntax_error_fails_with_the_interpreters_message() {
-    let Some(d) = sandboxed().await else { return };
+    let Some(d) = common::sandboxed().await else { return };
     // The seed posts this to /health, a typo: /execute is meant.
     let r = d
         .execute(json!({
@@ -93,7 +83,7 @@ async fn step_4_syntax_error_fails_with_the_interpreters_message() {
     assert_eq!(r["status"], "failed", "{r}");
     assert_eq!(r["exit_code"], 1, "{r}");
     assert_eq!(r["stdout"], "", "{r}");
-    let stderr = text(&r, "stderr");
+    let stderr = common::text(&r, "stderr");
     assert!(stderr.contains("File \"<string>\", line 1"), "{stderr}");
     assert!(stderr.contains("def handler(event:"), "{stderr}");
     assert!(stderr.contains("SyntaxError"), "{stderr}");
@@ -113,7 +103,7 @@ fn sha256_hex(dir: &std::path::Path, content: &[u8]) -> String {
 
 #[tokio::test]
 async fn file_output_example_reports_its_artifact() {
-    let Some(d) = sandboxed().await else { return };
+    let Some(d) = common::sandboxed().await else { return };
     let code = "\nimport json\n\ndef handler(event):\n    data = {\"results\": [1, 2, 3]}\n    with open(\"output.json\", \"w\") as f:\n        json.dump(data, f)\n    return {\"status\": \"ok\", \"file\": \"output.json\"}\n";
     let r = d
         .execute(json!({
@@ -137,7 +127,7 @@ async fn file_output_example_reports_its_artifact() {
 
 #[tokio::test]
 async fn javascript_and_shell_examples() {
-    let Some(d) = sandboxed().await else { return };
+    let Some(d) = common::sandboxed().await else { return };
     let r = d
         .execute(json!({
           "code": "console.log(\"Hello from Node.js\"); process.exit(0);",
@@ -162,7 +152,7 @@ async fn javascript_and_shell_examples() {
         }))
         .await;
     assert_eq!(r["status"], "success", "{r}");
-    let out = text(&r, "stdout");
+    let out = common::text(&r, "stdout");
     assert!(out.starts_with("Hello from Bash\n"), "{out}");
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 2, "{out}");
@@ -174,7 +164,7 @@ async fn javascript_and_shell_examples() {
 
 #[tokio::test]
 async fn timeout_example_is_enforced() {
-    let Some(d) = sandboxed().await else { return };
+    let Some(d) = common::sandboxed().await else { return };
     // The seed's body with timeout 2 instead of 10, to keep the test fast; the code sleeps 60 s.
     let started = Instant::now();
     let r = d
@@ -188,7 +178,7 @@ async fn timeout_example_is_enforced() {
         .await;
     assert_eq!(r["status"], "timeout", "{r}");
     assert_eq!(r["exit_code"], -1, "{r}");
-    assert!(!text(&r, "stdout").contains("Done"), "{r}");
+    assert!(!common::text(&r, "stdout").contains("Done"), "{r}");
     let t = r["execution_time"].as_f64().unwrap();
     assert!((1.9..5.0).contains(&t), "execution_time {t}: {r}");
     assert!(started.elapsed() < Duration::from_secs(5), "the answer took {:?}", started.elapsed());
@@ -196,7 +186,7 @@ async fn timeout_example_is_enforced() {
 
 #[tokio::test]
 async fn isolation_example_sees_a_synthesized_passwd() {
-    let Some(d) = sandboxed().await else { return };
+    let Some(d) = common::sandboxed().await else { return };
     let r = d
         .execute(json!({
           "code": "with open(\"/etc/passwd\", \"r\") as f: print(f.read())",
@@ -207,7 +197,7 @@ async fn isolation_example_sees_a_synthesized_passwd() {
         }))
         .await;
     assert_eq!(r["status"], "success", "{r}");
-    let out = text(&r, "stdout");
+    let out = common::text(&r, "stdout");
     let names: Vec<&str> = out.lines().filter(|l| !l.is_empty()).map(|l| l.split(':').next().unwrap()).collect();
     assert_eq!(names, ["root", "sandbox", "nobody"], "{out}");
     let host = std::fs::read_to_string("/etc/passwd").unwrap();
@@ -223,7 +213,7 @@ async fn isolation_example_sees_a_synthesized_passwd() {
 
 #[tokio::test]
 async fn seed_001_handler_and_shell_examples() {
-    let Some(d) = sandboxed().await else { return };
+    let Some(d) = common::sandboxed().await else { return };
     let r = d
         .execute(json!({
           "execution_id": "exec_001",
@@ -274,7 +264,7 @@ async fn seed_001_handler_and_shell_examples() {
         }))
         .await;
     assert_eq!((r["status"].as_str(), r["exit_code"].as_i64()), (Some("success"), Some(0)), "{r}");
-    let out = text(&r, "stdout");
+    let out = common::text(&r, "stdout");
     assert!(out.starts_with("Hello from shell!\ntotal "), "{out}");
     // The sandbox's own /tmp, sticky and world-writable.
     assert!(out.lines().any(|l| l.starts_with("drwxrwxrwt") && l.ends_with(" .")), "{out}");
@@ -282,7 +272,7 @@ async fn seed_001_handler_and_shell_examples() {
 
 #[tokio::test]
 async fn seed_001_concurrency_example() {
-    let Some(d) = sandboxed().await else { return };
+    let Some(d) = common::sandboxed().await else { return };
     let body = |i: usize, code: &str| {
         json!({
           "execution_id": format!("concurrent_{i}"),
@@ -297,7 +287,7 @@ async fn seed_001_concurrency_example() {
     let r = d.execute(body(0, "import time; time.sleep(2); def handler(e): return {'done': True}")).await;
     assert_eq!(r["status"], "failed", "{r}");
     assert_eq!(r["error"]["type"], "SyntaxError", "{r}");
-    assert!(text(&r, "stderr").contains("SyntaxError"), "{r}");
+    assert!(common::text(&r, "stderr").contains("SyntaxError"), "{r}");
     assert!(started.elapsed() < Duration::from_millis(1500), "took {:?}", started.elapsed());
 
     // What it meant, five times at once: the runs overlap.

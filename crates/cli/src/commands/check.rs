@@ -6,7 +6,7 @@ use anyhow::anyhow;
 use clap::Args;
 use executor::ExecutionService;
 
-use crate::config::{default_state_dir, SandboxArgs};
+use crate::config::SandboxArgs;
 
 #[derive(Args, Debug)]
 pub struct CheckArgs {
@@ -22,12 +22,7 @@ const REQUIRED: [&str; 5] = ["namespace:user", "namespace:mount", "namespace:pid
 
 pub async fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let json = args.json;
-    let root = args
-        .sandbox
-        .workspace_path
-        .clone()
-        .unwrap_or_else(default_state_dir)
-        .join(format!("check-{}", std::process::id()));
+    let root = args.sandbox.private_root("check");
     let config = args.sandbox.into_config(root.clone())?;
     let service = ExecutionService::new(config).await.map_err(|e| anyhow!("{e}"));
     let _ = std::fs::remove_dir_all(&root);

@@ -10,7 +10,7 @@ use clap::Args;
 use executor::validate::{build_request, RequestDraft};
 use executor::{ExecutionService, ExecutionStatus, RequestedLimits};
 
-use crate::config::{default_state_dir, SandboxArgs};
+use crate::config::SandboxArgs;
 
 #[derive(Args, Debug)]
 pub struct RunArgs {
@@ -49,13 +49,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .map(|kv| kv.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
         .collect::<Option<BTreeMap<_, _>>>()
         .ok_or_else(|| anyhow!("--env takes NAME=VALUE"))?;
-    // A private workspace root: a running daemon's workspaces are never touched.
-    let root = args
-        .sandbox
-        .workspace_path
-        .clone()
-        .unwrap_or_else(default_state_dir)
-        .join(format!("cli-{}", std::process::id()));
+    let root = args.sandbox.private_root("cli");
     let config = args.sandbox.into_config(root.clone())?;
     let service = ExecutionService::new(config).await.map_err(|e| anyhow!("{e}"))?;
     if let Err(reason) = service.health() {

@@ -190,3 +190,15 @@ pub async fn sandbox_or_skip(daemon: &Daemon) -> bool {
     }
     true
 }
+
+/// A daemon, or None (the test is skipped, with the reason printed) when this host cannot
+/// build sandboxes.
+pub async fn sandboxed() -> Option<Daemon> {
+    let d = Daemon::start().await;
+    sandbox_or_skip(&d).await.then_some(d)
+}
+
+/// A string field of a result, or a panic that shows the whole result.
+pub fn text<'a>(r: &'a Value, field: &str) -> &'a str {
+    r[field].as_str().unwrap_or_else(|| panic!("{field} is not a string: {r}"))
+}
