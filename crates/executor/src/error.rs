@@ -16,6 +16,15 @@ pub enum ExecuteError {
     /// The sandbox could not be built on this host, so the code never ran.
     #[error("the sandbox could not start ({stage}): {message}")]
     Sandbox { stage: String, message: String },
+    /// As many executions are running and waiting as the daemon takes; try again later.
+    #[error("{running} executions are running and {queued} waiting, the most this daemon takes")]
+    QueueFull { running: usize, queued: usize, retry_after_secs: u64 },
+    /// The daemon is shutting down and takes no new executions.
+    #[error("the daemon is shutting down")]
+    ShuttingDown,
+    /// No execution with this id is known (never run, or its record has expired).
+    #[error("no execution {0} is known")]
+    NotFound(String),
     /// Anything else on the daemon's side.
     #[error("{0}")]
     Internal(String),

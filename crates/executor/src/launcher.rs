@@ -7,12 +7,19 @@ use std::pin::Pin;
 
 use sandbox::runner::{self, RunError, RunOptions, RunOutput};
 use sandbox::SandboxSpec;
+use tokio_util::sync::CancellationToken;
 
 pub type LaunchFuture<'a> = Pin<Box<dyn Future<Output = Result<RunOutput, RunError>> + Send + 'a>>;
 
 pub trait Launcher: Send + Sync {
-    /// Runs `spec` to its end, keeping at most `max_output_bytes` of each output stream.
-    fn launch<'a>(&'a self, spec: &'a SandboxSpec, max_output_bytes: u64) -> LaunchFuture<'a>;
+    /// Runs `spec` to its end, keeping at most `max_output_bytes` of each output stream;
+    /// `cancel` kills it early.
+    fn launch<'a>(
+        &'a self,
+        spec: &'a SandboxSpec,
+        max_output_bytes: u64,
+        cancel: CancellationToken,
+    ) -> LaunchFuture<'a>;
 }
 
 pub struct ColdLauncher {
@@ -20,9 +27,14 @@ pub struct ColdLauncher {
 }
 
 impl Launcher for ColdLauncher {
-    fn launch<'a>(&'a self, spec: &'a SandboxSpec, max_output_bytes: u64) -> LaunchFuture<'a> {
+    fn launch<'a>(
+        &'a self,
+        spec: &'a SandboxSpec,
+        max_output_bytes: u64,
+        cancel: CancellationToken,
+    ) -> LaunchFuture<'a> {
         Box::pin(async move {
-            let options = RunOptions { init_exe: self.init_exe.clone(), max_output_bytes };
+            let options = RunOptions { init_exe: self.init_exe.clone(), max_output_bytes, cancel };
             runner::run(spec, &options).await
         })
     }

@@ -1,6 +1,7 @@
 //! The execution domain: turns a validated request into a sandbox spec, runs it through a
 //! launcher, and turns the sandbox's report into a result.
 
+mod admission;
 mod artifacts;
 pub mod config;
 pub mod error;
@@ -8,9 +9,11 @@ pub mod language;
 pub mod launcher;
 mod outcome;
 mod posture;
+pub mod recorder;
 pub mod request;
 pub mod result;
 mod rootfs;
+mod run;
 mod runtime;
 pub mod service;
 pub mod validate;
@@ -19,6 +22,7 @@ mod workspace;
 pub use config::{ExecutorConfig, LimitPolicy, RuntimePaths};
 pub use error::ExecuteError;
 pub use language::Language;
+pub use recorder::{ExecutionRecord, ExecutionRecorder, ExecutionState, StartedExecution};
 pub use request::{ExecutionRequest, InputFile, RequestedLimits, WorkspaceChoice};
 pub use result::*;
-pub use service::{ExecutionService, HostInfo};
+pub use service::{ExecutionService, HostInfo, ServiceOptions, ServiceStats};

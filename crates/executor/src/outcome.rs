@@ -36,6 +36,7 @@ pub fn build(execution_id: &str, run: RunOutput, artifacts: Vec<Artifact>) -> Re
             (ExecutionStatus::Killed, ProcessStatus::Error, 128 + signal, Some(TerminationReason::Signal))
         }
         Outcome::TimedOut => (ExecutionStatus::Timeout, ProcessStatus::Timeout, -1, Some(TerminationReason::Timeout)),
+        Outcome::Cancelled => (ExecutionStatus::Killed, ProcessStatus::Error, -1, Some(TerminationReason::Shutdown)),
         Outcome::SetupFailed { stage, message } => return Err(ExecuteError::Sandbox { stage, message }),
     };
     let mut result = ExecutionResult {

@@ -1,9 +1,9 @@
 //! The result of one execution, as returned over HTTP and printed by `sandbox-executor run`.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ExecutionStatus {
     Success,
@@ -13,7 +13,7 @@ pub enum ExecutionStatus {
 }
 
 /// The NVIDIA sandbox's vocabulary for the same outcome.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ProcessStatus {
     Completed,
@@ -22,14 +22,16 @@ pub enum ProcessStatus {
 }
 
 /// Why a run was cut short, when it was.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TerminationReason {
     Timeout,
     Signal,
+    /// The daemon shut down (or restarted) while the run was going on.
+    Shutdown,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ExecutionResult {
     pub execution_id: String,
     pub status: ExecutionStatus,
@@ -51,7 +53,7 @@ pub struct ExecutionResult {
     pub truncated: Truncated,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
 pub struct ExecutionError {
     #[serde(rename = "type")]
     pub kind: String,
@@ -59,7 +61,7 @@ pub struct ExecutionError {
     pub traceback: String,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Metrics {
     pub duration_ms: f64,
     /// CPU time of the sandboxed processes (not the daemon's).
@@ -68,7 +70,7 @@ pub struct Metrics {
     pub peak_memory_mb: f64,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
 pub struct Artifact {
     /// Relative to the workspace.
     pub path: String,
@@ -77,7 +79,7 @@ pub struct Artifact {
     pub sha256: String,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, ToSchema, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, Default, PartialEq, Eq)]
 pub struct Truncated {
     pub stdout: bool,
     pub stderr: bool,

@@ -1,19 +1,21 @@
 //! The execution service: the one entry point for running code.
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
-use sandbox::{Limits, SandboxSpec};
 use serde::Serialize;
+use tokio_util::sync::CancellationToken;
 use utoipa::ToSchema;
 
+use crate::admission::{Admission, Ticket};
 use crate::launcher::{ColdLauncher, Launcher};
-use crate::rootfs::{self, RootfsOptions};
-use crate::workspace::{Workspace, Workspaces};
-use crate::{artifacts, outcome, posture, runtime};
+use crate::recorder::{now_ms, ExecutionRecord, ExecutionRecorder, StartedExecution};
+use crate::workspace::Workspaces;
+use crate::{posture, run};
 use crate::{
-    ExecuteError, ExecutionRequest, ExecutionResult, ExecutorConfig, Language, LimitPolicy, RuntimePaths,
-    WorkspaceChoice,
+    ExecuteError, ExecutionRequest, ExecutionResult, ExecutionStatus, ExecutorConfig, Language, LimitPolicy,
+    RuntimePaths, WorkspaceChoice,
 };
 
 /// What `GET /info` reports about this host and the sandbox in force.
@@ -56,19 +58,55 @@ pub struct LanguageInfo {
     pub version: Option<String>,
 }
 
+/// What the service needs besides its configuration.
+pub struct ServiceOptions {
+    /// Where executions are recorded; without one, results only go back to the caller and
+    /// asynchronous runs are refused.
+    pub recorder: Option<Arc<dyn ExecutionRecorder>>,
+    /// Executions running at once.
+    pub max_running: usize,
+    /// Executions waiting for a turn beyond those; more are refused (503).
+    pub max_queued: usize,
+}
+
+impl Default for ServiceOptions {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        ServiceOptions { recorder: None, max_running: (4 * cores).max(4), max_queued: 64 }
+    }
+}
+
+/// Counters of the service's life so far.
+#[derive(Debug, Clone, Copy, Default, Serialize, ToSchema)]
+pub struct ServiceStats {
+    pub executions_total: u64,
+    pub executions_succeeded: u64,
+    pub executions_failed: u64,
+    pub executions_timed_out: u64,
+    pub executions_killed: u64,
+    pub active_executions: u64,
+    pub queued_executions: u64,
+    pub max_running: u64,
+    pub max_queued: u64,
+}
+
 pub struct ExecutionService {
-    config: ExecutorConfig,
-    workspaces: Workspaces,
-    launcher: Arc<dyn Launcher>,
-    running: Mutex<HashSet<String>>,
+    pub(crate) config: ExecutorConfig,
+    pub(crate) workspaces: Workspaces,
+    pub(crate) launcher: Arc<dyn Launcher>,
+    admission: Arc<Admission>,
+    recorder: Option<Arc<dyn ExecutionRecorder>>,
+    cancel: CancellationToken,
     health: Result<(), String>,
     info: HostInfo,
+    finished: [AtomicU64; 4],
+    max: (usize, usize),
 }
 
 impl ExecutionService {
     /// Opens the workspace root and runs one real sandboxed program to learn whether the
     /// sandbox works here; the answer drives `/health` and the layers of `/info`.
-    pub async fn new(config: ExecutorConfig) -> Result<Arc<Self>, ExecuteError> {
+    pub async fn new(config: ExecutorConfig, options: ServiceOptions) -> Result<Arc<Self>, ExecuteError> {
         let owner =
             if sandbox::host::is_root() { (config.identity.host_uid, config.identity.host_gid) } else { current_ids() };
         let workspaces = Workspaces::open(&config.workspace_root, config.limits.workspace_bytes, owner)?;
@@ -89,8 +127,12 @@ impl ExecutionService {
             config,
             workspaces,
             launcher,
-            running: Mutex::new(HashSet::new()),
+            admission: Admission::new(options.max_running, options.max_queued),
+            recorder: options.recorder,
+            cancel: CancellationToken::new(),
             health: Ok(()),
+            finished: Default::default(),
+            max: (options.max_running, options.max_queued),
         };
         service.health = service.self_test().await;
         if let Err(reason) = &service.health {
@@ -100,16 +142,64 @@ impl ExecutionService {
         Ok(Arc::new(service))
     }
 
-    /// Runs `req` to its end. The run goes on even if the caller stops waiting for it.
+    /// Runs `req` to its end and answers with its result, once recorded. The run goes on
+    /// even if the caller stops waiting for it.
     pub async fn execute(self: &Arc<Self>, req: ExecutionRequest) -> Result<ExecutionResult, ExecuteError> {
+        let ticket = self.admit(&req)?;
         let this = Arc::clone(self);
-        tokio::spawn(async move { this.run(req).await })
+        tokio::spawn(async move { this.run_admitted(ticket, req).await })
             .await
             .map_err(|e| ExecuteError::Internal(format!("execution task failed: {e}")))?
     }
 
+    /// Takes `req` on and returns at once with its id; the result is recorded when it ends
+    /// and can be read with [`ExecutionService::lookup`].
+    pub fn submit(self: &Arc<Self>, req: ExecutionRequest) -> Result<String, ExecuteError> {
+        if self.recorder.is_none() {
+            return Err(ExecuteError::Internal("asynchronous runs need the execution store".into()));
+        }
+        let ticket = self.admit(&req)?;
+        let id = req.execution_id.clone();
+        let this = Arc::clone(self);
+        tokio::spawn(async move {
+            if let Err(e) = this.run_admitted(ticket, req).await {
+                tracing::error!(error = %e, "asynchronous execution failed");
+            }
+        });
+        Ok(id)
+    }
+
+    /// The state of an execution, and its result once finished.
+    pub fn lookup(&self, execution_id: &str) -> Result<ExecutionRecord, ExecuteError> {
+        let recorder = self.recorder.as_ref().ok_or_else(|| ExecuteError::NotFound(execution_id.into()))?;
+        recorder
+            .lookup(execution_id)
+            .map_err(ExecuteError::Internal)?
+            .ok_or_else(|| ExecuteError::NotFound(execution_id.into()))
+    }
+
     pub fn active_executions(&self) -> usize {
-        self.running.lock().unwrap_or_else(|p| p.into_inner()).len()
+        self.admission.active()
+    }
+
+    /// Executions taken on and not finished, with how long ago (for heartbeats).
+    pub fn active_ids(&self) -> Vec<(String, Duration)> {
+        self.admission.active_ids()
+    }
+
+    pub fn stats(&self) -> ServiceStats {
+        let count = |i: usize| self.finished[i].load(Ordering::Relaxed);
+        ServiceStats {
+            executions_total: (0..4).map(count).sum(),
+            executions_succeeded: count(0),
+            executions_failed: count(1),
+            executions_timed_out: count(2),
+            executions_killed: count(3),
+            active_executions: self.admission.active() as u64,
+            queued_executions: self.admission.queued() as u64,
+            max_running: self.max.0 as u64,
+            max_queued: self.max.1 as u64,
+        }
     }
 
     /// `Err(reason)` when the sandbox cannot work on this host.
@@ -125,63 +215,76 @@ impl ExecutionService {
         &self.config.limits
     }
 
+    /// Takes no new executions from now on.
+    pub fn stop_accepting(&self) {
+        self.admission.stop_accepting();
+    }
+
+    /// Waits until no execution is left, at most `within`; false if some still are.
+    pub async fn wait_idle(&self, within: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        while self.admission.active() > 0 {
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        true
+    }
+
+    /// Kills every running sandbox; their results are recorded as killed by the shutdown.
+    pub fn kill_all(&self) {
+        self.cancel.cancel();
+    }
+
     /// Removes persistent workspaces (at shutdown).
     pub fn shutdown(&self) {
         self.workspaces.clear_persistent();
     }
 
-    async fn run(&self, req: ExecutionRequest) -> Result<ExecutionResult, ExecuteError> {
-        let _running = RunningGuard::claim(&self.running, &req.execution_id)?;
-        let workspace = self.workspaces.prepare(&req.workspace, &req.execution_id)?;
-        let result = self.run_in(&req, &workspace).await;
-        self.workspaces.release(workspace);
-        result
+    fn admit(&self, req: &ExecutionRequest) -> Result<Ticket, ExecuteError> {
+        let ticket = self.admission.admit(&req.execution_id)?;
+        if let Some(recorder) = &self.recorder {
+            let started = StartedExecution {
+                execution_id: req.execution_id.clone(),
+                language: req.language,
+                timeout_ms: req.timeout_ms,
+                started_at_ms: now_ms(),
+            };
+            recorder.started(&started).map_err(|e| ExecuteError::Internal(format!("recording the execution: {e}")))?;
+        }
+        Ok(ticket)
     }
 
-    async fn run_in(&self, req: &ExecutionRequest, workspace: &Workspace) -> Result<ExecutionResult, ExecuteError> {
-        self.workspaces.write_files(workspace, &req.files)?;
-        let before = artifacts::snapshot(&workspace.path);
-        let limits = &self.config.limits;
-        let memory_mb = req.limits.memory_mb.unwrap_or(limits.default_memory_mb);
-        let event = req.event.clone().unwrap_or_else(|| serde_json::json!({}));
-        let context = serde_json::json!({
-            "execution_id": req.execution_id,
-            "timeout_ms": req.timeout_ms,
-            "memory_limit_mb": memory_mb,
-        });
-        let launch =
-            runtime::launch(req.language, &self.config.runtimes, &req.code, &event.to_string(), &context.to_string());
-        let spec = SandboxSpec {
-            argv: launch.argv,
-            env: rootfs::environment(&req.env_vars),
-            cwd: rootfs::WORKSPACE.into(),
-            identity: self.config.identity,
-            hostname: "sandbox".into(),
-            mounts: rootfs::mounts(RootfsOptions {
-                identity: self.config.identity,
-                workspace_host: &workspace.path,
-                tmp_bytes: limits.tmp_bytes,
-                run_files: launch.files,
-            }),
-            limits: Limits {
-                wall_time_ms: req.timeout_ms,
-                data_bytes: Some(memory_mb * 1024 * 1024),
-                file_size_bytes: limits.workspace_bytes,
-                open_files: limits.open_files,
-                processes: req.limits.max_processes.unwrap_or(limits.default_processes),
-                channel_bytes: limits.max_return_value_bytes,
-            },
-            stdin: req.stdin.clone(),
-            channel_fd: launch.has_channel.then_some(runtime::CHANNEL_FD),
+    async fn run_admitted(&self, ticket: Ticket, req: ExecutionRequest) -> Result<ExecutionResult, ExecuteError> {
+        let _turn = ticket.turn().await;
+        let language = req.language;
+        let outcome = self.run(req, self.cancel.child_token()).await;
+        if let Ok(result) = &outcome {
+            self.count(language, result);
+            if let Some(recorder) = &self.recorder {
+                // Committed before anybody is told; a failure here is logged, and the caller
+                // still gets the result.
+                if let Err(e) = recorder.finished(result) {
+                    tracing::error!(execution_id = %result.execution_id, error = %e, "cannot record the result");
+                }
+            }
+        }
+        drop(ticket);
+        outcome
+    }
+
+    fn count(&self, language: Language, result: &ExecutionResult) {
+        let (slot, status) = match result.status {
+            ExecutionStatus::Success => (0, "success"),
+            ExecutionStatus::Failed => (1, "failed"),
+            ExecutionStatus::Timeout => (2, "timeout"),
+            ExecutionStatus::Killed => (3, "killed"),
         };
-        let max_output = req.limits.max_output_bytes.unwrap_or(limits.default_output_bytes);
-        let run = self
-            .launcher
-            .launch(&spec, max_output)
-            .await
-            .map_err(|e| ExecuteError::Sandbox { stage: "launch".into(), message: e.to_string() })?;
-        let artifacts = artifacts::changed_since(&workspace.path, &before);
-        outcome::build(&req.execution_id, run, artifacts)
+        self.finished[slot].fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("sandbox_executions_total", "language" => language.name(), "status" => status).increment(1);
+        metrics::histogram!("sandbox_execution_duration_seconds", "language" => language.name())
+            .record(result.execution_time);
     }
 
     async fn self_test(&self) -> Result<(), String> {
@@ -197,32 +300,15 @@ impl ExecutionService {
             files: Vec::new(),
             limits: Default::default(),
         };
-        match self.run(req).await {
+        match self.run(req, CancellationToken::new()).await {
             Ok(result) if result.exit_code == 0 => Ok(()),
             Ok(result) => Err(format!("a sandboxed `exit 0` ended with {:?}: {}", result.status, result.stderr.trim())),
             Err(e) => Err(e.to_string()),
         }
     }
-}
 
-/// Holds an execution id for the length of its run, so the same id cannot run twice at once.
-struct RunningGuard<'a> {
-    running: &'a Mutex<HashSet<String>>,
-    id: String,
-}
-
-impl<'a> RunningGuard<'a> {
-    fn claim(running: &'a Mutex<HashSet<String>>, id: &str) -> Result<Self, ExecuteError> {
-        if !running.lock().unwrap_or_else(|p| p.into_inner()).insert(id.to_string()) {
-            return Err(ExecuteError::AlreadyRunning(id.to_string()));
-        }
-        Ok(RunningGuard { running, id: id.to_string() })
-    }
-}
-
-impl Drop for RunningGuard<'_> {
-    fn drop(&mut self) {
-        self.running.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.id);
+    async fn run(&self, req: ExecutionRequest, cancel: CancellationToken) -> Result<ExecutionResult, ExecuteError> {
+        run::run(self, req, cancel).await
     }
 }
 
@@ -234,12 +320,12 @@ fn current_ids() -> (u32, u32) {
 /// Each language's interpreter and its version, asked of the interpreter itself.
 async fn interpreters(runtimes: &RuntimePaths) -> Vec<LanguageInfo> {
     let mut found = Vec::new();
-    for (language, path, flag) in [
-        (Language::Python, &runtimes.python, "--version"),
-        (Language::Javascript, &runtimes.node, "--version"),
-        (Language::Shell, &runtimes.bash, "--version"),
+    for (language, path) in [
+        (Language::Python, &runtimes.python),
+        (Language::Javascript, &runtimes.node),
+        (Language::Shell, &runtimes.bash),
     ] {
-        let output = tokio::process::Command::new(path).arg(flag).env_clear().output().await;
+        let output = tokio::process::Command::new(path).arg("--version").env_clear().output().await;
         let version = output.ok().filter(|o| o.status.success()).and_then(|o| {
             let text = if o.stdout.is_empty() { o.stderr } else { o.stdout };
             String::from_utf8_lossy(&text).lines().next().map(|l| l.trim().to_string())

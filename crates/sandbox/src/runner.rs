@@ -8,14 +8,15 @@ use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream as StdUnixStream;
 use std::path::PathBuf;
 use std::process::Stdio;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 use tokio::process::Command;
+use tokio_util::sync::CancellationToken;
 
 use crate::init::INIT_ARG;
-use crate::spec::{SandboxReport, SandboxSpec};
+use crate::spec::{Outcome, SandboxReport, SandboxSpec};
 
 /// How long past the spec's wall-clock limit the daemon waits for the launcher before it
 /// kills it itself (the launcher enforces the limit; this only guards against a stuck one).
@@ -27,6 +28,8 @@ pub struct RunOptions {
     pub init_exe: PathBuf,
     /// Bytes kept of each of stdout and stderr; the rest is read and dropped.
     pub max_output_bytes: u64,
+    /// Cancelling it kills the sandbox at once; the run ends as [`Outcome::Cancelled`].
+    pub cancel: CancellationToken,
 }
 
 /// One stream of the program's output, as much of it as the cap allows.
@@ -76,20 +79,45 @@ pub async fn run(spec: &SandboxSpec, options: &RunOptions) -> Result<RunOutput, 
     let stdout = capture(child.stdout.take(), cap);
     let stderr = capture(child.stderr.take(), cap);
     let limit = Duration::from_millis(spec.limits.wall_time_ms) + BACKSTOP;
-    let exchange = tokio::time::timeout(limit, exchange(control, payload));
-    let (report, stdout, stderr) = tokio::join!(exchange, stdout, stderr);
-    let report = match report {
-        Ok(report) => report,
-        Err(_) => {
-            let _ = child.start_kill();
-            Err(RunError::Protocol("did not finish in time and was killed".into()))
+    let started = Instant::now();
+    // Killing the launcher takes the sandbox with it (its pid 1 dies with its parent), which
+    // also ends the output streams.
+    let report = async {
+        tokio::select! {
+            report = tokio::time::timeout(limit, exchange(control, payload)) => match report {
+                Ok(report) => Some(report),
+                Err(_) => {
+                    let _ = child.start_kill();
+                    Some(Err(RunError::Protocol("did not finish in time and was killed".into())))
+                }
+            },
+            _ = options.cancel.cancelled() => {
+                let _ = child.start_kill();
+                None
+            }
         }
     };
+    let (report, stdout, stderr) = tokio::join!(report, stdout, stderr);
     let _ = child.wait().await;
+    let Some(report) = report else {
+        let report = cancelled(started.elapsed());
+        return Ok(RunOutput { report, stdout, stderr });
+    };
     let raw = report?;
     let report = serde_json::from_slice(&raw)
         .map_err(|e| RunError::Protocol(format!("unreadable report ({e}): {}", String::from_utf8_lossy(&raw))))?;
     Ok(RunOutput { report, stdout, stderr })
+}
+
+fn cancelled(elapsed: Duration) -> SandboxReport {
+    SandboxReport {
+        outcome: Outcome::Cancelled,
+        wall_time_ms: elapsed.as_secs_f64() * 1000.0,
+        cpu_time_ms: 0.0,
+        peak_memory_kb: 0,
+        channel: None,
+        channel_truncated: false,
+    }
 }
 
 async fn exchange(mut control: UnixStream, payload: Vec<u8>) -> Result<Vec<u8>, RunError> {

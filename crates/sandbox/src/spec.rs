@@ -120,6 +120,8 @@ pub enum Outcome {
         signal: i32,
     },
     TimedOut,
+    /// The daemon cancelled the run (it is shutting down) and killed the sandbox.
+    Cancelled,
     /// The sandbox could not be built; the program never ran.
     SetupFailed {
         stage: String,

@@ -25,6 +25,9 @@ pub enum ErrorCode {
     Sandbox,
     Internal,
     Unhealthy,
+    QueueFull,
+    ShuttingDown,
+    Unauthorized,
 }
 
 impl ErrorCode {
@@ -39,6 +42,9 @@ impl ErrorCode {
             ErrorCode::Sandbox => "Executor.SandboxError",
             ErrorCode::Internal => "Executor.InternalError",
             ErrorCode::Unhealthy => "Executor.Unhealthy",
+            ErrorCode::QueueFull => "Executor.QueueFull",
+            ErrorCode::ShuttingDown => "Executor.ShuttingDown",
+            ErrorCode::Unauthorized => "Executor.Unauthorized",
         }
     }
 
@@ -51,7 +57,8 @@ impl ErrorCode {
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ErrorCode::Conflict => StatusCode::CONFLICT,
             ErrorCode::Sandbox | ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-            ErrorCode::Unhealthy => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::Unhealthy | ErrorCode::QueueFull | ErrorCode::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
         }
     }
 }
@@ -81,6 +88,8 @@ pub struct ApiError {
     /// Fields some contracts expect next to the standard ones (the NVIDIA dialect's
     /// `process_status`, the health report's `status`); the standard fields win on a clash.
     extra: Map<String, Value>,
+    /// Seconds for a `Retry-After` header.
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -96,6 +105,7 @@ impl ApiError {
             detail: detail.into(),
             solution: solution.into(),
             extra: Map::new(),
+            retry_after: None,
         }
     }
 
@@ -122,6 +132,12 @@ impl ApiError {
     }
 
     /// Adds fields to the body; `value` must serialise to a JSON object (others are ignored).
+    /// Asks the caller to wait this many seconds before trying again.
+    pub fn with_retry_after(mut self, secs: u64) -> Self {
+        self.retry_after = Some(secs);
+        self
+    }
+
     pub fn with_fields(mut self, value: impl Serialize) -> Self {
         if let Ok(Value::Object(fields)) = serde_json::to_value(value) {
             self.extra.extend(fields);
@@ -153,7 +169,12 @@ impl IntoResponse for ApiError {
         } else {
             tracing::info!(code = self.code.as_str(), detail = %self.detail, "request refused");
         }
-        (status, Json(self.body())).into_response()
+        let retry_after = self.retry_after;
+        let mut response = (status, Json(self.body())).into_response();
+        if let Some(secs) = retry_after {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(secs));
+        }
+        response
     }
 }
 

@@ -30,7 +30,7 @@ async fn service() -> (Arc<ExecutionService>, tempfile::TempDir) {
         identity: sandbox::Identity { uid: 1000, gid: 1000, host_uid: 1000, host_gid: 1000 },
         limits: LimitPolicy::default(),
     };
-    let service = ExecutionService::new(config).await.expect("service");
+    let service = ExecutionService::new(config, executor::ServiceOptions::default()).await.expect("service");
     (service, dir)
 }
 

@@ -24,7 +24,7 @@ pub async fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let json = args.json;
     let root = args.sandbox.private_root("check");
     let config = args.sandbox.into_config(root.clone())?;
-    let service = ExecutionService::new(config).await.map_err(|e| anyhow!("{e}"));
+    let service = ExecutionService::new(config, executor::ServiceOptions::default()).await.map_err(|e| anyhow!("{e}"));
     let _ = std::fs::remove_dir_all(&root);
     let service = service?;
     let info = service.info();

@@ -51,7 +51,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .ok_or_else(|| anyhow!("--env takes NAME=VALUE"))?;
     let root = args.sandbox.private_root("cli");
     let config = args.sandbox.into_config(root.clone())?;
-    let service = ExecutionService::new(config).await.map_err(|e| anyhow!("{e}"))?;
+    let service =
+        ExecutionService::new(config, executor::ServiceOptions::default()).await.map_err(|e| anyhow!("{e}"))?;
     if let Err(reason) = service.health() {
         let _ = std::fs::remove_dir_all(&root);
         return Err(anyhow!("the sandbox does not work on this host: {reason}"));

@@ -16,7 +16,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     let workspace_root = args.sandbox.workspace_path.clone().unwrap_or_else(|| default_state_dir().join("workspaces"));
     let config = args.sandbox.into_config(workspace_root)?;
-    let service = ExecutionService::new(config).await.map_err(|e| anyhow!("{e}"))?;
+    let service =
+        ExecutionService::new(config, executor::ServiceOptions::default()).await.map_err(|e| anyhow!("{e}"))?;
     match service.health() {
         Ok(()) => tracing::info!("sandbox self-test passed"),
         Err(reason) => tracing::error!(%reason, "serving, but /health answers 503 and runs fail until this is fixed"),

@@ -34,6 +34,26 @@ impl From<ExecuteError> for ApiError {
                 "This is a host problem, not a problem with the code: GET /health and GET /info \
                  show which isolation layer is missing; check the daemon's log.",
             ),
+            ExecuteError::QueueFull { retry_after_secs, .. } => ApiError::new(
+                ErrorCode::QueueFull,
+                "The executor is running and queueing as many executions as it takes.",
+                detail,
+                format!("Retry after {retry_after_secs} s (the Retry-After header), or run fewer executions at once."),
+            )
+            .with_retry_after(retry_after_secs),
+            ExecuteError::ShuttingDown => ApiError::new(
+                ErrorCode::ShuttingDown,
+                "The executor is shutting down and takes no new executions.",
+                detail,
+                "Send the request to another executor, or again once this one has restarted.",
+            )
+            .with_retry_after(5),
+            ExecuteError::NotFound(_) => ApiError::new(
+                ErrorCode::NotFound,
+                "No such execution.",
+                detail,
+                "Check the execution_id; records of finished executions are kept for a limited time.",
+            ),
             ExecuteError::Internal(_) => ApiError::internal(detail),
         }
     }

@@ -1,0 +1,104 @@
+//! Which executions the service has taken on: at most `max_running` run at once, at most
+//! `max_queued` more wait for a turn, an id runs once at a time, and nothing new is taken
+//! once shutdown begins.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::ExecuteError;
+
+/// How long a refused caller should wait before trying again.
+const RETRY_AFTER_SECS: u64 = 1;
+
+pub struct Admission {
+    max_running: usize,
+    max_queued: usize,
+    turns: Arc<Semaphore>,
+    taken: Mutex<HashMap<String, Instant>>,
+    waiting: AtomicUsize,
+    accepting: AtomicBool,
+}
+
+/// An admitted execution; dropping it frees its id and its place.
+pub struct Ticket {
+    admission: Arc<Admission>,
+    pub execution_id: String,
+}
+
+impl Admission {
+    pub fn new(max_running: usize, max_queued: usize) -> Arc<Self> {
+        Arc::new(Admission {
+            max_running: max_running.max(1),
+            max_queued,
+            turns: Arc::new(Semaphore::new(max_running.max(1))),
+            taken: Mutex::new(HashMap::new()),
+            waiting: AtomicUsize::new(0),
+            accepting: AtomicBool::new(true),
+        })
+    }
+
+    pub fn admit(self: &Arc<Self>, execution_id: &str) -> Result<Ticket, ExecuteError> {
+        if !self.accepting.load(Ordering::SeqCst) {
+            return Err(ExecuteError::ShuttingDown);
+        }
+        let mut taken = self.taken.lock().unwrap_or_else(|p| p.into_inner());
+        if taken.contains_key(execution_id) {
+            return Err(ExecuteError::AlreadyRunning(execution_id.to_string()));
+        }
+        if taken.len() >= self.max_running + self.max_queued {
+            let queued = self.waiting.load(Ordering::SeqCst);
+            return Err(ExecuteError::QueueFull {
+                running: taken.len() - queued,
+                queued,
+                retry_after_secs: RETRY_AFTER_SECS,
+            });
+        }
+        taken.insert(execution_id.to_string(), Instant::now());
+        metrics::gauge!("sandbox_admitted_executions").set(taken.len() as f64);
+        Ok(Ticket { admission: Arc::clone(self), execution_id: execution_id.to_string() })
+    }
+
+    /// Executions taken on and not finished (running or waiting).
+    pub fn active(&self) -> usize {
+        self.taken.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    pub fn queued(&self) -> usize {
+        self.waiting.load(Ordering::SeqCst)
+    }
+
+    /// Ids of the executions taken on, with how long ago.
+    pub fn active_ids(&self) -> Vec<(String, std::time::Duration)> {
+        let taken = self.taken.lock().unwrap_or_else(|p| p.into_inner());
+        taken.iter().map(|(id, since)| (id.clone(), since.elapsed())).collect()
+    }
+
+    pub fn stop_accepting(&self) {
+        self.accepting.store(false, Ordering::SeqCst);
+    }
+}
+
+impl Ticket {
+    /// Waits for a free place to run (the queue), then holds it until dropped.
+    pub async fn turn(&self) -> OwnedSemaphorePermit {
+        let admission = &self.admission;
+        admission.waiting.fetch_add(1, Ordering::SeqCst);
+        metrics::gauge!("sandbox_queue_depth").set(admission.queued() as f64);
+        let permit = Arc::clone(&admission.turns).acquire_owned().await.expect("the semaphore is never closed");
+        admission.waiting.fetch_sub(1, Ordering::SeqCst);
+        metrics::gauge!("sandbox_queue_depth").set(admission.queued() as f64);
+        permit
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        let mut taken = self.admission.taken.lock().unwrap_or_else(|p| p.into_inner());
+        taken.remove(&self.execution_id);
+        metrics::gauge!("sandbox_admitted_executions").set(taken.len() as f64);
+    }
+}

@@ -1,0 +1,72 @@
+//! One run: its workspace, its sandbox spec, the launch, and the result.
+
+use sandbox::{Limits, SandboxSpec};
+use tokio_util::sync::CancellationToken;
+
+use crate::rootfs::{self, RootfsOptions};
+use crate::service::ExecutionService;
+use crate::workspace::Workspace;
+use crate::{artifacts, outcome, runtime};
+use crate::{ExecuteError, ExecutionRequest, ExecutionResult};
+
+pub async fn run(
+    service: &ExecutionService,
+    req: ExecutionRequest,
+    cancel: CancellationToken,
+) -> Result<ExecutionResult, ExecuteError> {
+    let workspace = service.workspaces.prepare(&req.workspace, &req.execution_id)?;
+    let result = run_in(service, &req, &workspace, cancel).await;
+    service.workspaces.release(workspace);
+    result
+}
+
+async fn run_in(
+    service: &ExecutionService,
+    req: &ExecutionRequest,
+    workspace: &Workspace,
+    cancel: CancellationToken,
+) -> Result<ExecutionResult, ExecuteError> {
+    service.workspaces.write_files(workspace, &req.files)?;
+    let before = artifacts::snapshot(&workspace.path);
+    let config = &service.config;
+    let limits = &config.limits;
+    let memory_mb = req.limits.memory_mb.unwrap_or(limits.default_memory_mb);
+    let event = req.event.clone().unwrap_or_else(|| serde_json::json!({}));
+    let context = serde_json::json!({
+        "execution_id": req.execution_id,
+        "timeout_ms": req.timeout_ms,
+        "memory_limit_mb": memory_mb,
+    });
+    let launch = runtime::launch(req.language, &config.runtimes, &req.code, &event.to_string(), &context.to_string());
+    let spec = SandboxSpec {
+        argv: launch.argv,
+        env: rootfs::environment(&req.env_vars),
+        cwd: rootfs::WORKSPACE.into(),
+        identity: config.identity,
+        hostname: "sandbox".into(),
+        mounts: rootfs::mounts(RootfsOptions {
+            identity: config.identity,
+            workspace_host: &workspace.path,
+            tmp_bytes: limits.tmp_bytes,
+            run_files: launch.files,
+        }),
+        limits: Limits {
+            wall_time_ms: req.timeout_ms,
+            data_bytes: Some(memory_mb * 1024 * 1024),
+            file_size_bytes: limits.workspace_bytes,
+            open_files: limits.open_files,
+            processes: req.limits.max_processes.unwrap_or(limits.default_processes),
+            channel_bytes: limits.max_return_value_bytes,
+        },
+        stdin: req.stdin.clone(),
+        channel_fd: launch.has_channel.then_some(runtime::CHANNEL_FD),
+    };
+    let max_output = req.limits.max_output_bytes.unwrap_or(limits.default_output_bytes);
+    let run = service
+        .launcher
+        .launch(&spec, max_output, cancel)
+        .await
+        .map_err(|e| ExecuteError::Sandbox { stage: "launch".into(), message: e.to_string() })?;
+    let artifacts = artifacts::changed_since(&workspace.path, &before);
+    outcome::build(&req.execution_id, run, artifacts)
+}
