@@ -58,22 +58,88 @@ pub struct ServeArgs {
     /// trace, debug, info, warn (or WARNING), error.
     #[arg(long, env = "LOG_LEVEL", default_value = "info")]
     pub log_level: String,
-    /// Control plane base URL for result callbacks (optional: standalone without it).
+    /// json (one object per line) or text.
+    #[arg(long, env = "LOG_FORMAT", default_value = "json")]
+    pub log_format: String,
+    /// Directory of the execution store (and, by default, the workspaces).
+    #[arg(long, env = "STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Largest request body accepted (bytes).
+    #[arg(long, env = "EXECUTOR_MAX_BODY_BYTES", default_value_t = 80 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// Executions running at once (default: 4 per CPU, at least 4).
+    #[arg(long, env = "EXECUTOR_MAX_CONCURRENT")]
+    pub max_concurrent: Option<usize>,
+    /// Executions waiting for a turn; beyond this, requests get 503 Executor.QueueFull.
+    #[arg(long, env = "EXECUTOR_MAX_QUEUE", default_value_t = 64)]
+    pub max_queue: usize,
+    /// On SIGTERM, how long running executions may go on before they are killed (seconds).
+    #[arg(long, env = "EXECUTOR_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
+    pub shutdown_grace_secs: u64,
+    /// How long finished executions stay readable with GET /executions/{id} (seconds).
+    #[arg(long, env = "RESULT_RETENTION_SECS", default_value_t = 86400)]
+    pub result_retention_secs: u64,
+    /// Token every endpoint but /health requires (as a bearer token or X-API-Key).
+    #[arg(long, env = "EXECUTOR_API_TOKEN", hide_env_values = true)]
+    pub api_token: Option<String>,
+    /// Listen on a non-loopback address without an API token.
+    #[arg(long, env = "EXECUTOR_ALLOW_UNAUTHENTICATED")]
+    pub allow_unauthenticated: bool,
+    #[command(flatten)]
+    pub control_plane: ControlPlaneArgs,
+    #[command(flatten)]
+    pub sandbox: SandboxArgs,
+}
+
+/// Where results go besides the caller; without a URL the daemon runs standalone.
+#[derive(Args, Debug, Clone)]
+pub struct ControlPlaneArgs {
+    /// Control plane base URL for result callbacks, heartbeats and lifecycle events.
     #[arg(long, env = "CONTROL_PLANE_URL")]
     pub control_plane_url: Option<String>,
     /// Bearer token for control plane callbacks.
     #[arg(long, env = "INTERNAL_API_TOKEN", hide_env_values = true)]
     pub internal_api_token: Option<String>,
-    /// Largest request body accepted (bytes).
-    #[arg(long, env = "EXECUTOR_MAX_BODY_BYTES", default_value_t = 80 * 1024 * 1024)]
-    pub max_body_bytes: usize,
-    #[command(flatten)]
-    pub sandbox: SandboxArgs,
+    /// Path of the internal API under the control plane URL.
+    #[arg(long, env = "CALLBACK_BASE_PATH", default_value = "/api/v1/internal")]
+    pub callback_base_path: String,
+    /// Seconds between heartbeats of a running execution.
+    #[arg(long, env = "HEARTBEAT_INTERVAL_SECS", default_value_t = 5.0)]
+    pub heartbeat_interval_secs: f64,
+    /// A result not delivered after this many seconds is dead-lettered.
+    #[arg(long, env = "DELIVERY_MAX_AGE_SECS", default_value_t = 86400)]
+    pub delivery_max_age_secs: u64,
+    /// Longest wait between two delivery attempts (seconds).
+    #[arg(long, env = "DELIVERY_BACKOFF_MAX_SECS", default_value_t = 60.0)]
+    pub delivery_backoff_max_secs: f64,
+    /// Where results wait as JSON files while the control plane is unreachable.
+    #[arg(long, env = "RESULTS_FALLBACK_DIR", default_value = "/tmp/results")]
+    pub results_fallback_dir: PathBuf,
 }
 
 impl ServeArgs {
     pub fn listen_addr(&self) -> SocketAddr {
         SocketAddr::new(self.host, self.port)
+    }
+
+    /// The API token: EXECUTOR_API_TOKEN, or the seed's EXECUTOR_API_KEY.
+    pub fn api_token(&self) -> Option<String> {
+        self.api_token.clone().or_else(|| std::env::var("EXECUTOR_API_KEY").ok()).filter(|t| !t.is_empty())
+    }
+
+    /// Refuses to serve an open API beyond this machine unless told to.
+    pub fn check_exposure(&self) -> anyhow::Result<()> {
+        if !self.host.is_loopback() && self.api_token().is_none() && !self.allow_unauthenticated {
+            bail!(
+                "refusing to listen on {} without an API token: set EXECUTOR_API_TOKEN, or pass --allow-unauthenticated",
+                self.host
+            );
+        }
+        Ok(())
+    }
+
+    pub fn state_dir(&self) -> PathBuf {
+        self.state_dir.clone().unwrap_or_else(default_state_dir)
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod commands;
 mod config;
+mod telemetry;
 
 use clap::{Parser, Subcommand};
 

@@ -31,6 +31,20 @@ pub enum ExecuteError {
 }
 
 impl ExecuteError {
+    /// A short name of the kind of error, for records and logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ExecuteError::Invalid { .. } => "ValidationError",
+            ExecuteError::TooLarge { .. } => "PayloadTooLarge",
+            ExecuteError::AlreadyRunning(_) => "Conflict",
+            ExecuteError::Sandbox { .. } => "SandboxError",
+            ExecuteError::QueueFull { .. } => "QueueFull",
+            ExecuteError::ShuttingDown => "ShuttingDown",
+            ExecuteError::NotFound(_) => "NotFound",
+            ExecuteError::Internal(_) => "InternalError",
+        }
+    }
+
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
         ExecuteError::Invalid { field: field.into(), message: message.into() }
     }

@@ -84,3 +84,29 @@ pub struct Truncated {
     pub stdout: bool,
     pub stderr: bool,
 }
+
+impl ExecutionResult {
+    /// The record of an admitted execution that could not run (its sandbox did not start, or
+    /// its files were refused): it still ends with a result, so nothing waits for it forever.
+    pub fn not_run(execution_id: &str, kind: &str, message: &str) -> ExecutionResult {
+        ExecutionResult {
+            execution_id: execution_id.to_string(),
+            status: ExecutionStatus::Failed,
+            process_status: ProcessStatus::Error,
+            termination_reason: None,
+            stdout: String::new(),
+            stderr: format!("{message}\n"),
+            exit_code: -1,
+            execution_time: 0.0,
+            return_value: None,
+            error: Some(ExecutionError {
+                kind: kind.to_string(),
+                message: message.to_string(),
+                traceback: String::new(),
+            }),
+            metrics: Metrics { duration_ms: 0.0, cpu_time_ms: 0.0, peak_memory_mb: 0.0 },
+            artifacts: Vec::new(),
+            truncated: Truncated::default(),
+        }
+    }
+}

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 use utoipa::ToSchema;
 
 use crate::admission::{Admission, Ticket};
@@ -147,7 +148,8 @@ impl ExecutionService {
     pub async fn execute(self: &Arc<Self>, req: ExecutionRequest) -> Result<ExecutionResult, ExecuteError> {
         let ticket = self.admit(&req)?;
         let this = Arc::clone(self);
-        tokio::spawn(async move { this.run_admitted(ticket, req).await })
+        let span = execution_span(&req);
+        tokio::spawn(async move { this.run_admitted(ticket, req).await }.instrument(span))
             .await
             .map_err(|e| ExecuteError::Internal(format!("execution task failed: {e}")))?
     }
@@ -161,11 +163,15 @@ impl ExecutionService {
         let ticket = self.admit(&req)?;
         let id = req.execution_id.clone();
         let this = Arc::clone(self);
-        tokio::spawn(async move {
-            if let Err(e) = this.run_admitted(ticket, req).await {
-                tracing::error!(error = %e, "asynchronous execution failed");
+        let span = execution_span(&req);
+        tokio::spawn(
+            async move {
+                if let Err(e) = this.run_admitted(ticket, req).await {
+                    tracing::error!(error = %e, "asynchronous execution failed");
+                }
             }
-        });
+            .instrument(span),
+        );
         Ok(id)
     }
 
@@ -260,14 +266,24 @@ impl ExecutionService {
         let _turn = ticket.turn().await;
         let language = req.language;
         let outcome = self.run(req, self.cancel.child_token()).await;
-        if let Ok(result) = &outcome {
-            self.count(language, result);
-            if let Some(recorder) = &self.recorder {
-                // Committed before anybody is told; a failure here is logged, and the caller
-                // still gets the result.
-                if let Err(e) = recorder.finished(result) {
-                    tracing::error!(execution_id = %result.execution_id, error = %e, "cannot record the result");
-                }
+        match &outcome {
+            Ok(r) => {
+                tracing::info!(status = ?r.status, exit_code = r.exit_code, duration_ms = r.metrics.duration_ms, "finished")
+            }
+            Err(e) => tracing::warn!(error = %e, "not run"),
+        }
+        let recorded = match &outcome {
+            Ok(result) => {
+                self.count(language, result);
+                result.clone()
+            }
+            Err(e) => ExecutionResult::not_run(&ticket.execution_id, e.kind(), &e.to_string()),
+        };
+        if let Some(recorder) = &self.recorder {
+            // Committed before anybody is told; a failure here is logged, and the caller
+            // still gets the result.
+            if let Err(e) = recorder.finished(&recorded) {
+                tracing::error!(error = %e, "cannot record the result");
             }
         }
         drop(ticket);
@@ -310,6 +326,12 @@ impl ExecutionService {
     async fn run(&self, req: ExecutionRequest, cancel: CancellationToken) -> Result<ExecutionResult, ExecuteError> {
         run::run(self, req, cancel).await
     }
+}
+
+/// Every log line of a run carries its execution id (and, through the parent span, the
+/// request id).
+fn execution_span(req: &ExecutionRequest) -> tracing::Span {
+    tracing::info_span!("execution", execution_id = %req.execution_id, language = req.language.name())
 }
 
 fn current_ids() -> (u32, u32) {

@@ -98,7 +98,8 @@ fn timeout_ms(secs: Option<f64>, policy: &LimitPolicy) -> Result<u64, ExecuteErr
 }
 
 /// Ids name directories and log lines: a short, shell- and path-safe alphabet.
-fn check_id(field: &str, id: String) -> Result<String, ExecuteError> {
+/// Checks an execution or session id: the one rule for ids wherever they arrive.
+pub fn check_id(field: &str, id: String) -> Result<String, ExecuteError> {
     let safe = id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
     // "." and ".." would name the parent or the directory itself.
     let only_dots = id.bytes().all(|b| b == b'.');

@@ -15,9 +15,11 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 use tracing::Span;
 
+use crate::auth::{self, ApiToken};
 use crate::error::ApiError;
 use crate::request_id::{self, RequestId};
 use crate::routes;
+use crate::routes::metrics::MetricsSource;
 
 /// How the API behaves, apart from the service behind it.
 #[derive(Debug, Clone)]
@@ -31,6 +33,12 @@ pub struct AppOptions {
     pub nvidia_workspace: String,
     /// When the daemon started, for `uptime_seconds`.
     pub started_at: Instant,
+    /// When set, every endpoint but `GET /health` requires this token, as
+    /// `Authorization: Bearer <token>` or `X-API-Key: <token>`. An empty token matches
+    /// nothing (it locks the API; it does not open it).
+    pub api_token: Option<String>,
+    /// What `GET /metrics` reports besides the service's own counters.
+    pub metrics: Option<MetricsSource>,
 }
 
 impl Default for AppOptions {
@@ -40,6 +48,8 @@ impl Default for AppOptions {
             version: env!("CARGO_PKG_VERSION").to_owned(),
             nvidia_workspace: "nvidia-default".to_owned(),
             started_at: Instant::now(),
+            api_token: None,
+            metrics: None,
         }
     }
 }
@@ -53,7 +63,8 @@ pub struct AppState {
 }
 
 /// The whole HTTP API. Layers, outermost first: request id (so everything below, including
-/// the panic handler, renders errors with it), tracing, panic catching, body limit.
+/// the panic handler, renders errors with it), tracing, the API token check (before any body
+/// is read), panic catching, body limit.
 pub fn app(service: Arc<ExecutionService>, options: AppOptions) -> Router {
     assemble(routes::router(), service, options)
 }
@@ -61,13 +72,18 @@ pub fn app(service: Arc<ExecutionService>, options: AppOptions) -> Router {
 /// [`app`] with any routes; tests add routes that misbehave on purpose.
 pub(crate) fn assemble(router: Router<Arc<AppState>>, service: Arc<ExecutionService>, options: AppOptions) -> Router {
     let max_body_bytes = options.max_body_bytes;
+    let token = options.api_token.as_deref().map(ApiToken::new);
     let openapi_json = Bytes::from(routes::openapi::document_json());
     let state = Arc::new(AppState { service, options, openapi_json });
-    router
+    let mut router = router
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body_bytes))
-        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(CatchPanicLayer::custom(panic_response));
+    if let Some(token) = token {
+        router = router.layer(middleware::from_fn_with_state(token, auth::middleware));
+    }
+    router
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(middleware::from_fn(request_id::middleware))
         .with_state(state)

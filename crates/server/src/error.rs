@@ -131,13 +131,13 @@ impl ApiError {
         &self.detail
     }
 
-    /// Adds fields to the body; `value` must serialise to a JSON object (others are ignored).
     /// Asks the caller to wait this many seconds before trying again.
     pub fn with_retry_after(mut self, secs: u64) -> Self {
         self.retry_after = Some(secs);
         self
     }
 
+    /// Adds fields to the body; `value` must serialise to a JSON object (others are ignored).
     pub fn with_fields(mut self, value: impl Serialize) -> Self {
         if let Ok(Value::Object(fields)) = serde_json::to_value(value) {
             self.extra.extend(fields);

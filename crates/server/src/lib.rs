@@ -4,6 +4,7 @@
 //! it on a listener until a shutdown signal.
 
 mod app;
+mod auth;
 pub mod dialect;
 pub mod error;
 mod json;
@@ -12,7 +13,10 @@ mod routes;
 
 pub use app::{app, serve, AppOptions};
 pub use error::{ApiError, ErrorBody, ErrorCode};
-pub use routes::execute::{EncodedFile, ExecuteRequest, FileContent, FileEncoding, LimitsRequest};
+pub use routes::execute::{
+    AcceptedStatus, EncodedFile, ExecuteRequest, ExecutionAccepted, FileContent, FileEncoding, LimitsRequest,
+};
+pub use routes::metrics::MetricsSource;
 pub use routes::openapi::{document_json as openapi_json, ApiDoc};
 
 #[cfg(test)]

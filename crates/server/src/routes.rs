@@ -1,8 +1,10 @@
 //! One module per resource, and the answers for paths and methods we do not serve.
 
 pub mod execute;
+pub mod executions;
 pub mod health;
 pub mod info;
+pub mod metrics;
 pub mod openapi;
 
 use std::sync::Arc;
@@ -19,6 +21,8 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
         .route("/health", get(health::health))
         .route("/info", get(info::info))
         .route("/execute", post(execute::execute))
+        .route("/executions/{id}", get(executions::execution))
+        .route("/metrics", get(metrics::metrics))
         .route("/openapi.json", get(openapi::openapi_json))
 }
 
@@ -27,7 +31,8 @@ pub(crate) async fn not_found(method: Method, uri: Uri) -> ApiError {
         ErrorCode::NotFound,
         "There is no such endpoint.",
         format!("{method} {} does not exist", uri.path()),
-        "Use POST /execute, GET /health, GET /info or GET /openapi.json.",
+        "Use POST /execute, GET /executions/{id}, GET /health, GET /info, GET /metrics or \
+         GET /openapi.json.",
     )
 }
 

@@ -1,9 +1,12 @@
 //! In-process HTTP tests of everything that does not need code to run: the service's
 //! `execute` is never reached by these requests.
 
+mod auth;
 mod errors;
 mod execute;
+mod executions;
 mod health;
+mod metrics;
 
 use std::sync::Arc;
 
@@ -56,13 +59,19 @@ struct Reply {
 
 impl TestApp {
     async fn send(&self, request: Request<Body>) -> Reply {
+        let (status, headers, bytes) = self.send_raw(request).await;
+        let body = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| panic!("not a JSON body ({status}): {}", String::from_utf8_lossy(&bytes)));
+        Reply { status, headers, body }
+    }
+
+    /// For answers that are not JSON (the Prometheus text).
+    async fn send_raw(&self, request: Request<Body>) -> (StatusCode, HeaderMap, Vec<u8>) {
         let response = self.router.clone().oneshot(request).await.expect("infallible");
         let status = response.status();
         let headers = response.headers().clone();
         let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("body");
-        let body = serde_json::from_slice(&bytes)
-            .unwrap_or_else(|_| panic!("not a JSON body ({status}): {}", String::from_utf8_lossy(&bytes)));
-        Reply { status, headers, body }
+        (status, headers, bytes.to_vec())
     }
 
     async fn get(&self, path: &str) -> Reply {

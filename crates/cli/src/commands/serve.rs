@@ -1,58 +1,174 @@
-//! `sandbox-executor serve`: the HTTP daemon.
+//! `sandbox-executor serve`: the HTTP daemon, its store, its delivery to the control plane,
+//! and its orderly end.
 
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{anyhow, Context};
-use executor::ExecutionService;
+use delivery::{ControlPlaneConfig, Deliverer};
+use executor::{ExecutionService, ServiceOptions};
+use store::Store;
 use tokio::signal::unix::{signal, SignalKind};
 
-use crate::config::{default_state_dir, ServeArgs};
+use crate::config::{ControlPlaneArgs, ServeArgs};
+use crate::telemetry;
+
+/// How often expired records are purged and outbox gauges refreshed.
+const MAINTENANCE_EVERY: Duration = Duration::from_secs(30);
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    init_logging(&args.log_level)?;
-    let addr = args.listen_addr();
-    if args.control_plane_url.is_some() || args.internal_api_token.is_some() {
-        tracing::warn!("CONTROL_PLANE_URL is set, but this version does not deliver results to a control plane; results are returned to the HTTP caller only");
+    telemetry::init_logging(&args.log_level, &args.log_format)?;
+    args.check_exposure()?;
+    let prometheus = telemetry::install_metrics();
+    let state_dir = args.state_dir();
+    let delivering = args.control_plane.control_plane_url.is_some();
+    let store = Arc::new(Store::open(&state_dir.join("executor.db"), delivering).map_err(|e| anyhow!("{e}"))?);
+    let recovered = store.recover_interrupted().map_err(|e| anyhow!("{e}"))?;
+    if !recovered.is_empty() {
+        tracing::warn!(count = recovered.len(), ids = ?recovered, "executions cut short by the previous daemon are recorded as killed");
     }
-    let workspace_root = args.sandbox.workspace_path.clone().unwrap_or_else(|| default_state_dir().join("workspaces"));
-    let config = args.sandbox.into_config(workspace_root)?;
-    let service =
-        ExecutionService::new(config, executor::ServiceOptions::default()).await.map_err(|e| anyhow!("{e}"))?;
+    let workspace_root = args.sandbox.workspace_path.clone().unwrap_or_else(|| state_dir.join("workspaces"));
+    let config = args.sandbox.clone().into_config(workspace_root)?;
+    let defaults = ServiceOptions::default();
+    let options = ServiceOptions {
+        recorder: Some(store.clone()),
+        max_running: args.max_concurrent.unwrap_or(defaults.max_running),
+        max_queued: args.max_queue,
+    };
+    let service = ExecutionService::new(config, options).await.map_err(|e| anyhow!("{e}"))?;
     match service.health() {
         Ok(()) => tracing::info!("sandbox self-test passed"),
         Err(reason) => tracing::error!(%reason, "serving, but /health answers 503 and runs fail until this is fixed"),
     }
+    let deliverer = match &args.control_plane.control_plane_url {
+        Some(url) => Some(start_delivery(&args.control_plane, url, args.port, &store, &service)?),
+        None => None,
+    };
     let router = server::app(
         service.clone(),
-        server::AppOptions { max_body_bytes: args.max_body_bytes, ..server::AppOptions::default() },
+        server::AppOptions {
+            max_body_bytes: args.max_body_bytes,
+            api_token: args.api_token(),
+            metrics: Some(server::MetricsSource { prometheus, extra_json: Some(outbox_json(&store)) }),
+            ..server::AppOptions::default()
+        },
     );
+    let addr = args.listen_addr();
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
-    tracing::info!(%addr, "listening");
-    server::serve(listener, router, shutdown_signal()).await.context("HTTP server failed")?;
+    tracing::info!(%addr, control_plane = delivering, "listening");
+    tokio::spawn(maintenance(store.clone(), Duration::from_secs(args.result_retention_secs)));
+    if let Some(deliverer) = &deliverer {
+        let deliverer = deliverer.clone();
+        tokio::spawn(async move {
+            if let Err(e) = deliverer.report_ready().await {
+                tracing::warn!(error = %e, "the control plane did not take the ready event");
+            }
+        });
+    }
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut http_stopped = stop_rx.clone();
+    let http = tokio::spawn(server::serve(listener, router, async move {
+        let _ = http_stopped.wait_for(|stop| *stop).await;
+    }));
+    let reason = first_signal().await;
+    tracing::info!(signal = reason, "shutting down: no new executions; running ones may finish");
+    tokio::spawn(exit_on_second_signal());
+    let _ = stop_tx.send(true);
+    service.stop_accepting();
+    drain(&service, Duration::from_secs(args.shutdown_grace_secs)).await;
+    let _ = tokio::time::timeout(Duration::from_secs(5), http).await;
+    if let Some(deliverer) = &deliverer {
+        deliverer.flush(Duration::from_secs(5)).await;
+        deliverer.stop();
+        if let Err(e) = deliverer.report_exited(0, "sigterm").await {
+            tracing::warn!(error = %e, "the control plane did not take the exited event");
+        }
+    }
     service.shutdown();
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }
 
-async fn shutdown_signal() {
+fn start_delivery(
+    cp: &ControlPlaneArgs,
+    url: &str,
+    port: u16,
+    store: &Arc<Store>,
+    service: &Arc<ExecutionService>,
+) -> anyhow::Result<Arc<Deliverer>> {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_default();
+    let mut config = ControlPlaneConfig::new(url);
+    config.token = cp.internal_api_token.clone();
+    config.base_path = cp.callback_base_path.clone();
+    config.heartbeat_interval = Duration::from_secs_f64(cp.heartbeat_interval_secs.max(0.1));
+    config.max_age = Duration::from_secs(cp.delivery_max_age_secs);
+    config.backoff_max = Duration::from_secs_f64(cp.delivery_backoff_max_secs.max(0.1));
+    config.fallback_dir = Some(cp.results_fallback_dir.clone());
+    config.container_id = std::env::var("CONTAINER_ID").unwrap_or_else(|_| host.clone());
+    config.pod_name = std::env::var("POD_NAME").unwrap_or(host);
+    config.executor_port = port;
+    let deliverer = Deliverer::new(store.clone(), config).map_err(|e| anyhow!("{e}"))?;
+    deliverer.start();
+    let service = service.clone();
+    deliverer.start_heartbeats(Arc::new(move || service.active_ids()));
+    Ok(deliverer)
+}
+
+/// Lets running executions finish within `grace`; past it, kills them (they are recorded
+/// as killed by the shutdown) and waits for their results to be recorded.
+async fn drain(service: &ExecutionService, grace: Duration) {
+    if service.wait_idle(grace).await {
+        return;
+    }
+    tracing::warn!(running = service.active_executions(), "grace period over: killing running executions");
+    service.kill_all();
+    if !service.wait_idle(Duration::from_secs(10)).await {
+        tracing::error!("executions still running after being killed");
+    }
+}
+
+fn outbox_json(store: &Arc<Store>) -> Arc<dyn Fn() -> serde_json::Value + Send + Sync> {
+    let store = store.clone();
+    Arc::new(move || match store.counts() {
+        Ok(c) => {
+            serde_json::json!({"outbox_pending": c.pending, "outbox_delivered": c.delivered, "outbox_dead": c.dead})
+        }
+        Err(_) => serde_json::json!({}),
+    })
+}
+
+async fn maintenance(store: Arc<Store>, retention: Duration) {
+    let mut every = tokio::time::interval(MAINTENANCE_EVERY);
+    loop {
+        every.tick().await;
+        let cutoff = executor::recorder::now_ms() - retention.as_millis() as i64;
+        if let Err(e) = store.purge_finished_before(cutoff) {
+            tracing::warn!(error = %e, "cannot purge expired execution records");
+        }
+        if let Ok(counts) = store.counts() {
+            metrics::gauge!("sandbox_outbox_pending").set(counts.pending as f64);
+            metrics::gauge!("sandbox_outbox_delivered").set(counts.delivered as f64);
+            metrics::gauge!("sandbox_outbox_dead").set(counts.dead as f64);
+        }
+    }
+}
+
+async fn first_signal() -> &'static str {
     let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
         return std::future::pending().await;
     };
     tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
-        _ = int.recv() => tracing::info!("SIGINT: shutting down"),
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
     }
 }
 
-/// Accepts the seed's level names (INFO, WARNING) as well as tracing's.
-fn init_logging(level: &str) -> anyhow::Result<()> {
-    let level = match level.to_ascii_lowercase().as_str() {
-        "warning" => "warn".to_string(),
-        "critical" | "fatal" => "error".to_string(),
-        other => other.to_string(),
-    };
-    let filter = tracing_subscriber::EnvFilter::try_new(&level)
-        .map_err(|e| anyhow!("LOG_LEVEL {level:?} is not a level (trace, debug, info, warn, error): {e}"))?;
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
-    Ok(())
+/// A second signal ends the daemon at once; every accepted result is already committed to
+/// the store, so the outbox is intact for the next start.
+async fn exit_on_second_signal() {
+    let reason = first_signal().await;
+    tracing::warn!(signal = reason, "second signal: exiting now");
+    std::process::exit(1);
 }

@@ -2,6 +2,8 @@
 //! workspace root, and talks to it over HTTP.
 #![allow(dead_code)]
 
+pub mod control_plane;
+
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -39,16 +41,32 @@ impl Daemon {
 
     /// Starts a daemon on an existing state directory (as after a restart).
     pub async fn start_in(state: tempfile::TempDir, env: &[(&str, &str)]) -> Daemon {
+        Daemon::launch(state, env, false).await
+    }
+
+    /// Starts a daemon that logs at info level into `daemon.log` of its state directory.
+    pub async fn start_logged(env: &[(&str, &str)]) -> Daemon {
+        let state = tempfile::Builder::new().prefix("se-test-").tempdir_in(test_root()).expect("temp dir");
+        std::fs::set_permissions(state.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        Daemon::launch(state, env, true).await
+    }
+
+    async fn launch(state: tempfile::TempDir, env: &[(&str, &str)], logged: bool) -> Daemon {
         let port = free_port();
         let mut command = Command::new(BIN);
         command
             .arg("serve")
             .env("EXECUTOR_HOST", "127.0.0.1")
             .env("EXECUTOR_PORT", port.to_string())
+            .env("STATE_DIR", state.path())
             .env("WORKSPACE_PATH", state.path().join("workspaces"))
-            .env("LOG_LEVEL", "warn")
+            .env("LOG_LEVEL", if logged { "info" } else { "warn" })
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
+            .stderr(if logged {
+                Stdio::from(std::fs::File::create(state.path().join("daemon.log")).unwrap())
+            } else {
+                Stdio::inherit()
+            });
         for (k, v) in env {
             command.env(k, v);
         }
@@ -110,6 +128,31 @@ impl Daemon {
         let _ = self.child.wait();
         let placeholder = tempfile::tempdir().unwrap();
         std::mem::replace(&mut self.state, placeholder)
+    }
+
+    /// What the daemon logged (started with [`Daemon::start_logged`]).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.state.path().join("daemon.log")).unwrap_or_default()
+    }
+
+    pub fn signal(&self, signal: &str) {
+        let _ = Command::new("kill").arg(format!("-{signal}")).arg(self.child.id().to_string()).status();
+    }
+
+    /// Waits for the daemon to exit, at most `within`.
+    pub async fn wait_exit(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        None
+    }
+
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
     }
 
     /// Mount points under this daemon's state directory.

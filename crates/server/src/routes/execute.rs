@@ -1,22 +1,26 @@
 //! `POST /execute`: validates the body, runs it through the execution service, returns the
 //! result. A program that fails is still a 200 with a failed status; errors are the caller's
-//! request (4xx) or the host (5xx).
+//! request (4xx) or the host (5xx). With `"async": true` the answer is a 202 as soon as the
+//! execution is taken on, and the result is read later at `GET /executions/{id}`.
 
+mod accepted;
 mod body;
 
 use std::sync::Arc;
 
 use axum::extract::State;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use executor::validate::build_request;
-use executor::ExecutionResult;
+use executor::{ExecuteError, ExecutionResult};
 use serde_json::Value;
 
+pub use accepted::{AcceptedStatus, ExecutionAccepted};
 pub use body::{EncodedFile, ExecuteRequest, FileContent, FileEncoding, LimitsRequest};
 
 use crate::app::AppState;
 use crate::dialect::{self, DialectErrorBody, DialectFields};
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::json::{self, JsonBytes};
 
 #[utoipa::path(
@@ -26,35 +30,63 @@ use crate::json::{self, JsonBytes};
     request_body(content = ExecuteRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "The code ran (its own failure, timeout or kill is in `status`)", body = ExecutionResult),
+        (status = 202, description = "With `\"async\": true`: the execution was taken on; its result will be at `status_url`",
+            body = ExecutionAccepted,
+            headers(("Location" = String, description = "`/executions/{id}`, the same as `status_url`"))),
         (status = 400, description = "The request is invalid (with `process_status`, `stdout`, `stderr` for a `generated_code` request)", body = DialectErrorBody),
+        (status = 401, description = "The API token is missing or wrong", body = ErrorBody,
+            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
         (status = 409, description = "An execution with this id is still running", body = ErrorBody),
         (status = 413, description = "The body, the code or the files are over a size limit", body = ErrorBody),
         (status = 415, description = "The body is not declared as JSON", body = ErrorBody),
-        (status = 500, description = "The sandbox could not start, or the executor failed", body = ErrorBody),
+        (status = 500, description = "The sandbox could not start, or the executor failed (also: `async` on a daemon without an execution store)", body = ErrorBody),
+        (status = 503, description = "`Executor.QueueFull`: as many executions are running and waiting as the daemon takes; \
+            or `Executor.ShuttingDown`", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before sending the request again"))),
     )
 )]
-pub async fn execute(
-    State(state): State<Arc<AppState>>,
-    JsonBytes(bytes): JsonBytes,
-) -> Result<Json<ExecutionResult>, ApiError> {
+pub async fn execute(State(state): State<Arc<AppState>>, JsonBytes(bytes): JsonBytes) -> Result<Response, ApiError> {
     let value = json::parse_value(&bytes).map_err(|err| for_dialect(err, dialect::mentions_dialect(&bytes)))?;
     let is_dialect = dialect::is_dialect(&value);
-    run(&state, value).await.map(Json).map_err(|err| for_dialect(err, is_dialect))
+    run(&state, value).await.map_err(|err| for_dialect(err, is_dialect))
 }
 
-async fn run(state: &AppState, body: Value) -> Result<ExecutionResult, ApiError> {
+async fn run(state: &AppState, body: Value) -> Result<Response, ApiError> {
     let body: ExecuteRequest = json::decode(body)?;
+    let run_async = body.run_async;
     let draft = body.into_draft(&state.options)?;
     let request = build_request(draft, state.service.limits())?;
     tracing::info!(
         execution_id = %request.execution_id,
         language = request.language.name(),
         timeout_ms = request.timeout_ms,
+        run_async,
         "executing"
     );
+    if run_async {
+        let id = state.service.submit(request).map_err(not_submitted)?;
+        return Ok(ExecutionAccepted::new(id).into_response());
+    }
     // The service runs the request in a task of its own, so a caller hanging up (which drops
     // this handler) does not cancel a run halfway through.
-    Ok(state.service.execute(request).await?)
+    let result: ExecutionResult = state.service.execute(request).await?;
+    Ok(Json(result).into_response())
+}
+
+/// The service's internal refusals of an asynchronous run are about the execution store (none
+/// configured, or it failed to record the start): the caller can still wait for the result.
+fn not_submitted(err: ExecuteError) -> ApiError {
+    match err {
+        ExecuteError::Internal(detail) => ApiError::new(
+            ErrorCode::Internal,
+            "The execution could not be started asynchronously.",
+            detail,
+            "Send the request without \"async\" (or with \"async\": false) to get the result in the \
+             response. Asynchronous runs need the daemon's execution store: check its configuration \
+             and the daemon's log.",
+        ),
+        other => other.into(),
+    }
 }
 
 /// NVIDIA's client reads `process_status` and `stderr` from every answer, errors included.

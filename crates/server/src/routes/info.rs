@@ -15,6 +15,8 @@ use crate::error::ErrorBody;
     tag = "health",
     responses(
         (status = 200, description = "This host and the sandbox in force", body = HostInfo),
+        (status = 401, description = "The API token is missing or wrong", body = ErrorBody,
+            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
         (status = 500, description = "The report could not be built", body = ErrorBody),
     )
 )]

@@ -6,12 +6,13 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
-use utoipa::OpenApi;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
 
 use crate::app::AppState;
 use crate::dialect::DialectErrorBody;
 use crate::error::ErrorBody;
-use crate::routes::{execute, health, info};
+use crate::routes::{execute, executions, health, info, metrics};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -19,17 +20,48 @@ use crate::routes::{execute, health, info};
         title = "sandbox-executor",
         description = "Runs untrusted Python, JavaScript and Shell in a Linux sandbox. \
             Every error answer has the body `ErrorBody`; answers to `generated_code` \
-            (NVIDIA dialect) requests add `process_status`, `stdout` and `stderr`."
+            (NVIDIA dialect) requests add `process_status`, `stdout` and `stderr`. \
+            When the daemon has an API token, every endpoint but `GET /health` requires it \
+            (`Authorization: Bearer <token>` or `X-API-Key: <token>`) and answers 401 \
+            `Executor.Unauthorized` with `WWW-Authenticate: Bearer` without it."
     ),
-    paths(execute::execute, health::health, info::info, openapi_json),
-    components(schemas(ErrorBody, DialectErrorBody)),
+    paths(
+        execute::execute,
+        executions::execution,
+        health::health,
+        info::info,
+        metrics::metrics,
+        openapi_json
+    ),
+    components(schemas(
+        ErrorBody,
+        DialectErrorBody,
+        execute::ExecutionAccepted,
+        executor::ExecutionRecord,
+        executor::ExecutionState,
+        metrics::MetricsBody
+    )),
+    modifiers(&TokenSchemes),
+    security(("bearer" = []), ("api_key" = [])),
     tags(
         (name = "execution", description = "Running code"),
-        (name = "health", description = "Whether and how this host runs code"),
+        (name = "health", description = "Whether and how this host runs code, and its load"),
         (name = "meta", description = "This API's description"),
     )
 )]
 pub struct ApiDoc;
+
+/// The two equivalent ways of sending the API token.
+struct TokenSchemes;
+
+impl Modify for TokenSchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+        components
+            .add_security_scheme("api_key", SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))));
+    }
+}
 
 /// The document as committed: pretty JSON with a trailing newline.
 pub fn document_json() -> String {
@@ -42,7 +74,11 @@ pub fn document_json() -> String {
     get,
     path = "/openapi.json",
     tag = "meta",
-    responses((status = 200, description = "This API's OpenAPI 3 document", content_type = "application/json"))
+    responses(
+        (status = 200, description = "This API's OpenAPI 3 document", content_type = "application/json"),
+        (status = 401, description = "The API token is missing or wrong", body = ErrorBody,
+            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
+    )
 )]
 pub async fn openapi_json(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/json")], state.openapi_json.clone())

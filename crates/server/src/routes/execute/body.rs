@@ -49,6 +49,11 @@ pub struct ExecuteRequest {
     pub scope: Option<String>,
     /// The environment to run in; only `default` exists for now.
     pub template: Option<String>,
+    /// Answer at once with 202 and the execution's id instead of waiting for the result,
+    /// which is then read at `GET /executions/{id}`. Default false.
+    #[serde(rename = "async", default)]
+    #[schema(default = false)]
+    pub run_async: bool,
 }
 
 /// A file's content: UTF-8 text, or an object naming its encoding.

@@ -1,0 +1,35 @@
+//! `sandbox-bench`: starts a real daemon and measures it, printing figures.
+
+mod daemon;
+mod delivery;
+mod stats;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "sandbox-bench", about = "Measures a real sandbox-executor daemon and prints the figures")]
+struct Cli {
+    /// The sandbox-executor binary (default: the one next to this program).
+    #[arg(long, global = true)]
+    daemon: Option<std::path::PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Result delivery latency to a control plane on loopback.
+    Delivery(delivery::Args),
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let binary = match cli.daemon {
+        Some(path) => path,
+        None => std::env::current_exe()?.with_file_name("sandbox-executor"),
+    };
+    match cli.command {
+        Command::Delivery(args) => delivery::run(&binary, args).await,
+    }
+}

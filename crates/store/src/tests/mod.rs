@@ -1,0 +1,62 @@
+//! Tests of the store against real database files in temporary directories.
+
+mod crash;
+mod executions;
+mod outbox;
+
+use std::path::PathBuf;
+
+use executor::{
+    ExecutionRecorder, ExecutionResult, ExecutionStatus, Language, Metrics, ProcessStatus, StartedExecution, Truncated,
+};
+use tempfile::TempDir;
+
+use crate::Store;
+
+/// A database path in a fresh directory, below a folder that does not exist yet.
+fn db_path() -> (TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("state").join("store.sqlite3");
+    (dir, path)
+}
+
+fn open(path: &std::path::Path, deliver: bool) -> Store {
+    Store::open(path, deliver).expect("open the store")
+}
+
+fn start(id: &str, started_at_ms: i64) -> StartedExecution {
+    StartedExecution { execution_id: id.into(), language: Language::Python, timeout_ms: 30_000, started_at_ms }
+}
+
+fn result(id: &str, stdout: &str) -> ExecutionResult {
+    ExecutionResult {
+        execution_id: id.into(),
+        status: ExecutionStatus::Success,
+        process_status: ProcessStatus::Completed,
+        termination_reason: None,
+        stdout: stdout.into(),
+        stderr: String::new(),
+        exit_code: 0,
+        execution_time: 0.25,
+        return_value: Some(serde_json::json!({"answer": 42, "unicode": "héllo ✓"})),
+        error: None,
+        metrics: Metrics { duration_ms: 250.0, cpu_time_ms: 120.5, peak_memory_mb: 12.75 },
+        artifacts: Vec::new(),
+        truncated: Truncated::default(),
+    }
+}
+
+/// Starts and finishes `id` with `stdout`.
+fn run(store: &Store, id: &str, stdout: &str) {
+    store.started(&start(id, executor::recorder::now_ms())).expect("started");
+    store.finished(&result(id, stdout)).expect("finished");
+}
+
+fn json(result: &ExecutionResult) -> serde_json::Value {
+    serde_json::to_value(result).expect("serialize")
+}
+
+/// A second connection to the same file, as another process would have.
+fn raw(path: &std::path::Path) -> rusqlite::Connection {
+    rusqlite::Connection::open(path).expect("raw connection")
+}
