@@ -83,6 +83,31 @@ async fn delivery_retries_through_server_errors() {
 }
 
 #[tokio::test]
+async fn a_refused_result_is_dead_lettered_at_once_and_visible() {
+    let cp = ControlPlane::start().await;
+    cp.reject_results();
+    let fallback = tempfile::tempdir().unwrap();
+    let url = cp.url();
+    let d = Daemon::start_with(&env(&url, fallback.path().to_str().unwrap())).await;
+    if !common::sandbox_or_skip(&d).await {
+        return;
+    }
+    d.execute(json!({"code": "true", "language": "shell", "execution_id": "refused-1"})).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut outbox = d.get("/outbox").await.body;
+    while outbox["dead"] != 1 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        outbox = d.get("/outbox").await.body;
+    }
+    assert_eq!(outbox["dead"], 1, "{outbox}");
+    assert_eq!(outbox["dead_letters"][0]["execution_id"], "refused-1");
+    assert!(outbox["dead_letters"][0]["reason"].as_str().unwrap().contains("400"), "{outbox}");
+    assert_eq!(cp.calls_to("/executions/refused-1/result").len(), 1, "a 400 is not retried");
+    let text = d.client().get(format!("{}/metrics", d.base)).send().await.unwrap().text().await.unwrap();
+    assert!(text.contains("sandbox_outbox_dead 1"), "{text}");
+}
+
+#[tokio::test]
 async fn results_wait_in_fallback_files_until_a_closed_port_opens() {
     let port = closed_port();
     let url = format!("http://127.0.0.1:{port}");

@@ -39,6 +39,8 @@ pub struct AppOptions {
     pub api_token: Option<String>,
     /// What `GET /metrics` reports besides the service's own counters.
     pub metrics: Option<MetricsSource>,
+    /// What `GET /outbox` reports: the delivery outbox's counts and dead letters.
+    pub outbox: Option<crate::routes::outbox::OutboxSource>,
 }
 
 impl Default for AppOptions {
@@ -50,6 +52,7 @@ impl Default for AppOptions {
             started_at: Instant::now(),
             api_token: None,
             metrics: None,
+            outbox: None,
         }
     }
 }

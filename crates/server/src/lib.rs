@@ -18,6 +18,7 @@ pub use routes::execute::{
 };
 pub use routes::metrics::MetricsSource;
 pub use routes::openapi::{document_json as openapi_json, ApiDoc};
+pub use routes::outbox::OutboxSource;
 
 #[cfg(test)]
 mod tests;

@@ -6,6 +6,7 @@ pub mod health;
 pub mod info;
 pub mod metrics;
 pub mod openapi;
+pub mod outbox;
 
 use std::sync::Arc;
 
@@ -23,6 +24,7 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
         .route("/execute", post(execute::execute))
         .route("/executions/{id}", get(executions::execution))
         .route("/metrics", get(metrics::metrics))
+        .route("/outbox", get(outbox::outbox))
         .route("/openapi.json", get(openapi::openapi_json))
 }
 

@@ -50,7 +50,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         server::AppOptions {
             max_body_bytes: args.max_body_bytes,
             api_token: args.api_token(),
-            metrics: Some(server::MetricsSource { prometheus, extra_json: Some(outbox_json(&store)) }),
+            metrics: Some(server::MetricsSource {
+                prometheus,
+                extra_json: Some(outbox_json(&store)),
+                refresh: Some(outbox_gauges(&store)),
+            }),
+            outbox: delivering.then(|| server::OutboxSource(outbox_report(&store))),
             ..server::AppOptions::default()
         },
     );
@@ -139,6 +144,45 @@ fn outbox_json(store: &Arc<Store>) -> Arc<dyn Fn() -> serde_json::Value + Send +
     })
 }
 
+/// Sets the outbox gauges from the store; called at each scrape of /metrics.
+fn outbox_gauges(store: &Arc<Store>) -> Arc<dyn Fn() + Send + Sync> {
+    let store = store.clone();
+    Arc::new(move || {
+        if let Ok(counts) = store.counts() {
+            metrics::gauge!("sandbox_outbox_pending").set(counts.pending as f64);
+            metrics::gauge!("sandbox_outbox_delivered").set(counts.delivered as f64);
+            metrics::gauge!("sandbox_outbox_dead").set(counts.dead as f64);
+        }
+    })
+}
+
+/// `GET /outbox`: the counts and the newest dead letters, with why they were given up on.
+fn outbox_report(store: &Arc<Store>) -> Arc<dyn Fn() -> serde_json::Value + Send + Sync> {
+    let store = store.clone();
+    Arc::new(move || {
+        let counts = store.counts().unwrap_or_default();
+        let dead: Vec<serde_json::Value> = store
+            .dead_letters(100)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|d| {
+                serde_json::json!({
+                    "execution_id": d.execution_id,
+                    "reason": d.reason,
+                    "attempts": d.attempts,
+                    "dead_at_ms": d.dead_at_ms,
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "pending": counts.pending,
+            "delivered": counts.delivered,
+            "dead": counts.dead,
+            "dead_letters": dead,
+        })
+    })
+}
+
 async fn maintenance(store: Arc<Store>, retention: Duration) {
     let mut every = tokio::time::interval(MAINTENANCE_EVERY);
     loop {
@@ -146,11 +190,6 @@ async fn maintenance(store: Arc<Store>, retention: Duration) {
         let cutoff = executor::recorder::now_ms() - retention.as_millis() as i64;
         if let Err(e) = store.purge_finished_before(cutoff) {
             tracing::warn!(error = %e, "cannot purge expired execution records");
-        }
-        if let Ok(counts) = store.counts() {
-            metrics::gauge!("sandbox_outbox_pending").set(counts.pending as f64);
-            metrics::gauge!("sandbox_outbox_delivered").set(counts.delivered as f64);
-            metrics::gauge!("sandbox_outbox_dead").set(counts.dead as f64);
         }
     }
 }

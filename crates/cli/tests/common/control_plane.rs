@@ -30,13 +30,15 @@ struct Recorded {
     accepted: HashMap<String, u32>,
     /// Result posts still to fail with 500.
     fail_results: u32,
+    /// Refuse every result with 400 (a contract violation, not to be retried).
+    reject_results: bool,
 }
 
 #[derive(Clone)]
 pub struct ControlPlane {
     recorded: Arc<Mutex<Recorded>>,
     pub addr: SocketAddr,
-    server: Arc<tokio::task::JoinHandle<()>>,
+    stop: Arc<Mutex<Option<tokio::sync::oneshot::Sender<()>>>>,
 }
 
 impl ControlPlane {
@@ -45,7 +47,9 @@ impl ControlPlane {
         ControlPlane::start_on(SocketAddr::from(([127, 0, 0, 1], 0))).await
     }
 
-    /// Starts on `addr` (to come up where a daemon already points).
+    /// Starts on `addr` (to come up where a daemon already points). It runs on a thread and
+    /// runtime of its own, so it keeps answering while a test blocks (a daemon's `Drop` waits
+    /// for the daemon to exit, and the daemon reports its exit to this stand-in).
     pub async fn start_on(addr: SocketAddr) -> ControlPlane {
         let recorded = Arc::new(Mutex::new(Recorded::default()));
         let app = Router::new()
@@ -53,12 +57,22 @@ impl ControlPlane {
             .route("/api/v1/internal/executions/{id}/heartbeat", post(other))
             .route("/api/v1/internal/containers/{event}", post(other))
             .with_state(recorded.clone());
-        let listener = tokio::net::TcpListener::bind(addr).await.expect("bind the control plane");
+        let listener = std::net::TcpListener::bind(addr).expect("bind the control plane");
+        listener.set_nonblocking(true).unwrap();
         let addr = listener.local_addr().unwrap();
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                let _ = axum::serve(listener, app)
+                    .with_graceful_shutdown(async {
+                        let _ = stopped.await;
+                    })
+                    .await;
+            });
         });
-        ControlPlane { recorded, addr, server: Arc::new(server) }
+        ControlPlane { recorded, addr, stop: Arc::new(Mutex::new(Some(stop))) }
     }
 
     pub fn url(&self) -> String {
@@ -68,6 +82,11 @@ impl ControlPlane {
     /// The next `n` result posts answer 500.
     pub fn fail_next_results(&self, n: u32) {
         self.recorded.lock().unwrap().fail_results = n;
+    }
+
+    /// Every result post from now on answers 400.
+    pub fn reject_results(&self) {
+        self.recorded.lock().unwrap().reject_results = true;
     }
 
     pub fn calls(&self) -> Vec<Call> {
@@ -96,7 +115,9 @@ impl ControlPlane {
     }
 
     pub fn stop(&self) {
-        self.server.abort();
+        if let Some(stop) = self.stop.lock().unwrap().take() {
+            let _ = stop.send(());
+        }
     }
 }
 
@@ -123,6 +144,9 @@ async fn result(
     if recorded.fail_results > 0 {
         recorded.fail_results -= 1;
         return StatusCode::INTERNAL_SERVER_ERROR;
+    }
+    if recorded.reject_results {
+        return StatusCode::BAD_REQUEST;
     }
     let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     if key != id {

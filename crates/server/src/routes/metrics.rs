@@ -26,6 +26,8 @@ pub struct MetricsSource {
     /// Called on each JSON request; the fields of the object it returns (outbox counters and
     /// the like) join the service's. Anything but an object is ignored.
     pub extra_json: Option<Arc<dyn Fn() -> Value + Send + Sync>>,
+    /// Called before each report, so gauges the daemon keeps (the outbox's) are current.
+    pub refresh: Option<Arc<dyn Fn() + Send + Sync>>,
 }
 
 impl std::fmt::Debug for MetricsSource {
@@ -33,6 +35,7 @@ impl std::fmt::Debug for MetricsSource {
         f.debug_struct("MetricsSource")
             .field("prometheus", &self.prometheus.is_some())
             .field("extra_json", &self.extra_json.is_some())
+            .field("refresh", &self.refresh.is_some())
             .finish()
     }
 }
@@ -88,6 +91,9 @@ pub async fn metrics(
     };
     let stats = state.service.stats();
     let source = state.options.metrics.as_ref();
+    if let Some(refresh) = source.and_then(|s| s.refresh.as_ref()) {
+        refresh();
+    }
     if as_json {
         return Ok(Json(json_body(stats, source)).into_response());
     }

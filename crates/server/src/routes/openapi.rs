@@ -12,7 +12,7 @@ use utoipa::{Modify, OpenApi};
 use crate::app::AppState;
 use crate::dialect::DialectErrorBody;
 use crate::error::ErrorBody;
-use crate::routes::{execute, executions, health, info, metrics};
+use crate::routes::{execute, executions, health, info, metrics, outbox};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -31,6 +31,7 @@ use crate::routes::{execute, executions, health, info, metrics};
         health::health,
         info::info,
         metrics::metrics,
+        outbox::outbox,
         openapi_json
     ),
     components(schemas(

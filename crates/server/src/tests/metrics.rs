@@ -41,7 +41,7 @@ async fn text_starts_with_the_recorders_output() {
     ::metrics::with_local_recorder(&recorder, || {
         ::metrics::counter!("sandbox_executions_total", "language" => "python", "status" => "success").increment(3);
     });
-    let source = MetricsSource { prometheus: Some(handle), extra_json: None };
+    let source = MetricsSource { prometheus: Some(handle), ..Default::default() };
     let app = test_app_with(AppOptions { metrics: Some(source), ..AppOptions::default() }, Router::new()).await;
     let text = scrape(&app, get("/metrics?format=prometheus")).await;
     assert!(text.contains("sandbox_executions_total{language=\"python\",status=\"success\"} 3\n"), "{text}");
@@ -51,7 +51,7 @@ async fn text_starts_with_the_recorders_output() {
 #[tokio::test]
 async fn json_has_the_service_counters_and_the_extra_fields() {
     let extra = Arc::new(|| json!({"outbox_pending": 2, "executions_total": 999}));
-    let source = MetricsSource { prometheus: None, extra_json: Some(extra) };
+    let source = MetricsSource { extra_json: Some(extra), ..Default::default() };
     let app = test_app_with(AppOptions { metrics: Some(source), ..AppOptions::default() }, Router::new()).await;
     let by_header = Request::get("/metrics").header(header::ACCEPT, "application/json").body(Body::empty()).unwrap();
     for request in [by_header, get("/metrics?format=json")] {

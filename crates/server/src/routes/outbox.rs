@@ -1,0 +1,45 @@
+//! `GET /outbox`: the delivery outbox as operators need to see it: how many results are
+//! pending, delivered and dead, and why the dead ones were given up on.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::Json;
+use serde_json::Value;
+
+use crate::app::AppState;
+use crate::error::{ApiError, ErrorBody, ErrorCode};
+
+/// Produces the outbox report (the daemon reads it from its store).
+#[derive(Clone)]
+pub struct OutboxSource(pub Arc<dyn Fn() -> Value + Send + Sync>);
+
+impl std::fmt::Debug for OutboxSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OutboxSource")
+    }
+}
+
+#[utoipa::path(
+    get,
+    path = "/outbox",
+    tag = "health",
+    responses(
+        (status = 200, description = "`pending`, `delivered` and `dead` counts, and the newest dead letters \
+            (`execution_id`, `reason`, `attempts`, `dead_at`)", body = Object),
+        (status = 401, description = "The API token is missing or wrong", body = ErrorBody,
+            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
+        (status = 404, description = "No control plane is configured, so nothing is delivered", body = ErrorBody),
+    )
+)]
+pub async fn outbox(State(state): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {
+    match &state.options.outbox {
+        Some(source) => Ok(Json((source.0)())),
+        None => Err(ApiError::new(
+            ErrorCode::NotFound,
+            "This executor delivers no results.",
+            "no control plane is configured",
+            "Set CONTROL_PLANE_URL to deliver results to a control plane.",
+        )),
+    }
+}
