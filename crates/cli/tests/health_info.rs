@@ -24,6 +24,10 @@ async fn health_is_503_with_a_reason_when_the_sandbox_cannot_start() {
     assert_eq!(r.body["status"], "unhealthy");
     assert!(r.body["reason"].as_str().unwrap().contains("/nonexistent/bash"), "{}", r.body);
     assert_eq!(r.body["error_code"], "Executor.Unhealthy");
+    // Runs fail closed: the code is never run outside a working sandbox.
+    let r = d.post("/execute", &serde_json::json!({"code": "echo ran", "language": "shell"})).await;
+    assert_eq!(common::assert_error_body(&r, 500), "Executor.SandboxError");
+    assert!(r.body["error_detail"].as_str().unwrap().contains("/nonexistent/bash"), "{}", r.body);
 }
 
 #[tokio::test]
