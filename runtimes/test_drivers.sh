@@ -3,6 +3,11 @@
 # a temp dir mimics the sandbox layout, the drivers run with the system
 # interpreters from a workspace dir, with fd 3 redirected to a file.
 #
+# The Python rich-output cases (matplotlib and plotly figures saved under output/)
+# run in a venv with those packages, built with pip on first use (PyPI must be
+# reachable then) and cached under ${TMPDIR:-/tmp}/driver-test-venv/, keyed by the
+# package list and the interpreter's version. Without it they are skipped, said so.
+#
 # Usage: runtimes/test_drivers.sh   (PYTHON=... NODE=... to override)
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -208,6 +213,143 @@ py 'without fd 3' 'def handler(event):
     return 1'
 rc 0; out_is $'ran\n'; err_is ''
 fd3=yes
+
+# ---------------------------------------------------------------- Python rich outputs
+CHART_PACKAGES="matplotlib plotly"
+VENV_ROOT=${TMPDIR:-/tmp}/driver-test-venv
+VENV=$VENV_ROOT/$(printf '%s\n' "$CHART_PACKAGES" "$(/usr/bin/python3 -VV 2>&1)" | sha256sum | cut -c1-16)
+if [ ! -x "$VENV/bin/python3" ]; then
+  echo "building the chart test venv $VENV (pip install $CHART_PACKAGES)..."
+  mkdir -p "$VENV_ROOT"
+  partial=$VENV.partial.$$ # renamed into place only when complete
+  /usr/bin/python3 -m venv "$partial" >"$T/venv.log" 2>&1 &&
+    "$partial/bin/python3" -m pip install -q --disable-pip-version-check $CHART_PACKAGES >>"$T/venv.log" 2>&1 &&
+    mv -T "$partial" "$VENV" 2>/dev/null
+  rm -rf "$partial"
+fi
+
+# chart DESCRIPTION CODE: the driver on CODE with the venv's interpreter, from a
+# workspace without an output folder.
+chart() {
+  CASE="chart: $1"
+  rm -rf "$WS/output"
+  PY=$VENV/bin/python3 run user.py "$2"
+}
+is_png() { test "$(head -c 8 "$1" 2>/dev/null | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a; }
+png() { check "output/$1 is a PNG" is_png "$WS/output/$1"; }
+outputs() { check "output/ holds $1" test "$(cd "$WS/output" 2>/dev/null && ls | tr '\n' ' ')" = "$1"; }
+no_output() { check "no output folder" test ! -e "$WS/output"; }
+plotly_json() { # plotly_json FILE TRACE-TYPE: a plotly figure's JSON whose first trace is of that type
+  check "output/$1 is a plotly figure of a $2" "$PY" -c '
+import json, sys
+doc = json.load(open(sys.argv[1]))
+sys.exit(not (doc["data"][0]["type"] == sys.argv[2] and "layout" in doc))' "$WS/output/$1" "$2"
+}
+# best_ms CODE: the shortest of three runs of the driver on CODE, in milliseconds.
+best_ms() {
+  local best= i start ms
+  for i in 1 2 3; do
+    start=$(date +%s%N)
+    PY=$VENV/bin/python3 run user.py "$1"
+    ms=$((($(date +%s%N) - start) / 1000000))
+    if [ -z "$best" ] || [ "$ms" -lt "$best" ]; then best=$ms; fi
+  done
+  echo "$best"
+}
+
+if [ ! -x "$VENV/bin/python3" ]; then
+  echo "SKIP the Python rich-output cases: cannot build the venv (no PyPI?): $(tail -c 300 "$T/venv.log")"
+else
+  export MPLCONFIGDIR=$VENV/mplconfig # matplotlib's font cache, built once
+
+  chart 'plt.show() saves the figure' 'import matplotlib.pyplot as plt
+plt.plot([1, 2, 3], [1, 4, 9])
+plt.show()
+print(plt.get_fignums())'
+  rc 0; no_res; out_is $'[]\n'; err_is ''; outputs 'plot_0.png '; png plot_0.png
+
+  chart 'two figures left open' 'import matplotlib.pyplot as plt
+fig, ax = plt.subplots()
+ax.bar(["a", "b"], [3, 5])
+plt.figure()
+plt.scatter([1, 2], [2, 1])'
+  rc 0; out_is ''; err_is ''; outputs 'plot_0.png plot_1.png '; png plot_0.png; png plot_1.png
+
+  chart 'show, then one more left open' 'import matplotlib
+matplotlib.use("Agg")
+from matplotlib import pyplot
+pyplot.plot([1, 2])
+pyplot.show()
+pyplot.plot([2, 1])
+print(matplotlib.get_backend().lower())'
+  rc 0; out_is $'agg\n'; outputs 'plot_0.png plot_1.png '; png plot_1.png
+
+  chart 'a handler plots and returns' 'import matplotlib.pyplot as plt
+def handler(event):
+    plt.plot([event["n"], 2, 3])
+    return {"plotted": True}'
+  rc 0; res '{"mode": "handler", "return_value": {"plotted": true}}'; outputs 'plot_0.png '; png plot_0.png
+
+  chart 'plotted, then an error' 'import matplotlib.pyplot as plt
+plt.plot([1, 2])
+raise ValueError("after the plot")'
+  rc 1; res_err script ValueError 'after the plot'; outputs 'plot_0.png '; png plot_0.png
+
+  chart 'plotted, then sys.exit(0)' 'import sys
+import matplotlib.pyplot as plt
+plt.plot([1, 2])
+sys.exit(0)'
+  rc 0; no_res; outputs 'plot_0.png '
+
+  chart 'saved in the workspace after chdir' 'import os
+import matplotlib.pyplot as plt
+os.chdir("/")
+plt.plot([1, 2])
+plt.show()'
+  rc 0; outputs 'plot_0.png '
+
+  chart 'an empty figure shows nothing' 'import matplotlib.pyplot as plt
+plt.figure()'
+  rc 0; err_is ''; no_output
+
+  chart 'plotly fig.show() saves the JSON' 'import plotly.graph_objects as go
+fig = go.Figure(go.Bar(x=["a", "b"], y=[1, 2]))
+fig.show()
+print("shown")'
+  rc 0; out_is $'shown\n'; err_is ''; outputs 'plotly_0.json '; plotly_json plotly_0.json bar
+
+  chart 'plotly.io.show of a dict and of a figure' 'import plotly.io as pio
+pio.show({"data": [{"type": "scatter", "y": [1, 3]}]})
+import plotly.graph_objects as go
+pio.show(go.Figure(go.Pie(values=[1, 2])))'
+  rc 0; err_is ''; outputs 'plotly_0.json plotly_1.json '
+  plotly_json plotly_0.json scatter; plotly_json plotly_1.json pie
+
+  chart 'matplotlib and plotly in one handler' 'import matplotlib.pyplot as plt
+import plotly.graph_objects as go
+def handler(event):
+    go.Figure(go.Bar(y=[1])).show()
+    plt.plot([1, 2])
+    return "both"'
+  rc 0; res '{"mode": "handler", "return_value": "both"}'; outputs 'plot_0.png plotly_0.json '
+
+  chart 'no import, no output folder, no matplotlib loaded' 'import sys, json
+print(sorted(m for m in sys.modules if m.split(".")[0] in ("matplotlib", "plotly")))
+def handler(event):
+    return 1'
+  rc 0; out_is $'[]\n'; res '{"mode": "handler", "return_value": 1}'; no_output
+
+  chart 'importing matplotlib alone saves nothing' 'import matplotlib, plotly'
+  rc 0; err_is ''; no_output
+
+  # No eager import: a run that does not plot costs a fraction of one that imports pyplot.
+  CASE='chart: timing'
+  plain=$(best_ms 'print(sum(range(1000)))')
+  with_pyplot=$(best_ms 'import matplotlib.pyplot')
+  check "a plain run (${plain} ms) is under half a pyplot import (${with_pyplot} ms)" \
+    test $((plain * 2)) -lt "$with_pyplot"
+  rm -rf "$WS/output"
+fi
 
 # ---------------------------------------------------------------- JavaScript
 js 'module.exports.handler + context' cjs 'module.exports.handler = (event, context) => {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and running sandbox-executor needs and is missing on this Debian or
-# Ubuntu host: a C toolchain, Python 3, Node.js, bash tools, and a Rust toolchain.
+# Ubuntu host: a C toolchain, Python 3 with venv, Node.js with npm (templates build their
+# environments with them), bash tools, and a Rust toolchain.
 # Idempotent: installs nothing when everything is present. Run as root.
 set -euo pipefail
 
@@ -11,6 +12,11 @@ need curl curl
 need pgrep procps
 need /usr/bin/python3 python3
 need node nodejs
+need npm npm
+# Debian splits venv (and the pip it seeds venvs with) out of python3.
+if ! /usr/bin/python3 -m venv --help >/dev/null 2>&1 || ! /usr/bin/python3 -c 'import ensurepip' >/dev/null 2>&1; then
+  missing+=(python3-venv)
+fi
 need base64 coreutils
 if ! [ -e /etc/ssl/certs/ca-certificates.crt ]; then missing+=(ca-certificates); fi
 

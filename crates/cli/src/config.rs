@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use clap::Args;
-use executor::{ExecutorConfig, LimitPolicy, RuntimePaths};
+use executor::{ExecutorConfig, LimitPolicy, RuntimePaths, TemplateConfig};
 
 /// Settings shared by every command that runs code.
 #[derive(Args, Debug, Clone)]
@@ -47,6 +47,16 @@ pub struct SandboxArgs {
     /// Largest `code` accepted (bytes).
     #[arg(long, env = "SANDBOX_MAX_CODE_BYTES", default_value_t = 1024 * 1024)]
     pub max_code_bytes: u64,
+    /// Where template environments are built, and custom templates kept
+    /// (default: <state dir>/templates).
+    #[arg(long, env = "SANDBOX_TEMPLATES_DIR")]
+    pub templates_dir: Option<PathBuf>,
+    /// The package cache every template build shares (default: <state dir>/cache).
+    #[arg(long, env = "SANDBOX_PACKAGE_CACHE_DIR")]
+    pub package_cache_dir: Option<PathBuf>,
+    /// A TOML file of templates (`[[template]]` tables) besides the built-in ones.
+    #[arg(long, env = "SANDBOX_TEMPLATES_FILE")]
+    pub templates_file: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -85,6 +95,10 @@ pub struct ServeArgs {
     /// Listen on a non-loopback address without an API token.
     #[arg(long, env = "EXECUTOR_ALLOW_UNAUTHENTICATED")]
     pub allow_unauthenticated: bool,
+    /// The template of NVIDIA-dialect (`generated_code`) requests that name none; an empty
+    /// value runs them with the system interpreter.
+    #[arg(long, env = "NVIDIA_TEMPLATE", default_value = "python-data")]
+    pub nvidia_template: String,
     #[command(flatten)]
     pub control_plane: ControlPlaneArgs,
     #[command(flatten)]
@@ -143,6 +157,11 @@ impl ServeArgs {
     }
 }
 
+/// The state directory of commands without a `--state-dir` flag: `STATE_DIR`, or the default.
+pub fn state_dir_from_env() -> PathBuf {
+    std::env::var_os("STATE_DIR").filter(|v| !v.is_empty()).map(PathBuf::from).unwrap_or_else(default_state_dir)
+}
+
 /// Where state lives when nothing says otherwise.
 pub fn default_state_dir() -> PathBuf {
     if sandbox::host::is_root() {
@@ -163,8 +182,19 @@ impl SandboxArgs {
         base.join(format!("{command}-{}", std::process::id()))
     }
 
-    /// Validates the raw settings into the executor's configuration.
-    pub fn into_config(self, workspace_root: PathBuf) -> anyhow::Result<ExecutorConfig> {
+    /// Where templates are built and cached, by default under `state_dir`.
+    pub fn template_config(&self, state_dir: &std::path::Path) -> TemplateConfig {
+        let defaults = TemplateConfig::under(state_dir);
+        TemplateConfig {
+            dir: self.templates_dir.clone().unwrap_or(defaults.dir),
+            cache_dir: self.package_cache_dir.clone().unwrap_or(defaults.cache_dir),
+            file: self.templates_file.clone(),
+        }
+    }
+
+    /// Validates the raw settings into the executor's configuration; templates live under
+    /// `state_dir` unless configured elsewhere.
+    pub fn into_config(self, workspace_root: PathBuf, state_dir: &std::path::Path) -> anyhow::Result<ExecutorConfig> {
         if self.sandbox_host_uid == 0 || self.sandbox_host_gid == 0 {
             bail!("--sandbox-host-uid and --sandbox-host-gid must not be 0 (root)");
         }
@@ -177,6 +207,7 @@ impl SandboxArgs {
             bail!("--default-memory-mb must be between 1 and --max-memory-mb ({})", self.max_memory_mb);
         }
         const MIB: u64 = 1024 * 1024;
+        let templates = self.template_config(state_dir);
         let base = LimitPolicy::default();
         let limits = LimitPolicy {
             default_memory_mb: self.default_memory_mb,
@@ -199,6 +230,7 @@ impl SandboxArgs {
                 host_gid: self.sandbox_host_gid,
             },
             limits,
+            templates,
         })
     }
 }

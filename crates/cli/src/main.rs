@@ -1,4 +1,5 @@
-//! `sandbox-executor`: the daemon (`serve`), one-shot runs (`run`) and the host check (`check`).
+//! `sandbox-executor`: the daemon (`serve`), one-shot runs (`run`), the host check (`check`)
+//! and template builds (`templates`).
 
 mod commands;
 mod config;
@@ -25,6 +26,8 @@ enum Command {
     Run(commands::run::RunArgs),
     /// Report which isolation layers this host supports; exits non-zero when one is missing.
     Check(commands::check::CheckArgs),
+    /// List templates, or build their environments ahead of their first run.
+    Templates(commands::templates::TemplatesArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -45,6 +48,7 @@ fn main() -> std::process::ExitCode {
             Command::Serve(args) => commands::serve::serve(args).await,
             Command::Run(args) => commands::run::run(args).await,
             Command::Check(args) => commands::check::check(args).await,
+            Command::Templates(args) => commands::templates::templates(args).await,
         }
     });
     match outcome {

@@ -1,6 +1,9 @@
 //! The NVIDIA local sandbox's dialect (seed 004): `generated_code` + `timeout` in,
-//! `process_status`/`stdout`/`stderr` out, through the real daemon. Its test scenarios, minus
-//! numpy/pandas/plotly, which the system Python does not have.
+//! `process_status`/`stdout`/`stderr` out, through the real daemon. Its test scenarios with
+//! numpy, pandas and plotly are in `templates.rs`, with the `python-data` template they need.
+//!
+//! Dialect requests run in `python-data`: the suite's first one waits for its build (shared by
+//! every daemon of the suite), so tests that time a request warm up first.
 
 mod common;
 
@@ -11,6 +14,11 @@ use serde_json::{json, Value};
 
 async fn generated(d: &Daemon, code: &str, timeout: f64) -> Value {
     d.execute(json!({"generated_code": code, "timeout": timeout, "language": "python"})).await
+}
+
+/// Waits until the dialect's template is built, so that what follows can be timed.
+async fn warm_up(d: &Daemon) {
+    assert_completed(&generated(d, "print('warm')", 30.0).await, "warm\n");
 }
 
 /// A success case: completed, the exact stdout, and (as the seed expects) an empty stderr.
@@ -98,6 +106,7 @@ async fn files_in_the_working_directory_and_across_requests() {
 #[tokio::test]
 async fn sleeping_past_the_timeout_times_out() {
     let Some(d) = common::sandboxed().await else { return };
+    warm_up(&d).await;
     let started = Instant::now();
     let r = generated(&d, "import time\nprint('start', flush=True)\ntime.sleep(2)\nprint('end')", 1.0).await;
     assert_eq!(r["process_status"], "timeout", "{r}");
@@ -132,6 +141,7 @@ async fn malformed_requests_are_refused() {
 #[tokio::test]
 async fn sys_exit_does_not_hang() {
     let Some(d) = common::sandboxed().await else { return };
+    warm_up(&d).await;
     let request = generated(&d, "import sys\nprint('bye')\nsys.exit()\nprint('unreachable')", 5.0);
     let r = tokio::time::timeout(Duration::from_secs(4), request).await.expect("sys.exit() hung the request");
     assert_completed(&r, "bye\n");

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use executor::{ExecutionResult, ExecutionStatus};
+use executor::{Artifact, ExecutionResult, ExecutionStatus};
 use serde_json::{json, Value};
 
 use crate::ControlPlaneConfig;
@@ -41,7 +41,8 @@ pub fn result_body(result: &ExecutionResult) -> Value {
         "termination_reason": result.termination_reason,
         "error": result.error,
         "truncated": result.truncated,
-        "artifact_metadata": result.artifacts,
+        // Descriptions only: file contents (up to 20 MiB a run) stay with the executor.
+        "artifact_metadata": result.artifacts.iter().map(|a| Artifact { content: None, ..a.clone() }).collect::<Vec<_>>(),
     })
 }
 

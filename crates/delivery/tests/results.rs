@@ -39,6 +39,7 @@ async fn delivers_to_the_contract_url_with_headers_and_body() {
     assert_eq!(body["execution_id"], "exec-killed");
     assert_eq!(body["termination_reason"], "signal");
     assert_eq!(body["artifact_metadata"][0]["mime_type"], "text/csv");
+    assert!(body["artifact_metadata"][0].get("content").is_none(), "file contents are not sent: {body}");
     assert!(!tmp.path().join("results").join("exec-killed.json").exists(), "delivered at once: no fallback file");
 
     deliverer.stop();

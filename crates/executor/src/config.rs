@@ -14,6 +14,26 @@ pub struct ExecutorConfig {
     pub runtimes: RuntimePaths,
     pub identity: sandbox::Identity,
     pub limits: LimitPolicy,
+    pub templates: TemplateConfig,
+}
+
+/// Where templates are defined, built and cached.
+#[derive(Debug, Clone)]
+pub struct TemplateConfig {
+    /// Holds `<name>/env` (the built environment), `<name>/built.json`, `<name>/build.log`,
+    /// the build locks, and `custom.toml` (templates created through the API).
+    pub dir: PathBuf,
+    /// The package cache shared by every build (pip's cache and wheels, npm's cache).
+    pub cache_dir: PathBuf,
+    /// The operator's `templates.toml`, if any.
+    pub file: Option<PathBuf>,
+}
+
+impl TemplateConfig {
+    /// `<state_dir>/templates` and `<state_dir>/cache`, without an operator file.
+    pub fn under(state_dir: &std::path::Path) -> Self {
+        TemplateConfig { dir: state_dir.join("templates"), cache_dir: state_dir.join("cache"), file: None }
+    }
 }
 
 /// Interpreters inside the sandbox (absolute host paths, bound read-only at the same place).

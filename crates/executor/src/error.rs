@@ -25,6 +25,9 @@ pub enum ExecuteError {
     /// No execution with this id is known (never run, or its record has expired).
     #[error("no execution {0} is known")]
     NotFound(String),
+    /// The run's template could not be built (pip or npm failed), so the code never ran.
+    #[error("template {template} could not be built: {message}")]
+    TemplateBuild { template: String, message: String, log_tail: String },
     /// Anything else on the daemon's side.
     #[error("{0}")]
     Internal(String),
@@ -41,6 +44,7 @@ impl ExecuteError {
             ExecuteError::QueueFull { .. } => "QueueFull",
             ExecuteError::ShuttingDown => "ShuttingDown",
             ExecuteError::NotFound(_) => "NotFound",
+            ExecuteError::TemplateBuild { .. } => "TemplateBuildError",
             ExecuteError::Internal(_) => "InternalError",
         }
     }

@@ -16,13 +16,15 @@ mod rootfs;
 mod run;
 mod runtime;
 pub mod service;
+pub mod templates;
 pub mod validate;
 mod workspace;
 
-pub use config::{ExecutorConfig, LimitPolicy, RuntimePaths};
+pub use config::{ExecutorConfig, LimitPolicy, RuntimePaths, TemplateConfig};
 pub use error::ExecuteError;
 pub use language::Language;
 pub use recorder::{ExecutionRecord, ExecutionRecorder, ExecutionState, StartedExecution};
 pub use request::{ExecutionRequest, InputFile, RequestedLimits, WorkspaceChoice};
 pub use result::*;
 pub use service::{ExecutionService, HostInfo, ServiceOptions, ServiceStats};
+pub use templates::{Template, TemplateError, TemplateInfo, TemplateSpec, Templates};

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use crate::language::Language;
+use crate::templates::Template;
 
 /// A request that has passed validation. Built by the server from its JSON body, or by the CLI.
 #[derive(Debug, Clone)]
@@ -20,7 +21,10 @@ pub struct ExecutionRequest {
     pub env_vars: BTreeMap<String, String>,
     /// Written into the workspace before the run; paths already validated lexically.
     pub files: Vec<InputFile>,
+    /// The limits asked for, or the template's defaults for those not asked for.
     pub limits: RequestedLimits,
+    /// The environment to run in; `None`: the system interpreters as they are.
+    pub template: Option<Template>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -70,13 +70,37 @@ pub struct Metrics {
     pub peak_memory_mb: f64,
 }
 
+/// A file the run created or changed in its workspace.
+///
+/// Files under the workspace's output folder (`output/`, at any depth) come back with their
+/// `content`, base64-encoded: that is where the Python driver saves charts (matplotlib figures
+/// as `output/plot_<n>.png`, plotly figures as `output/plotly_<n>.json`, plus
+/// `output/plotly_<n>.png` when kaleido is installed), and where code puts the files it
+/// means to hand back. Content is capped: an output file over 10 MiB, or one that would take
+/// the run's content past 20 MiB in all (file bytes, output files taken in path order), comes
+/// back without it, as every file outside `output/` does: absent `content` (never null) means
+/// "not sent", and `size` and `sha256` still describe the file.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
 pub struct Artifact {
-    /// Relative to the workspace.
+    /// Relative to the workspace, `/`-separated.
     pub path: String,
     pub size: u64,
+    /// The MIME type guessed from the file's extension (`application/octet-stream` when
+    /// unknown). JSON files, plotly's figures among them, are `application/json`.
     pub mime_type: String,
+    /// Hex SHA-256 of the file's content.
     pub sha256: String,
+    /// The MIME type again, under the name rich-output clients read (e.g. `image/png`).
+    #[serde(rename = "type", default)]
+    #[schema(required = true, example = "image/png")]
+    pub kind: String,
+    /// The file's name without its directory and extension (e.g. `plot_0`).
+    #[serde(default)]
+    #[schema(required = true)]
+    pub name: String,
+    /// The file's bytes, base64-encoded (standard alphabet, padded); see above for when.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, Default, PartialEq, Eq)]

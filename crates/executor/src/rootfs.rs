@@ -32,6 +32,8 @@ pub struct RootfsOptions<'a> {
     pub tmp_bytes: u64,
     /// Files of the run under /sandbox: (path, contents).
     pub run_files: Vec<(String, String)>,
+    /// The run's template environment (read-only binds below /opt).
+    pub template: Vec<Mount>,
 }
 
 pub fn mounts(options: RootfsOptions<'_>) -> Vec<Mount> {
@@ -55,6 +57,7 @@ pub fn mounts(options: RootfsOptions<'_>) -> Vec<Mount> {
     mounts.push(Mount::Proc { target: "/proc".into() });
     mounts.push(Mount::Dev { target: "/dev".into(), shm_size_bytes: options.tmp_bytes });
     mounts.push(Mount::Tmpfs { target: "/tmp".into(), size_bytes: options.tmp_bytes, mode: 0o1777 });
+    mounts.extend(options.template);
     mounts.push(Mount::Bind {
         source: options.workspace_host.display().to_string(),
         target: WORKSPACE.into(),
@@ -80,8 +83,12 @@ fn etc_files(id: Identity) -> Vec<(&'static str, String)> {
     ]
 }
 
-/// The program's whole environment: a fixed clean base, then the caller's variables.
-pub fn environment(extra: &std::collections::BTreeMap<String, String>) -> Vec<(String, String)> {
+/// The program's whole environment: a fixed clean base, then the template's variables, then
+/// the caller's.
+pub fn environment(
+    template: &[(String, String)],
+    extra: &std::collections::BTreeMap<String, String>,
+) -> Vec<(String, String)> {
     let base = [
         ("PATH", "/usr/local/bin:/usr/bin:/bin"),
         ("HOME", "/tmp"),
@@ -96,6 +103,7 @@ pub fn environment(extra: &std::collections::BTreeMap<String, String>) -> Vec<(S
     ];
     let mut env: std::collections::BTreeMap<String, String> =
         base.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    env.extend(template.iter().cloned());
     env.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
     env.into_iter().collect()
 }

@@ -5,6 +5,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::rootfs::{self, RootfsOptions};
 use crate::service::ExecutionService;
+use crate::templates::Environment;
 use crate::workspace::Workspace;
 use crate::{artifacts, outcome, runtime};
 use crate::{ExecuteError, ExecutionRequest, ExecutionResult};
@@ -14,8 +15,13 @@ pub async fn run(
     req: ExecutionRequest,
     cancel: CancellationToken,
 ) -> Result<ExecutionResult, ExecuteError> {
+    // Built before the workspace exists: a failed build leaves nothing to clean up.
+    let environment = match &req.template {
+        Some(template) => Some(service.templates.prepare(template).await?),
+        None => None,
+    };
     let workspace = service.workspaces.prepare(&req.workspace, &req.execution_id)?;
-    let result = run_in(service, &req, &workspace, cancel).await;
+    let result = run_in(service, &req, environment.as_ref(), &workspace, cancel).await;
     service.workspaces.release(workspace);
     result
 }
@@ -23,6 +29,7 @@ pub async fn run(
 async fn run_in(
     service: &ExecutionService,
     req: &ExecutionRequest,
+    environment: Option<&Environment>,
     workspace: &Workspace,
     cancel: CancellationToken,
 ) -> Result<ExecutionResult, ExecuteError> {
@@ -37,10 +44,15 @@ async fn run_in(
         "timeout_ms": req.timeout_ms,
         "memory_limit_mb": memory_mb,
     });
-    let launch = runtime::launch(req.language, &config.runtimes, &req.code, &event.to_string(), &context.to_string());
+    let mut runtimes = config.runtimes.clone();
+    if let Some(python) = environment.and_then(Environment::python) {
+        runtimes.python = python;
+    }
+    let launch = runtime::launch(req.language, &runtimes, &req.code, &event.to_string(), &context.to_string());
+    let template_vars = environment.map(Environment::vars).unwrap_or_default();
     let spec = SandboxSpec {
         argv: launch.argv,
-        env: rootfs::environment(&req.env_vars),
+        env: rootfs::environment(&template_vars, &req.env_vars),
         cwd: rootfs::WORKSPACE.into(),
         identity: config.identity,
         hostname: "sandbox".into(),
@@ -49,6 +61,7 @@ async fn run_in(
             workspace_host: &workspace.path,
             tmp_bytes: limits.tmp_bytes,
             run_files: launch.files,
+            template: environment.map(Environment::mounts).unwrap_or_default(),
         }),
         limits: Limits {
             wall_time_ms: req.timeout_ms,

@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 use crate::admission::{Admission, Ticket};
 use crate::launcher::{ColdLauncher, Launcher};
 use crate::recorder::{now_ms, ExecutionRecord, ExecutionRecorder, StartedExecution};
+use crate::templates::Templates;
 use crate::workspace::Workspaces;
 use crate::{posture, run};
 use crate::{
@@ -27,6 +28,8 @@ pub struct HostInfo {
     pub isolation: Isolation,
     pub languages: Vec<LanguageInfo>,
     pub limits: LimitPolicy,
+    /// Names of the templates runs may ask for (`GET /templates` has the details).
+    pub templates: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -95,6 +98,7 @@ pub struct ExecutionService {
     pub(crate) config: ExecutorConfig,
     pub(crate) workspaces: Workspaces,
     pub(crate) launcher: Arc<dyn Launcher>,
+    pub(crate) templates: Templates,
     admission: Arc<Admission>,
     recorder: Option<Arc<dyn ExecutionRecorder>>,
     cancel: CancellationToken,
@@ -112,6 +116,8 @@ impl ExecutionService {
             if sandbox::host::is_root() { (config.identity.host_uid, config.identity.host_gid) } else { current_ids() };
         let workspaces = Workspaces::open(&config.workspace_root, config.limits.workspace_bytes, owner)?;
         let launcher = Arc::new(ColdLauncher { init_exe: config.init_exe.clone() });
+        let templates = Templates::open(&config.templates, &config.runtimes, &config.limits)
+            .map_err(|e| ExecuteError::Internal(format!("templates: {e}")))?;
         let languages = interpreters(&config.runtimes).await;
         let mut service = ExecutionService {
             info: HostInfo {
@@ -124,10 +130,12 @@ impl ExecutionService {
                 isolation: Isolation { mechanism: "linux-namespaces".into(), layers: Vec::new() },
                 languages,
                 limits: config.limits.clone(),
+                templates: Vec::new(),
             },
             config,
             workspaces,
             launcher,
+            templates,
             admission: Admission::new(options.max_running, options.max_queued),
             recorder: options.recorder,
             cancel: CancellationToken::new(),
@@ -214,7 +222,13 @@ impl ExecutionService {
     }
 
     pub fn info(&self) -> HostInfo {
-        self.info.clone()
+        // Templates can be added while the daemon runs.
+        HostInfo { templates: self.templates.names(), ..self.info.clone() }
+    }
+
+    /// The templates runs may ask for, and their builds.
+    pub fn templates(&self) -> &Templates {
+        &self.templates
     }
 
     pub fn limits(&self) -> &LimitPolicy {
@@ -315,6 +329,7 @@ impl ExecutionService {
             env_vars: Default::default(),
             files: Vec::new(),
             limits: Default::default(),
+            template: None,
         };
         match self.run(req, CancellationToken::new()).await {
             Ok(result) if result.exit_code == 0 => Ok(()),

@@ -5,12 +5,13 @@
 
 mod env;
 mod files;
+mod template;
 #[cfg(test)]
 mod tests;
 
 use std::collections::BTreeMap;
 
-use crate::{ExecuteError, ExecutionRequest, Language, LimitPolicy, RequestedLimits, WorkspaceChoice};
+use crate::{ExecuteError, ExecutionRequest, Language, LimitPolicy, RequestedLimits, Template, WorkspaceChoice};
 
 pub use files::validate_relative_path;
 
@@ -31,6 +32,9 @@ pub struct RequestDraft {
     pub env_vars: BTreeMap<String, String>,
     pub files: Vec<(String, Vec<u8>)>,
     pub limits: RequestedLimits,
+    /// The template the caller named (already looked up); its language is the default and
+    /// its limits are the defaults.
+    pub template: Option<Template>,
 }
 
 /// Longest execution or session id; ids become directory and log names.
@@ -38,8 +42,10 @@ const MAX_ID_LEN: usize = 128;
 
 pub fn build_request(draft: RequestDraft, policy: &LimitPolicy) -> Result<ExecutionRequest, ExecuteError> {
     check_code(&draft.code, policy)?;
-    let language = parse_language(draft.language.as_deref())?;
-    let timeout_ms = timeout_ms(draft.timeout_secs, policy)?;
+    let requested = draft.language.as_deref().map(parse_language).transpose()?;
+    let language = template::language(requested, draft.template.as_ref())?;
+    let default_timeout = template::default_timeout_secs(draft.template.as_ref(), policy);
+    let timeout_ms = timeout_ms(draft.timeout_secs, default_timeout, policy)?;
     let execution_id = match draft.execution_id {
         Some(id) => check_id("execution_id", id)?,
         None => format!("exec_{}", uuid::Uuid::new_v4().simple()),
@@ -48,6 +54,7 @@ pub fn build_request(draft: RequestDraft, policy: &LimitPolicy) -> Result<Execut
     env::check_env_vars(&draft.env_vars)?;
     let files = files::check_files(draft.files, policy)?;
     check_limits(&draft.limits, policy)?;
+    let limits = template::with_defaults(draft.limits, draft.template.as_ref(), policy);
     let stdin = draft.stdin.unwrap_or_default();
     let event = draft.event.or_else(|| event_from_stdin(&stdin));
     Ok(ExecutionRequest {
@@ -60,7 +67,8 @@ pub fn build_request(draft: RequestDraft, policy: &LimitPolicy) -> Result<Execut
         stdin,
         env_vars: draft.env_vars,
         files,
-        limits: draft.limits,
+        limits,
+        template: draft.template,
     })
 }
 
@@ -76,17 +84,14 @@ fn check_code(code: &str, policy: &LimitPolicy) -> Result<(), ExecuteError> {
     Ok(())
 }
 
-fn parse_language(name: Option<&str>) -> Result<Language, ExecuteError> {
-    let Some(name) = name else {
-        return Ok(Language::Python);
-    };
+fn parse_language(name: &str) -> Result<Language, ExecuteError> {
     Language::parse(name).ok_or_else(|| {
         ExecuteError::invalid("language", format!("unknown language {name:?}; accepted: {}", Language::ACCEPTED))
     })
 }
 
-fn timeout_ms(secs: Option<f64>, policy: &LimitPolicy) -> Result<u64, ExecuteError> {
-    let secs = secs.unwrap_or(policy.default_timeout_secs);
+fn timeout_ms(secs: Option<f64>, default_secs: f64, policy: &LimitPolicy) -> Result<u64, ExecuteError> {
+    let secs = secs.unwrap_or(default_secs);
     if !secs.is_finite() || secs < policy.min_timeout_secs || secs > policy.max_timeout_secs {
         return Err(ExecuteError::invalid(
             "timeout",

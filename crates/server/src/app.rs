@@ -31,6 +31,9 @@ pub struct AppOptions {
     /// The persistent workspace shared by NVIDIA-dialect requests that name no session
     /// (that sandbox's callers expect files to survive from one request to the next).
     pub nvidia_workspace: String,
+    /// The template of NVIDIA-dialect requests that name none (their callers expect numpy,
+    /// pandas and plotly); `None` or empty: the system interpreter.
+    pub nvidia_template: Option<String>,
     /// When the daemon started, for `uptime_seconds`.
     pub started_at: Instant,
     /// When set, every endpoint but `GET /health` requires this token, as
@@ -49,6 +52,7 @@ impl Default for AppOptions {
             max_body_bytes: 16 * 1024 * 1024,
             version: env!("CARGO_PKG_VERSION").to_owned(),
             nvidia_workspace: "nvidia-default".to_owned(),
+            nvidia_template: Some("python-data".to_owned()),
             started_at: Instant::now(),
             api_token: None,
             metrics: None,

@@ -3,6 +3,7 @@
 //! `solution`, `request_id`.
 
 mod from_execute;
+mod from_template;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -23,6 +24,7 @@ pub enum ErrorCode {
     MethodNotAllowed,
     Conflict,
     Sandbox,
+    TemplateBuild,
     Internal,
     Unhealthy,
     QueueFull,
@@ -40,6 +42,7 @@ impl ErrorCode {
             ErrorCode::MethodNotAllowed => "Executor.MethodNotAllowed",
             ErrorCode::Conflict => "Executor.Conflict",
             ErrorCode::Sandbox => "Executor.SandboxError",
+            ErrorCode::TemplateBuild => "Executor.TemplateBuildError",
             ErrorCode::Internal => "Executor.InternalError",
             ErrorCode::Unhealthy => "Executor.Unhealthy",
             ErrorCode::QueueFull => "Executor.QueueFull",
@@ -56,7 +59,7 @@ impl ErrorCode {
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ErrorCode::Conflict => StatusCode::CONFLICT,
-            ErrorCode::Sandbox | ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::Sandbox | ErrorCode::TemplateBuild | ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             ErrorCode::Unhealthy | ErrorCode::QueueFull | ErrorCode::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
         }

@@ -7,6 +7,7 @@ pub mod info;
 pub mod metrics;
 pub mod openapi;
 pub mod outbox;
+pub mod templates;
 
 use std::sync::Arc;
 
@@ -25,6 +26,7 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
         .route("/executions/{id}", get(executions::execution))
         .route("/metrics", get(metrics::metrics))
         .route("/outbox", get(outbox::outbox))
+        .route("/templates", get(templates::list).post(templates::create))
         .route("/openapi.json", get(openapi::openapi_json))
 }
 
@@ -33,8 +35,8 @@ pub(crate) async fn not_found(method: Method, uri: Uri) -> ApiError {
         ErrorCode::NotFound,
         "There is no such endpoint.",
         format!("{method} {} does not exist", uri.path()),
-        "Use POST /execute, GET /executions/{id}, GET /health, GET /info, GET /metrics or \
-         GET /openapi.json.",
+        "Use POST /execute, GET /executions/{id}, GET or POST /templates, GET /health, GET /info, \
+         GET /metrics or GET /openapi.json.",
     )
 }
 

@@ -7,13 +7,14 @@ mod execute;
 mod executions;
 mod health;
 mod metrics;
+mod templates;
 
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{header, HeaderMap, Request, StatusCode};
 use axum::Router;
-use executor::{ExecutionService, ExecutorConfig, LimitPolicy, RuntimePaths};
+use executor::{ExecutionService, ExecutorConfig, LimitPolicy, RuntimePaths, TemplateConfig};
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -32,6 +33,7 @@ async fn service() -> (Arc<ExecutionService>, tempfile::TempDir) {
         runtimes: RuntimePaths::default(),
         identity: sandbox::Identity { uid: 1000, gid: 1000, host_uid: 1000, host_gid: 1000 },
         limits: LimitPolicy::default(),
+        templates: TemplateConfig::under(dir.path()),
     };
     let service = ExecutionService::new(config, executor::ServiceOptions::default()).await.expect("service");
     (service, dir)

@@ -23,7 +23,7 @@ const REQUIRED: [&str; 5] = ["namespace:user", "namespace:mount", "namespace:pid
 pub async fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let json = args.json;
     let root = args.sandbox.private_root("check");
-    let config = args.sandbox.into_config(root.clone())?;
+    let config = args.sandbox.into_config(root.clone(), &crate::config::state_dir_from_env())?;
     let service = ExecutionService::new(config, executor::ServiceOptions::default()).await.map_err(|e| anyhow!("{e}"));
     let _ = std::fs::remove_dir_all(&root);
     let service = service?;

@@ -16,12 +16,13 @@ use crate::config::SandboxArgs;
 pub struct RunArgs {
     /// The program: a file, or `-` to read it from standard input.
     pub file: PathBuf,
-    /// python, javascript or shell (aliases: py, js, node, bash, sh).
-    #[arg(short, long, default_value = "python")]
-    pub language: String,
-    /// Seconds before the run is killed.
-    #[arg(short, long, default_value_t = 30.0)]
-    pub timeout: f64,
+    /// python, javascript or shell (aliases: py, js, node, bash, sh); default python, or the
+    /// template's language.
+    #[arg(short, long)]
+    pub language: Option<String>,
+    /// Seconds before the run is killed (default 30, or the template's).
+    #[arg(short, long)]
+    pub timeout: Option<f64>,
     /// JSON event handed to a handler.
     #[arg(long)]
     pub event: Option<String>,
@@ -34,6 +35,9 @@ pub struct RunArgs {
     /// Memory per process in MiB.
     #[arg(long)]
     pub memory_mb: Option<u64>,
+    /// Run in this template's environment (built first if needed); see `templates list`.
+    #[arg(long)]
+    pub template: Option<String>,
     #[command(flatten)]
     pub sandbox: SandboxArgs,
 }
@@ -50,26 +54,34 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .collect::<Option<BTreeMap<_, _>>>()
         .ok_or_else(|| anyhow!("--env takes NAME=VALUE"))?;
     let root = args.sandbox.private_root("cli");
-    let config = args.sandbox.into_config(root.clone())?;
+    let config = args.sandbox.into_config(root.clone(), &crate::config::state_dir_from_env())?;
     let service =
         ExecutionService::new(config, executor::ServiceOptions::default()).await.map_err(|e| anyhow!("{e}"))?;
     if let Err(reason) = service.health() {
         let _ = std::fs::remove_dir_all(&root);
         return Err(anyhow!("the sandbox does not work on this host: {reason}"));
     }
-    let draft = RequestDraft {
-        language: Some(args.language),
-        code,
-        timeout_secs: Some(args.timeout),
-        event,
-        stdin: args.stdin,
-        env_vars,
-        limits: RequestedLimits { memory_mb: args.memory_mb, ..Default::default() },
-        ..Default::default()
-    };
-    let outcome = match build_request(draft, service.limits()) {
-        Ok(request) => service.execute(request).await,
-        Err(e) => Err(e),
+    let template = args.template.as_deref().map(|name| service.templates().get(name)).transpose();
+    let outcome = match template {
+        Ok(template) => {
+            let draft = RequestDraft {
+                // The template's language, timeout and memory unless given.
+                language: args.language,
+                template,
+                code,
+                timeout_secs: args.timeout,
+                event,
+                stdin: args.stdin,
+                env_vars,
+                limits: RequestedLimits { memory_mb: args.memory_mb, ..Default::default() },
+                ..Default::default()
+            };
+            match build_request(draft, service.limits()) {
+                Ok(request) => service.execute(request).await,
+                Err(e) => Err(e),
+            }
+        }
+        Err(e) => Err(e.into()),
     };
     service.shutdown();
     let _ = std::fs::remove_dir_all(&root);

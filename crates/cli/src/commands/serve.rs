@@ -29,7 +29,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         tracing::warn!(count = recovered.len(), ids = ?recovered, "executions cut short by the previous daemon are recorded as killed");
     }
     let workspace_root = args.sandbox.workspace_path.clone().unwrap_or_else(|| state_dir.join("workspaces"));
-    let config = args.sandbox.clone().into_config(workspace_root)?;
+    let config = args.sandbox.clone().into_config(workspace_root, &state_dir)?;
     let defaults = ServiceOptions::default();
     let options = ServiceOptions {
         recorder: Some(store.clone()),
@@ -37,6 +37,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         max_queued: args.max_queue,
     };
     let service = ExecutionService::new(config, options).await.map_err(|e| anyhow!("{e}"))?;
+    let nvidia_template = Some(args.nvidia_template.clone()).filter(|name| !name.is_empty());
+    if let Some(name) = &nvidia_template {
+        service.templates().get(name).map_err(|e| anyhow!("--nvidia-template: {e}"))?;
+    }
     match service.health() {
         Ok(()) => tracing::info!("sandbox self-test passed"),
         Err(reason) => tracing::error!(%reason, "serving, but /health answers 503 and runs fail until this is fixed"),
@@ -56,6 +60,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 refresh: Some(outbox_gauges(&store)),
             }),
             outbox: delivering.then(|| server::OutboxSource(outbox_report(&store))),
+            nvidia_template,
             ..server::AppOptions::default()
         },
     );

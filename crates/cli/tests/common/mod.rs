@@ -61,6 +61,11 @@ impl Daemon {
             .env("STATE_DIR", state.path())
             .env("WORKSPACE_PATH", state.path().join("workspaces"))
             .env("LOG_LEVEL", if logged { "info" } else { "warn" })
+            // Every daemon shares one templates directory and one package cache, so that
+            // python-data (the NVIDIA dialect's template) is built once for the whole suite;
+            // the build lock makes the others wait for it. A test may name its own.
+            .env("SANDBOX_TEMPLATES_DIR", shared_templates_dir())
+            .env("SANDBOX_PACKAGE_CACHE_DIR", shared_cache_dir())
             .stdout(Stdio::null())
             .stderr(if logged {
                 Stdio::from(std::fs::File::create(state.path().join("daemon.log")).unwrap())
@@ -76,7 +81,8 @@ impl Daemon {
             port,
             base: format!("http://127.0.0.1:{port}"),
             state,
-            client: reqwest::Client::builder().timeout(Duration::from_secs(120)).build().unwrap(),
+            // Long enough for a request that waits for a template build on a loaded machine.
+            client: reqwest::Client::builder().timeout(Duration::from_secs(300)).build().unwrap(),
         };
         daemon.wait_ready().await;
         daemon
@@ -213,6 +219,31 @@ fn test_root() -> std::path::PathBuf {
     let root = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
     std::fs::create_dir_all(&root).unwrap();
     root
+}
+
+/// The templates directory every daemon uses unless a test names its own.
+pub fn shared_templates_dir() -> std::path::PathBuf {
+    reachable_dir(test_root().join("shared-templates"))
+}
+
+/// The package cache every daemon and build of the suite uses.
+pub fn shared_cache_dir() -> std::path::PathBuf {
+    reachable_dir(test_root().join("shared-cache"))
+}
+
+/// A fresh, empty directory the sandbox's user can traverse (a clean state for builds).
+pub fn fresh_dir(prefix: &str) -> tempfile::TempDir {
+    let dir = tempfile::Builder::new().prefix(prefix).tempdir_in(test_root()).expect("temp dir");
+    std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    dir
+}
+
+/// Created if missing, and traversable by the sandbox's unprivileged user (its templates
+/// are bound from below it).
+fn reachable_dir(dir: std::path::PathBuf) -> std::path::PathBuf {
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    dir
 }
 
 /// Asserts the seed's error body and returns its error code.

@@ -181,6 +181,9 @@ pub fn result(execution_id: &str, status: ExecutionStatus) -> ExecutionResult {
             size: 10,
             mime_type: "text/csv".to_owned(),
             sha256: "ab".repeat(32),
+            kind: "text/csv".to_owned(),
+            name: "report".to_owned(),
+            content: Some("YSxiCjEsMgo=".to_owned()),
         }],
         truncated: Truncated::default(),
     }

@@ -154,3 +154,45 @@ fn limits_must_be_within_one_and_the_cap() {
         assert_eq!(invalid_field(RequestDraft { limits, ..draft("1") }), field);
     }
 }
+
+fn template(language: Language, memory_mb: u64, timeout_secs: u64) -> crate::Template {
+    crate::Template {
+        name: "t".into(),
+        description: String::new(),
+        language,
+        packages: Vec::new(),
+        limits: crate::templates::TemplateLimits { memory_mb, timeout_secs },
+        origin: crate::templates::Origin::Builtin,
+    }
+}
+
+#[test]
+fn a_template_gives_the_language_and_must_match_it() {
+    let node = Some(template(Language::Javascript, 512, 30));
+    let req = build(RequestDraft { template: node.clone(), ..draft("1") }).unwrap();
+    assert_eq!((req.language, req.template.map(|t| t.name)), (Language::Javascript, Some("t".into())));
+    let d = RequestDraft { template: node, language: Some("python".into()), ..draft("1") };
+    let err = build(d).unwrap_err().to_string();
+    assert!(
+        err.starts_with("template: template \"t\" is for javascript, but the request's language is python"),
+        "{err}"
+    );
+}
+
+#[test]
+fn template_limits_are_defaults_within_the_caps() {
+    let data = Some(template(Language::Python, 1024, 60));
+    let req = build(RequestDraft { template: data.clone(), ..draft("1") }).unwrap();
+    assert_eq!((req.timeout_ms, req.limits.memory_mb), (60_000, Some(1024)));
+    let asked = RequestedLimits { memory_mb: Some(300), ..RequestedLimits::default() };
+    let d = RequestDraft { template: data.clone(), timeout_secs: Some(5.0), limits: asked, ..draft("1") };
+    let req = build(d).unwrap();
+    assert_eq!((req.timeout_ms, req.limits.memory_mb), (5_000, Some(300)));
+    // A server with lower caps than the template's limits runs it at its caps.
+    let policy = LimitPolicy { max_memory_mb: 512, max_timeout_secs: 20.0, ..LimitPolicy::default() };
+    let req = build_request(RequestDraft { template: data, ..draft("1") }, &policy).unwrap();
+    assert_eq!((req.timeout_ms, req.limits.memory_mb), (20_000, Some(512)));
+    // Without a template, the server's defaults stay (unset memory: the server's at run time).
+    let req = build(draft("1")).unwrap();
+    assert_eq!((req.timeout_ms, req.limits.memory_mb), (30_000, None));
+}

@@ -54,6 +54,9 @@ impl From<ExecuteError> for ApiError {
                 detail,
                 "Check the execution_id; records of finished executions are kept for a limited time.",
             ),
+            ExecuteError::TemplateBuild { template, log_tail, .. } => {
+                super::from_template::build_failed(&template, detail, &log_tail)
+            }
             ExecuteError::Internal(_) => ApiError::internal(detail),
         }
     }
@@ -66,7 +69,10 @@ fn solution_for_field(field: &str) -> String {
         "timeout" => "Send `timeout` as a number of seconds; GET /info lists the allowed range.",
         "language" => "Send `language` as python, javascript or shell, or leave it out for python.",
         "execution_id" | "session_id" => "Use 1 to 128 characters of A-Z a-z 0-9 . _ -, or leave the field out.",
-        "template" => "Leave `template` out or send \"default\".",
+        "template" => {
+            "Name a template that GET /templates lists, for the request's language (or leave \
+             `language` out to take the template's), or leave `template` out."
+        }
         _ if field.starts_with("limits.") => {
             "Ask for a value between 1 and the cap in error_detail, or leave it out for the \
              default; GET /info lists the limits."
@@ -96,12 +102,20 @@ mod tests {
             (ExecuteError::AlreadyRunning("x".into()), ErrorCode::Conflict),
             (ExecuteError::Sandbox { stage: "mount".into(), message: "EPERM".into() }, ErrorCode::Sandbox),
             (ExecuteError::Internal("oops".into()), ErrorCode::Internal),
+            (
+                ExecuteError::TemplateBuild {
+                    template: "t".into(),
+                    message: "pip failed".into(),
+                    log_tail: "E".into(),
+                },
+                ErrorCode::TemplateBuild,
+            ),
         ];
         for (err, code) in cases {
             let detail = err.to_string();
             let api = ApiError::from(err);
             assert_eq!(api.code(), code);
-            assert_eq!(api.detail(), detail);
+            assert!(api.detail().starts_with(&detail), "{} / {detail}", api.detail());
         }
     }
 

@@ -39,7 +39,9 @@ use crate::json::{self, JsonBytes};
         (status = 409, description = "An execution with this id is still running", body = ErrorBody),
         (status = 413, description = "The body, the code or the files are over a size limit", body = ErrorBody),
         (status = 415, description = "The body is not declared as JSON", body = ErrorBody),
-        (status = 500, description = "The sandbox could not start, or the executor failed (also: `async` on a daemon without an execution store)", body = ErrorBody),
+        (status = 500, description = "The sandbox could not start, the template's environment could not be built \
+            (`Executor.TemplateBuildError`, with the end of the build log), or the executor failed (also: `async` on a \
+            daemon without an execution store)", body = ErrorBody),
         (status = 503, description = "`Executor.QueueFull`: as many executions are running and waiting as the daemon takes; \
             or `Executor.ShuttingDown`", body = ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds to wait before sending the request again"))),
@@ -54,11 +56,13 @@ pub async fn execute(State(state): State<Arc<AppState>>, JsonBytes(bytes): JsonB
 async fn run(state: &AppState, body: Value) -> Result<Response, ApiError> {
     let body: ExecuteRequest = json::decode(body)?;
     let run_async = body.run_async;
-    let draft = body.into_draft(&state.options)?;
+    let templates = state.service.templates();
+    let draft = body.into_draft(&state.options, |name| Ok(templates.get(name)?))?;
     let request = build_request(draft, state.service.limits())?;
     tracing::info!(
         execution_id = %request.execution_id,
         language = request.language.name(),
+        template = request.template.as_ref().map(|t| t.name.as_str()),
         timeout_ms = request.timeout_ms,
         run_async,
         "executing"

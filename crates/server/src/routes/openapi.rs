@@ -12,7 +12,7 @@ use utoipa::{Modify, OpenApi};
 use crate::app::AppState;
 use crate::dialect::DialectErrorBody;
 use crate::error::ErrorBody;
-use crate::routes::{execute, executions, health, info, metrics, outbox};
+use crate::routes::{execute, executions, health, info, metrics, outbox, templates};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -32,6 +32,8 @@ use crate::routes::{execute, executions, health, info, metrics, outbox};
         info::info,
         metrics::metrics,
         outbox::outbox,
+        templates::list,
+        templates::create,
         openapi_json
     ),
     components(schemas(
@@ -46,6 +48,7 @@ use crate::routes::{execute, executions, health, info, metrics, outbox};
     security(("bearer" = []), ("api_key" = [])),
     tags(
         (name = "execution", description = "Running code"),
+        (name = "templates", description = "Environments runs ask for: a language, packages and default limits"),
         (name = "health", description = "Whether and how this host runs code, and its load"),
         (name = "meta", description = "This API's description"),
     )

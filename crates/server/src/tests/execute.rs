@@ -61,8 +61,17 @@ async fn timeout_out_of_range() {
 
 #[tokio::test]
 async fn unknown_template_is_refused() {
-    let (_, detail) = refused(json!({"code": "x", "template": "python-ml"})).await;
-    assert_eq!(detail, "template: unknown template \"python-ml\"; known: default");
+    let (reply, detail) = refused(json!({"code": "x", "template": "python-ml"})).await;
+    assert_eq!(detail, "template: unknown template \"python-ml\"; known: default, python-data, node-basic, minimal");
+    assert!(reply.body["solution"].as_str().unwrap().contains("GET /templates"), "{}", reply.body);
+}
+
+#[tokio::test]
+async fn a_template_of_another_language_is_refused() {
+    let (_, detail) = refused(json!({"code": "x", "template": "node-basic", "language": "python"})).await;
+    assert!(detail.starts_with("template: template \"node-basic\" is for javascript"), "{detail}");
+    let (_, detail) = refused(json!({"code": "x", "template": "python-data", "language": "shell"})).await;
+    assert!(detail.contains("is for python"), "{detail}");
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@ use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::DecodePaddingMode;
 use base64::Engine;
 use executor::validate::RequestDraft;
-use executor::{ExecuteError, RequestedLimits};
+use executor::{ExecuteError, Language, RequestedLimits, Template};
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -47,7 +47,10 @@ pub struct ExecuteRequest {
     pub tenant_id: Option<String>,
     /// Accepted for the control plane's sake; not used yet.
     pub scope: Option<String>,
-    /// The environment to run in; only `default` exists for now.
+    /// The environment to run in (`GET /templates` lists them): its language is the default
+    /// and must match `language`, and its limits are the defaults. Without one, the system
+    /// interpreter runs; `generated_code` requests get the server's NVIDIA template
+    /// (`python-data` by default).
     pub template: Option<String>,
     /// Answer at once with 202 and the execution's id instead of waiting for the result,
     /// which is then read at `GET /executions/{id}`. Default false.
@@ -102,23 +105,24 @@ const BASE64: GeneralPurpose = GeneralPurpose::new(
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
 
-const KNOWN_TEMPLATES: &[&str] = &["default"];
-
 impl ExecuteRequest {
     pub fn is_dialect(&self) -> bool {
         self.generated_code.is_some()
     }
 
-    /// The draft to validate: picks the code, applies the dialect's rules, decodes files.
-    pub fn into_draft(self, options: &AppOptions) -> Result<RequestDraft, ExecuteError> {
+    /// The draft to validate: picks the code and the template (`lookup` finds one by name),
+    /// applies the dialect's rules, decodes files.
+    pub fn into_draft(
+        self,
+        options: &AppOptions,
+        lookup: impl Fn(&str) -> Result<Template, ExecuteError>,
+    ) -> Result<RequestDraft, ExecuteError> {
         let dialect = self.is_dialect();
-        if let Some(template) = self.template.as_deref() {
-            if !KNOWN_TEMPLATES.contains(&template) {
-                let known = KNOWN_TEMPLATES.join(", ");
-                let message = format!("unknown template {template:?}; known: {known}");
-                return Err(ExecuteError::invalid("template", message));
-            }
-        }
+        let template = match self.template.as_deref() {
+            Some(name) => Some(lookup(name)?),
+            None if dialect => nvidia_template(options, self.language.as_deref(), lookup)?,
+            None => None,
+        };
         let code = match (self.code, self.generated_code) {
             (Some(code), None) => code,
             (None, Some(generated)) => dialect::unwrap_generated_code(&generated),
@@ -148,8 +152,24 @@ impl ExecuteRequest {
             env_vars: self.env_vars.unwrap_or_default(),
             files: decode_files(self.files.unwrap_or_default())?,
             limits,
+            template,
         })
     }
+}
+
+/// NVIDIA's callers expect numpy, pandas and plotly: their requests run in the configured
+/// template, unless they ask for another language than the template's.
+fn nvidia_template(
+    options: &AppOptions,
+    language: Option<&str>,
+    lookup: impl Fn(&str) -> Result<Template, ExecuteError>,
+) -> Result<Option<Template>, ExecuteError> {
+    let Some(name) = options.nvidia_template.as_deref().filter(|n| !n.is_empty()) else {
+        return Ok(None);
+    };
+    let template = lookup(name)?;
+    let asked = language.and_then(Language::parse);
+    Ok(asked.is_none_or(|l| l == template.language).then_some(template))
 }
 
 fn decode_files(files: BTreeMap<String, FileContent>) -> Result<Vec<(String, Vec<u8>)>, ExecuteError> {

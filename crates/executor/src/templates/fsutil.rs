@@ -1,0 +1,125 @@
+//! File system helpers of builds. A built environment is bind-mounted into sandboxes whose
+//! user is nobody on the host, so everything in it must be readable by others and every
+//! directory above it traversable.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+/// Creates `dir` (and its parents) and lets others list and traverse it.
+pub fn create_reachable(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    add_mode(dir, 0o755)
+}
+
+/// When the daemon is root, the sandbox's pid 1 is an unprivileged host user that must
+/// traverse every directory above `dir` to bind it.
+pub fn check_reachable(dir: &Path) -> Result<(), String> {
+    if !sandbox::host::is_root() {
+        return Ok(());
+    }
+    let dir = dir.canonicalize().map_err(|e| format!("{}: {e}", dir.display()))?;
+    for ancestor in dir.ancestors() {
+        let mode = std::fs::metadata(ancestor).map(|m| m.permissions().mode()).unwrap_or(0);
+        if mode & 0o001 == 0 {
+            return Err(format!(
+                "the templates directory {} is not reachable by the sandbox user: {} lacks the \
+                 others-execute permission (chmod o+x it, or choose another SANDBOX_TEMPLATES_DIR)",
+                dir.display(),
+                ancestor.display()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Adds read permission for everyone to every file under `root`, and execute permission
+/// where the owner has it (directories, programs), whatever the umask of the tools was.
+pub fn open_to_others(root: &Path) -> std::io::Result<()> {
+    let meta = std::fs::symlink_metadata(root)?;
+    if meta.file_type().is_symlink() {
+        return Ok(());
+    }
+    let mode = meta.permissions().mode();
+    let wanted = if mode & 0o100 != 0 || meta.is_dir() { 0o555 } else { 0o444 };
+    if mode & wanted != wanted {
+        add_mode(root, wanted)?;
+    }
+    if meta.is_dir() {
+        for entry in std::fs::read_dir(root)? {
+            open_to_others(&entry?.path())?;
+        }
+    }
+    Ok(())
+}
+
+/// Removes the entries of `dir` whose names start with one of `prefixes`.
+pub fn remove_matching(dir: &Path, prefixes: &[&str]) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if prefixes.iter().any(|p| name.to_string_lossy().starts_with(p)) {
+            if let Err(e) = std::fs::remove_dir_all(entry.path()) {
+                tracing::warn!(path = %entry.path().display(), error = %e, "cannot remove a leftover build");
+            }
+        }
+    }
+}
+
+fn add_mode(path: &Path, bits: u32) -> std::io::Result<()> {
+    let mode = std::fs::metadata(path)?.permissions().mode();
+    if mode & bits == bits {
+        return Ok(());
+    }
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode | bits))
+}
+
+/// Now, as `2024-05-01T12:00:00Z`.
+pub fn utc_now() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    let (year, month, day) = civil_from_days(days as i64);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rest / 3600, rest % 3600 / 60, rest % 60)
+}
+
+/// Howard Hinnant's days-to-civil algorithm (proleptic Gregorian calendar).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(19_723), (2024, 1, 1));
+        assert_eq!(civil_from_days(19_782), (2024, 2, 29));
+    }
+
+    #[test]
+    fn files_become_readable_and_programs_executable_by_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("a/b");
+        std::fs::create_dir_all(&sub).unwrap();
+        std::fs::write(sub.join("lib.py"), "").unwrap();
+        std::fs::write(sub.join("tool"), "").unwrap();
+        std::fs::set_permissions(sub.join("lib.py"), std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::fs::set_permissions(sub.join("tool"), std::fs::Permissions::from_mode(0o700)).unwrap();
+        std::fs::set_permissions(&sub, std::fs::Permissions::from_mode(0o700)).unwrap();
+        open_to_others(dir.path()).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&sub), 0o755);
+        assert_eq!(mode(&sub.join("lib.py")), 0o644);
+        assert_eq!(mode(&sub.join("tool")), 0o755);
+    }
+}
