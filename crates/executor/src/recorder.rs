@@ -46,7 +46,27 @@ pub struct ExecutionRecord {
     pub result: Option<serde_json::Value>,
 }
 
+/// `ms` since the Unix epoch as RFC 3339, UTC, with milliseconds: `2026-11-22T04:10:00.123Z`.
+/// Instants before the epoch never occur here and are shown as the epoch.
+pub fn rfc3339(ms: i64) -> String {
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64);
+    humantime::format_rfc3339_millis(at).to_string()
+}
+
 /// Milliseconds since the Unix epoch, now.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rfc3339;
+
+    #[test]
+    fn timestamps_are_rfc3339_utc_with_milliseconds() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339(951_782_400_123), "2000-02-29T00:00:00.123Z");
+        assert_eq!(rfc3339(1_795_320_600_123), "2026-11-22T04:10:00.123Z");
+        assert_eq!(rfc3339(-5), "1970-01-01T00:00:00.000Z");
+    }
 }

@@ -84,13 +84,7 @@ impl Builder {
         }
         fsutil::create_reachable(&self.dir).map_err(|e| self.config_error(&self.dir, e))?;
         let lock_path = self.dir.join(format!("{}.lock", template.name));
-        let lock = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .and_then(|f| f.lock().map(|()| f))
-            .map_err(|e| self.config_error(&lock_path, e))?;
+        let lock = fsutil::lock_file(&lock_path).map_err(|e| self.config_error(&lock_path, e))?;
         // Whoever held the lock before may have built it.
         if !self.is_current(template) {
             self.build_locked(template)?;

@@ -61,13 +61,7 @@ pub fn python(
     std::fs::create_dir_all(&wheels).map_err(|e| format!("cannot create {}: {e}", wheels.display()))?;
     // Two pips writing one wheel file at once could leave a torn wheel for a third.
     let lock_path = cache.root.join("pip-wheels.lock");
-    let lock = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .and_then(|f| f.lock().map(|()| f))
-        .map_err(|e| format!("cannot lock {}: {e}", lock_path.display()))?;
+    let lock = super::fsutil::lock_file(&lock_path).map_err(|e| format!("cannot lock {}: {e}", lock_path.display()))?;
     let mut collect = pip("wheel");
     collect.args(["--only-binary", ":all:", "--wheel-dir"]).arg(&wheels).arg("--").args(packages);
     let collected = run(collect, log, "collecting wheels");
