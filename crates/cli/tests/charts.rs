@@ -27,16 +27,8 @@ fn content(a: &Value) -> Vec<u8> {
     let text = a["content"].as_str().unwrap_or_else(|| panic!("artifact without content: {a}"));
     let bytes = base64::engine::general_purpose::STANDARD.decode(text).unwrap_or_else(|e| panic!("{e}: {a}"));
     assert_eq!(a["size"], bytes.len(), "{a}");
-    assert_eq!(a["sha256"], sha256_hex(&bytes), "{a}");
+    assert_eq!(a["sha256"], common::sha256_hex(&bytes), "{a}");
     bytes
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("f");
-    std::fs::write(&path, bytes).unwrap();
-    let out = std::process::Command::new("sha256sum").arg(&path).output().unwrap();
-    String::from_utf8(out.stdout).unwrap().split_whitespace().next().unwrap().to_string()
 }
 
 fn assert_png(a: &Value, name: &str) {

@@ -32,15 +32,7 @@ async fn uploaded_files_are_readable_and_only_changes_are_artifacts() {
     let result = r["artifacts"].as_array().unwrap().iter().find(|a| a["path"] == "out/result.txt").unwrap();
     assert_eq!(result["size"], 4);
     assert_eq!(result["mime_type"], "text/plain");
-    assert_eq!(result["sha256"], sha256_hex(b"new\n"));
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("f");
-    std::fs::write(&path, bytes).unwrap();
-    let out = std::process::Command::new("sha256sum").arg(&path).output().unwrap();
-    String::from_utf8(out.stdout).unwrap().split_whitespace().next().unwrap().to_string()
+    assert_eq!(result["sha256"], common::sha256_hex(b"new\n"));
 }
 
 #[tokio::test]

@@ -92,15 +92,6 @@ async fn step_4_syntax_error_fails_with_the_interpreters_message() {
     assert_eq!(r["artifacts"], json!([]), "{r}");
 }
 
-/// sha256 of `content`, by the host's `sha256sum` (sha2 is not a dev-dependency of this crate).
-fn sha256_hex(dir: &std::path::Path, content: &[u8]) -> String {
-    let path = dir.join("expected-artifact");
-    std::fs::write(&path, content).unwrap();
-    let out = std::process::Command::new("sha256sum").arg(&path).output().expect("run sha256sum");
-    assert!(out.status.success());
-    String::from_utf8(out.stdout).unwrap().split_whitespace().next().unwrap().to_string()
-}
-
 #[tokio::test]
 async fn file_output_example_reports_its_artifact() {
     let Some(d) = common::sandboxed().await else { return };
@@ -122,7 +113,7 @@ async fn file_output_example_reports_its_artifact() {
     assert_eq!(artifacts[0]["path"], "output.json");
     assert_eq!(artifacts[0]["mime_type"], "application/json");
     assert_eq!(artifacts[0]["size"], written.len());
-    assert_eq!(artifacts[0]["sha256"], sha256_hex(d.state.path(), written), "{r}");
+    assert_eq!(artifacts[0]["sha256"], common::sha256_hex(written), "{r}");
 }
 
 #[tokio::test]

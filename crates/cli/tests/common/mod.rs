@@ -276,3 +276,9 @@ pub async fn sandboxed() -> Option<Daemon> {
 pub fn text<'a>(r: &'a Value, field: &str) -> &'a str {
     r[field].as_str().unwrap_or_else(|| panic!("{field} is not a string: {r}"))
 }
+
+/// The SHA-256 of `bytes`, in hex, as the daemon reports artifacts.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    format!("{:x}", sha2::Sha256::digest(bytes))
+}
