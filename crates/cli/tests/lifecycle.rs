@@ -98,19 +98,20 @@ async fn sigterm_lets_short_runs_finish_and_kills_long_ones_after_the_grace_peri
     let url = cp.url();
     let mut d = Daemon::start_with(&[
         ("CONTROL_PLANE_URL", url.as_str()),
-        ("EXECUTOR_SHUTDOWN_GRACE_SECS", "2"),
+        ("EXECUTOR_SHUTDOWN_GRACE_SECS", "3"),
         ("DELIVERY_BACKOFF_MAX_SECS", "0.5"),
     ])
     .await;
     if !common::sandbox_or_skip(&d).await {
         return;
     }
-    let short_body = json!({"code": "sleep 1; echo done", "language": "shell", "execution_id": "short", "timeout": 60});
+    let short_body = json!({"code": "sleep 2; echo done", "language": "shell", "execution_id": "short", "timeout": 60});
     let long_body = json!({"code": "sleep 60", "language": "shell", "execution_id": "long", "timeout": 120});
     let short = d.post("/execute", &short_body);
     let long = d.post("/execute", &long_body);
+    // Both runs are taken on well before the signal; the short one ends inside the grace period.
     let signal = async {
-        tokio::time::sleep(Duration::from_millis(400)).await;
+        tokio::time::sleep(Duration::from_millis(1000)).await;
         d.signal("TERM");
     };
     let (short, long, ()) = tokio::join!(short, long, signal);
