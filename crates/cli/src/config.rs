@@ -231,6 +231,7 @@ impl SandboxArgs {
             },
             limits,
             templates,
+            confinement: executor::ConfinementLayers::probed(),
         })
     }
 }

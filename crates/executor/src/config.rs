@@ -15,6 +15,8 @@ pub struct ExecutorConfig {
     pub identity: sandbox::Identity,
     pub limits: LimitPolicy,
     pub templates: TemplateConfig,
+    /// The seccomp and Landlock layers every run asks for.
+    pub confinement: crate::ConfinementLayers,
 }
 
 /// Where templates are defined, built and cached.

@@ -4,6 +4,7 @@
 mod admission;
 mod artifacts;
 pub mod config;
+pub mod confinement;
 pub mod error;
 pub mod language;
 pub mod launcher;
@@ -20,6 +21,7 @@ pub mod templates;
 pub mod validate;
 mod workspace;
 
+pub use confinement::ConfinementLayers;
 pub use config::{ExecutorConfig, LimitPolicy, RuntimePaths, TemplateConfig};
 pub use error::ExecuteError;
 pub use language::Language;
