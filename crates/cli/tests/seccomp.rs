@@ -169,15 +169,9 @@ if __name__ == "__main__":
     let r = python(&d, code).await;
     assert_eq!(r["exit_code"], 0, "{r}");
     let out = common::text(&r, "stdout");
-    for want in [
-        "fork 7",
-        "thread ran",
-        "subprocess 42",
-        "pool 285",
-        "socketpair ping",
-        "getaddrinfo True",
-        "personality True",
-    ] {
+    for want in
+        ["fork 7", "thread ran", "subprocess 42", "pool 285", "socketpair ping", "getaddrinfo True", "personality True"]
+    {
         assert!(out.contains(want), "missing {want:?}: {r}");
     }
 
@@ -235,4 +229,22 @@ async fn landlock_confines_files_beyond_the_mounts() {
     for want in ["WRITES-OK", "LIST-OK", "READ-OK"] {
         assert!(out.contains(want), "missing {want}: {r}");
     }
+}
+
+#[tokio::test]
+async fn the_data_stack_runs_its_threads_and_processes_under_the_filter() {
+    let Some(d) = filtered().await else { return };
+    // NVIDIA-dialect requests run in the python-data template: BLAS threads, process pools
+    // and plotting, with the filter on.
+    let code = "import numpy as np, scipy.linalg, pandas as pd, matplotlib.pyplot as plt\n\
+                from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor\n\
+                m = np.random.default_rng(0).random((400, 400))\n\
+                print('solve', bool(np.allclose(m @ scipy.linalg.solve(m, np.ones(400)), 1)))\n\
+                with ProcessPoolExecutor(2) as p: print('procs', sum(p.map(abs, [-1, -2, -3])))\n\
+                with ThreadPoolExecutor(4) as t: print('threads', sum(t.map(lambda x: int(np.sum(np.arange(x))), range(5))))\n\
+                print('pandas', int(pd.DataFrame({'a': range(5)}).a.sum()))\n\
+                plt.plot([1, 2]); plt.savefig('/tmp/p.png'); print('plot ok')";
+    let r = d.execute(json!({"generated_code": code, "timeout": 60, "language": "python"})).await;
+    assert_eq!(r["process_status"], "completed", "{r}");
+    assert_eq!(r["stdout"], "solve True\nprocs 6\nthreads 10\npandas 10\nplot ok\n", "{r}");
 }

@@ -14,8 +14,10 @@ pub struct ConfinementLayers {
 impl ConfinementLayers {
     /// Every layer this host supports, with a warning for each it does not.
     pub fn probed() -> Self {
-        let seccomp = sandbox::seccomp::probe().map_err(|why| tracing::warn!(%why, "no seccomp filter for runs")).is_ok();
-        let landlock = sandbox::landlock::probe().map_err(|why| tracing::warn!(%why, "no Landlock rules for runs")).is_ok();
+        let seccomp =
+            sandbox::seccomp::probe().map_err(|why| tracing::warn!(%why, "no seccomp filter for runs")).is_ok();
+        let landlock =
+            sandbox::landlock::probe().map_err(|why| tracing::warn!(%why, "no Landlock rules for runs")).is_ok();
         ConfinementLayers { seccomp, landlock }
     }
 }

@@ -21,8 +21,8 @@ pub mod templates;
 pub mod validate;
 mod workspace;
 
-pub use confinement::ConfinementLayers;
 pub use config::{ExecutorConfig, LimitPolicy, RuntimePaths, TemplateConfig};
+pub use confinement::ConfinementLayers;
 pub use error::ExecuteError;
 pub use language::Language;
 pub use recorder::{ExecutionRecord, ExecutionRecorder, ExecutionState, StartedExecution};

@@ -24,11 +24,12 @@ const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
 /// Numbers of the x32 ABI have this bit set.
 const X32_SYSCALL_BIT: u32 = 0x4000_0000;
 
-// Classic BPF opcodes (linux/bpf_common.h) and `struct seccomp_data` offsets.
-const BPF_LD_W_ABS: u16 = 0x00 | 0x00 | 0x20;
-const BPF_JMP_JEQ_K: u16 = 0x05 | 0x10;
-const BPF_JMP_JGE_K: u16 = 0x05 | 0x30;
-const BPF_RET_K: u16 = 0x06;
+// Classic BPF opcodes (linux/bpf_common.h: class | size/op | mode/source) and
+// `struct seccomp_data` offsets.
+const BPF_LD_W_ABS: u16 = 0x20; // BPF_LD 0x00 | BPF_W 0x00 | BPF_ABS 0x20
+const BPF_JMP_JEQ_K: u16 = 0x15; // BPF_JMP 0x05 | BPF_JEQ 0x10 | BPF_K 0x00
+const BPF_JMP_JGE_K: u16 = 0x35; // BPF_JMP 0x05 | BPF_JGE 0x30 | BPF_K 0x00
+const BPF_RET_K: u16 = 0x06; // BPF_RET 0x06 | BPF_K 0x00
 const DATA_NR: u32 = 0;
 const DATA_ARCH: u32 = 4;
 
@@ -48,8 +49,7 @@ pub fn compile() -> Result<Vec<BpfProgram>, String> {
     let allowlist = SeccompFilter::new(allow, eperm, SeccompAction::Allow, TARGET).map_err(|e| e.to_string())?;
 
     let enosys = SeccompAction::Errno(Denial::Enosys.errno());
-    let fall_back: BTreeMap<i64, Vec<SeccompRule>> =
-        DENIED
+    let fall_back: BTreeMap<i64, Vec<SeccompRule>> = DENIED
         .iter()
         .filter(|d| d.denial == Denial::Enosys)
         .flat_map(|d| d.syscalls.iter().map(|call| (call.nr, Vec::new())))
@@ -126,7 +126,7 @@ mod tests {
     /// A small interpreter of the few classic BPF instructions seccompiler and the guard emit,
     /// so the compiled filters can be checked without installing them.
     fn run(program: &[sock_filter], arch: u32, nr: u32, args: [u64; 6]) -> u32 {
-        let mut data = vec![0u8; 64];
+        let mut data = [0u8; 64];
         data[0..4].copy_from_slice(&nr.to_ne_bytes());
         data[4..8].copy_from_slice(&arch.to_ne_bytes());
         for (i, a) in args.iter().enumerate() {
@@ -191,8 +191,8 @@ mod tests {
     #[test]
     fn argument_checks() {
         let x86 = AUDIT_ARCH_X86_64;
-        let thread = (libc::CLONE_VM | libc::CLONE_FS | libc::CLONE_FILES | libc::CLONE_SIGHAND | libc::CLONE_THREAD)
-            as u64;
+        let thread =
+            (libc::CLONE_VM | libc::CLONE_FS | libc::CLONE_FILES | libc::CLONE_SIGHAND | libc::CLONE_THREAD) as u64;
         assert_eq!(verdict(x86, libc::SYS_clone, [thread, 0, 0, 0, 0, 0]), ALLOW);
         assert_eq!(verdict(x86, libc::SYS_clone, [libc::SIGCHLD as u64, 0, 0, 0, 0, 0]), ALLOW);
         for flag in [libc::CLONE_NEWUSER, libc::CLONE_NEWNS, libc::CLONE_NEWNET, libc::CLONE_NEWPID] {
