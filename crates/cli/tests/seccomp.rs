@@ -5,6 +5,7 @@
 mod common;
 
 use common::Daemon;
+use sandbox::{Confinement, LandlockRules, Mount, Outcome, SandboxSpec};
 use serde_json::{json, Value};
 
 /// A daemon whose runs are filtered, or None (with the reason printed).
@@ -247,4 +248,71 @@ async fn the_data_stack_runs_its_threads_and_processes_under_the_filter() {
     let r = d.execute(json!({"generated_code": code, "timeout": 60, "language": "python"})).await;
     assert_eq!(r["process_status"], "completed", "{r}");
     assert_eq!(r["stdout"], "solve True\nprocs 6\nthreads 10\npandas 10\nplot ok\n", "{r}");
+}
+
+/// A small spec straight through the sandbox's runner: /usr, /proc, /dev, /tmp and one file
+/// in the root that no Landlock rule names.
+async fn run_spec(confinement: Confinement, script: &str) -> (Outcome, String) {
+    let mut mounts =
+        vec![Mount::Bind { source: "/usr".into(), target: "/usr".into(), writable: false, optional: false }];
+    for alias in ["/bin", "/lib", "/lib64"] {
+        if let Ok(to) = std::fs::read_link(alias) {
+            mounts.push(Mount::Symlink { link_target: to.display().to_string(), target: alias.into() });
+        }
+    }
+    mounts.extend([
+        Mount::Proc { target: "/proc".into() },
+        Mount::Dev { target: "/dev".into(), shm_size_bytes: 1 << 20 },
+        Mount::Tmpfs { target: "/tmp".into(), size_bytes: 1 << 20, mode: 0o1777 },
+        Mount::File { target: "/unlisted.txt".into(), contents: "UNLISTED-CONTENTS\n".into(), mode: 0o444 },
+    ]);
+    let spec = SandboxSpec {
+        argv: vec!["/bin/sh".into(), "-c".into(), script.into()],
+        env: vec![("PATH".into(), "/usr/bin:/bin".into())],
+        cwd: "/tmp".into(),
+        identity: sandbox::Identity { uid: 1000, gid: 1000, host_uid: 100000, host_gid: 100000 },
+        hostname: "sandbox".into(),
+        mounts,
+        limits: sandbox::Limits {
+            wall_time_ms: 20_000,
+            data_bytes: None,
+            file_size_bytes: 1 << 20,
+            open_files: 256,
+            processes: 64,
+            channel_bytes: 0,
+        },
+        stdin: String::new(),
+        channel_fd: None,
+        confinement,
+    };
+    let options = sandbox::runner::RunOptions {
+        init_exe: common::BIN.into(),
+        max_output_bytes: 1 << 16,
+        cancel: Default::default(),
+    };
+    let out = sandbox::runner::run(&spec, &options).await.expect("the sandbox runs");
+    let text = String::from_utf8_lossy(&out.stdout.bytes).into_owned() + &String::from_utf8_lossy(&out.stderr.bytes);
+    (out.report.outcome, text)
+}
+
+#[tokio::test]
+async fn each_layer_is_what_denies_in_a_small_spec() {
+    // Without the layers the same script reads the file and creates a user namespace.
+    let (seccomp, landlock) = (sandbox::seccomp::probe(), sandbox::landlock::probe());
+    if let Err(why) = seccomp.as_ref().and(landlock.as_ref()) {
+        eprintln!("SKIP: a layer is missing on this host: {why}");
+        return;
+    }
+    let script = "cat /unlisted.txt; unshare -U true && echo UNSHARED; echo x > /tmp/t && echo TMP-OK";
+    let (outcome, bare) = run_spec(Confinement::default(), script).await;
+    assert_eq!(outcome, Outcome::Exited { code: 0 }, "{bare}");
+    assert!(bare.contains("UNLISTED-CONTENTS") && bare.contains("UNSHARED") && bare.contains("TMP-OK"), "{bare}");
+
+    let rules = LandlockRules { read_exec: vec!["/usr".into()], read_write: vec!["/tmp".into()], list: Vec::new() };
+    let confined = Confinement { seccomp: true, landlock: Some(rules) };
+    let (outcome, out) = run_spec(confined, script).await;
+    assert_eq!(outcome, Outcome::Exited { code: 0 }, "{out}");
+    assert!(!out.contains("UNLISTED-CONTENTS") && out.contains("/unlisted.txt: Permission denied"), "{out}");
+    assert!(!out.contains("UNSHARED") && out.contains("Operation not permitted"), "{out}");
+    assert!(out.contains("TMP-OK"), "{out}");
 }
