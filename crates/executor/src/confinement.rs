@@ -12,12 +12,28 @@ pub struct ConfinementLayers {
 }
 
 impl ConfinementLayers {
-    /// Every layer this host supports, with a warning for each it does not.
+    /// Every layer this host supports, logged either way.
     pub fn probed() -> Self {
-        let seccomp =
-            sandbox::seccomp::probe().map_err(|why| tracing::warn!(%why, "no seccomp filter for runs")).is_ok();
-        let landlock =
-            sandbox::landlock::probe().map_err(|why| tracing::warn!(%why, "no Landlock rules for runs")).is_ok();
+        let seccomp = match sandbox::seccomp::probe() {
+            Ok(filter) => {
+                tracing::info!(%filter, "runs get a system call filter");
+                true
+            }
+            Err(why) => {
+                tracing::warn!(%why, "no system call filter for runs");
+                false
+            }
+        };
+        let landlock = match sandbox::landlock::probe() {
+            Ok(abi) => {
+                tracing::info!(kernel_abi = abi, pinned_abi = %sandbox::landlock::PINNED, "runs get Landlock rules");
+                true
+            }
+            Err(why) => {
+                tracing::warn!(%why, "no Landlock rules for runs");
+                false
+            }
+        };
         ConfinementLayers { seccomp, landlock }
     }
 }

@@ -363,6 +363,8 @@ pub const CONDITIONAL: &[Conditional] = &[
     },
     Conditional {
         syscall: Syscall { name: "socket", nr: libc::SYS_socket },
+        // No netlink: glibc's getaddrinfo works without it (AI_ADDRCONFIG then assumes
+        // both families); only interface listing (if_nameindex, getifaddrs) fails.
         why: "unix sockets, and TCP/UDP over IPv4/IPv6; no raw, packet or netlink sockets",
         when: &[
             &[Check::Eq { arg: 0, value: libc::AF_UNIX as u32 }],
