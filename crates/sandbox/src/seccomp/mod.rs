@@ -4,6 +4,8 @@
 #[cfg(target_arch = "x86_64")]
 pub mod install;
 #[cfg(target_arch = "x86_64")]
+mod numbers;
+#[cfg(target_arch = "x86_64")]
 pub mod policy;
 
 /// Whether this host can filter the program's system calls: a description of the filter, or
@@ -23,9 +25,10 @@ pub fn probe() -> Result<String, String> {
         }
         install::compile()?;
         let allowed: usize = policy::ALLOWED.iter().map(|(_, calls)| calls.len()).sum();
+        let checked = policy::CONDITIONAL.len();
         Ok(format!(
-            "x86_64 allowlist of {allowed} system calls and {} with argument checks; the rest fail with EPERM (ENOSYS for clone3 and io_uring)",
-            policy::CONDITIONAL.len()
+            "x86_64 allowlist of {allowed} system calls and {checked} with argument checks; \
+             the rest fail with EPERM (ENOSYS for clone3 and io_uring)"
         ))
     }
 }
