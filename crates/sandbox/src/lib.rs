@@ -4,6 +4,7 @@
 //! collects its output; [`init`] (child side) builds the sandbox and runs the program.
 //! [`workspace_fs`] and [`host`] are the daemon's own careful file and mount operations.
 
+pub mod cgroup;
 pub mod host;
 pub mod init;
 pub mod runner;
