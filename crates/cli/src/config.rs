@@ -57,6 +57,13 @@ pub struct SandboxArgs {
     /// A TOML file of templates (`[[template]]` tables) besides the built-in ones.
     #[arg(long, env = "SANDBOX_TEMPLATES_FILE")]
     pub templates_file: Option<PathBuf>,
+    /// Cgroup (a path from the root of each cgroup hierarchy) under which every run gets its
+    /// own cgroup. Default: v2 `<the daemon's cgroup>/sandbox-executor`, v1 `/sandbox-executor`.
+    #[arg(long, env = "SANDBOX_CGROUP_PARENT")]
+    pub cgroup_parent: Option<String>,
+    /// CPUs each run may use at most (a CFS quota; fractions allowed); 0 for no quota.
+    #[arg(long, env = "SANDBOX_CPU_QUOTA", default_value_t = 1.0)]
+    pub cpu_quota: f64,
 }
 
 #[derive(Args, Debug)]
@@ -206,6 +213,13 @@ impl SandboxArgs {
         if self.default_memory_mb == 0 || self.default_memory_mb > self.max_memory_mb {
             bail!("--default-memory-mb must be between 1 and --max-memory-mb ({})", self.max_memory_mb);
         }
+        if !self.cpu_quota.is_finite() || self.cpu_quota < 0.0 {
+            bail!("--cpu-quota must be a number of CPUs, 0 or more, got {}", self.cpu_quota);
+        }
+        let cgroup_parent = self.cgroup_parent.clone().filter(|p| !p.is_empty());
+        if cgroup_parent.as_deref().is_some_and(|p| !p.starts_with('/') || p.split('/').any(|c| c == "..")) {
+            bail!("--cgroup-parent must be an absolute cgroup path without `..`, such as /sandbox-executor");
+        }
         const MIB: u64 = 1024 * 1024;
         let templates = self.template_config(state_dir);
         let base = LimitPolicy::default();
@@ -231,6 +245,7 @@ impl SandboxArgs {
             },
             limits,
             templates,
+            cgroups: sandbox::cgroup::CgroupConfig { parent: cgroup_parent, cpu_quota: self.cpu_quota },
         })
     }
 }

@@ -15,6 +15,8 @@ pub struct ExecutorConfig {
     pub identity: sandbox::Identity,
     pub limits: LimitPolicy,
     pub templates: TemplateConfig,
+    /// Where runs' cgroups go and the CPU each may use.
+    pub cgroups: sandbox::cgroup::CgroupConfig,
 }
 
 /// Where templates are defined, built and cached.

@@ -1,6 +1,6 @@
 //! Turns what the sandbox reported into the caller's result.
 
-use sandbox::runner::RunOutput;
+use sandbox::runner::{LimitHit, RunOutput};
 use sandbox::Outcome;
 use serde::Deserialize;
 
@@ -27,9 +27,18 @@ struct ChannelError {
     traceback: String,
 }
 
-pub fn build(execution_id: &str, run: RunOutput, artifacts: Vec<Artifact>) -> Result<ExecutionResult, ExecuteError> {
+/// `workspace_full`: the run's size-capped workspace was full when it ended.
+pub fn build(
+    execution_id: &str,
+    run: RunOutput,
+    artifacts: Vec<Artifact>,
+    workspace_full: bool,
+) -> Result<ExecutionResult, ExecuteError> {
     let report = run.report;
-    let (status, process_status, exit_code, termination_reason) = match report.outcome {
+    let signaled = matches!(report.outcome, Outcome::Signaled { .. });
+    let failed = signaled || matches!(report.outcome, Outcome::Exited { code } if code != 0);
+    let limit = run.limit.or((failed && workspace_full).then_some(LimitHit::Disk));
+    let (mut status, process_status, exit_code, mut termination_reason) = match report.outcome {
         Outcome::Exited { code: 0 } => (ExecutionStatus::Success, ProcessStatus::Completed, 0, None),
         Outcome::Exited { code } => (ExecutionStatus::Failed, ProcessStatus::Error, code, None),
         Outcome::Signaled { signal } => {
@@ -39,6 +48,19 @@ pub fn build(execution_id: &str, run: RunOutput, artifacts: Vec<Artifact>) -> Re
         Outcome::Cancelled => (ExecutionStatus::Killed, ProcessStatus::Error, -1, Some(TerminationReason::Shutdown)),
         Outcome::SetupFailed { stage, message } => return Err(ExecuteError::Sandbox { stage, message }),
     };
+    if let Some(limit) = limit {
+        let (reason, stopped) = match limit {
+            LimitHit::Memory => (TerminationReason::MemoryLimit, true),
+            LimitHit::Processes => (TerminationReason::ProcessLimit, true),
+            LimitHit::Output => (TerminationReason::OutputLimit, true),
+            LimitHit::Disk => (TerminationReason::DiskLimit, signaled),
+        };
+        termination_reason = Some(reason);
+        if stopped {
+            status = ExecutionStatus::Killed;
+        }
+    }
+    let process_status = if status == ExecutionStatus::Killed { ProcessStatus::Error } else { process_status };
     let mut result = ExecutionResult {
         execution_id: execution_id.to_string(),
         status,

@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use sandbox::cgroup::ControllerState;
 use sandbox::host;
 
 use crate::service::Layer;
@@ -18,10 +19,9 @@ const APPLIED: [(&str, &str); 7] = [
 ];
 
 /// Layers this version does not apply, and what stands in for them.
-const NOT_APPLIED: [(&str, &str); 3] = [
+const NOT_APPLIED: [(&str, &str); 2] = [
     ("seccomp", "no system call filter is applied by this version"),
     ("landlock", "no Landlock rules are applied by this version"),
-    ("cgroups", "no cgroup limits are applied by this version; memory is capped per process by RLIMIT_DATA"),
 ];
 
 fn layer(name: &str, active: bool, detail: impl Into<String>) -> Layer {
@@ -30,7 +30,7 @@ fn layer(name: &str, active: bool, detail: impl Into<String>) -> Layer {
 
 /// Every layer, whether in force, and why. `self_test` is the outcome of a real sandboxed run
 /// at startup: the sandbox's layers are only in force if it worked.
-pub fn layers(self_test: &Result<(), String>, workspace_capped: bool) -> Vec<Layer> {
+pub fn layers(self_test: &Result<(), String>, workspace_capped: bool, cgroups: &[ControllerState]) -> Vec<Layer> {
     let applied = |name: &str, works_here: bool, detail: &str| match self_test {
         Err(reason) => layer(name, false, format!("the sandbox self-test failed: {reason}")),
         Ok(()) if !works_here => layer(name, false, "not supported by this kernel"),
@@ -49,6 +49,14 @@ pub fn layers(self_test: &Result<(), String>, workspace_capped: bool) -> Vec<Lay
         (false, true) => layer("workspace_size_cap", false, "workspace mounts failed"),
         (false, false) => layer("workspace_size_cap", false, "needs the daemon to run as root"),
     });
+    layers.extend(cgroups.iter().map(|c| {
+        let name = format!("cgroup:{}", c.name);
+        match (c.active, c.name.as_str()) {
+            (true, _) => applied(&name, true, &c.detail),
+            (false, "memory") => layer(&name, false, format!("{}; memory is capped per process by RLIMIT_DATA", c.detail)),
+            (false, _) => layer(&name, false, c.detail.clone()),
+        }
+    }));
     layers.extend(NOT_APPLIED.iter().map(|(name, detail)| layer(name, false, *detail)));
     layers
 }

@@ -99,6 +99,7 @@ pub struct ExecutionService {
     pub(crate) workspaces: Workspaces,
     pub(crate) launcher: Arc<dyn Launcher>,
     pub(crate) templates: Templates,
+    pub(crate) cgroups: Arc<sandbox::cgroup::Manager>,
     admission: Arc<Admission>,
     recorder: Option<Arc<dyn ExecutionRecorder>>,
     cancel: CancellationToken,
@@ -115,7 +116,11 @@ impl ExecutionService {
         let owner =
             if sandbox::host::is_root() { (config.identity.host_uid, config.identity.host_gid) } else { current_ids() };
         let workspaces = Workspaces::open(&config.workspace_root, config.limits.workspace_bytes, owner)?;
-        let launcher = Arc::new(ColdLauncher { init_exe: config.init_exe.clone() });
+        let cgroups = Arc::new(sandbox::cgroup::Manager::open(&config.cgroups));
+        for state in cgroups.states().iter().filter(|s| !s.active) {
+            tracing::warn!(controller = %state.name, reason = %state.detail, "cgroup controller not in force");
+        }
+        let launcher = Arc::new(ColdLauncher { init_exe: config.init_exe.clone(), cgroups: Some(cgroups.clone()) });
         let templates = Templates::open(&config.templates, &config.runtimes, &config.limits)
             .map_err(|e| ExecuteError::Internal(format!("templates: {e}")))?;
         let languages = interpreters(&config.runtimes).await;
@@ -136,6 +141,7 @@ impl ExecutionService {
             workspaces,
             launcher,
             templates,
+            cgroups,
             admission: Admission::new(options.max_running, options.max_queued),
             recorder: options.recorder,
             cancel: CancellationToken::new(),
@@ -147,7 +153,8 @@ impl ExecutionService {
         if let Err(reason) = &service.health {
             tracing::error!(%reason, "the sandbox does not work on this host");
         }
-        service.info.isolation.layers = posture::layers(&service.health, service.workspaces.size_capped());
+        service.info.isolation.layers =
+            posture::layers(&service.health, service.workspaces.size_capped(), service.cgroups.states());
         Ok(Arc::new(service))
     }
 

@@ -91,6 +91,13 @@ pub struct Limits {
     pub open_files: u64,
     /// Processes and threads of the sandbox's user.
     pub processes: u64,
+    /// Memory of the whole run (its own cgroup), when the host's memory controller is in force.
+    #[serde(default)]
+    pub memory_bytes: Option<u64>,
+    /// Processes and threads of the whole run, its launcher and init included (its own
+    /// cgroup), when the host's pids controller is in force.
+    #[serde(default)]
+    pub pids: Option<u64>,
     /// Bytes of the private channel that are kept.
     pub channel_bytes: u64,
 }
@@ -108,6 +115,9 @@ pub struct SandboxReport {
     /// What the program wrote to its private channel, if it had one (invalid UTF-8 replaced).
     pub channel: Option<String>,
     pub channel_truncated: bool,
+    /// Size-capped filesystems of the sandbox (such as /tmp) that were full when it ended.
+    #[serde(default)]
+    pub full_filesystems: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

@@ -7,6 +7,7 @@
 //! so that daemons sharing a parent never touch each other's runs. The runner moves the
 //! launcher into it before the launcher reads its spec, so every process of the run is in it.
 
+pub mod attach;
 pub mod detect;
 mod files;
 pub mod v1;
@@ -171,6 +172,12 @@ impl Manager {
                 }
             }
         }
+    }
+}
+
+impl std::fmt::Debug for Manager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Manager").field("tag", &self.tag).field("states", &self.states).finish()
     }
 }
 
