@@ -29,7 +29,7 @@ pub struct SandboxArgs {
     /// Bash used inside the sandbox.
     #[arg(long, env = "SANDBOX_BASH", default_value = "/bin/bash")]
     pub bash: PathBuf,
-    /// Memory per sandboxed process when a request names none (MiB).
+    /// Memory of a run when a request names none (MiB).
     #[arg(long, env = "SANDBOX_DEFAULT_MEMORY_MB", default_value_t = 512)]
     pub default_memory_mb: u64,
     /// Largest memory a request may ask for (MiB).

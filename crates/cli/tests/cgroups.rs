@@ -65,6 +65,19 @@ async fn a_memory_bomb_is_killed_at_its_limit_and_reported_as_memory_limit() {
 }
 
 #[tokio::test]
+async fn memory_spread_over_many_processes_is_limited_for_the_run_as_a_whole() {
+    let Some(d) = limited_by("memory").await else { return };
+    // Each process alone is well under the limit; together they are far over it. The kernel
+    // kills the code's processes, never the sandbox's own, so the run still reports.
+    let code = "pids=''; for i in $(seq 8); do python3 -c \"b = b'x' * (30 << 20); import time; time.sleep(3)\" & pids=\"$pids $!\"; done\nrc=0; for p in $pids; do wait $p || rc=1; done; exit $rc";
+    let r = d.execute(json!({"code": code, "language": "shell", "timeout": 60, "limits": {"memory_mb": 128}})).await;
+    assert_eq!(r["status"], "killed", "{r}");
+    assert_eq!(reason(&r), "memory_limit", "{r}");
+    assert_eq!(r["exit_code"], 1, "{r}");
+    assert_healthy(&d).await;
+}
+
+#[tokio::test]
 async fn peak_memory_and_cpu_time_come_from_the_runs_cgroup() {
     let Some(d) = limited_by("memory").await else { return };
     let code = "import time\nblock = b'x' * (100 << 20)\nstart = time.process_time()\nwhile time.process_time() - start < 0.5:\n    pass\nprint(len(block))";

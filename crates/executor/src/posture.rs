@@ -53,7 +53,9 @@ pub fn layers(self_test: &Result<(), String>, workspace_capped: bool, cgroups: &
         let name = format!("cgroup:{}", c.name);
         match (c.active, c.name.as_str()) {
             (true, _) => applied(&name, true, &c.detail),
-            (false, "memory") => layer(&name, false, format!("{}; memory is capped per process by RLIMIT_DATA", c.detail)),
+            (false, "memory") => {
+                layer(&name, false, format!("{}; memory is capped per process by RLIMIT_DATA", c.detail))
+            }
             (false, _) => layer(&name, false, c.detail.clone()),
         }
     }));

@@ -38,8 +38,8 @@ pub fn kernel_release() -> String {
 pub fn filesystem_full(path: &Path) -> bool {
     match nix::sys::statvfs::statvfs(path) {
         Ok(fs) => {
-            let blocks_left = fs.blocks_available() as u64;
-            blocks_left.saturating_mul(64) <= fs.blocks() as u64 || (fs.files() > 0 && fs.files_available() == 0)
+            let blocks_left = fs.blocks_available();
+            blocks_left.saturating_mul(64) <= fs.blocks() || (fs.files() > 0 && fs.files_available() == 0)
         }
         Err(_) => false,
     }

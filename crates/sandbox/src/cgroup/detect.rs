@@ -50,7 +50,9 @@ impl Layout {
             let Some((fields, rest)) = line.split_once(" - ") else { continue };
             let fields: Vec<&str> = fields.split_whitespace().collect();
             let rest: Vec<&str> = rest.split_whitespace().collect();
-            let (Some(root), Some(mount), Some(fstype)) = (fields.get(3), fields.get(4), rest.first()) else { continue };
+            let (Some(root), Some(mount), Some(fstype)) = (fields.get(3), fields.get(4), rest.first()) else {
+                continue;
+            };
             let mount = PathBuf::from(unescape(mount));
             match *fstype {
                 "cgroup2" => {
@@ -62,7 +64,9 @@ impl Layout {
                     for name in options.split(',').filter(|o| is_controller(o)) {
                         let key = own.keys().find(|k| k.split(',').any(|c| c == name));
                         let own = key.map(|k| own[k].as_str()).unwrap_or("/");
-                        layout.v1.insert(name.to_string(), Hierarchy { mount: mount.clone(), own: relative(own, root) });
+                        layout
+                            .v1
+                            .insert(name.to_string(), Hierarchy { mount: mount.clone(), own: relative(own, root) });
                     }
                 }
                 _ => {}
@@ -116,8 +120,20 @@ fn relative(path: &str, root: &str) -> String {
 
 fn is_controller(option: &str) -> bool {
     const V1_CONTROLLERS: [&str; 14] = [
-        "blkio", "cpu", "cpuacct", "cpuset", "devices", "freezer", "hugetlb", "memory", "misc", "net_cls", "net_prio",
-        "perf_event", "pids", "rdma",
+        "blkio",
+        "cpu",
+        "cpuacct",
+        "cpuset",
+        "devices",
+        "freezer",
+        "hugetlb",
+        "memory",
+        "misc",
+        "net_cls",
+        "net_prio",
+        "perf_event",
+        "pids",
+        "rdma",
     ];
     V1_CONTROLLERS.contains(&option)
 }

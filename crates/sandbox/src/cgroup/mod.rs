@@ -107,8 +107,8 @@ impl Manager {
 
     pub fn with_layout(config: &CgroupConfig, layout: &Layout, root: bool) -> Manager {
         let tag = own_tag();
-        let on_v2 = layout.unified.is_some()
-            && layout.unified_controllers().iter().any(|c| CONTROLLERS.contains(&c.as_str()));
+        let on_v2 =
+            layout.unified.is_some() && layout.unified_controllers().iter().any(|c| CONTROLLERS.contains(&c.as_str()));
         let (backend, states) = if on_v2 {
             let tree = layout.unified.as_ref().expect("checked above");
             let (tree, states) = v2::Tree::prepare(tree, config.parent.as_deref(), root);

@@ -204,7 +204,10 @@ fn v1_writes_limits_in_each_hierarchy_and_reads_usage() {
         fs::write(dir.join("cgroup.procs"), "").unwrap();
     }
     let usage = run.finish();
-    assert_eq!(usage, Usage { peak_memory_bytes: Some(50 << 20), cpu_usec: Some(7000), oom_kills: 2, pids_limit_hits: 0 });
+    assert_eq!(
+        usage,
+        Usage { peak_memory_bytes: Some(50 << 20), cpu_usec: Some(7000), oom_kills: 2, pids_limit_hits: 0 }
+    );
     assert!(dirs.iter().all(|d| !d.exists()), "every hierarchy's directory is removed");
 }
 

@@ -36,10 +36,7 @@ impl Tree {
             match enable_down_to(tree, candidate) {
                 Ok(parent) => {
                     let enabled = enabled(&parent);
-                    let states = CONTROLLERS
-                        .iter()
-                        .map(|c| state(c, &parent, &enabled, &offered))
-                        .collect();
+                    let states = CONTROLLERS.iter().map(|c| state(c, &parent, &enabled, &offered)).collect();
                     let swap = parent.join("memory.swap.max").exists();
                     return (Some(Tree { parent, controllers: enabled, swap }), states);
                 }
@@ -95,7 +92,8 @@ impl Run {
 /// it from the top, so its children can use them. Returns its directory.
 fn enable_down_to(tree: &Hierarchy, path: &str) -> io::Result<PathBuf> {
     let offered = files::read(&tree.mount, "cgroup.controllers").unwrap_or_default();
-    let wanted: Vec<&str> = CONTROLLERS.iter().copied().filter(|c| offered.split_whitespace().any(|o| o == *c)).collect();
+    let wanted: Vec<&str> =
+        CONTROLLERS.iter().copied().filter(|c| offered.split_whitespace().any(|o| o == *c)).collect();
     let target = join(&tree.mount, path);
     std::fs::create_dir_all(&target)?;
     let mut dir = tree.mount.clone();
@@ -114,7 +112,8 @@ fn enable_down_to(tree: &Hierarchy, path: &str) -> io::Result<PathBuf> {
 /// because the daemon's own cgroup holds processes, they move to a leaf beside the runs.
 fn enable(dir: &Path, cgroup: &str, wanted: &[&str], tree: &Hierarchy) -> io::Result<()> {
     let have = enabled(dir);
-    let missing: Vec<String> = wanted.iter().filter(|c| !have.iter().any(|h| h == *c)).map(|c| format!("+{c}")).collect();
+    let missing: Vec<String> =
+        wanted.iter().filter(|c| !have.iter().any(|h| h == *c)).map(|c| format!("+{c}")).collect();
     if missing.is_empty() {
         return Ok(());
     }
@@ -165,7 +164,11 @@ fn state(name: &str, parent: &Path, enabled: &[String], offered: &str) -> Contro
             "pids" => "pids.max per run",
             _ => "cpu.max per run",
         };
-        return ControllerState { name: name.into(), active: true, detail: format!("cgroup v2 under {}: {what}", parent.display()) };
+        return ControllerState {
+            name: name.into(),
+            active: true,
+            detail: format!("cgroup v2 under {}: {what}", parent.display()),
+        };
     }
     let detail = if offered.split_whitespace().any(|o| o == name) {
         format!("cgroup v2: not enabled in {}/cgroup.subtree_control", parent.display())
