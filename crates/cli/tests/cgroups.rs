@@ -78,6 +78,19 @@ async fn memory_spread_over_many_processes_is_limited_for_the_run_as_a_whole() {
 }
 
 #[tokio::test]
+async fn tmp_files_past_the_memory_limit_end_the_run_as_memory_limit() {
+    let Some(d) = limited_by("memory").await else { return };
+    // /tmp's pages count against the run's memory but belong to no process: once the code's
+    // processes are killed the kernel may take the sandbox's own, and the run must still end
+    // with a result that says why.
+    let code = "head -c 90M /dev/zero > /tmp/fill; echo unreachable";
+    let r = d.execute(json!({"code": code, "language": "shell", "timeout": 60, "limits": {"memory_mb": 64}})).await;
+    assert_eq!(r["status"], "killed", "{r}");
+    assert_eq!(reason(&r), "memory_limit", "{r}");
+    assert_healthy(&d).await;
+}
+
+#[tokio::test]
 async fn peak_memory_and_cpu_time_come_from_the_runs_cgroup() {
     let Some(d) = limited_by("memory").await else { return };
     let code = "import time\nblock = b'x' * (100 << 20)\nstart = time.process_time()\nwhile time.process_time() - start < 0.5:\n    pass\nprint(len(block))";

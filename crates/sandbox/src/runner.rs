@@ -142,19 +142,26 @@ pub async fn run(spec: &SandboxSpec, options: &RunOptions) -> Result<RunOutput, 
     let (mut report, cut) = match ending {
         Ending::Cancelled => (ended(Outcome::Cancelled, started.elapsed()), None),
         Ending::Cut(hit) => (ended(Outcome::Signaled { signal: libc::SIGKILL }, started.elapsed()), Some(hit)),
-        Ending::Report(raw) => {
-            let raw = raw?;
-            let report = serde_json::from_slice(&raw).map_err(|e| {
-                RunError::Protocol(format!("unreadable report ({e}): {}", String::from_utf8_lossy(&raw)))
-            })?;
-            (report, None)
-        }
+        Ending::Report(raw) => match raw.and_then(|raw| parse_report(&raw)) {
+            Ok(report) => (report, None),
+            // Out of memory with nothing of the code left to kill (its files in /tmp hold the
+            // memory), the kernel killed the sandbox's init or launcher: the limit ended it.
+            Err(_) if usage.is_some_and(|u| u.oom_kills > 0) => {
+                (ended(Outcome::Signaled { signal: libc::SIGKILL }, started.elapsed()), Some(LimitHit::Memory))
+            }
+            Err(e) => return Err(e),
+        },
     };
     let limit = cut.or_else(|| limit_hit(&report, usage.as_ref()));
     if let Some(usage) = &usage {
         apply_usage(&mut report, usage);
     }
     Ok(RunOutput { report, stdout, stderr, limit })
+}
+
+fn parse_report(raw: &[u8]) -> Result<SandboxReport, RunError> {
+    serde_json::from_slice(raw)
+        .map_err(|e| RunError::Protocol(format!("unreadable report ({e}): {}", String::from_utf8_lossy(raw))))
 }
 
 enum Ending {
