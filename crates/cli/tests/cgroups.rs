@@ -179,3 +179,23 @@ async fn a_gigabyte_of_output_is_stopped_and_reported_as_output_limit() {
     assert_eq!(r["stderr"], "");
     assert_healthy(&d).await;
 }
+
+#[tokio::test]
+async fn a_run_whose_cgroup_cannot_be_made_never_runs() {
+    let parent = format!("/se-fail-closed-{}", std::process::id());
+    let pids_parent = PathBuf::from("/sys/fs/cgroup/pids").join(&parent[1..]);
+    let d = Daemon::start_with(&[("SANDBOX_CGROUP_PARENT", parent.as_str())]).await;
+    if !common::sandbox_or_skip(&d).await || !pids_parent.is_dir() {
+        eprintln!("SKIP: no v1 pids hierarchy to take away here");
+        return;
+    }
+    std::fs::remove_dir(&pids_parent).expect("remove the daemon's pids parent");
+    let r = d.post("/execute", &json!({"code": "echo ran", "language": "shell"})).await;
+    assert_eq!(common::assert_error_body(&r, 500), "Executor.SandboxError");
+    let detail = r.body["error_detail"].as_str().unwrap();
+    assert!(detail.contains("cgroup") && detail.contains("pids"), "{detail}");
+    drop(d);
+    for hierarchy in ["memory", "pids", "cpu", "cpuacct"] {
+        let _ = std::fs::remove_dir(PathBuf::from("/sys/fs/cgroup").join(hierarchy).join(&parent[1..]));
+    }
+}

@@ -130,3 +130,56 @@ fn round2(x: f64) -> f64 {
 fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
+
+#[cfg(test)]
+mod tests {
+    use sandbox::runner::{Captured, LimitHit, RunOutput};
+    use sandbox::{Outcome, SandboxReport};
+
+    use super::build;
+    use crate::{ExecutionStatus, TerminationReason};
+
+    fn run(outcome: Outcome, limit: Option<LimitHit>) -> RunOutput {
+        let report = SandboxReport {
+            outcome,
+            wall_time_ms: 1.0,
+            cpu_time_ms: 1.0,
+            peak_memory_kb: 1024,
+            channel: None,
+            channel_truncated: false,
+            full_filesystems: Vec::new(),
+        };
+        RunOutput { report, stdout: Captured::default(), stderr: Captured::default(), limit }
+    }
+
+    fn ended(
+        outcome: Outcome,
+        limit: Option<LimitHit>,
+        workspace_full: bool,
+    ) -> (ExecutionStatus, Option<TerminationReason>) {
+        let r = build("exec_1", run(outcome, limit), Vec::new(), workspace_full).unwrap();
+        (r.status, r.termination_reason)
+    }
+
+    const KILL: Outcome = Outcome::Signaled { signal: 9 };
+
+    #[test]
+    fn each_limit_says_why_the_run_ended() {
+        use ExecutionStatus::*;
+        use TerminationReason::*;
+        assert_eq!(ended(KILL, Some(LimitHit::Memory), false), (Killed, Some(MemoryLimit)));
+        assert_eq!(ended(Outcome::Exited { code: 0 }, Some(LimitHit::Processes), false), (Killed, Some(ProcessLimit)));
+        assert_eq!(ended(KILL, Some(LimitHit::Output), false), (Killed, Some(OutputLimit)));
+        assert_eq!(ended(Outcome::Exited { code: 1 }, Some(LimitHit::Disk), false), (Failed, Some(DiskLimit)));
+        assert_eq!(ended(Outcome::Signaled { signal: 25 }, Some(LimitHit::Disk), false), (Killed, Some(DiskLimit)));
+    }
+
+    #[test]
+    fn a_full_workspace_explains_failures_only() {
+        use ExecutionStatus::*;
+        assert_eq!(ended(Outcome::Exited { code: 1 }, None, true), (Failed, Some(TerminationReason::DiskLimit)));
+        assert_eq!(ended(Outcome::Exited { code: 0 }, None, true), (Success, None));
+        assert_eq!(ended(Outcome::TimedOut, None, true), (Timeout, Some(TerminationReason::Timeout)));
+        assert_eq!(ended(KILL, None, false), (Killed, Some(TerminationReason::Signal)));
+    }
+}

@@ -13,6 +13,11 @@ pub fn write(dir: &Path, file: &str, value: &str) -> io::Result<()> {
     std::fs::write(&path, value).map_err(|e| annotate(&path, e))
 }
 
+/// Makes one cgroup directory; the error names it.
+pub fn make_dir(dir: &Path) -> io::Result<()> {
+    std::fs::create_dir(dir).map_err(|e| annotate(dir, e))
+}
+
 pub fn read(dir: &Path, file: &str) -> Option<String> {
     std::fs::read_to_string(dir.join(file)).ok()
 }

@@ -123,6 +123,12 @@ impl Manager {
             };
             return Manager::without(config, reason);
         };
+        let mut states = states;
+        if config.cpu_quota <= 0.0 {
+            for state in states.iter_mut().filter(|s| s.name == "cpu") {
+                *state = ControllerState::missing("cpu", "no CPU quota is configured (SANDBOX_CPU_QUOTA is 0)");
+            }
+        }
         let manager = Manager { backend, states, cpu_quota: config.cpu_quota, tag, next: AtomicU64::new(0) };
         manager.remove_leftovers();
         manager

@@ -257,3 +257,18 @@ fn no_cgroup_filesystem_means_no_limits_and_a_reason() {
     assert!(manager.states().iter().all(|s| !s.active && s.detail.contains("no cgroup filesystem")));
     assert!(manager.create(&LIMITS).unwrap().is_none());
 }
+
+#[test]
+fn a_run_cgroup_that_cannot_be_made_is_an_error_not_a_run_without_limits() {
+    let root = tempfile::tempdir().unwrap();
+    let layout = fake_v1(root.path());
+    let manager = Manager::with_layout(&CgroupConfig { parent: None, cpu_quota: 0.0 }, &layout, true);
+    let cpu = manager.states().iter().find(|s| s.name == "cpu").unwrap();
+    assert!(!cpu.active && cpu.detail.contains("no CPU quota"), "{cpu:?}");
+    fs::remove_dir_all(root.path().join("pids/sandbox-executor")).unwrap();
+    let err = manager.create(&LIMITS).err().expect("the pids parent is gone");
+    assert!(err.to_string().contains("pids"), "{err}");
+    // What was made in the other hierarchies before the failure is gone again.
+    let memory = fs::read_dir(root.path().join("memory/sandbox-executor")).unwrap();
+    assert_eq!(memory.flatten().filter(|e| e.path().is_dir()).count(), 0);
+}

@@ -63,7 +63,7 @@ impl Trees {
         let mut run = Run { dirs: BTreeMap::new() };
         for (controller, parent) in &self.parents {
             let dir = parent.join(name);
-            match std::fs::create_dir(&dir) {
+            match files::make_dir(&dir) {
                 // Co-mounted controllers (cpu,cpuacct) share one directory.
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists && run.dirs.values().any(|d| d == &dir) => {}
                 Err(e) => {

@@ -49,7 +49,7 @@ impl Tree {
 
     pub fn create(&self, name: &str, limits: &RunLimits, cpu_quota: Option<f64>) -> io::Result<Run> {
         let dir = self.parent.join(name);
-        std::fs::create_dir(&dir)?;
+        files::make_dir(&dir)?;
         let run = Run { dir };
         if let Err(e) = self.limit(&run.dir, limits, cpu_quota) {
             let _ = files::remove(&run.dir);
