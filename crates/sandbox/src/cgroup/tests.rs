@@ -272,3 +272,29 @@ fn a_run_cgroup_that_cannot_be_made_is_an_error_not_a_run_without_limits() {
     let memory = fs::read_dir(root.path().join("memory/sandbox-executor")).unwrap();
     assert_eq!(memory.flatten().filter(|e| e.path().is_dir()).count(), 0);
 }
+
+#[test]
+fn v2_controllers_not_handed_down_to_a_delegated_subtree_are_missing_with_the_reason() {
+    let root = tempfile::tempdir().unwrap();
+    fake_v2(root.path(), "cpu memory pids");
+    fs::write(root.path().join("cgroup.subtree_control"), "cpu memory pids").unwrap();
+    // system.slice hands only cpu and pids down, and refuses to change that.
+    let slice = root.path().join("system.slice");
+    fs::create_dir_all(slice.join("cgroup.subtree_control")).unwrap();
+    fs::write(slice.join("cgroup.controllers"), "cpu memory pids").unwrap();
+    for dir in ["system.slice/api.service", "system.slice/api.service/sandbox-executor"] {
+        fs::create_dir_all(root.path().join(dir)).unwrap();
+        fs::write(root.path().join(dir).join("cgroup.controllers"), "cpu pids").unwrap();
+    }
+    let mountinfo = V2_MOUNTINFO.replace("{ROOT}", root.path().to_str().unwrap());
+    let layout = Layout::parse(&mountinfo, "0::/system.slice/api.service\n");
+    let manager = Manager::with_layout(&CgroupConfig::default(), &layout, false);
+    assert!(manager.active("pids") && manager.active("cpu"), "{:?}", manager.states());
+    let memory = manager.states().iter().find(|s| s.name == "memory").unwrap();
+    assert!(!memory.active, "{memory:?}");
+    assert!(memory.detail.contains("cannot enable it") && memory.detail.contains("system.slice"), "{memory:?}");
+    let run = manager.create(&LIMITS).unwrap().unwrap();
+    let RunCgroup::V2(v2) = &run else { panic!("expected a v2 cgroup") };
+    assert!(!v2.dir.join("memory.max").exists(), "no memory limit where the controller is missing");
+    assert_eq!(read(&v2.dir, "pids.max"), "64");
+}

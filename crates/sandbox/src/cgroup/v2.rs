@@ -31,20 +31,37 @@ impl Tree {
             None if root => vec![format!("{}/{DEFAULT_NAME}", tree.own), format!("/{DEFAULT_NAME}")],
             None => vec![format!("{}/{DEFAULT_NAME}", tree.own)],
         };
+        let wanted = CONTROLLERS.iter().filter(|c| offered.split_whitespace().any(|o| o == **c)).count();
         let mut errors = Vec::new();
+        let mut partial = None;
         for candidate in &candidates {
             match enable_down_to(tree, candidate) {
-                Ok(parent) => {
+                Ok((parent, refusals)) => {
                     let enabled = enabled(&parent);
-                    let states = CONTROLLERS.iter().map(|c| state(c, &parent, &enabled, &offered)).collect();
-                    let swap = parent.join("memory.swap.max").exists();
-                    return (Some(Tree { parent, controllers: enabled, swap }), states);
+                    if enabled.iter().filter(|e| CONTROLLERS.contains(&e.as_str())).count() >= wanted {
+                        return Tree::ready(parent, enabled, &offered, &refusals);
+                    }
+                    partial.get_or_insert((parent, enabled, refusals));
                 }
                 Err(e) => errors.push(format!("{candidate}: {e}")),
             }
         }
+        if let Some((parent, enabled, refusals)) = partial {
+            return Tree::ready(parent, enabled, &offered, &refusals);
+        }
         let reason = format!("cannot prepare a cgroup v2 parent ({})", errors.join("; "));
         (None, CONTROLLERS.iter().map(|c| ControllerState::missing(c, reason.clone())).collect())
+    }
+
+    fn ready(
+        parent: PathBuf,
+        enabled: Vec<String>,
+        offered: &str,
+        refusals: &[String],
+    ) -> (Option<Tree>, Vec<ControllerState>) {
+        let states = CONTROLLERS.iter().map(|c| state(c, &parent, &enabled, offered, refusals)).collect();
+        let swap = parent.join("memory.swap.max").exists();
+        (Some(Tree { parent, controllers: enabled, swap }), states)
     }
 
     pub fn create(&self, name: &str, limits: &RunLimits, cpu_quota: Option<f64>) -> io::Result<Run> {
@@ -89,31 +106,44 @@ impl Run {
 }
 
 /// Creates the cgroup at `path` and hands every wanted controller the tree offers down to
-/// it from the top, so its children can use them. Returns its directory.
-fn enable_down_to(tree: &Hierarchy, path: &str) -> io::Result<PathBuf> {
+/// it from the top, so its children can use them. Returns its directory and why any level
+/// refused (above a delegated subtree, the controllers are usually enabled already).
+fn enable_down_to(tree: &Hierarchy, path: &str) -> io::Result<(PathBuf, Vec<String>)> {
     let offered = files::read(&tree.mount, "cgroup.controllers").unwrap_or_default();
     let wanted: Vec<&str> =
         CONTROLLERS.iter().copied().filter(|c| offered.split_whitespace().any(|o| o == *c)).collect();
     let target = join(&tree.mount, path);
     std::fs::create_dir_all(&target)?;
+    let mut refusals = Vec::new();
     let mut dir = tree.mount.clone();
     let mut cgroup = String::new();
-    let components: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
-    for component in components {
-        enable(&dir, &cgroup, &wanted, tree)?;
+    for component in path.split('/').filter(|c| !c.is_empty()) {
+        if let Err(e) = enable(&dir, &cgroup, &wanted, tree) {
+            refusals.push(e.to_string());
+        }
         dir.push(component);
         cgroup = format!("{cgroup}/{component}");
     }
-    enable(&dir, &cgroup, &wanted, tree)?;
-    Ok(target)
+    // The runs' parent is ours and holds no processes: this fails only where a level above
+    // did not hand a controller down.
+    if let Err(e) = enable(&dir, &cgroup, &wanted, tree) {
+        refusals.push(e.to_string());
+    }
+    Ok((target, refusals))
 }
 
 /// Enables `wanted` in `dir`'s subtree_control where not yet enabled. If the kernel refuses
 /// because the daemon's own cgroup holds processes, they move to a leaf beside the runs.
 fn enable(dir: &Path, cgroup: &str, wanted: &[&str], tree: &Hierarchy) -> io::Result<()> {
     let have = enabled(dir);
-    let missing: Vec<String> =
-        wanted.iter().filter(|c| !have.iter().any(|h| h == *c)).map(|c| format!("+{c}")).collect();
+    // A level lists what its parent handed down (a fake tree may not say: then all of it).
+    let available = files::read(dir, "cgroup.controllers");
+    let missing: Vec<String> = wanted
+        .iter()
+        .filter(|c| !have.iter().any(|h| h == *c))
+        .filter(|c| available.as_deref().is_none_or(|a| a.split_whitespace().any(|o| o == **c)))
+        .map(|c| format!("+{c}"))
+        .collect();
     if missing.is_empty() {
         return Ok(());
     }
@@ -156,7 +186,7 @@ fn enabled(dir: &Path) -> Vec<String> {
         .collect()
 }
 
-fn state(name: &str, parent: &Path, enabled: &[String], offered: &str) -> ControllerState {
+fn state(name: &str, parent: &Path, enabled: &[String], offered: &str, refusals: &[String]) -> ControllerState {
     if enabled.iter().any(|e| e == name) {
         let what = match name {
             "memory" if parent.join("memory.swap.max").exists() => "memory.max per run, memory.swap.max 0",
@@ -171,7 +201,8 @@ fn state(name: &str, parent: &Path, enabled: &[String], offered: &str) -> Contro
         };
     }
     let detail = if offered.split_whitespace().any(|o| o == name) {
-        format!("cgroup v2: not enabled in {}/cgroup.subtree_control", parent.display())
+        let why = if refusals.is_empty() { String::new() } else { format!(" ({})", refusals.join("; ")) };
+        format!("cgroup v2: cannot enable it in {}/cgroup.subtree_control{why}", parent.display())
     } else {
         format!("cgroup v2: the tree does not offer the {name} controller (cgroup.controllers: {})", offered.trim())
     };
