@@ -78,7 +78,9 @@ pub struct Metrics {
     pub duration_ms: f64,
     /// CPU time of the sandboxed processes (not the daemon's).
     pub cpu_time_ms: f64,
-    /// Largest resident set of a sandboxed process, in MiB.
+    /// Peak memory of the run in MiB: its cgroup's high-water mark (files it wrote to /tmp
+    /// count too); where no memory cgroup is in force, the largest resident set of a single
+    /// process.
     pub peak_memory_mb: f64,
 }
 

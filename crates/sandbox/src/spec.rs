@@ -108,9 +108,11 @@ pub struct SandboxReport {
     pub outcome: Outcome,
     /// Wall time from the sandbox's start to the end of its last process.
     pub wall_time_ms: f64,
-    /// CPU time (user + system) of every process that ran in the sandbox.
+    /// CPU time (user + system) of every process that ran in the sandbox (the runner puts
+    /// the run's cgroup's figure here when it has one).
     pub cpu_time_ms: f64,
-    /// Largest resident set of any single process of the sandbox.
+    /// Largest resident set of any single process of the sandbox, or the run's cgroup's
+    /// peak memory when the runner has one.
     pub peak_memory_kb: u64,
     /// What the program wrote to its private channel, if it had one (invalid UTF-8 replaced).
     pub channel: Option<String>,
