@@ -216,7 +216,11 @@ impl RunCgroup {
     /// Kills whatever is left of the run and removes its cgroup(s); returns what the kernel
     /// counted before that.
     pub fn finish(self) -> Usage {
-        let usage = self.usage();
+        // Read before the cgroup goes: dropping `self` kills what is left and removes it.
+        self.usage()
+    }
+
+    fn clean_up(&self) {
         for dir in self.dirs() {
             if !files::kill_all(&dir) {
                 tracing::warn!(cgroup = %dir.display(), "processes of a finished run would not die");
@@ -225,7 +229,13 @@ impl RunCgroup {
                 tracing::warn!(cgroup = %dir.display(), error = %e, "cannot remove a run's cgroup");
             }
         }
-        usage
+    }
+}
+
+/// However a run ends, even on an early error, nothing of it outlives its cgroup.
+impl Drop for RunCgroup {
+    fn drop(&mut self) {
+        self.clean_up();
     }
 }
 

@@ -72,6 +72,10 @@ fn read(dir: &Path, file: &str) -> String {
     fs::read_to_string(dir.join(file)).unwrap_or_else(|e| panic!("{}/{file}: {e}", dir.display()))
 }
 
+/// Above any pid_max: nothing a fake cgroup lists may be a real process (a run's cgroup
+/// SIGKILLs what it lists when it goes).
+const NO_SUCH_PID: u32 = 999_999_999;
+
 const LIMITS: RunLimits = RunLimits { memory_bytes: Some(128 << 20), processes: Some(64) };
 
 #[test]
@@ -98,8 +102,13 @@ fn v2_enables_controllers_and_writes_each_runs_limits() {
     assert_eq!(read(&v2.dir, "memory.swap.max"), "0");
     assert_eq!(read(&v2.dir, "pids.max"), "64");
     assert_eq!(read(&v2.dir, "cpu.max"), "150000 100000");
-    run.join(4242).unwrap();
-    assert_eq!(read(&v2.dir, "cgroup.procs"), "4242");
+    run.join(NO_SUCH_PID).unwrap();
+    assert_eq!(read(&v2.dir, "cgroup.procs"), NO_SUCH_PID.to_string());
+    // A run dropped without finishing (an early error) still goes away.
+    fs::write(v2.dir.join("cgroup.procs"), "").unwrap();
+    let dir = v2.dir.clone();
+    drop(run);
+    assert!(!dir.exists(), "a dropped run's cgroup is removed");
 }
 
 #[test]
@@ -192,9 +201,9 @@ fn v1_writes_limits_in_each_hierarchy_and_reads_usage() {
     assert_eq!(read(&pids, "pids.max"), "64");
     assert_eq!(read(&cpu, "cpu.cfs_period_us"), "100000");
     assert_eq!(read(&cpu, "cpu.cfs_quota_us"), "50000");
-    run.join(77).unwrap();
+    run.join(NO_SUCH_PID).unwrap();
     for dir in &dirs {
-        assert_eq!(read(dir, "cgroup.procs"), "77");
+        assert_eq!(read(dir, "cgroup.procs"), NO_SUCH_PID.to_string());
     }
     fs::write(memory.join("memory.max_usage_in_bytes"), "52428800\n").unwrap();
     fs::write(memory.join("memory.oom_control"), "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n").unwrap();
