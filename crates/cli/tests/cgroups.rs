@@ -27,11 +27,15 @@ async fn limited_by(controller: &str) -> Option<Daemon> {
 
 /// Run cgroups of the daemon with pid `pid` still present in any hierarchy.
 fn cgroups_of(pid: u32) -> Vec<PathBuf> {
+    cgroups_under("sandbox-executor", pid)
+}
+
+fn cgroups_under(parent: &str, pid: u32) -> Vec<PathBuf> {
     let prefix = format!("d{pid}.");
     let parents = ["memory", "pids", "cpu", "cpuacct", "cpu,cpuacct"]
         .iter()
-        .map(|c| PathBuf::from("/sys/fs/cgroup").join(c).join("sandbox-executor"))
-        .chain([PathBuf::from("/sys/fs/cgroup/sandbox-executor")]);
+        .map(|c| PathBuf::from("/sys/fs/cgroup").join(c).join(parent))
+        .chain([PathBuf::from("/sys/fs/cgroup").join(parent)]);
     parents
         .filter_map(|p| std::fs::read_dir(p).ok())
         .flat_map(|entries| entries.flatten())
@@ -197,5 +201,45 @@ async fn a_run_whose_cgroup_cannot_be_made_never_runs() {
     drop(d);
     for hierarchy in ["memory", "pids", "cpu", "cpuacct"] {
         let _ = std::fs::remove_dir(PathBuf::from("/sys/fs/cgroup").join(hierarchy).join(&parent[1..]));
+    }
+}
+
+#[tokio::test]
+async fn cgroups_left_by_a_killed_daemon_are_removed_by_the_next_one() {
+    // A parent of this test's own: other daemons on the host sweep the shared one too.
+    let name = format!("se-leftover-{}", std::process::id());
+    let parent = format!("/{name}");
+    let env = [("SANDBOX_CGROUP_PARENT", parent.as_str())];
+    let d = Daemon::start_with(&env).await;
+    if !common::sandbox_or_skip(&d).await {
+        return;
+    }
+    if !d.get("/info").await.body["isolation"]["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|l| l["name"] == "cgroup:pids" && l["active"] == true)
+    {
+        eprintln!("SKIP: the pids controller is not in force here");
+        return;
+    }
+    let cgroups_of = |pid| cgroups_under(&name, pid);
+    let pid = d.pid();
+    let url = format!("{}/execute", d.base);
+    let body = json!({"code": "sleep 300", "language": "shell", "timeout": 300});
+    let pending = tokio::spawn(async move { reqwest::Client::new().post(url).json(&body).send().await });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while cgroups_of(pid).is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(!cgroups_of(pid).is_empty(), "the run never got a cgroup");
+    let state = d.kill_hard();
+    assert!(pending.await.unwrap().is_err(), "the request cannot have been answered");
+    assert!(!cgroups_of(pid).is_empty(), "expected the killed daemon's run cgroup to be left");
+    let d = Daemon::start_in(state, &env).await;
+    assert_eq!(cgroups_of(pid), Vec::<PathBuf>::new(), "a new daemon left a dead one's cgroups in place");
+    drop(d);
+    for hierarchy in ["memory", "pids", "cpu", "cpuacct"] {
+        let _ = std::fs::remove_dir(PathBuf::from("/sys/fs/cgroup").join(hierarchy).join(&name));
     }
 }
