@@ -71,12 +71,14 @@ pub struct ServiceOptions {
     pub max_running: usize,
     /// Executions waiting for a turn beyond those; more are refused (503).
     pub max_queued: usize,
+    /// Caps and defaults of sessions.
+    pub sessions: crate::session::SessionConfig,
 }
 
 impl Default for ServiceOptions {
     fn default() -> Self {
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-        ServiceOptions { recorder: None, max_running: (4 * cores).max(4), max_queued: 64 }
+        ServiceOptions { recorder: None, max_running: (4 * cores).max(4), max_queued: 64, sessions: Default::default() }
     }
 }
 
@@ -92,6 +94,9 @@ pub struct ServiceStats {
     pub queued_executions: u64,
     pub max_running: u64,
     pub max_queued: u64,
+    /// Seed 003's session counters.
+    #[serde(flatten)]
+    pub sessions: crate::session::SessionStats,
 }
 
 pub struct ExecutionService {
@@ -99,9 +104,10 @@ pub struct ExecutionService {
     pub(crate) workspaces: Workspaces,
     pub(crate) launcher: Arc<dyn Launcher>,
     pub(crate) templates: Templates,
+    pub(crate) sessions: crate::session::Registry,
     admission: Arc<Admission>,
     recorder: Option<Arc<dyn ExecutionRecorder>>,
-    cancel: CancellationToken,
+    pub(crate) cancel: CancellationToken,
     health: Result<(), String>,
     info: HostInfo,
     finished: [AtomicU64; 4],
@@ -136,6 +142,7 @@ impl ExecutionService {
             workspaces,
             launcher,
             templates,
+            sessions: crate::session::Registry::new(options.sessions),
             admission: Admission::new(options.max_running, options.max_queued),
             recorder: options.recorder,
             cancel: CancellationToken::new(),
@@ -148,7 +155,9 @@ impl ExecutionService {
             tracing::error!(%reason, "the sandbox does not work on this host");
         }
         service.info.isolation.layers = posture::layers(&service.health, service.workspaces.size_capped());
-        Ok(Arc::new(service))
+        let service = Arc::new(service);
+        service.start_reaper();
+        Ok(service)
     }
 
     /// Runs `req` to its end and answers with its result, once recorded. The run goes on
@@ -213,6 +222,7 @@ impl ExecutionService {
             queued_executions: self.admission.queued() as u64,
             max_running: self.max.0 as u64,
             max_queued: self.max.1 as u64,
+            sessions: self.sessions.stats(),
         }
     }
 
@@ -257,8 +267,12 @@ impl ExecutionService {
         self.cancel.cancel();
     }
 
-    /// Removes persistent workspaces (at shutdown).
+    /// Kills every session's interpreters and removes persistent workspaces, sessions' too
+    /// (at shutdown; [`ExecutionService::close_sessions`] first waits for the kills).
     pub fn shutdown(&self) {
+        for session in self.sessions.drain() {
+            session.cancel.cancel();
+        }
         self.workspaces.clear_persistent();
     }
 

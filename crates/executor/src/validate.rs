@@ -37,6 +37,20 @@ pub struct RequestDraft {
     pub template: Option<Template>,
 }
 
+/// The timeout of a call that names none: the template's, or the server's default.
+pub(crate) fn default_timeout_secs(template: Option<&Template>, policy: &LimitPolicy) -> f64 {
+    template::default_timeout_secs(template, policy)
+}
+
+/// The limits asked for, with the template's defaults for those not asked for.
+pub(crate) fn limits_with_template(
+    asked: RequestedLimits,
+    template: Option<&Template>,
+    policy: &LimitPolicy,
+) -> RequestedLimits {
+    template::with_defaults(asked, template, policy)
+}
+
 /// Longest execution or session id; ids become directory and log names.
 const MAX_ID_LEN: usize = 128;
 
@@ -72,7 +86,7 @@ pub fn build_request(draft: RequestDraft, policy: &LimitPolicy) -> Result<Execut
     })
 }
 
-fn check_code(code: &str, policy: &LimitPolicy) -> Result<(), ExecuteError> {
+pub(crate) fn check_code(code: &str, policy: &LimitPolicy) -> Result<(), ExecuteError> {
     // Whitespace-only code runs nothing; it is almost certainly a caller's mistake.
     if code.trim().is_empty() {
         return Err(ExecuteError::invalid("code", "is required and must not be empty"));
@@ -90,7 +104,7 @@ fn parse_language(name: &str) -> Result<Language, ExecuteError> {
     })
 }
 
-fn timeout_ms(secs: Option<f64>, default_secs: f64, policy: &LimitPolicy) -> Result<u64, ExecuteError> {
+pub(crate) fn timeout_ms(secs: Option<f64>, default_secs: f64, policy: &LimitPolicy) -> Result<u64, ExecuteError> {
     let secs = secs.unwrap_or(default_secs);
     if !secs.is_finite() || secs < policy.min_timeout_secs || secs > policy.max_timeout_secs {
         return Err(ExecuteError::invalid(

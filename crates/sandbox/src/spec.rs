@@ -22,6 +22,12 @@ pub struct SandboxSpec {
     /// When set, a private channel (an anonymous memory file) is open at this descriptor in the
     /// program; what it writes there comes back as [`SandboxReport::channel`].
     pub channel_fd: Option<i32>,
+    /// When set, the socket the daemon hands to the launcher with the spec (see
+    /// [`crate::handoff`]) is open at this descriptor in the program: a long-lived
+    /// interpreter's request channel. The run fails closed if the spec asks for it and no
+    /// socket came with the spec.
+    #[serde(default)]
+    pub session_fd: Option<i32>,
 }
 
 /// Who the program runs as, inside and outside the user namespace.

@@ -1,0 +1,281 @@
+//! The live sessions: lookup by id and tenant, the caps, expiry, and the counters.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+use utoipa::ToSchema;
+
+use super::interpreter::Slot;
+use super::{SessionConfig, SessionInfo};
+use crate::templates::Environment;
+use crate::{ExecuteError, Language, Template};
+
+/// The seed's session counters, as `GET /metrics` reports them.
+#[derive(Debug, Clone, Copy, Default, Serialize, ToSchema)]
+pub struct SessionStats {
+    pub sessions_created: u64,
+    /// Calls made to an existing session (each `POST /session/execute`).
+    pub sessions_reused: u64,
+    /// Sessions ended by `POST /session/destroy`.
+    pub sessions_destroyed: u64,
+    /// Sessions ended by the reaper (idle past their TTL, or past the lifetime cap).
+    pub sessions_expired: u64,
+    pub active_sessions: u64,
+    pub max_sessions: u64,
+}
+
+pub(crate) struct Session {
+    pub id: String,
+    pub tenant: String,
+    pub scope: Option<String>,
+    pub template: Template,
+    pub environment: Environment,
+    pub ttl: Duration,
+    pub created: SystemTime,
+    pub started: Instant,
+    /// The persistent workspace's name and host path.
+    pub workspace_name: String,
+    pub workspace: PathBuf,
+    /// Cancelled when the session ends: kills every interpreter of it.
+    pub cancel: CancellationToken,
+    usage: Mutex<(Instant, SystemTime)>,
+    busy: AtomicUsize,
+    interpreters: Mutex<HashMap<Language, Arc<tokio::sync::Mutex<Slot>>>>,
+}
+
+/// Marks a session busy for one call: a busy session never expires, and the call's end
+/// counts as its last use.
+pub(crate) struct CallGuard(Arc<Session>);
+
+impl Drop for CallGuard {
+    fn drop(&mut self) {
+        *self.0.usage.lock().unwrap_or_else(|p| p.into_inner()) = (Instant::now(), SystemTime::now());
+        self.0.busy.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl Session {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        id: String,
+        tenant: String,
+        scope: Option<String>,
+        template: Template,
+        environment: Environment,
+        ttl: Duration,
+        workspace_name: String,
+        workspace: PathBuf,
+        cancel: CancellationToken,
+    ) -> Session {
+        let now = (Instant::now(), SystemTime::now());
+        Session {
+            id,
+            tenant,
+            scope,
+            template,
+            environment,
+            ttl,
+            created: now.1,
+            started: now.0,
+            workspace_name,
+            workspace,
+            cancel,
+            usage: Mutex::new(now),
+            busy: AtomicUsize::new(0),
+            interpreters: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn begin_call(self: &Arc<Self>) -> CallGuard {
+        self.busy.fetch_add(1, Ordering::SeqCst);
+        CallGuard(Arc::clone(self))
+    }
+
+    /// The interpreter slot of `language`, created empty on first use.
+    pub fn slot(&self, language: Language) -> Arc<tokio::sync::Mutex<Slot>> {
+        let mut map = self.interpreters.lock().unwrap_or_else(|p| p.into_inner());
+        Arc::clone(map.entry(language).or_default())
+    }
+
+    pub fn slots(&self) -> Vec<Arc<tokio::sync::Mutex<Slot>>> {
+        self.interpreters.lock().unwrap_or_else(|p| p.into_inner()).values().cloned().collect()
+    }
+
+    fn languages(&self) -> Vec<Language> {
+        let mut languages: Vec<Language> =
+            self.interpreters.lock().unwrap_or_else(|p| p.into_inner()).keys().copied().collect();
+        languages.sort_by_key(|l| l.name());
+        languages
+    }
+
+    /// Idle past its TTL (and not busy), or past the lifetime cap.
+    fn expired(&self, now: Instant, lifetime: Duration) -> bool {
+        let idle = self.busy.load(Ordering::SeqCst) == 0
+            && now.duration_since(self.usage.lock().unwrap_or_else(|p| p.into_inner()).0) >= self.ttl;
+        idle || now.duration_since(self.started) >= lifetime
+    }
+
+    pub fn info(&self) -> SessionInfo {
+        let (_, last_used) = *self.usage.lock().unwrap_or_else(|p| p.into_inner());
+        let rfc3339 = |t: SystemTime| humantime::format_rfc3339_millis(t).to_string();
+        SessionInfo {
+            session_id: self.id.clone(),
+            tenant_id: self.tenant.clone(),
+            scope: self.scope.clone(),
+            template: self.template.name.clone(),
+            languages: self.languages(),
+            created_at: rfc3339(self.created),
+            last_used_at: rfc3339(last_used),
+            ttl: self.ttl.as_secs(),
+            expires_at: rfc3339(last_used + self.ttl),
+        }
+    }
+}
+
+pub(crate) struct Registry {
+    pub config: SessionConfig,
+    live: Mutex<HashMap<String, Arc<Session>>>,
+    created: AtomicU64,
+    reused: AtomicU64,
+    destroyed: AtomicU64,
+    expired: AtomicU64,
+}
+
+impl Registry {
+    pub fn new(config: SessionConfig) -> Registry {
+        Registry {
+            config,
+            live: Mutex::new(HashMap::new()),
+            created: AtomicU64::new(0),
+            reused: AtomicU64::new(0),
+            destroyed: AtomicU64::new(0),
+            expired: AtomicU64::new(0),
+        }
+    }
+
+    fn live(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Session>>> {
+        self.live.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A fresh id no live session has: 12 hexadecimal characters.
+    pub fn new_id(&self) -> String {
+        let live = self.live();
+        loop {
+            let id = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
+            if !live.contains_key(&id) {
+                return id;
+            }
+        }
+    }
+
+    /// Refuses a new session of `tenant` when a cap is reached.
+    pub fn check_room(&self, tenant: &str) -> Result<(), ExecuteError> {
+        check_room(&self.live(), &self.config, tenant)
+    }
+
+    /// Adds `session` unless a cap was reached meanwhile.
+    pub fn insert(&self, session: Arc<Session>) -> Result<(), ExecuteError> {
+        let mut live = self.live();
+        check_room(&live, &self.config, &session.tenant)?;
+        live.insert(session.id.clone(), session);
+        self.created.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("sandbox_sessions_created_total").increment(1);
+        metrics::gauge!("sandbox_active_sessions").set(live.len() as f64);
+        Ok(())
+    }
+
+    /// The live session `id` of `tenant`; another tenant's looks exactly like a missing one.
+    pub fn get(&self, id: &str, tenant: &str) -> Result<Arc<Session>, ExecuteError> {
+        let live = self.live();
+        match live.get(id) {
+            Some(s) if s.tenant == tenant && !s.expired(Instant::now(), self.lifetime()) => Ok(Arc::clone(s)),
+            _ => Err(ExecuteError::SessionNotFound(id.to_string())),
+        }
+    }
+
+    /// Counts one call to an existing session.
+    pub fn reused(&self) {
+        self.reused.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("sandbox_sessions_reused_total").increment(1);
+    }
+
+    /// Takes the session `id` of `tenant` out, for destruction.
+    pub fn remove(&self, id: &str, tenant: &str) -> Result<Arc<Session>, ExecuteError> {
+        let mut live = self.live();
+        match live.get(id) {
+            Some(s) if s.tenant == tenant => {}
+            _ => return Err(ExecuteError::SessionNotFound(id.to_string())),
+        }
+        let session = live.remove(id).ok_or_else(|| ExecuteError::SessionNotFound(id.to_string()))?;
+        self.destroyed.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("sandbox_sessions_destroyed_total").increment(1);
+        metrics::gauge!("sandbox_active_sessions").set(live.len() as f64);
+        Ok(session)
+    }
+
+    /// Takes out every session past its TTL or lifetime.
+    pub fn take_expired(&self) -> Vec<Arc<Session>> {
+        let mut live = self.live();
+        let now = Instant::now();
+        let lifetime = self.lifetime();
+        let ids: Vec<String> = live.values().filter(|s| s.expired(now, lifetime)).map(|s| s.id.clone()).collect();
+        let taken: Vec<Arc<Session>> = ids.iter().filter_map(|id| live.remove(id)).collect();
+        if !taken.is_empty() {
+            self.expired.fetch_add(taken.len() as u64, Ordering::Relaxed);
+            metrics::counter!("sandbox_sessions_expired_total").increment(taken.len() as u64);
+            metrics::gauge!("sandbox_active_sessions").set(live.len() as f64);
+        }
+        taken
+    }
+
+    /// Takes out every session (at shutdown).
+    pub fn drain(&self) -> Vec<Arc<Session>> {
+        let mut live = self.live();
+        let all = live.drain().map(|(_, s)| s).collect();
+        metrics::gauge!("sandbox_active_sessions").set(0.0);
+        all
+    }
+
+    pub fn list(&self, tenant: &str) -> Vec<SessionInfo> {
+        let mut sessions: Vec<SessionInfo> =
+            self.live().values().filter(|s| s.tenant == tenant).map(|s| s.info()).collect();
+        sessions.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.session_id.cmp(&b.session_id)));
+        sessions
+    }
+
+    pub fn stats(&self) -> SessionStats {
+        SessionStats {
+            sessions_created: self.created.load(Ordering::Relaxed),
+            sessions_reused: self.reused.load(Ordering::Relaxed),
+            sessions_destroyed: self.destroyed.load(Ordering::Relaxed),
+            sessions_expired: self.expired.load(Ordering::Relaxed),
+            active_sessions: self.live().len() as u64,
+            max_sessions: self.config.max_sessions as u64,
+        }
+    }
+
+    fn lifetime(&self) -> Duration {
+        Duration::from_secs(self.config.max_lifetime_secs)
+    }
+}
+
+fn check_room(live: &HashMap<String, Arc<Session>>, config: &SessionConfig, tenant: &str) -> Result<(), ExecuteError> {
+    if live.len() >= config.max_sessions {
+        return Err(ExecuteError::SessionLimit(format!(
+            "{} sessions are alive, the most this daemon keeps (SESSION_MAX_COUNT)",
+            live.len()
+        )));
+    }
+    let own = live.values().filter(|s| s.tenant == tenant).count();
+    if own >= config.max_per_tenant {
+        return Err(ExecuteError::SessionLimit(format!(
+            "tenant {tenant:?} has {own} sessions alive, the most one tenant may keep (SESSION_MAX_PER_TENANT)"
+        )));
+    }
+    Ok(())
+}
