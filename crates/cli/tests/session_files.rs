@@ -83,6 +83,8 @@ async fn text_and_binary_files_go_in_and_come_out_unchanged() {
     let encoded = base64::engine::general_purpose::STANDARD.encode(&every_byte);
     let r = d.post(&format!("/session/{id}/files"), &json!({"path": "bytes.bin", "content_base64": encoded})).await;
     assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.body["files"][0]["path"], "bytes.bin", "{}", r.body);
+    assert_eq!(r.body["files"][0]["size"], 256, "{}", r.body);
     let r = put(&d, &id, "raw%20name.bin", every_byte.iter().rev().copied().collect()).await;
     assert_eq!(r.status, 201, "{}", r.body);
     assert_eq!(r.body["file"]["path"], "raw name.bin", "{}", r.body);
@@ -213,4 +215,35 @@ async fn files_over_the_caps_get_413() {
     // Replacing a file counts its new size, not both.
     assert_eq!(put(&d, &id, "a.bin", vec![4u8; MIB]).await.status, 201);
     assert_eq!(download(&d, &id, "a.bin").await.bytes, vec![4u8; MIB]);
+}
+
+#[tokio::test]
+async fn multipart_forms_upload_files() {
+    let Some(d) = common::sandboxed().await else { return };
+    let id = create(&d).await;
+    let dir = tempfile::tempdir().unwrap();
+    let every_byte: Vec<u8> = (0..=255u8).collect();
+    std::fs::write(dir.path().join("local.bin"), &every_byte).unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "notes\n").unwrap();
+    let url = format!("{}/session/{id}/files", d.base);
+    let output = std::process::Command::new("curl")
+        .current_dir(dir.path())
+        .args(["-sS", "-F", "path=data/renamed.bin", "-F", "file=@local.bin", "-F", "file=@notes.txt", &url])
+        .output()
+        .expect("curl");
+    let body: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|_| panic!("{output:?}"));
+    assert_eq!(body["status"], "success", "{body}");
+    let paths: Vec<&str> = body["files"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap()).collect();
+    assert_eq!(paths, ["data/renamed.bin", "notes.txt"], "{body}");
+    assert_eq!(download(&d, &id, "data/renamed.bin").await.bytes, every_byte);
+    assert_eq!(download(&d, &id, "notes.txt").await.bytes, b"notes\n");
+
+    // A file name that is a path attack is refused like any other path.
+    let output = std::process::Command::new("curl")
+        .current_dir(dir.path())
+        .args(["-sS", "-F", "file=@notes.txt;filename=../escape.txt", &url])
+        .output()
+        .expect("curl");
+    let body: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|_| panic!("{output:?}"));
+    assert_eq!(body["error_code"], "Executor.ValidationError", "{body}");
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;
-use axum::extract::{FromRequest, Path, Request, State};
+use axum::extract::{FromRequest, Multipart, Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -36,6 +36,15 @@ pub struct FileUploaded {
     #[schema(example = "success")]
     pub status: String,
     pub file: SessionFile,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FilesUploaded {
+    /// Always `success`.
+    #[schema(example = "success")]
+    pub status: String,
+    /// The files written, in the order they came.
+    pub files: Vec<SessionFile>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -115,7 +124,8 @@ pub async fn put(
     RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
     let (id, path) = path_params(params)?;
-    upload(&state, &headers, id, path, body.to_vec()).await
+    let file = upload(&state, &headers, id, path, body.to_vec()).await?;
+    Ok((StatusCode::CREATED, Json(FileUploaded { status: "success".into(), file })).into_response())
 }
 
 #[utoipa::path(
@@ -126,32 +136,114 @@ pub async fn put(
         ("id" = String, Path, description = "The session's id"),
         ("X-Tenant-ID" = Option<String>, Header, description = "The session's tenant; default `default`"),
     ),
-    request_body(content = UploadRequest, content_type = "application/json"),
+    request_body(
+        description = "JSON `{path, content_base64}`, or `multipart/form-data` where each part with a file name is \
+            written at the value of the text part `path` sent before it, else at its file name \
+            (`curl -F path=data/in.csv -F file=@in.csv`)",
+        content(
+            (UploadRequest = "application/json"),
+            (String = "multipart/form-data"),
+        )
+    ),
     responses(
-        (status = 201, description = "Written (an existing file there is replaced, never written through)", body = FileUploaded),
-        (status = 400, description = "The path is refused, or the content is not base64", body = ErrorBody),
+        (status = 201, description = "Written (an existing file there is replaced, never written through)", body = FilesUploaded),
+        (status = 400, description = "A path is refused, the content is not base64, or the form is malformed", body = ErrorBody),
         (status = 404, description = "`Session X not found or expired`", body = ErrorBody),
         (status = 413, description = "Over the per-file (10 MiB) or per-workspace (100 MiB) cap", body = ErrorBody),
+        (status = 415, description = "Neither JSON nor multipart/form-data", body = ErrorBody),
     )
 )]
 pub async fn post(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     params: Result<Path<String>, PathRejection>,
-    JsonBytes(bytes): JsonBytes,
+    request: Request,
 ) -> Result<Response, ApiError> {
     let id = path_params(params)?;
-    let body: UploadRequest = json::decode(json::parse_value(&bytes)?)?;
-    let compact: String = body.content_base64.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("multipart/form-data"));
+    let uploads = if is_form {
+        form_files(Multipart::from_request(request, &state).await.map_err(form_error)?).await?
+    } else {
+        let JsonBytes(bytes) = JsonBytes::from_request(request, &state).await?;
+        let body: UploadRequest = json::decode(json::parse_value(&bytes)?)?;
+        vec![(body.path, decode_base64(&body.content_base64)?)]
+    };
+    let mut files = Vec::with_capacity(uploads.len());
+    for (path, content) in uploads {
+        files.push(upload(&state, &headers, id.clone(), path, content).await?);
+    }
+    Ok((StatusCode::CREATED, Json(FilesUploaded { status: "success".into(), files })).into_response())
+}
+
+fn decode_base64(text: &str) -> Result<Vec<u8>, ApiError> {
+    let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
     let engine = base64::engine::GeneralPurpose::new(
         &base64::alphabet::STANDARD,
         base64::engine::GeneralPurposeConfig::new()
             .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
     );
-    let content = engine.decode(compact).map_err(|e| {
+    engine.decode(compact).map_err(|e| {
         ApiError::from(ExecuteError::invalid("content_base64", format!("the content is not valid base64: {e}")))
-    })?;
-    upload(&state, &headers, id, body.path, content).await
+    })
+}
+
+/// The (path, bytes) of each file part of a form.
+async fn form_files(mut form: Multipart) -> Result<Vec<(String, Vec<u8>)>, ApiError> {
+    let mut files = Vec::new();
+    let mut next_path: Option<String> = None;
+    while let Some(field) = form.next_field().await.map_err(form_error)? {
+        match field.file_name().map(str::to_owned) {
+            Some(file_name) => {
+                let path = next_path.take().unwrap_or(file_name);
+                let bytes = field.bytes().await.map_err(form_error)?;
+                files.push((path, bytes.to_vec()));
+            }
+            None if field.name() == Some("path") => next_path = Some(field.text().await.map_err(form_error)?),
+            None => {}
+        }
+    }
+    if files.is_empty() {
+        return Err(ApiError::validation(
+            "the form has no file part",
+            "Send each file as a part with a file name, e.g. curl -F path=data/in.csv -F file=@in.csv.",
+        ));
+    }
+    Ok(files)
+}
+
+fn form_error(err: impl std::fmt::Display + HasStatus) -> ApiError {
+    if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            "The request body is too large.",
+            err.to_string(),
+            "Upload fewer or smaller files per request; GET /info lists the file limits.",
+        );
+    }
+    ApiError::validation(
+        format!("the multipart form is malformed: {err}"),
+        "Send multipart/form-data with a boundary, e.g. curl -F file=@data.csv.",
+    )
+}
+
+/// Axum's two multipart errors both know their status.
+trait HasStatus {
+    fn status(&self) -> StatusCode;
+}
+
+impl HasStatus for axum::extract::multipart::MultipartError {
+    fn status(&self) -> StatusCode {
+        axum::extract::multipart::MultipartError::status(self)
+    }
+}
+
+impl HasStatus for axum::extract::multipart::MultipartRejection {
+    fn status(&self) -> StatusCode {
+        axum::extract::multipart::MultipartRejection::status(self)
+    }
 }
 
 async fn upload(
@@ -160,12 +252,11 @@ async fn upload(
     id: String,
     path: String,
     content: Vec<u8>,
-) -> Result<Response, ApiError> {
+) -> Result<SessionFile, ApiError> {
     let tenant_id = tenant(headers, None)?;
     let id = session_id(id)?;
     let service = Arc::clone(&state.service);
-    let file = blocking(move || service.upload_session_file(&id, &tenant_id, &path, &content)).await?;
-    Ok((StatusCode::CREATED, Json(FileUploaded { status: "success".into(), file })).into_response())
+    blocking(move || service.upload_session_file(&id, &tenant_id, &path, &content)).await
 }
 
 #[utoipa::path(
