@@ -344,6 +344,8 @@ impl ExecutionService {
             files: Vec::new(),
             limits: Default::default(),
             template: None,
+            tenant_id: crate::DEFAULT_TENANT.into(),
+            scope: None,
         };
         match self.run(req, CancellationToken::new()).await {
             Ok(result) if result.exit_code == 0 => Ok(()),
@@ -360,7 +362,13 @@ impl ExecutionService {
 /// Every log line of a run carries its execution id (and, through the parent span, the
 /// request id).
 fn execution_span(req: &ExecutionRequest) -> tracing::Span {
-    tracing::info_span!("execution", execution_id = %req.execution_id, language = req.language.name())
+    tracing::info_span!(
+        "execution",
+        execution_id = %req.execution_id,
+        language = req.language.name(),
+        tenant_id = %req.tenant_id,
+        scope = req.scope.as_deref(),
+    )
 }
 
 fn current_ids() -> (u32, u32) {

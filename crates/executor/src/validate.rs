@@ -35,6 +35,9 @@ pub struct RequestDraft {
     /// The template the caller named (already looked up); its language is the default and
     /// its limits are the defaults.
     pub template: Option<Template>,
+    /// `None`: the default tenant.
+    pub tenant_id: Option<String>,
+    pub scope: Option<String>,
 }
 
 /// The timeout of a call that names none: the template's, or the server's default.
@@ -71,6 +74,8 @@ pub fn build_request(draft: RequestDraft, policy: &LimitPolicy) -> Result<Execut
     let limits = template::with_defaults(draft.limits, draft.template.as_ref(), policy);
     let stdin = draft.stdin.unwrap_or_default();
     let event = draft.event.or_else(|| event_from_stdin(&stdin));
+    let tenant_id = check_id("tenant_id", draft.tenant_id.unwrap_or_else(|| crate::DEFAULT_TENANT.to_owned()))?;
+    let scope = draft.scope.map(check_scope).transpose()?;
     Ok(ExecutionRequest {
         execution_id,
         language,
@@ -83,7 +88,23 @@ pub fn build_request(draft: RequestDraft, policy: &LimitPolicy) -> Result<Execut
         files,
         limits,
         template: draft.template,
+        tenant_id,
+        scope,
     })
+}
+
+/// Longest `scope`.
+const MAX_SCOPE_CHARS: usize = 256;
+
+/// A scope is free text, but short and printable: it goes into logs.
+pub fn check_scope(scope: String) -> Result<String, ExecuteError> {
+    if scope.chars().count() > MAX_SCOPE_CHARS || scope.chars().any(char::is_control) {
+        return Err(ExecuteError::invalid(
+            "scope",
+            format!("at most {MAX_SCOPE_CHARS} characters, without control characters"),
+        ));
+    }
+    Ok(scope)
 }
 
 pub(crate) fn check_code(code: &str, policy: &LimitPolicy) -> Result<(), ExecuteError> {

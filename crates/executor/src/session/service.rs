@@ -201,6 +201,8 @@ impl ExecutionService {
             files: Vec::new(),
             limits: RequestedLimits { max_output_bytes: Some(max_output), ..Default::default() },
             template: None,
+            tenant_id: session.tenant.clone(),
+            scope: session.scope.clone(),
         };
         let result = self.execute(request).await?;
         Ok(SessionResult {

@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use executor::validate::check_id;
+use executor::validate::{check_id, check_scope};
 use executor::{ExecuteError, Language, NewSession, SessionCall, SessionInfo, SessionResult, DEFAULT_TENANT};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -23,7 +23,6 @@ use crate::json::{self, JsonBytes};
 
 /// The header naming the caller's tenant when the body does not.
 pub const TENANT_HEADER: &str = "x-tenant-id";
-const MAX_SCOPE_CHARS: usize = 256;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, expecting = "a JSON object")]
@@ -156,17 +155,9 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let body: CreateSessionRequest = json::decode(json::parse_value(&bytes)?)?;
     let tenant_id = tenant(&headers, body.tenant_id)?;
-    if let Some(scope) = &body.scope {
-        if scope.chars().count() > MAX_SCOPE_CHARS || scope.chars().any(char::is_control) {
-            return Err(ExecuteError::invalid(
-                "scope",
-                format!("at most {MAX_SCOPE_CHARS} characters, without control characters"),
-            )
-            .into());
-        }
-    }
+    let scope = body.scope.map(check_scope).transpose()?;
     let template = state.service.templates().get(body.template.as_deref().unwrap_or("default"))?;
-    let new = NewSession { tenant_id, scope: body.scope, template, ttl_secs: body.ttl };
+    let new = NewSession { tenant_id, scope, template, ttl_secs: body.ttl };
     let session = state.service.create_session(new).await?;
     let created = SessionCreated { status: "success".into(), session };
     Ok((StatusCode::CREATED, Json(created)).into_response())
