@@ -41,8 +41,7 @@ impl ExecutionService {
         path: &str,
         content: &[u8],
     ) -> Result<SessionFile, ExecuteError> {
-        let session = self.sessions.get(id, tenant)?;
-        let _busy = session.begin_call();
+        let (session, _busy) = self.sessions.get(id, tenant)?;
         let path = checked(path)?;
         let size = content.len() as u64;
         let per_file = self.config.limits.max_file_bytes;
@@ -77,7 +76,7 @@ impl ExecutionService {
 
     /// Every regular file of the session's workspace (symlinks and special files are left out).
     pub fn list_session_files(&self, id: &str, tenant: &str) -> Result<Vec<SessionFile>, ExecuteError> {
-        let session = self.sessions.get(id, tenant)?;
+        let (session, _busy) = self.sessions.get(id, tenant)?;
         let files = workspace_fs::list_files(&session.workspace, MAX_LISTED, MAX_DEPTH)
             .map_err(|e| ExecuteError::Internal(format!("listing the session's files: {e}")))?;
         Ok(files.into_iter().map(|f| describe(&f.path, (f.size, f.mtime_ns))).collect())
@@ -85,8 +84,7 @@ impl ExecutionService {
 
     /// The bytes of the file at `path` and its MIME type.
     pub fn download_session_file(&self, id: &str, tenant: &str, path: &str) -> Result<(Vec<u8>, String), ExecuteError> {
-        let session = self.sessions.get(id, tenant)?;
-        let _busy = session.begin_call();
+        let (session, _busy) = self.sessions.get(id, tenant)?;
         let path = checked(path)?;
         let mut file = workspace_fs::open_file(&session.workspace, &path).map_err(|e| fs_error(&path, e))?;
         let meta = file.metadata().map_err(|e| ExecuteError::Internal(format!("{path}: {e}")))?;

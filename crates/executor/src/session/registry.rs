@@ -91,9 +91,14 @@ impl Session {
         }
     }
 
-    pub fn begin_call(self: &Arc<Self>) -> CallGuard {
+    fn begin_call(self: &Arc<Self>) -> CallGuard {
         self.busy.fetch_add(1, Ordering::SeqCst);
         CallGuard(Arc::clone(self))
+    }
+
+    /// Whether the session has ended (destroyed, expired, or the daemon is stopping).
+    pub fn ended(&self) -> bool {
+        self.cancel.is_cancelled()
     }
 
     /// The interpreter slot of `language`, created empty on first use.
@@ -189,11 +194,15 @@ impl Registry {
         Ok(())
     }
 
-    /// The live session `id` of `tenant`; another tenant's looks exactly like a missing one.
-    pub fn get(&self, id: &str, tenant: &str) -> Result<Arc<Session>, ExecuteError> {
+    /// The live session `id` of `tenant`, marked busy until the guard is dropped (taken under
+    /// the registry's lock, so the reaper cannot expire it in between); another tenant's
+    /// session looks exactly like a missing one.
+    pub fn get(&self, id: &str, tenant: &str) -> Result<(Arc<Session>, CallGuard), ExecuteError> {
         let live = self.live();
         match live.get(id) {
-            Some(s) if s.tenant == tenant && !s.expired(Instant::now(), self.lifetime()) => Ok(Arc::clone(s)),
+            Some(s) if s.tenant == tenant && !s.expired(Instant::now(), self.lifetime()) => {
+                Ok((Arc::clone(s), s.begin_call()))
+            }
             _ => Err(ExecuteError::SessionNotFound(id.to_string())),
         }
     }

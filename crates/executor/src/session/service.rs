@@ -87,8 +87,7 @@ impl ExecutionService {
 
     /// Runs one cell in the session's interpreter of its language (starting one when needed).
     pub async fn session_execute(self: &Arc<Self>, call: SessionCall) -> Result<SessionResult, ExecuteError> {
-        let session = self.sessions.get(&call.session_id, &call.tenant_id)?;
-        let _busy = session.begin_call();
+        let (session, _busy) = self.sessions.get(&call.session_id, &call.tenant_id)?;
         validate::check_code(&call.code, &self.config.limits)?;
         let template = (session.template.language == call.language).then_some(&session.template);
         let default_timeout = validate::default_timeout_secs(template, &self.config.limits);
@@ -106,6 +105,10 @@ impl ExecutionService {
         }
         let slot = session.slot(call.language);
         let mut slot = slot.lock().await;
+        // Destroyed while this call waited for its turn.
+        if session.ended() {
+            return Err(ExecuteError::SessionNotFound(session.id.clone()));
+        }
         let mut restarted = None;
         if slot.live.is_none() {
             slot.live = Some(self.start_interpreter(&session, call.language)?);
@@ -248,7 +251,7 @@ impl ExecutionService {
 
     /// The language of the session's template: a call's default.
     pub fn session_language(&self, id: &str, tenant: &str) -> Result<Language, ExecuteError> {
-        Ok(self.sessions.get(id, tenant)?.template.language)
+        Ok(self.sessions.get(id, tenant)?.0.template.language)
     }
 
     pub fn list_sessions(&self, tenant: &str) -> Vec<SessionInfo> {
