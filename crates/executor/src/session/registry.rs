@@ -288,3 +288,84 @@ fn check_room(live: &HashMap<String, Arc<Session>>, config: &SessionConfig, tena
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(registry: &Registry, tenant: &str, ttl: Duration) -> Arc<Session> {
+        let template = Template {
+            name: "default".into(),
+            description: String::new(),
+            language: Language::Python,
+            packages: Vec::new(),
+            limits: crate::templates::TemplateLimits { memory_mb: 512, timeout_secs: 30 },
+            origin: crate::templates::Origin::Builtin,
+        };
+        let environment = Environment { language: template.language, dir: None };
+        let id = registry.new_id();
+        Arc::new(Session::new(
+            id.clone(),
+            tenant.into(),
+            None,
+            template,
+            environment,
+            ttl,
+            format!("live-{id}"),
+            PathBuf::from("/nonexistent"),
+            CancellationToken::new(),
+        ))
+    }
+
+    fn registry(max_sessions: usize, max_per_tenant: usize) -> Registry {
+        Registry::new(SessionConfig { max_sessions, max_per_tenant, ..SessionConfig::default() })
+    }
+
+    #[test]
+    fn ids_are_twelve_hex_characters() {
+        let id = registry(1, 1).new_id();
+        assert_eq!(id.len(), 12);
+        assert!(id.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()), "{id}");
+    }
+
+    #[test]
+    fn another_tenant_sees_nothing() {
+        let r = registry(10, 10);
+        let s = session(&r, "a", Duration::from_secs(60));
+        r.insert(Arc::clone(&s)).unwrap();
+        assert!(r.get(&s.id, "a").is_ok());
+        assert!(matches!(r.get(&s.id, "b"), Err(ExecuteError::SessionNotFound(_))));
+        assert!(matches!(r.remove(&s.id, "b"), Err(ExecuteError::SessionNotFound(_))));
+        assert!(r.list("b").is_empty());
+        assert_eq!(r.list("a").len(), 1);
+        assert!(r.remove(&s.id, "a").is_ok());
+        assert_eq!(r.stats().sessions_destroyed, 1);
+    }
+
+    #[test]
+    fn caps_count_all_tenants_and_each_tenant() {
+        let r = registry(2, 1);
+        r.insert(session(&r, "a", Duration::from_secs(60))).unwrap();
+        assert!(matches!(r.insert(session(&r, "a", Duration::from_secs(60))), Err(ExecuteError::SessionLimit(_))));
+        r.insert(session(&r, "b", Duration::from_secs(60))).unwrap();
+        assert!(matches!(r.check_room("c"), Err(ExecuteError::SessionLimit(_))));
+        assert_eq!(r.stats().active_sessions, 2);
+    }
+
+    #[test]
+    fn idle_sessions_expire_but_busy_ones_do_not() {
+        let r = registry(10, 10);
+        let idle = session(&r, "a", Duration::ZERO);
+        let busy = session(&r, "a", Duration::ZERO);
+        r.insert(Arc::clone(&idle)).unwrap();
+        r.insert(Arc::clone(&busy)).unwrap();
+        let guard = busy.begin_call();
+        let expired = r.take_expired();
+        assert_eq!(expired.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(), [idle.id.as_str()]);
+        assert!(matches!(r.get(&idle.id, "a"), Err(ExecuteError::SessionNotFound(_))));
+        drop(guard);
+        assert_eq!(r.take_expired().len(), 1);
+        assert_eq!(r.stats().sessions_expired, 2);
+        assert_eq!(r.stats().active_sessions, 0);
+    }
+}

@@ -247,3 +247,38 @@ pub async fn list(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Res
     let tenant_id = tenant(&headers, None)?;
     Ok(Json(SessionList { status: "success".into(), sessions: state.service.list_sessions(&tenant_id) }))
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+
+    use super::*;
+    use crate::error::ErrorCode;
+
+    fn with_header(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(TENANT_HEADER, HeaderValue::from_str(value).unwrap());
+        headers
+    }
+
+    #[test]
+    fn the_tenant_comes_from_the_body_or_the_header() {
+        assert_eq!(tenant(&HeaderMap::new(), None).unwrap(), "default");
+        assert_eq!(tenant(&HeaderMap::new(), Some("t1".into())).unwrap(), "t1");
+        assert_eq!(tenant(&with_header("t2"), None).unwrap(), "t2");
+        assert_eq!(tenant(&with_header("t3"), Some("t3".into())).unwrap(), "t3");
+        assert_eq!(tenant(&with_header("t3"), Some("t4".into())).unwrap_err().code(), ErrorCode::Validation);
+        assert_eq!(tenant(&with_header("../x"), None).unwrap_err().code(), ErrorCode::Validation);
+        assert_eq!(tenant(&HeaderMap::new(), Some(String::new())).unwrap_err().code(), ErrorCode::Validation);
+    }
+
+    #[test]
+    fn ids_no_session_can_have_are_not_found() {
+        assert_eq!(session_id("0123456789ab".into()).unwrap(), "0123456789ab");
+        for bad in ["0123456789AB", "0123456789a", "../etc/passwd", "", "0123456789abc"] {
+            let err = session_id(bad.into()).unwrap_err();
+            assert_eq!(err.code(), ErrorCode::NotFound, "{bad}");
+            assert!(err.detail().ends_with("not found or expired"), "{}", err.detail());
+        }
+    }
+}
