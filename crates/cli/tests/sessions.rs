@@ -358,3 +358,17 @@ async fn a_chart_from_a_python_data_session() {
     assert_eq!(pngs.len(), 1, "{r}");
     assert_ne!(pngs[0]["path"], chart["path"], "{r}");
 }
+
+#[tokio::test]
+async fn execute_takes_a_tenant_from_the_body_or_the_header() {
+    let Some(d) = common::sandboxed().await else { return };
+    let r = post_as(&d, "t1", "/execute", &json!({"code": "print(1)", "scope": "user:1"})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = d.post("/execute", &json!({"code": "print(1)", "tenant_id": "t1"})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = d.post("/execute", &json!({"code": "print(1)", "tenant_id": "a/b"})).await;
+    assert_eq!(common::assert_error_body(&r, 400), "Executor.ValidationError");
+    assert!(r.body["error_detail"].as_str().unwrap().starts_with("tenant_id"), "{}", r.body);
+    let r = d.post("/execute", &json!({"code": "print(1)", "scope": "line\nbreak"})).await;
+    assert_eq!(common::assert_error_body(&r, 400), "Executor.ValidationError");
+}
