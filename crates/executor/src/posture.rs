@@ -4,6 +4,7 @@ use std::path::Path;
 
 use sandbox::host;
 
+use crate::confinement::ConfinementLayers;
 use crate::service::Layer;
 
 /// Layers the sandbox applies to every run: in force exactly when a real run works here.
@@ -18,19 +19,54 @@ const APPLIED: [(&str, &str); 7] = [
 ];
 
 /// Layers this version does not apply, and what stands in for them.
-const NOT_APPLIED: [(&str, &str); 3] = [
-    ("seccomp", "no system call filter is applied by this version"),
-    ("landlock", "no Landlock rules are applied by this version"),
-    ("cgroups", "no cgroup limits are applied by this version; memory is capped per process by RLIMIT_DATA"),
-];
+const NOT_APPLIED: [(&str, &str); 1] =
+    [("cgroups", "no cgroup limits are applied by this version; memory is capped per process by RLIMIT_DATA")];
 
 fn layer(name: &str, active: bool, detail: impl Into<String>) -> Layer {
-    Layer { name: name.into(), active, detail: detail.into() }
+    Layer { name: name.into(), active, detail: detail.into(), required: false }
+}
+
+/// What `--require` accepts besides a layer's own name.
+const GROUPS: [(&str, &str); 5] = [
+    ("namespaces", "namespace:"),
+    ("memory", "cgroup:memory"),
+    ("pids", "cgroup:pids"),
+    ("cpu", "cgroup:cpu"),
+    ("cgroups", "cgroup:"),
+];
+
+/// Marks the layers `requirements` name (layer names, or the groups above) as required and
+/// returns those not in force, each with why. An unknown name is an error: a typo must not
+/// silently require nothing.
+pub fn require(layers: &mut [Layer], requirements: &[String]) -> Result<Vec<String>, String> {
+    let mut missing = Vec::new();
+    for requirement in requirements.iter().map(|r| r.trim()).filter(|r| !r.is_empty() && *r != "none") {
+        let prefix = GROUPS.iter().find(|(group, _)| *group == requirement).map(|(_, prefix)| *prefix);
+        let matches = |layer: &Layer| match prefix {
+            Some(prefix) if prefix.ends_with(':') => layer.name.starts_with(prefix),
+            Some(name) => layer.name == name,
+            None => layer.name == requirement,
+        };
+        let mut found = false;
+        for layer in layers.iter_mut().filter(|l| matches(l)) {
+            found = true;
+            if !layer.required && !layer.active {
+                missing.push(format!("{} ({})", layer.name, layer.detail));
+            }
+            layer.required = true;
+        }
+        if !found {
+            let known: Vec<&str> =
+                GROUPS.iter().map(|(g, _)| *g).chain(layers.iter().map(|l| l.name.as_str())).collect();
+            return Err(format!("unknown isolation layer {requirement:?}; known: {}", known.join(", ")));
+        }
+    }
+    Ok(missing)
 }
 
 /// Every layer, whether in force, and why. `self_test` is the outcome of a real sandboxed run
 /// at startup: the sandbox's layers are only in force if it worked.
-pub fn layers(self_test: &Result<(), String>, workspace_capped: bool) -> Vec<Layer> {
+pub fn layers(self_test: &Result<(), String>, workspace_capped: bool, confinement: ConfinementLayers) -> Vec<Layer> {
     let applied = |name: &str, works_here: bool, detail: &str| match self_test {
         Err(reason) => layer(name, false, format!("the sandbox self-test failed: {reason}")),
         Ok(()) if !works_here => layer(name, false, "not supported by this kernel"),
@@ -49,6 +85,25 @@ pub fn layers(self_test: &Result<(), String>, workspace_capped: bool) -> Vec<Lay
         (false, true) => layer("workspace_size_cap", false, "workspace mounts failed"),
         (false, false) => layer("workspace_size_cap", false, "needs the daemon to run as root"),
     });
+    layers.push(match (sandbox::seccomp::probe(), confinement.seccomp) {
+        (Ok(filter), true) => {
+            applied("seccomp", true, &format!("allowlist of system calls, the rest denied ({filter})"))
+        }
+        (Ok(_), false) => layer("seccomp", false, "turned off"),
+        (Err(why), _) => layer("seccomp", false, why),
+    });
+    layers.push(match (sandbox::landlock::probe(), confinement.landlock) {
+        (Ok(abi), true) => applied(
+            "landlock",
+            true,
+            &format!(
+                "ABI {} rules (kernel ABI {abi}): write only /tmp, the workspace and /dev/shm",
+                sandbox::landlock::PINNED
+            ),
+        ),
+        (Ok(_), false) => layer("landlock", false, "turned off"),
+        (Err(why), _) => layer("landlock", false, why),
+    });
     layers.extend(NOT_APPLIED.iter().map(|(name, detail)| layer(name, false, *detail)));
     layers
 }
@@ -58,5 +113,45 @@ fn ns_file(name: &str) -> &str {
         "mount" => "mnt",
         "network" => "net",
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host() -> Vec<Layer> {
+        vec![
+            layer("namespace:user", true, "fresh"),
+            layer("namespace:pid", true, "fresh"),
+            layer("seccomp", false, "the kernel has no seccomp filters"),
+            layer("cgroup:memory", true, "v1"),
+            layer("cgroup:pids", false, "no pids controller"),
+        ]
+    }
+
+    #[test]
+    fn groups_and_names_mark_layers_required_and_report_the_missing_ones() {
+        let mut layers = host();
+        let missing = require(&mut layers, &["namespaces".into(), "seccomp".into(), "memory".into()]).unwrap();
+        assert_eq!(missing, ["seccomp (the kernel has no seccomp filters)"]);
+        let required: Vec<&str> = layers.iter().filter(|l| l.required).map(|l| l.name.as_str()).collect();
+        assert_eq!(required, ["namespace:user", "namespace:pid", "seccomp", "cgroup:memory"]);
+    }
+
+    #[test]
+    fn a_layer_named_twice_is_reported_once() {
+        let mut layers = host();
+        let missing = require(&mut layers, &["pids".into(), "cgroups".into()]).unwrap();
+        assert_eq!(missing, ["cgroup:pids (no pids controller)"]);
+    }
+
+    #[test]
+    fn none_requires_nothing_and_an_unknown_name_is_an_error() {
+        let mut layers = host();
+        assert!(require(&mut layers, &["none".into()]).unwrap().is_empty());
+        assert!(layers.iter().all(|l| !l.required));
+        let err = require(&mut layers, &["secomp".into()]).unwrap_err();
+        assert!(err.contains("unknown isolation layer \"secomp\""), "{err}");
     }
 }

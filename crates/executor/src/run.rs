@@ -10,7 +10,7 @@ use crate::rootfs::{self, RootfsOptions};
 use crate::service::ExecutionService;
 use crate::templates::Environment;
 use crate::workspace::Workspace;
-use crate::{artifacts, outcome, runtime};
+use crate::{artifacts, confinement, outcome, runtime};
 use crate::{ExecuteError, ExecutionRequest, ExecutionResult, ExecutorConfig, RequestedLimits, RuntimePaths};
 
 pub async fn run(
@@ -67,7 +67,9 @@ async fn run_in(
         .await
         .map_err(|e| ExecuteError::Sandbox { stage: "launch".into(), message: e.to_string() })?;
     let artifacts = artifacts::changed_since(&workspace.path, &before);
-    outcome::build(&req.execution_id, run, artifacts)
+    let mut result = outcome::build(&req.execution_id, run, artifacts)?;
+    result.isolation = service.active_layers.clone();
+    Ok(result)
 }
 
 /// What differs between two sandboxes: the program and its files, the template, the
@@ -92,12 +94,12 @@ pub(crate) fn runtimes_for(config: &ExecutorConfig, environment: Option<&Environ
 }
 
 /// The one place a sandbox's spec is built, for one-shot runs and session interpreters
-/// alike: the same mounts, identity and limits apply to both.
+/// alike: the same mounts, identity, limits and confinement apply to both.
 pub(crate) fn sandbox_spec(config: &ExecutorConfig, parts: SpecParts<'_>) -> SandboxSpec {
     let limits = &config.limits;
     let memory_mb = parts.limits.memory_mb.unwrap_or(limits.default_memory_mb);
     let template_vars = parts.environment.map(Environment::vars).unwrap_or_default();
-    SandboxSpec {
+    let mut spec = SandboxSpec {
         argv: parts.launch.argv,
         env: rootfs::environment(&template_vars, parts.env_vars),
         cwd: rootfs::WORKSPACE.into(),
@@ -121,5 +123,8 @@ pub(crate) fn sandbox_spec(config: &ExecutorConfig, parts: SpecParts<'_>) -> San
         stdin: parts.stdin,
         channel_fd: parts.launch.has_channel.then_some(runtime::CHANNEL_FD),
         session_fd: parts.launch.has_session.then_some(runtime::SESSION_FD),
-    }
+        confinement: Default::default(),
+    };
+    spec.confinement = confinement::for_mounts(config.confinement, &spec.mounts);
+    spec
 }

@@ -35,6 +35,7 @@ pub(crate) fn answered(
         },
         artifacts,
         truncated: Truncated { stdout: reply.stdout_truncated, stderr: reply.stderr_truncated },
+        isolation: Vec::new(),
     }
 }
 
@@ -110,6 +111,7 @@ fn lost(execution_id: String, message: &str, wall_ms: f64, artifacts: Vec<Artifa
         metrics: Metrics { duration_ms: round(wall_ms, 100.0), cpu_time_ms: 0.0, peak_memory_mb: 0.0 },
         artifacts,
         truncated: Truncated::default(),
+        isolation: Vec::new(),
     }
 }
 

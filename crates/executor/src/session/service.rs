@@ -162,6 +162,9 @@ impl ExecutionService {
                 (cell::died(execution_id, &message, output.as_ref(), cancelled, wall_ms, changed), None, Some(message))
             }
         };
+        let mut result = result;
+        // The interpreter's sandbox was built like a one-shot run's: the same layers.
+        result.isolation = self.active_layers.clone();
         let interpreter_restarted = restarted.is_some();
         let note = match (restarted, note) {
             (Some(lost), Some(now)) => Some(format!(
