@@ -96,6 +96,22 @@ pub(crate) fn died(
     }
 }
 
+/// The result's `note`: why a new interpreter was started (`restarted`), and what happened
+/// to this call (`now`), either or both.
+pub(crate) fn note(language: &str, restarted: Option<String>, now: Option<String>) -> Option<String> {
+    let started = |lost: &str| {
+        format!(
+            "a new {language} interpreter was started because {lost}: earlier variables, functions and imports \
+             are gone (the workspace's files remain)"
+        )
+    };
+    match (restarted, now) {
+        (Some(lost), Some(now)) => Some(format!("{}. Then: {now}", started(&lost))),
+        (Some(lost), None) => Some(started(&lost)),
+        (None, now) => now,
+    }
+}
+
 fn lost(execution_id: String, message: &str, wall_ms: f64, artifacts: Vec<Artifact>) -> ExecutionResult {
     ExecutionResult {
         execution_id,

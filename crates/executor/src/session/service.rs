@@ -129,7 +129,7 @@ impl ExecutionService {
         let changed = artifacts::changed_since(&session.workspace, &before);
         let execution_id = format!("{}-{}", session.id, uuid::Uuid::new_v4().simple());
         let language = call.language.name();
-        let (result, display, note) = match outcome {
+        let (mut result, display, note) = match outcome {
             CallOutcome::Reply(mut reply) => {
                 let display = reply.display.take();
                 (cell::answered(execution_id, reply, wall_ms, changed), display, None)
@@ -162,21 +162,10 @@ impl ExecutionService {
                 (cell::died(execution_id, &message, output.as_ref(), cancelled, wall_ms, changed), None, Some(message))
             }
         };
-        let mut result = result;
         // The interpreter's sandbox was built like a one-shot run's: the same layers.
         result.isolation = self.active_layers.clone();
         let interpreter_restarted = restarted.is_some();
-        let note = match (restarted, note) {
-            (Some(lost), Some(now)) => Some(format!(
-                "a new {language} interpreter was started because {lost}: earlier variables, functions and imports \
-                 are gone. Then: {now}"
-            )),
-            (Some(lost), None) => Some(format!(
-                "a new {language} interpreter was started because {lost}: earlier variables, functions and imports \
-                 are gone (the workspace's files remain)"
-            )),
-            (None, now) => now,
-        };
+        let note = cell::note(language, restarted, note);
         Ok(SessionResult {
             result,
             session_id: session.id.clone(),
