@@ -320,10 +320,10 @@ async fn shutdown_kills_sessions_and_removes_their_workspaces() {
     assert!(d.mounts_under_state().is_empty(), "mounts left: {:?}", d.mounts_under_state());
 }
 
-/// A matplotlib chart made in a session of the python-data template comes back as an
-/// artifact of the call that made it.
+/// A matplotlib chart and a plotly figure made in a session of the python-data template come
+/// back as artifacts of the calls that made them.
 #[tokio::test]
-async fn a_chart_from_a_python_data_session() {
+async fn charts_from_a_python_data_session() {
     let Some(d) = common::sandboxed().await else { return };
     let created = d
         .client()
@@ -357,6 +357,16 @@ async fn a_chart_from_a_python_data_session() {
     let pngs: Vec<&Value> = r["artifacts"].as_array().unwrap().iter().filter(|a| a["type"] == "image/png").collect();
     assert_eq!(pngs.len(), 1, "{r}");
     assert_ne!(pngs[0]["path"], chart["path"], "{r}");
+    // plotly's fig.show() saves the figure's JSON.
+    let r =
+        run(&d, id, "python", "import plotly.graph_objects as go\ngo.Figure(go.Bar(x=['a', 'b'], y=[3, 4])).show()")
+            .await;
+    let figure = r["artifacts"].as_array().unwrap().iter().find(|a| a["type"] == "application/json");
+    let figure = figure.unwrap_or_else(|| panic!("no plotly figure: {r}"));
+    assert!(figure["path"].as_str().unwrap().starts_with("output/plotly_"), "{figure}");
+    let json = base64::engine::general_purpose::STANDARD.decode(figure["content"].as_str().unwrap()).unwrap();
+    let figure: Value = serde_json::from_slice(&json).expect("the figure is JSON");
+    assert_eq!(figure["data"][0]["y"], json!([3, 4]), "{figure}");
 }
 
 #[tokio::test]
