@@ -358,8 +358,10 @@ def _main():
     _write_result('{"mode":"handler","return_value":' + payload + "}")
 
 
-_install_output_capture()
-try:
-    _main()
-finally:
-    _capture_at_end()
+# A session's interpreter (session.py) imports this file for its chart saving only.
+if __name__ == "__main__":
+    _install_output_capture()
+    try:
+        _main()
+    finally:
+        _capture_at_end()

@@ -44,6 +44,9 @@ pub struct SandboxArgs {
     /// Size cap of each sandbox's /tmp (MiB).
     #[arg(long, env = "SANDBOX_TMP_MB", default_value_t = 100)]
     pub tmp_mb: u64,
+    /// Largest file accepted in a request's `files` or uploaded into a session (MiB).
+    #[arg(long, env = "SANDBOX_MAX_FILE_MB", default_value_t = 10)]
+    pub max_file_mb: u64,
     /// Largest `code` accepted (bytes).
     #[arg(long, env = "SANDBOX_MAX_CODE_BYTES", default_value_t = 1024 * 1024)]
     pub max_code_bytes: u64,
@@ -118,9 +121,55 @@ pub struct ServeArgs {
     #[arg(long, env = "NVIDIA_TEMPLATE", default_value = "python-data")]
     pub nvidia_template: String,
     #[command(flatten)]
+    pub sessions: SessionArgs,
+    #[command(flatten)]
     pub control_plane: ControlPlaneArgs,
     #[command(flatten)]
     pub sandbox: SandboxArgs,
+}
+
+/// Stateful sessions (`/session/*`).
+#[derive(Args, Debug, Clone)]
+pub struct SessionArgs {
+    /// Idle seconds after which a session expires when it asked for no `ttl`.
+    #[arg(long, env = "SESSION_DEFAULT_TTL_SECS", default_value_t = 300)]
+    pub session_default_ttl_secs: u64,
+    /// The largest `ttl` a session may ask for (seconds).
+    #[arg(long, env = "SESSION_MAX_TTL_SECS", default_value_t = 3600)]
+    pub session_max_ttl_secs: u64,
+    /// Sessions alive at once, all tenants together; more get 429 Executor.SessionLimit.
+    #[arg(long, env = "SESSION_MAX_COUNT", default_value_t = 10)]
+    pub session_max_count: usize,
+    /// Sessions alive at once for one tenant; more get 429 Executor.SessionLimit.
+    #[arg(long, env = "SESSION_MAX_PER_TENANT", default_value_t = 10)]
+    pub session_max_per_tenant: usize,
+    /// The longest a session lives however busy it is (seconds).
+    #[arg(long, env = "SESSION_MAX_LIFETIME_SECS", default_value_t = 86400)]
+    pub session_max_lifetime_secs: u64,
+}
+
+impl SessionArgs {
+    pub fn into_config(self) -> anyhow::Result<executor::SessionConfig> {
+        if self.session_max_ttl_secs == 0 {
+            bail!("--session-max-ttl-secs must be at least 1");
+        }
+        if self.session_default_ttl_secs == 0 || self.session_default_ttl_secs > self.session_max_ttl_secs {
+            bail!(
+                "--session-default-ttl-secs must be between 1 and --session-max-ttl-secs ({})",
+                self.session_max_ttl_secs
+            );
+        }
+        if self.session_max_lifetime_secs == 0 {
+            bail!("--session-max-lifetime-secs must be at least 1");
+        }
+        Ok(executor::SessionConfig {
+            default_ttl_secs: self.session_default_ttl_secs,
+            max_ttl_secs: self.session_max_ttl_secs,
+            max_sessions: self.session_max_count,
+            max_per_tenant: self.session_max_per_tenant,
+            max_lifetime_secs: self.session_max_lifetime_secs,
+        })
+    }
 }
 
 /// Where results go besides the caller; without a URL the daemon runs standalone.
@@ -242,6 +291,7 @@ impl SandboxArgs {
             workspace_bytes: self.workspace_mb.max(1) * MIB,
             tmp_bytes: self.tmp_mb.max(1) * MIB,
             max_code_bytes: self.max_code_bytes,
+            max_file_bytes: self.max_file_mb.max(1) * MIB,
             ..base
         };
         Ok(ExecutorConfig {

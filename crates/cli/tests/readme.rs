@@ -13,8 +13,14 @@ const COMPARED: [&str; 7] = ["status", "process_status", "exit_code", "stdout", 
 
 /// (bash block, the JSON block right after it, if any) of the Quickstart section.
 fn examples() -> Vec<(String, Option<String>)> {
-    let start = README.find("## Quickstart").expect("README has a Quickstart section");
-    let end = README[start..].find("\n## The API").map(|i| start + i).unwrap_or(README.len());
+    examples_of("Quickstart")
+}
+
+/// (bash block, the JSON block right after it, if any) of the README's section `title`.
+fn examples_of(title: &str) -> Vec<(String, Option<String>)> {
+    let heading = format!("\n## {title}\n");
+    let start = README.find(&heading).unwrap_or_else(|| panic!("README has no {title} section")) + 1;
+    let end = README[start + 3..].find("\n## ").map(|i| start + 3 + i).unwrap_or(README.len());
     // Fenced blocks, line by line: a fence of n backticks closes only at n backticks, so a
     // block may itself contain a shorter fence.
     let mut blocks: Vec<(String, String)> = Vec::new();
@@ -92,4 +98,75 @@ async fn every_quickstart_example_works_as_printed() {
             compare(&shown, &answers[0], &script);
         }
     }
+}
+
+/// Fields of the session walk-through's answers that differ from run to run.
+const VARYING: [&str; 8] =
+    ["session_id", "created_at", "last_used_at", "expires_at", "modified_at", "execution_id", "metrics", "sha256"];
+
+/// Every field shown must be in the answer with the same value, but for [`VARYING`] ones and
+/// strings shown as "..." (any value) or ending with "..." (a prefix).
+fn compare_shown(shown: &Value, actual: &Value, context: &str) {
+    match (shown, actual) {
+        (Value::Object(s), Value::Object(a)) => {
+            for (key, value) in s {
+                if VARYING.contains(&key.as_str()) {
+                    continue;
+                }
+                let got = a.get(key).unwrap_or_else(|| panic!("{context}: no field {key} in {actual}"));
+                compare_shown(value, got, &format!("{context}.{key}"));
+            }
+        }
+        (Value::Array(s), Value::Array(a)) => {
+            assert_eq!(s.len(), a.len(), "{context}: {actual}");
+            for (i, (s, a)) in s.iter().zip(a).enumerate() {
+                compare_shown(s, a, &format!("{context}[{i}]"));
+            }
+        }
+        (Value::String(s), _) if s == "..." => {}
+        (Value::String(s), Value::String(a)) if s.ends_with("...") => {
+            assert!(a.starts_with(s.trim_end_matches("...")), "{context}: {a:?} does not start as shown: {s}")
+        }
+        _ => assert_eq!(shown, actual, "{context}"),
+    }
+}
+
+/// The Sessions section's walk-through, its blocks run in order in one shell (they share
+/// `$SID`), each answer compared with the JSON shown under its block.
+#[tokio::test]
+async fn the_session_walk_through_works_as_printed() {
+    let d = Daemon::start().await;
+    if !common::sandbox_or_skip(&d).await {
+        return;
+    }
+    let examples = examples_of("Sessions");
+    assert!(examples.len() >= 7, "the walk-through lost steps: {}", examples.len());
+    let mut script = String::from("set -u\n");
+    for (i, (block, _)) in examples.iter().enumerate() {
+        script.push_str(&block.replace("localhost:8080", &format!("127.0.0.1:{}", d.port)));
+        script.push_str(&format!("\necho; echo '@@step {i}@@'\n"));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let output =
+        std::process::Command::new("bash").arg("-c").arg(&script).current_dir(dir.path()).output().expect("bash");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "the walk-through failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    let mut rest = stdout.as_str();
+    for (i, (block, shown)) in examples.iter().enumerate() {
+        let marker = format!("@@step {i}@@");
+        let (out, after) = rest.split_once(&marker).unwrap_or_else(|| panic!("step {i} did not finish: {stdout}"));
+        rest = after;
+        let answers: Vec<Value> =
+            serde_json::Deserializer::from_str(out).into_iter::<Value>().map_while(Result::ok).collect();
+        for answer in &answers {
+            assert!(answer.get("error_code").is_none(), "step {i} got an error: {answer}\n{block}");
+        }
+        if let Some(shown) = shown {
+            let shown: Value =
+                serde_json::from_str(shown).unwrap_or_else(|e| panic!("README JSON does not parse ({e}): {shown}"));
+            let actual = answers.first().unwrap_or_else(|| panic!("step {i} answered no JSON: {out}\n{block}"));
+            compare_shown(&shown, actual, &format!("step {i}"));
+        }
+    }
+    assert!(stdout.contains("plot.png: PNG image data"), "the downloaded chart is not a PNG: {stdout}");
 }

@@ -289,6 +289,7 @@ async fn run_spec(confinement: Confinement, script: &str) -> (Outcome, String) {
         },
         stdin: String::new(),
         channel_fd: None,
+        session_fd: None,
         confinement,
     };
     let options = sandbox::runner::RunOptions {

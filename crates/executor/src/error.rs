@@ -28,6 +28,16 @@ pub enum ExecuteError {
     /// The run's template could not be built (pip or npm failed), so the code never ran.
     #[error("template {template} could not be built: {message}")]
     TemplateBuild { template: String, message: String, log_tail: String },
+    /// No live session with this id for the caller's tenant (never created, destroyed,
+    /// expired, or another tenant's: the answer is the same, so ids do not leak).
+    #[error("Session {0} not found or expired")]
+    SessionNotFound(String),
+    /// As many sessions are alive as the daemon (or the tenant) may keep.
+    #[error("{0}")]
+    SessionLimit(String),
+    /// No such file in the session's workspace.
+    #[error("{0}: no such file in the session's workspace")]
+    FileNotFound(String),
     /// Anything else on the daemon's side.
     #[error("{0}")]
     Internal(String),
@@ -45,6 +55,9 @@ impl ExecuteError {
             ExecuteError::ShuttingDown => "ShuttingDown",
             ExecuteError::NotFound(_) => "NotFound",
             ExecuteError::TemplateBuild { .. } => "TemplateBuildError",
+            ExecuteError::SessionNotFound(_) => "SessionNotFound",
+            ExecuteError::SessionLimit(_) => "SessionLimit",
+            ExecuteError::FileNotFound(_) => "FileNotFound",
             ExecuteError::Internal(_) => "InternalError",
         }
     }

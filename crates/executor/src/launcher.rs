@@ -2,6 +2,7 @@
 //! for every run; other launchers (pre-warmed ones) can stand beside it behind this trait.
 
 use std::future::Future;
+use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::pin::Pin;
 
@@ -16,12 +17,14 @@ pub type LaunchFuture<'a> = Pin<Box<dyn Future<Output = Result<RunOutput, RunErr
 
 pub trait Launcher: Send + Sync {
     /// Runs `spec` to its end, keeping at most `max_output_bytes` of each output stream;
-    /// `cancel` kills it early.
+    /// `cancel` kills it early; `handoff` (a session's socket) goes to the program at
+    /// [`SandboxSpec::session_fd`].
     fn launch<'a>(
         &'a self,
         spec: &'a SandboxSpec,
         max_output_bytes: u64,
         cancel: CancellationToken,
+        handoff: Option<OwnedFd>,
     ) -> LaunchFuture<'a>;
 }
 
@@ -37,11 +40,12 @@ impl Launcher for ColdLauncher {
         spec: &'a SandboxSpec,
         max_output_bytes: u64,
         cancel: CancellationToken,
+        handoff: Option<OwnedFd>,
     ) -> LaunchFuture<'a> {
         Box::pin(async move {
             let options =
                 RunOptions { init_exe: self.init_exe.clone(), max_output_bytes, cancel, cgroups: self.cgroups.clone() };
-            runner::run(spec, &options).await
+            runner::run_with_handoff(spec, &options, handoff).await
         })
     }
 }

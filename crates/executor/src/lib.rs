@@ -17,6 +17,7 @@ mod rootfs;
 mod run;
 mod runtime;
 pub mod service;
+pub mod session;
 pub mod templates;
 pub mod validate;
 mod workspace;
@@ -29,4 +30,7 @@ pub use recorder::{ExecutionRecord, ExecutionRecorder, ExecutionState, StartedEx
 pub use request::{ExecutionRequest, InputFile, RequestedLimits, WorkspaceChoice};
 pub use result::*;
 pub use service::{ExecutionService, HostInfo, ServiceOptions, ServiceStats};
+pub use session::{
+    NewSession, SessionCall, SessionConfig, SessionFile, SessionInfo, SessionResult, SessionStats, DEFAULT_TENANT,
+};
 pub use templates::{Template, TemplateError, TemplateInfo, TemplateSpec, Templates};

@@ -25,6 +25,10 @@ pub struct ExecutionRequest {
     pub limits: RequestedLimits,
     /// The environment to run in; `None`: the system interpreters as they are.
     pub template: Option<Template>,
+    /// Who the run is for (`default` when the caller names nobody); logged with the run.
+    pub tenant_id: String,
+    /// Free text the caller attached (for example `user:123`); logged with the run.
+    pub scope: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,5 +1,8 @@
 //! One run: its workspace, its sandbox spec, the launch, and the result.
 
+use std::collections::BTreeMap;
+use std::path::Path;
+
 use sandbox::{Limits, SandboxSpec};
 use tokio_util::sync::CancellationToken;
 
@@ -8,7 +11,8 @@ use crate::service::ExecutionService;
 use crate::templates::Environment;
 use crate::workspace::Workspace;
 use crate::{artifacts, confinement, outcome, runtime};
-use crate::{ExecuteError, ExecutionRequest, ExecutionResult};
+use crate::{ExecuteError, ExecutionRequest, ExecutionResult, ExecutorConfig, RequestedLimits, RuntimePaths};
+use sandbox::cgroup::Manager;
 
 /// Processes of a run besides the code's: its launcher and the sandbox's init.
 const RUN_OVERHEAD_PROCESSES: u64 = 2;
@@ -38,39 +42,86 @@ async fn run_in(
 ) -> Result<ExecutionResult, ExecuteError> {
     service.workspaces.write_files(workspace, &req.files)?;
     let before = artifacts::snapshot(&workspace.path);
-    let config = &service.config;
-    let limits = &config.limits;
-    let memory_mb = req.limits.memory_mb.unwrap_or(limits.default_memory_mb);
+    let memory_mb = req.limits.memory_mb.unwrap_or(service.config.limits.default_memory_mb);
     let event = req.event.clone().unwrap_or_else(|| serde_json::json!({}));
     let context = serde_json::json!({
         "execution_id": req.execution_id,
         "timeout_ms": req.timeout_ms,
         "memory_limit_mb": memory_mb,
     });
+    let runtimes = runtimes_for(&service.config, environment);
+    let launch = runtime::launch(req.language, &runtimes, &req.code, &event.to_string(), &context.to_string());
+    let spec = sandbox_spec(
+        &service.config,
+        &service.cgroups,
+        SpecParts {
+            launch,
+            environment,
+            workspace: &workspace.path,
+            env_vars: &req.env_vars,
+            limits: &req.limits,
+            wall_time_ms: req.timeout_ms,
+            stdin: req.stdin.clone(),
+        },
+    );
+    let limits = &service.config.limits;
+    let max_output = req.limits.max_output_bytes.unwrap_or(limits.default_output_bytes);
+    let run = service
+        .launcher
+        .launch(&spec, max_output, cancel, None)
+        .await
+        .map_err(|e| ExecuteError::Sandbox { stage: "launch".into(), message: e.to_string() })?;
+    let artifacts = artifacts::changed_since(&workspace.path, &before);
+    let workspace_full = service.workspaces.size_capped() && sandbox::host::filesystem_full(&workspace.path);
+    let mut result = outcome::build(&req.execution_id, run, artifacts, workspace_full)?;
+    result.isolation = service.active_layers.clone();
+    Ok(result)
+}
+
+/// What differs between two sandboxes: the program and its files, the template, the
+/// workspace, the caller's variables and limits.
+pub(crate) struct SpecParts<'a> {
+    pub launch: runtime::Launch,
+    pub environment: Option<&'a Environment>,
+    pub workspace: &'a Path,
+    pub env_vars: &'a BTreeMap<String, String>,
+    pub limits: &'a RequestedLimits,
+    pub wall_time_ms: u64,
+    pub stdin: String,
+}
+
+/// The interpreters a run uses: the template's Python when it has one.
+pub(crate) fn runtimes_for(config: &ExecutorConfig, environment: Option<&Environment>) -> RuntimePaths {
     let mut runtimes = config.runtimes.clone();
     if let Some(python) = environment.and_then(Environment::python) {
         runtimes.python = python;
     }
-    let launch = runtime::launch(req.language, &runtimes, &req.code, &event.to_string(), &context.to_string());
-    let template_vars = environment.map(Environment::vars).unwrap_or_default();
+    runtimes
+}
+
+/// The one place a sandbox's spec is built, for one-shot runs and session interpreters
+/// alike: the same mounts, identity, limits and confinement apply to both.
+pub(crate) fn sandbox_spec(config: &ExecutorConfig, cgroups: &Manager, parts: SpecParts<'_>) -> SandboxSpec {
+    let limits = &config.limits;
+    let memory_mb = parts.limits.memory_mb.unwrap_or(limits.default_memory_mb);
     let memory_bytes = memory_mb * 1024 * 1024;
-    let processes = req.limits.max_processes.unwrap_or(limits.default_processes);
-    let cgroups = &service.cgroups;
+    let processes = parts.limits.max_processes.unwrap_or(limits.default_processes);
+    let template_vars = parts.environment.map(Environment::vars).unwrap_or_default();
     let mut spec = SandboxSpec {
-        argv: launch.argv,
-        env: rootfs::environment(&template_vars, &req.env_vars),
+        argv: parts.launch.argv,
+        env: rootfs::environment(&template_vars, parts.env_vars),
         cwd: rootfs::WORKSPACE.into(),
         identity: config.identity,
         hostname: "sandbox".into(),
         mounts: rootfs::mounts(RootfsOptions {
             identity: config.identity,
-            workspace_host: &workspace.path,
+            workspace_host: parts.workspace,
             tmp_bytes: limits.tmp_bytes,
-            run_files: launch.files,
-            template: environment.map(Environment::mounts).unwrap_or_default(),
+            run_files: parts.launch.files,
+            template: parts.environment.map(Environment::mounts).unwrap_or_default(),
         }),
         limits: Limits {
-            wall_time_ms: req.timeout_ms,
+            wall_time_ms: parts.wall_time_ms,
             // RLIMIT_DATA also counts address space nothing uses (Node reserves gigabytes):
             // only a stand-in for when the run's cgroup cannot limit memory.
             data_bytes: (!cgroups.active("memory")).then_some(memory_bytes),
@@ -84,20 +135,11 @@ async fn run_in(
             pids: cgroups.active("pids").then_some(processes + RUN_OVERHEAD_PROCESSES),
             channel_bytes: limits.max_return_value_bytes,
         },
-        stdin: req.stdin.clone(),
-        channel_fd: launch.has_channel.then_some(runtime::CHANNEL_FD),
+        stdin: parts.stdin,
+        channel_fd: parts.launch.has_channel.then_some(runtime::CHANNEL_FD),
+        session_fd: parts.launch.has_session.then_some(runtime::SESSION_FD),
         confinement: Default::default(),
     };
     spec.confinement = confinement::for_mounts(config.confinement, &spec.mounts);
-    let max_output = req.limits.max_output_bytes.unwrap_or(limits.default_output_bytes);
-    let run = service
-        .launcher
-        .launch(&spec, max_output, cancel)
-        .await
-        .map_err(|e| ExecuteError::Sandbox { stage: "launch".into(), message: e.to_string() })?;
-    let artifacts = artifacts::changed_since(&workspace.path, &before);
-    let workspace_full = service.workspaces.size_capped() && sandbox::host::filesystem_full(&workspace.path);
-    let mut result = outcome::build(&req.execution_id, run, artifacts, workspace_full)?;
-    result.isolation = service.active_layers.clone();
-    Ok(result)
+    spec
 }

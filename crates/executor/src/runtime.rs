@@ -11,6 +11,11 @@ const NODE_DRIVER: &str = include_str!("../../../runtimes/node/driver.js");
 pub const SANDBOX_DIR: &str = "/sandbox";
 /// The descriptor on which a driver sends back the handler's return value or error.
 pub const CHANNEL_FD: i32 = 3;
+/// The descriptor on which a session's interpreter reads requests and answers them.
+pub const SESSION_FD: i32 = 3;
+
+const PYTHON_SESSION: &str = include_str!("../../../runtimes/python/session.py");
+const NODE_SESSION: &str = include_str!("../../../runtimes/node/session.js");
 
 /// The command line and the files of one run.
 pub struct Launch {
@@ -19,6 +24,30 @@ pub struct Launch {
     pub files: Vec<(String, String)>,
     /// Whether the driver reports on [`CHANNEL_FD`].
     pub has_channel: bool,
+    /// Whether the program is a session's interpreter, serving requests on [`SESSION_FD`].
+    pub has_session: bool,
+}
+
+/// A session's long-lived interpreter for `language` (Python or JavaScript): it reads one
+/// request per line on [`SESSION_FD`] and answers each with one line.
+pub fn session_launch(language: Language, runtimes: &RuntimePaths) -> Option<Launch> {
+    let at = |name: &str| format!("{SANDBOX_DIR}/{name}");
+    match language {
+        Language::Python => Some(Launch {
+            argv: vec![runtimes.python.display().to_string(), "-u".into(), "-B".into(), at("session.py")],
+            // The one-shot driver's chart saving is reused: session.py imports it.
+            files: vec![(at("session.py"), PYTHON_SESSION.into()), (at("driver.py"), PYTHON_DRIVER.into())],
+            has_channel: false,
+            has_session: true,
+        }),
+        Language::Javascript => Some(Launch {
+            argv: vec![runtimes.node.display().to_string(), at("session.js")],
+            files: vec![(at("session.js"), NODE_SESSION.into())],
+            has_channel: false,
+            has_session: true,
+        }),
+        Language::Shell => None,
+    }
 }
 
 pub fn launch(language: Language, runtimes: &RuntimePaths, code: &str, event: &str, context: &str) -> Launch {
@@ -39,7 +68,7 @@ pub fn launch(language: Language, runtimes: &RuntimePaths, code: &str, event: &s
                 .map(String::from)
                 .chain([at("event.json"), at("context.json")])
                 .collect();
-            Launch { argv, files, has_channel: true }
+            Launch { argv, files, has_channel: true, has_session: false }
         }
         Language::Javascript => {
             let code_file = if is_es_module(code) { "user.mjs" } else { "user.cjs" };
@@ -52,12 +81,13 @@ pub fn launch(language: Language, runtimes: &RuntimePaths, code: &str, event: &s
                 at("event.json"),
                 at("context.json"),
             ];
-            Launch { argv, files, has_channel: true }
+            Launch { argv, files, has_channel: true, has_session: false }
         }
         Language::Shell => Launch {
             argv: vec![runtimes.bash.display().to_string(), at("user.sh")],
             files: vec![(at("user.sh"), code.to_string())],
             has_channel: false,
+            has_session: false,
         },
     }
 }

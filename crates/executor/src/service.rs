@@ -73,12 +73,14 @@ pub struct ServiceOptions {
     pub max_running: usize,
     /// Executions waiting for a turn beyond those; more are refused (503).
     pub max_queued: usize,
+    /// Caps and defaults of sessions.
+    pub sessions: crate::session::SessionConfig,
 }
 
 impl Default for ServiceOptions {
     fn default() -> Self {
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-        ServiceOptions { recorder: None, max_running: (4 * cores).max(4), max_queued: 64 }
+        ServiceOptions { recorder: None, max_running: (4 * cores).max(4), max_queued: 64, sessions: Default::default() }
     }
 }
 
@@ -94,6 +96,9 @@ pub struct ServiceStats {
     pub queued_executions: u64,
     pub max_running: u64,
     pub max_queued: u64,
+    /// Seed 003's session counters.
+    #[serde(flatten)]
+    pub sessions: crate::session::SessionStats,
 }
 
 pub struct ExecutionService {
@@ -102,9 +107,10 @@ pub struct ExecutionService {
     pub(crate) launcher: Arc<dyn Launcher>,
     pub(crate) templates: Templates,
     pub(crate) cgroups: Arc<sandbox::cgroup::Manager>,
+    pub(crate) sessions: crate::session::Registry,
     admission: Arc<Admission>,
     recorder: Option<Arc<dyn ExecutionRecorder>>,
-    cancel: CancellationToken,
+    pub(crate) cancel: CancellationToken,
     health: Result<(), String>,
     /// Required layers that are not in force here, each with why.
     missing_required: Vec<String>,
@@ -148,6 +154,7 @@ impl ExecutionService {
             launcher,
             templates,
             cgroups,
+            sessions: crate::session::Registry::new(options.sessions),
             admission: Admission::new(options.max_running, options.max_queued),
             recorder: options.recorder,
             cancel: CancellationToken::new(),
@@ -179,7 +186,9 @@ impl ExecutionService {
         }
         service.active_layers = layers.iter().filter(|l| l.active).map(|l| l.name.clone()).collect();
         service.info.isolation.layers = layers;
-        Ok(Arc::new(service))
+        let service = Arc::new(service);
+        service.start_reaper();
+        Ok(service)
     }
 
     /// Runs `req` to its end and answers with its result, once recorded. The run goes on
@@ -244,6 +253,7 @@ impl ExecutionService {
             queued_executions: self.admission.queued() as u64,
             max_running: self.max.0 as u64,
             max_queued: self.max.1 as u64,
+            sessions: self.sessions.stats(),
         }
     }
 
@@ -294,8 +304,12 @@ impl ExecutionService {
         self.cancel.cancel();
     }
 
-    /// Removes persistent workspaces (at shutdown).
+    /// Kills every session's interpreters and removes persistent workspaces, sessions' too
+    /// (at shutdown; [`ExecutionService::close_sessions`] first waits for the kills).
     pub fn shutdown(&self) {
+        for session in self.sessions.drain() {
+            session.cancel.cancel();
+        }
         self.workspaces.clear_persistent();
     }
 
@@ -367,6 +381,8 @@ impl ExecutionService {
             files: Vec::new(),
             limits: Default::default(),
             template: None,
+            tenant_id: crate::DEFAULT_TENANT.into(),
+            scope: None,
         };
         match self.run(req, CancellationToken::new()).await {
             Ok(result) if result.exit_code == 0 => Ok(()),
@@ -383,7 +399,13 @@ impl ExecutionService {
 /// Every log line of a run carries its execution id (and, through the parent span, the
 /// request id).
 fn execution_span(req: &ExecutionRequest) -> tracing::Span {
-    tracing::info_span!("execution", execution_id = %req.execution_id, language = req.language.name())
+    tracing::info_span!(
+        "execution",
+        execution_id = %req.execution_id,
+        language = req.language.name(),
+        tenant_id = %req.tenant_id,
+        scope = req.scope.as_deref(),
+    )
 }
 
 fn current_ids() -> (u32, u32) {

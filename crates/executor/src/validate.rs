@@ -35,6 +35,23 @@ pub struct RequestDraft {
     /// The template the caller named (already looked up); its language is the default and
     /// its limits are the defaults.
     pub template: Option<Template>,
+    /// `None`: the default tenant.
+    pub tenant_id: Option<String>,
+    pub scope: Option<String>,
+}
+
+/// The timeout of a call that names none: the template's, or the server's default.
+pub(crate) fn default_timeout_secs(template: Option<&Template>, policy: &LimitPolicy) -> f64 {
+    template::default_timeout_secs(template, policy)
+}
+
+/// The limits asked for, with the template's defaults for those not asked for.
+pub(crate) fn limits_with_template(
+    asked: RequestedLimits,
+    template: Option<&Template>,
+    policy: &LimitPolicy,
+) -> RequestedLimits {
+    template::with_defaults(asked, template, policy)
 }
 
 /// Longest execution or session id; ids become directory and log names.
@@ -57,6 +74,8 @@ pub fn build_request(draft: RequestDraft, policy: &LimitPolicy) -> Result<Execut
     let limits = template::with_defaults(draft.limits, draft.template.as_ref(), policy);
     let stdin = draft.stdin.unwrap_or_default();
     let event = draft.event.or_else(|| event_from_stdin(&stdin));
+    let tenant_id = check_id("tenant_id", draft.tenant_id.unwrap_or_else(|| crate::DEFAULT_TENANT.to_owned()))?;
+    let scope = draft.scope.map(check_scope).transpose()?;
     Ok(ExecutionRequest {
         execution_id,
         language,
@@ -69,10 +88,26 @@ pub fn build_request(draft: RequestDraft, policy: &LimitPolicy) -> Result<Execut
         files,
         limits,
         template: draft.template,
+        tenant_id,
+        scope,
     })
 }
 
-fn check_code(code: &str, policy: &LimitPolicy) -> Result<(), ExecuteError> {
+/// Longest `scope`.
+const MAX_SCOPE_CHARS: usize = 256;
+
+/// A scope is free text, but short and printable: it goes into logs.
+pub fn check_scope(scope: String) -> Result<String, ExecuteError> {
+    if scope.chars().count() > MAX_SCOPE_CHARS || scope.chars().any(char::is_control) {
+        return Err(ExecuteError::invalid(
+            "scope",
+            format!("at most {MAX_SCOPE_CHARS} characters, without control characters"),
+        ));
+    }
+    Ok(scope)
+}
+
+pub(crate) fn check_code(code: &str, policy: &LimitPolicy) -> Result<(), ExecuteError> {
     // Whitespace-only code runs nothing; it is almost certainly a caller's mistake.
     if code.trim().is_empty() {
         return Err(ExecuteError::invalid("code", "is required and must not be empty"));
@@ -90,7 +125,7 @@ fn parse_language(name: &str) -> Result<Language, ExecuteError> {
     })
 }
 
-fn timeout_ms(secs: Option<f64>, default_secs: f64, policy: &LimitPolicy) -> Result<u64, ExecuteError> {
+pub(crate) fn timeout_ms(secs: Option<f64>, default_secs: f64, policy: &LimitPolicy) -> Result<u64, ExecuteError> {
     let secs = secs.unwrap_or(default_secs);
     if !secs.is_finite() || secs < policy.min_timeout_secs || secs > policy.max_timeout_secs {
         return Err(ExecuteError::invalid(

@@ -107,6 +107,24 @@ impl Workspaces {
         }
     }
 
+    /// Unmounts and removes the persistent workspace `name` (a session's, when it ends).
+    pub fn remove_persistent(&self, name: &str) {
+        let mut known = self.persistent.lock().unwrap_or_else(|p| p.into_inner());
+        if known.remove(name) {
+            self.remove(&self.root.join("persistent").join(name));
+        }
+    }
+
+    /// Who owns what the daemon writes into workspaces (host ids).
+    pub fn owner(&self) -> (u32, u32) {
+        self.owner
+    }
+
+    /// The size cap of each workspace.
+    pub fn size_bytes(&self) -> u64 {
+        self.size_bytes
+    }
+
     /// Unmounts and removes every persistent workspace (at shutdown).
     pub fn clear_persistent(&self) {
         let mut known = self.persistent.lock().unwrap_or_else(|p| p.into_inner());

@@ -3,10 +3,12 @@
 //! [`spec`] is the policy as plain data. [`runner`] (daemon side) starts the init child and
 //! collects its output; [`init`] (child side) builds the sandbox and runs the program.
 //! [`confinement`] (data) with [`seccomp`] and [`landlock`] are the layers applied last, right
-//! before the program starts. [`workspace_fs`] and [`host`] are the daemon's own careful file and mount operations.
+//! before the program starts. [`handoff`] passes a session's socket to the launcher.
+//! [`workspace_fs`] and [`host`] are the daemon's own careful file and mount operations.
 
 pub mod cgroup;
 pub mod confinement;
+pub mod handoff;
 pub mod host;
 pub mod init;
 pub mod landlock;

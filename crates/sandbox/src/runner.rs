@@ -4,7 +4,7 @@
 //! namespace work happens in a fresh single-threaded process, never in a fork of the async
 //! runtime.
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream as StdUnixStream;
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -78,6 +78,16 @@ pub enum RunError {
 
 /// Runs `spec` in a fresh sandbox and waits for all of it to end.
 pub async fn run(spec: &SandboxSpec, options: &RunOptions) -> Result<RunOutput, RunError> {
+    run_with_handoff(spec, options, None).await
+}
+
+/// [`run`], handing `handoff` to the launcher with the spec; the program finds it at
+/// [`SandboxSpec::session_fd`].
+pub async fn run_with_handoff(
+    spec: &SandboxSpec,
+    options: &RunOptions,
+    handoff: Option<OwnedFd>,
+) -> Result<RunOutput, RunError> {
     let spawn_err = |e| RunError::Spawn(options.init_exe.display().to_string(), e);
     let (ours, theirs) = StdUnixStream::pair().map_err(spawn_err)?;
     let mut child = Command::new(&options.init_exe)
@@ -103,9 +113,14 @@ pub async fn run(spec: &SandboxSpec, options: &RunOptions) -> Result<RunOutput, 
         }
     };
     let protocol = |e: std::io::Error| RunError::Protocol(e.to_string());
+    let mut payload = serde_json::to_vec(spec).map_err(|e| RunError::Protocol(e.to_string()))?;
+    if let Some(fd) = handoff {
+        // Still blocking: one byte into an empty socket buffer returns at once.
+        let sent = crate::handoff::send(ours.as_fd(), &payload[..1], fd.as_fd()).map_err(protocol)?;
+        payload.drain(..sent);
+    }
     ours.set_nonblocking(true).map_err(protocol)?;
     let control = UnixStream::from_std(ours).map_err(protocol)?;
-    let payload = serde_json::to_vec(spec).map_err(|e| RunError::Protocol(e.to_string()))?;
     let cap = options.max_output_bytes;
     let flood = Flood::new(cap);
     let stdout = capture(child.stdout.take(), cap, &flood);

@@ -27,6 +27,12 @@ pub struct SandboxSpec {
     /// System call filter and Landlock rules, applied last before the program starts.
     #[serde(default)]
     pub confinement: Confinement,
+    /// When set, the socket the daemon hands to the launcher with the spec (see
+    /// [`crate::handoff`]) is open at this descriptor in the program: a long-lived
+    /// interpreter's request channel. The run fails closed if the spec asks for it and no
+    /// socket came with the spec.
+    #[serde(default)]
+    pub session_fd: Option<i32>,
 }
 
 /// Who the program runs as, inside and outside the user namespace.

@@ -36,6 +36,11 @@ impl WorkspaceFsError {
         matches!(self, WorkspaceFsError::Io(_, Errno::ENOSPC | Errno::EFBIG))
     }
 
+    /// Nothing is at the path.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, WorkspaceFsError::Io(_, Errno::ENOENT))
+    }
+
     /// The path itself is unacceptable (as opposed to an I/O failure).
     pub fn is_path_problem(&self) -> bool {
         !matches!(self, WorkspaceFsError::Io(..))

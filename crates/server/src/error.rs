@@ -30,6 +30,7 @@ pub enum ErrorCode {
     QueueFull,
     ShuttingDown,
     Unauthorized,
+    SessionLimit,
 }
 
 impl ErrorCode {
@@ -48,6 +49,7 @@ impl ErrorCode {
             ErrorCode::QueueFull => "Executor.QueueFull",
             ErrorCode::ShuttingDown => "Executor.ShuttingDown",
             ErrorCode::Unauthorized => "Executor.Unauthorized",
+            ErrorCode::SessionLimit => "Executor.SessionLimit",
         }
     }
 
@@ -62,6 +64,7 @@ impl ErrorCode {
             ErrorCode::Sandbox | ErrorCode::TemplateBuild | ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             ErrorCode::Unhealthy | ErrorCode::QueueFull | ErrorCode::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
+            ErrorCode::SessionLimit => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod info;
 pub mod metrics;
 pub mod openapi;
 pub mod outbox;
+pub mod sessions;
 pub mod templates;
 
 use std::sync::Arc;
@@ -27,6 +28,12 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
         .route("/metrics", get(metrics::metrics))
         .route("/outbox", get(outbox::outbox))
         .route("/templates", get(templates::list).post(templates::create))
+        .route("/session/create", post(sessions::create))
+        .route("/session/execute", post(sessions::execute))
+        .route("/session/destroy", post(sessions::destroy))
+        .route("/sessions", get(sessions::list))
+        .route("/session/{id}/files", get(sessions::files::list).post(sessions::files::post))
+        .route("/session/{id}/files/{*path}", get(sessions::files::get).put(sessions::files::put))
         .route("/openapi.json", get(openapi::openapi_json))
 }
 
@@ -35,8 +42,9 @@ pub(crate) async fn not_found(method: Method, uri: Uri) -> ApiError {
         ErrorCode::NotFound,
         "There is no such endpoint.",
         format!("{method} {} does not exist", uri.path()),
-        "Use POST /execute, GET /executions/{id}, GET or POST /templates, GET /health, GET /info, \
-         GET /metrics or GET /openapi.json.",
+        "Use POST /execute, GET /executions/{id}, GET or POST /templates, POST /session/create, \
+         POST /session/execute, POST /session/destroy, GET /sessions, /session/{id}/files, GET /health, \
+         GET /info, GET /metrics or GET /openapi.json.",
     )
 }
 

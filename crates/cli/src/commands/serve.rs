@@ -35,6 +35,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         recorder: Some(store.clone()),
         max_running: args.max_concurrent.unwrap_or(defaults.max_running),
         max_queued: args.max_queue,
+        sessions: args.sessions.clone().into_config()?,
     };
     let service = ExecutionService::new(config, options).await.map_err(|e| anyhow!("{e}"))?;
     if !service.missing_required().is_empty() {
@@ -103,6 +104,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             tracing::warn!(error = %e, "the control plane did not take the exited event");
         }
     }
+    service.close_sessions().await;
     service.shutdown();
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)

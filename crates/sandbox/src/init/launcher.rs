@@ -32,17 +32,19 @@ pub fn main() -> ! {
     };
     let mut control = std::fs::File::from(control);
     let report = match read_spec(&mut control) {
-        Ok(spec) => launch(&spec, control.as_fd()).unwrap_or_else(failed),
+        Ok((spec, handoff)) => launch(&spec, handoff, control.as_fd()).unwrap_or_else(failed),
         Err(e) => failed(e),
     };
     let _ = control.write_all(&serde_json::to_vec(&report).unwrap_or_default());
     sys::exit_now(0)
 }
 
-fn read_spec(control: &mut std::fs::File) -> SetupResult<SandboxSpec> {
-    let mut raw = Vec::new();
+/// The spec, and the socket the daemon may have sent with its first byte.
+fn read_spec(control: &mut std::fs::File) -> SetupResult<(SandboxSpec, Option<OwnedFd>)> {
+    let (mut raw, handoff) = crate::handoff::receive(control.as_fd()).stage(|| "read spec".into())?;
     control.read_to_end(&mut raw).stage(|| "read spec".into())?;
-    serde_json::from_slice(&raw).stage(|| "parse spec".into())
+    let spec = serde_json::from_slice(&raw).stage(|| "parse spec".into())?;
+    Ok((spec, handoff))
 }
 
 fn failed(e: SetupError) -> SandboxReport {
@@ -57,7 +59,14 @@ fn failed(e: SetupError) -> SandboxReport {
     }
 }
 
-fn launch(spec: &SandboxSpec, control: BorrowedFd<'_>) -> SetupResult<SandboxReport> {
+fn launch(spec: &SandboxSpec, handoff: Option<OwnedFd>, control: BorrowedFd<'_>) -> SetupResult<SandboxReport> {
+    // Fail closed: a session program without its channel must not run.
+    let session = match (spec.session_fd, handoff) {
+        (Some(at), Some(fd)) if Some(at) != spec.channel_fd => Some((fd, at)),
+        (Some(_), Some(_)) => return Err(SetupError::new("session socket", "same descriptor as the channel")),
+        (Some(_), None) => return Err(SetupError::new("session socket", "none came with the spec")),
+        (None, _) => None,
+    };
     let stdin = memfd_with("stdin", spec.stdin.as_bytes())?;
     let channel = match spec.channel_fd {
         Some(at) => Some((memfd_with("channel", b"")?, at)),
@@ -73,13 +82,15 @@ fn launch(spec: &SandboxSpec, control: BorrowedFd<'_>) -> SetupResult<SandboxRep
     let pid = match sys::fork().stage(|| "fork sandbox init".into())? {
         ForkResult::Child => {
             drop(report_read);
-            pid1::run(spec, ProgramFds { stdin, channel }, report_write)
+            pid1::run(spec, ProgramFds { stdin, channel, session }, report_write)
         }
         ForkResult::Parent { child } => child,
     };
     drop(report_write);
     drop(stdin);
     drop(channel);
+    // Only the program holds the session socket: when it dies, the daemon reads end-of-file.
+    drop(session);
     // The program's output pipes must reach end-of-file when the sandbox's last process
     // exits, not when the launcher does.
     let null = std::fs::File::open("/dev/null").stage(|| "open /dev/null".into())?;

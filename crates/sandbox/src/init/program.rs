@@ -18,6 +18,8 @@ use crate::spec::{Outcome, SandboxSpec};
 pub struct ProgramFds {
     pub stdin: OwnedFd,
     pub channel: Option<(OwnedFd, i32)>,
+    /// A session's request socket and where the program finds it.
+    pub session: Option<(OwnedFd, i32)>,
 }
 
 /// Forks and execs the program; returns its pid and the read end of a pipe that carries an
@@ -67,6 +69,10 @@ fn prepare(spec: &SandboxSpec, fds: ProgramFds) -> SetupResult<Exec> {
     if let Some((channel, at)) = &fds.channel {
         sys::dup_to(channel, *at).stage(|| "result channel".into())?;
         keep_below = at + 1;
+    }
+    if let Some((session, at)) = &fds.session {
+        sys::dup_to(session, *at).stage(|| "session socket".into())?;
+        keep_below = keep_below.max(at + 1);
     }
     // Only stdio and the channel reach the program: everything else closes at exec.
     sys::cloexec_from(3, keep_below).stage(|| "close descriptors".into())?;

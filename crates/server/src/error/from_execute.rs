@@ -57,6 +57,27 @@ impl From<ExecuteError> for ApiError {
             ExecuteError::TemplateBuild { template, log_tail, .. } => {
                 super::from_template::build_failed(&template, detail, &log_tail)
             }
+            ExecuteError::SessionNotFound(_) => ApiError::new(
+                ErrorCode::NotFound,
+                "No such session.",
+                detail,
+                "Create a session with POST /session/create and use its session_id with the same tenant \
+                 (tenant_id or X-Tenant-ID); sessions expire after their ttl of idle time.",
+            ),
+            ExecuteError::SessionLimit(_) => ApiError::new(
+                ErrorCode::SessionLimit,
+                "Too many sessions are alive.",
+                detail,
+                "Destroy sessions you no longer need (POST /session/destroy) or wait for idle ones to expire, \
+                 then create the session again.",
+            )
+            .with_retry_after(5),
+            ExecuteError::FileNotFound(_) => ApiError::new(
+                ErrorCode::NotFound,
+                "No such file.",
+                detail,
+                "GET /session/{id}/files lists the session's files.",
+            ),
             ExecuteError::Internal(_) => ApiError::internal(detail),
         }
     }
@@ -68,6 +89,12 @@ fn solution_for_field(field: &str) -> String {
         "code" | "generated_code" => "Send the program as a non-empty string in `code` (or `generated_code`).",
         "timeout" => "Send `timeout` as a number of seconds; GET /info lists the allowed range.",
         "language" => "Send `language` as python, javascript or shell, or leave it out for python.",
+        "path" => {
+            "Use a relative path made of A-Z a-z 0-9 _ . @ + = - and spaces, without '..', '.' or empty \
+                   components, that names a regular file (not a symlink, not a file with several hard links)."
+        }
+        "ttl" => "Send `ttl` as a whole number of idle seconds within the range in error_detail, or leave it out.",
+        "tenant_id" => "Use 1 to 128 characters of A-Z a-z 0-9 . _ -, the same in the body and the X-Tenant-ID header.",
         "execution_id" | "session_id" => "Use 1 to 128 characters of A-Z a-z 0-9 . _ -, or leave the field out.",
         "template" => {
             "Name a template that GET /templates lists, for the request's language (or leave \

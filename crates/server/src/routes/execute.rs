@@ -9,6 +9,7 @@ mod body;
 use std::sync::Arc;
 
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use executor::validate::build_request;
@@ -22,6 +23,7 @@ use crate::app::AppState;
 use crate::dialect::{self, DialectErrorBody, DialectFields};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::json::{self, JsonBytes};
+use crate::routes::sessions;
 
 #[utoipa::path(
     post,
@@ -47,14 +49,19 @@ use crate::json::{self, JsonBytes};
             headers(("Retry-After" = u64, description = "Seconds to wait before sending the request again"))),
     )
 )]
-pub async fn execute(State(state): State<Arc<AppState>>, JsonBytes(bytes): JsonBytes) -> Result<Response, ApiError> {
+pub async fn execute(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    JsonBytes(bytes): JsonBytes,
+) -> Result<Response, ApiError> {
     let value = json::parse_value(&bytes).map_err(|err| for_dialect(err, dialect::mentions_dialect(&bytes)))?;
     let is_dialect = dialect::is_dialect(&value);
-    run(&state, value).await.map_err(|err| for_dialect(err, is_dialect))
+    run(&state, &headers, value).await.map_err(|err| for_dialect(err, is_dialect))
 }
 
-async fn run(state: &AppState, body: Value) -> Result<Response, ApiError> {
-    let body: ExecuteRequest = json::decode(body)?;
+async fn run(state: &AppState, headers: &HeaderMap, body: Value) -> Result<Response, ApiError> {
+    let mut body: ExecuteRequest = json::decode(body)?;
+    body.tenant_id = Some(sessions::tenant(headers, body.tenant_id.take())?);
     let run_async = body.run_async;
     let templates = state.service.templates();
     let draft = body.into_draft(&state.options, |name| Ok(templates.get(name)?))?;
@@ -64,6 +71,7 @@ async fn run(state: &AppState, body: Value) -> Result<Response, ApiError> {
         language = request.language.name(),
         template = request.template.as_ref().map(|t| t.name.as_str()),
         timeout_ms = request.timeout_ms,
+        tenant_id = %request.tenant_id,
         run_async,
         "executing"
     );

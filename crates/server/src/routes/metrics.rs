@@ -142,6 +142,8 @@ fn prometheus_text(stats: ServiceStats, handle: Option<&PrometheusHandle>) -> St
     let gauges = [
         ("sandbox_active_executions", "Executions running now.", stats.active_executions),
         ("sandbox_queued_executions", "Executions waiting for a turn.", stats.queued_executions),
+        ("sandbox_active_sessions", "Sessions alive now.", stats.sessions.active_sessions),
+        ("sandbox_max_sessions", "Sessions the daemon keeps alive at most.", stats.sessions.max_sessions),
     ];
     for (name, help, value) in gauges {
         if exports(&text, name) {

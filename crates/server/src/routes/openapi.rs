@@ -12,7 +12,7 @@ use utoipa::{Modify, OpenApi};
 use crate::app::AppState;
 use crate::dialect::DialectErrorBody;
 use crate::error::ErrorBody;
-use crate::routes::{execute, executions, health, info, metrics, outbox, templates};
+use crate::routes::{execute, executions, health, info, metrics, outbox, sessions, templates};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -34,6 +34,14 @@ use crate::routes::{execute, executions, health, info, metrics, outbox, template
         outbox::outbox,
         templates::list,
         templates::create,
+        sessions::create,
+        sessions::execute,
+        sessions::destroy,
+        sessions::list,
+        sessions::files::put,
+        sessions::files::post,
+        sessions::files::list,
+        sessions::files::get,
         openapi_json
     ),
     components(schemas(
@@ -48,6 +56,8 @@ use crate::routes::{execute, executions, health, info, metrics, outbox, template
     security(("bearer" = []), ("api_key" = [])),
     tags(
         (name = "execution", description = "Running code"),
+        (name = "sessions", description = "Stateful sessions: a workspace and long-lived interpreters whose \
+            variables live on between calls (seed 003's paths), and the workspace's files"),
         (name = "templates", description = "Environments runs ask for: a language, packages and default limits"),
         (name = "health", description = "Whether and how this host runs code, and its load"),
         (name = "meta", description = "This API's description"),

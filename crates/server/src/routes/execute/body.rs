@@ -43,9 +43,10 @@ pub struct ExecuteRequest {
     /// Files written into the workspace before the run, by relative path.
     pub files: Option<BTreeMap<String, FileContent>>,
     pub limits: Option<LimitsRequest>,
-    /// Accepted for the control plane's sake; not used yet.
+    /// Who the run is for (or the `X-Tenant-ID` header; default `default`): 1 to 128
+    /// characters of A-Z a-z 0-9 . _ -, logged with the run.
     pub tenant_id: Option<String>,
-    /// Accepted for the control plane's sake; not used yet.
+    /// Free text logged with the run (for example `user:123`), at most 256 characters.
     pub scope: Option<String>,
     /// The environment to run in (`GET /templates` lists them): its language is the default
     /// and must match `language`, and its limits are the defaults. Without one, the system
@@ -153,6 +154,8 @@ impl ExecuteRequest {
             files: decode_files(self.files.unwrap_or_default())?,
             limits,
             template,
+            tenant_id: self.tenant_id,
+            scope: self.scope,
         })
     }
 }

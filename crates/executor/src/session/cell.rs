@@ -1,0 +1,149 @@
+//! A session call's result: the same shape as a one-shot run's, from a driver's answer, a
+//! timeout or a dead interpreter.
+
+use sandbox::runner::{LimitHit, RunOutput};
+use sandbox::Outcome;
+
+use super::interpreter::CellReply;
+use crate::{
+    Artifact, ExecutionError, ExecutionResult, ExecutionStatus, Metrics, ProcessStatus, TerminationReason, Truncated,
+};
+
+/// The result of a cell the interpreter answered.
+pub(crate) fn answered(
+    execution_id: String,
+    reply: CellReply,
+    wall_ms: f64,
+    artifacts: Vec<Artifact>,
+) -> ExecutionResult {
+    let failed = reply.error.is_some();
+    ExecutionResult {
+        execution_id,
+        status: if failed { ExecutionStatus::Failed } else { ExecutionStatus::Success },
+        process_status: if failed { ProcessStatus::Error } else { ProcessStatus::Completed },
+        termination_reason: None,
+        stdout: reply.stdout,
+        stderr: reply.stderr,
+        exit_code: i32::from(failed),
+        execution_time: round(wall_ms / 1000.0, 1000.0),
+        return_value: reply.value,
+        error: reply.error,
+        metrics: Metrics {
+            duration_ms: round(wall_ms, 100.0),
+            cpu_time_ms: round(reply.cpu_ms, 100.0),
+            peak_memory_mb: round(reply.peak_kb as f64 / 1024.0, 100.0),
+        },
+        artifacts,
+        truncated: Truncated { stdout: reply.stdout_truncated, stderr: reply.stderr_truncated },
+        isolation: Vec::new(),
+    }
+}
+
+/// The result of a cell that did not answer in time.
+pub(crate) fn timed_out(
+    execution_id: String,
+    message: &str,
+    wall_ms: f64,
+    artifacts: Vec<Artifact>,
+) -> ExecutionResult {
+    ExecutionResult {
+        status: ExecutionStatus::Timeout,
+        process_status: ProcessStatus::Timeout,
+        termination_reason: Some(TerminationReason::Timeout),
+        exit_code: -1,
+        error: Some(ExecutionError { kind: "TimeoutError".into(), message: message.into(), traceback: String::new() }),
+        ..lost(execution_id, message, wall_ms, artifacts)
+    }
+}
+
+/// The result of a cell whose interpreter died under it (or was killed with the session).
+pub(crate) fn died(
+    execution_id: String,
+    message: &str,
+    output: Option<&RunOutput>,
+    cancelled: bool,
+    wall_ms: f64,
+    artifacts: Vec<Artifact>,
+) -> ExecutionResult {
+    let (status, process_status, exit_code, reason) = match output.map(|o| &o.report.outcome) {
+        _ if cancelled => (ExecutionStatus::Killed, ProcessStatus::Error, -1, Some(TerminationReason::Shutdown)),
+        Some(Outcome::Signaled { signal }) => {
+            (ExecutionStatus::Killed, ProcessStatus::Error, 128 + signal, Some(TerminationReason::Signal))
+        }
+        Some(Outcome::Exited { code }) => (ExecutionStatus::Failed, ProcessStatus::Error, *code, None),
+        Some(Outcome::TimedOut) => {
+            (ExecutionStatus::Timeout, ProcessStatus::Timeout, -1, Some(TerminationReason::Timeout))
+        }
+        _ => (ExecutionStatus::Killed, ProcessStatus::Error, -1, Some(TerminationReason::Signal)),
+    };
+    // A limit of the interpreter's cgroup that ended it says so, as for a one-shot run.
+    let (status, process_status, reason) = match output.and_then(|o| o.limit) {
+        Some(limit) if !cancelled => {
+            let reason = match limit {
+                LimitHit::Memory => TerminationReason::MemoryLimit,
+                LimitHit::Processes => TerminationReason::ProcessLimit,
+                LimitHit::Output => TerminationReason::OutputLimit,
+                LimitHit::Disk => TerminationReason::DiskLimit,
+            };
+            (ExecutionStatus::Killed, ProcessStatus::Error, Some(reason))
+        }
+        _ => (status, process_status, reason),
+    };
+    let mut result = lost(execution_id, message, wall_ms, artifacts);
+    // What the interpreter itself said last (a fatal error's message) comes first.
+    if let Some(tail) = output.map(|o| String::from_utf8_lossy(&o.stderr.bytes).into_owned()).filter(|t| !t.is_empty())
+    {
+        result.stderr = format!("{tail}{}", result.stderr);
+    }
+    ExecutionResult {
+        status,
+        process_status,
+        termination_reason: reason,
+        exit_code,
+        error: Some(ExecutionError {
+            kind: "InterpreterDied".into(),
+            message: message.into(),
+            traceback: String::new(),
+        }),
+        ..result
+    }
+}
+
+/// The result's `note`: why a new interpreter was started (`restarted`), and what happened
+/// to this call (`now`), either or both.
+pub(crate) fn note(language: &str, restarted: Option<String>, now: Option<String>) -> Option<String> {
+    let started = |lost: &str| {
+        format!(
+            "a new {language} interpreter was started because {lost}: earlier variables, functions and imports \
+             are gone (the workspace's files remain)"
+        )
+    };
+    match (restarted, now) {
+        (Some(lost), Some(now)) => Some(format!("{}. Then: {now}", started(&lost))),
+        (Some(lost), None) => Some(started(&lost)),
+        (None, now) => now,
+    }
+}
+
+fn lost(execution_id: String, message: &str, wall_ms: f64, artifacts: Vec<Artifact>) -> ExecutionResult {
+    ExecutionResult {
+        execution_id,
+        status: ExecutionStatus::Failed,
+        process_status: ProcessStatus::Error,
+        termination_reason: None,
+        stdout: String::new(),
+        stderr: format!("{message}\n"),
+        exit_code: -1,
+        execution_time: round(wall_ms / 1000.0, 1000.0),
+        return_value: None,
+        error: None,
+        metrics: Metrics { duration_ms: round(wall_ms, 100.0), cpu_time_ms: 0.0, peak_memory_mb: 0.0 },
+        artifacts,
+        truncated: Truncated::default(),
+        isolation: Vec::new(),
+    }
+}
+
+fn round(x: f64, scale: f64) -> f64 {
+    (x * scale).round() / scale
+}

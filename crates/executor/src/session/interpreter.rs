@@ -1,0 +1,205 @@
+//! One long-lived interpreter of a session: a sandbox whose program serves one request per
+//! line on a socket handed to it at start, and answers each with one line.
+
+use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixStream as StdUnixStream;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sandbox::runner::{RunError, RunOutput};
+use sandbox::SandboxSpec;
+use serde::Deserialize;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::UnixStream;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::launcher::Launcher;
+use crate::{ExecuteError, ExecutionError};
+
+/// Bytes kept of the interpreter's own stdout and stderr (not a cell's: the drivers capture
+/// those per cell); the tail of stderr explains a crash.
+const STREAM_CAP: u64 = 64 * 1024;
+/// How long a killed interpreter's sandbox may take to be gone.
+const KILL_WAIT: Duration = Duration::from_secs(10);
+/// How long an interpreter that closed its socket may take to exit by itself.
+const EXIT_WAIT: Duration = Duration::from_secs(2);
+
+/// The interpreter of one language in a session, or why the last one is gone.
+#[derive(Default)]
+pub(crate) struct Slot {
+    pub live: Option<Interpreter>,
+    /// Set when an interpreter timed out or died: the next one says state was lost.
+    pub lost: Option<String>,
+}
+
+pub(crate) struct Interpreter {
+    reader: BufReader<OwnedReadHalf>,
+    writer: OwnedWriteHalf,
+    cancel: CancellationToken,
+    /// Taken once the sandbox's report has been awaited.
+    task: Option<JoinHandle<Result<RunOutput, RunError>>>,
+    next_id: u64,
+}
+
+/// What a driver answers for one cell.
+#[derive(Debug, Deserialize)]
+pub(crate) struct CellReply {
+    pub id: u64,
+    #[serde(default)]
+    pub stdout: String,
+    #[serde(default)]
+    pub stderr: String,
+    #[serde(default)]
+    pub stdout_truncated: bool,
+    #[serde(default)]
+    pub stderr_truncated: bool,
+    #[serde(default)]
+    pub display: Option<String>,
+    #[serde(default)]
+    pub value: Option<serde_json::Value>,
+    #[serde(default)]
+    pub error: Option<ExecutionError>,
+    #[serde(default)]
+    pub cpu_ms: f64,
+    #[serde(default)]
+    pub peak_kb: u64,
+}
+
+pub(crate) enum CallOutcome {
+    Reply(CellReply),
+    /// No answer in time: the interpreter was killed.
+    TimedOut,
+    /// The interpreter ended (or broke the protocol) and was killed; with why and what its
+    /// sandbox reported.
+    Died(String, Option<RunOutput>),
+}
+
+/// Limits of one call.
+pub(crate) struct CallLimits {
+    pub timeout: Duration,
+    pub max_output: u64,
+    pub max_value: u64,
+}
+
+impl Interpreter {
+    /// Starts the sandbox of `spec` with one end of a fresh socket pair; `cancel` (a child of
+    /// the session's token) kills it.
+    pub fn start(
+        launcher: Arc<dyn Launcher>,
+        spec: SandboxSpec,
+        cancel: CancellationToken,
+    ) -> Result<Interpreter, ExecuteError> {
+        let internal = |e: std::io::Error| ExecuteError::Internal(format!("session socket: {e}"));
+        let (ours, theirs) = StdUnixStream::pair().map_err(internal)?;
+        ours.set_nonblocking(true).map_err(internal)?;
+        let ours = UnixStream::from_std(ours).map_err(internal)?;
+        let (reader, writer) = ours.into_split();
+        let token = cancel.clone();
+        let handoff = OwnedFd::from(theirs);
+        let task = tokio::spawn(async move { launcher.launch(&spec, STREAM_CAP, token, Some(handoff)).await });
+        Ok(Interpreter { reader: BufReader::new(reader), writer, cancel, task: Some(task), next_id: 1 })
+    }
+
+    /// Sends `code` and waits for the answer; on a timeout, a death or a broken answer the
+    /// interpreter is killed before this returns.
+    pub async fn call(&mut self, code: &str, limits: &CallLimits) -> CallOutcome {
+        let id = self.next_id;
+        self.next_id += 1;
+        let request = serde_json::json!({
+            "id": id,
+            "code": code,
+            "max_output": limits.max_output,
+            "max_value": limits.max_value,
+        });
+        let mut line = request.to_string().into_bytes();
+        line.push(b'\n');
+        // What one answer may take: both streams (JSON escapes take up to 6 bytes a byte),
+        // the value and the display text, and room for the rest.
+        let cap = 6 * (2 * limits.max_output + limits.max_value) + (1 << 20);
+        let exchange = async {
+            self.writer.write_all(&line).await.map_err(|e| format!("cannot send the cell: {e}"))?;
+            read_line(&mut self.reader, cap).await
+        };
+        match tokio::time::timeout(limits.timeout, exchange).await {
+            Err(_) => {
+                self.kill().await;
+                CallOutcome::TimedOut
+            }
+            Ok(Ok(Some(raw))) => match serde_json::from_slice::<CellReply>(&raw) {
+                Ok(reply) if reply.id == id => CallOutcome::Reply(reply),
+                Ok(reply) => {
+                    let why = format!("the interpreter answered request {} instead of {id}", reply.id);
+                    CallOutcome::Died(why, self.kill().await)
+                }
+                Err(e) => CallOutcome::Died(format!("the interpreter's answer is unreadable: {e}"), self.kill().await),
+            },
+            Ok(Ok(None)) => CallOutcome::Died("the interpreter exited".into(), self.ended().await),
+            Ok(Err(why)) => CallOutcome::Died(why, self.kill().await),
+        }
+    }
+
+    /// Kills the sandbox and waits (a bounded time) for what it reported.
+    pub async fn kill(&mut self) -> Option<RunOutput> {
+        self.cancel.cancel();
+        self.report(KILL_WAIT).await
+    }
+
+    /// The interpreter closed its socket, so its sandbox is ending: its own report says how
+    /// (an exit code, a signal). Killed if it lingers.
+    async fn ended(&mut self) -> Option<RunOutput> {
+        let report = self.report(EXIT_WAIT).await;
+        self.cancel.cancel();
+        match report {
+            Some(output) => Some(output),
+            None => self.report(KILL_WAIT).await,
+        }
+    }
+
+    /// What the sandbox reported, if it ends within `wait`.
+    async fn report(&mut self, wait: Duration) -> Option<RunOutput> {
+        let task = self.task.as_mut()?;
+        let joined = tokio::time::timeout(wait, task).await.ok()?;
+        self.task = None;
+        match joined {
+            Ok(Ok(output)) => Some(output),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "session interpreter's launcher failed");
+                None
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "session interpreter's task failed");
+                None
+            }
+        }
+    }
+}
+
+impl Drop for Interpreter {
+    /// An interpreter nobody holds any more must not live on until the lifetime cap.
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+/// One line (without its newline), at most `cap` bytes; `None` at end of file.
+async fn read_line(reader: &mut BufReader<OwnedReadHalf>, cap: u64) -> Result<Option<Vec<u8>>, String> {
+    let mut raw = Vec::new();
+    let n = (&mut *reader)
+        .take(cap + 1)
+        .read_until(b'\n', &mut raw)
+        .await
+        .map_err(|e| format!("cannot read the interpreter's answer: {e}"))?;
+    if n == 0 {
+        return Ok(None);
+    }
+    if raw.last() != Some(&b'\n') {
+        if raw.len() as u64 > cap {
+            return Err(format!("the interpreter's answer is over {cap} bytes"));
+        }
+        return Ok(None);
+    }
+    raw.pop();
+    Ok(Some(raw))
+}

@@ -1,0 +1,86 @@
+//! Sessions: a workspace that lives on between calls, and a long-lived sandboxed interpreter
+//! per language the session has used, so that variables survive from one call to the next.
+//!
+//! Every interpreter is an ordinary sandbox built by the same spec code as a one-shot run
+//! (see [`crate::run::sandbox_spec`]); its requests travel on a socket handed to it at start
+//! (never a path in the workspace). A session ends when it is destroyed, when it has been
+//! idle for its TTL, when it reaches the lifetime cap, or when the daemon stops.
+
+mod cell;
+mod files;
+mod interpreter;
+mod registry;
+mod service;
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+pub use files::SessionFile;
+pub(crate) use registry::Registry;
+pub use registry::SessionStats;
+pub use service::{SessionCall, SessionResult};
+
+use crate::Language;
+
+/// The tenant of calls that name none.
+pub const DEFAULT_TENANT: &str = "default";
+
+/// Caps and defaults of sessions.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// Idle time after which a session that asked for no TTL expires (seconds).
+    pub default_ttl_secs: u64,
+    /// The largest TTL a session may ask for (seconds).
+    pub max_ttl_secs: u64,
+    /// Sessions alive at once, all tenants together; more are refused (429).
+    pub max_sessions: usize,
+    /// Sessions alive at once for one tenant; more are refused (429).
+    pub max_per_tenant: usize,
+    /// The longest a session lives, however busy: its interpreters' wall-clock limit (seconds).
+    pub max_lifetime_secs: u64,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            default_ttl_secs: 300,
+            max_ttl_secs: 3600,
+            max_sessions: 10,
+            max_per_tenant: 10,
+            max_lifetime_secs: 24 * 3600,
+        }
+    }
+}
+
+/// What `POST /session/create` asks for, validated by the caller of
+/// [`crate::ExecutionService::create_session`] except for the TTL.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub tenant_id: String,
+    pub scope: Option<String>,
+    pub template: crate::Template,
+    /// Idle seconds; `None`: the default.
+    pub ttl_secs: Option<u64>,
+}
+
+/// A live session as `GET /sessions` shows it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SessionInfo {
+    /// 12 hexadecimal characters.
+    #[schema(example = "3f9a1c0b7d2e")]
+    pub session_id: String,
+    pub tenant_id: String,
+    pub scope: Option<String>,
+    pub template: String,
+    /// The languages whose interpreters the session has started.
+    pub languages: Vec<Language>,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339: the end of the last call (or the creation).
+    pub last_used_at: String,
+    /// Idle seconds after which the session expires.
+    pub ttl: u64,
+    /// RFC 3339: when the session expires if it stays idle (sooner if it reaches the
+    /// lifetime cap).
+    pub expires_at: String,
+}

@@ -1,0 +1,284 @@
+//! Sessions (seed 003's paths): `POST /session/create`, `POST /session/execute`,
+//! `POST /session/destroy`, `GET /sessions`. A session keeps a workspace and one interpreter
+//! per language it has used, so that state lives on between calls. Every session belongs to
+//! the tenant that created it (`tenant_id` in the body or the `X-Tenant-ID` header, else
+//! `default`); to any other tenant it does not exist (404, never 403).
+
+pub mod files;
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use executor::validate::{check_id, check_scope};
+use executor::{ExecuteError, Language, NewSession, SessionCall, SessionInfo, SessionResult, DEFAULT_TENANT};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::app::AppState;
+use crate::error::{ApiError, ErrorBody};
+use crate::json::{self, JsonBytes};
+
+/// The header naming the caller's tenant when the body does not.
+pub const TENANT_HEADER: &str = "x-tenant-id";
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, expecting = "a JSON object")]
+pub struct CreateSessionRequest {
+    /// The tenant owning the session (or the `X-Tenant-ID` header; default `default`).
+    pub tenant_id: Option<String>,
+    /// Free text recorded with the session (for example `user:123`), at most 256 characters.
+    pub scope: Option<String>,
+    /// The environment (`GET /templates`); default `default` (plain Python).
+    pub template: Option<String>,
+    /// Idle seconds after which the session expires; default 300, at most the server's
+    /// `SESSION_MAX_TTL_SECS` (3600 by default).
+    #[schema(example = 300)]
+    pub ttl: Option<u64>,
+}
+
+/// The session as created.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionCreated {
+    /// Always `success`.
+    #[schema(example = "success")]
+    pub status: String,
+    #[serde(flatten)]
+    pub session: SessionInfo,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, expecting = "a JSON object")]
+pub struct SessionExecuteRequest {
+    pub session_id: String,
+    /// The cell: run in the session's interpreter of its language.
+    pub code: String,
+    /// `python`, `javascript` or `shell` (or an alias); default: the template's language.
+    /// Shell keeps no interpreter: each call is a one-shot run in the session's workspace.
+    pub language: Option<String>,
+    /// Seconds for this call; default: the template's. A cell that runs longer kills the
+    /// interpreter (its state is lost; the next call starts a new one and says so).
+    pub timeout: Option<f64>,
+    /// Must be the session's tenant (or use the `X-Tenant-ID` header).
+    pub tenant_id: Option<String>,
+    pub limits: Option<SessionLimits>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SessionLimits {
+    /// Bytes kept of each of the cell's stdout and stderr.
+    #[schema(minimum = 1)]
+    pub max_output_bytes: Option<u64>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, expecting = "a JSON object")]
+pub struct DestroySessionRequest {
+    pub session_id: String,
+    /// Must be the session's tenant (or use the `X-Tenant-ID` header).
+    pub tenant_id: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionDestroyed {
+    /// Always `success`.
+    #[schema(example = "success")]
+    pub status: String,
+    pub session_id: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionList {
+    /// Always `success`.
+    #[schema(example = "success")]
+    pub status: String,
+    /// The caller's tenant's live sessions, oldest first.
+    pub sessions: Vec<SessionInfo>,
+}
+
+/// The caller's tenant: the body's `tenant_id`, else the `X-Tenant-ID` header, else
+/// `default`. Both given and different is a mistake worth saying.
+pub fn tenant(headers: &HeaderMap, body: Option<String>) -> Result<String, ApiError> {
+    let header = match headers.get(TENANT_HEADER) {
+        Some(v) => Some(
+            v.to_str()
+                .map_err(|_| ExecuteError::invalid("tenant_id", "the X-Tenant-ID header is not text"))?
+                .to_owned(),
+        ),
+        None => None,
+    };
+    let tenant = match (body, header) {
+        (Some(b), Some(h)) if b != h => {
+            return Err(ExecuteError::invalid(
+                "tenant_id",
+                format!("the body says {b:?} and the X-Tenant-ID header {h:?}"),
+            )
+            .into())
+        }
+        (Some(t), _) | (None, Some(t)) => t,
+        (None, None) => DEFAULT_TENANT.to_owned(),
+    };
+    Ok(check_id("tenant_id", tenant)?)
+}
+
+/// A session id as the caller sent it: 404 for anything no session can have.
+pub fn session_id(id: String) -> Result<String, ApiError> {
+    let well_formed = id.len() == 12 && id.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
+    if well_formed {
+        Ok(id)
+    } else {
+        Err(ExecuteError::SessionNotFound(id.chars().take(64).collect()).into())
+    }
+}
+
+#[utoipa::path(
+    post,
+    path = "/session/create",
+    tag = "sessions",
+    request_body(content = CreateSessionRequest, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The session was created (its interpreters start with the first call of each language)", body = SessionCreated),
+        (status = 400, description = "Unknown template, bad ttl, tenant_id or scope", body = ErrorBody),
+        (status = 401, description = "The API token is missing or wrong", body = ErrorBody),
+        (status = 429, description = "`Executor.SessionLimit`: as many sessions are alive as the daemon, or the tenant, may keep",
+            body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
+        (status = 500, description = "The template could not be built, or the workspace created", body = ErrorBody),
+    )
+)]
+pub async fn create(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    JsonBytes(bytes): JsonBytes,
+) -> Result<Response, ApiError> {
+    let body: CreateSessionRequest = json::decode(json::parse_value(&bytes)?)?;
+    let tenant_id = tenant(&headers, body.tenant_id)?;
+    let scope = body.scope.map(check_scope).transpose()?;
+    let template = state.service.templates().get(body.template.as_deref().unwrap_or("default"))?;
+    let new = NewSession { tenant_id, scope, template, ttl_secs: body.ttl };
+    let session = state.service.create_session(new).await?;
+    let created = SessionCreated { status: "success".into(), session };
+    Ok((StatusCode::CREATED, Json(created)).into_response())
+}
+
+#[utoipa::path(
+    post,
+    path = "/session/execute",
+    tag = "sessions",
+    request_body(content = SessionExecuteRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The cell ran (its own failure, timeout or the interpreter's death is in `status`, \
+            `interpreter_restarted` and `note`)", body = SessionResult),
+        (status = 400, description = "The request is invalid", body = ErrorBody),
+        (status = 401, description = "The API token is missing or wrong", body = ErrorBody),
+        (status = 404, description = "`Session X not found or expired` (also for another tenant's session)", body = ErrorBody),
+        (status = 413, description = "The code is over the size limit", body = ErrorBody),
+        (status = 500, description = "The interpreter's sandbox could not start", body = ErrorBody),
+    )
+)]
+pub async fn execute(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    JsonBytes(bytes): JsonBytes,
+) -> Result<Json<SessionResult>, ApiError> {
+    let body: SessionExecuteRequest = json::decode(json::parse_value(&bytes)?)?;
+    let tenant_id = tenant(&headers, body.tenant_id)?;
+    let session_id = session_id(body.session_id)?;
+    let language = match body.language.as_deref() {
+        Some(name) => Language::parse(name).ok_or_else(|| {
+            ExecuteError::invalid("language", format!("unknown language {name:?}; accepted: {}", Language::ACCEPTED))
+        })?,
+        None => state.service.session_language(&session_id, &tenant_id)?,
+    };
+    let call = SessionCall {
+        session_id,
+        tenant_id,
+        language,
+        code: body.code,
+        timeout_secs: body.timeout,
+        max_output_bytes: body.limits.and_then(|l| l.max_output_bytes),
+    };
+    // In a task of its own: a caller hanging up does not leave the interpreter mid-cell.
+    let service = Arc::clone(&state.service);
+    let result = tokio::spawn(async move { service.session_execute(call).await })
+        .await
+        .map_err(|e| ApiError::internal(format!("the session call failed: {e}")))??;
+    Ok(Json(result))
+}
+
+#[utoipa::path(
+    post,
+    path = "/session/destroy",
+    tag = "sessions",
+    request_body(content = DestroySessionRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The session's interpreters were killed and its workspace removed", body = SessionDestroyed),
+        (status = 400, description = "The request is invalid", body = ErrorBody),
+        (status = 401, description = "The API token is missing or wrong", body = ErrorBody),
+        (status = 404, description = "`Session X not found or expired` (also for another tenant's session)", body = ErrorBody),
+    )
+)]
+pub async fn destroy(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    JsonBytes(bytes): JsonBytes,
+) -> Result<Json<SessionDestroyed>, ApiError> {
+    let body: DestroySessionRequest = json::decode(json::parse_value(&bytes)?)?;
+    let tenant_id = tenant(&headers, body.tenant_id)?;
+    let session_id = session_id(body.session_id)?;
+    state.service.destroy_session(&session_id, &tenant_id).await?;
+    Ok(Json(SessionDestroyed { status: "success".into(), session_id }))
+}
+
+#[utoipa::path(
+    get,
+    path = "/sessions",
+    tag = "sessions",
+    params(("X-Tenant-ID" = Option<String>, Header, description = "The tenant whose sessions to list; default `default`")),
+    responses(
+        (status = 200, description = "The tenant's live sessions", body = SessionList),
+        (status = 400, description = "The tenant id is invalid", body = ErrorBody),
+        (status = 401, description = "The API token is missing or wrong", body = ErrorBody),
+    )
+)]
+pub async fn list(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Result<Json<SessionList>, ApiError> {
+    let tenant_id = tenant(&headers, None)?;
+    Ok(Json(SessionList { status: "success".into(), sessions: state.service.list_sessions(&tenant_id) }))
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+
+    use super::*;
+    use crate::error::ErrorCode;
+
+    fn with_header(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(TENANT_HEADER, HeaderValue::from_str(value).unwrap());
+        headers
+    }
+
+    #[test]
+    fn the_tenant_comes_from_the_body_or_the_header() {
+        assert_eq!(tenant(&HeaderMap::new(), None).unwrap(), "default");
+        assert_eq!(tenant(&HeaderMap::new(), Some("t1".into())).unwrap(), "t1");
+        assert_eq!(tenant(&with_header("t2"), None).unwrap(), "t2");
+        assert_eq!(tenant(&with_header("t3"), Some("t3".into())).unwrap(), "t3");
+        assert_eq!(tenant(&with_header("t3"), Some("t4".into())).unwrap_err().code(), ErrorCode::Validation);
+        assert_eq!(tenant(&with_header("../x"), None).unwrap_err().code(), ErrorCode::Validation);
+        assert_eq!(tenant(&HeaderMap::new(), Some(String::new())).unwrap_err().code(), ErrorCode::Validation);
+    }
+
+    #[test]
+    fn ids_no_session_can_have_are_not_found() {
+        assert_eq!(session_id("0123456789ab".into()).unwrap(), "0123456789ab");
+        for bad in ["0123456789AB", "0123456789a", "../etc/passwd", "", "0123456789abc"] {
+            let err = session_id(bad.into()).unwrap_err();
+            assert_eq!(err.code(), ErrorCode::NotFound, "{bad}");
+            assert!(err.detail().ends_with("not found or expired"), "{}", err.detail());
+        }
+    }
+}
