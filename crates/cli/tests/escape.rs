@@ -2,9 +2,9 @@
 //! its expected denial, and the host checked unharmed after each; then 200 mixed attempts
 //! against one daemon, which must stay healthy and keep serving.
 
-mod common;
 #[path = "escape/cases.rs"]
 mod cases;
+mod common;
 #[path = "escape/host.rs"]
 mod host;
 
@@ -31,7 +31,8 @@ type Values = BTreeMap<&'static str, String>;
 /// Sends the case's request(s) and checks the answers against its header and the host's
 /// secrets; `foreign` are tokens of other runs that must not show up.
 async fn run_case(host: &Host, case: &Case, values: &Values, session_suffix: &str, foreign: &[String]) -> Outcome {
-    let mut outcome = Outcome { case: case.name.clone(), summary: String::new(), failures: Vec::new(), results: vec![] };
+    let mut outcome =
+        Outcome { case: case.name.clone(), summary: String::new(), failures: Vec::new(), results: vec![] };
     if let Some(paths) = case.rejected_paths(values) {
         for path in &paths {
             let body = json!({"code": case.program(values), "language": case.language, "files": {path: "x"}});
@@ -120,6 +121,12 @@ const MIXED_CONCURRENCY: usize = 3;
 /// Rounds in which the slow cases (a 1 GB flood, the memory and fork bombs) take part.
 const HEAVY_ROUNDS: usize = 2;
 
+/// The runs of one scheduled unit of the mixed run: a case, or a session's cases in order.
+struct UnitRuns {
+    runs: Vec<(Outcome, Values)>,
+    session: Option<String>,
+}
+
 /// The mixed run's schedule: rounds through every case, a session's cases kept together and
 /// in order, until there are [`MIXED_ATTEMPTS`] requests.
 fn mixed_schedule(cases: &[Case]) -> Vec<(usize, Vec<&Case>)> {
@@ -156,14 +163,14 @@ async fn two_hundred_mixed_attempts_leave_the_daemon_healthy() {
     let schedule = mixed_schedule(&cases);
     let started = Instant::now();
     let host_ref = &host;
-    let units: Vec<(Vec<(Outcome, Values)>, Option<String>)> = futures::stream::iter(schedule)
+    let units: Vec<UnitRuns> = futures::stream::iter(schedule)
         .map(|(round, unit)| async move {
             let mut done = Vec::new();
             for case in &unit {
                 let values = host_ref.values();
                 done.push((run_case(host_ref, case, &values, &format!("-mixed-{round}"), &[]).await, values));
             }
-            (done, unit[0].session().map(|s| format!("{s}-{round}")))
+            UnitRuns { runs: done, session: unit[0].session().map(|s| format!("{s}-{round}")) }
         })
         .buffer_unordered(MIXED_CONCURRENCY)
         .collect()
@@ -172,39 +179,44 @@ async fn two_hundred_mixed_attempts_leave_the_daemon_healthy() {
 
     // No run saw a token of another run (concurrent or not), other than its own session's.
     let mut failures: Vec<String> = Vec::new();
-    for (i, (runs, _)) in units.iter().enumerate() {
+    for (i, unit) in units.iter().enumerate() {
         let others: Vec<String> = units
             .iter()
             .enumerate()
-            .filter(|(j, (_, session))| *j != i && (session.is_none() || *session != units[i].1))
-            .flat_map(|(_, (runs, _))| runs.iter().map(|(_, v)| v["TOKEN"].clone()))
+            .filter(|(j, other)| *j != i && (other.session.is_none() || other.session != unit.session))
+            .flat_map(|(_, other)| other.runs.iter().map(|(_, v)| v["TOKEN"].clone()))
             .collect();
-        for (outcome, _) in runs {
+        for (outcome, _) in &unit.runs {
             for result in &outcome.results {
                 failures.extend(host.leaks(result, &others).into_iter().map(|l| format!("{}: {l}", outcome.case)));
             }
         }
     }
-    let attempts: usize = units.iter().map(|(runs, _)| runs.len()).sum();
-    let markers: Vec<String> = units.iter().flat_map(|(runs, _)| runs.iter().map(|(_, v)| v["MARKER"].clone())).collect();
+    let attempts: usize = units.iter().map(|u| u.runs.len()).sum();
+    let markers: Vec<String> = units.iter().flat_map(|u| u.runs.iter().map(|(_, v)| v["MARKER"].clone())).collect();
     let host_problems = host.check(&markers).await;
     let after = hello_latencies(&host, 7).await;
 
-    let mut per_case: BTreeMap<String, (usize, Vec<String>)> = BTreeMap::new();
-    for (outcome, _) in units.iter().flat_map(|(runs, _)| runs) {
+    // Per case: its runs, how many failed, and the first failed run's reasons.
+    let mut per_case: BTreeMap<String, (usize, usize, Vec<String>)> = BTreeMap::new();
+    for (outcome, _) in units.iter().flat_map(|u| &u.runs) {
         let entry = per_case.entry(outcome.case.clone()).or_default();
         entry.0 += 1;
-        entry.1.extend(outcome.failures.iter().cloned());
+        if !outcome.failures.is_empty() {
+            entry.1 += 1;
+            if entry.2.is_empty() {
+                entry.2 = outcome.failures.clone();
+            }
+        }
     }
     let rows: Vec<(String, String, Vec<String>)> = per_case
-        .iter()
-        .map(|(case, (n, f))| {
-            let mut f = f.clone();
-            f.dedup();
-            (case.clone(), format!("{n} runs"), f)
-        })
+        .into_iter()
+        .map(|(case, (runs, failed, first))| (case, format!("{runs} runs, {failed} failed"), first))
         .collect();
-    print_table(&format!("{attempts} mixed attempts, {MIXED_CONCURRENCY} at a time, in {:.1} s", took.as_secs_f64()), &rows);
+    print_table(
+        &format!("{attempts} mixed attempts, {MIXED_CONCURRENCY} at a time, in {:.1} s", took.as_secs_f64()),
+        &rows,
+    );
     let p50 = |t: &[f64]| t[t.len() / 2];
     eprintln!(
         "hello world before: p50 {:.1} ms (min {:.1}, max {:.1}); after: p50 {:.1} ms (min {:.1}, max {:.1})",

@@ -162,7 +162,11 @@ impl Host {
         }
         let rss = rss_kb(self.daemon.pid());
         if rss > self.rss_baseline_kb + 256 * 1024 {
-            problems.push(format!("the daemon's RSS is {} MiB, {} MiB at the start", rss / 1024, self.rss_baseline_kb / 1024));
+            problems.push(format!(
+                "the daemon's RSS is {} MiB, {} MiB at the start",
+                rss / 1024,
+                self.rss_baseline_kb / 1024
+            ));
         }
         problems
     }
@@ -205,7 +209,8 @@ impl Host {
                 let path = entry.path();
                 let name = entry.file_name().to_string_lossy().into_owned();
                 // Canaries of other suites running at the same time are theirs, not leftovers.
-                let named = name.contains("se-escape-") && !name.contains("se-escape-canary-") || name.contains("se-token-");
+                let named =
+                    name.contains("se-escape-") && !name.contains("se-escape-canary-") || name.contains("se-token-");
                 let named = named && !ours.contains(path.as_path());
                 let owned = entry.metadata().ok().map(|m| std::os::unix::fs::MetadataExt::uid(&m));
                 if named || (self.sandbox_uid.is_some() && owned == self.sandbox_uid) {
