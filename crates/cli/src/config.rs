@@ -57,6 +57,11 @@ pub struct SandboxArgs {
     /// A TOML file of templates (`[[template]]` tables) besides the built-in ones.
     #[arg(long, env = "SANDBOX_TEMPLATES_FILE")]
     pub templates_file: Option<PathBuf>,
+    /// Isolation layers without which the daemon refuses to start (comma-separated layer
+    /// names as `check` lists them, or the groups namespaces, memory, pids, cpu, cgroups;
+    /// `none` requires nothing).
+    #[arg(long, env = "SANDBOX_REQUIRE", value_delimiter = ',', default_value = "namespaces,seccomp,memory,pids")]
+    pub require: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -231,6 +236,7 @@ impl SandboxArgs {
             },
             limits,
             templates,
+            required_layers: self.require,
         })
     }
 }

@@ -15,6 +15,9 @@ pub struct ExecutorConfig {
     pub identity: sandbox::Identity,
     pub limits: LimitPolicy,
     pub templates: TemplateConfig,
+    /// Isolation layers (names or groups such as `namespaces`, `memory`) without which the
+    /// daemon refuses to run code.
+    pub required_layers: Vec<String>,
 }
 
 /// Where templates are defined, built and cached.

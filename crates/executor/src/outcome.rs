@@ -57,6 +57,7 @@ pub fn build(execution_id: &str, run: RunOutput, artifacts: Vec<Artifact>) -> Re
         },
         artifacts,
         truncated: Truncated { stdout: run.stdout.truncated, stderr: run.stderr.truncated },
+        isolation: Vec::new(),
     };
     result.execution_time = round3(result.execution_time);
     apply_channel(&mut result, report.channel.as_deref(), report.channel_truncated);

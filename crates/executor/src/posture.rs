@@ -25,7 +25,45 @@ const NOT_APPLIED: [(&str, &str); 3] = [
 ];
 
 fn layer(name: &str, active: bool, detail: impl Into<String>) -> Layer {
-    Layer { name: name.into(), active, detail: detail.into() }
+    Layer { name: name.into(), active, detail: detail.into(), required: false }
+}
+
+/// What `--require` accepts besides a layer's own name.
+const GROUPS: [(&str, &str); 5] = [
+    ("namespaces", "namespace:"),
+    ("memory", "cgroup:memory"),
+    ("pids", "cgroup:pids"),
+    ("cpu", "cgroup:cpu"),
+    ("cgroups", "cgroup:"),
+];
+
+/// Marks the layers `requirements` name (layer names, or the groups above) as required and
+/// returns those not in force, each with why. An unknown name is an error: a typo must not
+/// silently require nothing.
+pub fn require(layers: &mut [Layer], requirements: &[String]) -> Result<Vec<String>, String> {
+    let mut missing = Vec::new();
+    for requirement in requirements.iter().map(|r| r.trim()).filter(|r| !r.is_empty() && *r != "none") {
+        let prefix = GROUPS.iter().find(|(group, _)| *group == requirement).map(|(_, prefix)| *prefix);
+        let matches = |layer: &Layer| match prefix {
+            Some(prefix) if prefix.ends_with(':') => layer.name.starts_with(prefix),
+            Some(name) => layer.name == name,
+            None => layer.name == requirement,
+        };
+        let mut found = false;
+        for layer in layers.iter_mut().filter(|l| matches(l)) {
+            found = true;
+            if !layer.required && !layer.active {
+                missing.push(format!("{} ({})", layer.name, layer.detail));
+            }
+            layer.required = true;
+        }
+        if !found {
+            let known: Vec<&str> =
+                GROUPS.iter().map(|(g, _)| *g).chain(layers.iter().map(|l| l.name.as_str())).collect();
+            return Err(format!("unknown isolation layer {requirement:?}; known: {}", known.join(", ")));
+        }
+    }
+    Ok(missing)
 }
 
 /// Every layer, whether in force, and why. `self_test` is the outcome of a real sandboxed run
@@ -58,5 +96,45 @@ fn ns_file(name: &str) -> &str {
         "mount" => "mnt",
         "network" => "net",
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host() -> Vec<Layer> {
+        vec![
+            layer("namespace:user", true, "fresh"),
+            layer("namespace:pid", true, "fresh"),
+            layer("seccomp", false, "the kernel has no seccomp filters"),
+            layer("cgroup:memory", true, "v1"),
+            layer("cgroup:pids", false, "no pids controller"),
+        ]
+    }
+
+    #[test]
+    fn groups_and_names_mark_layers_required_and_report_the_missing_ones() {
+        let mut layers = host();
+        let missing = require(&mut layers, &["namespaces".into(), "seccomp".into(), "memory".into()]).unwrap();
+        assert_eq!(missing, ["seccomp (the kernel has no seccomp filters)"]);
+        let required: Vec<&str> = layers.iter().filter(|l| l.required).map(|l| l.name.as_str()).collect();
+        assert_eq!(required, ["namespace:user", "namespace:pid", "seccomp", "cgroup:memory"]);
+    }
+
+    #[test]
+    fn a_layer_named_twice_is_reported_once() {
+        let mut layers = host();
+        let missing = require(&mut layers, &["pids".into(), "cgroups".into()]).unwrap();
+        assert_eq!(missing, ["cgroup:pids (no pids controller)"]);
+    }
+
+    #[test]
+    fn none_requires_nothing_and_an_unknown_name_is_an_error() {
+        let mut layers = host();
+        assert!(require(&mut layers, &["none".into()]).unwrap().is_empty());
+        assert!(layers.iter().all(|l| !l.required));
+        let err = require(&mut layers, &["secomp".into()]).unwrap_err();
+        assert!(err.contains("unknown isolation layer \"secomp\""), "{err}");
     }
 }

@@ -51,6 +51,9 @@ pub struct ExecutionResult {
     /// Files the run created or changed in its workspace.
     pub artifacts: Vec<Artifact>,
     pub truncated: Truncated,
+    /// The isolation layers the run was under (the names `GET /info` lists as active).
+    #[serde(default)]
+    pub isolation: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
@@ -131,6 +134,7 @@ impl ExecutionResult {
             metrics: Metrics { duration_ms: 0.0, cpu_time_ms: 0.0, peak_memory_mb: 0.0 },
             artifacts: Vec::new(),
             truncated: Truncated::default(),
+            isolation: Vec::new(),
         }
     }
 }

@@ -81,5 +81,7 @@ async fn run_in(
         .await
         .map_err(|e| ExecuteError::Sandbox { stage: "launch".into(), message: e.to_string() })?;
     let artifacts = artifacts::changed_since(&workspace.path, &before);
-    outcome::build(&req.execution_id, run, artifacts)
+    let mut result = outcome::build(&req.execution_id, run, artifacts)?;
+    result.isolation = service.active_layers.clone();
+    Ok(result)
 }

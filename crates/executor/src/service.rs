@@ -52,6 +52,8 @@ pub struct Layer {
     pub name: String,
     pub active: bool,
     pub detail: String,
+    /// The daemon is configured to refuse to run without this layer.
+    pub required: bool,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -103,6 +105,10 @@ pub struct ExecutionService {
     recorder: Option<Arc<dyn ExecutionRecorder>>,
     cancel: CancellationToken,
     health: Result<(), String>,
+    /// Required layers that are not in force here, each with why.
+    missing_required: Vec<String>,
+    /// Names of the layers in force, recorded on every result.
+    pub(crate) active_layers: Vec<String>,
     info: HostInfo,
     finished: [AtomicU64; 4],
     max: (usize, usize),
@@ -140,6 +146,8 @@ impl ExecutionService {
             recorder: options.recorder,
             cancel: CancellationToken::new(),
             health: Ok(()),
+            missing_required: Vec::new(),
+            active_layers: Vec::new(),
             finished: Default::default(),
             max: (options.max_running, options.max_queued),
         };
@@ -147,7 +155,14 @@ impl ExecutionService {
         if let Err(reason) = &service.health {
             tracing::error!(%reason, "the sandbox does not work on this host");
         }
-        service.info.isolation.layers = posture::layers(&service.health, service.workspaces.size_capped());
+        let mut layers = posture::layers(&service.health, service.workspaces.size_capped());
+        service.missing_required = posture::require(&mut layers, &service.config.required_layers)
+            .map_err(|e| ExecuteError::invalid("require", e))?;
+        if !service.missing_required.is_empty() && service.health.is_ok() {
+            service.health = Err(format!("required isolation layers missing: {}", service.missing_required.join(", ")));
+        }
+        service.active_layers = layers.iter().filter(|l| l.active).map(|l| l.name.clone()).collect();
+        service.info.isolation.layers = layers;
         Ok(Arc::new(service))
     }
 
@@ -219,6 +234,12 @@ impl ExecutionService {
     /// `Err(reason)` when the sandbox cannot work on this host.
     pub fn health(&self) -> Result<(), String> {
         self.health.clone()
+    }
+
+    /// Layers the configuration requires that are not in force, each with why; the daemon
+    /// refuses to start when there is any.
+    pub fn missing_required(&self) -> &[String] {
+        &self.missing_required
     }
 
     pub fn info(&self) -> HostInfo {

@@ -34,6 +34,7 @@ async fn service() -> (Arc<ExecutionService>, tempfile::TempDir) {
         identity: sandbox::Identity { uid: 1000, gid: 1000, host_uid: 1000, host_gid: 1000 },
         limits: LimitPolicy::default(),
         templates: TemplateConfig::under(dir.path()),
+        required_layers: Vec::new(),
     };
     let service = ExecutionService::new(config, executor::ServiceOptions::default()).await.expect("service");
     (service, dir)

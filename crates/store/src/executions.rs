@@ -139,5 +139,6 @@ pub(crate) fn interrupted_result(execution_id: String, started_at_ms: i64, now_m
         metrics: Metrics { duration_ms: 0.0, cpu_time_ms: 0.0, peak_memory_mb: 0.0 },
         artifacts: Vec::new(),
         truncated: Truncated::default(),
+        isolation: Vec::new(),
     }
 }

@@ -17,9 +17,6 @@ pub struct CheckArgs {
     pub sandbox: SandboxArgs,
 }
 
-/// Layers without which the daemon refuses to run code.
-const REQUIRED: [&str; 5] = ["namespace:user", "namespace:mount", "namespace:pid", "namespace:network", "capabilities"];
-
 pub async fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let json = args.json;
     let root = args.sandbox.private_root("check");
@@ -28,11 +25,7 @@ pub async fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let _ = std::fs::remove_dir_all(&root);
     let service = service?;
     let info = service.info();
-    let missing: Vec<&str> = REQUIRED
-        .iter()
-        .copied()
-        .filter(|name| !info.isolation.layers.iter().any(|l| l.name == *name && l.active))
-        .collect();
+    let missing = service.missing_required();
     if json {
         let report = serde_json::json!({
             "ok": missing.is_empty() && service.health().is_ok(),
@@ -45,7 +38,8 @@ pub async fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     } else {
         for layer in &info.isolation.layers {
             let mark = if layer.active { "active " } else { "missing" };
-            println!("{mark}  {:<22} {}", layer.name, layer.detail);
+            let required = if layer.required { "required" } else { "" };
+            println!("{mark}  {:<22} {required:<8}  {}", layer.name, layer.detail);
         }
         for lang in &info.languages {
             let version = lang.version.as_deref().unwrap_or("not found");

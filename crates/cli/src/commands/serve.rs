@@ -37,6 +37,13 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         max_queued: args.max_queue,
     };
     let service = ExecutionService::new(config, options).await.map_err(|e| anyhow!("{e}"))?;
+    if !service.missing_required().is_empty() {
+        anyhow::bail!(
+            "refusing to start: required isolation layers are missing: {}. Fix the host, or name the layers \
+             this daemon may run without in SANDBOX_REQUIRE (see `sandbox-executor check`)",
+            service.missing_required().join("; ")
+        );
+    }
     let nvidia_template = Some(args.nvidia_template.clone()).filter(|name| !name.is_empty());
     if let Some(name) = &nvidia_template {
         service.templates().get(name).map_err(|e| anyhow!("--nvidia-template: {e}"))?;

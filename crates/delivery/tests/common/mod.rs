@@ -186,6 +186,7 @@ pub fn result(execution_id: &str, status: ExecutionStatus) -> ExecutionResult {
             content: Some("YSxiCjEsMgo=".to_owned()),
         }],
         truncated: Truncated::default(),
+        isolation: Vec::new(),
     }
 }
 

@@ -43,6 +43,7 @@ fn result(id: &str, stdout: &str) -> ExecutionResult {
         metrics: Metrics { duration_ms: 250.0, cpu_time_ms: 120.5, peak_memory_mb: 12.75 },
         artifacts: Vec::new(),
         truncated: Truncated::default(),
+        isolation: Vec::new(),
     }
 }
 
