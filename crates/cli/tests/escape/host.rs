@@ -27,6 +27,7 @@ pub struct Host {
     pub env_canary: String,
     sleeper: Child,
     listen_port: u16,
+    host_addresses: Vec<String>,
     connections: Arc<AtomicUsize>,
     shadow_line: Option<String>,
     hostname: String,
@@ -77,6 +78,7 @@ impl Host {
             env_canary,
             sleeper,
             listen_port,
+            host_addresses: host_addresses(),
             connections,
             shadow_line,
             hostname: hostname(),
@@ -96,7 +98,7 @@ impl Host {
             ("DAEMON_PORT", self.daemon.port.to_string()),
             ("SLEEPER_PID", self.sleeper.id().to_string()),
             ("LISTEN_PORT", self.listen_port.to_string()),
-            ("HOST_ADDRS", host_addresses().join(" ")),
+            ("HOST_ADDRS", self.host_addresses.join(" ")),
             ("STATE_DIR", self.daemon.state.path().display().to_string()),
             ("CANARY_PATHS", paths.join(" ")),
             ("MARKER", format!("se-escape-marker-{}", random())),
@@ -252,6 +254,13 @@ fn listen() -> (u16, Arc<AtomicUsize>) {
             drop(stream);
         }
     });
+    // The counter counts: one connection from here must show before any case runs.
+    drop(std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect to the host listener"));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while count.load(Ordering::SeqCst) == 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(count.swap(0, Ordering::SeqCst), 1, "the host listener did not count a connection");
     let udp_count = count.clone();
     std::thread::spawn(move || {
         let mut buf = [0u8; 2048];
@@ -264,7 +273,7 @@ fn listen() -> (u16, Arc<AtomicUsize>) {
 
 /// The host's own non-loopback IPv4 addresses: from `ip -j addr` when present, and the
 /// source address of the default route (a UDP connect sends nothing).
-pub fn host_addresses() -> Vec<String> {
+fn host_addresses() -> Vec<String> {
     let mut addrs = BTreeSet::new();
     if let Ok(out) = Command::new("ip").args(["-j", "-4", "addr"]).output() {
         if let Ok(serde_json::Value::Array(links)) = serde_json::from_slice(&out.stdout) {
