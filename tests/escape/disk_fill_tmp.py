@@ -1,16 +1,20 @@
-# what: fill /tmp and /dev/shm until the disk is full; the caps give ENOSPC, the host is untouched
-# status: success|failed|killed
+# what: fill /dev/shm and /tmp until the disk is full; the caps give ENOSPC, the host is untouched, and the run that dies of it is reported as disk_limit
+# status: failed
 # reason: disk_limit
-# denied: disk /tmp, disk /dev/shm
+# denied: disk /dev/shm, disk /tmp
 # timeout: 30
 import errno
 import os
+import sys
 
 CHUNK = b"\0" * (8 << 20)
-for where in ["/tmp", "/dev/shm"]:
+
+
+def fill(where):
+    """Writes 8 MB files into `where` until it is full (512 MB at most, well past any cap)."""
     written = 0
     try:
-        for i in range(64):  # 512 MB at most, well past any cap
+        for i in range(64):
             with open(f"{where}/fill-{i}", "wb") as f:
                 f.write(CHUNK)
             written += len(CHUNK)
@@ -18,8 +22,15 @@ for where in ["/tmp", "/dev/shm"]:
     except OSError as e:
         if e.errno == errno.ENOSPC:
             print(f"DENIED disk {where} (ENOSPC after {written >> 20} MB)")
+        elif e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            print(f"DENIED disk {where} (not writable: {errno.errorcode[e.errno]})")
         else:
             print(f"ESCAPED disk {where}: failed with {e}, not ENOSPC")
-    for name in os.listdir(where):
-        if name.startswith("fill-"):
-            os.unlink(f"{where}/{name}")
+
+
+fill("/dev/shm")
+for name in os.listdir("/dev/shm"):
+    os.unlink(f"/dev/shm/{name}")
+fill("/tmp")
+# /tmp stays full; the program fails as one that ran out of space does.
+sys.exit(1)

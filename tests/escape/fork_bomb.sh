@@ -1,5 +1,5 @@
 # what: a classic shell fork bomb; the process cap holds, the run is cut, nothing is left behind
-# status: killed|timeout
+# status: killed
 # reason: process_limit
 # limits: {"max_processes": 32}
 # timeout: 8

@@ -1,11 +1,12 @@
 # what: children that each stay under a per-process cap but together hold 6x the run's memory
-# status: killed|success|failed
+# status: killed
 # reason: memory_limit
 # denied: memory
 # limits: {"memory_mb": 64}
 # timeout: 30
 # mixed: heavy
 import os
+import sys
 import time
 
 CHILDREN, EACH_MB = 6, 56
@@ -24,3 +25,4 @@ if survived == CHILDREN:
     print(f"ESCAPED memory: {CHILDREN * EACH_MB} MB resident under a 64 MB limit")
 else:
     print(f"DENIED memory ({CHILDREN - survived} of {CHILDREN} children stopped)")
+    sys.exit(1)  # a program whose workers died fails

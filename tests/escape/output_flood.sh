@@ -1,5 +1,5 @@
 # what: 1 GB on stdout; the output is cut at the limit and the daemon does not grow
-# status: killed|success
+# status: killed
 # reason: output_limit
 # truncated: stdout
 # limits: {"max_output_bytes": 1048576}
