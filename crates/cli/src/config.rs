@@ -237,6 +237,7 @@ impl SandboxArgs {
             limits,
             templates,
             required_layers: self.require,
+            confinement: executor::ConfinementLayers::probed(),
         })
     }
 }

@@ -18,6 +18,8 @@ pub struct ExecutorConfig {
     /// Isolation layers (names or groups such as `namespaces`, `memory`) without which the
     /// daemon refuses to run code.
     pub required_layers: Vec<String>,
+    /// The seccomp and Landlock layers every run asks for.
+    pub confinement: crate::ConfinementLayers,
 }
 
 /// Where templates are defined, built and cached.

@@ -4,6 +4,7 @@
 mod admission;
 mod artifacts;
 pub mod config;
+pub mod confinement;
 pub mod error;
 pub mod language;
 pub mod launcher;
@@ -21,6 +22,7 @@ pub mod validate;
 mod workspace;
 
 pub use config::{ExecutorConfig, LimitPolicy, RuntimePaths, TemplateConfig};
+pub use confinement::ConfinementLayers;
 pub use error::ExecuteError;
 pub use language::Language;
 pub use recorder::{ExecutionRecord, ExecutionRecorder, ExecutionState, StartedExecution};

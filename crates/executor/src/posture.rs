@@ -4,6 +4,7 @@ use std::path::Path;
 
 use sandbox::host;
 
+use crate::confinement::ConfinementLayers;
 use crate::service::Layer;
 
 /// Layers the sandbox applies to every run: in force exactly when a real run works here.
@@ -18,11 +19,8 @@ const APPLIED: [(&str, &str); 7] = [
 ];
 
 /// Layers this version does not apply, and what stands in for them.
-const NOT_APPLIED: [(&str, &str); 3] = [
-    ("seccomp", "no system call filter is applied by this version"),
-    ("landlock", "no Landlock rules are applied by this version"),
-    ("cgroups", "no cgroup limits are applied by this version; memory is capped per process by RLIMIT_DATA"),
-];
+const NOT_APPLIED: [(&str, &str); 1] =
+    [("cgroups", "no cgroup limits are applied by this version; memory is capped per process by RLIMIT_DATA")];
 
 fn layer(name: &str, active: bool, detail: impl Into<String>) -> Layer {
     Layer { name: name.into(), active, detail: detail.into(), required: false }
@@ -68,7 +66,7 @@ pub fn require(layers: &mut [Layer], requirements: &[String]) -> Result<Vec<Stri
 
 /// Every layer, whether in force, and why. `self_test` is the outcome of a real sandboxed run
 /// at startup: the sandbox's layers are only in force if it worked.
-pub fn layers(self_test: &Result<(), String>, workspace_capped: bool) -> Vec<Layer> {
+pub fn layers(self_test: &Result<(), String>, workspace_capped: bool, confinement: ConfinementLayers) -> Vec<Layer> {
     let applied = |name: &str, works_here: bool, detail: &str| match self_test {
         Err(reason) => layer(name, false, format!("the sandbox self-test failed: {reason}")),
         Ok(()) if !works_here => layer(name, false, "not supported by this kernel"),
@@ -86,6 +84,25 @@ pub fn layers(self_test: &Result<(), String>, workspace_capped: bool) -> Vec<Lay
         (true, _) => layer("workspace_size_cap", true, "each workspace is its own size-capped tmpfs"),
         (false, true) => layer("workspace_size_cap", false, "workspace mounts failed"),
         (false, false) => layer("workspace_size_cap", false, "needs the daemon to run as root"),
+    });
+    layers.push(match (sandbox::seccomp::probe(), confinement.seccomp) {
+        (Ok(filter), true) => {
+            applied("seccomp", true, &format!("allowlist of system calls, the rest denied ({filter})"))
+        }
+        (Ok(_), false) => layer("seccomp", false, "turned off"),
+        (Err(why), _) => layer("seccomp", false, why),
+    });
+    layers.push(match (sandbox::landlock::probe(), confinement.landlock) {
+        (Ok(abi), true) => applied(
+            "landlock",
+            true,
+            &format!(
+                "ABI {} rules (kernel ABI {abi}): write only /tmp, the workspace and /dev/shm",
+                sandbox::landlock::PINNED
+            ),
+        ),
+        (Ok(_), false) => layer("landlock", false, "turned off"),
+        (Err(why), _) => layer("landlock", false, why),
     });
     layers.extend(NOT_APPLIED.iter().map(|(name, detail)| layer(name, false, *detail)));
     layers

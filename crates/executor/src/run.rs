@@ -7,7 +7,7 @@ use crate::rootfs::{self, RootfsOptions};
 use crate::service::ExecutionService;
 use crate::templates::Environment;
 use crate::workspace::Workspace;
-use crate::{artifacts, outcome, runtime};
+use crate::{artifacts, confinement, outcome, runtime};
 use crate::{ExecuteError, ExecutionRequest, ExecutionResult};
 
 pub async fn run(
@@ -50,7 +50,7 @@ async fn run_in(
     }
     let launch = runtime::launch(req.language, &runtimes, &req.code, &event.to_string(), &context.to_string());
     let template_vars = environment.map(Environment::vars).unwrap_or_default();
-    let spec = SandboxSpec {
+    let mut spec = SandboxSpec {
         argv: launch.argv,
         env: rootfs::environment(&template_vars, &req.env_vars),
         cwd: rootfs::WORKSPACE.into(),
@@ -73,7 +73,9 @@ async fn run_in(
         },
         stdin: req.stdin.clone(),
         channel_fd: launch.has_channel.then_some(runtime::CHANNEL_FD),
+        confinement: Default::default(),
     };
+    spec.confinement = confinement::for_mounts(config.confinement, &spec.mounts);
     let max_output = req.limits.max_output_bytes.unwrap_or(limits.default_output_bytes);
     let run = service
         .launcher

@@ -155,7 +155,7 @@ impl ExecutionService {
         if let Err(reason) = &service.health {
             tracing::error!(%reason, "the sandbox does not work on this host");
         }
-        let mut layers = posture::layers(&service.health, service.workspaces.size_capped());
+        let mut layers = posture::layers(&service.health, service.workspaces.size_capped(), service.config.confinement);
         service.missing_required = posture::require(&mut layers, &service.config.required_layers)
             .map_err(|e| ExecuteError::invalid("require", e))?;
         if !service.missing_required.is_empty() && service.health.is_ok() {

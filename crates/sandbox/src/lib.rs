@@ -2,12 +2,17 @@
 //!
 //! [`spec`] is the policy as plain data. [`runner`] (daemon side) starts the init child and
 //! collects its output; [`init`] (child side) builds the sandbox and runs the program.
-//! [`workspace_fs`] and [`host`] are the daemon's own careful file and mount operations.
+//! [`confinement`] (data) with [`seccomp`] and [`landlock`] are the layers applied last, right
+//! before the program starts. [`workspace_fs`] and [`host`] are the daemon's own careful file and mount operations.
 
+pub mod confinement;
 pub mod host;
 pub mod init;
+pub mod landlock;
 pub mod runner;
+pub mod seccomp;
 pub mod spec;
 pub mod workspace_fs;
 
+pub use confinement::{Confinement, LandlockRules};
 pub use spec::*;

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::confinement::Confinement;
+
 /// Everything the init child needs to build the sandbox and start one program in it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SandboxSpec {
@@ -22,6 +24,9 @@ pub struct SandboxSpec {
     /// When set, a private channel (an anonymous memory file) is open at this descriptor in the
     /// program; what it writes there comes back as [`SandboxReport::channel`].
     pub channel_fd: Option<i32>,
+    /// System call filter and Landlock rules, applied last before the program starts.
+    #[serde(default)]
+    pub confinement: Confinement,
 }
 
 /// Who the program runs as, inside and outside the user namespace.

@@ -35,6 +35,7 @@ async fn service() -> (Arc<ExecutionService>, tempfile::TempDir) {
         limits: LimitPolicy::default(),
         templates: TemplateConfig::under(dir.path()),
         required_layers: Vec::new(),
+        confinement: Default::default(),
     };
     let service = ExecutionService::new(config, executor::ServiceOptions::default()).await.expect("service");
     (service, dir)

@@ -1,5 +1,6 @@
 //! The child side: everything that runs in the re-executed init child and below it.
 
+mod confine;
 mod error;
 mod launcher;
 mod mount;

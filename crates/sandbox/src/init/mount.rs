@@ -22,7 +22,7 @@ const OLD: &str = "/oldroot";
 const NEW: &str = "/newroot";
 
 /// Host device nodes that a minimal /dev exposes.
-const DEVICES: [&str; 5] = ["null", "zero", "full", "random", "urandom"];
+const DEVICES: [&str; 5] = crate::confinement::DEV_NODES;
 
 /// Assembles the root from `mounts` and makes it the process's `/`, read-only.
 pub fn build_root(mounts: &[Mount], root_size_bytes: u64) -> SetupResult<()> {

@@ -11,7 +11,7 @@ use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{chdir, execve, pipe2, ForkResult, Pid};
 
 use super::error::{SetupError, SetupResult, Stage};
-use super::{privileges, rlimit, sys};
+use super::{confine, privileges, rlimit, sys};
 use crate::spec::{Outcome, SandboxSpec};
 
 /// Descriptors the program gets besides the inherited stdout and stderr.
@@ -73,6 +73,8 @@ fn prepare(spec: &SandboxSpec, fds: ProgramFds) -> SetupResult<Exec> {
     let argv = spec.argv.iter().map(|a| cstr(a)).collect::<SetupResult<Vec<_>>>()?;
     let env = spec.env.iter().map(|(k, v)| cstr(&format!("{k}={v}"))).collect::<SetupResult<Vec<_>>>()?;
     let path = argv.first().cloned().ok_or_else(|| SetupError::new("exec", "empty argv"))?;
+    // Last: from here on only what the confinement allows works, down to execve itself.
+    confine::apply(&spec.confinement)?;
     Ok((path, argv, env))
 }
 
