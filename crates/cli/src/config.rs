@@ -29,7 +29,7 @@ pub struct SandboxArgs {
     /// Bash used inside the sandbox.
     #[arg(long, env = "SANDBOX_BASH", default_value = "/bin/bash")]
     pub bash: PathBuf,
-    /// Memory per sandboxed process when a request names none (MiB).
+    /// Memory of a run when a request names none (MiB).
     #[arg(long, env = "SANDBOX_DEFAULT_MEMORY_MB", default_value_t = 512)]
     pub default_memory_mb: u64,
     /// Largest memory a request may ask for (MiB).
@@ -62,6 +62,19 @@ pub struct SandboxArgs {
     /// `none` requires nothing).
     #[arg(long, env = "SANDBOX_REQUIRE", value_delimiter = ',', default_value = "namespaces,seccomp,memory,pids")]
     pub require: Vec<String>,
+    /// Give runs the seccomp filter where the host supports it (`false` turns it off).
+    #[arg(long, env = "SANDBOX_SECCOMP", default_value_t = true, action = clap::ArgAction::Set)]
+    pub seccomp: bool,
+    /// Give runs Landlock rules where the host supports them (`false` turns them off).
+    #[arg(long, env = "SANDBOX_LANDLOCK", default_value_t = true, action = clap::ArgAction::Set)]
+    pub landlock: bool,
+    /// Cgroup (a path from the root of each cgroup hierarchy) under which every run gets its
+    /// own cgroup. Default: v2 `<the daemon's cgroup>/sandbox-executor`, v1 `/sandbox-executor`.
+    #[arg(long, env = "SANDBOX_CGROUP_PARENT")]
+    pub cgroup_parent: Option<String>,
+    /// CPUs each run may use at most (a CFS quota; fractions allowed); 0 for no quota.
+    #[arg(long, env = "SANDBOX_CPU_QUOTA", default_value_t = 1.0)]
+    pub cpu_quota: f64,
 }
 
 #[derive(Args, Debug)]
@@ -211,6 +224,13 @@ impl SandboxArgs {
         if self.default_memory_mb == 0 || self.default_memory_mb > self.max_memory_mb {
             bail!("--default-memory-mb must be between 1 and --max-memory-mb ({})", self.max_memory_mb);
         }
+        if !self.cpu_quota.is_finite() || self.cpu_quota < 0.0 {
+            bail!("--cpu-quota must be a number of CPUs, 0 or more, got {}", self.cpu_quota);
+        }
+        let cgroup_parent = self.cgroup_parent.clone().filter(|p| !p.is_empty());
+        if cgroup_parent.as_deref().is_some_and(|p| !p.starts_with('/') || p.split('/').any(|c| c == "..")) {
+            bail!("--cgroup-parent must be an absolute cgroup path without `..`, such as /sandbox-executor");
+        }
         const MIB: u64 = 1024 * 1024;
         let templates = self.template_config(state_dir);
         let base = LimitPolicy::default();
@@ -237,7 +257,8 @@ impl SandboxArgs {
             limits,
             templates,
             required_layers: self.require,
-            confinement: executor::ConfinementLayers::probed(),
+            confinement: executor::ConfinementLayers::probed(self.seccomp, self.landlock),
+            cgroups: sandbox::cgroup::CgroupConfig { parent: cgroup_parent, cpu_quota: self.cpu_quota },
         })
     }
 }

@@ -86,7 +86,9 @@ fn check_lists_every_layer_and_succeeds_on_a_capable_host() {
         "namespace:network",
         "capabilities",
         "seccomp",
-        "cgroups",
+        "cgroup:memory",
+        "cgroup:pids",
+        "cgroup:cpu",
     ] {
         assert!(layers.iter().any(|l| l["name"] == name), "check does not report {name}");
     }

@@ -284,6 +284,8 @@ async fn run_spec(confinement: Confinement, script: &str) -> (Outcome, String) {
             open_files: 256,
             processes: 64,
             channel_bytes: 0,
+            memory_bytes: None,
+            pids: None,
         },
         stdin: String::new(),
         channel_fd: None,
@@ -293,6 +295,7 @@ async fn run_spec(confinement: Confinement, script: &str) -> (Outcome, String) {
         init_exe: common::BIN.into(),
         max_output_bytes: 1 << 16,
         cancel: Default::default(),
+        cgroups: None,
     };
     let out = sandbox::runner::run(&spec, &options).await.expect("the sandbox runs");
     let text = String::from_utf8_lossy(&out.stdout.bytes).into_owned() + &String::from_utf8_lossy(&out.stderr.bytes);

@@ -20,6 +20,8 @@ pub struct ExecutorConfig {
     pub required_layers: Vec<String>,
     /// The seccomp and Landlock layers every run asks for.
     pub confinement: crate::ConfinementLayers,
+    /// Where runs' cgroups go and the CPU each may use.
+    pub cgroups: sandbox::cgroup::CgroupConfig,
 }
 
 /// Where templates are defined, built and cached.

@@ -12,9 +12,13 @@ pub struct ConfinementLayers {
 }
 
 impl ConfinementLayers {
-    /// Every layer this host supports, logged either way.
-    pub fn probed() -> Self {
+    /// Every layer this host supports and the operator wants, logged either way.
+    pub fn probed(want_seccomp: bool, want_landlock: bool) -> Self {
         let seccomp = match sandbox::seccomp::probe() {
+            Ok(_) if !want_seccomp => {
+                tracing::warn!("the system call filter is turned off");
+                false
+            }
             Ok(filter) => {
                 tracing::info!(%filter, "runs get a system call filter");
                 true
@@ -25,6 +29,10 @@ impl ConfinementLayers {
             }
         };
         let landlock = match sandbox::landlock::probe() {
+            Ok(_) if !want_landlock => {
+                tracing::warn!("Landlock is turned off");
+                false
+            }
             Ok(abi) => {
                 tracing::info!(kernel_abi = abi, pinned_abi = %sandbox::landlock::PINNED, "runs get Landlock rules");
                 true

@@ -5,6 +5,9 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
 
+use std::sync::Arc;
+
+use sandbox::cgroup::Manager;
 use sandbox::runner::{self, RunError, RunOptions, RunOutput};
 use sandbox::SandboxSpec;
 use tokio_util::sync::CancellationToken;
@@ -24,6 +27,8 @@ pub trait Launcher: Send + Sync {
 
 pub struct ColdLauncher {
     pub init_exe: PathBuf,
+    /// Gives every run its own cgroup.
+    pub cgroups: Option<Arc<Manager>>,
 }
 
 impl Launcher for ColdLauncher {
@@ -34,7 +39,8 @@ impl Launcher for ColdLauncher {
         cancel: CancellationToken,
     ) -> LaunchFuture<'a> {
         Box::pin(async move {
-            let options = RunOptions { init_exe: self.init_exe.clone(), max_output_bytes, cancel };
+            let options =
+                RunOptions { init_exe: self.init_exe.clone(), max_output_bytes, cancel, cgroups: self.cgroups.clone() };
             runner::run(spec, &options).await
         })
     }

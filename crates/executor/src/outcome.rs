@@ -1,6 +1,6 @@
 //! Turns what the sandbox reported into the caller's result.
 
-use sandbox::runner::RunOutput;
+use sandbox::runner::{LimitHit, RunOutput};
 use sandbox::Outcome;
 use serde::Deserialize;
 
@@ -27,9 +27,18 @@ struct ChannelError {
     traceback: String,
 }
 
-pub fn build(execution_id: &str, run: RunOutput, artifacts: Vec<Artifact>) -> Result<ExecutionResult, ExecuteError> {
+/// `workspace_full`: the run's size-capped workspace was full when it ended.
+pub fn build(
+    execution_id: &str,
+    run: RunOutput,
+    artifacts: Vec<Artifact>,
+    workspace_full: bool,
+) -> Result<ExecutionResult, ExecuteError> {
     let report = run.report;
-    let (status, process_status, exit_code, termination_reason) = match report.outcome {
+    let signaled = matches!(report.outcome, Outcome::Signaled { .. });
+    let failed = signaled || matches!(report.outcome, Outcome::Exited { code } if code != 0);
+    let limit = run.limit.or((failed && workspace_full).then_some(LimitHit::Disk));
+    let (mut status, process_status, exit_code, mut termination_reason) = match report.outcome {
         Outcome::Exited { code: 0 } => (ExecutionStatus::Success, ProcessStatus::Completed, 0, None),
         Outcome::Exited { code } => (ExecutionStatus::Failed, ProcessStatus::Error, code, None),
         Outcome::Signaled { signal } => {
@@ -39,6 +48,19 @@ pub fn build(execution_id: &str, run: RunOutput, artifacts: Vec<Artifact>) -> Re
         Outcome::Cancelled => (ExecutionStatus::Killed, ProcessStatus::Error, -1, Some(TerminationReason::Shutdown)),
         Outcome::SetupFailed { stage, message } => return Err(ExecuteError::Sandbox { stage, message }),
     };
+    if let Some(limit) = limit {
+        let (reason, stopped) = match limit {
+            LimitHit::Memory => (TerminationReason::MemoryLimit, true),
+            LimitHit::Processes => (TerminationReason::ProcessLimit, true),
+            LimitHit::Output => (TerminationReason::OutputLimit, true),
+            LimitHit::Disk => (TerminationReason::DiskLimit, signaled),
+        };
+        termination_reason = Some(reason);
+        if stopped {
+            status = ExecutionStatus::Killed;
+        }
+    }
+    let process_status = if status == ExecutionStatus::Killed { ProcessStatus::Error } else { process_status };
     let mut result = ExecutionResult {
         execution_id: execution_id.to_string(),
         status,
@@ -108,4 +130,57 @@ fn round2(x: f64) -> f64 {
 
 fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use sandbox::runner::{Captured, LimitHit, RunOutput};
+    use sandbox::{Outcome, SandboxReport};
+
+    use super::build;
+    use crate::{ExecutionStatus, TerminationReason};
+
+    fn run(outcome: Outcome, limit: Option<LimitHit>) -> RunOutput {
+        let report = SandboxReport {
+            outcome,
+            wall_time_ms: 1.0,
+            cpu_time_ms: 1.0,
+            peak_memory_kb: 1024,
+            channel: None,
+            channel_truncated: false,
+            full_filesystems: Vec::new(),
+        };
+        RunOutput { report, stdout: Captured::default(), stderr: Captured::default(), limit }
+    }
+
+    fn ended(
+        outcome: Outcome,
+        limit: Option<LimitHit>,
+        workspace_full: bool,
+    ) -> (ExecutionStatus, Option<TerminationReason>) {
+        let r = build("exec_1", run(outcome, limit), Vec::new(), workspace_full).unwrap();
+        (r.status, r.termination_reason)
+    }
+
+    const KILL: Outcome = Outcome::Signaled { signal: 9 };
+
+    #[test]
+    fn each_limit_says_why_the_run_ended() {
+        use ExecutionStatus::*;
+        use TerminationReason::*;
+        assert_eq!(ended(KILL, Some(LimitHit::Memory), false), (Killed, Some(MemoryLimit)));
+        assert_eq!(ended(Outcome::Exited { code: 0 }, Some(LimitHit::Processes), false), (Killed, Some(ProcessLimit)));
+        assert_eq!(ended(KILL, Some(LimitHit::Output), false), (Killed, Some(OutputLimit)));
+        assert_eq!(ended(Outcome::Exited { code: 1 }, Some(LimitHit::Disk), false), (Failed, Some(DiskLimit)));
+        assert_eq!(ended(Outcome::Signaled { signal: 25 }, Some(LimitHit::Disk), false), (Killed, Some(DiskLimit)));
+    }
+
+    #[test]
+    fn a_full_workspace_explains_failures_only() {
+        use ExecutionStatus::*;
+        assert_eq!(ended(Outcome::Exited { code: 1 }, None, true), (Failed, Some(TerminationReason::DiskLimit)));
+        assert_eq!(ended(Outcome::Exited { code: 0 }, None, true), (Success, None));
+        assert_eq!(ended(Outcome::TimedOut, None, true), (Timeout, Some(TerminationReason::Timeout)));
+        assert_eq!(ended(KILL, None, false), (Killed, Some(TerminationReason::Signal)));
+    }
 }

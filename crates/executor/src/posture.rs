@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use sandbox::cgroup::ControllerState;
 use sandbox::host;
 
 use crate::confinement::ConfinementLayers;
@@ -13,14 +14,10 @@ const APPLIED: [(&str, &str); 7] = [
     ("network", "empty network namespace: no interfaces up, loopback down"),
     ("no_new_privs", "set before exec"),
     ("capabilities", "all dropped, including bounding and ambient sets"),
-    ("rlimits", "core 0, file size, open files, processes, data segment"),
+    ("rlimits", "core 0, file size, open files, processes; data segment where the memory controller is missing"),
     ("rootfs", "read-only binds of /usr, runtime files and the template environment, synthesized /etc, fresh /proc, minimal /dev"),
     ("tmp_size_cap", "/tmp is a size-capped tmpfs"),
 ];
-
-/// Layers this version does not apply, and what stands in for them.
-const NOT_APPLIED: [(&str, &str); 1] =
-    [("cgroups", "no cgroup limits are applied by this version; memory is capped per process by RLIMIT_DATA")];
 
 fn layer(name: &str, active: bool, detail: impl Into<String>) -> Layer {
     Layer { name: name.into(), active, detail: detail.into(), required: false }
@@ -66,7 +63,12 @@ pub fn require(layers: &mut [Layer], requirements: &[String]) -> Result<Vec<Stri
 
 /// Every layer, whether in force, and why. `self_test` is the outcome of a real sandboxed run
 /// at startup: the sandbox's layers are only in force if it worked.
-pub fn layers(self_test: &Result<(), String>, workspace_capped: bool, confinement: ConfinementLayers) -> Vec<Layer> {
+pub fn layers(
+    self_test: &Result<(), String>,
+    workspace_capped: bool,
+    confinement: ConfinementLayers,
+    cgroups: &[ControllerState],
+) -> Vec<Layer> {
     let applied = |name: &str, works_here: bool, detail: &str| match self_test {
         Err(reason) => layer(name, false, format!("the sandbox self-test failed: {reason}")),
         Ok(()) if !works_here => layer(name, false, "not supported by this kernel"),
@@ -104,7 +106,16 @@ pub fn layers(self_test: &Result<(), String>, workspace_capped: bool, confinemen
         (Ok(_), false) => layer("landlock", false, "turned off"),
         (Err(why), _) => layer("landlock", false, why),
     });
-    layers.extend(NOT_APPLIED.iter().map(|(name, detail)| layer(name, false, *detail)));
+    layers.extend(cgroups.iter().map(|c| {
+        let name = format!("cgroup:{}", c.name);
+        match (c.active, c.name.as_str()) {
+            (true, _) => applied(&name, true, &c.detail),
+            (false, "memory") => {
+                layer(&name, false, format!("{}; memory is capped per process by RLIMIT_DATA", c.detail))
+            }
+            (false, _) => layer(&name, false, c.detail.clone()),
+        }
+    }));
     layers
 }
 

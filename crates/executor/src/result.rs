@@ -29,6 +29,18 @@ pub enum TerminationReason {
     Signal,
     /// The daemon shut down (or restarted) while the run was going on.
     Shutdown,
+    /// The kernel killed the run's code for passing its memory limit (`status: killed`).
+    MemoryLimit,
+    /// The run tried to start more processes or threads than its limit allows; it is
+    /// stopped when that happens (`status: killed`).
+    ProcessLimit,
+    /// The run wrote far more output than is kept (more than twice the output cap and
+    /// 16 MiB besides, both streams together); it was stopped (`status: killed`). Output
+    /// merely past the cap is cut (see `truncated`) without stopping the run.
+    OutputLimit,
+    /// The run failed with /tmp or its workspace full (`status: failed`), or was killed for
+    /// writing a file past the size limit (`status: killed`).
+    DiskLimit,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -69,7 +81,9 @@ pub struct Metrics {
     pub duration_ms: f64,
     /// CPU time of the sandboxed processes (not the daemon's).
     pub cpu_time_ms: f64,
-    /// Largest resident set of a sandboxed process, in MiB.
+    /// Peak memory of the run in MiB: its cgroup's high-water mark (files it wrote to /tmp
+    /// count too); where no memory cgroup is in force, the largest resident set of a single
+    /// process.
     pub peak_memory_mb: f64,
 }
 

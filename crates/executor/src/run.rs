@@ -10,6 +10,9 @@ use crate::workspace::Workspace;
 use crate::{artifacts, confinement, outcome, runtime};
 use crate::{ExecuteError, ExecutionRequest, ExecutionResult};
 
+/// Processes of a run besides the code's: its launcher and the sandbox's init.
+const RUN_OVERHEAD_PROCESSES: u64 = 2;
+
 pub async fn run(
     service: &ExecutionService,
     req: ExecutionRequest,
@@ -50,6 +53,9 @@ async fn run_in(
     }
     let launch = runtime::launch(req.language, &runtimes, &req.code, &event.to_string(), &context.to_string());
     let template_vars = environment.map(Environment::vars).unwrap_or_default();
+    let memory_bytes = memory_mb * 1024 * 1024;
+    let processes = req.limits.max_processes.unwrap_or(limits.default_processes);
+    let cgroups = &service.cgroups;
     let mut spec = SandboxSpec {
         argv: launch.argv,
         env: rootfs::environment(&template_vars, &req.env_vars),
@@ -65,10 +71,17 @@ async fn run_in(
         }),
         limits: Limits {
             wall_time_ms: req.timeout_ms,
-            data_bytes: Some(memory_mb * 1024 * 1024),
+            // RLIMIT_DATA also counts address space nothing uses (Node reserves gigabytes):
+            // only a stand-in for when the run's cgroup cannot limit memory.
+            data_bytes: (!cgroups.active("memory")).then_some(memory_bytes),
+            memory_bytes: Some(memory_bytes),
             file_size_bytes: limits.workspace_bytes,
             open_files: limits.open_files,
-            processes: req.limits.max_processes.unwrap_or(limits.default_processes),
+            // With the pids controller the cgroup is the limit (and says when it was hit).
+            // RLIMIT_NPROC counts the same processes (the launcher and init joined the
+            // sandbox's user namespace) and stays one above it, as a backstop.
+            processes: if cgroups.active("pids") { processes + RUN_OVERHEAD_PROCESSES + 1 } else { processes },
+            pids: cgroups.active("pids").then_some(processes + RUN_OVERHEAD_PROCESSES),
             channel_bytes: limits.max_return_value_bytes,
         },
         stdin: req.stdin.clone(),
@@ -83,7 +96,8 @@ async fn run_in(
         .await
         .map_err(|e| ExecuteError::Sandbox { stage: "launch".into(), message: e.to_string() })?;
     let artifacts = artifacts::changed_since(&workspace.path, &before);
-    let mut result = outcome::build(&req.execution_id, run, artifacts)?;
+    let workspace_full = service.workspaces.size_capped() && sandbox::host::filesystem_full(&workspace.path);
+    let mut result = outcome::build(&req.execution_id, run, artifacts, workspace_full)?;
     result.isolation = service.active_layers.clone();
     Ok(result)
 }

@@ -101,6 +101,7 @@ pub struct ExecutionService {
     pub(crate) workspaces: Workspaces,
     pub(crate) launcher: Arc<dyn Launcher>,
     pub(crate) templates: Templates,
+    pub(crate) cgroups: Arc<sandbox::cgroup::Manager>,
     admission: Arc<Admission>,
     recorder: Option<Arc<dyn ExecutionRecorder>>,
     cancel: CancellationToken,
@@ -121,7 +122,11 @@ impl ExecutionService {
         let owner =
             if sandbox::host::is_root() { (config.identity.host_uid, config.identity.host_gid) } else { current_ids() };
         let workspaces = Workspaces::open(&config.workspace_root, config.limits.workspace_bytes, owner)?;
-        let launcher = Arc::new(ColdLauncher { init_exe: config.init_exe.clone() });
+        let cgroups = Arc::new(sandbox::cgroup::Manager::open(&config.cgroups));
+        for state in cgroups.states().iter().filter(|s| !s.active) {
+            tracing::warn!(controller = %state.name, reason = %state.detail, "cgroup controller not in force");
+        }
+        let launcher = Arc::new(ColdLauncher { init_exe: config.init_exe.clone(), cgroups: Some(cgroups.clone()) });
         let templates = Templates::open(&config.templates, &config.runtimes, &config.limits)
             .map_err(|e| ExecuteError::Internal(format!("templates: {e}")))?;
         let languages = interpreters(&config.runtimes).await;
@@ -142,6 +147,7 @@ impl ExecutionService {
             workspaces,
             launcher,
             templates,
+            cgroups,
             admission: Admission::new(options.max_running, options.max_queued),
             recorder: options.recorder,
             cancel: CancellationToken::new(),
@@ -155,9 +161,19 @@ impl ExecutionService {
         if let Err(reason) = &service.health {
             tracing::error!(%reason, "the sandbox does not work on this host");
         }
-        let mut layers = posture::layers(&service.health, service.workspaces.size_capped(), service.config.confinement);
-        service.missing_required = posture::require(&mut layers, &service.config.required_layers)
+        let capped = service.workspaces.size_capped();
+        let posture = |self_test: &Result<(), String>| {
+            posture::layers(self_test, capped, service.config.confinement, service.cgroups.states())
+        };
+        let mut layers = posture(&service.health);
+        // Requirements are checked against what the host supports: a failed self-test is a
+        // health problem (503 with its reason), not a missing layer.
+        let mut supported = posture(&Ok(()));
+        service.missing_required = posture::require(&mut supported, &service.config.required_layers)
             .map_err(|e| ExecuteError::invalid("require", e))?;
+        for (layer, supported) in layers.iter_mut().zip(&supported) {
+            layer.required = supported.required;
+        }
         if !service.missing_required.is_empty() && service.health.is_ok() {
             service.health = Err(format!("required isolation layers missing: {}", service.missing_required.join(", ")));
         }

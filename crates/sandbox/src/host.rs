@@ -31,3 +31,16 @@ pub fn unmount(path: &Path) -> nix::Result<()> {
 pub fn kernel_release() -> String {
     std::fs::read_to_string("/proc/sys/kernel/osrelease").map(|s| s.trim().to_string()).unwrap_or_default()
 }
+
+/// Whether the filesystem holding `path` is (as good as) full: fewer than 1/64 of its
+/// blocks, or none of its inodes, left. A program that failed with such a filesystem most
+/// likely failed for want of space.
+pub fn filesystem_full(path: &Path) -> bool {
+    match nix::sys::statvfs::statvfs(path) {
+        Ok(fs) => {
+            let blocks_left = fs.blocks_available();
+            blocks_left.saturating_mul(64) <= fs.blocks() || (fs.files() > 0 && fs.files_available() == 0)
+        }
+        Err(_) => false,
+    }
+}

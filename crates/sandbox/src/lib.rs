@@ -5,6 +5,7 @@
 //! [`confinement`] (data) with [`seccomp`] and [`landlock`] are the layers applied last, right
 //! before the program starts. [`workspace_fs`] and [`host`] are the daemon's own careful file and mount operations.
 
+pub mod cgroup;
 pub mod confinement;
 pub mod host;
 pub mod init;

@@ -8,6 +8,8 @@ use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream as StdUnixStream;
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
@@ -15,6 +17,7 @@ use tokio::net::UnixStream;
 use tokio::process::Command;
 use tokio_util::sync::CancellationToken;
 
+use crate::cgroup::{self, attach};
 use crate::init::INIT_ARG;
 use crate::spec::{Outcome, SandboxReport, SandboxSpec};
 
@@ -30,6 +33,22 @@ pub struct RunOptions {
     pub max_output_bytes: u64,
     /// Cancelling it kills the sandbox at once; the run ends as [`Outcome::Cancelled`].
     pub cancel: CancellationToken,
+    /// Gives each run its own cgroup with the spec's memory and process limits.
+    pub cgroups: Option<Arc<cgroup::Manager>>,
+}
+
+/// A limit the run ran into, as the daemon saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitHit {
+    /// The kernel killed a process of the run for passing its memory limit.
+    Memory,
+    /// The run tried to start more processes than allowed; it was stopped.
+    Processes,
+    /// The run wrote far more output than is kept; it was stopped.
+    Output,
+    /// The program failed with a size-capped filesystem of the sandbox full, or was killed
+    /// for writing a file past the largest size allowed.
+    Disk,
 }
 
 /// One stream of the program's output, as much of it as the cap allows.
@@ -46,6 +65,7 @@ pub struct RunOutput {
     pub report: SandboxReport,
     pub stdout: Captured,
     pub stderr: Captured,
+    pub limit: Option<LimitHit>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -71,52 +91,154 @@ pub async fn run(spec: &SandboxSpec, options: &RunOptions) -> Result<RunOutput, 
         .kill_on_drop(true)
         .spawn()
         .map_err(spawn_err)?;
+    let started = Instant::now();
+    // The launcher waits for its spec: nothing of the run starts before it is in its cgroup.
+    let cgroup = match attach::attach(options.cgroups.as_deref(), &spec.limits, child.id()) {
+        Ok(cgroup) => cgroup,
+        Err(message) => {
+            let _ = child.kill().await;
+            let outcome = Outcome::SetupFailed { stage: "cgroup".into(), message };
+            let report = ended(outcome, started.elapsed());
+            return Ok(RunOutput { report, stdout: Captured::default(), stderr: Captured::default(), limit: None });
+        }
+    };
     let protocol = |e: std::io::Error| RunError::Protocol(e.to_string());
     ours.set_nonblocking(true).map_err(protocol)?;
     let control = UnixStream::from_std(ours).map_err(protocol)?;
     let payload = serde_json::to_vec(spec).map_err(|e| RunError::Protocol(e.to_string()))?;
     let cap = options.max_output_bytes;
-    let stdout = capture(child.stdout.take(), cap);
-    let stderr = capture(child.stderr.take(), cap);
+    let flood = Flood::new(cap);
+    let stdout = capture(child.stdout.take(), cap, &flood);
+    let stderr = capture(child.stderr.take(), cap, &flood);
     let limit = Duration::from_millis(spec.limits.wall_time_ms) + BACKSTOP;
-    let started = Instant::now();
     // Killing the launcher takes the sandbox with it (its pid 1 dies with its parent), which
     // also ends the output streams.
-    let report = async {
+    let ending = async {
         tokio::select! {
             report = tokio::time::timeout(limit, exchange(control, payload)) => match report {
-                Ok(report) => Some(report),
+                Ok(report) => Ending::Report(report),
                 Err(_) => {
                     let _ = child.start_kill();
-                    Some(Err(RunError::Protocol("did not finish in time and was killed".into())))
+                    Ending::Report(Err(RunError::Protocol("did not finish in time and was killed".into())))
                 }
             },
             _ = options.cancel.cancelled() => {
                 let _ = child.start_kill();
-                None
+                Ending::Cancelled
+            }
+            _ = flood.cut.cancelled() => {
+                let _ = child.start_kill();
+                Ending::Cut(LimitHit::Output)
+            }
+            _ = attach::process_limit_hit(cgroup.as_ref()) => {
+                let _ = child.start_kill();
+                Ending::Cut(LimitHit::Processes)
             }
         }
     };
-    let (report, stdout, stderr) = tokio::join!(report, stdout, stderr);
+    let (ending, stdout, stderr) = tokio::join!(ending, stdout, stderr);
     let _ = child.wait().await;
-    let Some(report) = report else {
-        let report = cancelled(started.elapsed());
-        return Ok(RunOutput { report, stdout, stderr });
+    let usage = attach::finish(cgroup).await;
+    let (mut report, cut) = match ending {
+        Ending::Cancelled => (ended(Outcome::Cancelled, started.elapsed()), None),
+        Ending::Cut(hit) => (ended(Outcome::Signaled { signal: libc::SIGKILL }, started.elapsed()), Some(hit)),
+        Ending::Report(raw) => match raw.and_then(|raw| parse_report(&raw)) {
+            Ok(report) => (report, None),
+            // Out of memory with nothing of the code left to kill (its files in /tmp hold the
+            // memory), the kernel killed the sandbox's init or launcher: the limit ended it.
+            Err(_) if usage.is_some_and(|u| u.oom_kills > 0) => {
+                (ended(Outcome::Signaled { signal: libc::SIGKILL }, started.elapsed()), Some(LimitHit::Memory))
+            }
+            Err(e) => return Err(e),
+        },
     };
-    let raw = report?;
-    let report = serde_json::from_slice(&raw)
-        .map_err(|e| RunError::Protocol(format!("unreadable report ({e}): {}", String::from_utf8_lossy(&raw))))?;
-    Ok(RunOutput { report, stdout, stderr })
+    let limit = cut.or_else(|| limit_hit(&report, usage.as_ref()));
+    if let Some(usage) = &usage {
+        apply_usage(&mut report, usage);
+    }
+    Ok(RunOutput { report, stdout, stderr, limit })
 }
 
-fn cancelled(elapsed: Duration) -> SandboxReport {
+fn parse_report(raw: &[u8]) -> Result<SandboxReport, RunError> {
+    serde_json::from_slice(raw)
+        .map_err(|e| RunError::Protocol(format!("unreadable report ({e}): {}", String::from_utf8_lossy(raw))))
+}
+
+enum Ending {
+    Report(Result<Vec<u8>, RunError>),
+    Cancelled,
+    /// The daemon stopped the run at a limit the launcher does not watch.
+    Cut(LimitHit),
+}
+
+/// A report for a run the daemon ended itself.
+fn ended(outcome: Outcome, elapsed: Duration) -> SandboxReport {
     SandboxReport {
-        outcome: Outcome::Cancelled,
+        outcome,
         wall_time_ms: elapsed.as_secs_f64() * 1000.0,
         cpu_time_ms: 0.0,
         peak_memory_kb: 0,
         channel: None,
         channel_truncated: false,
+        full_filesystems: Vec::new(),
+    }
+}
+
+/// The limit that explains how a run the launcher reported on ended, if one does. A run
+/// that timed out stays a timeout; a run that reached its process limit counts as stopped
+/// by it even if it exited before the daemon saw it; memory and disk explain failures only.
+fn limit_hit(report: &SandboxReport, usage: Option<&cgroup::Usage>) -> Option<LimitHit> {
+    let failed = match report.outcome {
+        Outcome::Exited { code } => code != 0,
+        Outcome::Signaled { .. } => true,
+        _ => return None,
+    };
+    let usage = usage.copied().unwrap_or_default();
+    if usage.pids_limit_hits > 0 {
+        Some(LimitHit::Processes)
+    } else if failed && usage.oom_kills > 0 {
+        Some(LimitHit::Memory)
+    } else if report.outcome == (Outcome::Signaled { signal: libc::SIGXFSZ })
+        || (failed && !report.full_filesystems.is_empty())
+    {
+        Some(LimitHit::Disk)
+    } else {
+        None
+    }
+}
+
+/// The cgroup counts every process of the run, however short-lived: its figures replace
+/// the launcher's getrusage ones where the kernel has them.
+fn apply_usage(report: &mut SandboxReport, usage: &cgroup::Usage) {
+    if let Some(bytes) = usage.peak_memory_bytes {
+        report.peak_memory_kb = bytes / 1024;
+    }
+    if let Some(usec) = usage.cpu_usec {
+        report.cpu_time_ms = usec as f64 / 1000.0;
+    }
+}
+
+/// Output far past the cap is not worth reading on: the run is stopped once both streams
+/// together pass twice the cap and a margin, so a program that prints somewhat more than
+/// is kept still ends on its own.
+struct Flood {
+    total: AtomicU64,
+    limit: u64,
+    cut: CancellationToken,
+}
+
+impl Flood {
+    const MARGIN: u64 = 16 * 1024 * 1024;
+
+    fn new(cap: u64) -> Flood {
+        let limit = cap.saturating_mul(2).saturating_add(Self::MARGIN);
+        Flood { total: AtomicU64::new(0), limit, cut: CancellationToken::new() }
+    }
+
+    fn add(&self, n: u64) {
+        if self.total.fetch_add(n, Ordering::Relaxed) + n > self.limit {
+            self.cut.cancel();
+        }
     }
 }
 
@@ -131,7 +253,7 @@ async fn exchange(mut control: UnixStream, payload: Vec<u8>) -> Result<Vec<u8>, 
 
 /// Reads a stream to its end, keeping at most `cap` bytes, so a flood of output costs the
 /// daemon a fixed amount of memory and never blocks the writer.
-async fn capture(stream: Option<impl AsyncRead + Unpin>, cap: u64) -> Captured {
+async fn capture(stream: Option<impl AsyncRead + Unpin>, cap: u64, flood: &Flood) -> Captured {
     let mut out = Captured::default();
     let Some(mut stream) = stream else { return out };
     let mut chunk = vec![0u8; 64 * 1024];
@@ -140,6 +262,7 @@ async fn capture(stream: Option<impl AsyncRead + Unpin>, cap: u64) -> Captured {
             Ok(0) | Err(_) => break,
             Ok(n) => {
                 out.total_bytes += n as u64;
+                flood.add(n as u64);
                 let room = cap.saturating_sub(out.bytes.len() as u64) as usize;
                 out.bytes.extend_from_slice(&chunk[..n.min(room)]);
                 out.truncated |= n > room;

@@ -96,6 +96,13 @@ pub struct Limits {
     pub open_files: u64,
     /// Processes and threads of the sandbox's user.
     pub processes: u64,
+    /// Memory of the whole run (its own cgroup), when the host's memory controller is in force.
+    #[serde(default)]
+    pub memory_bytes: Option<u64>,
+    /// Processes and threads of the whole run, its launcher and init included (its own
+    /// cgroup), when the host's pids controller is in force.
+    #[serde(default)]
+    pub pids: Option<u64>,
     /// Bytes of the private channel that are kept.
     pub channel_bytes: u64,
 }
@@ -106,13 +113,18 @@ pub struct SandboxReport {
     pub outcome: Outcome,
     /// Wall time from the sandbox's start to the end of its last process.
     pub wall_time_ms: f64,
-    /// CPU time (user + system) of every process that ran in the sandbox.
+    /// CPU time (user + system) of every process that ran in the sandbox (the runner puts
+    /// the run's cgroup's figure here when it has one).
     pub cpu_time_ms: f64,
-    /// Largest resident set of any single process of the sandbox.
+    /// Largest resident set of any single process of the sandbox, or the run's cgroup's
+    /// peak memory when the runner has one.
     pub peak_memory_kb: u64,
     /// What the program wrote to its private channel, if it had one (invalid UTF-8 replaced).
     pub channel: Option<String>,
     pub channel_truncated: bool,
+    /// Size-capped filesystems of the sandbox (such as /tmp) that were full when it ended.
+    #[serde(default)]
+    pub full_filesystems: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

@@ -36,6 +36,7 @@ async fn service() -> (Arc<ExecutionService>, tempfile::TempDir) {
         templates: TemplateConfig::under(dir.path()),
         required_layers: Vec::new(),
         confinement: Default::default(),
+        cgroups: Default::default(),
     };
     let service = ExecutionService::new(config, executor::ServiceOptions::default()).await.expect("service");
     (service, dir)

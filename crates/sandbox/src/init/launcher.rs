@@ -19,6 +19,7 @@ use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{lseek, pipe2, ForkResult, Pid, Whence};
 
 use super::error::{SetupError, SetupResult, Stage};
+use super::pid1::Pid1Report;
 use super::program::ProgramFds;
 use super::{pid1, sys, userns};
 use crate::spec::{Outcome, SandboxReport, SandboxSpec};
@@ -52,6 +53,7 @@ fn failed(e: SetupError) -> SandboxReport {
         peak_memory_kb: 0,
         channel: None,
         channel_truncated: false,
+        full_filesystems: Vec::new(),
     }
 }
 
@@ -87,7 +89,8 @@ fn launch(spec: &SandboxSpec, control: BorrowedFd<'_>) -> SetupResult<SandboxRep
     let limit = Duration::from_millis(spec.limits.wall_time_ms);
     let (status, timed_out) = wait_until(pid, started + limit, control)?;
     let wall_time_ms = started.elapsed().as_secs_f64() * 1000.0;
-    let outcome = if timed_out { Outcome::TimedOut } else { pid1_outcome(report_read, status) };
+    let pid1 = pid1_report(report_read, status);
+    let outcome = if timed_out { Outcome::TimedOut } else { pid1.outcome };
     let usage = getrusage(UsageWho::RUSAGE_CHILDREN).stage(|| "getrusage".into())?;
     let cpu = usage.user_time() + usage.system_time();
     let cpu_time_ms = cpu.tv_sec() as f64 * 1000.0 + cpu.tv_usec() as f64 / 1000.0;
@@ -102,6 +105,7 @@ fn launch(spec: &SandboxSpec, control: BorrowedFd<'_>) -> SetupResult<SandboxRep
         peak_memory_kb: usage.max_rss().max(0) as u64,
         channel,
         channel_truncated,
+        full_filesystems: pid1.full_filesystems,
     })
 }
 
@@ -149,12 +153,15 @@ fn wait_until(pid: Pid, deadline: Instant, control: BorrowedFd<'_>) -> SetupResu
     }
 }
 
-fn pid1_outcome(report: OwnedFd, status: WaitStatus) -> Outcome {
+fn pid1_report(report: OwnedFd, status: WaitStatus) -> Pid1Report {
     let mut raw = Vec::new();
     let _ = std::fs::File::from(report).read_to_end(&mut raw);
-    serde_json::from_slice(&raw).unwrap_or_else(|_| Outcome::SetupFailed {
-        stage: "sandbox init".into(),
-        message: format!("ended without a report ({status:?})"),
+    serde_json::from_slice(&raw).unwrap_or_else(|_| Pid1Report {
+        outcome: Outcome::SetupFailed {
+            stage: "sandbox init".into(),
+            message: format!("ended without a report ({status:?})"),
+        },
+        full_filesystems: Vec::new(),
     })
 }
 

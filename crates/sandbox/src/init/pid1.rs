@@ -3,14 +3,26 @@
 
 use std::io::Write;
 use std::os::fd::OwnedFd;
+use std::path::Path;
 
 use nix::sys::prctl;
 use nix::sys::signal::Signal;
+use serde::{Deserialize, Serialize};
 
 use super::error::{SetupResult, Stage};
 use super::program::{self, ProgramFds};
 use super::{mount, sys, userns};
+use crate::host;
 use crate::spec::{Mount, Outcome, SandboxSpec};
+
+/// What pid 1 tells the launcher when everything of the run is gone.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Pid1Report {
+    pub outcome: Outcome,
+    /// Size-capped filesystems of the sandbox that are full (only pid 1 sees them).
+    #[serde(default)]
+    pub full_filesystems: Vec<String>,
+}
 
 /// Room in the root tmpfs besides the files the spec writes into it.
 const ROOT_SLACK_BYTES: u64 = 1 << 20;
@@ -21,8 +33,9 @@ pub fn run(spec: &SandboxSpec, fds: ProgramFds, report: OwnedFd) -> ! {
         Ok(outcome) => outcome,
         Err(e) => Outcome::SetupFailed { stage: e.stage, message: e.message },
     };
+    let full_filesystems = full_filesystems(&spec.mounts);
     let mut report = std::fs::File::from(report);
-    let _ = report.write_all(&serde_json::to_vec(&outcome).unwrap_or_default());
+    let _ = report.write_all(&serde_json::to_vec(&Pid1Report { outcome, full_filesystems }).unwrap_or_default());
     sys::exit_now(0)
 }
 
@@ -49,4 +62,15 @@ fn root_size(mounts: &[Mount]) -> u64 {
         })
         .sum();
     files + ROOT_SLACK_BYTES
+}
+
+/// The spec's size-capped tmpfs mounts that the run filled.
+fn full_filesystems(mounts: &[Mount]) -> Vec<String> {
+    mounts
+        .iter()
+        .filter_map(|m| match m {
+            Mount::Tmpfs { target, .. } if host::filesystem_full(Path::new(target)) => Some(target.clone()),
+            _ => None,
+        })
+        .collect()
 }
