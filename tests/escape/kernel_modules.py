@@ -1,0 +1,31 @@
+# what: load and unload kernel modules, and kexec a new kernel
+# status: success
+# reason: none
+# denied: init_module, finit_module, delete_module, kexec_load, kexec_file_load
+# arch: x86_64
+import ctypes
+import errno
+import os
+
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+L = ctypes.c_long
+
+
+def attempt(what, nr, *args):
+    ctypes.set_errno(0)
+    r = libc.syscall(L(nr), *args)
+    e = ctypes.get_errno()
+    if r < 0 and e in (errno.EPERM, errno.EACCES, errno.ENOSYS):
+        print(f"DENIED {what} ({errno.errorcode[e]})")
+    else:
+        print(f"ESCAPED {what} (returned {r}, errno {e})")
+
+
+image = ctypes.create_string_buffer(b"\x7fELF" + b"\0" * 60)
+attempt("init_module", 175, image, L(64), b"")
+null = os.open("/dev/null", os.O_RDONLY)
+attempt("finit_module", 313, L(null), b"", L(0))
+attempt("delete_module", 176, b"loop", L(0x800))  # O_NONBLOCK
+attempt("kexec_load", 246, L(0), L(0), None, L(0))
+attempt("kexec_file_load", 320, L(null), L(null), L(0), b"", L(0))
