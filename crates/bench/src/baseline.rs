@@ -14,6 +14,20 @@ pub struct Timings {
     pub first_error: Option<String>,
 }
 
+/// The sandbox's base environment (crates/executor/src/rootfs.rs).
+const CLEAN_ENV: [(&str, &str); 10] = [
+    ("PATH", "/usr/local/bin:/usr/bin:/bin"),
+    ("HOME", "/tmp"),
+    ("TMPDIR", "/tmp"),
+    ("LANG", "C.UTF-8"),
+    ("USER", "sandbox"),
+    ("LOGNAME", "sandbox"),
+    ("HOSTNAME", "sandbox"),
+    ("PYTHONUNBUFFERED", "1"),
+    ("PYTHONDONTWRITEBYTECODE", "1"),
+    ("MPLBACKEND", "Agg"),
+];
+
 /// How a baseline program is started.
 #[derive(Clone)]
 pub enum Launcher {
@@ -89,7 +103,9 @@ pub fn measure(launcher: &Launcher, argv: &[String], warmup: usize, runs: usize)
     let mut timings = Timings { samples: Vec::with_capacity(runs), errors: 0, first_error: None };
     for i in 0..warmup + runs {
         let mut command = launcher.command(argv, workdir.path());
-        command.stdin(Stdio::null());
+        // A clean environment, as the sandbox gives its runs: inherited variables change
+        // start-up (NODE_EXTRA_CA_CERTS alone costs node about 100 ms).
+        command.env_clear().envs(CLEAN_ENV).stdin(Stdio::null());
         let start = Instant::now();
         let output = command.output().with_context(|| format!("starting {}", argv[0]))?;
         let took = start.elapsed();

@@ -46,7 +46,7 @@ pub struct Args {
     /// The package cache for a template build (default: `cache` next to the templates dir).
     #[arg(long)]
     package_cache_dir: Option<PathBuf>,
-    /// The bubblewrap binary for the bwrap baseline (default: `bwrap` on PATH; none, none).
+    /// The bubblewrap binary for the bwrap baseline (default: `bwrap` on PATH, else skipped).
     #[arg(long)]
     bwrap: Option<PathBuf>,
     /// Skip the baselines.
