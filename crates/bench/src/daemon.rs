@@ -43,6 +43,10 @@ impl Daemon {
         }
         bail!("the daemon did not come up")
     }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
 }
 
 impl Drop for Daemon {

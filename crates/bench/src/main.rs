@@ -1,8 +1,13 @@
 //! `sandbox-bench`: starts a real daemon and measures it, printing figures.
 
+mod baseline;
 mod daemon;
 mod delivery;
+mod latency;
+mod machine;
+mod report;
 mod stats;
+mod workloads;
 
 use clap::{Parser, Subcommand};
 
@@ -20,6 +25,8 @@ struct Cli {
 enum Command {
     /// Result delivery latency to a control plane on loopback.
     Delivery(delivery::Args),
+    /// Run latency, overhead, throughput and idle RSS, against bare-interpreter baselines.
+    Latency(latency::Args),
 }
 
 #[tokio::main]
@@ -31,5 +38,6 @@ async fn main() -> anyhow::Result<()> {
     };
     match cli.command {
         Command::Delivery(args) => delivery::run(&binary, args).await,
+        Command::Latency(args) => latency::run(&binary, args).await,
     }
 }
