@@ -374,8 +374,18 @@ async fn execute_takes_a_tenant_from_the_body_or_the_header() {
     let Some(d) = common::sandboxed().await else { return };
     let r = post_as(&d, "t1", "/execute", &json!({"code": "print(1)", "scope": "user:1"})).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let r = d.post("/execute", &json!({"code": "print(1)", "tenant_id": "t1"})).await;
+    let r = d.post("/execute", &json!({"code": "print(1)", "tenant_id": "t1", "execution_id": "t1-run"})).await;
     assert_eq!(r.status, 200, "{}", r.body);
+    // The record keeps who the run was for; another tenant (or none) does not find it.
+    let r = get_as(&d, "t1", "/executions/t1-run").await;
+    assert_eq!((r.status, &r.body["tenant_id"]), (200, &json!("t1")), "{}", r.body);
+    for r in [get_as(&d, "t2", "/executions/t1-run").await, d.get("/executions/t1-run").await] {
+        assert_eq!(common::assert_error_body(&r, 404), "Executor.NotFound");
+    }
+    let r = d.post("/execute", &json!({"code": "print(1)", "execution_id": "mine", "scope": "user:9"})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = d.get("/executions/mine").await;
+    assert_eq!((&r.body["tenant_id"], &r.body["scope"]), (&json!("default"), &json!("user:9")), "{}", r.body);
     let r = d.post("/execute", &json!({"code": "print(1)", "tenant_id": "a/b"})).await;
     assert_eq!(common::assert_error_body(&r, 400), "Executor.ValidationError");
     assert!(r.body["error_detail"].as_str().unwrap().starts_with("tenant_id"), "{}", r.body);

@@ -23,6 +23,9 @@ pub struct StartedExecution {
     pub timeout_ms: u64,
     /// Milliseconds since the Unix epoch.
     pub started_at_ms: i64,
+    /// Who the run is for, and the caller's note of why.
+    pub tenant_id: String,
+    pub scope: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
@@ -41,6 +44,9 @@ pub struct ExecutionRecord {
     /// RFC 3339.
     pub started_at: String,
     pub finished_at: Option<String>,
+    /// Who the run was for (`default` when the caller named nobody), and the caller's scope.
+    pub tenant_id: String,
+    pub scope: Option<String>,
     /// The result, as `POST /execute` returns it, once finished.
     #[schema(value_type = Option<ExecutionResult>)]
     pub result: Option<serde_json::Value>,

@@ -223,12 +223,14 @@ impl ExecutionService {
         Ok(id)
     }
 
-    /// The state of an execution, and its result once finished.
-    pub fn lookup(&self, execution_id: &str) -> Result<ExecutionRecord, ExecuteError> {
+    /// The state of an execution, and its result once finished. Another tenant's execution is
+    /// not found, exactly like one that never ran: ids do not leak across tenants.
+    pub fn lookup(&self, execution_id: &str, tenant_id: &str) -> Result<ExecutionRecord, ExecuteError> {
         let recorder = self.recorder.as_ref().ok_or_else(|| ExecuteError::NotFound(execution_id.into()))?;
         recorder
             .lookup(execution_id)
             .map_err(ExecuteError::Internal)?
+            .filter(|record| record.tenant_id == tenant_id)
             .ok_or_else(|| ExecuteError::NotFound(execution_id.into()))
     }
 
@@ -321,6 +323,8 @@ impl ExecutionService {
                 language: req.language,
                 timeout_ms: req.timeout_ms,
                 started_at_ms: now_ms(),
+                tenant_id: req.tenant_id.clone(),
+                scope: req.scope.clone(),
             };
             recorder.started(&started).map_err(|e| ExecuteError::Internal(format!("recording the execution: {e}")))?;
         }

@@ -24,15 +24,15 @@ fn state_of(tx: &Transaction, execution_id: &str) -> Result<Option<String>, Stor
 /// Records a run as running. An id whose earlier run finished may be reused: the new run
 /// replaces it, so lookups show the run going on now.
 pub(crate) fn start(tx: &Transaction, execution: &StartedExecution) -> Result<(), StoreError> {
-    let StartedExecution { execution_id, language, timeout_ms, started_at_ms } = execution;
+    let StartedExecution { execution_id, language, timeout_ms, started_at_ms, tenant_id, scope } = execution;
     // A timeout beyond i64 milliseconds is not a real one; keep the largest storable.
     let timeout_ms = i64::try_from(*timeout_ms).unwrap_or(i64::MAX);
     match state_of(tx, execution_id)?.as_deref() {
         None => {
             tx.execute(
-                "INSERT INTO executions (execution_id, language, state, timeout_ms, started_at_ms)
-                 VALUES (?1, ?2, 'running', ?3, ?4)",
-                params![execution_id, language.name(), timeout_ms, started_at_ms],
+                "INSERT INTO executions (execution_id, language, state, timeout_ms, started_at_ms, tenant_id, scope)
+                 VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?6)",
+                params![execution_id, language.name(), timeout_ms, started_at_ms, tenant_id, scope],
             )?;
         }
         Some("finished") => {
@@ -41,9 +41,9 @@ pub(crate) fn start(tx: &Transaction, execution: &StartedExecution) -> Result<()
             outbox::keep_pending_payload(tx, execution_id)?;
             tx.execute(
                 "UPDATE executions SET language = ?2, state = 'running', timeout_ms = ?3, started_at_ms = ?4,
-                        finished_at_ms = NULL, result = NULL
+                        finished_at_ms = NULL, result = NULL, tenant_id = ?5, scope = ?6
                  WHERE execution_id = ?1",
-                params![execution_id, language.name(), timeout_ms, started_at_ms],
+                params![execution_id, language.name(), timeout_ms, started_at_ms, tenant_id, scope],
             )?;
         }
         Some(_) => return Err(StoreError::AlreadyRunning(execution_id.clone())),
@@ -82,15 +82,16 @@ pub(crate) fn finish(tx: &Transaction, result: &ExecutionResult, now_ms: i64, de
 }
 
 pub(crate) fn lookup(conn: &Connection, execution_id: &str) -> Result<Option<ExecutionRecord>, StoreError> {
-    type Row = (String, Option<String>, i64, Option<i64>, Option<String>);
+    type Row = (String, Option<String>, i64, Option<i64>, Option<String>, String, Option<String>);
     let row: Option<Row> = conn
         .query_row(
-            "SELECT state, language, started_at_ms, finished_at_ms, result FROM executions WHERE execution_id = ?1",
+            "SELECT state, language, started_at_ms, finished_at_ms, result, tenant_id, scope
+             FROM executions WHERE execution_id = ?1",
             [execution_id],
-            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?)),
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?, row.get(6)?)),
         )
         .optional()?;
-    let Some((state, language, started_at_ms, finished_at_ms, result)) = row else {
+    let Some((state, language, started_at_ms, finished_at_ms, result, tenant_id, scope)) = row else {
         return Ok(None);
     };
     let invalid = |reason: String| StoreError::Invalid { execution_id: execution_id.to_owned(), reason };
@@ -110,6 +111,8 @@ pub(crate) fn lookup(conn: &Connection, execution_id: &str) -> Result<Option<Exe
         language,
         started_at: rfc3339_from_ms(started_at_ms),
         finished_at: finished_at_ms.map(rfc3339_from_ms),
+        tenant_id,
+        scope,
         result,
     }))
 }

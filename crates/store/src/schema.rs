@@ -8,14 +8,14 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::StoreError;
 
 /// The version this build writes; a database from a newer build is refused rather than misread.
-pub(crate) const SCHEMA_VERSION: i64 = 1;
+pub(crate) const SCHEMA_VERSION: i64 = 2;
 
 /// How long a statement waits for another connection's lock (the CLI, a second daemon
 /// instance by mistake) before failing with SQLITE_BUSY.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Version 1: executions and the result outbox.
-const V1: &str = "
+pub(crate) const V1: &str = "
 CREATE TABLE IF NOT EXISTS executions (
     execution_id   TEXT PRIMARY KEY NOT NULL,
     -- NULL only when a result was recorded without its start (the language was never known).
@@ -51,6 +51,12 @@ CREATE INDEX IF NOT EXISTS outbox_pending_due ON outbox (next_attempt_at_ms) WHE
 CREATE INDEX IF NOT EXISTS outbox_by_execution ON outbox (execution_id, state);
 ";
 
+/// Version 2: who each execution was for. Rows from version 1 belong to the default tenant.
+const V2: &str = "
+ALTER TABLE executions ADD COLUMN tenant_id TEXT NOT NULL DEFAULT 'default';
+ALTER TABLE executions ADD COLUMN scope TEXT;
+";
+
 /// Applies the per-connection settings and brings the schema up to [`SCHEMA_VERSION`].
 pub(crate) fn prepare(conn: &mut Connection) -> Result<(), StoreError> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
@@ -76,6 +82,9 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     }
     if found < 1 {
         tx.execute_batch(V1)?;
+    }
+    if found < 2 {
+        tx.execute_batch(V2)?;
     }
     if found < SCHEMA_VERSION {
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
+use axum::http::HeaderMap;
 use axum::Json;
 use executor::validate::check_id;
 use executor::ExecutionRecord;
@@ -21,7 +22,10 @@ pub fn status_url(id: &str) -> String {
     get,
     path = "/executions/{id}",
     tag = "execution",
-    params(("id" = String, Path, description = "The execution's id: 1 to 128 characters of A-Z a-z 0-9 . _ -")),
+    params(
+        ("id" = String, Path, description = "The execution's id: 1 to 128 characters of A-Z a-z 0-9 . _ -"),
+        ("X-Tenant-ID" = Option<String>, Header, description = "The tenant the execution was run for (default: `default`); another tenant's execution is not found"),
+    ),
     responses(
         (status = 200, description = "The execution: `running`, or `finished` with its `result`", body = ExecutionRecord),
         (status = 400, description = "The id cannot be an execution id", body = ErrorBody),
@@ -33,13 +37,15 @@ pub fn status_url(id: &str) -> String {
 )]
 pub async fn execution(
     State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<ExecutionRecord>, ApiError> {
     // Axum's own rejection (an id that is not UTF-8 once percent-decoded) is plain text.
     let Path(id) = id.map_err(|err| bad_id(err.body_text()))?;
     // Checked here so that junk never reaches the store's query, nor its logs.
     let id = check_id("id", id).map_err(|e| bad_id(e.to_string()))?;
-    Ok(Json(state.service.lookup(&id)?))
+    let tenant = super::sessions::tenant(&headers, None)?;
+    Ok(Json(state.service.lookup(&id, &tenant)?))
 }
 
 fn bad_id(detail: impl Into<String>) -> ApiError {

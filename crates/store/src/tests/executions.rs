@@ -127,6 +127,31 @@ fn the_database_is_in_wal_mode_with_the_current_schema() {
 }
 
 #[test]
+fn tenant_and_scope_are_recorded_and_a_version_1_database_is_migrated() {
+    let (_dir, path) = db_path();
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    // A database as version 1 left it: no tenant columns.
+    let conn = raw(&path);
+    conn.execute_batch(crate::schema::V1).expect("version 1 schema");
+    conn.pragma_update(None, "user_version", 1).expect("version 1");
+    conn.execute(
+        "INSERT INTO executions (execution_id, language, state, timeout_ms, started_at_ms) VALUES ('old', 'python', 'running', 1000, 0)",
+        [],
+    )
+    .expect("a version 1 row");
+    drop(conn);
+    let store = open(&path, false);
+    let old = store.lookup("old").expect("lookup").expect("the old row survives");
+    assert_eq!((old.tenant_id.as_str(), old.scope.as_deref()), ("default", None));
+    let mut new = start("new", 0);
+    new.tenant_id = "acme".into();
+    new.scope = Some("user:7".into());
+    store.started(&new).expect("started");
+    let new = store.lookup("new").expect("lookup").expect("recorded");
+    assert_eq!((new.tenant_id.as_str(), new.scope.as_deref()), ("acme", Some("user:7")));
+}
+
+#[test]
 fn a_database_from_a_newer_build_is_refused() {
     let (_dir, path) = db_path();
     drop(open(&path, false));

@@ -25,7 +25,14 @@ fn open(path: &std::path::Path, deliver: bool) -> Store {
 }
 
 fn start(id: &str, started_at_ms: i64) -> StartedExecution {
-    StartedExecution { execution_id: id.into(), language: Language::Python, timeout_ms: 30_000, started_at_ms }
+    StartedExecution {
+        execution_id: id.into(),
+        language: Language::Python,
+        timeout_ms: 30_000,
+        started_at_ms,
+        tenant_id: "default".into(),
+        scope: None,
+    }
 }
 
 fn result(id: &str, stdout: &str) -> ExecutionResult {
