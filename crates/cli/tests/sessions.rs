@@ -413,3 +413,26 @@ async fn a_memory_bomb_ends_the_interpreter_with_memory_limit_and_the_next_call_
     let r = run(&d, &id, "python", "print('alive')").await;
     assert_eq!((&r["interpreter_restarted"], &r["stdout"]), (&json!(true), &json!("alive\n")), "{r}");
 }
+
+#[tokio::test]
+async fn session_calls_are_recorded_as_executions_of_the_sessions_tenant() {
+    let Some(d) = common::sandboxed().await else { return };
+    let r = post_as(&d, "t1", "/session/create", &json!({"scope": "nb:1"})).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.body["session_id"].as_str().unwrap().to_string();
+    let mut ids = Vec::new();
+    for (language, code) in [("python", "print('py')"), ("javascript", "console.log('js')"), ("shell", "echo sh")] {
+        let body = json!({"session_id": id, "code": code, "language": language});
+        let r = post_as(&d, "t1", "/session/execute", &body).await;
+        assert_eq!((r.status, &r.body["status"]), (200, &json!("success")), "{}", r.body);
+        ids.push(r.body["execution_id"].as_str().unwrap().to_string());
+    }
+    for execution in &ids {
+        let r = get_as(&d, "t1", &format!("/executions/{execution}")).await;
+        assert_eq!((r.status, &r.body["state"]), (200, &json!("finished")), "{}", r.body);
+        assert_eq!((&r.body["tenant_id"], &r.body["scope"]), (&json!("t1"), &json!("nb:1")), "{}", r.body);
+        assert_eq!(r.body["result"]["status"], "success", "{}", r.body);
+        let r = get_as(&d, "t2", &format!("/executions/{execution}")).await;
+        assert_eq!(common::assert_error_body(&r, 404), "Executor.NotFound");
+    }
+}

@@ -317,18 +317,35 @@ impl ExecutionService {
 
     fn admit(&self, req: &ExecutionRequest) -> Result<Ticket, ExecuteError> {
         let ticket = self.admission.admit(&req.execution_id)?;
-        if let Some(recorder) = &self.recorder {
-            let started = StartedExecution {
-                execution_id: req.execution_id.clone(),
-                language: req.language,
-                timeout_ms: req.timeout_ms,
-                started_at_ms: now_ms(),
-                tenant_id: req.tenant_id.clone(),
-                scope: req.scope.clone(),
-            };
-            recorder.started(&started).map_err(|e| ExecuteError::Internal(format!("recording the execution: {e}")))?;
-        }
+        self.record_started(StartedExecution {
+            execution_id: req.execution_id.clone(),
+            language: req.language,
+            timeout_ms: req.timeout_ms,
+            started_at_ms: now_ms(),
+            tenant_id: req.tenant_id.clone(),
+            scope: req.scope.clone(),
+        })?;
         Ok(ticket)
+    }
+
+    /// Records a run as started, when there is a store.
+    pub(crate) fn record_started(&self, started: StartedExecution) -> Result<(), ExecuteError> {
+        match &self.recorder {
+            Some(recorder) => {
+                recorder.started(&started).map_err(|e| ExecuteError::Internal(format!("recording the execution: {e}")))
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Records a run's result (and queues it for the control plane) before anybody is told; a
+    /// failure here is logged, and the caller still gets the result.
+    pub(crate) fn record_finished(&self, result: &ExecutionResult) {
+        if let Some(recorder) = &self.recorder {
+            if let Err(e) = recorder.finished(result) {
+                tracing::error!(error = %e, "cannot record the result");
+            }
+        }
     }
 
     async fn run_admitted(&self, ticket: Ticket, req: ExecutionRequest) -> Result<ExecutionResult, ExecuteError> {
@@ -348,18 +365,12 @@ impl ExecutionService {
             }
             Err(e) => ExecutionResult::not_run(&ticket.execution_id, e.kind(), &e.to_string()),
         };
-        if let Some(recorder) = &self.recorder {
-            // Committed before anybody is told; a failure here is logged, and the caller
-            // still gets the result.
-            if let Err(e) = recorder.finished(&recorded) {
-                tracing::error!(error = %e, "cannot record the result");
-            }
-        }
+        self.record_finished(&recorded);
         drop(ticket);
         outcome
     }
 
-    fn count(&self, language: Language, result: &ExecutionResult) {
+    pub(crate) fn count(&self, language: Language, result: &ExecutionResult) {
         let (slot, status) = match result.status {
             ExecutionStatus::Success => (0, "success"),
             ExecutionStatus::Failed => (1, "failed"),

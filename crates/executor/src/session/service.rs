@@ -10,10 +10,13 @@ use super::cell;
 use super::interpreter::{CallLimits, CallOutcome, Interpreter};
 use super::registry::{Session, SessionStats};
 use super::{NewSession, SessionInfo};
+use crate::recorder::now_ms;
 use crate::run::{self, SpecParts};
 use crate::service::ExecutionService;
 use crate::{artifacts, runtime, validate};
-use crate::{ExecuteError, ExecutionRequest, ExecutionResult, Language, RequestedLimits, WorkspaceChoice};
+use crate::{
+    ExecuteError, ExecutionRequest, ExecutionResult, Language, RequestedLimits, StartedExecution, WorkspaceChoice,
+};
 
 /// How often the reaper looks for expired sessions.
 const REAP_EVERY: Duration = Duration::from_millis(500);
@@ -122,12 +125,22 @@ impl ExecutionService {
             max_output,
             max_value: self.config.limits.max_return_value_bytes,
         };
+        let execution_id = format!("{}-{}", session.id, uuid::Uuid::new_v4().simple());
+        // Recorded like any execution: readable with GET /executions/{id}, delivered to the
+        // control plane.
+        self.record_started(StartedExecution {
+            execution_id: execution_id.clone(),
+            language: call.language,
+            timeout_ms,
+            started_at_ms: now_ms(),
+            tenant_id: session.tenant.clone(),
+            scope: session.scope.clone(),
+        })?;
         let before = artifacts::snapshot(&session.workspace);
         let started = Instant::now();
         let outcome = interpreter.call(&call.code, &limits).await;
         let wall_ms = started.elapsed().as_secs_f64() * 1000.0;
         let changed = artifacts::changed_since(&session.workspace, &before);
-        let execution_id = format!("{}-{}", session.id, uuid::Uuid::new_v4().simple());
         let language = call.language.name();
         let (mut result, display, note) = match outcome {
             CallOutcome::Reply(mut reply) => {
@@ -164,6 +177,8 @@ impl ExecutionService {
         };
         // The interpreter's sandbox was built like a one-shot run's: the same layers.
         result.isolation = self.active_layers.clone();
+        self.count(call.language, &result);
+        self.record_finished(&result);
         let interpreter_restarted = restarted.is_some();
         let note = cell::note(language, restarted, note);
         Ok(SessionResult {
