@@ -3,26 +3,8 @@
 # reason: none
 # denied: bpf map create, bpf prog load
 # arch: x86_64
+# prelude: syscall
 import ctypes
-import errno
-import os
-
-libc = ctypes.CDLL(None, use_errno=True)
-libc.syscall.restype = ctypes.c_long
-L = ctypes.c_long
-
-
-def attempt(what, nr, *args):
-    ctypes.set_errno(0)
-    r = libc.syscall(L(nr), *args)
-    e = ctypes.get_errno()
-    if r < 0 and e in (errno.EPERM, errno.EACCES, errno.ENOSYS):
-        print(f"DENIED {what} ({errno.errorcode[e]})")
-    else:
-        print(f"ESCAPED {what} (returned {r}, errno {e})")
-    return r
-
-
 import struct
 
 attr = ctypes.create_string_buffer(struct.pack("IIII", 2, 4, 8, 1) + b"\0" * 112)  # BPF_MAP_TYPE_ARRAY

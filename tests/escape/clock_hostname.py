@@ -3,23 +3,9 @@
 # reason: none
 # denied: settimeofday, clock_settime, adjtimex, clock_adjtime, sethostname, setdomainname, date -s, hostname tool
 # arch: x86_64
+# prelude: syscall
 import ctypes
-import errno
 import subprocess
-
-libc = ctypes.CDLL(None, use_errno=True)
-libc.syscall.restype = ctypes.c_long
-L = ctypes.c_long
-
-
-def attempt(what, nr, *args):
-    ctypes.set_errno(0)
-    r = libc.syscall(L(nr), *args)
-    e = ctypes.get_errno()
-    if r < 0 and e in (errno.EPERM, errno.EACCES, errno.ENOSYS):
-        print(f"DENIED {what} ({errno.errorcode[e]})")
-    else:
-        print(f"ESCAPED {what} (returned {r}, errno {e})")
 
 
 a_year_ago = (ctypes.c_long * 2)(1_600_000_000, 0)

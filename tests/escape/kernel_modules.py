@@ -3,23 +3,9 @@
 # reason: none
 # denied: init_module, finit_module, delete_module, kexec_load, kexec_file_load
 # arch: x86_64
+# prelude: syscall
 import ctypes
-import errno
 import os
-
-libc = ctypes.CDLL(None, use_errno=True)
-libc.syscall.restype = ctypes.c_long
-L = ctypes.c_long
-
-
-def attempt(what, nr, *args):
-    ctypes.set_errno(0)
-    r = libc.syscall(L(nr), *args)
-    e = ctypes.get_errno()
-    if r < 0 and e in (errno.EPERM, errno.EACCES, errno.ENOSYS):
-        print(f"DENIED {what} ({errno.errorcode[e]})")
-    else:
-        print(f"ESCAPED {what} (returned {r}, errno {e})")
 
 
 image = ctypes.create_string_buffer(b"\x7fELF" + b"\0" * 60)

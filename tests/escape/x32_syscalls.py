@@ -3,24 +3,8 @@
 # reason: none
 # denied: x32 getpid, x32 unshare, x32 keyctl, x32 ptrace
 # arch: x86_64
-import ctypes
-import errno
+# prelude: syscall
 import os
-
-libc = ctypes.CDLL(None, use_errno=True)
-libc.syscall.restype = ctypes.c_long
-L = ctypes.c_long
-
-
-def attempt(what, nr, *args):
-    ctypes.set_errno(0)
-    r = libc.syscall(L(nr), *args)
-    e = ctypes.get_errno()
-    if r < 0 and e in (errno.EPERM, errno.EACCES, errno.ENOSYS):
-        print(f"DENIED {what} ({errno.errorcode[e]})")
-    else:
-        print(f"ESCAPED {what} (returned {r}, errno {e})")
-    return r
 
 
 X32 = 0x40000000

@@ -50,6 +50,15 @@ fn parse(path: &Path) -> Case {
     }
     let name = path.file_stem().unwrap().to_string_lossy().into_owned();
     assert!(header.contains_key("what"), "{name}: the header says not what the case attempts");
+    // Helpers several cases share (tests/escape/prelude/) go before the case's own code.
+    let source = match header.get("prelude") {
+        Some(prelude) => {
+            let shared = path.with_file_name("prelude").join(prelude).with_extension(path.extension().unwrap());
+            let shared = std::fs::read_to_string(&shared).unwrap_or_else(|e| panic!("{}: {e}", shared.display()));
+            format!("{shared}\n{source}")
+        }
+        None => source,
+    };
     let case = Case { name, language: language_of(path).unwrap(), source, header };
     assert!(
         ["http", "reject-paths", "status"].iter().any(|k| case.header.contains_key(*k)),
