@@ -20,6 +20,7 @@ pub mod service;
 pub mod session;
 pub mod templates;
 pub mod validate;
+mod warm;
 mod workspace;
 
 pub use config::{ExecutorConfig, LimitPolicy, RuntimePaths, TemplateConfig};
@@ -33,4 +34,5 @@ pub use service::{ExecutionService, HostInfo, ServiceOptions, ServiceStats};
 pub use session::{
     NewSession, SessionCall, SessionConfig, SessionFile, SessionInfo, SessionResult, SessionStats, DEFAULT_TENANT,
 };
+pub use warm::{WarmConfig, WarmInfo, WarmPoolInfo};
 pub use templates::{Template, TemplateError, TemplateInfo, TemplateSpec, Templates};

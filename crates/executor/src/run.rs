@@ -10,7 +10,7 @@ use crate::rootfs::{self, RootfsOptions};
 use crate::service::ExecutionService;
 use crate::templates::Environment;
 use crate::workspace::Workspace;
-use crate::{artifacts, confinement, outcome, runtime};
+use crate::{artifacts, confinement, outcome, runtime, warm};
 use crate::{ExecuteError, ExecutionRequest, ExecutionResult, ExecutorConfig, RequestedLimits, RuntimePaths};
 use sandbox::cgroup::Manager;
 
@@ -22,6 +22,13 @@ pub async fn run(
     req: ExecutionRequest,
     cancel: CancellationToken,
 ) -> Result<ExecutionResult, ExecuteError> {
+    let fixed = warm::Fixed::of(&req.limits, &service.config.limits);
+    if let Some(pooled) = service.warm.claim(&req, fixed) {
+        match warm::serve(service, &req, pooled, cancel.clone()).await {
+            warm::Served::Done(result) => return result,
+            warm::Served::GoCold(why) => tracing::warn!(%why, "the warm path could not take the run; running it cold"),
+        }
+    }
     // Built before the workspace exists: a failed build leaves nothing to clean up.
     let environment = match &req.template {
         Some(template) => Some(service.templates.prepare(template).await?),
@@ -137,7 +144,7 @@ pub(crate) fn sandbox_spec(config: &ExecutorConfig, cgroups: &Manager, parts: Sp
         },
         stdin: parts.stdin,
         channel_fd: parts.launch.has_channel.then_some(runtime::CHANNEL_FD),
-        session_fd: parts.launch.has_session.then_some(runtime::SESSION_FD),
+        session_fd: parts.launch.handoff_fd,
         confinement: Default::default(),
     };
     spec.confinement = confinement::for_mounts(config.confinement, &spec.mounts);
