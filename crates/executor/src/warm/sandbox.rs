@@ -109,8 +109,16 @@ impl Pooled {
                     Ok(Err(e)) => format!("ended before it was ready: {e}"),
                     Ok(Ok(_)) => "answered something else than ready".to_string(),
                 };
-                let output = pooled.kill().await;
-                let stderr = output.map(|o| String::from_utf8_lossy(&o.stderr.bytes).into_owned()).unwrap_or_default();
+                // A driver that ended says why in its report: give the report a moment.
+                let output = match tokio::time::timeout(Duration::from_secs(2), &mut pooled.task).await {
+                    Ok(Ok(Ok(output))) => Some(output),
+                    Ok(_) => None,
+                    Err(_) => pooled.kill().await,
+                };
+                pooled.cancel.cancel();
+                let stderr = output
+                    .map(|o| format!("{:?} {}", o.report.outcome, String::from_utf8_lossy(&o.stderr.bytes)))
+                    .unwrap_or_default();
                 service.workspaces.release(pooled.workspace);
                 Err(ExecuteError::Internal(format!("warm sandbox {why}: {}", stderr.trim())))
             }
@@ -125,6 +133,7 @@ impl Pooled {
     /// Kills the sandbox and waits (a bounded time) for what it reported.
     pub async fn kill(&mut self) -> Option<RunOutput> {
         self.cancel.cancel();
+
         match tokio::time::timeout(KILL_WAIT, &mut self.task).await {
             Ok(Ok(Ok(output))) => Some(output),
             _ => None,
