@@ -358,6 +358,23 @@ def _inputs_from_files(user_path, event_path, context_path):
     return _read(user_path, "utf-8-sig"), lambda: _read(event_path), lambda: _read(context_path)
 
 
+def _warm_up_rendering():
+    """Draws a throwaway figure (outside pyplot, whose state stays untouched) so that the
+    fonts and the renderer are loaded before the run."""
+    try:
+        import io
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        fig = Figure()
+        FigureCanvasAgg(fig)
+        fig.add_subplot().plot([0, 1])
+        fig.text(0.5, 0.5, "0")
+        fig.savefig(io.BytesIO(), format="png", bbox_inches="tight")
+    except Exception:
+        pass
+
+
 def _wait_for_run(preload):
     """Warm mode: imports what the run will likely need, then waits for the run itself."""
     global START
@@ -366,6 +383,8 @@ def _wait_for_run(preload):
             __import__(name)
         except Exception:
             pass  # the run imports it itself, and sees the error then
+    if "matplotlib.pyplot" in sys.modules:
+        _warm_up_rendering()
     os.write(WARM_FD, b"ready\n")
     chunks = []
     while True:
