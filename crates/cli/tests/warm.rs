@@ -27,7 +27,11 @@ async fn ready(d: &Daemon, language: &str, template: Option<&str>) -> u64 {
 async fn until_ready(d: &Daemon, language: &str, template: Option<&str>) {
     let deadline = Instant::now() + Duration::from_secs(180);
     while ready(d, language, template).await == 0 {
-        assert!(Instant::now() < deadline, "no warm {language} {template:?} sandbox after 180 s: {}", d.get("/info").await.body);
+        assert!(
+            Instant::now() < deadline,
+            "no warm {language} {template:?} sandbox after 180 s: {}",
+            d.get("/info").await.body
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -55,12 +59,8 @@ async fn same_warm_and_cold(d: &Daemon, body: Value) -> Value {
     assert_eq!(warm["truncated"], cold["truncated"]);
     assert_eq!(warm["isolation"], cold["isolation"], "the same layers hold on both paths");
     let files = |r: &Value| -> Vec<(Value, Value)> {
-        let mut files: Vec<(Value, Value)> = r["artifacts"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|a| (a["path"].clone(), a["type"].clone()))
-            .collect();
+        let mut files: Vec<(Value, Value)> =
+            r["artifacts"].as_array().unwrap().iter().map(|a| (a["path"].clone(), a["type"].clone())).collect();
         files.sort_by_key(|f| f.0.to_string());
         files
     };
@@ -101,12 +101,12 @@ async fn a_warm_run_gives_the_cold_runs_result() {
     // Variables reach the code and its subprocesses.
     let env = "import os, subprocess\nprint(os.environ['GREETING'])\n\
                print(subprocess.run(['sh', '-c', 'echo $GREETING'], capture_output=True, text=True).stdout, end='')";
-    let r = same_warm_and_cold(&d, json!({"code": env, "language": "python", "env_vars": {"GREETING": "hello"}}))
-        .await;
+    let r = same_warm_and_cold(&d, json!({"code": env, "language": "python", "env_vars": {"GREETING": "hello"}})).await;
     assert_eq!(r["stdout"], "hello\nhello\n", "{r}");
-    let js_env = "console.log(process.env.GREETING, require('child_process').execSync('echo $GREETING').toString().trim())";
-    let r = same_warm_and_cold(&d, json!({"code": js_env, "language": "javascript", "env_vars": {"GREETING": "hi"}}))
-        .await;
+    let js_env =
+        "console.log(process.env.GREETING, require('child_process').execSync('echo $GREETING').toString().trim())";
+    let r =
+        same_warm_and_cold(&d, json!({"code": js_env, "language": "javascript", "env_vars": {"GREETING": "hi"}})).await;
     assert_eq!(r["stdout"], "hi hi\n", "{r}");
 
     // Files in, artifacts out.
@@ -173,7 +173,8 @@ async fn a_warm_run_sees_nothing_of_the_run_before() {
 #[tokio::test]
 async fn a_warm_run_keeps_its_own_timeout() {
     let Some(d) = warm_daemon().await else { return };
-    let body = json!({"code": "import time\nprint('start', flush=True)\ntime.sleep(60)", "language": "python", "timeout": 1});
+    let body =
+        json!({"code": "import time\nprint('start', flush=True)\ntime.sleep(60)", "language": "python", "timeout": 1});
     let r = same_warm_and_cold(&d, body).await;
     assert_eq!(
         (r["status"].as_str(), r["termination_reason"].as_str(), r["exit_code"].as_i64()),

@@ -34,5 +34,5 @@ pub use service::{ExecutionService, HostInfo, ServiceOptions, ServiceStats};
 pub use session::{
     NewSession, SessionCall, SessionConfig, SessionFile, SessionInfo, SessionResult, SessionStats, DEFAULT_TENANT,
 };
-pub use warm::{WarmConfig, WarmInfo, WarmPoolInfo};
 pub use templates::{Template, TemplateError, TemplateInfo, TemplateSpec, Templates};
+pub use warm::{WarmConfig, WarmInfo, WarmPoolInfo};

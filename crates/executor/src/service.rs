@@ -84,7 +84,13 @@ pub struct ServiceOptions {
 impl Default for ServiceOptions {
     fn default() -> Self {
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-        ServiceOptions { recorder: None, max_running: (4 * cores).max(4), max_queued: 64, sessions: Default::default(), warm: Default::default() }
+        ServiceOptions {
+            recorder: None,
+            max_running: (4 * cores).max(4),
+            max_queued: 64,
+            sessions: Default::default(),
+            warm: Default::default(),
+        }
     }
 }
 

@@ -138,7 +138,12 @@ fn lost(execution_id: String, message: &str, wall_ms: f64, artifacts: Vec<Artifa
         execution_time: round(wall_ms / 1000.0, 1000.0),
         return_value: None,
         error: None,
-        metrics: Metrics { duration_ms: round(wall_ms, 100.0), cpu_time_ms: 0.0, peak_memory_mb: 0.0, path: Default::default() },
+        metrics: Metrics {
+            duration_ms: round(wall_ms, 100.0),
+            cpu_time_ms: 0.0,
+            peak_memory_mb: 0.0,
+            path: Default::default(),
+        },
         artifacts,
         truncated: Truncated::default(),
         isolation: Vec::new(),

@@ -103,9 +103,8 @@ pub(crate) fn key_for(req: &ExecutionRequest) -> Option<Key> {
 /// Variables an interpreter (or a preloaded library) reads as it starts: set later, they
 /// would not act as they do on a fresh start.
 fn read_at_start(name: &str) -> bool {
-    const PREFIXES: [&str; 13] = [
-        "PYTHON", "NODE_", "UV_", "LD_", "MALLOC", "GLIBC", "OMP_", "OPENBLAS", "MKL_", "NUMEXPR", "MPL", "LC_", "TZ",
-    ];
+    const PREFIXES: [&str; 13] =
+        ["PYTHON", "NODE_", "UV_", "LD_", "MALLOC", "GLIBC", "OMP_", "OPENBLAS", "MKL_", "NUMEXPR", "MPL", "LC_", "TZ"];
     const NAMES: [&str; 3] = ["LANG", "LANGUAGE", "HOME"];
     PREFIXES.iter().any(|p| name.starts_with(p)) || NAMES.contains(&name)
 }
@@ -122,7 +121,11 @@ pub(crate) fn preload(packages: &[String]) -> Vec<String> {
             p[..end.unwrap_or(p.len())].to_ascii_lowercase()
         })
         .collect();
-    KNOWN.iter().filter(|(package, _)| names.iter().any(|n| n == package)).map(|(_, module)| module.to_string()).collect()
+    KNOWN
+        .iter()
+        .filter(|(package, _)| names.iter().any(|n| n == package))
+        .map(|(_, module)| module.to_string())
+        .collect()
 }
 
 #[cfg(test)]

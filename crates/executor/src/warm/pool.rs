@@ -156,8 +156,8 @@ impl Pool {
                 while service.busy() && pool.enabled() {
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
-                let wanted = pool.enabled()
-                    && pool.slots().get(&key).is_some_and(|s| s.ready.len() < pool.config.per_key);
+                let wanted =
+                    pool.enabled() && pool.slots().get(&key).is_some_and(|s| s.ready.len() < pool.config.per_key);
                 if !wanted {
                     break;
                 }
