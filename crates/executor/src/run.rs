@@ -25,7 +25,7 @@ pub async fn run(
     let fixed = warm::Fixed::of(&req.limits, &service.config.limits);
     if let Some(pooled) = service.warm.claim(&req, fixed) {
         match warm::serve(service, &req, pooled, cancel.clone()).await {
-            warm::Served::Done(result) => return result,
+            warm::Served::Done(result) => return *result,
             warm::Served::GoCold(why) => tracing::warn!(%why, "the warm path could not take the run; running it cold"),
         }
     }

@@ -16,7 +16,7 @@ use crate::{ExecuteError, ExecutionRequest, ExecutionResult, Language, LaunchPat
 /// How a warm run went: its result (or the error a cold run would have given), or the
 /// sandbox could not take the run and the request should go cold.
 pub(crate) enum Served {
-    Done(Result<ExecutionResult, ExecuteError>),
+    Done(Box<Result<ExecutionResult, ExecuteError>>),
     GoCold(String),
 }
 
@@ -32,7 +32,7 @@ pub(crate) async fn serve(
     }
     if let Err(e) = service.workspaces.write_files(&pooled.workspace, &req.files) {
         pooled.retire(service).await;
-        return Served::Done(Err(e));
+        return Served::Done(Box::new(Err(e)));
     }
     let before = artifacts::snapshot(&pooled.workspace.path);
     let message = run_message(service, req, pooled.environment.as_ref());
@@ -80,7 +80,7 @@ pub(crate) async fn serve(
         }
     };
     service.workspaces.release(pooled.workspace);
-    Served::Done(result)
+    Served::Done(Box::new(result))
 }
 
 /// What the driver needs to run `req` as a cold driver runs its files: the code, the event
