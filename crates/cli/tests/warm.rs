@@ -238,3 +238,32 @@ async fn with_no_pool_every_run_is_cold() {
         assert_eq!(path_of(&r), "cold", "{r}");
     }
 }
+
+#[tokio::test]
+async fn shutdown_ends_the_pre_started_sandboxes_and_removes_their_workspaces() {
+    let Some(mut d) = warm_daemon().await else { return };
+    until_ready(&d, "python", None).await;
+    until_ready(&d, "javascript", None).await;
+    let waiting = common::waiting_sandboxes(d.pid());
+    assert!(!waiting.is_empty(), "no pre-started sandbox among the daemon's processes");
+    if common::is_root() {
+        assert!(!d.mounts_under_state().is_empty(), "pre-started sandboxes have their workspaces");
+    }
+    d.signal("TERM");
+    let status = d.wait_exit(Duration::from_secs(30)).await.expect("the daemon exits");
+    assert_eq!(status.code(), Some(0));
+    // Their processes may take a moment to be reaped.
+    let alive = || -> Vec<String> {
+        waiting
+            .iter()
+            .filter_map(|pid| std::fs::read(format!("/proc/{pid}/cmdline")).ok().filter(|c| !c.is_empty()))
+            .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !alive().is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(alive(), Vec::<String>::new(), "pre-started sandboxes outlived the daemon");
+    assert_eq!(common::mounts_under(d.state.path()), Vec::<String>::new(), "workspaces left after shutdown");
+}

@@ -2,9 +2,11 @@
 //! background and renewed when idle too long.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
 
 use super::sandbox::Pooled;
 use super::{key_for, Fixed, Key, WarmConfig, WarmInfo, WarmPoolInfo};
@@ -21,6 +23,10 @@ pub(crate) struct Pool {
     service: OnceLock<Weak<ExecutionService>>,
     slots: Mutex<HashMap<Key, Slot>>,
     closed: AtomicBool,
+    /// Every pooled sandbox's token descends from it: cancelling it ends those starting too.
+    token: OnceLock<CancellationToken>,
+    /// Sandboxes being started.
+    starting: AtomicUsize,
 }
 
 struct Slot {
@@ -40,7 +46,14 @@ impl Slot {
 
 impl Pool {
     pub fn new(config: WarmConfig) -> Pool {
-        Pool { config, service: OnceLock::new(), slots: Mutex::new(HashMap::new()), closed: AtomicBool::new(false) }
+        Pool {
+            config,
+            service: OnceLock::new(),
+            slots: Mutex::new(HashMap::new()),
+            closed: AtomicBool::new(false),
+            token: OnceLock::new(),
+            starting: AtomicUsize::new(0),
+        }
     }
 
     fn enabled(&self) -> bool {
@@ -61,6 +74,7 @@ impl Pool {
             return;
         }
         let _ = self.service.set(Arc::downgrade(service));
+        let _ = self.token.set(service.cancel.child_token());
         {
             let mut slots = self.slots();
             for language in [Language::Python, Language::Javascript] {
@@ -138,6 +152,7 @@ impl Pool {
     /// Starts sandboxes for `key` in the background until its pool is full, one at a time.
     fn refill(&self, key: &Key) {
         let Some(service) = self.service() else { return };
+        let Some(token) = self.token.get().cloned() else { return };
         let template = {
             let mut slots = self.slots();
             let Some(slot) = slots.get_mut(key) else { return };
@@ -161,7 +176,10 @@ impl Pool {
                 if !wanted {
                     break;
                 }
-                match Pooled::start(&service, &key, template.as_ref(), pool.config.max_idle).await {
+                pool.starting.fetch_add(1, Ordering::SeqCst);
+                let started = Pooled::start(&service, &key, template.as_ref(), pool.config.max_idle, &token).await;
+                pool.starting.fetch_sub(1, Ordering::SeqCst);
+                match started {
                     Ok(pooled) => {
                         let unwanted = {
                             let mut slots = pool.slots();
@@ -179,6 +197,7 @@ impl Pool {
                             break;
                         }
                     }
+                    Err(_) if !pool.enabled() => break,
                     Err(e) => {
                         tracing::warn!(language = key.language.name(), template = ?key.template, error = %e, "cannot start a warm sandbox");
                         if let Some(slot) = pool.slots().get_mut(&key) {
@@ -213,13 +232,15 @@ impl Pool {
 
     /// Stops refilling, kills every idle sandbox and removes its workspace.
     pub async fn close(&self, service: &ExecutionService) {
-        self.closed.store(true, Ordering::SeqCst);
+        self.kill_idle();
         let idle: Vec<Pooled> = self.slots().drain().flat_map(|(_, s)| s.ready).collect();
-        for pooled in &idle {
-            pooled.cancel.cancel();
-        }
         for pooled in idle {
             pooled.retire(service).await;
+        }
+        // Those being started end too, and remove their workspaces themselves.
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while self.starting.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
 
@@ -227,6 +248,9 @@ impl Pool {
     /// with the next daemon's start).
     pub fn kill_idle(&self) {
         self.closed.store(true, Ordering::SeqCst);
+        if let Some(token) = self.token.get() {
+            token.cancel();
+        }
         for slot in self.slots().values() {
             for pooled in &slot.ready {
                 pooled.cancel.cancel();

@@ -26,7 +26,7 @@ const KILL_WAIT: Duration = Duration::from_secs(10);
 pub(crate) struct Pooled {
     pub socket: UnixStream,
     pub workspace: Workspace,
-    /// Kills the sandbox (a child of the service's token: shutdown reaches it).
+    /// Kills the sandbox (a child of the pool's token, itself the service's child).
     pub cancel: CancellationToken,
     pub task: JoinHandle<Result<RunOutput, RunError>>,
     pub started: Instant,
@@ -43,6 +43,7 @@ impl Pooled {
         key: &Key,
         template: Option<&Template>,
         max_idle: Duration,
+        parent: &CancellationToken,
     ) -> Result<Pooled, ExecuteError> {
         let environment = match template {
             Some(template) => Some(service.templates.prepare(template).await?),
@@ -81,7 +82,7 @@ impl Pooled {
                 return Err(e);
             }
         };
-        let cancel = service.cancel.child_token();
+        let cancel = parent.child_token();
         let launcher = service.launcher.clone();
         let token = cancel.clone();
         let task = tokio::spawn(async move {
