@@ -49,15 +49,9 @@ async fn run_in(
 ) -> Result<ExecutionResult, ExecuteError> {
     service.workspaces.write_files(workspace, &req.files)?;
     let before = artifacts::snapshot(&workspace.path);
-    let memory_mb = req.limits.memory_mb.unwrap_or(service.config.limits.default_memory_mb);
-    let event = req.event.clone().unwrap_or_else(|| serde_json::json!({}));
-    let context = serde_json::json!({
-        "execution_id": req.execution_id,
-        "timeout_ms": req.timeout_ms,
-        "memory_limit_mb": memory_mb,
-    });
+    let (event, context) = event_and_context(&service.config, req);
     let runtimes = runtimes_for(&service.config, environment);
-    let launch = runtime::launch(req.language, &runtimes, &req.code, &event.to_string(), &context.to_string());
+    let launch = runtime::launch(req.language, &runtimes, &req.code, &event, &context);
     let spec = sandbox_spec(
         &service.config,
         &service.cgroups,
@@ -83,6 +77,18 @@ async fn run_in(
     let mut result = outcome::build(&req.execution_id, run, artifacts, workspace_full)?;
     result.isolation = service.active_layers.clone();
     Ok(result)
+}
+
+/// The handler's event and context as the driver reads them (JSON text), on both paths.
+pub(crate) fn event_and_context(config: &ExecutorConfig, req: &ExecutionRequest) -> (String, String) {
+    let memory_mb = req.limits.memory_mb.unwrap_or(config.limits.default_memory_mb);
+    let event = req.event.clone().unwrap_or_else(|| serde_json::json!({}));
+    let context = serde_json::json!({
+        "execution_id": req.execution_id,
+        "timeout_ms": req.timeout_ms,
+        "memory_limit_mb": memory_mb,
+    });
+    (event.to_string(), context.to_string())
 }
 
 /// What differs between two sandboxes: the program and its files, the template, the

@@ -8,6 +8,7 @@ use tokio::io::AsyncWriteExt;
 use tokio_util::sync::CancellationToken;
 
 use super::sandbox::Pooled;
+use crate::run::event_and_context;
 use crate::service::ExecutionService;
 use crate::templates::Environment;
 use crate::{artifacts, outcome, rootfs, runtime};
@@ -86,13 +87,7 @@ pub(crate) async fn serve(
 /// What the driver needs to run `req` as a cold driver runs its files: the code, the event
 /// and context (as the cold path writes them) and the whole environment of a cold run.
 fn run_message(service: &ExecutionService, req: &ExecutionRequest, environment: Option<&Environment>) -> Vec<u8> {
-    let memory_mb = req.limits.memory_mb.unwrap_or(service.config.limits.default_memory_mb);
-    let event = req.event.clone().unwrap_or_else(|| serde_json::json!({}));
-    let context = serde_json::json!({
-        "execution_id": req.execution_id,
-        "timeout_ms": req.timeout_ms,
-        "memory_limit_mb": memory_mb,
-    });
+    let (event, context) = event_and_context(&service.config, req);
     let template_vars = environment.map(Environment::vars).unwrap_or_default();
     let env: serde_json::Map<String, serde_json::Value> = rootfs::environment(&template_vars, &req.env_vars)
         .into_iter()
@@ -105,8 +100,8 @@ fn run_message(service: &ExecutionService, req: &ExecutionRequest, environment: 
     let message = serde_json::json!({
         "code": req.code,
         "code_path": code_path,
-        "event": event.to_string(),
-        "context": context.to_string(),
+        "event": event,
+        "context": context,
         "env": env,
     });
     message.to_string().into_bytes()
