@@ -2,6 +2,12 @@
 // JavaScript driver of sandbox-executor: runs the user's code inside the sandbox.
 //
 // Usage: node driver.js USER_CODE(.cjs|.mjs) EVENT_JSON CONTEXT_JSON  [3>result]
+//        node driver.js --warm  3>result 4<>socket
+//
+// Warm mode starts the sandbox before its run (CommonJS code only): once loaded, the
+// driver says "ready" on fd 4, then reads one JSON document up to end of file from fd 4,
+// {"code", "code_path", "event", "context", "env"}, takes `env` as its whole environment
+// and runs the code exactly as the first form runs the files.
 //
 // The user's code is loaded as if it were <cwd>/index.js (CommonJS) or
 // <cwd>/index.mjs (ES module), so that relative requires/imports and
@@ -22,9 +28,40 @@ const Module = require('module');
 const util = require('util');
 const { pathToFileURL } = require('url');
 
-const START = Date.now();
+let START = Date.now();
 const DRIVER_FILE = __filename;
-const [userPath, eventPath, contextPath] = process.argv.slice(2);
+const WARM_FD = 4;
+const warmRun = process.argv[2] === '--warm' ? waitForRun() : null;
+const [userPath, eventPath, contextPath] = warmRun ? [warmRun.code_path] : process.argv.slice(2);
+const readSource = () => (warmRun ? warmRun.code : fs.readFileSync(userPath, 'utf8'));
+const readEvent = () => (warmRun ? warmRun.event : fs.readFileSync(eventPath, 'utf8'));
+const readContext = () => (warmRun ? warmRun.context : fs.readFileSync(contextPath, 'utf8'));
+
+// Warm mode: waits for the run on fd 4 (blocking: nothing else is going on yet), then
+// closes it, so the user's code never sees it, and takes the run's environment.
+function waitForRun() {
+  fs.writeSync(WARM_FD, 'ready\n');
+  const chunks = [];
+  const buf = Buffer.alloc(1 << 16);
+  for (;;) {
+    let n;
+    try {
+      n = fs.readSync(WARM_FD, buf, 0, buf.length, null);
+    } catch (e) {
+      if (e.code !== 'EAGAIN') throw e;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+      continue;
+    }
+    if (n === 0) break;
+    chunks.push(Buffer.from(buf.subarray(0, n)));
+  }
+  fs.closeSync(WARM_FD);
+  const run = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  for (const key of Object.keys(process.env)) delete process.env[key];
+  Object.assign(process.env, run.env);
+  START = Date.now();
+  return run;
+}
 const isESM = userPath.endsWith('.mjs');
 const displayPath = path.join(process.cwd(), isESM ? 'index.mjs' : 'index.js');
 const displayURL = pathToFileURL(displayPath).href;
@@ -149,7 +186,7 @@ process.on('beforeExit', () => {
 });
 
 function loadCommonJS() {
-  const source = fs.readFileSync(userPath, 'utf8');
+  const source = readSource();
   const mod = new Module(displayPath, null);
   mod.filename = displayPath;
   mod.paths = Module._nodeModulePaths(process.cwd());
@@ -197,7 +234,7 @@ async function loadESM() {
 }
 
 function makeContext() {
-  const ctx = JSON.parse(fs.readFileSync(contextPath, 'utf8'));
+  const ctx = JSON.parse(readContext());
   return {
     execution_id: ctx.execution_id,
     function_name: 'handler',
@@ -210,7 +247,7 @@ async function main() {
   const handler = isESM ? await loadESM() : loadCommonJS();
   if (typeof handler !== 'function') { settled = true; return; } // script mode
   mode = 'handler';
-  const event = JSON.parse(fs.readFileSync(eventPath, 'utf8'));
+  const event = JSON.parse(readEvent());
   // Extra arguments are harmless in JS: always pass the context.
   const value = await handler(event, makeContext());
   settled = true;

@@ -1,6 +1,12 @@
 """Python driver of sandbox-executor: runs the user's code inside the sandbox.
 
 Usage: python3 -u -B driver.py USER_CODE EVENT_JSON CONTEXT_JSON  [3>result]
+       python3 -u -B driver.py --warm [MODULE...]  3>result 4<>socket
+
+Warm mode starts the sandbox before its run: the driver imports the given modules,
+says "ready" on fd 4, then reads one JSON document up to end of file from fd 4,
+{"code", "event", "context", "env"}, takes `env` as its whole environment and runs
+the code exactly as the first form runs the files.
 
 The user's code runs as the __main__ module. If it defines a top-level callable
 `handler`, the handler is called with the event (plus a context object when it
@@ -34,6 +40,20 @@ def _take_result_fd():
 
 
 RESULT_FD = _take_result_fd()
+
+
+def _take_warm_fd():
+    # fd 4 carries a warm sandbox's run: moved away (close-on-exec) like fd 3, and closed
+    # once the run is read, so the user's code never sees it.
+    import sys
+    if sys.argv[1:2] != ["--warm"]:
+        return None
+    fd = fcntl.fcntl(4, fcntl.F_DUPFD_CLOEXEC, 100)
+    os.close(4)
+    return fd
+
+
+WARM_FD = _take_warm_fd()
 
 import builtins
 import json
@@ -114,9 +134,7 @@ def _fail(exc):
     sys.exit(1)
 
 
-def _run_user_code(path):
-    with open(path, encoding="utf-8-sig") as f:
-        source = f.read()
+def _run_user_code(source):
     # mtime None: linecache never invalidates this entry, so tracebacks (ours,
     # the user's own, warnings, inspect.getsource) can show the source lines.
     # Like linecache itself, end the last line with "\n": the traceback module
@@ -166,9 +184,8 @@ def _await(awaitable):
     return outcome["value"]
 
 
-def _make_context(path):
-    with open(path, encoding="utf-8") as f:
-        ctx = json.load(f)
+def _make_context(text):
+    ctx = json.loads(text)
     timeout_ms = ctx.get("timeout_ms") or 0
     return types.SimpleNamespace(
         execution_id=ctx.get("execution_id"),
@@ -331,18 +348,71 @@ def _capture_at_end():
         _warn("cannot save the open figures", e)
 
 
-def _main():
+def _read(path, encoding="utf-8"):
+    with open(path, encoding=encoding) as f:
+        return f.read()
+
+
+def _inputs_from_files(user_path, event_path, context_path):
+    """The run's code, and loaders of its event and context (read when needed)."""
+    return _read(user_path, "utf-8-sig"), lambda: _read(event_path), lambda: _read(context_path)
+
+
+def _warm_up_rendering():
+    """Draws a throwaway figure (outside pyplot, whose state stays untouched) so that the
+    fonts and the renderer are loaded before the run."""
+    try:
+        import io
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        fig = Figure()
+        FigureCanvasAgg(fig)
+        fig.add_subplot().plot([0, 1])
+        fig.text(0.5, 0.5, "0")
+        fig.savefig(io.BytesIO(), format="png", bbox_inches="tight")
+    except Exception:
+        pass
+
+
+def _wait_for_run(preload):
+    """Warm mode: imports what the run will likely need, then waits for the run itself."""
+    global START
+    for name in preload:
+        try:
+            __import__(name)
+        except Exception:
+            pass  # the run imports it itself, and sees the error then
+    if "matplotlib.pyplot" in sys.modules:
+        _warm_up_rendering()
+    os.write(WARM_FD, b"ready\n")
+    chunks = []
+    while True:
+        chunk = os.read(WARM_FD, 1 << 16)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(WARM_FD)
+    run = json.loads(b"".join(chunks))
+    os.environ.clear()
+    os.environ.update(run["env"])
+    START = time.monotonic()
+    source = run["code"]
+    if source.startswith("\ufeff"):  # as the utf-8-sig codec does for a file
+        source = source[1:]
+    return source, lambda: run["event"], lambda: run["context"]
+
+
+def _main(source, event_text, context_text):
     global _mode
-    user_path, event_path, context_path = sys.argv[1:4]
-    namespace = _run_user_code(user_path)
+    namespace = _run_user_code(source)
     handler = namespace.get("handler")
     if not callable(handler):
         return  # script mode: the top level was the whole program
     _mode = "handler"
     try:
-        with open(event_path, encoding="utf-8") as f:
-            event = json.load(f)
-        args = (event, _make_context(context_path))[: _arity(handler)]
+        event = json.loads(event_text())
+        args = (event, _make_context(context_text()))[: _arity(handler)]
         value = handler(*args)
         if _late_import("inspect").isawaitable(value):  # async def handler, or the like
             value = _await(value)
@@ -361,7 +431,9 @@ def _main():
 # A session's interpreter (session.py) imports this file for its chart saving only.
 if __name__ == "__main__":
     _install_output_capture()
+    warm = sys.argv[1:2] == ["--warm"]
+    inputs = _wait_for_run(sys.argv[2:]) if warm else _inputs_from_files(*sys.argv[1:4])
     try:
-        _main()
+        _main(*inputs)
     finally:
         _capture_at_end()

@@ -205,17 +205,20 @@ async fn sequential(
 ) -> WorkloadRow {
     let body = workload.request(warm);
     let (mut e2e, mut overhead, mut errors, mut first_error) = (Vec::new(), Vec::new(), 0, None);
+    let mut served_warm = 0;
     for i in 0..warmup + runs {
-        let result = execute(client, base, &body)
-            .await
-            .and_then(|(took, inside, reply)| workload.failure(&reply).map_or(Ok((took, inside)), Err));
+        let result = execute(client, base, &body).await.and_then(|(took, inside, reply)| {
+            let warm = reply["metrics"]["path"] == "warm";
+            workload.failure(&reply).map_or(Ok((took, inside, warm)), Err)
+        });
         if i < warmup {
             continue;
         }
         match result {
-            Ok((took, inside)) => {
+            Ok((took, inside, warm)) => {
                 e2e.push(took);
                 overhead.push(took.saturating_sub(inside));
+                served_warm += usize::from(warm);
             }
             Err(e) => {
                 errors += 1;
@@ -223,7 +226,8 @@ async fn sequential(
             }
         }
     }
-    WorkloadRow { name: workload.name, e2e: summarize(e2e), overhead: summarize(overhead), errors, first_error }
+    let (e2e, overhead) = (summarize(e2e), summarize(overhead));
+    WorkloadRow { name: workload.name, e2e, overhead, errors, first_error, served_warm }
 }
 
 async fn throughput(

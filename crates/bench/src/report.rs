@@ -35,6 +35,8 @@ pub struct WorkloadRow {
     pub overhead: Summary,
     pub errors: usize,
     pub first_error: Option<String>,
+    /// Measured runs the daemon served from a pre-started sandbox (`metrics.path: warm`).
+    pub served_warm: usize,
 }
 
 pub struct Throughput {
@@ -145,7 +147,7 @@ impl Report {
                     .map(|r| {
                         let (bare, bwrap) = self.ratios(r);
                         json!({"name": r.name, "latency": r.e2e.to_json(), "overhead": r.overhead.to_json(),
-                               "errors": r.errors, "first_error": r.first_error,
+                               "errors": r.errors, "first_error": r.first_error, "served_warm": r.served_warm,
                                "ratio_to_bare": bare.map(round), "ratio_to_bwrap": bwrap.map(round)})
                     })
                     .collect();
@@ -194,18 +196,19 @@ impl Display for Report {
             writeln!(f, "\n{} path: end-to-end HTTP latency of sequential runs, and overhead (ms)", p.path)?;
             writeln!(
                 f,
-                "{:<16} {:>4} {:>4} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>8} {:>8}",
-                "workload", "n", "err", "p50", "p95", "p99", "max", "ovh p50", "ovh p95", "x bare", "x bwrap"
+                "{:<16} {:>4} {:>4} {:>5} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>8} {:>8}",
+                "workload", "n", "err", "warm", "p50", "p95", "p99", "max", "ovh p50", "ovh p95", "x bare", "x bwrap"
             )?;
             for r in &p.rows {
                 let (bare, bwrap) = self.ratios(r);
                 let e = &r.e2e;
                 writeln!(
                     f,
-                    "{:<16} {:>4} {:>4} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>8.2} {:>8.2} {:>8} {:>8}",
+                    "{:<16} {:>4} {:>4} {:>5} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>8.2} {:>8.2} {:>8} {:>8}",
                     r.name,
                     e.count,
                     r.errors,
+                    r.served_warm,
                     ms(e.p50),
                     ms(e.p95),
                     ms(e.p99),

@@ -120,6 +120,16 @@ pub struct ServeArgs {
     /// value runs them with the system interpreter.
     #[arg(long, env = "NVIDIA_TEMPLATE", default_value = "python-data")]
     pub nvidia_template: String,
+    /// Pre-started sandboxes kept ready per language and template (the warm path); 0 turns
+    /// the warm path off.
+    #[arg(long, env = "SANDBOX_WARM_POOL", default_value_t = 2)]
+    pub warm_pool: usize,
+    /// Seconds an idle pre-started sandbox is kept before it is replaced by a fresh one.
+    #[arg(long, env = "SANDBOX_WARM_MAX_IDLE_SECS", default_value_t = 60)]
+    pub warm_max_idle_secs: u64,
+    /// Templates kept warm at once (the most recently used), besides the system interpreters.
+    #[arg(long, env = "SANDBOX_WARM_TEMPLATES", default_value_t = 2)]
+    pub warm_templates: usize,
     #[command(flatten)]
     pub sessions: SessionArgs,
     #[command(flatten)]

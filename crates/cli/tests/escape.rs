@@ -57,7 +57,9 @@ async fn run_case(host: &Host, case: &Case, values: &Values, session_suffix: &st
             outcome.failures.extend(case.check_result(&r.body, values));
             let denied = r.body["stdout"].as_str().unwrap_or("").lines().filter(|l| l.starts_with("DENIED")).count();
             let reason = r.body["termination_reason"].as_str().unwrap_or("-");
-            outcome.summary = format!("{} / {reason}, {denied} denied", r.body["status"].as_str().unwrap_or("?"));
+            let path = r.body["metrics"]["path"].as_str().unwrap_or("-");
+            let status = r.body["status"].as_str().unwrap_or("?");
+            outcome.summary = format!("{status} / {reason}, {denied} denied, {path}");
         }
     }
     outcome.failures.extend(host.leaks(&r.body, foreign));
@@ -74,8 +76,19 @@ fn print_table(title: &str, rows: &[(String, String, Vec<String>)]) {
 }
 
 #[tokio::test]
-async fn every_escape_case_is_denied_and_the_host_is_unharmed() {
-    let Some(mut host) = Host::start().await else { return };
+async fn every_escape_case_is_denied_and_the_host_is_unharmed_on_the_cold_path() {
+    every_escape_case_is_denied(false).await;
+}
+
+/// The same cases against a daemon serving runs from pre-started sandboxes.
+#[tokio::test]
+async fn every_escape_case_is_denied_and_the_host_is_unharmed_on_the_warm_path() {
+    every_escape_case_is_denied(true).await;
+}
+
+async fn every_escape_case_is_denied(warm: bool) {
+    let Some(mut host) = Host::start(warm).await else { return };
+    let mut paths: BTreeMap<String, usize> = BTreeMap::new();
     let cases = cases::load();
     // Tokens of earlier runs, with the session they belong to (a session may see its own).
     let mut earlier: Vec<(Option<String>, String)> = Vec::new();
@@ -90,14 +103,27 @@ async fn every_escape_case_is_denied_and_the_host_is_unharmed() {
         let session = case.session().map(str::to_string);
         let foreign: Vec<String> =
             earlier.iter().filter(|(s, _)| s.is_none() || *s != session).map(|(_, t)| t.clone()).collect();
+        if warm {
+            host.until_pools_ready().await;
+        }
         let started = Instant::now();
         let mut outcome = run_case(&host, case, &values, "", &foreign).await;
         let took = started.elapsed();
+        for result in &outcome.results {
+            let path = result["metrics"]["path"].as_str().unwrap_or("none").to_string();
+            *paths.entry(path).or_default() += 1;
+        }
         outcome.failures.extend(host.check(&[values["MARKER"].clone()]).await);
         earlier.push((session, values["TOKEN"].clone()));
         rows.push((outcome.case, format!("{} ({:.1} s)", outcome.summary, took.as_secs_f64()), outcome.failures));
     }
-    print_table("escape suite", &rows);
+    print_table(
+        &format!("escape suite, {} daemon, runs per launch path: {paths:?}", ["cold", "warm"][usize::from(warm)]),
+        &rows,
+    );
+    if warm {
+        assert!(paths.get("warm").is_some_and(|n| *n > 0), "no case ran on the warm path: {paths:?}");
+    }
     let failed: Vec<String> =
         rows.iter().filter(|(_, _, f)| !f.is_empty()).map(|(c, _, f)| format!("{c}: {}", f.join("; "))).collect();
     assert!(failed.is_empty(), "{} of {} cases failed:\n{}", failed.len(), rows.len(), failed.join("\n"));
@@ -156,7 +182,7 @@ fn mixed_schedule(cases: &[Case]) -> Vec<(usize, Vec<&Case>)> {
 
 #[tokio::test]
 async fn two_hundred_mixed_attempts_leave_the_daemon_healthy() {
-    let Some(mut host) = Host::start().await else { return };
+    let Some(mut host) = Host::start(true).await else { return };
     let cases = cases::load();
     let before = hello_latencies(&host, 7).await;
     let rss_before = host.rss_kb();

@@ -140,8 +140,9 @@ async fn a_second_signal_exits_at_once() {
     assert!(d.wait_exit(Duration::from_millis(100)).await.is_none(), "the first signal waits for the run");
     d.signal("TERM");
     assert!(d.wait_exit(Duration::from_secs(3)).await.is_some(), "the second signal did not end the daemon");
-    // What the abrupt exit left (the run's workspace) is cleared by the next start.
-    let d = Daemon::start_in(d.kill_hard(), &[]).await;
+    // What the abrupt exit left (the run's workspace, the pre-started sandboxes' ones) is
+    // cleared by the next start (one that starts none itself).
+    let d = Daemon::start_in(d.kill_hard(), &[("SANDBOX_WARM_POOL", "0")]).await;
     assert_eq!(d.mounts_under_state(), Vec::<String>::new());
 }
 

@@ -20,6 +20,7 @@ pub mod service;
 pub mod session;
 pub mod templates;
 pub mod validate;
+mod warm;
 mod workspace;
 
 pub use config::{ExecutorConfig, LimitPolicy, RuntimePaths, TemplateConfig};
@@ -34,3 +35,4 @@ pub use session::{
     NewSession, SessionCall, SessionConfig, SessionFile, SessionInfo, SessionResult, SessionStats, DEFAULT_TENANT,
 };
 pub use templates::{Template, TemplateError, TemplateInfo, TemplateSpec, Templates};
+pub use warm::{WarmConfig, WarmInfo, WarmPoolInfo};

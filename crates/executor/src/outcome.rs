@@ -76,6 +76,7 @@ pub fn build(
             duration_ms: round2(report.wall_time_ms),
             cpu_time_ms: round2(report.cpu_time_ms),
             peak_memory_mb: round2(report.peak_memory_kb as f64 / 1024.0),
+            path: Default::default(),
         },
         artifacts,
         truncated: Truncated { stdout: run.stdout.truncated, stderr: run.stderr.truncated },

@@ -29,6 +29,8 @@ pub struct ExecutionRequest {
     pub tenant_id: String,
     /// Free text the caller attached (for example `user:123`); logged with the run.
     pub scope: Option<String>,
+    /// Whether a pre-started sandbox may serve the run (when one matches it).
+    pub warm: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -78,6 +78,8 @@ pub struct ExecutionError {
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Metrics {
+    /// Wall time of the run: from its start (for a pre-started sandbox, from when it was
+    /// handed the run) to the end of its last process.
     pub duration_ms: f64,
     /// CPU time of the sandboxed processes (not the daemon's).
     pub cpu_time_ms: f64,
@@ -85,6 +87,21 @@ pub struct Metrics {
     /// count too); where no memory cgroup is in force, the largest resident set of a single
     /// process.
     pub peak_memory_mb: f64,
+    /// How the run's sandbox was started: `cold` (for this run) or `warm` (pre-started,
+    /// never used before, handed this run).
+    #[serde(default)]
+    pub path: LaunchPath,
+}
+
+/// How a run's sandbox was started; both are isolated alike.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LaunchPath {
+    /// Started for the run.
+    #[default]
+    Cold,
+    /// Started ahead of the run, and used for it only.
+    Warm,
 }
 
 /// A file the run created or changed in its workspace.
@@ -145,7 +162,7 @@ impl ExecutionResult {
                 message: message.to_string(),
                 traceback: String::new(),
             }),
-            metrics: Metrics { duration_ms: 0.0, cpu_time_ms: 0.0, peak_memory_mb: 0.0 },
+            metrics: Metrics { duration_ms: 0.0, cpu_time_ms: 0.0, peak_memory_mb: 0.0, path: LaunchPath::Cold },
             artifacts: Vec::new(),
             truncated: Truncated::default(),
             isolation: Vec::new(),

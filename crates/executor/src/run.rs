@@ -10,7 +10,7 @@ use crate::rootfs::{self, RootfsOptions};
 use crate::service::ExecutionService;
 use crate::templates::Environment;
 use crate::workspace::Workspace;
-use crate::{artifacts, confinement, outcome, runtime};
+use crate::{artifacts, confinement, outcome, runtime, warm};
 use crate::{ExecuteError, ExecutionRequest, ExecutionResult, ExecutorConfig, RequestedLimits, RuntimePaths};
 use sandbox::cgroup::Manager;
 
@@ -22,6 +22,13 @@ pub async fn run(
     req: ExecutionRequest,
     cancel: CancellationToken,
 ) -> Result<ExecutionResult, ExecuteError> {
+    let fixed = warm::Fixed::of(&req.limits, &service.config.limits);
+    if let Some(pooled) = service.warm.claim(&req, fixed) {
+        match warm::serve(service, &req, pooled, cancel.clone()).await {
+            warm::Served::Done(result) => return *result,
+            warm::Served::GoCold(why) => tracing::warn!(%why, "the warm path could not take the run; running it cold"),
+        }
+    }
     // Built before the workspace exists: a failed build leaves nothing to clean up.
     let environment = match &req.template {
         Some(template) => Some(service.templates.prepare(template).await?),
@@ -42,15 +49,9 @@ async fn run_in(
 ) -> Result<ExecutionResult, ExecuteError> {
     service.workspaces.write_files(workspace, &req.files)?;
     let before = artifacts::snapshot(&workspace.path);
-    let memory_mb = req.limits.memory_mb.unwrap_or(service.config.limits.default_memory_mb);
-    let event = req.event.clone().unwrap_or_else(|| serde_json::json!({}));
-    let context = serde_json::json!({
-        "execution_id": req.execution_id,
-        "timeout_ms": req.timeout_ms,
-        "memory_limit_mb": memory_mb,
-    });
+    let (event, context) = event_and_context(&service.config, req);
     let runtimes = runtimes_for(&service.config, environment);
-    let launch = runtime::launch(req.language, &runtimes, &req.code, &event.to_string(), &context.to_string());
+    let launch = runtime::launch(req.language, &runtimes, &req.code, &event, &context);
     let spec = sandbox_spec(
         &service.config,
         &service.cgroups,
@@ -76,6 +77,18 @@ async fn run_in(
     let mut result = outcome::build(&req.execution_id, run, artifacts, workspace_full)?;
     result.isolation = service.active_layers.clone();
     Ok(result)
+}
+
+/// The handler's event and context as the driver reads them (JSON text), on both paths.
+pub(crate) fn event_and_context(config: &ExecutorConfig, req: &ExecutionRequest) -> (String, String) {
+    let memory_mb = req.limits.memory_mb.unwrap_or(config.limits.default_memory_mb);
+    let event = req.event.clone().unwrap_or_else(|| serde_json::json!({}));
+    let context = serde_json::json!({
+        "execution_id": req.execution_id,
+        "timeout_ms": req.timeout_ms,
+        "memory_limit_mb": memory_mb,
+    });
+    (event.to_string(), context.to_string())
 }
 
 /// What differs between two sandboxes: the program and its files, the template, the
@@ -137,7 +150,7 @@ pub(crate) fn sandbox_spec(config: &ExecutorConfig, cgroups: &Manager, parts: Sp
         },
         stdin: parts.stdin,
         channel_fd: parts.launch.has_channel.then_some(runtime::CHANNEL_FD),
-        session_fd: parts.launch.has_session.then_some(runtime::SESSION_FD),
+        session_fd: parts.launch.handoff_fd,
         confinement: Default::default(),
     };
     spec.confinement = confinement::for_mounts(config.confinement, &spec.mounts);

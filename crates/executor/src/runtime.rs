@@ -13,6 +13,12 @@ pub const SANDBOX_DIR: &str = "/sandbox";
 pub const CHANNEL_FD: i32 = 3;
 /// The descriptor on which a session's interpreter reads requests and answers them.
 pub const SESSION_FD: i32 = 3;
+/// The descriptor on which a pre-started driver waits for its run (the channel stays at
+/// [`CHANNEL_FD`]).
+pub const WARM_FD: i32 = 4;
+/// Where a pre-started JavaScript driver says the code is: its name in stacks, as the cold
+/// path's file (only CommonJS code is run warm).
+pub const WARM_JS_CODE: &str = "/sandbox/user.cjs";
 
 const PYTHON_SESSION: &str = include_str!("../../../runtimes/python/session.py");
 const NODE_SESSION: &str = include_str!("../../../runtimes/node/session.js");
@@ -24,8 +30,9 @@ pub struct Launch {
     pub files: Vec<(String, String)>,
     /// Whether the driver reports on [`CHANNEL_FD`].
     pub has_channel: bool,
-    /// Whether the program is a session's interpreter, serving requests on [`SESSION_FD`].
-    pub has_session: bool,
+    /// Where the program finds the socket handed to it: a session's interpreter serves
+    /// requests on [`SESSION_FD`], a pre-started driver waits for its run on [`WARM_FD`].
+    pub handoff_fd: Option<i32>,
 }
 
 /// A session's long-lived interpreter for `language` (Python or JavaScript): it reads one
@@ -38,16 +45,38 @@ pub fn session_launch(language: Language, runtimes: &RuntimePaths) -> Option<Lau
             // The one-shot driver's chart saving is reused: session.py imports it.
             files: vec![(at("session.py"), PYTHON_SESSION.into()), (at("driver.py"), PYTHON_DRIVER.into())],
             has_channel: false,
-            has_session: true,
+            handoff_fd: Some(SESSION_FD),
         }),
         Language::Javascript => Some(Launch {
             argv: vec![runtimes.node.display().to_string(), at("session.js")],
             files: vec![(at("session.js"), NODE_SESSION.into())],
             has_channel: false,
-            has_session: true,
+            handoff_fd: Some(SESSION_FD),
         }),
         Language::Shell => None,
     }
+}
+
+/// A pre-started one-shot driver for `language` (Python or JavaScript): it imports `preload`
+/// (Python modules), then waits for its run on [`WARM_FD`] and runs it as [`launch`]'s would.
+pub fn warm_launch(language: Language, runtimes: &RuntimePaths, preload: &[String]) -> Option<Launch> {
+    let at = |name: &str| format!("{SANDBOX_DIR}/{name}");
+    let (argv, files) = match language {
+        Language::Python => {
+            let argv = [&runtimes.python.display().to_string(), "-u", "-B", &at("driver.py"), "--warm"]
+                .into_iter()
+                .map(String::from)
+                .chain(preload.iter().cloned())
+                .collect();
+            (argv, vec![(at("driver.py"), PYTHON_DRIVER.to_string())])
+        }
+        Language::Javascript => (
+            vec![runtimes.node.display().to_string(), at("driver.js"), "--warm".into()],
+            vec![(at("driver.js"), NODE_DRIVER.to_string())],
+        ),
+        Language::Shell => return None,
+    };
+    Some(Launch { argv, files, has_channel: true, handoff_fd: Some(WARM_FD) })
 }
 
 pub fn launch(language: Language, runtimes: &RuntimePaths, code: &str, event: &str, context: &str) -> Launch {
@@ -68,7 +97,7 @@ pub fn launch(language: Language, runtimes: &RuntimePaths, code: &str, event: &s
                 .map(String::from)
                 .chain([at("event.json"), at("context.json")])
                 .collect();
-            Launch { argv, files, has_channel: true, has_session: false }
+            Launch { argv, files, has_channel: true, handoff_fd: None }
         }
         Language::Javascript => {
             let code_file = if is_es_module(code) { "user.mjs" } else { "user.cjs" };
@@ -81,13 +110,13 @@ pub fn launch(language: Language, runtimes: &RuntimePaths, code: &str, event: &s
                 at("event.json"),
                 at("context.json"),
             ];
-            Launch { argv, files, has_channel: true, has_session: false }
+            Launch { argv, files, has_channel: true, handoff_fd: None }
         }
         Language::Shell => Launch {
             argv: vec![runtimes.bash.display().to_string(), at("user.sh")],
             files: vec![(at("user.sh"), code.to_string())],
             has_channel: false,
-            has_session: false,
+            handoff_fd: None,
         },
     }
 }

@@ -30,6 +30,8 @@ pub struct HostInfo {
     pub limits: LimitPolicy,
     /// Names of the templates runs may ask for (`GET /templates` has the details).
     pub templates: Vec<String>,
+    /// The pre-started sandboxes that serve runs warm.
+    pub warm: crate::WarmInfo,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -75,12 +77,20 @@ pub struct ServiceOptions {
     pub max_queued: usize,
     /// Caps and defaults of sessions.
     pub sessions: crate::session::SessionConfig,
+    /// The pools of pre-started sandboxes (off by default).
+    pub warm: crate::WarmConfig,
 }
 
 impl Default for ServiceOptions {
     fn default() -> Self {
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-        ServiceOptions { recorder: None, max_running: (4 * cores).max(4), max_queued: 64, sessions: Default::default() }
+        ServiceOptions {
+            recorder: None,
+            max_running: (4 * cores).max(4),
+            max_queued: 64,
+            sessions: Default::default(),
+            warm: Default::default(),
+        }
     }
 }
 
@@ -108,6 +118,7 @@ pub struct ExecutionService {
     pub(crate) templates: Templates,
     pub(crate) cgroups: Arc<sandbox::cgroup::Manager>,
     pub(crate) sessions: crate::session::Registry,
+    pub(crate) warm: crate::warm::Pool,
     admission: Arc<Admission>,
     recorder: Option<Arc<dyn ExecutionRecorder>>,
     pub(crate) cancel: CancellationToken,
@@ -148,6 +159,7 @@ impl ExecutionService {
                 languages,
                 limits: config.limits.clone(),
                 templates: Vec::new(),
+                warm: crate::warm::Pool::new(Default::default()).info(),
             },
             config,
             workspaces,
@@ -155,6 +167,7 @@ impl ExecutionService {
             templates,
             cgroups,
             sessions: crate::session::Registry::new(options.sessions),
+            warm: crate::warm::Pool::new(options.warm),
             admission: Admission::new(options.max_running, options.max_queued),
             recorder: options.recorder,
             cancel: CancellationToken::new(),
@@ -188,6 +201,9 @@ impl ExecutionService {
         service.info.isolation.layers = layers;
         let service = Arc::new(service);
         service.start_reaper();
+        if service.health.is_ok() {
+            service.warm.start(&service);
+        }
         Ok(service)
     }
 
@@ -272,7 +288,7 @@ impl ExecutionService {
 
     pub fn info(&self) -> HostInfo {
         // Templates can be added while the daemon runs.
-        HostInfo { templates: self.templates.names(), ..self.info.clone() }
+        HostInfo { templates: self.templates.names(), warm: self.warm.info(), ..self.info.clone() }
     }
 
     /// The templates runs may ask for, and their builds.
@@ -303,12 +319,24 @@ impl ExecutionService {
 
     /// Kills every running sandbox; their results are recorded as killed by the shutdown.
     pub fn kill_all(&self) {
+        self.warm.kill_idle();
         self.cancel.cancel();
+    }
+
+    /// Kills the pre-started sandboxes and removes their workspaces (at shutdown).
+    pub async fn close_warm(&self) {
+        self.warm.close(self).await;
+    }
+
+    /// Every place to run is taken: background work (refilling pools) waits.
+    pub(crate) fn busy(&self) -> bool {
+        self.admission.active() >= self.max.0
     }
 
     /// Kills every session's interpreters and removes persistent workspaces, sessions' too
     /// (at shutdown; [`ExecutionService::close_sessions`] first waits for the kills).
     pub fn shutdown(&self) {
+        self.warm.kill_idle();
         for session in self.sessions.drain() {
             session.cancel.cancel();
         }
@@ -398,6 +426,7 @@ impl ExecutionService {
             template: None,
             tenant_id: crate::DEFAULT_TENANT.into(),
             scope: None,
+            warm: false,
         };
         match self.run(req, CancellationToken::new()).await {
             Ok(result) if result.exit_code == 0 => Ok(()),

@@ -38,6 +38,8 @@ pub struct RequestDraft {
     /// `None`: the default tenant.
     pub tenant_id: Option<String>,
     pub scope: Option<String>,
+    /// Whether a pre-started sandbox may serve the run; `None`: yes.
+    pub warm: Option<bool>,
 }
 
 /// The timeout of a call that names none: the template's, or the server's default.
@@ -90,6 +92,7 @@ pub fn build_request(draft: RequestDraft, policy: &LimitPolicy) -> Result<Execut
         template: draft.template,
         tenant_id,
         scope,
+        warm: draft.warm.unwrap_or(true),
     })
 }
 

@@ -36,6 +36,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         max_running: args.max_concurrent.unwrap_or(defaults.max_running),
         max_queued: args.max_queue,
         sessions: args.sessions.clone().into_config()?,
+        warm: executor::WarmConfig {
+            per_key: args.warm_pool,
+            max_idle: Duration::from_secs(args.warm_max_idle_secs.max(1)),
+            max_templates: args.warm_templates,
+        },
     };
     let service = ExecutionService::new(config, options).await.map_err(|e| anyhow!("{e}"))?;
     if !service.missing_required().is_empty() {
@@ -95,6 +100,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     tokio::spawn(exit_on_second_signal());
     let _ = stop_tx.send(true);
     service.stop_accepting();
+    service.close_warm().await;
     drain(&service, Duration::from_secs(args.shutdown_grace_secs)).await;
     let _ = tokio::time::timeout(Duration::from_secs(5), http).await;
     if let Some(deliverer) = &deliverer {

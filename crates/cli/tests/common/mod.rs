@@ -282,3 +282,59 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     format!("{:x}", sha2::Sha256::digest(bytes))
 }
+
+/// Processes (pid, parent, command line) of the host.
+fn host_processes() -> Vec<(u32, u32, String)> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    let mut procs = Vec::new();
+    for entry in entries.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+        // The parent is the second field after the command name, which ends at the last ')'.
+        let Some(ppid) = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse().ok())
+        else {
+            continue;
+        };
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        procs.push((pid, ppid, String::from_utf8_lossy(&cmdline).replace('\0', " ")));
+    }
+    procs
+}
+
+/// The processes of the daemon's pre-started sandboxes that wait for a run (or are starting):
+/// trees under a direct child of the daemon made of nothing but the sandbox's launcher and
+/// init (`sandbox-init`) and at most one driver still waiting (`driver.py --warm`,
+/// `driver.js --warm`). A run happens inside its driver, and its sandbox is gone when its
+/// result is back: a tree with anything else in it is not waiting.
+pub fn waiting_sandboxes(daemon: u32) -> std::collections::BTreeSet<u32> {
+    let procs = host_processes();
+    let children = |pid: u32| procs.iter().filter(move |p| p.1 == pid);
+    let is_init = |p: &(u32, u32, String)| p.2.starts_with("sandbox-init ");
+    let is_waiting = |p: &(u32, u32, String)| {
+        p.2.contains(" /sandbox/driver.py --warm") || p.2.contains(" /sandbox/driver.js --warm")
+    };
+    let mut waiting = std::collections::BTreeSet::new();
+    for launcher in children(daemon).filter(|p| is_init(p)) {
+        let mut tree = vec![launcher];
+        let mut i = 0;
+        while i < tree.len() && tree.len() <= 4 {
+            tree.extend(children(tree[i].0));
+            i += 1;
+        }
+        let drivers = tree.iter().filter(|p| is_waiting(p)).count();
+        if tree.len() <= 3 && drivers <= 1 && tree.iter().all(|p| is_init(p) || is_waiting(p)) {
+            waiting.extend(tree.iter().map(|p| p.0));
+        }
+    }
+    waiting
+}
+
+/// The cgroups (their directory names) of [`waiting_sandboxes`].
+pub fn waiting_sandbox_cgroups(daemon: u32) -> std::collections::BTreeSet<String> {
+    waiting_sandboxes(daemon)
+        .into_iter()
+        .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok())
+        .flat_map(|text| text.lines().filter_map(|l| l.rsplit('/').next().map(str::to_string)).collect::<Vec<_>>())
+        .filter(|name| !name.is_empty())
+        .collect()
+}

@@ -40,13 +40,17 @@ impl Host {
     /// Starts a daemon whose sandboxes run as a host uid of their own (when root), so that a
     /// process of that uid can only be a leftover of this suite, plants the canaries, and
     /// starts the listener and the sleeper.
-    pub async fn start() -> Option<Host> {
+    /// `warm`: the daemon keeps pre-started sandboxes (its default); else every run is cold.
+    pub async fn start(warm: bool) -> Option<Host> {
         let env_canary = format!("se-canary-{}", random());
         let uid = (common::is_root()).then(|| 200_000 + std::process::id() % 50_000);
         let uid_text = uid.map(|u| u.to_string()).unwrap_or_default();
         // The cases check what each attack actually meets, whatever layers the daemon was told
         // to require; so the suite runs, and says exactly what gets through, where a layer is missing.
         let mut env = vec![("ESCAPE_CANARY", env_canary.as_str()), ("SANDBOX_REQUIRE", "namespaces")];
+        if !warm {
+            env.push(("SANDBOX_WARM_POOL", "0"));
+        }
         if uid.is_some() {
             env.extend([("SANDBOX_HOST_UID", uid_text.as_str()), ("SANDBOX_HOST_GID", uid_text.as_str())]);
         }
@@ -88,6 +92,20 @@ impl Host {
         };
         host.rss_baseline_kb = rss_kb(host.daemon.pid());
         Some(host)
+    }
+
+    /// Waits (at most 30 s) until every warm pool has a sandbox ready, so that each case that
+    /// can run warm does.
+    pub async fn until_pools_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            let info = self.daemon.get("/info").await.body;
+            let pools = info["warm"]["pools"].as_array().cloned().unwrap_or_default();
+            if pools.iter().all(|p| p["ready"].as_u64().unwrap_or(0) > 0) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// The values the runner fills into the cases' programs (`TOKEN` and `MARKER` fresh).
@@ -160,7 +178,19 @@ impl Host {
         }
         problems.extend(self.foreign_files());
         let state = state_entries(self.daemon.state.path());
-        let added: Vec<&String> = state.difference(&self.state_baseline).collect();
+        let idle = idle_workspaces(&processes(), self.daemon.pid());
+        // Pools being refilled have a workspace whose sandbox is still starting.
+        let pools = self.daemon.get("/info").await.body["warm"]["pools"].as_array().map_or(0, Vec::len);
+        let mut starting = 0;
+        let added: Vec<&String> = state
+            .difference(&self.state_baseline)
+            .filter(|rel| !idle.contains(&dev_ino(&self.daemon.state.path().join(rel))))
+            .filter(|rel| {
+                let warm = rel.starts_with("workspaces/runs/warm-") && rel.matches('/').count() == 2;
+                starting += usize::from(warm);
+                !(warm && starting <= pools)
+            })
+            .collect();
         if !added.is_empty() {
             problems.push(format!("new files in the state directory: {added:?}"));
         }
@@ -176,10 +206,12 @@ impl Host {
     }
 
     /// Processes of the sandbox's host uid, with one of `markers` in their command line, or
-    /// descended from the daemon.
+    /// descended from the daemon; the daemon's idle pre-started sandboxes aside (see
+    /// [`idle_sandboxes`]), and they never carry a marker.
     fn strays(&self, markers: &[String]) -> Vec<String> {
         let daemon = self.daemon.pid();
         let procs = processes();
+        let idle = idle_sandboxes(&procs, daemon);
         let parents: BTreeMap<u32, u32> = procs.iter().map(|p| (p.pid, p.ppid)).collect();
         let descends = |mut pid: u32| {
             for _ in 0..64 {
@@ -194,9 +226,8 @@ impl Host {
         procs
             .iter()
             .filter(|p| {
-                Some(p.uid) == self.sandbox_uid
-                    || markers.iter().any(|m| p.cmdline.contains(m.as_str()))
-                    || descends(p.pid)
+                markers.iter().any(|m| p.cmdline.contains(m.as_str()))
+                    || ((Some(p.uid) == self.sandbox_uid || descends(p.pid)) && !idle.contains(&p.pid))
             })
             .map(|p| format!("{} (uid {}): {}", p.pid, p.uid, p.cmdline))
             .collect()
@@ -344,6 +375,50 @@ fn state_entries(root: &Path) -> BTreeSet<String> {
         }
     }
     out
+}
+
+/// The processes of the daemon's idle pre-started sandboxes: trees under a direct child of
+/// the daemon made of nothing but the sandbox's launcher and init (`sandbox-init`) and at
+/// most one driver still waiting for its run (`driver.py --warm`, `driver.js --warm`). A run
+/// happens inside its driver, and its sandbox is gone when its result is back, so a leftover
+/// of a run (any other program, a second driver) makes its whole tree stray.
+fn idle_sandboxes(procs: &[Process], daemon: u32) -> BTreeSet<u32> {
+    let children = |pid: u32| procs.iter().filter(move |p| p.ppid == pid);
+    let mut idle = BTreeSet::new();
+    for launcher in children(daemon) {
+        let mut tree = vec![launcher];
+        let mut i = 0;
+        while i < tree.len() && tree.len() <= 4 {
+            tree.extend(children(tree[i].pid));
+            i += 1;
+        }
+        let is_init = |p: &Process| p.cmdline.starts_with("sandbox-init ");
+        let is_waiting = |p: &Process| {
+            p.cmdline.contains(" /sandbox/driver.py --warm") || p.cmdline.contains(" /sandbox/driver.js --warm")
+        };
+        let drivers = tree.iter().filter(|p| is_waiting(p)).count();
+        if tree.len() <= 3 && drivers <= 1 && tree.iter().all(|p| is_init(p) || is_waiting(p)) && is_init(launcher) {
+            idle.extend(tree.iter().map(|p| p.pid));
+        }
+    }
+    idle
+}
+
+/// The workspaces (device and inode) of the idle pre-started sandboxes: their drivers'
+/// working directories.
+fn idle_workspaces(procs: &[Process], daemon: u32) -> BTreeSet<(u64, u64)> {
+    let idle = idle_sandboxes(procs, daemon);
+    procs
+        .iter()
+        .filter(|p| idle.contains(&p.pid) && p.cmdline.contains("--warm"))
+        .map(|p| dev_ino(Path::new(&format!("/proc/{}/cwd", p.pid))))
+        .filter(|id| *id != (0, 0))
+        .collect()
+}
+
+fn dev_ino(path: &Path) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).map(|m| (m.dev(), m.ino())).unwrap_or((0, 0))
 }
 
 fn hostname() -> String {

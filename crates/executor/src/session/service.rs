@@ -213,6 +213,7 @@ impl ExecutionService {
             template: None,
             tenant_id: session.tenant.clone(),
             scope: session.scope.clone(),
+            warm: false,
         };
         let result = self.execute(request).await?;
         Ok(SessionResult {

@@ -64,6 +64,14 @@ fn prepare(spec: &SandboxSpec, fds: ProgramFds) -> SetupResult<Exec> {
     // sandbox's init or launcher (whose loss would lose the run's report). Raising one's
     // own score needs no privilege; without /proc it stays as it is.
     let _ = std::fs::write("/proc/self/oom_score_adj", "1000");
+    // The sources first go out of the way: a source at the number another one is placed
+    // at would be overwritten, and then closed when its owner is dropped.
+    let rehome = |fd: OwnedFd| sys::rehome(fd).stage(|| "move descriptors".into());
+    let fds = ProgramFds {
+        stdin: rehome(fds.stdin)?,
+        channel: fds.channel.map(|(fd, at)| rehome(fd).map(|fd| (fd, at))).transpose()?,
+        session: fds.session.map(|(fd, at)| rehome(fd).map(|fd| (fd, at))).transpose()?,
+    };
     nix::unistd::dup2_stdin(&fds.stdin).stage(|| "stdin".into())?;
     let mut keep_below = 3;
     if let Some((channel, at)) = &fds.channel {

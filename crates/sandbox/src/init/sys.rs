@@ -30,6 +30,14 @@ pub fn dup_to(fd: &OwnedFd, at: RawFd) -> nix::Result<()> {
     Errno::result(res).map(drop)
 }
 
+/// Moves `fd` to a close-on-exec descriptor numbered 100 or more, so that placing others at
+/// their fixed low numbers can neither clobber it nor be undone when it is closed.
+pub fn rehome(fd: OwnedFd) -> nix::Result<OwnedFd> {
+    let high = nix::fcntl::fcntl(fd.as_fd(), nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(100))?;
+    // SAFETY: F_DUPFD_CLOEXEC just returned this new descriptor; it has no other owner.
+    Ok(unsafe { OwnedFd::from_raw_fd(high) })
+}
+
 /// Marks every descriptor from `from` upwards close-on-exec, except those below `keep_below`.
 pub fn cloexec_from(from: u32, keep_below: i32) -> nix::Result<()> {
     let first = from.max(keep_below as u32);

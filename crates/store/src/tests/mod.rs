@@ -47,7 +47,7 @@ fn result(id: &str, stdout: &str) -> ExecutionResult {
         execution_time: 0.25,
         return_value: Some(serde_json::json!({"answer": 42, "unicode": "héllo ✓"})),
         error: None,
-        metrics: Metrics { duration_ms: 250.0, cpu_time_ms: 120.5, peak_memory_mb: 12.75 },
+        metrics: Metrics { duration_ms: 250.0, cpu_time_ms: 120.5, peak_memory_mb: 12.75, path: Default::default() },
         artifacts: Vec::new(),
         truncated: Truncated::default(),
         isolation: Vec::new(),

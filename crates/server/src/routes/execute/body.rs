@@ -58,6 +58,10 @@ pub struct ExecuteRequest {
     #[serde(rename = "async", default)]
     #[schema(default = false)]
     pub run_async: bool,
+    /// Whether the run may use a pre-started sandbox (`GET /info` lists the warm pools);
+    /// false always starts a fresh one. Both are isolated alike. Default true.
+    #[schema(default = true)]
+    pub warm: Option<bool>,
 }
 
 /// A file's content: UTF-8 text, or an object naming its encoding.
@@ -156,6 +160,7 @@ impl ExecuteRequest {
             template,
             tenant_id: self.tenant_id,
             scope: self.scope,
+            warm: self.warm,
         })
     }
 }

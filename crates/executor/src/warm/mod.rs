@@ -1,0 +1,147 @@
+//! The warm launch path: sandboxes started ahead of the runs they will serve, each used for
+//! exactly one run.
+//!
+//! A pooled sandbox is a cold-path sandbox started early: the same spec (`run::sandbox_spec`),
+//! mounts, cgroup, seccomp and Landlock, its own fresh workspace and /tmp, the same launcher.
+//! Its driver imports what it can and then blocks on a socket handed to it at start; the run
+//! (code, event, context, environment) arrives there when a request claims the sandbox.
+//! After that run the sandbox is gone, like any other; the pool starts a new one.
+
+mod pool;
+mod sandbox;
+mod serve;
+
+use std::time::Duration;
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::{ExecutionRequest, Language, LimitPolicy, RequestedLimits, WorkspaceChoice};
+
+pub(crate) use pool::Pool;
+pub(crate) use serve::{serve, Served};
+
+/// How many sandboxes are kept ready, and for how long.
+#[derive(Debug, Clone)]
+pub struct WarmConfig {
+    /// Ready sandboxes per (language, template); 0 turns the warm path off.
+    pub per_key: usize,
+    /// An idle sandbox older than this is replaced by a fresh one.
+    pub max_idle: Duration,
+    /// Templates kept warm at once (the most recently used), besides the system interpreters.
+    pub max_templates: usize,
+}
+
+impl Default for WarmConfig {
+    /// Off: a service that is not a long-running daemon has no use for it.
+    fn default() -> Self {
+        WarmConfig { per_key: 0, max_idle: Duration::from_secs(60), max_templates: 2 }
+    }
+}
+
+/// What `GET /info` says about the warm path.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct WarmInfo {
+    pub enabled: bool,
+    /// Ready sandboxes kept per pool.
+    pub pool_size: usize,
+    /// Seconds an idle sandbox is kept before it is replaced.
+    pub max_idle_secs: u64,
+    pub pools: Vec<WarmPoolInfo>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct WarmPoolInfo {
+    pub language: Language,
+    /// Null: the system interpreter.
+    pub template: Option<String>,
+    /// Sandboxes started and waiting for a run.
+    pub ready: usize,
+}
+
+/// Which pool can serve a run.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct Key {
+    pub language: Language,
+    pub template: Option<String>,
+}
+
+/// The limits a sandbox is started with; a run is served warm only with the same ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Fixed {
+    memory_mb: u64,
+    processes: u64,
+    output_bytes: u64,
+}
+
+impl Fixed {
+    pub fn of(limits: &RequestedLimits, policy: &LimitPolicy) -> Fixed {
+        Fixed {
+            memory_mb: limits.memory_mb.unwrap_or(policy.default_memory_mb),
+            processes: limits.max_processes.unwrap_or(policy.default_processes),
+            output_bytes: limits.max_output_bytes.unwrap_or(policy.default_output_bytes),
+        }
+    }
+}
+
+/// The pool that may serve `req`, if a pre-started sandbox can run it exactly as a fresh one
+/// would: a one-shot run of Python or CommonJS in a fresh workspace, nothing on stdin (stdin
+/// is filled at start), and no variable the interpreter reads only as it starts.
+pub(crate) fn key_for(req: &ExecutionRequest) -> Option<Key> {
+    let eligible = req.warm
+        && req.workspace == WorkspaceChoice::Fresh
+        && req.stdin.is_empty()
+        && req.env_vars.keys().all(|name| !read_at_start(name))
+        && match req.language {
+            Language::Python => true,
+            Language::Javascript => !crate::runtime::is_es_module(&req.code),
+            Language::Shell => false,
+        };
+    eligible.then(|| Key { language: req.language, template: req.template.as_ref().map(|t| t.name.clone()) })
+}
+
+/// Variables an interpreter (or a preloaded library) reads as it starts: set later, they
+/// would not act as they do on a fresh start.
+fn read_at_start(name: &str) -> bool {
+    const PREFIXES: [&str; 13] =
+        ["PYTHON", "NODE_", "UV_", "LD_", "MALLOC", "GLIBC", "OMP_", "OPENBLAS", "MKL_", "NUMEXPR", "MPL", "LC_", "TZ"];
+    const NAMES: [&str; 3] = ["LANG", "LANGUAGE", "HOME"];
+    PREFIXES.iter().any(|p| name.starts_with(p)) || NAMES.contains(&name)
+}
+
+/// Modules a Python template's sandboxes import before their run: the known heavy ones among
+/// its packages (a failed import is left for the run to meet).
+pub(crate) fn preload(packages: &[String]) -> Vec<String> {
+    const KNOWN: [(&str, &str); 4] =
+        [("numpy", "numpy"), ("pandas", "pandas"), ("matplotlib", "matplotlib.pyplot"), ("scipy", "scipy")];
+    let names: Vec<String> = packages
+        .iter()
+        .map(|p| {
+            let end = p.find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.'));
+            p[..end.unwrap_or(p.len())].to_ascii_lowercase()
+        })
+        .collect();
+    KNOWN
+        .iter()
+        .filter(|(package, _)| names.iter().any(|n| n == package))
+        .map(|(_, module)| module.to_string())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn preload_takes_the_known_heavy_modules_of_a_template() {
+        let packages = ["numpy>=1.26".to_string(), "pandas".into(), "matplotlib==3.8".into(), "requests".into()];
+        assert_eq!(preload(&packages), ["numpy", "pandas", "matplotlib.pyplot"]);
+        assert!(preload(&["numpyx".to_string()]).is_empty());
+    }
+
+    #[test]
+    fn variables_read_at_start_keep_a_run_cold() {
+        assert!(read_at_start("PYTHONPATH") && read_at_start("NODE_OPTIONS") && read_at_start("TZ"));
+        assert!(!read_at_start("MY_VAR") && !read_at_start("PATH"));
+    }
+}

@@ -1,0 +1,286 @@
+//! The pools of pre-started sandboxes, one per (language, template), refilled in the
+//! background and renewed when idle too long.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+
+use super::sandbox::Pooled;
+use super::{key_for, Fixed, Key, WarmConfig, WarmInfo, WarmPoolInfo};
+use crate::service::ExecutionService;
+use crate::{ExecutionRequest, Language, Template};
+
+/// How often idle sandboxes are checked for age and death.
+const TICK: Duration = Duration::from_secs(5);
+/// How long a pool whose sandbox failed to start waits before it tries again.
+const RETRY_AFTER: Duration = Duration::from_secs(30);
+
+pub(crate) struct Pool {
+    config: WarmConfig,
+    service: OnceLock<Weak<ExecutionService>>,
+    slots: Mutex<HashMap<Key, Slot>>,
+    closed: AtomicBool,
+    /// Every pooled sandbox's token descends from it: cancelling it ends those starting too.
+    token: OnceLock<CancellationToken>,
+    /// Sandboxes being started.
+    starting: AtomicUsize,
+}
+
+struct Slot {
+    template: Option<Template>,
+    ready: Vec<Pooled>,
+    /// A refill is under way (one at a time per pool).
+    filling: bool,
+    used: Instant,
+    failed_at: Option<Instant>,
+}
+
+impl Slot {
+    fn new(template: Option<Template>) -> Slot {
+        Slot { template, ready: Vec::new(), filling: false, used: Instant::now(), failed_at: None }
+    }
+}
+
+impl Pool {
+    pub fn new(config: WarmConfig) -> Pool {
+        Pool {
+            config,
+            service: OnceLock::new(),
+            slots: Mutex::new(HashMap::new()),
+            closed: AtomicBool::new(false),
+            token: OnceLock::new(),
+            starting: AtomicUsize::new(0),
+        }
+    }
+
+    fn enabled(&self) -> bool {
+        self.config.per_key > 0 && !self.closed.load(Ordering::SeqCst)
+    }
+
+    fn slots(&self) -> std::sync::MutexGuard<'_, HashMap<Key, Slot>> {
+        self.slots.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn service(&self) -> Option<Arc<ExecutionService>> {
+        self.service.get().and_then(Weak::upgrade)
+    }
+
+    /// Starts the pools of the system interpreters and the upkeep of every pool.
+    pub fn start(&self, service: &Arc<ExecutionService>) {
+        if self.config.per_key == 0 {
+            return;
+        }
+        let _ = self.service.set(Arc::downgrade(service));
+        let _ = self.token.set(service.cancel.child_token());
+        {
+            let mut slots = self.slots();
+            for language in [Language::Python, Language::Javascript] {
+                slots.insert(Key { language, template: None }, Slot::new(None));
+            }
+        }
+        let weak = Arc::downgrade(service);
+        tokio::spawn(async move {
+            loop {
+                let Some(service) = weak.upgrade() else { return };
+                if !service.warm.enabled() {
+                    return;
+                }
+                service.warm.upkeep().await;
+                drop(service);
+                tokio::time::sleep(TICK).await;
+            }
+        });
+    }
+
+    /// A ready sandbox for `req`, if one matches it; the pool starts its replacement.
+    pub fn claim(&self, req: &ExecutionRequest, fixed: Fixed) -> Option<Pooled> {
+        if !self.enabled() {
+            return None;
+        }
+        let key = key_for(req)?;
+        let (claimed, stale) = {
+            let mut slots = self.slots();
+            if !slots.contains_key(&key) {
+                self.make_room(&mut slots);
+                slots.insert(key.clone(), Slot::new(req.template.clone()));
+            }
+            let slot = slots.get_mut(&key)?;
+            slot.used = Instant::now();
+            let stale: Vec<Pooled> = extract(&mut slot.ready, |p| !p.alive());
+            let at = slot.ready.iter().position(|p| p.fixed == fixed && p.template == req.template);
+            (at.map(|at| slot.ready.remove(at)), stale)
+        };
+        self.retire_later(stale);
+        self.refill(&key);
+        claimed
+    }
+
+    /// Keeps at most `max_templates` template pools: the least recently used one goes.
+    fn make_room(&self, slots: &mut HashMap<Key, Slot>) {
+        let templates = slots.keys().filter(|k| k.template.is_some()).count();
+        if templates < self.config.max_templates {
+            return;
+        }
+        let oldest = slots.iter().filter(|(k, _)| k.template.is_some()).min_by_key(|(_, s)| s.used);
+        if let Some(key) = oldest.map(|(k, _)| k.clone()) {
+            if let Some(slot) = slots.remove(&key) {
+                self.retire_later(slot.ready);
+            }
+        }
+    }
+
+    /// Replaces the sandboxes idle too long or dead, and tops every pool up.
+    async fn upkeep(&self) {
+        let (old, keys) = {
+            let mut slots = self.slots();
+            let max_idle = self.config.max_idle;
+            let mut old = Vec::new();
+            for slot in slots.values_mut() {
+                old.extend(extract(&mut slot.ready, |p| !p.alive() || p.started.elapsed() > max_idle));
+            }
+            (old, slots.keys().cloned().collect::<Vec<_>>())
+        };
+        self.retire_later(old);
+        for key in keys {
+            self.refill(&key);
+        }
+    }
+
+    /// Starts sandboxes for `key` in the background until its pool is full, one at a time.
+    fn refill(&self, key: &Key) {
+        let Some(service) = self.service() else { return };
+        let Some(token) = self.token.get().cloned() else { return };
+        let template = {
+            let mut slots = self.slots();
+            let Some(slot) = slots.get_mut(key) else { return };
+            let backing_off = slot.failed_at.is_some_and(|at| at.elapsed() < RETRY_AFTER);
+            if slot.filling || backing_off || slot.ready.len() >= self.config.per_key || !self.enabled() {
+                return;
+            }
+            slot.filling = true;
+            slot.template.clone()
+        };
+        let key = key.clone();
+        tokio::spawn(async move {
+            let pool = &service.warm;
+            loop {
+                // Runs come first: a refill waits while every place to run is taken.
+                while service.busy() && pool.enabled() {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                let wanted =
+                    pool.enabled() && pool.slots().get(&key).is_some_and(|s| s.ready.len() < pool.config.per_key);
+                if !wanted {
+                    break;
+                }
+                pool.starting.fetch_add(1, Ordering::SeqCst);
+                let started = Pooled::start(&service, &key, template.as_ref(), pool.config.max_idle, &token).await;
+                pool.starting.fetch_sub(1, Ordering::SeqCst);
+                match started {
+                    Ok(pooled) => {
+                        let unwanted = {
+                            let mut slots = pool.slots();
+                            match slots.get_mut(&key) {
+                                Some(slot) if pool.enabled() => {
+                                    slot.ready.push(pooled);
+                                    slot.failed_at = None;
+                                    None
+                                }
+                                _ => Some(pooled),
+                            }
+                        };
+                        if let Some(pooled) = unwanted {
+                            pooled.retire(&service).await;
+                            break;
+                        }
+                    }
+                    Err(_) if !pool.enabled() => break,
+                    Err(e) => {
+                        tracing::warn!(language = key.language.name(), template = ?key.template, error = %e, "cannot start a warm sandbox");
+                        if let Some(slot) = pool.slots().get_mut(&key) {
+                            slot.failed_at = Some(Instant::now());
+                        }
+                        break;
+                    }
+                }
+            }
+            if let Some(slot) = pool.slots().get_mut(&key) {
+                slot.filling = false;
+            }
+        });
+    }
+
+    fn retire_later(&self, sandboxes: Vec<Pooled>) {
+        if sandboxes.is_empty() {
+            return;
+        }
+        let Some(service) = self.service() else {
+            for pooled in sandboxes {
+                pooled.cancel.cancel();
+            }
+            return;
+        };
+        tokio::spawn(async move {
+            for pooled in sandboxes {
+                pooled.retire(&service).await;
+            }
+        });
+    }
+
+    /// Stops refilling, kills every idle sandbox and removes its workspace.
+    pub async fn close(&self, service: &ExecutionService) {
+        self.kill_idle();
+        let idle: Vec<Pooled> = self.slots().drain().flat_map(|(_, s)| s.ready).collect();
+        for pooled in idle {
+            pooled.retire(service).await;
+        }
+        // Those being started end too, and remove their workspaces themselves.
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while self.starting.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Kills every idle sandbox at once (their workspaces go with the next `close`, or
+    /// with the next daemon's start).
+    pub fn kill_idle(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        if let Some(token) = self.token.get() {
+            token.cancel();
+        }
+        for slot in self.slots().values() {
+            for pooled in &slot.ready {
+                pooled.cancel.cancel();
+            }
+        }
+    }
+
+    pub fn info(&self) -> WarmInfo {
+        let slots = self.slots();
+        let mut pools: Vec<WarmPoolInfo> = slots
+            .iter()
+            .map(|(key, slot)| WarmPoolInfo {
+                language: key.language,
+                template: key.template.clone(),
+                ready: slot.ready.iter().filter(|p| p.alive()).count(),
+            })
+            .collect();
+        pools.sort_by(|a, b| (a.language.name(), &a.template).cmp(&(b.language.name(), &b.template)));
+        WarmInfo {
+            enabled: self.enabled(),
+            pool_size: self.config.per_key,
+            max_idle_secs: self.config.max_idle.as_secs(),
+            pools,
+        }
+    }
+}
+
+/// Takes the items matching `pick` out of `items`.
+fn extract(items: &mut Vec<Pooled>, pick: impl Fn(&Pooled) -> bool) -> Vec<Pooled> {
+    let (taken, kept): (Vec<Pooled>, Vec<Pooled>) = items.drain(..).partition(|p| pick(p));
+    *items = kept;
+    taken
+}

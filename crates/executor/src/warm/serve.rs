@@ -1,0 +1,108 @@
+//! A run on a pre-started sandbox: the request's files go into its workspace, the run goes
+//! down its socket, and its end is awaited and reported exactly as a cold run's.
+
+use std::time::{Duration, Instant};
+
+use sandbox::Outcome;
+use tokio::io::AsyncWriteExt;
+use tokio_util::sync::CancellationToken;
+
+use super::sandbox::Pooled;
+use crate::run::event_and_context;
+use crate::service::ExecutionService;
+use crate::templates::Environment;
+use crate::{artifacts, outcome, rootfs, runtime};
+use crate::{ExecuteError, ExecutionRequest, ExecutionResult, Language, LaunchPath};
+
+/// How a warm run went: its result (or the error a cold run would have given), or the
+/// sandbox could not take the run and the request should go cold.
+pub(crate) enum Served {
+    Done(Box<Result<ExecutionResult, ExecuteError>>),
+    GoCold(String),
+}
+
+pub(crate) async fn serve(
+    service: &ExecutionService,
+    req: &ExecutionRequest,
+    mut pooled: Pooled,
+    cancel: CancellationToken,
+) -> Served {
+    if !pooled.alive() {
+        pooled.retire(service).await;
+        return Served::GoCold("the pre-started sandbox had ended".into());
+    }
+    if let Err(e) = service.workspaces.write_files(&pooled.workspace, &req.files) {
+        pooled.retire(service).await;
+        return Served::Done(Box::new(Err(e)));
+    }
+    let before = artifacts::snapshot(&pooled.workspace.path);
+    let message = run_message(service, req, pooled.environment.as_ref());
+    let claimed = Instant::now();
+    let sent = async {
+        pooled.socket.write_all(&message).await?;
+        pooled.socket.shutdown().await
+    };
+    if let Err(e) = sent.await {
+        pooled.retire(service).await;
+        return Served::GoCold(format!("cannot hand the run to the pre-started sandbox: {e}"));
+    }
+    let timeout = Duration::from_millis(req.timeout_ms);
+    let mut timed_out = false;
+    let joined = tokio::select! {
+        joined = &mut pooled.task => joined,
+        _ = tokio::time::sleep(timeout) => {
+            timed_out = true;
+            pooled.cancel.cancel();
+            (&mut pooled.task).await
+        }
+        _ = cancel.cancelled() => {
+            pooled.cancel.cancel();
+            (&mut pooled.task).await
+        }
+    };
+    let wall_time_ms = claimed.elapsed().as_secs_f64() * 1000.0;
+    let result = match joined {
+        Err(e) => Err(ExecuteError::Internal(format!("warm run task failed: {e}"))),
+        Ok(Err(e)) => Err(ExecuteError::Sandbox { stage: "launch".into(), message: e.to_string() }),
+        Ok(Ok(mut run)) => {
+            // The launcher's clock started with the sandbox; the run's starts at the claim.
+            if timed_out && run.report.outcome == Outcome::Cancelled {
+                run.report.outcome = Outcome::TimedOut;
+            }
+            run.report.wall_time_ms = wall_time_ms;
+            let workspace = &pooled.workspace;
+            let artifacts = artifacts::changed_since(&workspace.path, &before);
+            let workspace_full = service.workspaces.size_capped() && sandbox::host::filesystem_full(&workspace.path);
+            outcome::build(&req.execution_id, run, artifacts, workspace_full).map(|mut result| {
+                result.isolation = service.active_layers.clone();
+                result.metrics.path = LaunchPath::Warm;
+                result
+            })
+        }
+    };
+    service.workspaces.release(pooled.workspace);
+    Served::Done(Box::new(result))
+}
+
+/// What the driver needs to run `req` as a cold driver runs its files: the code, the event
+/// and context (as the cold path writes them) and the whole environment of a cold run.
+fn run_message(service: &ExecutionService, req: &ExecutionRequest, environment: Option<&Environment>) -> Vec<u8> {
+    let (event, context) = event_and_context(&service.config, req);
+    let template_vars = environment.map(Environment::vars).unwrap_or_default();
+    let env: serde_json::Map<String, serde_json::Value> = rootfs::environment(&template_vars, &req.env_vars)
+        .into_iter()
+        .map(|(k, v)| (k, serde_json::Value::String(v)))
+        .collect();
+    let code_path = match req.language {
+        Language::Javascript => runtime::WARM_JS_CODE,
+        _ => "",
+    };
+    let message = serde_json::json!({
+        "code": req.code,
+        "code_path": code_path,
+        "event": event,
+        "context": context,
+        "env": env,
+    });
+    message.to_string().into_bytes()
+}
