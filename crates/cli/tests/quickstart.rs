@@ -172,7 +172,8 @@ async fn timeout_example_is_enforced() {
     assert!(!common::text(&r, "stdout").contains("Done"), "{r}");
     let t = r["execution_time"].as_f64().unwrap();
     assert!((1.9..5.0).contains(&t), "execution_time {t}: {r}");
-    assert!(started.elapsed() < Duration::from_secs(5), "the answer took {:?}", started.elapsed());
+    // Far from the 60 s the code asked for: the answer came at the timeout, not at the end.
+    assert!(started.elapsed() < Duration::from_secs(30), "the answer took {:?}", started.elapsed());
 }
 
 #[tokio::test]
@@ -274,23 +275,30 @@ async fn seed_001_concurrency_example() {
         })
     };
     // As printed, the code is not valid Python (`; def` on one line): it must fail at once.
-    let started = Instant::now();
     let r = d.execute(body(0, "import time; time.sleep(2); def handler(e): return {'done': True}")).await;
     assert_eq!(r["status"], "failed", "{r}");
     assert_eq!(r["error"]["type"], "SyntaxError", "{r}");
     assert!(common::text(&r, "stderr").contains("SyntaxError"), "{r}");
-    assert!(started.elapsed() < Duration::from_millis(1500), "took {:?}", started.elapsed());
+    assert!(r["execution_time"].as_f64().unwrap() < 1.9, "the sleep must never have run: {r}");
 
     // What it meant, five times at once: the runs overlap.
     let fixed = "import time\ntime.sleep(2)\ndef handler(e): return {'done': True}";
-    let started = Instant::now();
     let results = futures::future::join_all((1..=5).map(|i| d.execute(body(i, fixed)))).await;
-    let elapsed = started.elapsed();
+    let mut spans = Vec::new();
     for (i, r) in results.iter().enumerate() {
         assert_eq!(r["status"], "success", "{r}");
         assert_eq!(r["return_value"], json!({"done": true}), "{r}");
         assert_eq!(r["execution_id"], format!("concurrent_{}", i + 1));
         assert!(r["execution_time"].as_f64().unwrap() >= 2.0, "{r}");
+        // The records say when each run started and finished (RFC 3339, UTC, fixed width).
+        let record = d.get(&format!("/executions/concurrent_{}", i + 1)).await.body;
+        spans.push((
+            record["started_at"].as_str().unwrap().to_string(),
+            record["finished_at"].as_str().unwrap().to_string(),
+        ));
     }
-    assert!(elapsed < Duration::from_secs(7), "five 2 s runs took {elapsed:?}: they did not overlap");
+    // They ran at the same time: every run started before any of them finished.
+    let last_start = spans.iter().map(|s| &s.0).max().unwrap();
+    let first_end = spans.iter().map(|s| &s.1).min().unwrap();
+    assert!(last_start < first_end, "the runs did not overlap: {spans:?}");
 }
