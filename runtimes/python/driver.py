@@ -103,20 +103,20 @@ def _write_error(type_name, message, traceback_text):
     _write_result(json.dumps({"mode": _mode, "error": error}))
 
 
-def _strip_driver_frames(exc, seen=None):
-    # Drop the leading frames that belong to this file (exec, handler call...)
-    # from the exception and everything chained to it, so that tracebacks look
-    # as if the user's code had been run directly by the interpreter.
+def _strip_driver_frames(exc, own_file=DRIVER_FILE, seen=None):
+    # Drop the leading frames that belong to `own_file` (this driver, or the session
+    # interpreter: exec, handler call...) from the exception and everything chained to it, so
+    # that tracebacks look as if the user's code had been run directly by the interpreter.
     seen = seen if seen is not None else set()
     if exc is None or id(exc) in seen:
         return
     seen.add(id(exc))
     tb = exc.__traceback__
-    while tb is not None and tb.tb_frame.f_code.co_filename == DRIVER_FILE:
+    while tb is not None and tb.tb_frame.f_code.co_filename == own_file:
         tb = tb.tb_next
     exc.__traceback__ = tb
-    _strip_driver_frames(exc.__cause__, seen)
-    _strip_driver_frames(exc.__context__, seen)
+    _strip_driver_frames(exc.__cause__, own_file, seen)
+    _strip_driver_frames(exc.__context__, own_file, seen)
 
 
 def _fail(exc):

@@ -89,19 +89,6 @@ class _Capture:
         return out
 
 
-def _strip_own_frames(exc, seen=None):
-    seen = seen if seen is not None else set()
-    if exc is None or id(exc) in seen:
-        return
-    seen.add(id(exc))
-    tb = exc.__traceback__
-    while tb is not None and tb.tb_frame.f_code.co_filename == SESSION_FILE:
-        tb = tb.tb_next
-    exc.__traceback__ = tb
-    _strip_own_frames(exc.__cause__, seen)
-    _strip_own_frames(exc.__context__, seen)
-
-
 def _run_cell(number, code):
     """Runs the cell; returns (has_value, value)."""
     filename = f"<cell-{number}>"
@@ -163,7 +150,7 @@ def _serve(request):
             if has_value and value is not None:
                 reply["display"], reply["value"] = _value_fields(value, max_value)
         except BaseException as e:  # SystemExit too: the session goes on, like a notebook's
-            _strip_own_frames(e)
+            DRIVER._strip_driver_frames(e, SESSION_FILE)
             text = "".join(traceback.format_exception(e))
             sys.stderr.write(text)
             msg = e.msg if isinstance(e, SyntaxError) and e.msg else str(e)
