@@ -183,6 +183,9 @@ async fn a_timeout_kills_the_interpreter_and_the_next_call_says_state_was_lost()
     assert!(r["note"].as_str().is_some_and(|n| n.contains("timed out") && n.contains("gone")), "{r}");
     assert_eq!(r["stdout"], "kept\n", "the workspace must survive the restart: {r}");
     assert_eq!(r["error"]["type"], "NameError", "x must be gone: {r}");
+    // The traceback is the cell's own, without the session interpreter's frames.
+    let traceback = r["error"]["traceback"].as_str().unwrap_or_default();
+    assert!(traceback.contains("NameError") && !traceback.contains("session.py"), "{r}");
     let r = run(&d, &id, "python", "y = 2").await;
     assert_eq!((&r["interpreter_restarted"], &r["note"]), (&json!(false), &Value::Null), "said only once: {r}");
 
