@@ -172,9 +172,14 @@ impl Drop for Daemon {
     /// mounts; SIGKILL only if it does not stop in time.
     fn drop(&mut self) {
         let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
+                // A daemon that stopped in order leaves no workspace mounted behind it.
+                let left = mounts_below(self.state.path());
+                if !left.is_empty() && !std::thread::panicking() {
+                    panic!("the daemon stopped but left mounted: {left:?}");
+                }
                 return;
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -182,6 +187,18 @@ impl Drop for Daemon {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Mount points at or below `dir`.
+pub fn mounts_below(dir: &std::path::Path) -> Vec<String> {
+    let prefix = dir.to_string_lossy().into_owned();
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+    mounts
+        .lines()
+        .filter_map(|line| line.split(' ').nth(1))
+        .filter(|target| *target == prefix || target.starts_with(&format!("{prefix}/")))
+        .map(str::to_string)
+        .collect()
 }
 
 async fn into_response(response: reqwest::Response) -> Response {

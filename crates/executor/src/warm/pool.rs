@@ -25,7 +25,8 @@ pub(crate) struct Pool {
     closed: AtomicBool,
     /// Every pooled sandbox's token descends from it: cancelling it ends those starting too.
     token: OnceLock<CancellationToken>,
-    /// Sandboxes being started.
+    /// Sandboxes being started, or retired in the background: `close` waits for them, so that
+    /// none is left with its workspace mounted when the daemon exits.
     starting: AtomicUsize,
 }
 
@@ -178,8 +179,8 @@ impl Pool {
                 }
                 pool.starting.fetch_add(1, Ordering::SeqCst);
                 let started = Pooled::start(&service, &key, template.as_ref(), pool.config.max_idle, &token).await;
-                pool.starting.fetch_sub(1, Ordering::SeqCst);
-                match started {
+                // Counted until it is in its pool or retired: a close meanwhile waits for it.
+                let more = match started {
                     Ok(pooled) => {
                         let unwanted = {
                             let mut slots = pool.slots();
@@ -192,19 +193,26 @@ impl Pool {
                                 _ => Some(pooled),
                             }
                         };
-                        if let Some(pooled) = unwanted {
-                            pooled.retire(&service).await;
-                            break;
+                        match unwanted {
+                            Some(pooled) => {
+                                pooled.retire(&service).await;
+                                false
+                            }
+                            None => true,
                         }
                     }
-                    Err(_) if !pool.enabled() => break,
+                    Err(_) if !pool.enabled() => false,
                     Err(e) => {
                         tracing::warn!(language = key.language.name(), template = ?key.template, error = %e, "cannot start a warm sandbox");
                         if let Some(slot) = pool.slots().get_mut(&key) {
                             slot.failed_at = Some(Instant::now());
                         }
-                        break;
+                        false
                     }
+                };
+                pool.starting.fetch_sub(1, Ordering::SeqCst);
+                if !more {
+                    break;
                 }
             }
             if let Some(slot) = pool.slots().get_mut(&key) {
@@ -223,10 +231,12 @@ impl Pool {
             }
             return;
         };
+        self.starting.fetch_add(1, Ordering::SeqCst);
         tokio::spawn(async move {
             for pooled in sandboxes {
                 pooled.retire(&service).await;
             }
+            service.warm.starting.fetch_sub(1, Ordering::SeqCst);
         });
     }
 
