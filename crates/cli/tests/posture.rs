@@ -29,6 +29,7 @@ fn refused(env: &[(&str, &str)]) -> String {
     let out = command.output().expect("run serve");
     let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "serve started without a required layer: {text}");
+    assert_eq!(common::mounts_below(state.path()), Vec::<String>::new(), "a refused start left mounts");
     text
 }
 

@@ -231,4 +231,6 @@ fn serve_refuses_an_unknown_nvidia_template() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("--nvidia-template: unknown template \"no-such-template\""), "{stderr}");
+    // A daemon that refused to start leaves nothing mounted (no pooled sandbox was started).
+    assert_eq!(common::mounts_below(state.path()), Vec::<String>::new());
 }

@@ -201,10 +201,15 @@ impl ExecutionService {
         service.info.isolation.layers = layers;
         let service = Arc::new(service);
         service.start_reaper();
-        if service.health.is_ok() {
-            service.warm.start(&service);
-        }
         Ok(service)
+    }
+
+    /// Starts the warm pools (when configured and the sandbox works here). Called once the
+    /// daemon is sure to serve: pooled sandboxes hold mounts that only an orderly stop removes.
+    pub fn start_warm(self: &Arc<Self>) {
+        if self.health.is_ok() {
+            self.warm.start(self);
+        }
     }
 
     /// Runs `req` to its end and answers with its result, once recorded. The run goes on

@@ -79,6 +79,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     );
     let addr = args.listen_addr();
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+    // From here on the daemon serves, and stops in order: its pooled sandboxes are removed.
+    service.start_warm();
     tracing::info!(%addr, control_plane = delivering, "listening");
     tokio::spawn(maintenance(store.clone(), Duration::from_secs(args.result_retention_secs)));
     if let Some(deliverer) = &deliverer {
