@@ -166,13 +166,7 @@ async fn filling_tmp_gives_enospc_and_reports_disk_limit() {
 #[tokio::test]
 async fn filling_the_workspace_gives_enospc_and_reports_disk_limit() {
     let Some(d) = common::sandboxed().await else { return };
-    let info = d.get("/info").await;
-    let capped = info.body["isolation"]["layers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|l| l["name"] == "workspace_size_cap" && l["active"] == true);
-    if !capped {
+    if !d.layer_active("workspace_size_cap").await {
         eprintln!("SKIP: workspaces are not size-capped here (the daemon cannot mount them)");
         return;
     }
@@ -228,12 +222,7 @@ async fn cgroups_left_by_a_killed_daemon_are_removed_by_the_next_one() {
     if !common::sandbox_or_skip(&d).await {
         return;
     }
-    if !d.get("/info").await.body["isolation"]["layers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|l| l["name"] == "cgroup:pids" && l["active"] == true)
-    {
+    if !d.layer_active("cgroup:pids").await {
         eprintln!("SKIP: the pids controller is not in force here");
         return;
     }

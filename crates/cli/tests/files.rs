@@ -109,12 +109,7 @@ async fn workspace_and_tmp_are_size_capped() {
     if !common::sandbox_or_skip(&d).await {
         return;
     }
-    let info = d.get("/info").await;
-    let capped = info.body["isolation"]["layers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|l| l["name"] == "workspace_size_cap" && l["active"] == true);
+    let capped = d.layer_active("workspace_size_cap").await;
     let code = "head -c 150M /dev/zero > /workspace/big 2>&1 && echo WS-FULL-WRITE; head -c 150M /dev/zero > /tmp/big 2>&1 && echo TMP-FULL-WRITE; df -m /workspace /tmp | tail -2";
     let r = d.execute(json!({"code": code, "language": "shell"})).await;
     let out = r["stdout"].as_str().unwrap();

@@ -123,9 +123,7 @@ async fn python_memory_limit_is_enforced() {
     assert!(!common::text(&r, "stdout").contains("209715200"), "{r}");
     // The run's cgroup has the kernel kill it; without one, RLIMIT_DATA makes the
     // allocation fail.
-    let info = d.get("/info").await;
-    let layers = info.body["isolation"]["layers"].as_array().cloned().unwrap_or_default();
-    if layers.iter().any(|l| l["name"] == "cgroup:memory" && l["active"] == true) {
+    if d.layer_active("cgroup:memory").await {
         assert_eq!(r["status"], "killed", "{r}");
         assert_eq!(r["termination_reason"], "memory_limit", "{r}");
     } else {

@@ -399,13 +399,7 @@ async fn execute_takes_a_tenant_from_the_body_or_the_header() {
 #[tokio::test]
 async fn a_memory_bomb_ends_the_interpreter_with_memory_limit_and_the_next_call_starts_fresh() {
     let Some(d) = common::sandboxed().await else { return };
-    let info = d.get("/info").await;
-    let memory = info.body["isolation"]["layers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|l| l["name"] == "cgroup:memory" && l["active"] == true);
-    if !memory {
+    if !d.layer_active("cgroup:memory").await {
         eprintln!("skipped: no cgroup memory controller on this host");
         return;
     }

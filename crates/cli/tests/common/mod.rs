@@ -123,6 +123,13 @@ impl Daemon {
         response.body
     }
 
+    /// Whether `GET /info` lists the isolation layer `name` as active.
+    pub async fn layer_active(&self, name: &str) -> bool {
+        let info = self.get("/info").await;
+        let layers = info.body["isolation"]["layers"].as_array().cloned().unwrap_or_default();
+        layers.iter().any(|l| l["name"] == name && l["active"] == true)
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }

@@ -127,26 +127,13 @@ pub(crate) fn note(language: &str, restarted: Option<String>, now: Option<String
 }
 
 fn lost(execution_id: String, message: &str, wall_ms: f64, artifacts: Vec<Artifact>) -> ExecutionResult {
+    let base = ExecutionResult::not_run(&execution_id, "", message);
     ExecutionResult {
-        execution_id,
-        status: ExecutionStatus::Failed,
-        process_status: ProcessStatus::Error,
-        termination_reason: None,
-        stdout: String::new(),
-        stderr: format!("{message}\n"),
-        exit_code: -1,
         execution_time: round(wall_ms / 1000.0, 1000.0),
-        return_value: None,
         error: None,
-        metrics: Metrics {
-            duration_ms: round(wall_ms, 100.0),
-            cpu_time_ms: 0.0,
-            peak_memory_mb: 0.0,
-            path: Default::default(),
-        },
+        metrics: Metrics { duration_ms: round(wall_ms, 100.0), ..base.metrics },
         artifacts,
-        truncated: Truncated::default(),
-        isolation: Vec::new(),
+        ..base
     }
 }
 
