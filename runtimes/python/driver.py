@@ -2,11 +2,20 @@
 
 Usage: python3 -u -B driver.py USER_CODE EVENT_JSON CONTEXT_JSON  [3>result]
        python3 -u -B driver.py --warm [MODULE...]  3>result 4<>socket
+       python3 -u -B driver.py --zygote LIBRARY [MODULE...]  4<>socket
 
 Warm mode starts the sandbox before its run: the driver imports the given modules,
 says "ready" on fd 4, then reads one JSON document up to end of file from fd 4,
 {"code", "event", "context", "env"}, takes `env` as its whole environment and runs
 the code exactly as the first form runs the files.
+
+Zygote mode imports the modules, says "ready" on fd 4, then forks once for every byte
+that arrives on fd 4 with three descriptors (the run's control socket, stdout, stderr).
+The fork hands them to LIBRARY's sandbox_zygote_fork, which builds the run's own
+sandbox around it (fresh namespaces, root, workspace, cgroup, limits, seccomp,
+Landlock) and returns only in the run's program, which then runs the code from the
+first form's files, with /sandbox/environ.json as its whole environment. The zygote
+itself never reads a run's code or data.
 
 The user's code runs as the __main__ module. If it defines a top-level callable
 `handler`, the handler is called with the event (plus a context object when it
@@ -43,10 +52,11 @@ RESULT_FD = _take_result_fd()
 
 
 def _take_warm_fd():
-    # fd 4 carries a warm sandbox's run: moved away (close-on-exec) like fd 3, and closed
-    # once the run is read, so the user's code never sees it.
+    # fd 4 carries a warm sandbox's run (or a zygote's requests): moved away
+    # (close-on-exec) like fd 3, and closed once the run is read, so the user's code
+    # never sees it.
     import sys
-    if sys.argv[1:2] != ["--warm"]:
+    if sys.argv[1:2] not in (["--warm"], ["--zygote"]):
         return None
     fd = fcntl.fcntl(4, fcntl.F_DUPFD_CLOEXEC, 100)
     os.close(4)
@@ -375,16 +385,20 @@ def _warm_up_rendering():
         pass
 
 
-def _wait_for_run(preload):
-    """Warm mode: imports what the run will likely need, then waits for the run itself."""
-    global START
-    for name in preload:
+def _preload(modules):
+    for name in modules:
         try:
             __import__(name)
         except Exception:
             pass  # the run imports it itself, and sees the error then
     if "matplotlib.pyplot" in sys.modules:
         _warm_up_rendering()
+
+
+def _wait_for_run(preload):
+    """Warm mode: imports what the run will likely need, then waits for the run itself."""
+    global START
+    _preload(preload)
     os.write(WARM_FD, b"ready\n")
     chunks = []
     while True:
@@ -401,6 +415,91 @@ def _wait_for_run(preload):
     if source.startswith("\ufeff"):  # as the utf-8-sig codec does for a file
         source = source[1:]
     return source, lambda: run["event"], lambda: run["context"]
+
+
+def _zygote(library, preload):
+    """Zygote mode: loads what runs will likely need once, then forks one run per request."""
+    import ctypes
+    import gc
+    import socket
+
+    _preload(preload)
+    fork_entry = ctypes.CDLL(library).sandbox_zygote_fork
+    fork_entry.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_int)
+    fork_entry.restype = ctypes.c_int
+    requests = socket.socket(fileno=WARM_FD)
+    requests.sendall(b"ready\n")
+    gc.freeze()  # what is loaded now stays shared with the forks: their collector skips it
+    while True:
+        message, fds, _, _ = socket.recv_fds(requests, 1, 3)
+        _reap()
+        if not message:
+            os._exit(0)  # the daemon is gone
+        if len(fds) != 3:
+            for fd in fds:
+                os.close(fd)
+            continue
+        if os.fork() == 0:
+            if fork_entry(*fds) != 0:
+                os._exit(127)
+            _run_forked()  # confined by now; never returns
+        for fd in fds:
+            os.close(fd)
+
+
+def _reap():
+    try:
+        while os.waitpid(-1, os.WNOHANG)[0] > 0:
+            pass
+    except ChildProcessError:
+        pass
+
+
+def _run_forked():
+    """A zygote's fork, in its own sandbox: runs the code from the files as the first form
+    does, then ends as the interpreter would."""
+    global RESULT_FD, START
+    RESULT_FD = _take_result_fd()
+    START = time.monotonic()
+    os.environ.clear()
+    os.environ.update(json.loads(_read("/sandbox/environ.json")))
+    if "numpy" in sys.modules:  # its global generator would repeat the zygote's sequence
+        sys.modules["numpy"].random.seed()
+    code = 0
+    try:
+        try:
+            _main(*_inputs_from_files("/sandbox/user.py", "/sandbox/event.json", "/sandbox/context.json"))
+        finally:
+            _capture_at_end()
+    except SystemExit as e:
+        code = _exit_code(e)
+    except BaseException:
+        _late_import("traceback").print_exc()
+        code = 1
+    _finish(code)
+
+
+def _exit_code(e):
+    """The exit status the interpreter gives a SystemExit."""
+    if e.code is None:
+        return 0
+    if isinstance(e.code, int):
+        return e.code & 0xFF
+    print(e.code, file=sys.stderr)
+    return 1
+
+
+def _finish(code):
+    """Ends as the interpreter does (non-daemon threads, atexit handlers, flushed output),
+    without tearing down the modules the zygote loaded."""
+    try:
+        if "threading" in sys.modules:
+            sys.modules["threading"]._shutdown()
+        _late_import("atexit")._run_exitfuncs()
+        sys.stdout.flush()
+        sys.stderr.flush()
+    finally:
+        os._exit(code)
 
 
 def _main(source, event_text, context_text):
@@ -431,6 +530,8 @@ def _main(source, event_text, context_text):
 # A session's interpreter (session.py) imports this file for its chart saving only.
 if __name__ == "__main__":
     _install_output_capture()
+    if sys.argv[1:2] == ["--zygote"]:
+        _zygote(sys.argv[2], sys.argv[3:])
     warm = sys.argv[1:2] == ["--warm"]
     inputs = _wait_for_run(sys.argv[2:]) if warm else _inputs_from_files(*sys.argv[1:4])
     try:

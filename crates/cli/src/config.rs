@@ -130,6 +130,11 @@ pub struct ServeArgs {
     /// Templates kept warm at once (the most recently used), besides the system interpreters.
     #[arg(long, env = "SANDBOX_WARM_TEMPLATES", default_value_t = 2)]
     pub warm_templates: usize,
+    /// The shared library Python zygotes fork runs with (built as libsandbox_zygote.so);
+    /// by default found next to this program or in ../lib/sandbox-executor. An empty value
+    /// turns forking off: Python runs then use pre-started sandboxes.
+    #[arg(long, env = "SANDBOX_ZYGOTE_LIB")]
+    pub zygote_lib: Option<PathBuf>,
     #[command(flatten)]
     pub sessions: SessionArgs,
     #[command(flatten)]
@@ -209,6 +214,17 @@ pub struct ControlPlaneArgs {
 }
 
 impl ServeArgs {
+    /// The zygote library: as configured (empty: none), or found beside this program.
+    pub fn zygote_library(&self) -> Option<PathBuf> {
+        const NAME: &str = "libsandbox_zygote.so";
+        if let Some(path) = &self.zygote_lib {
+            return (!path.as_os_str().is_empty()).then(|| path.clone());
+        }
+        let exe = std::env::current_exe().ok()?;
+        let dir = exe.parent()?;
+        [dir.join(NAME), dir.join("../lib/sandbox-executor").join(NAME)].into_iter().find(|p| p.is_file())
+    }
+
     pub fn listen_addr(&self) -> SocketAddr {
         SocketAddr::new(self.host, self.port)
     }

@@ -58,7 +58,7 @@ fn landlock_rules(mounts: &[Mount]) -> LandlockRules {
     let mut rules = LandlockRules { list: vec!["/".into()], ..Default::default() };
     for mount in mounts {
         match mount {
-            Mount::Bind { target, writable: true, .. } | Mount::Tmpfs { target, .. } => {
+            Mount::Bind { target, writable: true, .. } | Mount::Tmpfs { target, .. } | Mount::Handed { target } => {
                 rules.read_write.push(target.clone())
             }
             Mount::Bind { target, writable: false, .. }

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use sandbox::cgroup::Manager;
 use sandbox::runner::{self, RunError, RunOptions, RunOutput};
+use sandbox::zygote::ZygoteLink;
 use sandbox::SandboxSpec;
 use tokio_util::sync::CancellationToken;
 
@@ -25,6 +26,16 @@ pub trait Launcher: Send + Sync {
         max_output_bytes: u64,
         cancel: CancellationToken,
         handoff: Option<OwnedFd>,
+    ) -> LaunchFuture<'a>;
+
+    /// Runs `spec` in a sandbox forked by `zygote`; `handed` go with the spec.
+    fn launch_forked<'a>(
+        &'a self,
+        zygote: &'a ZygoteLink,
+        spec: &'a SandboxSpec,
+        max_output_bytes: u64,
+        cancel: CancellationToken,
+        handed: Vec<OwnedFd>,
     ) -> LaunchFuture<'a>;
 }
 
@@ -46,6 +57,21 @@ impl Launcher for ColdLauncher {
             let options =
                 RunOptions { init_exe: self.init_exe.clone(), max_output_bytes, cancel, cgroups: self.cgroups.clone() };
             runner::run_with_handoff(spec, &options, handoff).await
+        })
+    }
+
+    fn launch_forked<'a>(
+        &'a self,
+        zygote: &'a ZygoteLink,
+        spec: &'a SandboxSpec,
+        max_output_bytes: u64,
+        cancel: CancellationToken,
+        handed: Vec<OwnedFd>,
+    ) -> LaunchFuture<'a> {
+        Box::pin(async move {
+            let options =
+                RunOptions { init_exe: self.init_exe.clone(), max_output_bytes, cancel, cgroups: self.cgroups.clone() };
+            runner::run_forked(zygote, spec, &options, handed).await
         })
     }
 }

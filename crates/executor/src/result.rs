@@ -102,6 +102,9 @@ pub enum LaunchPath {
     Cold,
     /// Started ahead of the run, and used for it only.
     Warm,
+    /// Forked for the run from a zygote that had loaded the interpreter and the template's
+    /// modules, into a sandbox of its own.
+    Forked,
 }
 
 /// A file the run created or changed in its workspace.

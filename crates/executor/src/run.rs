@@ -11,7 +11,9 @@ use crate::service::ExecutionService;
 use crate::templates::Environment;
 use crate::workspace::Workspace;
 use crate::{artifacts, confinement, outcome, runtime, warm};
-use crate::{ExecuteError, ExecutionRequest, ExecutionResult, ExecutorConfig, RequestedLimits, RuntimePaths};
+use crate::{
+    ExecuteError, ExecutionRequest, ExecutionResult, ExecutorConfig, LaunchPath, RequestedLimits, RuntimePaths,
+};
 use sandbox::cgroup::Manager;
 
 /// Processes of a run besides the code's: its launcher and the sandbox's init.
@@ -23,19 +25,24 @@ pub async fn run(
     cancel: CancellationToken,
 ) -> Result<ExecutionResult, ExecuteError> {
     let fixed = warm::Fixed::of(&req.limits, &service.config.limits);
-    if let Some(pooled) = service.warm.claim(&req, fixed) {
-        match warm::serve(service, &req, pooled, cancel.clone()).await {
+    let zygote = match service.warm.claim(&req, fixed) {
+        Some(warm::Claim::Pooled(pooled)) => match warm::serve(service, &req, pooled, cancel.clone()).await {
             warm::Served::Done(result) => return *result,
-            warm::Served::GoCold(why) => tracing::warn!(%why, "the warm path could not take the run; running it cold"),
-        }
-    }
+            warm::Served::GoCold(why) => {
+                tracing::warn!(%why, "the warm path could not take the run; running it cold");
+                None
+            }
+        },
+        Some(warm::Claim::Forked(zygote)) => Some(zygote),
+        None => None,
+    };
     // Built before the workspace exists: a failed build leaves nothing to clean up.
     let environment = match &req.template {
         Some(template) => Some(service.templates.prepare(template).await?),
         None => None,
     };
     let workspace = service.workspaces.prepare(&req.workspace, &req.execution_id)?;
-    let result = run_in(service, &req, environment.as_ref(), &workspace, cancel).await;
+    let result = run_in(service, &req, environment.as_ref(), &workspace, zygote.as_deref(), cancel).await;
     service.workspaces.release(workspace);
     result
 }
@@ -45,6 +52,7 @@ async fn run_in(
     req: &ExecutionRequest,
     environment: Option<&Environment>,
     workspace: &Workspace,
+    zygote: Option<&warm::Zygote>,
     cancel: CancellationToken,
 ) -> Result<ExecutionResult, ExecuteError> {
     service.workspaces.write_files(workspace, &req.files)?;
@@ -67,15 +75,21 @@ async fn run_in(
     );
     let limits = &service.config.limits;
     let max_output = req.limits.max_output_bytes.unwrap_or(limits.default_output_bytes);
-    let run = service
-        .launcher
-        .launch(&spec, max_output, cancel, None)
-        .await
-        .map_err(|e| ExecuteError::Sandbox { stage: "launch".into(), message: e.to_string() })?;
+    let forked = match zygote {
+        Some(zygote) => warm::fork(service, zygote, &spec, &workspace.path, max_output, cancel.clone()).await,
+        None => None,
+    };
+    let path = if forked.is_some() { LaunchPath::Forked } else { LaunchPath::Cold };
+    let launched = match forked {
+        Some(run) => run,
+        None => service.launcher.launch(&spec, max_output, cancel, None).await,
+    };
+    let run = launched.map_err(|e| ExecuteError::Sandbox { stage: "launch".into(), message: e.to_string() })?;
     let artifacts = artifacts::changed_since(&workspace.path, &before);
     let workspace_full = service.workspaces.size_capped() && sandbox::host::filesystem_full(&workspace.path);
     let mut result = outcome::build(&req.execution_id, run, artifacts, workspace_full)?;
     result.isolation = service.active_layers.clone();
+    result.metrics.path = path;
     Ok(result)
 }
 

@@ -20,6 +20,13 @@ pub const WARM_FD: i32 = 4;
 /// path's file (only CommonJS code is run warm).
 pub const WARM_JS_CODE: &str = "/sandbox/user.cjs";
 
+/// Where a zygote finds the shared library its forks call (bound read-only in the zygote's
+/// sandbox only, never in a run's).
+pub const ZYGOTE_LIB: &str = "/opt/sandbox/zygote/libsandbox_zygote.so";
+/// Where a forked Python run finds its whole environment (a JSON object), since it is not
+/// executed with it.
+pub const FORKED_ENVIRON: &str = "/sandbox/environ.json";
+
 const PYTHON_SESSION: &str = include_str!("../../../runtimes/python/session.py");
 const NODE_SESSION: &str = include_str!("../../../runtimes/node/session.js");
 
@@ -55,6 +62,18 @@ pub fn session_launch(language: Language, runtimes: &RuntimePaths) -> Option<Lau
         }),
         Language::Shell => None,
     }
+}
+
+/// A Python zygote: the one-shot driver imports `preload`, then forks a run for each request
+/// on [`WARM_FD`]; each fork reads its run from the files of [`launch`] and [`FORKED_ENVIRON`].
+pub fn zygote_launch(runtimes: &RuntimePaths, preload: &[String]) -> Launch {
+    let at = |name: &str| format!("{SANDBOX_DIR}/{name}");
+    let argv = [&runtimes.python.display().to_string(), "-u", "-B", &at("driver.py"), "--zygote", ZYGOTE_LIB]
+        .into_iter()
+        .map(String::from)
+        .chain(preload.iter().cloned())
+        .collect();
+    Launch { argv, files: vec![(at("driver.py"), PYTHON_DRIVER.into())], has_channel: true, handoff_fd: Some(WARM_FD) }
 }
 
 /// A pre-started one-shot driver for `language` (Python or JavaScript): it imports `preload`

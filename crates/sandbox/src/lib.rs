@@ -16,6 +16,7 @@ pub mod runner;
 pub mod seccomp;
 pub mod spec;
 pub mod workspace_fs;
+pub mod zygote;
 
 pub use confinement::{Confinement, LandlockRules};
 pub use spec::*;

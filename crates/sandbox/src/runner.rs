@@ -101,12 +101,91 @@ pub async fn run_with_handoff(
         .kill_on_drop(true)
         .spawn()
         .map_err(spawn_err)?;
+    let protocol = |e: std::io::Error| RunError::Protocol(e.to_string());
+    ours.set_nonblocking(true).map_err(protocol)?;
+    let control = UnixStream::from_std(ours).map_err(protocol)?;
+    let stdout: Stream = Box::new(child.stdout.take().ok_or_else(|| RunError::Protocol("no stdout".into()))?);
+    let stderr: Stream = Box::new(child.stderr.take().ok_or_else(|| RunError::Protocol("no stderr".into()))?);
+    let launcher = LauncherProcess::Executed(child);
+    supervise(spec, options, launcher, control, [stdout, stderr], handoff.into_iter().collect()).await
+}
+
+/// Runs `spec` in a sandbox whose launcher `zygote` forks (see [`crate::zygote`]); the
+/// program is the zygote's interpreter, resumed. `handed` go with the spec (see
+/// [`crate::init::fork_entry`]).
+pub async fn run_forked(
+    zygote: &crate::zygote::ZygoteLink,
+    spec: &SandboxSpec,
+    options: &RunOptions,
+    handed: Vec<OwnedFd>,
+) -> Result<RunOutput, RunError> {
+    let forked = zygote.fork_launcher().map_err(|e| RunError::Spawn("zygote".into(), e))?;
+    let protocol = |e: std::io::Error| RunError::Protocol(e.to_string());
+    let control = UnixStream::from_std(forked.control).map_err(protocol)?;
+    let greeting = tokio::time::timeout(GREETING_WAIT, crate::zygote::greeting(&control)).await;
+    // Until the greeting nothing of the run has started: a failure is the zygote's.
+    let unborn = |why: String| RunError::Spawn("zygote".into(), std::io::Error::other(why));
+    let pid = match greeting {
+        Ok(Ok(pid)) => pid,
+        Ok(Err(e)) => return Err(unborn(format!("its fork did not greet: {e}"))),
+        Err(_) => return Err(unborn("it did not fork in time".into())),
+    };
+    let process = crate::zygote::Forked::open(pid).map_err(protocol)?;
+    let stdout: Stream = Box::new(tokio::net::unix::pipe::Receiver::from_owned_fd(forked.stdout).map_err(protocol)?);
+    let stderr: Stream = Box::new(tokio::net::unix::pipe::Receiver::from_owned_fd(forked.stderr).map_err(protocol)?);
+    supervise(spec, options, LauncherProcess::Forked(process), control, [stdout, stderr], handed).await
+}
+
+/// How long a zygote may take to fork a launcher and hear from it.
+const GREETING_WAIT: Duration = Duration::from_secs(10);
+
+type Stream = Box<dyn AsyncRead + Unpin + Send>;
+
+/// The launcher of a run: executed by the daemon, or forked by a zygote.
+enum LauncherProcess {
+    Executed(tokio::process::Child),
+    Forked(crate::zygote::Forked),
+}
+
+impl LauncherProcess {
+    fn id(&self) -> Option<u32> {
+        match self {
+            LauncherProcess::Executed(child) => child.id(),
+            LauncherProcess::Forked(forked) => Some(forked.pid()),
+        }
+    }
+
+    fn start_kill(&mut self) {
+        match self {
+            LauncherProcess::Executed(child) => drop(child.start_kill()),
+            LauncherProcess::Forked(forked) => forked.kill(),
+        }
+    }
+
+    async fn wait(&mut self) {
+        match self {
+            LauncherProcess::Executed(child) => drop(child.wait().await),
+            LauncherProcess::Forked(forked) => forked.exited().await,
+        }
+    }
+}
+
+/// The part of a run common to both launchers: cgroup, spec, output, limits, report.
+async fn supervise(
+    spec: &SandboxSpec,
+    options: &RunOptions,
+    mut child: LauncherProcess,
+    control: UnixStream,
+    [stdout, stderr]: [Stream; 2],
+    handed: Vec<OwnedFd>,
+) -> Result<RunOutput, RunError> {
     let started = Instant::now();
     // The launcher waits for its spec: nothing of the run starts before it is in its cgroup.
     let cgroup = match attach::attach(options.cgroups.as_deref(), &spec.limits, child.id()) {
         Ok(cgroup) => cgroup,
         Err(message) => {
-            let _ = child.kill().await;
+            child.start_kill();
+            child.wait().await;
             let outcome = Outcome::SetupFailed { stage: "cgroup".into(), message };
             let report = ended(outcome, started.elapsed());
             return Ok(RunOutput { report, stdout: Captured::default(), stderr: Captured::default(), limit: None });
@@ -114,17 +193,17 @@ pub async fn run_with_handoff(
     };
     let protocol = |e: std::io::Error| RunError::Protocol(e.to_string());
     let mut payload = serde_json::to_vec(spec).map_err(|e| RunError::Protocol(e.to_string()))?;
-    if let Some(fd) = handoff {
-        // Still blocking: one byte into an empty socket buffer returns at once.
-        let sent = crate::handoff::send(ours.as_fd(), &payload[..1], fd.as_fd()).map_err(protocol)?;
+    if !handed.is_empty() {
+        // One byte into an empty socket buffer never waits.
+        let fds: Vec<_> = handed.iter().map(|fd| fd.as_fd()).collect();
+        let sent = crate::handoff::send(control.as_fd(), &payload[..1], &fds).map_err(protocol)?;
         payload.drain(..sent);
     }
-    ours.set_nonblocking(true).map_err(protocol)?;
-    let control = UnixStream::from_std(ours).map_err(protocol)?;
+    drop(handed);
     let cap = options.max_output_bytes;
     let flood = Flood::new(cap);
-    let stdout = capture(child.stdout.take(), cap, &flood);
-    let stderr = capture(child.stderr.take(), cap, &flood);
+    let stdout = capture(Some(stdout), cap, &flood);
+    let stderr = capture(Some(stderr), cap, &flood);
     let limit = Duration::from_millis(spec.limits.wall_time_ms) + BACKSTOP;
     // Killing the launcher takes the sandbox with it (its pid 1 dies with its parent), which
     // also ends the output streams.
@@ -133,26 +212,26 @@ pub async fn run_with_handoff(
             report = tokio::time::timeout(limit, exchange(control, payload)) => match report {
                 Ok(report) => Ending::Report(report),
                 Err(_) => {
-                    let _ = child.start_kill();
+                    child.start_kill();
                     Ending::Report(Err(RunError::Protocol("did not finish in time and was killed".into())))
                 }
             },
             _ = options.cancel.cancelled() => {
-                let _ = child.start_kill();
+                child.start_kill();
                 Ending::Cancelled
             }
             _ = flood.cut.cancelled() => {
-                let _ = child.start_kill();
+                child.start_kill();
                 Ending::Cut(LimitHit::Output)
             }
             _ = attach::process_limit_hit(cgroup.as_ref()) => {
-                let _ = child.start_kill();
+                child.start_kill();
                 Ending::Cut(LimitHit::Processes)
             }
         }
     };
     let (ending, stdout, stderr) = tokio::join!(ending, stdout, stderr);
-    let _ = child.wait().await;
+    child.wait().await;
     let usage = attach::finish(cgroup).await;
     let (mut report, cut) = match ending {
         Ending::Cancelled => (ended(Outcome::Cancelled, started.elapsed()), None),

@@ -83,6 +83,12 @@ pub enum Mount {
     Proc {
         target: String,
     },
+    /// The detached mount the daemon handed over with the spec (after the session socket,
+    /// if any), attached here: how a forked run gets its workspace, which its zygote's
+    /// filesystem does not have. The run fails closed without it.
+    Handed {
+        target: String,
+    },
     /// A minimal /dev: null, zero, full, random, urandom, the fd links and a /dev/shm tmpfs.
     Dev {
         target: String,

@@ -40,6 +40,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             per_key: args.warm_pool,
             max_idle: Duration::from_secs(args.warm_max_idle_secs.max(1)),
             max_templates: args.warm_templates,
+            zygote_lib: args.zygote_library(),
         },
     };
     let service = ExecutionService::new(config, options).await.map_err(|e| anyhow!("{e}"))?;
@@ -102,8 +103,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     tokio::spawn(exit_on_second_signal());
     let _ = stop_tx.send(true);
     service.stop_accepting();
-    service.close_warm().await;
+    // Runs forked by a zygote live in its process tree: the warm path closes after them.
     drain(&service, Duration::from_secs(args.shutdown_grace_secs)).await;
+    service.close_warm().await;
     let _ = tokio::time::timeout(Duration::from_secs(5), http).await;
     if let Some(deliverer) = &deliverer {
         deliverer.flush(Duration::from_secs(5)).await;

@@ -10,7 +10,9 @@
 mod pool;
 mod sandbox;
 mod serve;
+mod zygote;
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -18,8 +20,9 @@ use utoipa::ToSchema;
 
 use crate::{ExecutionRequest, Language, LimitPolicy, RequestedLimits, WorkspaceChoice};
 
-pub(crate) use pool::Pool;
+pub(crate) use pool::{Claim, Pool};
 pub(crate) use serve::{serve, Served};
+pub(crate) use zygote::{fork, Zygote};
 
 /// How many sandboxes are kept ready, and for how long.
 #[derive(Debug, Clone)]
@@ -30,12 +33,15 @@ pub struct WarmConfig {
     pub max_idle: Duration,
     /// Templates kept warm at once (the most recently used), besides the system interpreters.
     pub max_templates: usize,
+    /// The shared library Python zygotes fork runs with; without it Python runs use
+    /// pre-started sandboxes like JavaScript.
+    pub zygote_lib: Option<PathBuf>,
 }
 
 impl Default for WarmConfig {
     /// Off: a service that is not a long-running daemon has no use for it.
     fn default() -> Self {
-        WarmConfig { per_key: 0, max_idle: Duration::from_secs(60), max_templates: 2 }
+        WarmConfig { per_key: 0, max_idle: Duration::from_secs(60), max_templates: 2, zygote_lib: None }
     }
 }
 
@@ -55,8 +61,10 @@ pub struct WarmPoolInfo {
     pub language: Language,
     /// Null: the system interpreter.
     pub template: Option<String>,
-    /// Sandboxes started and waiting for a run.
+    /// Sandboxes started and waiting for a run (a zygote counts as one).
     pub ready: usize,
+    /// `fork`: a zygote forks a sandbox per run; `pre-start`: each sandbox serves one run.
+    pub kind: &'static str,
 }
 
 /// Which pool can serve a run.

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 use super::sandbox::Pooled;
+use super::zygote::Zygote;
 use super::{key_for, Fixed, Key, WarmConfig, WarmInfo, WarmPoolInfo};
 use crate::service::ExecutionService;
 use crate::{ExecutionRequest, Language, Template};
@@ -30,9 +31,19 @@ pub(crate) struct Pool {
     starting: AtomicUsize,
 }
 
+/// What serves a claimed run warm.
+pub(crate) enum Claim {
+    /// A pre-started sandbox, the run's alone.
+    Pooled(Pooled),
+    /// A zygote that forks the run a sandbox of its own.
+    Forked(Arc<Zygote>),
+}
+
 struct Slot {
     template: Option<Template>,
     ready: Vec<Pooled>,
+    /// The pool's zygote, for Python when forking is available.
+    zygote: Option<Arc<Zygote>>,
     /// A refill is under way (one at a time per pool).
     filling: bool,
     used: Instant,
@@ -41,7 +52,7 @@ struct Slot {
 
 impl Slot {
     fn new(template: Option<Template>) -> Slot {
-        Slot { template, ready: Vec::new(), filling: false, used: Instant::now(), failed_at: None }
+        Slot { template, ready: Vec::new(), zygote: None, filling: false, used: Instant::now(), failed_at: None }
     }
 }
 
@@ -59,6 +70,11 @@ impl Pool {
 
     fn enabled(&self) -> bool {
         self.config.per_key > 0 && !self.closed.load(Ordering::SeqCst)
+    }
+
+    /// Whether the pool of `key` is a zygote.
+    fn forks(&self, key: &Key) -> bool {
+        key.language == Language::Python && self.config.zygote_lib.is_some()
     }
 
     fn slots(&self) -> std::sync::MutexGuard<'_, HashMap<Key, Slot>> {
@@ -96,8 +112,8 @@ impl Pool {
         });
     }
 
-    /// A ready sandbox for `req`, if one matches it; the pool starts its replacement.
-    pub fn claim(&self, req: &ExecutionRequest, fixed: Fixed) -> Option<Pooled> {
+    /// What can serve `req` warm, if anything matches it; the pool starts a replacement.
+    pub fn claim(&self, req: &ExecutionRequest, fixed: Fixed) -> Option<Claim> {
         if !self.enabled() {
             return None;
         }
@@ -110,9 +126,14 @@ impl Pool {
             }
             let slot = slots.get_mut(&key)?;
             slot.used = Instant::now();
-            let stale: Vec<Pooled> = extract(&mut slot.ready, |p| !p.alive());
-            let at = slot.ready.iter().position(|p| p.fixed == fixed && p.template == req.template);
-            (at.map(|at| slot.ready.remove(at)), stale)
+            if self.forks(&key) {
+                let zygote = slot.zygote.as_ref().filter(|z| z.alive() && z.template == req.template);
+                (zygote.cloned().map(Claim::Forked), Vec::new())
+            } else {
+                let stale: Vec<Pooled> = extract(&mut slot.ready, |p| !p.alive());
+                let at = slot.ready.iter().position(|p| p.fixed == fixed && p.template == req.template);
+                (at.map(|at| Claim::Pooled(slot.ready.remove(at))), stale)
+            }
         };
         self.retire_later(stale);
         self.refill(&key);
@@ -129,22 +150,30 @@ impl Pool {
         if let Some(key) = oldest.map(|(k, _)| k.clone()) {
             if let Some(slot) = slots.remove(&key) {
                 self.retire_later(slot.ready);
+                self.retire_zygote_later(slot.zygote);
             }
         }
     }
 
     /// Replaces the sandboxes idle too long or dead, and tops every pool up.
     async fn upkeep(&self) {
-        let (old, keys) = {
+        let (old, dead, keys) = {
             let mut slots = self.slots();
             let max_idle = self.config.max_idle;
             let mut old = Vec::new();
+            let mut dead = Vec::new();
             for slot in slots.values_mut() {
                 old.extend(extract(&mut slot.ready, |p| !p.alive() || p.started.elapsed() > max_idle));
+                if slot.zygote.as_ref().is_some_and(|z| !z.alive()) {
+                    dead.push(slot.zygote.take());
+                }
             }
-            (old, slots.keys().cloned().collect::<Vec<_>>())
+            (old, dead, slots.keys().cloned().collect::<Vec<_>>())
         };
         self.retire_later(old);
+        for zygote in dead {
+            self.retire_zygote_later(zygote);
+        }
         for key in keys {
             self.refill(&key);
         }
@@ -158,13 +187,21 @@ impl Pool {
             let mut slots = self.slots();
             let Some(slot) = slots.get_mut(key) else { return };
             let backing_off = slot.failed_at.is_some_and(|at| at.elapsed() < RETRY_AFTER);
-            if slot.filling || backing_off || slot.ready.len() >= self.config.per_key || !self.enabled() {
+            let full = match self.forks(key) {
+                true => slot.zygote.as_ref().is_some_and(|z| z.alive()),
+                false => slot.ready.len() >= self.config.per_key,
+            };
+            if slot.filling || backing_off || full || !self.enabled() {
                 return;
             }
             slot.filling = true;
             slot.template.clone()
         };
         let key = key.clone();
+        if let Some(library) = self.config.zygote_lib.clone().filter(|_| self.forks(&key)) {
+            tokio::spawn(async move { service.warm.start_zygote(&service, key, template, &library, token).await });
+            return;
+        }
         tokio::spawn(async move {
             let pool = &service.warm;
             loop {
@@ -221,6 +258,86 @@ impl Pool {
         });
     }
 
+    /// Starts the zygote of `key`, replacing a dead one.
+    async fn start_zygote(
+        &self,
+        service: &Arc<ExecutionService>,
+        key: Key,
+        template: Option<Template>,
+        library: &std::path::Path,
+        token: CancellationToken,
+    ) {
+        while service.busy() && self.enabled() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.starting.fetch_add(1, Ordering::SeqCst);
+        let started = match self.enabled() {
+            true => Some(Zygote::start(service, template.as_ref(), library, &token).await),
+            false => None,
+        };
+        let (unwanted, dead) = {
+            let mut slots = self.slots();
+            let slot = slots.get_mut(&key).filter(|_| self.enabled());
+            match (started, slot) {
+                (Some(Ok(zygote)), Some(slot)) => {
+                    slot.failed_at = None;
+                    slot.filling = false;
+                    (None, slot.zygote.replace(Arc::new(zygote)))
+                }
+                (Some(Ok(zygote)), None) => (Some(zygote), None),
+                (Some(Err(e)), slot) => {
+                    tracing::warn!(template = ?key.template, error = %e, "cannot start a Python zygote");
+                    if let Some(slot) = slot {
+                        slot.failed_at = Some(Instant::now());
+                        slot.filling = false;
+                    }
+                    (None, None)
+                }
+                (None, slot) => {
+                    if let Some(slot) = slot {
+                        slot.filling = false;
+                    }
+                    (None, None)
+                }
+            }
+        };
+        if let Some(zygote) = unwanted {
+            zygote.retire(service).await;
+        }
+        self.retire_zygote_later(dead);
+        self.starting.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// Retires a zygote once the runs it forked are over (killing it would take them along).
+    fn retire_zygote_later(&self, zygote: Option<Arc<Zygote>>) {
+        let Some(mut zygote) = zygote else { return };
+        let Some(service) = self.service() else {
+            zygote.kill();
+            return;
+        };
+        self.starting.fetch_add(1, Ordering::SeqCst);
+        tokio::spawn(async move {
+            let deadline = Instant::now() + Duration::from_secs_f64(service.config.limits.max_timeout_secs + 10.0);
+            let zygote = loop {
+                match Arc::try_unwrap(zygote) {
+                    Ok(zygote) => break Some(zygote),
+                    Err(shared) if Instant::now() < deadline && !service.cancel.is_cancelled() => {
+                        zygote = shared;
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                    Err(shared) => {
+                        shared.kill();
+                        break None;
+                    }
+                }
+            };
+            if let Some(zygote) = zygote {
+                zygote.retire(&service).await;
+            }
+            service.warm.starting.fetch_sub(1, Ordering::SeqCst);
+        });
+    }
+
     fn retire_later(&self, sandboxes: Vec<Pooled>) {
         if sandboxes.is_empty() {
             return;
@@ -243,9 +360,16 @@ impl Pool {
     /// Stops refilling, kills every idle sandbox and removes its workspace.
     pub async fn close(&self, service: &ExecutionService) {
         self.kill_idle();
-        let idle: Vec<Pooled> = self.slots().drain().flat_map(|(_, s)| s.ready).collect();
-        for pooled in idle {
-            pooled.retire(service).await;
+        let slots: Vec<Slot> = self.slots().drain().map(|(_, s)| s).collect();
+        for slot in slots {
+            for pooled in slot.ready {
+                pooled.retire(service).await;
+            }
+            match slot.zygote.map(Arc::try_unwrap) {
+                Some(Ok(zygote)) => zygote.retire(service).await,
+                Some(Err(shared)) => shared.kill(),
+                None => {}
+            }
         }
         // Those being started end too, and remove their workspaces themselves.
         let deadline = Instant::now() + Duration::from_secs(15);
@@ -265,6 +389,9 @@ impl Pool {
             for pooled in &slot.ready {
                 pooled.cancel.cancel();
             }
+            if let Some(zygote) = &slot.zygote {
+                zygote.kill();
+            }
         }
     }
 
@@ -275,7 +402,9 @@ impl Pool {
             .map(|(key, slot)| WarmPoolInfo {
                 language: key.language,
                 template: key.template.clone(),
-                ready: slot.ready.iter().filter(|p| p.alive()).count(),
+                ready: slot.ready.iter().filter(|p| p.alive()).count()
+                    + slot.zygote.as_ref().filter(|z| z.alive()).map_or(0, |_| 1),
+                kind: if self.forks(key) { "fork" } else { "pre-start" },
             })
             .collect();
         pools.sort_by(|a, b| (a.language.name(), &a.template).cmp(&(b.language.name(), &b.template)));

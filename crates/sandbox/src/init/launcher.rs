@@ -20,7 +20,7 @@ use nix::unistd::{lseek, pipe2, ForkResult, Pid, Whence};
 
 use super::error::{SetupError, SetupResult, Stage};
 use super::pid1::Pid1Report;
-use super::program::ProgramFds;
+use super::program::{ProgramFds, Resumed, Start};
 use super::{pid1, sys, userns};
 use crate::spec::{Outcome, SandboxReport, SandboxSpec};
 
@@ -32,22 +32,38 @@ pub fn main() -> ! {
     };
     let mut control = std::fs::File::from(control);
     let report = match read_spec(&mut control) {
-        Ok((spec, handoff)) => launch(&spec, handoff, control.as_fd()).unwrap_or_else(failed),
+        Ok((spec, handed)) => match launch(&spec, handed, control.as_fd(), Start::Exec) {
+            Ok(Launched::Report(report)) => report,
+            // An executed program never comes back here.
+            Ok(Launched::Program(_)) => sys::exit_now(127),
+            Err(e) => failed(e),
+        },
         Err(e) => failed(e),
     };
-    let _ = control.write_all(&serde_json::to_vec(&report).unwrap_or_default());
+    report_to(&mut control, &report);
     sys::exit_now(0)
 }
 
-/// The spec, and the socket the daemon may have sent with its first byte.
-fn read_spec(control: &mut std::fs::File) -> SetupResult<(SandboxSpec, Option<OwnedFd>)> {
+/// What [`launch`] comes back with: in the launcher, the run's report; in the program of a
+/// resumed sandbox, the program itself.
+pub enum Launched {
+    Report(SandboxReport),
+    Program(Resumed),
+}
+
+pub fn report_to(control: &mut std::fs::File, report: &SandboxReport) {
+    let _ = control.write_all(&serde_json::to_vec(report).unwrap_or_default());
+}
+
+/// The spec, and the descriptors the daemon may have sent with its first byte.
+pub fn read_spec(control: &mut std::fs::File) -> SetupResult<(SandboxSpec, Vec<OwnedFd>)> {
     let (mut raw, handoff) = crate::handoff::receive(control.as_fd()).stage(|| "read spec".into())?;
     control.read_to_end(&mut raw).stage(|| "read spec".into())?;
     let spec = serde_json::from_slice(&raw).stage(|| "parse spec".into())?;
     Ok((spec, handoff))
 }
 
-fn failed(e: SetupError) -> SandboxReport {
+pub fn failed(e: SetupError) -> SandboxReport {
     SandboxReport {
         outcome: Outcome::SetupFailed { stage: e.stage, message: e.message },
         wall_time_ms: 0.0,
@@ -59,14 +75,19 @@ fn failed(e: SetupError) -> SandboxReport {
     }
 }
 
-fn launch(spec: &SandboxSpec, handoff: Option<OwnedFd>, control: BorrowedFd<'_>) -> SetupResult<SandboxReport> {
+/// Builds the sandbox for `spec` and waits for its end. `handed` are the descriptors that
+/// came with the spec: the session socket first when the spec has one, then the mount of a
+/// [`Mount::Handed`](crate::Mount::Handed) step.
+pub fn launch(spec: &SandboxSpec, handed: Vec<OwnedFd>, control: BorrowedFd<'_>, how: Start) -> SetupResult<Launched> {
+    let mut handed = handed.into_iter();
     // Fail closed: a session program without its channel must not run.
-    let session = match (spec.session_fd, handoff) {
+    let session = match (spec.session_fd, spec.session_fd.and_then(|_| handed.next())) {
         (Some(at), Some(fd)) if Some(at) != spec.channel_fd => Some((fd, at)),
         (Some(_), Some(_)) => return Err(SetupError::new("session socket", "same descriptor as the channel")),
         (Some(_), None) => return Err(SetupError::new("session socket", "none came with the spec")),
         (None, _) => None,
     };
+    let mount = spec.mounts.iter().any(|m| matches!(m, crate::Mount::Handed { .. })).then(|| handed.next()).flatten();
     let stdin = memfd_with("stdin", spec.stdin.as_bytes())?;
     let channel = match spec.channel_fd {
         Some(at) => Some((memfd_with("channel", b"")?, at)),
@@ -82,7 +103,9 @@ fn launch(spec: &SandboxSpec, handoff: Option<OwnedFd>, control: BorrowedFd<'_>)
     let pid = match sys::fork().stage(|| "fork sandbox init".into())? {
         ForkResult::Child => {
             drop(report_read);
-            pid1::run(spec, ProgramFds { stdin, channel, session }, report_write)
+            drop(channel_copy);
+            let resumed = pid1::run(spec, ProgramFds { stdin, channel, session }, mount, report_write, how);
+            return Ok(Launched::Program(resumed));
         }
         ForkResult::Parent { child } => child,
     };
@@ -91,6 +114,7 @@ fn launch(spec: &SandboxSpec, handoff: Option<OwnedFd>, control: BorrowedFd<'_>)
     drop(channel);
     // Only the program holds the session socket: when it dies, the daemon reads end-of-file.
     drop(session);
+    drop(mount);
     // The program's output pipes must reach end-of-file when the sandbox's last process
     // exits, not when the launcher does.
     let null = std::fs::File::open("/dev/null").stage(|| "open /dev/null".into())?;
@@ -109,7 +133,7 @@ fn launch(spec: &SandboxSpec, handoff: Option<OwnedFd>, control: BorrowedFd<'_>)
         Some(fd) => read_channel(fd, spec.limits.channel_bytes)?,
         None => (None, false),
     };
-    Ok(SandboxReport {
+    Ok(Launched::Report(SandboxReport {
         outcome,
         wall_time_ms,
         cpu_time_ms,
@@ -117,7 +141,7 @@ fn launch(spec: &SandboxSpec, handoff: Option<OwnedFd>, control: BorrowedFd<'_>)
         channel,
         channel_truncated,
         full_filesystems: pid1.full_filesystems,
-    })
+    }))
 }
 
 fn memfd_with(name: &str, contents: &[u8]) -> SetupResult<OwnedFd> {

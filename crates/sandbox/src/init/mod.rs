@@ -10,9 +10,11 @@ mod program;
 mod rlimit;
 mod sys;
 pub mod userns;
+mod zygote;
 
 pub use error::SetupError;
 pub use launcher::main;
+pub use zygote::{fork_entry, HELLO};
 
 /// The hidden subcommand that turns this binary into the init child.
 pub const INIT_ARG: &str = "__sandbox-init";

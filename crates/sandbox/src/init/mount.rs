@@ -5,6 +5,7 @@
 //! found even if a step covers their host path; then the host root is detached for good.
 
 use std::fs;
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -12,7 +13,8 @@ use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sys::statvfs::{statvfs, FsFlags};
 use nix::unistd::{chdir, pivot_root};
 
-use super::error::{SetupResult, Stage};
+use super::error::{SetupError, SetupResult, Stage};
+use super::sys;
 use crate::spec::Mount;
 
 /// Where the staging tmpfs goes before the first pivot. It only hides the host path inside
@@ -24,8 +26,9 @@ const NEW: &str = "/newroot";
 /// Host device nodes that a minimal /dev exposes.
 const DEVICES: [&str; 5] = crate::confinement::DEV_NODES;
 
-/// Assembles the root from `mounts` and makes it the process's `/`, read-only.
-pub fn build_root(mounts: &[Mount], root_size_bytes: u64) -> SetupResult<()> {
+/// Assembles the root from `mounts` and makes it the process's `/`, read-only. `handed` is
+/// the detached mount a [`Mount::Handed`] step attaches.
+pub fn build_root(mounts: &[Mount], root_size_bytes: u64, mut handed: Option<OwnedFd>) -> SetupResult<()> {
     mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
         .stage(|| "make mounts private".into())?;
     mount_tmpfs(Path::new(STAGING), 1 << 20, 0o755).stage(|| "staging tmpfs".into())?;
@@ -38,7 +41,10 @@ pub fn build_root(mounts: &[Mount], root_size_bytes: u64) -> SetupResult<()> {
     chdir("/").stage(|| "chdir /".into())?;
 
     for step in mounts {
-        apply(step)?;
+        match step {
+            Mount::Handed { target } => attach(handed.take(), target)?,
+            step => apply(step)?,
+        }
     }
 
     // pivot_root(".", ".") stacks the staging root (with the host root under it) on top of
@@ -85,7 +91,16 @@ fn apply(step: &Mount) -> SetupResult<()> {
             mount(Some("proc"), &dst, Some("proc"), flags, None::<&str>).stage(|| format!("mount proc on {target}"))
         }
         Mount::Dev { target, shm_size_bytes } => dev(target, *shm_size_bytes),
+        Mount::Handed { target } => attach(None, target),
     }
+}
+
+/// Attaches the handed-over mount at `target`; fails closed when none came with the spec.
+fn attach(handed: Option<OwnedFd>, target: &str) -> SetupResult<()> {
+    let fd = handed.ok_or_else(|| SetupError::new(format!("mount on {target}"), "no mount came with the spec"))?;
+    let dst = inside(target);
+    fs::create_dir_all(&dst).stage(|| format!("mkdir {target}"))?;
+    sys::move_mount(&fd, &dst).stage(|| format!("attach the handed mount on {target}"))
 }
 
 /// The host path `p` as seen while the host root sits at /oldroot.

@@ -10,7 +10,7 @@ use nix::sys::signal::Signal;
 use serde::{Deserialize, Serialize};
 
 use super::error::{SetupResult, Stage};
-use super::program::{self, ProgramFds};
+use super::program::{self, ProgramFds, Resumed, Start, Started};
 use super::{mount, sys, userns};
 use crate::host;
 use crate::spec::{Mount, Outcome, SandboxSpec};
@@ -27,10 +27,15 @@ pub struct Pid1Report {
 /// Room in the root tmpfs besides the files the spec writes into it.
 const ROOT_SLACK_BYTES: u64 = 1 << 20;
 
-/// Never returns: writes the outcome to `report` and exits.
-pub fn run(spec: &SandboxSpec, fds: ProgramFds, report: OwnedFd) -> ! {
-    let outcome = match supervise(spec, fds) {
-        Ok(outcome) => outcome,
+/// Writes the outcome to `report` and exits. Returns only in the program of a resumed
+/// sandbox (see [`Start::Resume`]). `handed` is the mount a [`Mount::Handed`] step attaches.
+pub fn run(spec: &SandboxSpec, fds: ProgramFds, handed: Option<OwnedFd>, report: OwnedFd, how: Start) -> Resumed {
+    let outcome = match supervise(spec, fds, handed, how) {
+        Ok(Supervised::Ended(outcome)) => outcome,
+        Ok(Supervised::Program(resumed)) => {
+            drop(report);
+            return resumed;
+        }
         Err(e) => Outcome::SetupFailed { stage: e.stage, message: e.message },
     };
     let full_filesystems = full_filesystems(&spec.mounts);
@@ -39,17 +44,25 @@ pub fn run(spec: &SandboxSpec, fds: ProgramFds, report: OwnedFd) -> ! {
     sys::exit_now(0)
 }
 
-fn supervise(spec: &SandboxSpec, fds: ProgramFds) -> SetupResult<Outcome> {
+enum Supervised {
+    Ended(Outcome),
+    Program(Resumed),
+}
+
+fn supervise(spec: &SandboxSpec, fds: ProgramFds, handed: Option<OwnedFd>, how: Start) -> SetupResult<Supervised> {
     // If the launcher dies (it is killed with the daemon), the whole sandbox dies with us.
     prctl::set_pdeathsig(Signal::SIGKILL).stage(|| "set parent death signal".into())?;
     userns::enter_mount_namespace()?;
-    mount::build_root(&spec.mounts, root_size(&spec.mounts))?;
+    mount::build_root(&spec.mounts, root_size(&spec.mounts), handed)?;
     nix::unistd::sethostname(&spec.hostname).stage(|| "set hostname".into())?;
-    let (pid, exec_errors) = program::start(spec, fds)?;
+    let (pid, exec_errors) = match program::start(spec, fds, how)? {
+        Started::Parent(pid, exec_errors) => (pid, exec_errors),
+        Started::Program(resumed) => return Ok(Supervised::Program(resumed)),
+    };
     let outcome = program::reap_all(pid);
     match program::exec_error(exec_errors) {
         Some(e) => Err(e),
-        None => Ok(outcome),
+        None => Ok(Supervised::Ended(outcome)),
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::ffi::CString;
 use std::io::{Read, Write};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
@@ -22,19 +22,77 @@ pub struct ProgramFds {
     pub session: Option<(OwnedFd, i32)>,
 }
 
-/// Forks and execs the program; returns its pid and the read end of a pipe that carries an
-/// error message if it failed before `execve` (the pipe closes on a successful exec).
-pub fn start(spec: &SandboxSpec, fds: ProgramFds) -> SetupResult<(Pid, OwnedFd)> {
+/// How the program starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    /// `execve` of the spec's argv: a fresh executable.
+    Exec,
+    /// The forked process itself goes on as the program (a zygote's fork): it returns from
+    /// the launch with everything in place, to be confined by [`Resumed::confine`].
+    Resume,
+}
+
+/// Held only by the program of a resumed sandbox: its descriptors, directory, limits and
+/// privileges are the run's, its confinement is still to come.
+pub struct Resumed {
+    confinement: crate::Confinement,
+    /// Descriptors from here on are not the program's.
+    keep_below: i32,
+    /// Closed once the program is confined; a message on it means it never ran.
+    errors: OwnedFd,
+}
+
+impl Resumed {
+    /// Closes every descriptor the program does not own (the zygote's and the launcher's),
+    /// then applies the confinement. Call it last, once nothing else holds a descriptor.
+    /// Never returns when something fails: the program must not run unconfined.
+    pub fn confine(self) {
+        let errors = self.errors.as_raw_fd();
+        let closed = sys::close_from(self.keep_below, errors);
+        // An executed program may read its own /proc files; so may this one.
+        let steps = closed
+            .stage(|| "close descriptors".into())
+            .and_then(|()| nix::sys::prctl::set_dumpable(true).stage(|| "set dumpable".into()))
+            .and_then(|()| confine::apply(&self.confinement));
+        if let Err(err) = steps {
+            let mut pipe = std::fs::File::from(self.errors);
+            let _ = pipe.write_all(format!("{}\n{}", err.stage, err.message).as_bytes());
+            sys::exit_now(127)
+        }
+    }
+}
+
+/// What [`start`] returns: the program's pid in its parent, or (resumed) the program itself.
+pub enum Started {
+    Parent(Pid, OwnedFd),
+    Program(Resumed),
+}
+
+/// Forks the program; returns its pid and the read end of a pipe that carries an error
+/// message if it failed before it started (the pipe closes on a successful exec, or once a
+/// resumed program is confined).
+pub fn start(spec: &SandboxSpec, fds: ProgramFds, how: Start) -> SetupResult<Started> {
     let (err_read, err_write) = pipe2(OFlag::O_CLOEXEC).stage(|| "exec error pipe".into())?;
+    // Out of the way of the numbers the program's descriptors are placed at.
+    let err_write = sys::rehome(err_write).stage(|| "exec error pipe".into())?;
     match sys::fork().stage(|| "fork program".into())? {
         ForkResult::Child => {
             drop(err_read);
-            let err = exec(spec, fds);
+            let err = match how {
+                Start::Exec => exec(spec, fds),
+                Start::Resume => match place(spec, fds) {
+                    Ok(keep_below) => {
+                        let confinement = spec.confinement.clone();
+                        return Ok(Started::Program(Resumed { confinement, keep_below, errors: err_write }));
+                    }
+                    Err(e) => e,
+                },
+            };
             let mut pipe = std::fs::File::from(err_write);
             let _ = pipe.write_all(format!("{}\n{}", err.stage, err.message).as_bytes());
             sys::exit_now(127)
         }
-        ForkResult::Parent { child } => Ok((child, err_read)),
+        ForkResult::Parent { child } => Ok(Started::Parent(child, err_read)),
     }
 }
 
@@ -60,6 +118,22 @@ fn exec(spec: &SandboxSpec, fds: ProgramFds) -> SetupError {
 type Exec = (CString, Vec<CString>, Vec<CString>);
 
 fn prepare(spec: &SandboxSpec, fds: ProgramFds) -> SetupResult<Exec> {
+    let keep_below = place(spec, fds)?;
+    // Only stdio, the channel and the session socket reach the program.
+    sys::cloexec_from(3, keep_below).stage(|| "close descriptors".into())?;
+    let cstr = |s: &str| CString::new(s).stage(|| "argument with NUL byte".into());
+    let argv = spec.argv.iter().map(|a| cstr(a)).collect::<SetupResult<Vec<_>>>()?;
+    let env = spec.env.iter().map(|(k, v)| cstr(&format!("{k}={v}"))).collect::<SetupResult<Vec<_>>>()?;
+    let path = argv.first().cloned().ok_or_else(|| SetupError::new("exec", "empty argv"))?;
+    // Last: from here on only what the confinement allows works, down to execve itself.
+    confine::apply(&spec.confinement)?;
+    Ok((path, argv, env))
+}
+
+/// Everything of the program's process but its confinement: its descriptors at their
+/// numbers, directory, limits and privileges. Returns the first descriptor number that is
+/// not the program's.
+fn place(spec: &SandboxSpec, fds: ProgramFds) -> SetupResult<i32> {
     // When the run's cgroup runs out of memory, the kernel kills the code, never the
     // sandbox's init or launcher (whose loss would lose the run's report). Raising one's
     // own score needs no privilege; without /proc it stays as it is.
@@ -82,18 +156,10 @@ fn prepare(spec: &SandboxSpec, fds: ProgramFds) -> SetupResult<Exec> {
         sys::dup_to(session, *at).stage(|| "session socket".into())?;
         keep_below = keep_below.max(at + 1);
     }
-    // Only stdio and the channel reach the program: everything else closes at exec.
-    sys::cloexec_from(3, keep_below).stage(|| "close descriptors".into())?;
     chdir(spec.cwd.as_str()).stage(|| format!("chdir {}", spec.cwd))?;
     rlimit::apply(&spec.limits)?;
     privileges::drop_all()?;
-    let cstr = |s: &str| CString::new(s).stage(|| "argument with NUL byte".into());
-    let argv = spec.argv.iter().map(|a| cstr(a)).collect::<SetupResult<Vec<_>>>()?;
-    let env = spec.env.iter().map(|(k, v)| cstr(&format!("{k}={v}"))).collect::<SetupResult<Vec<_>>>()?;
-    let path = argv.first().cloned().ok_or_else(|| SetupError::new("exec", "empty argv"))?;
-    // Last: from here on only what the confinement allows works, down to execve itself.
-    confine::apply(&spec.confinement)?;
-    Ok((path, argv, env))
+    Ok(keep_below)
 }
 
 /// Waits for the program, then kills whatever it left behind and reaps it all: once the

@@ -1,6 +1,6 @@
 //! Per-process resource limits of the program.
 
-use nix::sys::resource::{setrlimit, Resource};
+use nix::sys::resource::{getrlimit, setrlimit, Resource};
 
 use super::error::{SetupResult, Stage};
 use crate::spec::Limits;
@@ -16,6 +16,9 @@ pub fn apply(limits: &Limits) -> SetupResult<()> {
         set.push((Resource::RLIMIT_DATA, data));
     }
     for (resource, value) in set {
+        // Never above the hard limit in force, which only a privileged process could raise.
+        let (_, hard) = getrlimit(resource).stage(|| format!("getrlimit {resource:?}"))?;
+        let value = value.min(hard);
         setrlimit(resource, value, value).stage(|| format!("setrlimit {resource:?}"))?;
     }
     Ok(())

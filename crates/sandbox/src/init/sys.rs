@@ -64,3 +64,32 @@ pub fn take_stdin() -> std::io::Result<OwnedFd> {
     nix::unistd::dup2_stdin(&null)?;
     Ok(control)
 }
+
+/// Attaches the detached mount `fd` (made by `open_tree`) at the directory `at`.
+pub fn move_mount(fd: &OwnedFd, at: &std::path::Path) -> nix::Result<()> {
+    let at = std::ffi::CString::new(at.as_os_str().as_encoded_bytes()).map_err(|_| Errno::EINVAL)?;
+    // SAFETY: both strings are NUL-terminated and outlive the call; `fd` is a live descriptor.
+    let res = unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_FDCWD,
+            at.as_ptr(),
+            libc::MOVE_MOUNT_F_EMPTY_PATH,
+        )
+    };
+    Errno::result(res).map(drop)
+}
+
+/// Closes every descriptor from `from` upwards except `keep`.
+pub fn close_from(from: i32, keep: i32) -> nix::Result<()> {
+    let ranges = if keep >= from { vec![(from, keep - 1), (keep + 1, i32::MAX)] } else { vec![(from, i32::MAX)] };
+    for (first, last) in ranges.into_iter().filter(|(first, last)| first <= last) {
+        // SAFETY: close_range takes plain integers. The caller owns no descriptor in range
+        // (everything it owned is dropped by now), so nothing is closed behind an owner.
+        let res = unsafe { libc::syscall(libc::SYS_close_range, first as u32, last as u32, 0) };
+        Errno::result(res)?;
+    }
+    Ok(())
+}
