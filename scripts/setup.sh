@@ -7,6 +7,8 @@ source scripts/install-deps.sh
 
 cargo build --release --locked
 install -m 0755 target/release/sandbox-executor /usr/local/bin/sandbox-executor
+# Python zygotes load it to fork runs (found in ../lib/sandbox-executor beside the binary).
+install -D -m 0644 target/release/libsandbox_zygote.so /usr/local/lib/sandbox-executor/libsandbox_zygote.so
 
 port="${EXECUTOR_PORT:-8080}"
 pidfile=/run/sandbox-executor.pid

@@ -9,4 +9,6 @@ cargo nextest --version >/dev/null 2>&1 || cargo install cargo-nextest --locked
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 bash runtimes/test_drivers.sh
+# Builds the binaries the tests run, the zygote library among them (tests never build it).
+cargo build --workspace --locked
 cargo nextest run --workspace --locked --no-fail-fast

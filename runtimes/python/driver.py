@@ -421,9 +421,12 @@ def _zygote(library, preload):
     """Zygote mode: loads what runs will likely need once, then forks one run per request."""
     import ctypes
     import gc
+    import signal
     import socket
 
     _preload(preload)
+    # Launchers are reaped as they end (each fork resets this for itself).
+    signal.signal(signal.SIGCHLD, lambda *_: _reap())
     fork_entry = ctypes.CDLL(library).sandbox_zygote_fork
     fork_entry.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_int)
     fork_entry.restype = ctypes.c_int
@@ -432,7 +435,6 @@ def _zygote(library, preload):
     gc.freeze()  # what is loaded now stays shared with the forks: their collector skips it
     while True:
         message, fds, _, _ = socket.recv_fds(requests, 1, 3)
-        _reap()
         if not message:
             os._exit(0)  # the daemon is gone
         if len(fds) != 3:
@@ -459,6 +461,8 @@ def _run_forked():
     """A zygote's fork, in its own sandbox: runs the code from the files as the first form
     does, then ends as the interpreter would."""
     global RESULT_FD, START
+    signal = sys.modules["signal"]  # loaded by the zygote
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     RESULT_FD = _take_result_fd()
     START = time.monotonic()
     os.environ.clear()

@@ -12,6 +12,28 @@ use serde_json::Value;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_sandbox-executor");
 
+/// The zygote library the daemon finds beside its binary: built by `cargo build` (and by the
+/// test script), not by `cargo test`, so a missing or older one is built here.
+pub fn ensure_zygote_library() {
+    static BUILT: std::sync::Once = std::sync::Once::new();
+    BUILT.call_once(|| {
+        let bin = std::path::Path::new(BIN);
+        let library = bin.with_file_name("libsandbox_zygote.so");
+        let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+        if modified(&library).is_some_and(|lib| modified(bin).is_some_and(|bin| lib >= bin)) {
+            return;
+        }
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut build = Command::new(cargo);
+        build.args(["build", "-p", "sandbox-zygote"]);
+        if bin.parent().and_then(|d| d.file_name()).is_some_and(|d| d == "release") {
+            build.arg("--release");
+        }
+        let status = build.status().expect("run cargo build -p sandbox-zygote");
+        assert!(status.success(), "cargo build -p sandbox-zygote failed");
+    });
+}
+
 pub struct Daemon {
     child: Child,
     pub port: u16,
@@ -52,6 +74,7 @@ impl Daemon {
     }
 
     async fn launch(state: tempfile::TempDir, env: &[(&str, &str)], logged: bool) -> Daemon {
+        ensure_zygote_library();
         let port = free_port();
         let mut command = Command::new(BIN);
         command

@@ -379,9 +379,11 @@ fn state_entries(root: &Path) -> BTreeSet<String> {
 
 /// The processes of the daemon's idle pre-started sandboxes: trees under a direct child of
 /// the daemon made of nothing but the sandbox's launcher and init (`sandbox-init`) and at
-/// most one driver still waiting for its run (`driver.py --warm`, `driver.js --warm`). A run
-/// happens inside its driver, and its sandbox is gone when its result is back, so a leftover
-/// of a run (any other program, a second driver) makes its whole tree stray.
+/// most one driver still waiting for its run (`driver.py --warm`, `driver.js --warm`) or
+/// a Python zygote between forks (`driver.py --zygote`). A run happens inside its driver
+/// (or a fork of the zygote, below it), and its sandbox is gone when its result is back, so
+/// a leftover of a run (any other program, a second driver, a fork) makes its whole tree
+/// stray.
 fn idle_sandboxes(procs: &[Process], daemon: u32) -> BTreeSet<u32> {
     let children = |pid: u32| procs.iter().filter(move |p| p.ppid == pid);
     let mut idle = BTreeSet::new();
@@ -394,7 +396,9 @@ fn idle_sandboxes(procs: &[Process], daemon: u32) -> BTreeSet<u32> {
         }
         let is_init = |p: &Process| p.cmdline.starts_with("sandbox-init ");
         let is_waiting = |p: &Process| {
-            p.cmdline.contains(" /sandbox/driver.py --warm") || p.cmdline.contains(" /sandbox/driver.js --warm")
+            [" /sandbox/driver.py --warm", " /sandbox/driver.js --warm", " /sandbox/driver.py --zygote"]
+                .iter()
+                .any(|mode| p.cmdline.contains(mode))
         };
         let drivers = tree.iter().filter(|p| is_waiting(p)).count();
         if tree.len() <= 3 && drivers <= 1 && tree.iter().all(|p| is_init(p) || is_waiting(p)) && is_init(launcher) {
@@ -410,7 +414,7 @@ fn idle_workspaces(procs: &[Process], daemon: u32) -> BTreeSet<(u64, u64)> {
     let idle = idle_sandboxes(procs, daemon);
     procs
         .iter()
-        .filter(|p| idle.contains(&p.pid) && p.cmdline.contains("--warm"))
+        .filter(|p| idle.contains(&p.pid) && (p.cmdline.contains("--warm") || p.cmdline.contains("--zygote")))
         .map(|p| dev_ino(Path::new(&format!("/proc/{}/cwd", p.pid))))
         .filter(|id| *id != (0, 0))
         .collect()
