@@ -427,7 +427,9 @@ def _zygote(library, preload):
     _preload(preload)
     # Launchers are reaped as they end (each fork resets this for itself).
     signal.signal(signal.SIGCHLD, lambda *_: _reap())
-    fork_entry = ctypes.CDLL(library).sandbox_zygote_fork
+    library = ctypes.CDLL(library)
+    library.sandbox_zygote_prepare()  # a failure shows in each run, which then fails closed
+    fork_entry = library.sandbox_zygote_fork
     fork_entry.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_int)
     fork_entry.restype = ctypes.c_int
     requests = socket.socket(fileno=WARM_FD)

@@ -131,8 +131,8 @@ pub struct ServeArgs {
     #[arg(long, env = "SANDBOX_WARM_TEMPLATES", default_value_t = 2)]
     pub warm_templates: usize,
     /// The shared library Python zygotes fork runs with (built as libsandbox_zygote.so);
-    /// by default found next to this program or in ../lib/sandbox-executor. An empty value
-    /// turns forking off: Python runs then use pre-started sandboxes.
+    /// by default found next to this program or in ../lib/sandbox-executor. `off` turns
+    /// forking off: Python runs then use pre-started sandboxes.
     #[arg(long, env = "SANDBOX_ZYGOTE_LIB")]
     pub zygote_lib: Option<PathBuf>,
     #[command(flatten)]
@@ -218,7 +218,7 @@ impl ServeArgs {
     pub fn zygote_library(&self) -> Option<PathBuf> {
         const NAME: &str = "libsandbox_zygote.so";
         if let Some(path) = &self.zygote_lib {
-            return (!path.as_os_str().is_empty()).then(|| path.clone());
+            return (path.as_os_str() != "off").then(|| path.clone());
         }
         let exe = std::env::current_exe().ok()?;
         let dir = exe.parent()?;

@@ -40,6 +40,16 @@ fn path_of(r: &Value) -> &str {
     r["metrics"]["path"].as_str().unwrap_or_else(|| panic!("no metrics.path: {r}"))
 }
 
+/// The warm path of a language: Python runs are forked by a zygote, JavaScript runs take a
+/// pre-started sandbox.
+fn warm_path(language: &str) -> &'static str {
+    if language == "python" {
+        "forked"
+    } else {
+        "warm"
+    }
+}
+
 /// Runs `body` warm (waiting for a ready sandbox first) and cold, and checks both give the
 /// same result, the launch path aside; returns the warm one.
 async fn same_warm_and_cold(d: &Daemon, body: Value) -> Value {
@@ -50,7 +60,7 @@ async fn same_warm_and_cold(d: &Daemon, body: Value) -> Value {
     let cold = d.execute(cold_body).await;
     until_ready(d, language, template).await;
     let warm = d.execute(body.clone()).await;
-    assert_eq!((path_of(&warm), path_of(&cold)), ("warm", "cold"), "{warm}\n{cold}");
+    assert_eq!((path_of(&warm), path_of(&cold)), (warm_path(language), "cold"), "{warm}\n{cold}");
     for field in
         ["status", "process_status", "termination_reason", "stdout", "stderr", "exit_code", "return_value", "error"]
     {
@@ -163,10 +173,10 @@ async fn a_warm_run_sees_nothing_of_the_run_before() {
     for round in 0..3 {
         until_ready(&d, "python", None).await;
         let a = d.execute(json!({"code": plant, "language": "python"})).await;
-        assert_eq!((a["stdout"].as_str(), path_of(&a)), (Some("planted\n"), "warm"), "{a}");
+        assert_eq!((a["stdout"].as_str(), path_of(&a)), (Some("planted\n"), "forked"), "{a}");
         until_ready(&d, "python", None).await;
         let b = d.execute(json!({"code": look, "language": "python"})).await;
-        assert_eq!((b["stdout"].as_str(), path_of(&b)), (Some("found []\n"), "warm"), "round {round}: {b}");
+        assert_eq!((b["stdout"].as_str(), path_of(&b)), (Some("found []\n"), "forked"), "round {round}: {b}");
     }
 }
 
@@ -196,9 +206,11 @@ async fn requests_a_pre_started_sandbox_cannot_serve_exactly_go_cold() {
     };
     for (why, body) in [
         ("stdin", py(json!({"stdin": "abc"}))),
-        ("memory", py(json!({"limits": {"memory_mb": 256}}))),
-        ("processes", py(json!({"limits": {"max_processes": 20}}))),
         ("asked cold", py(json!({"warm": false}))),
+        (
+            "JavaScript memory",
+            json!({"code": "console.log('none')", "language": "javascript", "limits": {"memory_mb": 256}}),
+        ),
         ("interpreter variable", py(json!({"env_vars": {"PYTHONHASHSEED": "1"}}))),
         ("ES module", json!({"code": "import fs from 'fs';\nconsole.log('none')", "language": "javascript"})),
         ("shell", json!({"code": "echo none", "language": "shell"})),
@@ -220,7 +232,8 @@ async fn pools_refill_after_each_run() {
         for n in 0..4 {
             until_ready(&d, language, None).await;
             let r = d.execute(json!({"code": code, "language": language})).await;
-            assert_eq!((r["stdout"].as_str(), path_of(&r)), (Some("1\n"), "warm"), "{language} run {n}: {r}");
+            let expected = (Some("1\n"), warm_path(language));
+            assert_eq!((r["stdout"].as_str(), path_of(&r)), expected, "{language} run {n}: {r}");
         }
     }
 }
@@ -266,4 +279,56 @@ async fn shutdown_ends_the_pre_started_sandboxes_and_removes_their_workspaces() 
     }
     assert_eq!(alive(), Vec::<String>::new(), "pre-started sandboxes outlived the daemon");
     assert_eq!(common::mounts_under(d.state.path()), Vec::<String>::new(), "workspaces left after shutdown");
+}
+
+/// A forked run is held to its own limits, whatever the zygote's: its own cgroup and rlimits.
+#[tokio::test]
+async fn a_forked_run_keeps_its_own_limits() {
+    let Some(d) = warm_daemon().await else { return };
+    let hog = "x = []\nwhile True:\n    x.append(bytearray(16 << 20))";
+    let bomb =
+        "import os, time\nfor _ in range(100):\n    if os.fork() == 0:\n        time.sleep(30)\n        os._exit(0)";
+    for (code, limits, reason) in
+        [(hog, json!({"memory_mb": 128}), "memory_limit"), (bomb, json!({"max_processes": 10}), "process_limit")]
+    {
+        until_ready(&d, "python", None).await;
+        let r = d.execute(json!({"code": code, "language": "python", "limits": limits, "timeout": 20})).await;
+        assert_eq!((path_of(&r), r["termination_reason"].as_str()), ("forked", Some(reason)), "{r}");
+    }
+    until_ready(&d, "python", None).await;
+    let r = d.execute(json!({"code": "print('after')", "language": "python"})).await;
+    assert_eq!((path_of(&r), r["stdout"].as_str()), ("forked", Some("after\n")), "{r}");
+}
+
+/// A zygote that dies costs no run: requests go cold until its replacement is ready.
+#[tokio::test]
+async fn a_dead_zygote_is_replaced_and_no_run_fails() {
+    let Some(d) = warm_daemon().await else { return };
+    until_ready(&d, "python", None).await;
+    let zygotes = common::descendants_matching(d.pid(), " /sandbox/driver.py --zygote ");
+    assert_eq!(zygotes.len(), 1, "one Python zygote: {zygotes:?}");
+    let killed = std::process::Command::new("kill").args(["-KILL", &zygotes[0].to_string()]).status().unwrap();
+    assert!(killed.success());
+    for n in 0..3 {
+        let r = d.execute(json!({"code": "print('still')", "language": "python"})).await;
+        assert_eq!(r["stdout"], "still\n", "run {n} after the zygote died: {r}");
+    }
+    until_ready(&d, "python", None).await;
+    let r = d.execute(json!({"code": "print('again')", "language": "python"})).await;
+    assert_eq!((path_of(&r), r["stdout"].as_str()), ("forked", Some("again\n")), "{r}");
+}
+
+/// Without the zygote library, Python runs take pre-started sandboxes as JavaScript does.
+#[tokio::test]
+async fn without_the_zygote_library_python_runs_on_pre_started_sandboxes() {
+    let d = Daemon::start_with(&[("SANDBOX_ZYGOTE_LIB", "off")]).await;
+    if !common::sandbox_or_skip(&d).await {
+        return;
+    }
+    until_ready(&d, "python", None).await;
+    let pools = d.get("/info").await.body["warm"]["pools"].clone();
+    let python = pools.as_array().unwrap().iter().find(|p| p["language"] == "python").cloned().unwrap();
+    assert_eq!(python["kind"], "pre-start", "{pools}");
+    let r = d.execute(json!({"code": "print(1)", "language": "python"})).await;
+    assert_eq!((path_of(&r), r["stdout"].as_str()), ("warm", Some("1\n")), "{r}");
 }

@@ -10,3 +10,9 @@ use std::ffi::c_int;
 pub extern "C" fn sandbox_zygote_fork(control: c_int, stdout: c_int, stderr: c_int) -> c_int {
     sandbox::init::fork_entry(control, stdout, stderr)
 }
+
+/// Called once by the zygote before its first fork; 0 when ready.
+#[no_mangle]
+pub extern "C" fn sandbox_zygote_prepare() -> c_int {
+    sandbox::init::prepare_forks()
+}

@@ -246,6 +246,31 @@ pub fn is_root() -> bool {
     status.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
 }
 
+/// Pids of the processes below `ancestor` whose command line contains `pattern`.
+pub fn descendants_matching(ancestor: u32, pattern: &str) -> Vec<u32> {
+    let mut procs = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        // The parent is the second field after the command, which is in parentheses.
+        let ppid = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse().ok());
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        procs.push((pid, ppid.unwrap_or(0), cmdline));
+    }
+    let below = |mut pid: u32| {
+        for _ in 0..64 {
+            match procs.iter().find(|p| p.0 == pid) {
+                Some(&(_, parent, _)) if parent == ancestor => return true,
+                Some(&(_, parent, _)) if parent > 1 => pid = parent,
+                _ => return false,
+            }
+        }
+        false
+    };
+    procs.iter().filter(|p| p.2.contains(pattern) && below(p.0)).map(|p| p.0).collect()
+}
+
 pub fn mounts_under(dir: &std::path::Path) -> Vec<String> {
     let prefix = dir.display().to_string();
     std::fs::read_to_string("/proc/self/mountinfo")

@@ -14,7 +14,7 @@ mod zygote;
 
 pub use error::SetupError;
 pub use launcher::main;
-pub use zygote::{fork_entry, HELLO};
+pub use zygote::{fork_entry, prepare_forks, HELLO};
 
 /// The hidden subcommand that turns this binary into the init child.
 pub const INIT_ARG: &str = "__sandbox-init";

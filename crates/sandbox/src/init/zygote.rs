@@ -22,6 +22,16 @@ use super::sys;
 /// What the launcher writes first.
 pub const HELLO: u8 = b'h';
 
+/// Called once in the zygote before its first fork: what every fork would otherwise redo
+/// (compiling the system call filter) is done here, and inherited. Returns 0 on success.
+pub fn prepare_forks() -> i32 {
+    #[cfg(target_arch = "x86_64")]
+    let compiled = crate::seccomp::install::compiled().is_ok();
+    #[cfg(not(target_arch = "x86_64"))]
+    let compiled = true;
+    i32::from(!compiled)
+}
+
 /// Called in a fresh fork of the zygote with the three descriptors the daemon sent for the
 /// run: the control socket and the write ends of the run's stdout and stderr. Returns 0 only
 /// in the run's program, confined; everywhere else it ends the process.

@@ -68,10 +68,17 @@ pub fn compile() -> Result<Vec<BpfProgram>, String> {
 /// Installs the filters on the calling thread (the program's process is single-threaded
 /// here). Needs no_new_privs, which the caller has set.
 pub fn install() -> Result<(), String> {
-    for program in compile()? {
-        seccompiler::apply_filter(&program).map_err(|e| e.to_string())?;
+    for program in compiled()? {
+        seccompiler::apply_filter(program).map_err(|e| e.to_string())?;
     }
     Ok(())
+}
+
+/// The filters, compiled once per process: a zygote compiles them before it forks (see
+/// [`crate::init::prepare_forks`]), so that its forks only install them.
+pub fn compiled() -> Result<&'static [BpfProgram], String> {
+    static COMPILED: std::sync::OnceLock<Result<Vec<BpfProgram>, String>> = std::sync::OnceLock::new();
+    COMPILED.get_or_init(compile).as_deref().map_err(Clone::clone)
 }
 
 fn rule(checks: &[Check]) -> Result<SeccompRule, String> {
