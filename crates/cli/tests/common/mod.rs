@@ -248,16 +248,7 @@ pub fn is_root() -> bool {
 
 /// Pids of the processes below `ancestor` whose command line contains `pattern`.
 pub fn descendants_matching(ancestor: u32, pattern: &str) -> Vec<u32> {
-    let mut procs = Vec::new();
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
-        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
-        // The parent is the second field after the command, which is in parentheses.
-        let ppid = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse().ok());
-        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-        procs.push((pid, ppid.unwrap_or(0), cmdline));
-    }
+    let procs = host_processes();
     let below = |mut pid: u32| {
         for _ in 0..64 {
             match procs.iter().find(|p| p.0 == pid) {
@@ -376,14 +367,17 @@ fn host_processes() -> Vec<(u32, u32, String)> {
 /// The processes of the daemon's pre-started sandboxes that wait for a run (or are starting):
 /// trees under a direct child of the daemon made of nothing but the sandbox's launcher and
 /// init (`sandbox-init`) and at most one driver still waiting (`driver.py --warm`,
-/// `driver.js --warm`). A run happens inside its driver, and its sandbox is gone when its
-/// result is back: a tree with anything else in it is not waiting.
+/// `driver.js --warm`) or a zygote between forks (`driver.py --zygote`). A run happens inside
+/// its driver (or a fork below the zygote), and its sandbox is gone when its result is back:
+/// a tree with anything else in it is not waiting.
 pub fn waiting_sandboxes(daemon: u32) -> std::collections::BTreeSet<u32> {
     let procs = host_processes();
     let children = |pid: u32| procs.iter().filter(move |p| p.1 == pid);
     let is_init = |p: &(u32, u32, String)| p.2.starts_with("sandbox-init ");
     let is_waiting = |p: &(u32, u32, String)| {
-        p.2.contains(" /sandbox/driver.py --warm") || p.2.contains(" /sandbox/driver.js --warm")
+        [" /sandbox/driver.py --warm", " /sandbox/driver.js --warm", " /sandbox/driver.py --zygote"]
+            .iter()
+            .any(|mode| p.2.contains(mode))
     };
     let mut waiting = std::collections::BTreeSet::new();
     for launcher in children(daemon).filter(|p| is_init(p)) {
