@@ -21,7 +21,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the HTTP API.
-    Serve(config::ServeArgs),
+    Serve(Box<config::ServeArgs>),
     /// Run one program in the sandbox and print the result as JSON.
     Run(commands::run::RunArgs),
     /// Report which isolation layers this host supports; exits non-zero when one is missing.
@@ -45,7 +45,7 @@ fn main() -> std::process::ExitCode {
     };
     let outcome = runtime.block_on(async {
         match cli.command {
-            Command::Serve(args) => commands::serve::serve(args).await,
+            Command::Serve(args) => commands::serve::serve(*args).await,
             Command::Run(args) => commands::run::run(args).await,
             Command::Check(args) => commands::check::check(args).await,
             Command::Templates(args) => commands::templates::templates(args).await,

@@ -26,7 +26,7 @@ pub async fn run(
 ) -> Result<ExecutionResult, ExecuteError> {
     let fixed = warm::Fixed::of(&req.limits, &service.config.limits);
     let zygote = match service.warm.claim(&req, fixed) {
-        Some(warm::Claim::Pooled(pooled)) => match warm::serve(service, &req, pooled, cancel.clone()).await {
+        Some(warm::Claim::Pooled(pooled)) => match warm::serve(service, &req, *pooled, cancel.clone()).await {
             warm::Served::Done(result) => return *result,
             warm::Served::GoCold(why) => {
                 tracing::warn!(%why, "the warm path could not take the run; running it cold");

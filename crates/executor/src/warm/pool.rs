@@ -34,7 +34,7 @@ pub(crate) struct Pool {
 /// What serves a claimed run warm.
 pub(crate) enum Claim {
     /// A pre-started sandbox, the run's alone.
-    Pooled(Pooled),
+    Pooled(Box<Pooled>),
     /// A zygote that forks the run a sandbox of its own.
     Forked(Arc<Zygote>),
 }
@@ -132,7 +132,7 @@ impl Pool {
             } else {
                 let stale: Vec<Pooled> = extract(&mut slot.ready, |p| !p.alive());
                 let at = slot.ready.iter().position(|p| p.fixed == fixed && p.template == req.template);
-                (at.map(|at| Claim::Pooled(slot.ready.remove(at))), stale)
+                (at.map(|at| Claim::Pooled(Box::new(slot.ready.remove(at)))), stale)
             }
         };
         self.retire_later(stale);
