@@ -45,6 +45,12 @@ pub struct ColdLauncher {
     pub cgroups: Option<Arc<Manager>>,
 }
 
+impl ColdLauncher {
+    fn options(&self, max_output_bytes: u64, cancel: CancellationToken) -> RunOptions {
+        RunOptions { init_exe: self.init_exe.clone(), max_output_bytes, cancel, cgroups: self.cgroups.clone() }
+    }
+}
+
 impl Launcher for ColdLauncher {
     fn launch<'a>(
         &'a self,
@@ -53,11 +59,7 @@ impl Launcher for ColdLauncher {
         cancel: CancellationToken,
         handoff: Option<OwnedFd>,
     ) -> LaunchFuture<'a> {
-        Box::pin(async move {
-            let options =
-                RunOptions { init_exe: self.init_exe.clone(), max_output_bytes, cancel, cgroups: self.cgroups.clone() };
-            runner::run_with_handoff(spec, &options, handoff).await
-        })
+        Box::pin(async move { runner::run_with_handoff(spec, &self.options(max_output_bytes, cancel), handoff).await })
     }
 
     fn launch_forked<'a>(
@@ -68,10 +70,6 @@ impl Launcher for ColdLauncher {
         cancel: CancellationToken,
         handed: Vec<OwnedFd>,
     ) -> LaunchFuture<'a> {
-        Box::pin(async move {
-            let options =
-                RunOptions { init_exe: self.init_exe.clone(), max_output_bytes, cancel, cgroups: self.cgroups.clone() };
-            runner::run_forked(zygote, spec, &options, handed).await
-        })
+        Box::pin(async move { runner::run_forked(zygote, spec, &self.options(max_output_bytes, cancel), handed).await })
     }
 }
