@@ -1,5 +1,5 @@
-//! The warm launch path: sandboxes started ahead of the runs they will serve, each used for
-//! exactly one run.
+//! The warm launch path. Python runs are forked by a zygote into sandboxes of their own (see
+//! [`zygote`]); other runs take sandboxes started ahead of them, each used for exactly one run.
 //!
 //! A pooled sandbox is a cold-path sandbox started early: the same spec (`run::sandbox_spec`),
 //! mounts, cgroup, seccomp and Landlock, its own fresh workspace and /tmp, the same launcher.
@@ -27,7 +27,8 @@ pub(crate) use zygote::{fork, Zygote};
 /// How many sandboxes are kept ready, and for how long.
 #[derive(Debug, Clone)]
 pub struct WarmConfig {
-    /// Ready sandboxes per (language, template); 0 turns the warm path off.
+    /// Ready sandboxes per (language, template) where runs are not forked; 0 turns the warm
+    /// path off (zygotes too).
     pub per_key: usize,
     /// An idle sandbox older than this is replaced by a fresh one.
     pub max_idle: Duration,
