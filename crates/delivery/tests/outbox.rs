@@ -103,7 +103,7 @@ async fn no_entry_is_sent_twice_at_once_by_the_worker_and_flush() {
     let deliverer = Deliverer::new(store.clone(), config(&cp.url, tmp.path())).unwrap();
     deliverer.start();
     let (a, b) = tokio::join!(deliverer.flush(Duration::from_secs(5)), deliverer.flush(Duration::from_secs(5)));
-    assert!(eventually(Duration::from_secs(5), || store.counts().unwrap().delivered == 30).await);
+    assert!(eventually(Duration::from_secs(30), || store.counts().unwrap().delivered == 30).await);
     let mut sent: HashMap<String, usize> = HashMap::new();
     for request in cp.received() {
         *sent.entry(request.path).or_default() += 1;

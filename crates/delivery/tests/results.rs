@@ -55,7 +55,7 @@ async fn retries_through_server_errors_then_delivers() {
     deliverer.start();
 
     commit(&store, "exec-retry", ExecutionStatus::Success);
-    assert!(eventually(Duration::from_secs(5), || store.counts().unwrap().delivered == 1).await);
+    assert!(eventually(Duration::from_secs(30), || store.counts().unwrap().delivered == 1).await);
     let received = cp.received();
     assert_eq!(received.len(), 4, "three failures, then the success");
     assert!(received.iter().all(|r| r.header("idempotency-key") == Some("exec-retry")));
@@ -103,7 +103,7 @@ async fn waits_for_a_control_plane_that_comes_up_and_keeps_the_fallback_file_mea
     // The control plane comes up on that port.
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
     let cp = StandIn::serve(listener, vec![], Reply::status(201));
-    assert!(eventually(Duration::from_secs(5), || store.counts().unwrap().delivered == 1).await);
+    assert!(eventually(Duration::from_secs(30), || store.counts().unwrap().delivered == 1).await);
     assert_eq!(cp.received_on("/executions/exec-down/result").len(), 1);
     assert!(eventually(Duration::from_secs(1), || !file.exists()).await, "fallback file removed once delivered");
     deliverer.stop();
