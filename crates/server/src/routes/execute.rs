@@ -28,6 +28,7 @@ use crate::routes::sessions;
 #[utoipa::path(
     post,
     path = "/execute",
+    operation_id = "execute",
     tag = "execution",
     request_body(content = ExecuteRequest, content_type = "application/json"),
     responses(

@@ -21,6 +21,7 @@ pub fn status_url(id: &str) -> String {
 #[utoipa::path(
     get,
     path = "/executions/{id}",
+    operation_id = "get_execution",
     tag = "execution",
     params(
         ("id" = String, Path, description = "The execution's id: 1 to 128 characters of A-Z a-z 0-9 . _ -"),

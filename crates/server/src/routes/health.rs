@@ -41,6 +41,7 @@ pub struct UnhealthyBody {
 #[utoipa::path(
     get,
     path = "/health",
+    operation_id = "health",
     tag = "health",
     // Open even when the daemon has an API token: probes carry no credentials.
     security(()),

@@ -12,6 +12,7 @@ use crate::error::ErrorBody;
 #[utoipa::path(
     get,
     path = "/info",
+    operation_id = "info",
     tag = "health",
     responses(
         (status = 200, description = "This host and the sandbox in force", body = HostInfo),

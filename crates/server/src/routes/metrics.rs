@@ -63,6 +63,7 @@ pub struct MetricsBody {
 #[utoipa::path(
     get,
     path = "/metrics",
+    operation_id = "metrics",
     tag = "health",
     params(("format" = Option<String>, Query, description = "`json` or `prometheus`; overrides the Accept header")),
     responses(

@@ -87,6 +87,7 @@ pub fn document_json() -> String {
 #[utoipa::path(
     get,
     path = "/openapi.json",
+    operation_id = "openapi",
     tag = "meta",
     responses(
         (status = 200, description = "This API's OpenAPI 3 document", content_type = "application/json"),

@@ -23,6 +23,7 @@ impl std::fmt::Debug for OutboxSource {
 #[utoipa::path(
     get,
     path = "/outbox",
+    operation_id = "outbox",
     tag = "health",
     responses(
         (status = 200, description = "`pending`, `delivered` and `dead` counts, and the newest dead letters \

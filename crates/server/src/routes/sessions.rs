@@ -137,6 +137,7 @@ pub fn session_id(id: String) -> Result<String, ApiError> {
 #[utoipa::path(
     post,
     path = "/session/create",
+    operation_id = "create_session",
     tag = "sessions",
     request_body(content = CreateSessionRequest, content_type = "application/json"),
     responses(
@@ -166,6 +167,7 @@ pub async fn create(
 #[utoipa::path(
     post,
     path = "/session/execute",
+    operation_id = "execute_in_session",
     tag = "sessions",
     request_body(content = SessionExecuteRequest, content_type = "application/json"),
     responses(
@@ -211,6 +213,7 @@ pub async fn execute(
 #[utoipa::path(
     post,
     path = "/session/destroy",
+    operation_id = "destroy_session",
     tag = "sessions",
     request_body(content = DestroySessionRequest, content_type = "application/json"),
     responses(
@@ -235,6 +238,7 @@ pub async fn destroy(
 #[utoipa::path(
     get,
     path = "/sessions",
+    operation_id = "list_sessions",
     tag = "sessions",
     params(("X-Tenant-ID" = Option<String>, Header, description = "The tenant whose sessions to list; default `default`")),
     responses(

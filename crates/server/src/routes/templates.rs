@@ -36,6 +36,7 @@ pub struct TemplateCreated {
 #[utoipa::path(
     get,
     path = "/templates",
+    operation_id = "list_templates",
     tag = "templates",
     responses(
         (status = 200, description = "Every template, with its packages, default limits and whether it is built", body = TemplateList),
@@ -55,6 +56,7 @@ pub async fn list(State(state): State<Arc<AppState>>) -> Result<Json<TemplateLis
 #[utoipa::path(
     post,
     path = "/templates",
+    operation_id = "create_template",
     tag = "templates",
     request_body(content = TemplateSpec, content_type = "application/json"),
     responses(

@@ -103,6 +103,7 @@ async fn blocking<T: Send + 'static>(
 #[utoipa::path(
     put,
     path = "/session/{id}/files/{path}",
+    operation_id = "put_session_file",
     tag = "sessions",
     params(
         ("id" = String, Path, description = "The session's id"),
@@ -131,6 +132,7 @@ pub async fn put(
 #[utoipa::path(
     post,
     path = "/session/{id}/files",
+    operation_id = "upload_session_files",
     tag = "sessions",
     params(
         ("id" = String, Path, description = "The session's id"),
@@ -262,6 +264,7 @@ async fn upload(
 #[utoipa::path(
     get,
     path = "/session/{id}/files",
+    operation_id = "list_session_files",
     tag = "sessions",
     params(
         ("id" = String, Path, description = "The session's id"),
@@ -288,6 +291,7 @@ pub async fn list(
 #[utoipa::path(
     get,
     path = "/session/{id}/files/{path}",
+    operation_id = "get_session_file",
     tag = "sessions",
     params(
         ("id" = String, Path, description = "The session's id"),
