@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/install-deps.sh
+source scripts/install-test-tools.sh
 cargo nextest --version >/dev/null 2>&1 || cargo install cargo-nextest --locked
 
 cargo fmt --all -- --check

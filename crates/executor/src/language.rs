@@ -14,9 +14,10 @@ pub enum Language {
 impl Language {
     pub const ALL: [Language; 3] = [Language::Python, Language::Javascript, Language::Shell];
 
-    /// Parses a language name or one of its aliases, case-insensitively.
+    /// Parses a language name or one of its aliases ([`Language::NAMES`]), exactly as spelled:
+    /// the API documents these names, and takes no others.
     pub fn parse(name: &str) -> Option<Language> {
-        match name.trim().to_ascii_lowercase().as_str() {
+        match name {
             "python" | "py" | "python3" => Some(Language::Python),
             "javascript" | "js" | "node" | "nodejs" => Some(Language::Javascript),
             "shell" | "bash" | "sh" => Some(Language::Shell),
@@ -31,6 +32,10 @@ impl Language {
             Language::Shell => "shell",
         }
     }
+
+    /// Every name [`Language::parse`] takes, exactly as spelled.
+    pub const NAMES: [&'static str; 10] =
+        ["python", "py", "python3", "javascript", "js", "node", "nodejs", "shell", "bash", "sh"];
 
     /// Accepted spellings, for error messages.
     pub const ACCEPTED: &'static str = "python (py), javascript (js, node), shell (bash, sh)";

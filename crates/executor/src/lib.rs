@@ -6,6 +6,7 @@ mod artifacts;
 pub mod config;
 pub mod confinement;
 pub mod error;
+pub mod json_shape;
 pub mod language;
 pub mod launcher;
 mod outcome;

@@ -301,6 +301,10 @@ impl ExecutionService {
         &self.templates
     }
 
+    pub fn session_config(&self) -> &crate::session::SessionConfig {
+        &self.sessions.config
+    }
+
     pub fn limits(&self) -> &LimitPolicy {
         &self.config.limits
     }

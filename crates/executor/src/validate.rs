@@ -5,6 +5,7 @@
 
 mod env;
 mod files;
+pub mod patterns;
 mod template;
 #[cfg(test)]
 mod tests;
@@ -57,7 +58,7 @@ pub(crate) fn limits_with_template(
 }
 
 /// Longest execution or session id; ids become directory and log names.
-const MAX_ID_LEN: usize = 128;
+pub(crate) const MAX_ID_LEN: usize = 128;
 
 pub fn build_request(draft: RequestDraft, policy: &LimitPolicy) -> Result<ExecutionRequest, ExecuteError> {
     check_code(&draft.code, policy)?;
@@ -97,7 +98,7 @@ pub fn build_request(draft: RequestDraft, policy: &LimitPolicy) -> Result<Execut
 }
 
 /// Longest `scope`.
-const MAX_SCOPE_CHARS: usize = 256;
+pub(crate) const MAX_SCOPE_CHARS: usize = 256;
 
 /// A scope is free text, but short and printable: it goes into logs.
 pub fn check_scope(scope: String) -> Result<String, ExecuteError> {

@@ -80,7 +80,12 @@ pub fn app(service: Arc<ExecutionService>, options: AppOptions) -> Router {
 pub(crate) fn assemble(router: Router<Arc<AppState>>, service: Arc<ExecutionService>, options: AppOptions) -> Router {
     let max_body_bytes = options.max_body_bytes;
     let token = options.api_token.as_deref().map(ApiToken::new);
-    let openapi_json = Bytes::from(routes::openapi::document_json());
+    let contract = routes::openapi::Contract {
+        authenticated: token.is_some(),
+        limits: service.limits().clone(),
+        max_ttl_secs: service.session_config().max_ttl_secs,
+    };
+    let openapi_json = Bytes::from(routes::openapi::document_for(&contract));
     let state = Arc::new(AppState { service, options, openapi_json });
     let mut router = router
         .fallback(routes::not_found)

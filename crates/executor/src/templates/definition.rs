@@ -10,7 +10,7 @@ use super::TemplateError;
 use crate::{Language, LimitPolicy};
 
 /// Longest template description.
-const MAX_DESCRIPTION_CHARS: usize = 500;
+pub(crate) const MAX_DESCRIPTION_CHARS: usize = 500;
 /// Longest template name: `[a-z0-9][a-z0-9-]{0,62}`.
 const MAX_NAME_LEN: usize = 63;
 
@@ -29,7 +29,7 @@ pub struct TemplateSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub packages: Vec<String>,
     /// Default limits of runs using the template; absent values take the server's defaults.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::json_shape::optional_object")]
     pub limits: Option<TemplateLimitsSpec>,
     /// Must be false (or absent): sandboxes have no network, whatever the template.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -39,10 +39,10 @@ pub struct TemplateSpec {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TemplateLimitsSpec {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::json_shape::whole_number")]
     #[schema(minimum = 1)]
     pub memory_mb: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::json_shape::whole_number")]
     #[schema(minimum = 1)]
     pub timeout_secs: Option<u64>,
 }

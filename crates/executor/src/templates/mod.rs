@@ -19,8 +19,10 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 pub use builtin::PYTHON_DATA_PACKAGES;
+pub(crate) use definition::MAX_DESCRIPTION_CHARS;
 pub use definition::{Origin, Template, TemplateLimits, TemplateLimitsSpec, TemplateSpec};
 pub use environment::{Environment, MOUNT_POINT};
+pub(crate) use packages::{MAX_PACKAGES, MAX_SPEC_LEN};
 
 use crate::config::{RuntimePaths, TemplateConfig};
 use crate::{ExecuteError, Language, LimitPolicy};

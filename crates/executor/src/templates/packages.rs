@@ -6,9 +6,9 @@ use super::TemplateError;
 use crate::Language;
 
 /// Most packages of one template.
-const MAX_PACKAGES: usize = 100;
+pub(crate) const MAX_PACKAGES: usize = 100;
 /// Longest single package spec.
-const MAX_SPEC_LEN: usize = 200;
+pub(crate) const MAX_SPEC_LEN: usize = 200;
 /// File names both tools take as a local archive rather than a registry name.
 const ARCHIVE_SUFFIXES: [&str; 9] = [".whl", ".zip", ".tar", ".tgz", ".tar.gz", ".tar.bz2", ".tbz", ".tar.xz", ".txz"];
 

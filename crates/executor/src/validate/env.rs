@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use crate::ExecuteError;
 
-const MAX_VARS: usize = 256;
+pub(super) const MAX_VARS: usize = 256;
 const MAX_NAME_LEN: usize = 128;
 /// Names and values together; keeps the exec's argument area (ARG_MAX) far away.
 const MAX_TOTAL_BYTES: usize = 128 * 1024;
@@ -39,7 +39,7 @@ pub(super) fn check_env_vars(vars: &BTreeMap<String, String>) -> Result<(), Exec
     Ok(())
 }
 
-fn is_valid_name(name: &str) -> bool {
+pub(super) fn is_valid_name(name: &str) -> bool {
     let mut bytes = name.bytes();
     let Some(first) = bytes.next() else {
         return false;

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use crate::{ExecuteError, InputFile, LimitPolicy};
 
-const MAX_PATH_BYTES: usize = 1024;
+pub(super) const MAX_PATH_BYTES: usize = 1024;
 const MAX_COMPONENT_BYTES: usize = 255;
 
 /// Checks a relative file path and returns it in the form the workspace uses.

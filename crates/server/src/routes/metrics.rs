@@ -84,7 +84,7 @@ pub async fn metrics(
     query: Result<Query<MetricsQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let format = query.map_err(|err| bad_format(err.body_text()))?.0.format;
-    let as_json = match format.as_deref().map(str::to_ascii_lowercase).as_deref() {
+    let as_json = match format.as_deref() {
         Some("json") => true,
         Some("prometheus" | "text") => false,
         Some(other) => return Err(bad_format(format!("unknown format {other:?}"))),

@@ -9,6 +9,10 @@ use axum::response::IntoResponse;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+mod contract;
+
+pub use contract::Contract;
+
 use crate::app::AppState;
 use crate::dialect::DialectErrorBody;
 use crate::error::ErrorBody;
@@ -77,9 +81,16 @@ impl Modify for TokenSchemes {
     }
 }
 
-/// The document as committed: pretty JSON with a trailing newline.
+/// The document as committed (the defaults, with a token): pretty JSON with a trailing newline.
 pub fn document_json() -> String {
-    let mut json = ApiDoc::openapi().to_pretty_json().expect("the OpenAPI document serialises");
+    document_for(&Contract::default())
+}
+
+/// The document of a daemon configured as `contract` says.
+pub fn document_for(contract: &Contract) -> String {
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).expect("the OpenAPI document serialises");
+    contract::apply(&mut doc, contract);
+    let mut json = serde_json::to_string_pretty(&doc).expect("the OpenAPI document serialises");
     json.push('\n');
     json
 }

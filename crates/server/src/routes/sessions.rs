@@ -36,6 +36,7 @@ pub struct CreateSessionRequest {
     /// Idle seconds after which the session expires; default 300, at most the server's
     /// `SESSION_MAX_TTL_SECS` (3600 by default).
     #[schema(example = 300)]
+    #[serde(default, deserialize_with = "executor::json_shape::whole_number")]
     pub ttl: Option<u64>,
 }
 
@@ -63,6 +64,7 @@ pub struct SessionExecuteRequest {
     pub timeout: Option<f64>,
     /// Must be the session's tenant (or use the `X-Tenant-ID` header).
     pub tenant_id: Option<String>,
+    #[serde(default, deserialize_with = "executor::json_shape::optional_object")]
     pub limits: Option<SessionLimits>,
 }
 
@@ -71,6 +73,7 @@ pub struct SessionExecuteRequest {
 pub struct SessionLimits {
     /// Bytes kept of each of the cell's stdout and stderr.
     #[schema(minimum = 1)]
+    #[serde(default, deserialize_with = "executor::json_shape::whole_number")]
     pub max_output_bytes: Option<u64>,
 }
 

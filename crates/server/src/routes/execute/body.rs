@@ -42,6 +42,7 @@ pub struct ExecuteRequest {
     pub env_vars: Option<BTreeMap<String, String>>,
     /// Files written into the workspace before the run, by relative path.
     pub files: Option<BTreeMap<String, FileContent>>,
+    #[serde(default, deserialize_with = "executor::json_shape::optional_object")]
     pub limits: Option<LimitsRequest>,
     /// Who the run is for (or the `X-Tenant-ID` header; default `default`): 1 to 128
     /// characters of A-Z a-z 0-9 . _ -, logged with the run.
@@ -72,7 +73,7 @@ pub struct ExecuteRequest {
 )]
 pub enum FileContent {
     Text(String),
-    Encoded(EncodedFile),
+    Encoded(#[serde(deserialize_with = "executor::json_shape::required_object")] EncodedFile),
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -97,17 +98,22 @@ pub enum FileEncoding {
 #[serde(deny_unknown_fields)]
 pub struct LimitsRequest {
     #[schema(minimum = 1)]
+    #[serde(default, deserialize_with = "executor::json_shape::whole_number")]
     pub memory_mb: Option<u64>,
     #[schema(minimum = 1)]
+    #[serde(default, deserialize_with = "executor::json_shape::whole_number")]
     pub max_output_bytes: Option<u64>,
     #[schema(minimum = 1)]
+    #[serde(default, deserialize_with = "executor::json_shape::whole_number")]
     pub max_processes: Option<u64>,
 }
 
 /// Standard alphabet, padding optional: callers' encoders differ on padding.
 const BASE64: GeneralPurpose = GeneralPurpose::new(
     &alphabet::STANDARD,
-    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+    GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+        .with_decode_allow_trailing_bits(true),
 );
 
 impl ExecuteRequest {

@@ -185,36 +185,62 @@ fn decode_base64(text: &str) -> Result<Vec<u8>, ApiError> {
     let engine = base64::engine::GeneralPurpose::new(
         &base64::alphabet::STANDARD,
         base64::engine::GeneralPurposeConfig::new()
-            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent)
+            .with_decode_allow_trailing_bits(true),
     );
     engine.decode(compact).map_err(|e| {
         ApiError::from(ExecuteError::invalid("content_base64", format!("the content is not valid base64: {e}")))
     })
 }
 
-/// The (path, bytes) of each file part of a form.
+/// The (path, bytes) of each file part of a form. A `path` part places the file part after it;
+/// one after the last file part places that file, unless a `path` part already did.
 async fn form_files(mut form: Multipart) -> Result<Vec<(String, Vec<u8>)>, ApiError> {
     let mut files = Vec::new();
     let mut next_path: Option<String> = None;
+    let mut last_placed = false;
     while let Some(field) = form.next_field().await.map_err(form_error)? {
         match field.file_name().map(str::to_owned) {
             Some(file_name) => {
+                last_placed = next_path.is_some();
                 let path = next_path.take().unwrap_or(file_name);
                 let bytes = field.bytes().await.map_err(form_error)?;
                 files.push((path, bytes.to_vec()));
             }
-            None if field.name() == Some("path") => next_path = Some(field.text().await.map_err(form_error)?),
-            None => {}
+            None if field.name() == Some("path") => {
+                if next_path.is_some() {
+                    return Err(ApiError::validation("the form has two `path` parts in a row", PLACE_FILES));
+                }
+                next_path = Some(field.text().await.map_err(form_error)?);
+            }
+            None => {
+                let name = field.name().unwrap_or("");
+                return Err(ApiError::validation(
+                    format!("the form has a text part {name:?}; the only text part is `path`"),
+                    PLACE_FILES,
+                ));
+            }
+        }
+    }
+    if let Some(path) = next_path {
+        match files.last_mut() {
+            Some(last) if !last_placed => last.0 = path,
+            _ => {
+                return Err(ApiError::validation(
+                    format!("the `path` part {path:?} places no file: none follows it"),
+                    PLACE_FILES,
+                ))
+            }
         }
     }
     if files.is_empty() {
-        return Err(ApiError::validation(
-            "the form has no file part",
-            "Send each file as a part with a file name, e.g. curl -F path=data/in.csv -F file=@in.csv.",
-        ));
+        return Err(ApiError::validation("the form has no file part", PLACE_FILES));
     }
     Ok(files)
 }
+
+const PLACE_FILES: &str = "Send each file as a part with a file name, after the `path` part that places it, \
+    e.g. curl -F path=data/in.csv -F file=@in.csv.";
 
 fn form_error(err: impl std::fmt::Display + HasStatus) -> ApiError {
     if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
