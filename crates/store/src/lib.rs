@@ -174,9 +174,9 @@ impl Store {
         outbox::retry_later(&self.conn(), id, attempts, next_at_ms, error)
     }
 
-    /// Gives up on the entry, keeping it visible with `reason`.
-    pub fn dead_letter(&self, id: i64, reason: &str, now_ms: i64) -> Result<(), StoreError> {
-        outbox::dead_letter(&self.conn(), id, reason, now_ms)
+    /// Gives up on the entry after `attempts` attempts in all, keeping it visible with `reason`.
+    pub fn dead_letter(&self, id: i64, attempts: u32, reason: &str, now_ms: i64) -> Result<(), StoreError> {
+        outbox::dead_letter(&self.conn(), id, attempts, reason, now_ms)
     }
 
     pub fn counts(&self) -> Result<OutboxCounts, StoreError> {
