@@ -62,6 +62,41 @@ async fn past_the_queue_requests_get_503_with_retry_after() {
 }
 
 #[tokio::test]
+async fn a_full_queue_is_logged_once_per_refusal_as_a_warning() {
+    let d = Daemon::start_logged(&[("EXECUTOR_MAX_CONCURRENT", "1"), ("EXECUTOR_MAX_QUEUE", "1")]).await;
+    if !common::sandbox_or_skip(&d).await {
+        return;
+    }
+    let slow = json!({"code": "sleep 5", "language": "shell", "async": true});
+    assert_eq!(d.post("/execute", &slow).await.status, 202);
+    assert_eq!(d.post("/execute", &slow).await.status, 202);
+    const REFUSED: usize = 5;
+    for i in 0..REFUSED {
+        let response = d
+            .client()
+            .post(format!("{}/execute", d.base))
+            .header("x-request-id", format!("queue-full-{i}"))
+            .json(&json!({"code": "true", "language": "shell"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 503);
+    }
+    // Each refusal's lines carry its request id: one warning, no error.
+    let log = d.log();
+    let lines: Vec<serde_json::Value> = log.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    for i in 0..REFUSED {
+        let id = format!("queue-full-{i}");
+        let of_request: Vec<&serde_json::Value> = lines.iter().filter(|l| l.to_string().contains(&id)).collect();
+        let at = |level: &str| of_request.iter().filter(|l| l["level"] == level).count();
+        assert_eq!(at("ERROR"), 0, "{id}: {of_request:?}");
+        assert_eq!(at("WARN"), 1, "{id}: {of_request:?}");
+        let warning = of_request.iter().find(|l| l["level"] == "WARN").unwrap();
+        assert_eq!(warning["code"], "Executor.QueueFull", "{warning}");
+    }
+}
+
+#[tokio::test]
 async fn async_runs_answer_202_and_their_results_survive_a_crash() {
     let d = Daemon::start().await;
     if !common::sandbox_or_skip(&d).await {

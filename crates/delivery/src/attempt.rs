@@ -32,7 +32,8 @@ impl Deliverer {
                 // Nothing we send can fix a stored result we cannot read.
                 let reason = format!("stored result is not readable: {e}");
                 tracing::error!(execution_id = %id, %reason, "result dead-lettered");
-                return self.give_up(&entry, reason).await;
+                // Nothing was sent: the attempts are those made before.
+                return self.give_up(&entry, entry.attempts, reason).await;
             }
         };
         let body = crate::body::result_body(&result);
@@ -64,7 +65,7 @@ impl Deliverer {
             }
             Verdict::Reject { status, reason } => {
                 tracing::error!(execution_id = %id, status, %reason, "control plane rejected the result; dead-lettered");
-                self.give_up(&entry, format!("rejected: {reason}")).await
+                self.give_up(&entry, entry.attempts.saturating_add(1), format!("rejected: {reason}")).await
             }
             Verdict::Retry { reason, retry_after, unreachable } => {
                 if unreachable {
@@ -87,7 +88,7 @@ impl Deliverer {
         let Some(left) = self.config.max_age.checked_sub(age).filter(|left| !left.is_zero()) else {
             let reason = format!("undelivered after {attempts} attempts over {} s; last: {reason}", age.as_secs());
             tracing::error!(execution_id = %entry.execution_id, %reason, "result dead-lettered");
-            return self.give_up(entry, reason).await;
+            return self.give_up(entry, attempts, reason).await;
         };
         // The control plane's own estimate wins over ours (a `Retry-After: 0` still waits the
         // initial backoff, not to hammer it); neither may carry the entry past its age limit
@@ -111,9 +112,15 @@ impl Deliverer {
         Ok(AttemptOutcome::Retrying)
     }
 
-    async fn give_up(&self, entry: &PendingDelivery, reason: String) -> Result<AttemptOutcome, DeliveryError> {
+    /// Dead-letters the entry after `attempts` attempts in all (this one included, if made).
+    async fn give_up(
+        &self,
+        entry: &PendingDelivery,
+        attempts: u32,
+        reason: String,
+    ) -> Result<AttemptOutcome, DeliveryError> {
         let (store, row) = (self.store.clone(), entry.id);
-        crate::blocking(move || store.dead_letter(row, &reason, now_ms())).await??;
+        crate::blocking(move || store.dead_letter(row, attempts, &reason, now_ms())).await??;
         metrics::counter!("sandbox_callbacks_total", "kind" => "result", "outcome" => "dead").increment(1);
         Ok(AttemptOutcome::Dead)
     }

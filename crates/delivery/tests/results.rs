@@ -143,6 +143,7 @@ async fn a_client_error_is_dead_lettered_at_once_with_its_reason() {
     assert_eq!(dead[0].execution_id, "exec-bad");
     assert!(dead[0].reason.contains("400"), "{}", dead[0].reason);
     assert!(dead[0].reason.contains("Invalid status: crashed"), "{}", dead[0].reason);
+    assert_eq!(dead[0].attempts, 1, "the rejected attempt counts");
     deliverer.stop();
 }
 
@@ -163,6 +164,7 @@ async fn gives_up_when_the_entry_is_older_than_max_age() {
     let dead = store.dead_letters(10).unwrap();
     assert!(dead[0].reason.contains("undelivered after"), "{}", dead[0].reason);
     assert!(dead[0].reason.contains("503"), "{}", dead[0].reason);
+    assert_eq!(dead[0].attempts as usize, cp.received().len(), "every attempt counts, the last one too");
     // Not delivered: the operators' copy stays.
     assert!(tmp.path().join("results").join("exec-old.json").exists());
     deliverer.stop();

@@ -1,6 +1,6 @@
 //! Which executions the service has taken on: at most `max_running` run at once, at most
-//! `max_queued` more wait for a turn, an id runs once at a time, and nothing new is taken
-//! once shutdown begins.
+//! `max_queued` more wait for a turn, an id runs once at a time (and is refused to another
+//! tenant as taken, without saying that it runs), and nothing new is taken once shutdown begins.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -18,7 +18,8 @@ pub struct Admission {
     max_running: usize,
     max_queued: usize,
     turns: Arc<Semaphore>,
-    taken: Mutex<HashMap<String, Instant>>,
+    /// Each admitted id, with its tenant and when it was admitted.
+    taken: Mutex<HashMap<String, (String, Instant)>>,
     waiting: AtomicUsize,
     accepting: AtomicBool,
 }
@@ -41,13 +42,15 @@ impl Admission {
         })
     }
 
-    pub fn admit(self: &Arc<Self>, execution_id: &str) -> Result<Ticket, ExecuteError> {
+    pub fn admit(self: &Arc<Self>, execution_id: &str, tenant: &str) -> Result<Ticket, ExecuteError> {
         if !self.accepting.load(Ordering::SeqCst) {
             return Err(ExecuteError::ShuttingDown);
         }
         let mut taken = self.taken.lock().unwrap_or_else(|p| p.into_inner());
-        if taken.contains_key(execution_id) {
-            return Err(ExecuteError::AlreadyRunning(execution_id.to_string()));
+        match taken.get(execution_id) {
+            Some((owner, _)) if owner == tenant => return Err(ExecuteError::AlreadyRunning(execution_id.to_string())),
+            Some(_) => return Err(ExecuteError::IdTaken(execution_id.to_string())),
+            None => {}
         }
         if taken.len() >= self.max_running + self.max_queued {
             let queued = self.waiting.load(Ordering::SeqCst);
@@ -57,7 +60,7 @@ impl Admission {
                 retry_after_secs: RETRY_AFTER_SECS,
             });
         }
-        taken.insert(execution_id.to_string(), Instant::now());
+        taken.insert(execution_id.to_string(), (tenant.to_string(), Instant::now()));
         metrics::gauge!("sandbox_admitted_executions").set(taken.len() as f64);
         Ok(Ticket { admission: Arc::clone(self), execution_id: execution_id.to_string() })
     }
@@ -74,7 +77,7 @@ impl Admission {
     /// Ids of the executions taken on, with how long ago.
     pub fn active_ids(&self) -> Vec<(String, std::time::Duration)> {
         let taken = self.taken.lock().unwrap_or_else(|p| p.into_inner());
-        taken.iter().map(|(id, since)| (id.clone(), since.elapsed())).collect()
+        taken.iter().map(|(id, (_, since))| (id.clone(), since.elapsed())).collect()
     }
 
     pub fn stop_accepting(&self) {
@@ -100,5 +103,20 @@ impl Drop for Ticket {
         let mut taken = self.admission.taken.lock().unwrap_or_else(|p| p.into_inner());
         taken.remove(&self.execution_id);
         metrics::gauge!("sandbox_admitted_executions").set(taken.len() as f64);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_running_id_is_refused_as_running_to_its_tenant_and_as_taken_to_others() {
+        let admission = Admission::new(1, 1);
+        let ticket = admission.admit("x", "a").unwrap();
+        assert!(matches!(admission.admit("x", "a"), Err(ExecuteError::AlreadyRunning(_))));
+        assert!(matches!(admission.admit("x", "b"), Err(ExecuteError::IdTaken(_))));
+        drop(ticket);
+        assert!(admission.admit("x", "b").is_ok());
     }
 }

@@ -13,6 +13,10 @@ pub enum ExecuteError {
     /// An execution with this id is still running.
     #[error("execution {0} is already running")]
     AlreadyRunning(String),
+    /// The id is another tenant's execution (running or finished): never replaced. Ids are
+    /// one namespace for all tenants (the control plane knows executions by id alone).
+    #[error("execution_id {0} is taken")]
+    IdTaken(String),
     /// The sandbox could not be built on this host, so the code never ran.
     #[error("the sandbox could not start ({stage}): {message}")]
     Sandbox { stage: String, message: String },
@@ -49,7 +53,7 @@ impl ExecuteError {
         match self {
             ExecuteError::Invalid { .. } => "ValidationError",
             ExecuteError::TooLarge { .. } => "PayloadTooLarge",
-            ExecuteError::AlreadyRunning(_) => "Conflict",
+            ExecuteError::AlreadyRunning(_) | ExecuteError::IdTaken(_) => "Conflict",
             ExecuteError::Sandbox { .. } => "SandboxError",
             ExecuteError::QueueFull { .. } => "QueueFull",
             ExecuteError::ShuttingDown => "ShuttingDown",

@@ -4,12 +4,14 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::{ExecutionResult, Language};
+use crate::{ExecuteError, ExecutionResult, Language};
 
 /// The durable record of executions (the embedded store implements it).
 pub trait ExecutionRecorder: Send + Sync {
-    /// The execution was accepted and is about to run.
-    fn started(&self, execution: &StartedExecution) -> Result<(), String>;
+    /// The execution was accepted and is about to run. Refused with
+    /// [`ExecuteError::IdTaken`] when the id is another tenant's execution, with
+    /// [`ExecuteError::AlreadyRunning`] when it is the same tenant's and still running.
+    fn started(&self, execution: &StartedExecution) -> Result<(), ExecuteError>;
     /// The execution ended; its result must be durable when this returns.
     fn finished(&self, result: &ExecutionResult) -> Result<(), String>;
     /// What is known of an execution: still running, or finished with its result.

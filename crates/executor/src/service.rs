@@ -353,7 +353,7 @@ impl ExecutionService {
     }
 
     fn admit(&self, req: &ExecutionRequest) -> Result<Ticket, ExecuteError> {
-        let ticket = self.admission.admit(&req.execution_id)?;
+        let ticket = self.admission.admit(&req.execution_id, &req.tenant_id)?;
         self.record_started(StartedExecution {
             execution_id: req.execution_id.clone(),
             language: req.language,
@@ -368,9 +368,7 @@ impl ExecutionService {
     /// Records a run as started, when there is a store.
     pub(crate) fn record_started(&self, started: StartedExecution) -> Result<(), ExecuteError> {
         match &self.recorder {
-            Some(recorder) => {
-                recorder.started(&started).map_err(|e| ExecuteError::Internal(format!("recording the execution: {e}")))
-            }
+            Some(recorder) => recorder.started(&started),
             None => Ok(()),
         }
     }

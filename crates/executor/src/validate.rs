@@ -70,14 +70,14 @@ pub fn build_request(draft: RequestDraft, policy: &LimitPolicy) -> Result<Execut
         Some(id) => check_id("execution_id", id)?,
         None => format!("exec_{}", uuid::Uuid::new_v4().simple()),
     };
-    let workspace = workspace_choice(draft.session_id, draft.shared_workspace)?;
+    let tenant_id = check_id("tenant_id", draft.tenant_id.unwrap_or_else(|| crate::DEFAULT_TENANT.to_owned()))?;
+    let workspace = workspace_choice(draft.session_id, draft.shared_workspace, &tenant_id)?;
     env::check_env_vars(&draft.env_vars)?;
     let files = files::check_files(draft.files, policy)?;
     check_limits(&draft.limits, policy)?;
     let limits = template::with_defaults(draft.limits, draft.template.as_ref(), policy);
     let stdin = draft.stdin.unwrap_or_default();
     let event = draft.event.or_else(|| event_from_stdin(&stdin));
-    let tenant_id = check_id("tenant_id", draft.tenant_id.unwrap_or_else(|| crate::DEFAULT_TENANT.to_owned()))?;
     let scope = draft.scope.map(check_scope).transpose()?;
     Ok(ExecutionRequest {
         execution_id,
@@ -160,15 +160,29 @@ pub fn check_id(field: &str, id: String) -> Result<String, ExecuteError> {
 }
 
 /// A session wins over the server's shared workspace: a caller naming a session wants its own.
-fn workspace_choice(session_id: Option<String>, shared: Option<String>) -> Result<WorkspaceChoice, ExecuteError> {
+/// Both are the tenant's own: the same name given by two tenants names two workspaces, so one
+/// tenant's id (guessed or learnt) never reaches another's files.
+fn workspace_choice(
+    session_id: Option<String>,
+    shared: Option<String>,
+    tenant: &str,
+) -> Result<WorkspaceChoice, ExecuteError> {
     match (session_id, shared) {
         (Some(id), _) => {
             let id = check_id("session_id", id)?;
-            Ok(WorkspaceChoice::Persistent(format!("session-{id}")))
+            Ok(WorkspaceChoice::Persistent(tenant_workspace(&format!("session-{id}"), tenant)))
         }
-        (None, Some(name)) => Ok(WorkspaceChoice::Persistent(name)),
+        (None, Some(name)) => Ok(WorkspaceChoice::Persistent(tenant_workspace(&name, tenant))),
         (None, None) => Ok(WorkspaceChoice::Fresh),
     }
+}
+
+/// `name` of `tenant`'s: `name@<SHA-256 of the tenant>`. `@` is outside the id alphabet, so
+/// the split is unambiguous; the digest keeps the name within a directory name's 255 bytes
+/// (a 128-character tenant and id side by side would not be).
+fn tenant_workspace(name: &str, tenant: &str) -> String {
+    use sha2::{Digest, Sha256};
+    format!("{name}@{:x}", Sha256::digest(tenant.as_bytes()))
 }
 
 /// The runtime executor's contract: a JSON `stdin` is the handler's event.

@@ -12,8 +12,8 @@ use axum::response::{IntoResponse, Response};
 use axum::{middleware, Router};
 use executor::ExecutionService;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::trace::TraceLayer;
-use tracing::Span;
+use tower_http::trace::{DefaultOnFailure, TraceLayer};
+use tracing::{Level, Span};
 
 use crate::auth::{self, ApiToken};
 use crate::error::ApiError;
@@ -96,7 +96,13 @@ pub(crate) fn assemble(router: Router<Arc<AppState>>, service: Arc<ExecutionServ
         router = router.layer(middleware::from_fn_with_state(token, auth::middleware));
     }
     router
-        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        // Every error answer is logged once, at its own level, where it is rendered
+        // ([`ApiError`]); the layer's own failure line would repeat each 5xx at ERROR.
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_failure(DefaultOnFailure::new().level(Level::DEBUG)),
+        )
         .layer(middleware::from_fn(request_id::middleware))
         .with_state(state)
 }

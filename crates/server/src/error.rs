@@ -53,6 +53,12 @@ impl ErrorCode {
         }
     }
 
+    /// A 5xx the daemon answers by design (back-pressure, an orderly stop): the client is told
+    /// to retry, and nothing is broken, so it is no error in the daemon's log.
+    pub fn expected(self) -> bool {
+        matches!(self, ErrorCode::QueueFull | ErrorCode::ShuttingDown)
+    }
+
     pub fn status(self) -> StatusCode {
         match self {
             ErrorCode::Validation => StatusCode::BAD_REQUEST,
@@ -170,7 +176,10 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.code.status();
-        if status.is_server_error() {
+        // The one log line of an error answer (the trace layer logs failures at debug only).
+        if self.code.expected() {
+            tracing::warn!(code = self.code.as_str(), detail = %self.detail, "request refused");
+        } else if status.is_server_error() {
             tracing::error!(code = self.code.as_str(), detail = %self.detail, "request failed");
         } else {
             tracing::info!(code = self.code.as_str(), detail = %self.detail, "request refused");

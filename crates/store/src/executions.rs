@@ -15,19 +15,30 @@ use crate::{outbox, StoreError};
 pub const INTERRUPTED_STDERR: &str = "the executor stopped while this execution was running; it was not completed\n";
 
 fn state_of(tx: &Transaction, execution_id: &str) -> Result<Option<String>, StoreError> {
-    let state = tx
-        .query_row("SELECT state FROM executions WHERE execution_id = ?1", [execution_id], |row| row.get(0))
-        .optional()?;
-    Ok(state)
+    Ok(state_and_tenant(tx, execution_id)?.map(|(state, _)| state))
 }
 
-/// Records a run as running. An id whose earlier run finished may be reused: the new run
-/// replaces it, so lookups show the run going on now.
+fn state_and_tenant(tx: &Transaction, execution_id: &str) -> Result<Option<(String, String)>, StoreError> {
+    let row = tx
+        .query_row("SELECT state, tenant_id FROM executions WHERE execution_id = ?1", [execution_id], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })
+        .optional()?;
+    Ok(row)
+}
+
+/// Records a run as running. An id whose earlier run (of the same tenant) finished may be
+/// reused: the new run replaces it, so lookups show the run going on now. Another tenant's
+/// id is refused whatever its state, so its record is never replaced.
 pub(crate) fn start(tx: &Transaction, execution: &StartedExecution) -> Result<(), StoreError> {
     let StartedExecution { execution_id, language, timeout_ms, started_at_ms, tenant_id, scope } = execution;
     // A timeout beyond i64 milliseconds is not a real one; keep the largest storable.
     let timeout_ms = i64::try_from(*timeout_ms).unwrap_or(i64::MAX);
-    match state_of(tx, execution_id)?.as_deref() {
+    let existing = state_and_tenant(tx, execution_id)?;
+    if existing.as_ref().is_some_and(|(_, owner)| owner != tenant_id) {
+        return Err(StoreError::OtherTenant(execution_id.clone()));
+    }
+    match existing.as_ref().map(|(state, _)| state.as_str()) {
         None => {
             tx.execute(
                 "INSERT INTO executions (execution_id, language, state, timeout_ms, started_at_ms, tenant_id, scope)
@@ -41,9 +52,9 @@ pub(crate) fn start(tx: &Transaction, execution: &StartedExecution) -> Result<()
             outbox::keep_pending_payload(tx, execution_id)?;
             tx.execute(
                 "UPDATE executions SET language = ?2, state = 'running', timeout_ms = ?3, started_at_ms = ?4,
-                        finished_at_ms = NULL, result = NULL, tenant_id = ?5, scope = ?6
+                        finished_at_ms = NULL, result = NULL, scope = ?5
                  WHERE execution_id = ?1",
-                params![execution_id, language.name(), timeout_ms, started_at_ms, tenant_id, scope],
+                params![execution_id, language.name(), timeout_ms, started_at_ms, scope],
             )?;
         }
         Some(_) => return Err(StoreError::AlreadyRunning(execution_id.clone())),

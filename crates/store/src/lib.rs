@@ -15,7 +15,7 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
 use executor::recorder::now_ms;
-use executor::{ExecutionRecord, ExecutionRecorder, ExecutionResult, StartedExecution};
+use executor::{ExecuteError, ExecutionRecord, ExecutionRecorder, ExecutionResult, StartedExecution};
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 pub use executions::INTERRUPTED_STDERR;
@@ -35,6 +35,8 @@ pub enum StoreError {
     Json(#[from] serde_json::Error),
     #[error("execution store: execution {0} is already running")]
     AlreadyRunning(String),
+    #[error("execution store: execution {0} is another tenant's")]
+    OtherTenant(String),
     #[error("execution store: execution {0} has already finished")]
     AlreadyFinished(String),
     #[error("execution store: execution {execution_id}: {reason}")]
@@ -174,9 +176,9 @@ impl Store {
         outbox::retry_later(&self.conn(), id, attempts, next_at_ms, error)
     }
 
-    /// Gives up on the entry, keeping it visible with `reason`.
-    pub fn dead_letter(&self, id: i64, reason: &str, now_ms: i64) -> Result<(), StoreError> {
-        outbox::dead_letter(&self.conn(), id, reason, now_ms)
+    /// Gives up on the entry after `attempts` attempts in all, keeping it visible with `reason`.
+    pub fn dead_letter(&self, id: i64, attempts: u32, reason: &str, now_ms: i64) -> Result<(), StoreError> {
+        outbox::dead_letter(&self.conn(), id, attempts, reason, now_ms)
     }
 
     pub fn counts(&self) -> Result<OutboxCounts, StoreError> {
@@ -201,8 +203,12 @@ impl Store {
 }
 
 impl ExecutionRecorder for Store {
-    fn started(&self, execution: &StartedExecution) -> Result<(), String> {
-        self.write(|tx| executions::start(tx, execution)).map_err(|e| e.to_string())
+    fn started(&self, execution: &StartedExecution) -> Result<(), ExecuteError> {
+        self.write(|tx| executions::start(tx, execution)).map_err(|e| match e {
+            StoreError::OtherTenant(id) => ExecuteError::IdTaken(id),
+            StoreError::AlreadyRunning(id) => ExecuteError::AlreadyRunning(id),
+            other => ExecuteError::Internal(format!("recording the execution: {other}")),
+        })
     }
 
     fn finished(&self, result: &ExecutionResult) -> Result<(), String> {

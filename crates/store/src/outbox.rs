@@ -85,9 +85,16 @@ pub(crate) fn retry_later(
     settle(conn, id, "for a retry", sql, params![id, attempts, next_at_ms, error])
 }
 
-pub(crate) fn dead_letter(conn: &Connection, id: i64, reason: &str, now_ms: i64) -> Result<(), StoreError> {
-    let sql = "UPDATE outbox SET state = 'dead', dead_at_ms = ?2, last_error = ?3 WHERE id = ?1 AND state = 'pending'";
-    settle(conn, id, "dead", sql, params![id, now_ms, reason])
+pub(crate) fn dead_letter(
+    conn: &Connection,
+    id: i64,
+    attempts: u32,
+    reason: &str,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    let sql = "UPDATE outbox SET state = 'dead', attempts = ?2, dead_at_ms = ?3, last_error = ?4
+               WHERE id = ?1 AND state = 'pending'";
+    settle(conn, id, "dead", sql, params![id, attempts, now_ms, reason])
 }
 
 pub(crate) fn counts(conn: &Connection) -> Result<OutboxCounts, StoreError> {

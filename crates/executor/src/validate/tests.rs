@@ -81,18 +81,47 @@ fn execution_id_is_kept_when_safe() {
     assert!(build(d).is_ok());
 }
 
+/// The persistent workspace a draft gets.
+fn persistent(d: RequestDraft) -> String {
+    match build(d).unwrap().workspace {
+        WorkspaceChoice::Persistent(name) => name,
+        other => panic!("expected a persistent workspace, got {other:?}"),
+    }
+}
+
 #[test]
 fn session_wins_over_the_shared_workspace() {
     let d = RequestDraft { shared_workspace: Some("nvidia-default".into()), ..draft("1") };
-    assert_eq!(build(d).unwrap().workspace, WorkspaceChoice::Persistent("nvidia-default".into()));
+    assert!(persistent(d).starts_with("nvidia-default@"));
     let d = RequestDraft {
         session_id: Some("abc123".into()),
         shared_workspace: Some("nvidia-default".into()),
         ..draft("1")
     };
-    assert_eq!(build(d).unwrap().workspace, WorkspaceChoice::Persistent("session-abc123".into()));
+    assert!(persistent(d).starts_with("session-abc123@"));
     let d = RequestDraft { session_id: Some("../x".into()), ..draft("1") };
     assert_eq!(invalid_field(d), "session_id");
+}
+
+#[test]
+fn persistent_workspaces_are_the_tenants_own() {
+    let of = |tenant: &str, session: Option<&str>| {
+        persistent(RequestDraft {
+            tenant_id: Some(tenant.into()),
+            session_id: session.map(Into::into),
+            shared_workspace: Some("nvidia-default".into()),
+            ..draft("1")
+        })
+    };
+    assert_eq!(of("a", Some("s1")), of("a", Some("s1")));
+    assert_ne!(of("a", Some("s1")), of("b", Some("s1")));
+    assert_ne!(of("a", None), of("b", None));
+    // Tenant and id are not simply glued together: "a-b" + "c" is not "a" + "b-c".
+    assert_ne!(of("a-b", Some("c")), of("a", Some("b-c")));
+    assert_eq!(of("default", Some("s1")), persistent(RequestDraft { session_id: Some("s1".into()), ..draft("1") }));
+    // The longest tenant and id still make a valid directory name.
+    let longest = of(&"t".repeat(128), Some(&"s".repeat(128)));
+    assert!(longest.len() <= 255, "{} bytes", longest.len());
 }
 
 #[test]

@@ -27,6 +27,13 @@ impl From<ExecuteError> for ApiError {
                      (or none, and one is generated)."
                 ),
             ),
+            // Said the same whatever the other tenant's execution is doing: nothing of it leaks.
+            ExecuteError::IdTaken(_) => ApiError::new(
+                ErrorCode::Conflict,
+                "This execution_id is taken.",
+                detail,
+                "Send another execution_id (or none, and one is generated); ids are unique across tenants.",
+            ),
             ExecuteError::Sandbox { .. } => ApiError::new(
                 ErrorCode::Sandbox,
                 "The sandbox could not start, so the code did not run.",
@@ -127,6 +134,7 @@ mod tests {
             (ExecuteError::invalid("timeout", "bad"), ErrorCode::Validation),
             (ExecuteError::TooLarge { what: "code".into(), actual: 2, limit: 1 }, ErrorCode::PayloadTooLarge),
             (ExecuteError::AlreadyRunning("x".into()), ErrorCode::Conflict),
+            (ExecuteError::IdTaken("x".into()), ErrorCode::Conflict),
             (ExecuteError::Sandbox { stage: "mount".into(), message: "EPERM".into() }, ErrorCode::Sandbox),
             (ExecuteError::Internal("oops".into()), ErrorCode::Internal),
             (

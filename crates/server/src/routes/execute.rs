@@ -39,7 +39,8 @@ use crate::routes::sessions;
         (status = 400, description = "The request is invalid (with `process_status`, `stdout`, `stderr` for a `generated_code` request)", body = DialectErrorBody),
         (status = 401, description = "The API token is missing or wrong", body = ErrorBody,
             headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
-        (status = 409, description = "An execution with this id is still running", body = ErrorBody),
+        (status = 409, description = "`Executor.Conflict`: an execution with this id is still running, or the id is \
+            another tenant's (ids are unique across tenants)", body = ErrorBody),
         (status = 413, description = "The body, the code or the files are over a size limit", body = ErrorBody),
         (status = 415, description = "The body is not declared as JSON", body = ErrorBody),
         (status = 500, description = "The sandbox could not start, the template's environment could not be built \

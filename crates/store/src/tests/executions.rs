@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use executor::{ExecutionRecorder, ExecutionState, ExecutionStatus, Language, ProcessStatus, TerminationReason};
+use executor::{
+    ExecutionRecorder, ExecutionState, ExecutionStatus, Language, ProcessStatus, StartedExecution, TerminationReason,
+};
 
 use super::{db_path, json, open, raw, result, run, start};
 use crate::{Store, INTERRUPTED_STDERR};
@@ -58,7 +60,7 @@ fn an_id_can_be_reused_after_its_run_finished() {
     assert_eq!(record.state, ExecutionState::Running);
     assert!(record.result.is_none());
     let err = store.started(&start("reused", executor::recorder::now_ms())).expect_err("already running");
-    assert!(err.contains("already running"), "{err}");
+    assert!(matches!(err, executor::ExecuteError::AlreadyRunning(_)), "{err}");
 
     // The first run's pending delivery still carries the first run's result.
     let due = store.due(i64::MAX, 10).expect("due");
@@ -72,6 +74,25 @@ fn an_id_can_be_reused_after_its_run_finished() {
     assert!(results[0].contains("first run") && results[1].contains("second run"), "{results:?}");
     let record = store.lookup("reused").expect("lookup").expect("known");
     assert_eq!(record.result.expect("result")["stdout"], "second run");
+}
+
+#[test]
+fn another_tenants_id_is_refused_and_its_record_kept() {
+    let (_dir, path) = db_path();
+    let store = open(&path, true);
+    let of = |id: &str, tenant: &str| StartedExecution { tenant_id: tenant.into(), ..start(id, 0) };
+    store.started(&of("running", "a")).expect("started");
+    run(&store, "finished", "a's result");
+    for id in ["running", "finished"] {
+        let err = store.started(&of(id, "b")).expect_err("another tenant's id");
+        assert!(matches!(&err, executor::ExecuteError::IdTaken(taken) if taken == id), "{err}");
+    }
+    assert_eq!(store.lookup("running").expect("lookup").expect("kept").state, ExecutionState::Running);
+    let finished = store.lookup("finished").expect("lookup").expect("kept");
+    assert_eq!(
+        (finished.tenant_id.as_str(), &finished.result.expect("result")["stdout"]),
+        ("default", &serde_json::json!("a's result"))
+    );
 }
 
 #[test]

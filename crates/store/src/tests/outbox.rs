@@ -50,7 +50,7 @@ fn entries_go_through_retries_to_delivery_or_dead_letter() {
     assert_eq!(store.due(now, 10).expect("due").len(), 2, "a is no longer due");
     store.mark_delivered(b, now).expect("delivered");
     assert_eq!(store.next_due_at().expect("next"), Some(store.due(now, 10).expect("due")[0].created_at_ms));
-    store.dead_letter(c, "401 Unauthorized", now + 5).expect("dead");
+    store.dead_letter(c, 1, "401 Unauthorized", now + 5).expect("dead");
     assert_eq!(store.next_due_at().expect("next"), Some(now + 60_000));
     assert!(store.due(now, 10).expect("due").is_empty());
 
@@ -58,17 +58,17 @@ fn entries_go_through_retries_to_delivery_or_dead_letter() {
     assert_eq!((later.len(), later[0].attempts), (1, 1));
     assert_eq!(store.counts().expect("counts"), OutboxCounts { pending: 1, delivered: 1, dead: 1 });
 
-    store.dead_letter(a, "gave up after 1 attempt", now + 10).expect("dead");
+    store.dead_letter(a, 2, "gave up after 2 attempts", now + 10).expect("dead");
     let dead = store.dead_letters(10).expect("dead letters");
     let expected_a = DeadLetter {
         execution_id: "a".into(),
-        reason: "gave up after 1 attempt".into(),
-        attempts: 1,
+        reason: "gave up after 2 attempts".into(),
+        attempts: 2,
         dead_at_ms: now + 10,
     };
     assert_eq!(dead.len(), 2);
     assert_eq!(dead[0], expected_a, "newest first");
-    assert_eq!(dead[1].execution_id, "c");
+    assert_eq!((dead[1].execution_id.as_str(), dead[1].attempts), ("c", 1), "the attempt that was rejected counts");
     assert_eq!(store.dead_letters(1).expect("dead letters").len(), 1);
     assert_eq!(store.next_due_at().expect("next"), None);
 
@@ -107,7 +107,7 @@ fn purging_keeps_what_is_pending_or_recent() {
     let now = executor::recorder::now_ms();
     let due = store.due(now, 10).expect("due");
     store.mark_delivered(due[0].id, now).expect("delivered");
-    store.dead_letter(due[1].id, "gone", now).expect("dead");
+    store.dead_letter(due[1].id, 1, "gone", now).expect("dead");
 
     assert_eq!(store.purge_finished_before(now - 60_000).expect("purge"), 0, "all are recent");
     assert_eq!(store.purge_finished_before(now + 1).expect("purge"), 2);

@@ -23,16 +23,18 @@ pub struct ExecuteRequest {
     /// `generated_code` is required.
     pub code: Option<String>,
     /// NVIDIA dialect: the program, possibly in a markdown fence or a
-    /// `{'generated_code': '...'}` dict literal. Requires `timeout`; runs in the shared
+    /// `{'generated_code': '...'}` dict literal. Requires `timeout`; runs in the tenant's shared
     /// persistent workspace unless `session_id` is given.
     pub generated_code: Option<String>,
     /// `python` (default), `javascript` or `shell`, or an alias: py, js, node, bash, sh.
     pub language: Option<String>,
     /// Seconds, within the server's range (1 to 3600 by default); default 30.
     pub timeout: Option<f64>,
-    /// 1 to 128 characters of A-Z a-z 0-9 . _ -; generated when absent.
+    /// 1 to 128 characters of A-Z a-z 0-9 . _ -; generated when absent. Unique across tenants:
+    /// another tenant's id is refused (409); the tenant's own finished one is reused.
     pub execution_id: Option<String>,
-    /// Runs in this session's persistent workspace (same alphabet as `execution_id`).
+    /// Runs in the persistent workspace of this name (same alphabet as `execution_id`), the
+    /// tenant's own: another tenant naming the same id gets another workspace.
     pub session_id: Option<String>,
     /// The handler's event (any JSON). Default: `stdin` parsed as JSON, else `{}`.
     pub event: Option<Value>,
