@@ -38,6 +38,17 @@ pub enum ExecuteError {
     /// No such file in the session's workspace.
     #[error("{0}: no such file in the session's workspace")]
     FileNotFound(String),
+    /// Something else (the session's code, another upload) changed the same path while it
+    /// was being written; nothing of the request was written.
+    #[error("{0}")]
+    FileConflict(String),
+    /// The workspace's filesystem is full although the files' sizes are within the cap (it
+    /// counts whole blocks and directories too).
+    #[error(
+        "the workspace is full: its files hold {files_bytes} bytes and {adding} more bytes do not fit in its \
+         {limit}-byte cap (the filesystem also counts whole blocks and directories)"
+    )]
+    WorkspaceFull { files_bytes: u64, adding: u64, limit: u64 },
     /// Anything else on the daemon's side.
     #[error("{0}")]
     Internal(String),
@@ -58,6 +69,8 @@ impl ExecuteError {
             ExecuteError::SessionNotFound(_) => "SessionNotFound",
             ExecuteError::SessionLimit(_) => "SessionLimit",
             ExecuteError::FileNotFound(_) => "FileNotFound",
+            ExecuteError::FileConflict(_) => "Conflict",
+            ExecuteError::WorkspaceFull { .. } => "PayloadTooLarge",
             ExecuteError::Internal(_) => "InternalError",
         }
     }

@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 
 use crate::{ExecuteError, ExecutionRequest, Language, LimitPolicy, RequestedLimits, Template, WorkspaceChoice};
 
+pub(crate) use files::check_no_file_is_a_parent;
 pub use files::validate_relative_path;
 
 /// A request as the caller sent it, before validation (JSON already decoded, base64 file

@@ -78,6 +78,20 @@ impl From<ExecuteError> for ApiError {
                 detail,
                 "GET /session/{id}/files lists the session's files.",
             ),
+            ExecuteError::FileConflict(_) => ApiError::new(
+                ErrorCode::Conflict,
+                "The workspace changed at this path while the upload was being written; nothing was written.",
+                detail,
+                "Send the upload again, when the session's code (or another upload) is not changing the same path.",
+            ),
+            ExecuteError::WorkspaceFull { limit, .. } => ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                "The workspace is full.",
+                detail,
+                format!(
+                    "Remove files from the workspace or upload less: its cap is {limit} bytes. GET /info lists the limits."
+                ),
+            ),
             ExecuteError::Internal(_) => ApiError::internal(detail),
         }
     }
