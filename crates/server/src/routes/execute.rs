@@ -61,6 +61,7 @@ pub async fn execute(
 
 async fn run(state: &AppState, headers: &HeaderMap, body: Value) -> Result<Response, ApiError> {
     let mut body: ExecuteRequest = json::decode(body)?;
+    let dialect_request = body.is_dialect();
     body.tenant_id = Some(sessions::tenant(headers, body.tenant_id.take())?);
     let run_async = body.run_async;
     let templates = state.service.templates();
@@ -81,7 +82,10 @@ async fn run(state: &AppState, headers: &HeaderMap, body: Value) -> Result<Respo
     }
     // The service runs the request in a task of its own, so a caller hanging up (which drops
     // this handler) does not cancel a run halfway through.
-    let result: ExecutionResult = state.service.execute(request).await?;
+    let mut result: ExecutionResult = state.service.execute(request).await?;
+    if dialect_request {
+        dialect::shape_result(&mut result);
+    }
     Ok(Json(result).into_response())
 }
 
