@@ -116,3 +116,6 @@ pub struct DialectErrorBody {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod properties;

@@ -106,4 +106,6 @@ pub(crate) fn check_no_file_is_a_parent(paths: &BTreeSet<String>) -> Result<(), 
 }
 
 #[cfg(test)]
+mod properties;
+#[cfg(test)]
 mod tests;

@@ -207,3 +207,6 @@ fn decode_files(files: BTreeMap<String, FileContent>) -> Result<Vec<(String, Vec
         })
         .collect()
 }
+
+#[cfg(test)]
+mod properties;
