@@ -368,7 +368,7 @@ async fn files_at_any_depth_are_listed_and_count_for_the_workspace_cap() {
     // Uploaded 40 directories deep: stored, and so listed.
     let deep = format!("{}deep.bin", "d/".repeat(40));
     assert_eq!(put(&d, &id, &deep, vec![1u8; 512 * KIB]).await.status, 201);
-    assert_eq!(listed_paths(&d, &id).await, [deep.clone()]);
+    assert_eq!(listed_paths(&d, &id).await, std::slice::from_ref(&deep));
     // Written by the code 300 directories deep, deeper than any upload path can reach.
     python(
         &d,
