@@ -10,7 +10,8 @@ stamp="$SANDBOX_TEST_TOOLS/.pins"
 if [ "$(cat "$stamp" 2>/dev/null)" != "${tools_pins[*]}" ]; then
   echo "installing test tools into $SANDBOX_TEST_TOOLS: ${tools_pins[*]}"
   rm -rf "$SANDBOX_TEST_TOOLS"
-  /usr/bin/python3 -m venv "$SANDBOX_TEST_TOOLS"
+  # The first python3 on PATH: Debian 12's 3.11.2 has an ast bug that hypothesis can trip over.
+  "${SANDBOX_TEST_PYTHON:-python3}" -m venv "$SANDBOX_TEST_TOOLS"
   "$SANDBOX_TEST_TOOLS/bin/pip" install --quiet --disable-pip-version-check "${tools_pins[@]}"
   echo "${tools_pins[*]}" >"$stamp"
 fi

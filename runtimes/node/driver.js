@@ -243,6 +243,20 @@ function makeContext() {
   };
 }
 
+// JSON with each BigInt as the exact integer it is (JSON.stringify refuses BigInt, and a
+// Number would round it): BigInts go out as marked strings, whose quotes are then dropped.
+function toJson(value) {
+  const mark = `bigint-${Math.random().toString(36).slice(2)}-${Date.now()}:`;
+  let found = false;
+  const json = JSON.stringify(value, (_key, v) => {
+    if (typeof v !== 'bigint') return v;
+    found = true;
+    return mark + v.toString();
+  });
+  if (!found || json === undefined) return json;
+  return json.replace(new RegExp(`"${mark}(-?[0-9]+)"`, 'g'), '$1');
+}
+
 async function main() {
   const handler = isESM ? await loadESM() : loadCommonJS();
   if (typeof handler !== 'function') { settled = true; return; } // script mode
@@ -254,7 +268,7 @@ async function main() {
   if (finished) return;
   let json;
   try {
-    json = JSON.stringify(value); // throws on BigInt and circular structures
+    json = toJson(value); // throws on circular structures
   } catch (e) {
     finished = true;
     const message = `the handler's return value is not JSON serializable: ${e && e.message}`;

@@ -99,3 +99,20 @@ async fn request_id_is_echoed_in_header_and_error_body() {
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["request_id"], "trace-abc-123");
 }
+
+#[tokio::test]
+async fn an_unknown_template_is_the_same_404_on_execute_and_session_create() {
+    let d = Daemon::start().await;
+    let on_execute = d.post("/execute", &json!({"code": "print(1)", "template": "no-such-template"})).await;
+    let on_create = d.post("/session/create", &json!({"template": "no-such-template"})).await;
+    for r in [&on_execute, &on_create] {
+        assert_eq!(assert_error_body(r, 404), "Executor.NotFound");
+        let detail = r.body["error_detail"].as_str().unwrap();
+        assert!(
+            detail.contains("no-such-template") && detail.contains("known: ") && detail.contains("default"),
+            "{detail}"
+        );
+    }
+    assert_eq!(on_execute.body["error_detail"], on_create.body["error_detail"]);
+    assert_eq!(on_execute.body["solution"], on_create.body["solution"]);
+}

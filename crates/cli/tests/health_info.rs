@@ -62,3 +62,27 @@ async fn openapi_document_is_served_and_matches_the_committed_one() {
         serde_json::from_str(include_str!("../../../docs/openapi.json")).expect("docs/openapi.json parses");
     assert_eq!(r.body, committed, "the served document drifted from docs/openapi.json; regenerate it with UPDATE_OPENAPI=1 cargo test -p server --lib openapi");
 }
+
+#[tokio::test]
+async fn the_root_names_the_service_and_links_health_and_openapi() {
+    let d = Daemon::start().await;
+    let r = d.get("/").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["name"], "sandbox-executor", "{}", r.body);
+    assert_eq!(r.body["version"], env!("CARGO_PKG_VERSION"), "{}", r.body);
+    for (link, status) in [("health", 200), ("openapi", 200), ("info", 200)] {
+        let path = r.body["links"][link].as_str().unwrap_or_else(|| panic!("no link {link}: {}", r.body));
+        assert_eq!(d.get(path).await.status, status, "{link}: {path}");
+    }
+    let doc = d.get("/openapi.json").await;
+    assert!(doc.body["paths"]["/"]["get"].is_object(), "GET / is not in the OpenAPI document");
+}
+
+#[tokio::test]
+async fn the_root_is_open_like_health_when_the_daemon_has_a_token() {
+    let d = Daemon::start_with(&[("EXECUTOR_API_TOKEN", "root-probe-token-0123456789")]).await;
+    let r = d.get("/").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["name"], "sandbox-executor");
+    assert_eq!(common::assert_error_body(&d.get("/info").await, 401), "Executor.Unauthorized");
+}

@@ -110,6 +110,7 @@ async fn sleeping_past_the_timeout_times_out() {
     let r = generated(&d, "import time\nprint('start', flush=True)\ntime.sleep(2)\nprint('end')", 1.0).await;
     assert_eq!(r["process_status"], "timeout", "{r}");
     assert_eq!(r["status"], "timeout", "{r}");
+    assert!(common::text(&r, "stderr").contains("Timed out"), "{r}");
     assert!(!common::text(&r, "stdout").contains("end"), "{r}");
     // Killed at the deadline, not when the 2 s sleep would have ended.
     let t = r["execution_time"].as_f64().unwrap();
@@ -144,4 +145,44 @@ async fn sys_exit_does_not_hang() {
     let r = tokio::time::timeout(Duration::from_secs(30), request).await.expect("sys.exit() hung the request");
     assert_completed(&r, "bye\n");
     assert!(r["execution_time"].as_f64().unwrap() < 2.0, "{r}");
+}
+
+#[tokio::test]
+async fn timeouts_under_a_second_are_taken_and_say_timed_out() {
+    let Some(d) = common::sandboxed().await else { return };
+    warm_up(&d).await;
+    // NVIDIA's client sends float timeouts such as 0.05 s.
+    let r = generated(&d, "import time\nprint('start', flush=True)\ntime.sleep(30)", 0.05).await;
+    assert_eq!(r["process_status"], "timeout", "{r}");
+    assert!(common::text(&r, "stderr").contains("Timed out"), "{r}");
+    // Not positive, or over the maximum: still refused, in both vocabularies.
+    for bad in [json!(0), json!(-0.5), json!(3601)] {
+        let r = d.post("/execute", &json!({"generated_code": "print(1)", "timeout": bad})).await;
+        assert_eq!(assert_error_body(&r, 400), "Executor.ValidationError", "timeout {bad}");
+        assert_eq!(r.body["process_status"], "error", "{}", r.body);
+        assert!(r.body["stderr"].as_str().unwrap().contains("timeout"), "{}", r.body);
+    }
+    // Our own API takes fractional seconds within its range.
+    let r = d.execute(json!({"code": "print('ok')", "timeout": 1.5})).await;
+    assert_eq!(r["status"], "success", "{r}");
+}
+
+#[tokio::test]
+async fn a_syntax_errors_stderr_is_a_traceback_as_nvidia_prints_it() {
+    let Some(d) = common::sandboxed().await else { return };
+    for code in ["print(\"unclosed\"", "if True:\nprint('not indented')"] {
+        let r = generated(&d, code, 10.0).await;
+        assert_eq!(r["process_status"], "error", "{r}");
+        let stderr = common::text(&r, "stderr");
+        assert!(stderr.starts_with("Traceback (most recent call last):\n"), "{r}");
+        assert!(stderr.contains("Error"), "{r}");
+    }
+    // A runtime error's traceback has the header once.
+    let r = generated(&d, "x = 1 / 0", 10.0).await;
+    let stderr = common::text(&r, "stderr");
+    assert!(stderr.starts_with("Traceback (most recent call last):\n"), "{r}");
+    assert_eq!(stderr.matches("Traceback (most recent call last):").count(), 1, "{r}");
+    // Our own API keeps Python's own wording: no header on a syntax error.
+    let r = d.execute(json!({"code": "print(\"unclosed\"", "language": "python"})).await;
+    assert!(!common::text(&r, "stderr").starts_with("Traceback"), "{r}");
 }

@@ -247,3 +247,143 @@ async fn multipart_forms_upload_files() {
     let body: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|_| panic!("{output:?}"));
     assert_eq!(body["error_code"], "Executor.ValidationError", "{body}");
 }
+
+/// A `multipart/form-data` body: each file part written at the `path` text part before it.
+fn form(files: &[(&str, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "----session-files-test-boundary";
+    let mut body = Vec::new();
+    for (path, content) in files {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"path\"\r\n\r\n{path}\r\n").as_bytes(),
+        );
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"part.bin\"\r\n\
+                 Content-Type: application/octet-stream\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(content);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+async fn listed_paths(d: &Daemon, id: &str) -> Vec<String> {
+    let listed = d.get(&format!("/session/{id}/files")).await;
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    listed.body["files"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap().to_string()).collect()
+}
+
+#[tokio::test]
+async fn a_multipart_upload_that_fails_part_way_writes_none_of_its_files() {
+    let Some(d) = common::sandboxed().await else { return };
+    let id = create(&d).await;
+    assert_eq!(put(&d, &id, "keep.txt", b"old".to_vec()).await.status, 201);
+    // The session's code plants a symlink to a directory outside the workspace.
+    python(&d, &id, "import os\nos.symlink('/tmp', 'outside')").await;
+    let url = format!("/session/{id}/files");
+
+    // The third part fails only when it is written (the path is fine as text).
+    let (content_type, body) =
+        form(&[("keep.txt", b"new"), ("fresh/first.txt", b"first"), ("outside/escape.txt", b"escape")]);
+    let r = d.post_raw(&url, Some(&content_type), body).await;
+    assert_eq!(common::assert_error_body(&r, 400), "Executor.ValidationError");
+    assert!(r.body["error_detail"].as_str().unwrap().contains("outside"), "{}", r.body);
+    assert_eq!(listed_paths(&d, &id).await, ["keep.txt"]);
+    assert_eq!(download(&d, &id, "keep.txt").await.bytes, b"old");
+    assert_eq!(download(&d, &id, "fresh/first.txt").await.status, 404);
+    python(&d, &id, "import os\nassert not os.path.exists('fresh'), os.listdir('.')").await;
+
+    // A part refused as text or over the cap refuses the whole form too.
+    let (content_type, body) = form(&[("first.txt", b"first"), ("../escape.txt", b"escape")]);
+    let r = d.post_raw(&url, Some(&content_type), body).await;
+    assert_eq!(common::assert_error_body(&r, 400), "Executor.ValidationError");
+    let (content_type, body) = form(&[("first.txt", b"first"), ("first.txt", b"twice")]);
+    let r = d.post_raw(&url, Some(&content_type), body).await;
+    assert_eq!(common::assert_error_body(&r, 400), "Executor.ValidationError");
+    assert_eq!(listed_paths(&d, &id).await, ["keep.txt"]);
+
+    // And a form that is fine is written whole.
+    let (content_type, body) = form(&[("keep.txt", b"new"), ("fresh/first.txt", b"first")]);
+    let r = d.post_raw(&url, Some(&content_type), body).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(listed_paths(&d, &id).await, ["fresh/first.txt", "keep.txt"]);
+    assert_eq!(download(&d, &id, "keep.txt").await.bytes, b"new");
+}
+
+#[tokio::test]
+async fn uploads_racing_the_sessions_code_on_one_path_are_written_or_refused_with_409() {
+    let Some(d) = common::sandboxed().await else { return };
+    let id = create(&d).await;
+    // The session's code creates and removes the file the uploads write, until told to stop.
+    let code = "import os, time\n\
+        open('started', 'w').close()\n\
+        end = time.time() + 50\n\
+        while not os.path.exists('stop') and time.time() < end:\n\
+        \x20   try:\n\
+        \x20       with open('swap.txt', 'w') as f:\n\
+        \x20           f.write('code')\n\
+        \x20       os.unlink('swap.txt')\n\
+        \x20   except OSError:\n\
+        \x20       pass\n";
+    let body = json!({"session_id": id, "code": code, "language": "python", "timeout": 60});
+    let run = {
+        let (client, url) = (d.client().clone(), format!("{}/session/execute", d.base));
+        tokio::spawn(async move { client.post(url).json(&body).send().await.expect("POST").status().as_u16() })
+    };
+    let mut polls = 0;
+    while download(&d, &id, "started").await.status != 200 {
+        polls += 1;
+        assert!(polls < 2000, "the session's code never started");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let mut statuses = std::collections::BTreeMap::new();
+    for round in 0..30 {
+        let uploads = (0..10).map(|i| put(&d, &id, "swap.txt", format!("upload {round}.{i}").into_bytes()));
+        for r in futures::future::join_all(uploads).await {
+            if r.status != 201 {
+                assert_eq!(common::assert_error_body(&r, 409), "Executor.Conflict");
+            }
+            *statuses.entry(r.status).or_insert(0) += 1;
+        }
+    }
+    assert_eq!(put(&d, &id, "stop", Vec::new()).await.status, 201);
+    assert_eq!(run.await.unwrap(), 200);
+    assert!(statuses.get(&201).is_some_and(|&n| n > 0), "no upload went through: {statuses:?}");
+    // No upload left a temporary file behind.
+    let left: Vec<String> = listed_paths(&d, &id).await.into_iter().filter(|p| p.starts_with('.')).collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[tokio::test]
+async fn files_at_any_depth_are_listed_and_count_for_the_workspace_cap() {
+    let d = Daemon::start_with(&[("SANDBOX_MAX_FILE_MB", "1"), ("SANDBOX_WORKSPACE_MB", "2")]).await;
+    if !common::sandbox_or_skip(&d).await {
+        return;
+    }
+    let id = create(&d).await;
+    const KIB: usize = 1024;
+    // Uploaded 40 directories deep: stored, and so listed.
+    let deep = format!("{}deep.bin", "d/".repeat(40));
+    assert_eq!(put(&d, &id, &deep, vec![1u8; 512 * KIB]).await.status, 201);
+    assert_eq!(listed_paths(&d, &id).await, std::slice::from_ref(&deep));
+    // Written by the code 300 directories deep, deeper than any upload path can reach.
+    python(
+        &d,
+        &id,
+        "import os\nos.makedirs('e/' * 300)\nopen('e/' * 300 + 'deeper.bin', 'wb').write(b'x' * 1024 * 1024)",
+    )
+    .await;
+    let deeper = format!("{}deeper.bin", "e/".repeat(300));
+    assert_eq!(listed_paths(&d, &id).await, [deep.clone(), deeper]);
+    // 512 KiB + 1 MiB are there: 768 KiB more is over the 2 MiB cap, and the 413 says so.
+    let r = put(&d, &id, "top.bin", vec![2u8; 768 * KIB]).await;
+    assert_eq!(common::assert_error_body(&r, 413), "Executor.PayloadTooLarge");
+    let detail = r.body["error_detail"].as_str().unwrap();
+    let (held, total) = ((512 + 1024) * KIB, (512 + 1024 + 768) * KIB);
+    assert!(detail.contains(&format!("hold {held} bytes")), "{detail}");
+    assert!(detail.contains(&format!("is {total} bytes, over the limit of {} bytes", 2048 * KIB)), "{detail}");
+    assert_eq!(download(&d, &id, "top.bin").await.status, 404);
+}

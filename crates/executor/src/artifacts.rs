@@ -13,7 +13,6 @@ use crate::Artifact;
 
 /// Files beyond this many are not listed (a run can create millions).
 const MAX_FILES: usize = 10_000;
-const MAX_DEPTH: usize = 32;
 /// The workspace folder whose files are returned with their content.
 pub const OUTPUT_DIR: &str = "output";
 /// The largest file whose content is returned.
@@ -25,7 +24,7 @@ pub const MAX_TOTAL_CONTENT_BYTES: u64 = 20 * 1024 * 1024;
 pub struct Snapshot(HashMap<String, FileEntry>);
 
 pub fn snapshot(workspace: &Path) -> Snapshot {
-    let files = workspace_fs::list_files(workspace, MAX_FILES, MAX_DEPTH).unwrap_or_default();
+    let files = workspace_fs::list_files(workspace, MAX_FILES).unwrap_or_default();
     Snapshot(files.into_iter().map(|f| (f.path.clone(), f)).collect())
 }
 
@@ -33,7 +32,7 @@ pub fn snapshot(workspace: &Path) -> Snapshot {
 /// time: the code can reset mtime, not ctime), in path order. Output files carry their
 /// content while it fits in [`MAX_CONTENT_BYTES`] each and [`MAX_TOTAL_CONTENT_BYTES`] in all.
 pub fn changed_since(workspace: &Path, before: &Snapshot) -> Vec<Artifact> {
-    let after = workspace_fs::list_files(workspace, MAX_FILES, MAX_DEPTH).unwrap_or_default();
+    let after = workspace_fs::list_files(workspace, MAX_FILES).unwrap_or_default();
     let mut budget = MAX_TOTAL_CONTENT_BYTES;
     let mut artifacts = Vec::new();
     for file in after.into_iter().filter(|f| before.0.get(&f.path) != Some(f)) {

@@ -29,6 +29,9 @@ pub enum ExecuteError {
     /// No execution with this id is known (never run, or its record has expired).
     #[error("no execution {0} is known")]
     NotFound(String),
+    /// No template has this name (the message lists the known ones).
+    #[error("{0}")]
+    UnknownTemplate(String),
     /// The run's template could not be built (pip or npm failed), so the code never ran.
     #[error("template {template} could not be built: {message}")]
     TemplateBuild { template: String, message: String, log_tail: String },
@@ -42,6 +45,17 @@ pub enum ExecuteError {
     /// No such file in the session's workspace.
     #[error("{0}: no such file in the session's workspace")]
     FileNotFound(String),
+    /// Something else (the session's code, another upload) changed the same path while it
+    /// was being written; nothing of the request was written.
+    #[error("{0}")]
+    FileConflict(String),
+    /// The workspace's filesystem is full although the files' sizes are within the cap (it
+    /// counts whole blocks and directories too).
+    #[error(
+        "the workspace is full: its files hold {files_bytes} bytes and {adding} more bytes do not fit in its \
+         {limit}-byte cap (the filesystem also counts whole blocks and directories)"
+    )]
+    WorkspaceFull { files_bytes: u64, adding: u64, limit: u64 },
     /// Anything else on the daemon's side.
     #[error("{0}")]
     Internal(String),
@@ -57,11 +71,13 @@ impl ExecuteError {
             ExecuteError::Sandbox { .. } => "SandboxError",
             ExecuteError::QueueFull { .. } => "QueueFull",
             ExecuteError::ShuttingDown => "ShuttingDown",
-            ExecuteError::NotFound(_) => "NotFound",
+            ExecuteError::NotFound(_) | ExecuteError::UnknownTemplate(_) => "NotFound",
             ExecuteError::TemplateBuild { .. } => "TemplateBuildError",
             ExecuteError::SessionNotFound(_) => "SessionNotFound",
             ExecuteError::SessionLimit(_) => "SessionLimit",
             ExecuteError::FileNotFound(_) => "FileNotFound",
+            ExecuteError::FileConflict(_) => "Conflict",
+            ExecuteError::WorkspaceFull { .. } => "PayloadTooLarge",
             ExecuteError::Internal(_) => "InternalError",
         }
     }

@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 
 use crate::{ExecuteError, ExecutionRequest, Language, LimitPolicy, RequestedLimits, Template, WorkspaceChoice};
 
+pub(crate) use files::check_no_file_is_a_parent;
 pub use files::validate_relative_path;
 
 /// A request as the caller sent it, before validation (JSON already decoded, base64 file
@@ -41,6 +42,9 @@ pub struct RequestDraft {
     pub scope: Option<String>,
     /// Whether a pre-started sandbox may serve the run; `None`: yes.
     pub warm: Option<bool>,
+    /// Any positive timeout up to the server's maximum is taken, below its minimum too (the
+    /// NVIDIA dialect: its client sends timeouts such as 0.05 s).
+    pub any_positive_timeout: bool,
 }
 
 /// The timeout of a call that names none: the template's, or the server's default.
@@ -65,7 +69,10 @@ pub fn build_request(draft: RequestDraft, policy: &LimitPolicy) -> Result<Execut
     let requested = draft.language.as_deref().map(parse_language).transpose()?;
     let language = template::language(requested, draft.template.as_ref())?;
     let default_timeout = template::default_timeout_secs(draft.template.as_ref(), policy);
-    let timeout_ms = timeout_ms(draft.timeout_secs, default_timeout, policy)?;
+    let timeout_ms = match draft.timeout_secs {
+        Some(secs) if draft.any_positive_timeout => positive_timeout_ms(secs, policy)?,
+        secs => timeout_ms(secs, default_timeout, policy)?,
+    };
     let execution_id = match draft.execution_id {
         Some(id) => check_id("execution_id", id)?,
         None => format!("exec_{}", uuid::Uuid::new_v4().simple()),
@@ -139,6 +146,17 @@ pub(crate) fn timeout_ms(secs: Option<f64>, default_secs: f64, policy: &LimitPol
     }
     // In range and finite, so the cast cannot saturate.
     Ok((secs * 1000.0).round() as u64)
+}
+
+/// A timeout that only has to be positive and within the maximum; at least 1 ms.
+fn positive_timeout_ms(secs: f64, policy: &LimitPolicy) -> Result<u64, ExecuteError> {
+    if !secs.is_finite() || secs <= 0.0 || secs > policy.max_timeout_secs {
+        return Err(ExecuteError::invalid(
+            "timeout",
+            format!("must be more than 0 and at most {} seconds, got {secs}", policy.max_timeout_secs),
+        ));
+    }
+    Ok(((secs * 1000.0).round() as u64).max(1))
 }
 
 /// Ids name directories and log lines: a short, shell- and path-safe alphabet.

@@ -82,22 +82,24 @@ impl Workspaces {
         }
     }
 
-    /// Writes the request's files; a path through a symlink the code planted is refused.
+    /// Writes the request's files, all or none; a path through a symlink the code planted is
+    /// refused.
     pub fn write_files(&self, workspace: &Workspace, files: &[InputFile]) -> Result<(), ExecuteError> {
-        for file in files {
-            let written = workspace_fs::write_file(&workspace.path, &file.path, &file.content, Some(self.owner));
-            written.map_err(|e| {
-                if e.is_no_space() {
-                    let actual = files.iter().map(|f| f.content.len() as u64).sum();
-                    ExecuteError::TooLarge { what: "the workspace's files".into(), actual, limit: self.size_bytes }
-                } else if e.is_path_problem() {
-                    ExecuteError::invalid(format!("files[{}]", file.path), e.to_string())
-                } else {
-                    ExecuteError::Internal(format!("writing files[{}]: {e}", file.path))
-                }
-            })?;
-        }
-        Ok(())
+        let batch: Vec<(&str, &[u8])> = files.iter().map(|f| (f.path.as_str(), f.content.as_slice())).collect();
+        workspace_fs::write_files(&workspace.path, &batch, Some(self.owner)).map_err(|(index, e)| {
+            let path = &files[index].path;
+            if e.is_no_space() {
+                let adding = files.iter().map(|f| f.content.len() as u64).sum();
+                let files_bytes = workspace_fs::walk(&workspace.path, 0).map_or(0, |l| l.bytes);
+                ExecuteError::WorkspaceFull { files_bytes, adding, limit: self.size_bytes }
+            } else if e.is_conflict() {
+                ExecuteError::FileConflict(e.to_string())
+            } else if e.is_path_problem() {
+                ExecuteError::invalid(format!("files[{path}]"), e.to_string())
+            } else {
+                ExecuteError::Internal(format!("writing files[{path}]: {e}"))
+            }
+        })
     }
 
     /// Removes a fresh workspace after its run; persistent ones stay.

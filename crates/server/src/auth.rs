@@ -1,7 +1,8 @@
-//! API token check: when a token is configured, every request except `GET /health` must carry
-//! it as `Authorization: Bearer <token>` or `X-API-Key: <token>`.
+//! API token check: when a token is configured, every request except `GET /health` and `GET /`
+//! must carry it as `Authorization: Bearer <token>` or `X-API-Key: <token>`.
 //!
-//! Health stays open because orchestrators probe it without credentials. Everything else,
+//! Health and the root stay open because orchestrators and load balancers probe them without
+//! credentials (the root tells only the service's name, version and links). Everything else,
 //! including unknown paths and `/openapi.json`, answers 401 first, so an unauthenticated
 //! caller learns nothing about the API.
 
@@ -60,9 +61,10 @@ pub async fn middleware(State(token): State<ApiToken>, req: Request, next: Next)
     }
 }
 
-/// Only the health probe (GET, and HEAD which axum serves with it) is open.
+/// Only the probes (GET, and HEAD which axum serves with it) are open: the health check and
+/// the root, which load balancers probe.
 fn is_open(method: &Method, path: &str) -> bool {
-    path == "/health" && (method == Method::GET || method == Method::HEAD)
+    matches!(path, "/health" | "/") && (method == Method::GET || method == Method::HEAD)
 }
 
 /// Accepts the request when any credential it carries is the token. Every credential is
@@ -114,7 +116,7 @@ fn unauthorized(refusal: Refusal) -> Response {
         "The request needs the executor's API token.",
         detail,
         "Send the token as `Authorization: Bearer <token>` or `X-API-Key: <token>`; \
-         only GET /health is open without it.",
+         only GET /health and GET / are open without it.",
     )
     .into_response();
     response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
@@ -167,8 +169,10 @@ mod tests {
     }
 
     #[test]
-    fn only_the_health_probe_is_open() {
+    fn only_the_probes_are_open() {
         assert!(is_open(&Method::GET, "/health"));
+        assert!(is_open(&Method::GET, "/"));
+        assert!(!is_open(&Method::POST, "/"));
         assert!(is_open(&Method::HEAD, "/health"));
         assert!(!is_open(&Method::POST, "/health"));
         assert!(!is_open(&Method::GET, "/health/"));

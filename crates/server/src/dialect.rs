@@ -5,7 +5,10 @@
 //! `{'generated_code': '...'}`. NVIDIA's client unwraps these and its server did not, so fenced
 //! code failed there; we unwrap on the server, for any client.
 
+mod answer;
 mod python_literal;
+
+pub use answer::shape_result;
 
 use executor::{Language, ProcessStatus};
 use serde::Serialize;
@@ -113,3 +116,6 @@ pub struct DialectErrorBody {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod properties;

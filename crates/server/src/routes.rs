@@ -7,6 +7,7 @@ pub mod info;
 pub mod metrics;
 pub mod openapi;
 pub mod outbox;
+pub mod root;
 pub mod sessions;
 pub mod templates;
 
@@ -21,6 +22,7 @@ use crate::error::{ApiError, ErrorCode};
 
 pub(crate) fn router() -> Router<Arc<AppState>> {
     Router::new()
+        .route("/", get(root::index))
         .route("/health", get(health::health))
         .route("/info", get(info::info))
         .route("/execute", post(execute::execute))
@@ -44,7 +46,7 @@ pub(crate) async fn not_found(method: Method, uri: Uri) -> ApiError {
         format!("{method} {} does not exist", uri.path()),
         "Use POST /execute, GET /executions/{id}, GET or POST /templates, POST /session/create, \
          POST /session/execute, POST /session/destroy, GET /sessions, /session/{id}/files, GET /health, \
-         GET /info, GET /metrics or GET /openapi.json.",
+         GET /info, GET /metrics, GET /openapi.json or GET / (the service's name, version and links).",
     )
 }
 

@@ -318,14 +318,26 @@ pub fn assert_error_body(response: &Response, status: u16) -> String {
     response.body["error_code"].as_str().unwrap().to_string()
 }
 
-/// Skips a test (with the reason printed) when this host cannot build sandboxes.
+/// Skips a test (with the reason printed) when this host cannot build sandboxes; fails it
+/// instead where sandbox tests are required (`CI=true` or `SANDBOX_TESTS_REQUIRED=1`), so a
+/// CI run that cannot sandbox never passes by skipping everything.
 pub async fn sandbox_or_skip(daemon: &Daemon) -> bool {
     let health = daemon.get("/health").await;
     if health.status != 200 {
-        eprintln!("SKIP: the sandbox does not work on this host: {}", health.body);
+        let reason = format!("the sandbox does not work on this host: {}", health.body);
+        if sandbox_tests_required() {
+            panic!("{reason} (sandbox tests are required here: CI=true or SANDBOX_TESTS_REQUIRED=1)");
+        }
+        eprintln!("SKIP: {reason}");
         return false;
     }
     true
+}
+
+/// Whether a test that cannot sandbox must fail rather than skip.
+pub fn sandbox_tests_required() -> bool {
+    let var = |name: &str| std::env::var(name).unwrap_or_default();
+    var("CI").eq_ignore_ascii_case("true") || var("SANDBOX_TESTS_REQUIRED") == "1"
 }
 
 /// A daemon, or None (the test is skipped, with the reason printed) when this host cannot

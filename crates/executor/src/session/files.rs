@@ -4,6 +4,7 @@
 //! following a symlink; a file with more than one hard link is never read (it could be a
 //! link to a file the caller must not see).
 
+use std::collections::BTreeSet;
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 
@@ -12,12 +13,11 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::service::ExecutionService;
-use crate::validate::validate_relative_path;
+use crate::validate::{check_no_file_is_a_parent, validate_relative_path};
 use crate::ExecuteError;
 
-/// Files beyond this many are not listed.
+/// Files beyond this many are not listed (at any depth: they all count for the size cap).
 const MAX_LISTED: usize = 10_000;
-const MAX_DEPTH: usize = 32;
 
 /// A regular file of a session's workspace.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -32,52 +32,76 @@ pub struct SessionFile {
 }
 
 impl ExecutionService {
-    /// Writes `content` at `path` in the session's workspace (replacing a file there, never
-    /// writing through it), within the per-file and per-workspace caps.
-    pub fn upload_session_file(
+    /// Writes each `(path, content)` into the session's workspace, all of them or none
+    /// (replacing a file there, never writing through it), within the per-file and
+    /// per-workspace caps, and describes them in the order given.
+    pub fn upload_session_files(
         &self,
         id: &str,
         tenant: &str,
-        path: &str,
-        content: &[u8],
-    ) -> Result<SessionFile, ExecuteError> {
+        files: Vec<(String, Vec<u8>)>,
+    ) -> Result<Vec<SessionFile>, ExecuteError> {
         let (session, _busy) = self.sessions.get(id, tenant)?;
-        let path = checked(path)?;
-        let size = content.len() as u64;
+        let workspace = &session.workspace;
         let per_file = self.config.limits.max_file_bytes;
-        if size > per_file {
-            return Err(ExecuteError::TooLarge { what: format!("file {path:?}"), actual: size, limit: per_file });
+        let mut paths = BTreeSet::new();
+        let mut checked = Vec::with_capacity(files.len());
+        for (path, content) in files {
+            let path = checked_path(&path)?;
+            let size = content.len() as u64;
+            if size > per_file {
+                return Err(ExecuteError::TooLarge { what: format!("file {path:?}"), actual: size, limit: per_file });
+            }
+            if !paths.insert(path.clone()) {
+                return Err(ExecuteError::invalid("path", format!("{path:?} is given twice")));
+            }
+            checked.push((path, content));
         }
+        check_no_file_is_a_parent(&paths)?;
+        let adding: u64 = checked.iter().map(|(_, c)| c.len() as u64).sum();
         let cap = self.workspaces.size_bytes();
-        let others: u64 = workspace_fs::list_files(&session.workspace, MAX_LISTED, MAX_DEPTH)
-            .unwrap_or_default()
+        let listing = workspace_fs::walk(workspace, 0)
+            .map_err(|e| ExecuteError::Internal(format!("measuring the session's workspace: {e}")))?;
+        // Files about to be replaced stop counting.
+        let replaced: u64 = paths
             .iter()
-            .filter(|f| f.path != path)
-            .map(|f| f.size)
+            .filter_map(|p| workspace_fs::open_file(workspace, p).ok()?.metadata().ok())
+            .map(|m| m.len())
             .sum();
-        if others + size > cap {
+        let kept = listing.bytes.saturating_sub(replaced);
+        if kept + adding > cap {
             return Err(ExecuteError::TooLarge {
-                what: "the session's workspace (its files and this one)".into(),
-                actual: others + size,
+                what: format!(
+                    "the session's workspace (its {} files hold {} bytes, {kept} of them kept, and this upload adds {adding})",
+                    listing.count, listing.bytes
+                ),
+                actual: kept + adding,
                 limit: cap,
             });
         }
-        workspace_fs::write_file(&session.workspace, &path, content, Some(self.workspaces.owner())).map_err(|e| {
+        let batch: Vec<(&str, &[u8])> = checked.iter().map(|(p, c)| (p.as_str(), c.as_slice())).collect();
+        workspace_fs::write_files(workspace, &batch, Some(self.workspaces.owner())).map_err(|(index, e)| {
+            let path = &checked[index].0;
             if e.is_no_space() {
-                ExecuteError::TooLarge { what: "the session's workspace".into(), actual: others + size, limit: cap }
+                ExecuteError::WorkspaceFull { files_bytes: kept, adding, limit: cap }
+            } else if e.is_conflict() {
+                ExecuteError::FileConflict(e.to_string())
             } else {
-                fs_error(&path, e)
+                fs_error(path, e)
             }
         })?;
-        let listed = workspace_fs::list_files(&session.workspace, MAX_LISTED, MAX_DEPTH).unwrap_or_default();
-        let entry = listed.into_iter().find(|f| f.path == path);
-        Ok(describe(&path, entry.map_or((size, 0), |f| (f.size, f.mtime_ns))))
+        let described = checked.iter().map(|(path, content)| {
+            let found = workspace_fs::open_file(workspace, path).ok().and_then(|f| f.metadata().ok());
+            let mtime_ns = found.as_ref().map_or(0, |m| m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128);
+            describe(path, (found.map_or(content.len() as u64, |m| m.len()), mtime_ns))
+        });
+        Ok(described.collect())
     }
 
     /// Every regular file of the session's workspace (symlinks and special files are left out).
     pub fn list_session_files(&self, id: &str, tenant: &str) -> Result<Vec<SessionFile>, ExecuteError> {
         let (session, _busy) = self.sessions.get(id, tenant)?;
-        let files = workspace_fs::list_files(&session.workspace, MAX_LISTED, MAX_DEPTH)
+        let files = workspace_fs::list_files(&session.workspace, MAX_LISTED)
             .map_err(|e| ExecuteError::Internal(format!("listing the session's files: {e}")))?;
         Ok(files.into_iter().map(|f| describe(&f.path, (f.size, f.mtime_ns))).collect())
     }
@@ -85,7 +109,7 @@ impl ExecutionService {
     /// The bytes of the file at `path` and its MIME type.
     pub fn download_session_file(&self, id: &str, tenant: &str, path: &str) -> Result<(Vec<u8>, String), ExecuteError> {
         let (session, _busy) = self.sessions.get(id, tenant)?;
-        let path = checked(path)?;
+        let path = checked_path(path)?;
         let mut file = workspace_fs::open_file(&session.workspace, &path).map_err(|e| fs_error(&path, e))?;
         let meta = file.metadata().map_err(|e| ExecuteError::Internal(format!("{path}: {e}")))?;
         if meta.nlink() > 1 {
@@ -111,7 +135,7 @@ impl ExecutionService {
     }
 }
 
-fn checked(path: &str) -> Result<String, ExecuteError> {
+fn checked_path(path: &str) -> Result<String, ExecuteError> {
     validate_relative_path(path).map_err(|m| ExecuteError::invalid("path", format!("{path:?}: {m}")))
 }
 

@@ -54,7 +54,7 @@ impl From<TemplateError> for ExecuteError {
     fn from(err: TemplateError) -> Self {
         match err {
             TemplateError::Invalid { field, message } => ExecuteError::Invalid { field, message },
-            unknown @ TemplateError::Unknown { .. } => ExecuteError::invalid("template", unknown.to_string()),
+            unknown @ TemplateError::Unknown { .. } => ExecuteError::UnknownTemplate(unknown.to_string()),
             exists @ TemplateError::Exists(_) => ExecuteError::invalid("name", exists.to_string()),
             TemplateError::Build { name, reason, log_tail } => {
                 ExecuteError::TemplateBuild { template: name, message: reason, log_tail }

@@ -92,7 +92,7 @@ pub(super) fn check_files(files: Vec<(String, Vec<u8>)>, policy: &LimitPolicy) -
 }
 
 /// `a` and `a/b` cannot both be files: one of them would have to be a directory.
-fn check_no_file_is_a_parent(paths: &BTreeSet<String>) -> Result<(), ExecuteError> {
+pub(crate) fn check_no_file_is_a_parent(paths: &BTreeSet<String>) -> Result<(), ExecuteError> {
     for path in paths {
         let mut parents = path.match_indices('/').map(|(i, _)| &path[..i]);
         if let Some(parent) = parents.find(|p| paths.contains(*p)) {
@@ -105,5 +105,7 @@ fn check_no_file_is_a_parent(paths: &BTreeSet<String>) -> Result<(), ExecuteErro
     Ok(())
 }
 
+#[cfg(test)]
+mod properties;
 #[cfg(test)]
 mod tests;

@@ -61,6 +61,12 @@ impl From<ExecuteError> for ApiError {
                 detail,
                 "Check the execution_id; records of finished executions are kept for a limited time.",
             ),
+            ExecuteError::UnknownTemplate(_) => ApiError::new(
+                ErrorCode::NotFound,
+                "No such template.",
+                detail,
+                "Name a template that GET /templates lists (POST /templates creates one), or leave `template` out.",
+            ),
             ExecuteError::TemplateBuild { template, log_tail, .. } => {
                 super::from_template::build_failed(&template, detail, &log_tail)
             }
@@ -84,6 +90,20 @@ impl From<ExecuteError> for ApiError {
                 "No such file.",
                 detail,
                 "GET /session/{id}/files lists the session's files.",
+            ),
+            ExecuteError::FileConflict(_) => ApiError::new(
+                ErrorCode::Conflict,
+                "The workspace changed at this path while the upload was being written; nothing was written.",
+                detail,
+                "Send the upload again, when the session's code (or another upload) is not changing the same path.",
+            ),
+            ExecuteError::WorkspaceFull { limit, .. } => ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                "The workspace is full.",
+                detail,
+                format!(
+                    "Remove files from the workspace or upload less: its cap is {limit} bytes. GET /info lists the limits."
+                ),
             ),
             ExecuteError::Internal(_) => ApiError::internal(detail),
         }

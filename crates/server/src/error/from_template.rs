@@ -9,12 +9,8 @@ impl From<TemplateError> for ApiError {
         let detail = err.to_string();
         match err {
             TemplateError::Invalid { field, .. } => ApiError::validation(detail, solution_for_field(&field)),
-            TemplateError::Unknown { .. } => ApiError::new(
-                ErrorCode::NotFound,
-                "No such template.",
-                detail,
-                "GET /templates lists the templates; POST /templates creates one.",
-            ),
+            // The same 404 as /execute gives, naming the known templates.
+            unknown @ TemplateError::Unknown { .. } => ApiError::from(executor::ExecuteError::from(unknown)),
             TemplateError::Exists(name) => ApiError::new(
                 ErrorCode::Conflict,
                 "A template with this name already exists.",

@@ -37,6 +37,7 @@ use crate::routes::sessions;
             body = ExecutionAccepted,
             headers(("Location" = String, description = "`/executions/{id}`, the same as `status_url`"))),
         (status = 400, description = "The request is invalid (with `process_status`, `stdout`, `stderr` for a `generated_code` request)", body = DialectErrorBody),
+        (status = 404, description = "`Executor.NotFound`: no template has this name (the known ones are listed)", body = DialectErrorBody),
         (status = 401, description = "The API token is missing or wrong", body = ErrorBody,
             headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
         (status = 409, description = "`Executor.Conflict`: an execution with this id is still running, or the id is \
@@ -63,6 +64,7 @@ pub async fn execute(
 
 async fn run(state: &AppState, headers: &HeaderMap, body: Value) -> Result<Response, ApiError> {
     let mut body: ExecuteRequest = json::decode(body)?;
+    let dialect_request = body.is_dialect();
     body.tenant_id = Some(sessions::tenant(headers, body.tenant_id.take())?);
     let run_async = body.run_async;
     let templates = state.service.templates();
@@ -83,7 +85,10 @@ async fn run(state: &AppState, headers: &HeaderMap, body: Value) -> Result<Respo
     }
     // The service runs the request in a task of its own, so a caller hanging up (which drops
     // this handler) does not cancel a run halfway through.
-    let result: ExecutionResult = state.service.execute(request).await?;
+    let mut result: ExecutionResult = state.service.execute(request).await?;
+    if dialect_request {
+        dialect::shape_result(&mut result);
+    }
     Ok(Json(result).into_response())
 }
 

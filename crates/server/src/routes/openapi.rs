@@ -16,7 +16,7 @@ pub use contract::Contract;
 use crate::app::AppState;
 use crate::dialect::DialectErrorBody;
 use crate::error::ErrorBody;
-use crate::routes::{execute, executions, health, info, metrics, outbox, sessions, templates};
+use crate::routes::{execute, executions, health, info, metrics, outbox, root, sessions, templates};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -25,11 +25,12 @@ use crate::routes::{execute, executions, health, info, metrics, outbox, sessions
         description = "Runs untrusted Python, JavaScript and Shell in a Linux sandbox. \
             Every error answer has the body `ErrorBody`; answers to `generated_code` \
             (NVIDIA dialect) requests add `process_status`, `stdout` and `stderr`. \
-            When the daemon has an API token, every endpoint but `GET /health` requires it \
+            When the daemon has an API token, every endpoint but `GET /health` and `GET /` requires it \
             (`Authorization: Bearer <token>` or `X-API-Key: <token>`) and answers 401 \
             `Executor.Unauthorized` with `WWW-Authenticate: Bearer` without it."
     ),
     paths(
+        root::index,
         execute::execute,
         executions::execution,
         health::health,

@@ -145,7 +145,8 @@ pub fn session_id(id: String) -> Result<String, ApiError> {
     request_body(content = CreateSessionRequest, content_type = "application/json"),
     responses(
         (status = 201, description = "The session was created (its interpreters start with the first call of each language)", body = SessionCreated),
-        (status = 400, description = "Unknown template, bad ttl, tenant_id or scope", body = ErrorBody),
+        (status = 400, description = "A bad ttl, tenant_id or scope", body = ErrorBody),
+        (status = 404, description = "`Executor.NotFound`: no template has this name (the known ones are listed)", body = ErrorBody),
         (status = 401, description = "The API token is missing or wrong", body = ErrorBody),
         (status = 429, description = "`Executor.SessionLimit`: as many sessions are alive as the daemon, or the tenant, may keep",
             body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),

@@ -60,9 +60,10 @@ async fn timeout_out_of_range() {
 }
 
 #[tokio::test]
-async fn unknown_template_is_refused() {
-    let (reply, detail) = refused(json!({"code": "x", "template": "python-ml"})).await;
-    assert_eq!(detail, "template: unknown template \"python-ml\"; known: default, python-data, node-basic, minimal");
+async fn unknown_template_is_not_found() {
+    let reply = test_app().await.post_json("/execute", json!({"code": "x", "template": "python-ml"}).to_string()).await;
+    let detail = assert_error(&reply, StatusCode::NOT_FOUND, "Executor.NotFound");
+    assert_eq!(detail, "unknown template \"python-ml\"; known: default, python-data, node-basic, minimal");
     assert!(reply.body["solution"].as_str().unwrap().contains("GET /templates"), "{}", reply.body);
 }
 

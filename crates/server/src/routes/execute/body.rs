@@ -28,7 +28,9 @@ pub struct ExecuteRequest {
     pub generated_code: Option<String>,
     /// `python` (default), `javascript` or `shell`, or an alias: py, js, node, bash, sh.
     pub language: Option<String>,
-    /// Seconds, within the server's range (1 to 3600 by default); default 30.
+    /// Seconds, fractions allowed (rounded to milliseconds), within the server's range (1 to
+    /// 3600 by default); default 30. With `generated_code`, any positive number up to the
+    /// maximum (NVIDIA's client sends timeouts such as 0.05).
     pub timeout: Option<f64>,
     /// 1 to 128 characters of A-Z a-z 0-9 . _ -; generated when absent. Unique across tenants:
     /// another tenant's id is refused (409); the tenant's own finished one is reused.
@@ -169,6 +171,7 @@ impl ExecuteRequest {
             tenant_id: self.tenant_id,
             scope: self.scope,
             warm: self.warm,
+            any_positive_timeout: dialect,
         })
     }
 }
@@ -212,3 +215,6 @@ fn decode_files(files: BTreeMap<String, FileContent>) -> Result<Vec<(String, Vec
         })
         .collect()
 }
+
+#[cfg(test)]
+mod properties;

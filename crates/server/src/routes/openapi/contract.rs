@@ -168,7 +168,7 @@ fn operation_answers(path: &str, method: &str, operation: &mut Value, contract: 
     let takes_body = operation.get("requestBody").is_some();
     let has_parameters = operation.get("parameters").and_then(Value::as_array).is_some_and(|p| !p.is_empty());
     let Some(responses) = operation.get_mut("responses").and_then(Value::as_object_mut) else { return };
-    let public = path == "/health";
+    let public = path == "/health" || path == "/";
     if contract.authenticated && !public {
         add(responses, "401", "The API token is missing or wrong");
     }

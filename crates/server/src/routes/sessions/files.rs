@@ -53,7 +53,8 @@ pub struct FileList {
     #[schema(example = "success")]
     pub status: String,
     pub session_id: String,
-    /// Every regular file, in path order (symlinks and special files are not listed).
+    /// Every regular file at any depth, in path order (symlinks and special files are not
+    /// listed; beyond 10000 files, the first 10000 found).
     pub files: Vec<SessionFile>,
 }
 
@@ -115,7 +116,10 @@ async fn blocking<T: Send + 'static>(
         (status = 201, description = "Written (an existing file there is replaced, never written through)", body = FileUploaded),
         (status = 400, description = "The path is refused (absolute, `..`, bad characters, through a symlink)", body = ErrorBody),
         (status = 404, description = "`Session X not found or expired`", body = ErrorBody),
-        (status = 413, description = "Over the per-file (10 MiB) or per-workspace (100 MiB) cap", body = ErrorBody),
+        (status = 409, description = "`Executor.Conflict`: the session's code or another upload changed the same path \
+            meanwhile; nothing was written, send it again", body = ErrorBody),
+        (status = 413, description = "Over the per-file (10 MiB) or per-workspace (100 MiB) cap, counting every file \
+            of the workspace at any depth", body = ErrorBody),
     )
 )]
 pub async fn put(
@@ -125,7 +129,8 @@ pub async fn put(
     RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
     let (id, path) = path_params(params)?;
-    let file = upload(&state, &headers, id, path, body.to_vec()).await?;
+    let mut files = upload(&state, &headers, id, vec![(path, body.to_vec())]).await?;
+    let file = files.pop().ok_or_else(|| ApiError::internal("the upload described no file"))?;
     Ok((StatusCode::CREATED, Json(FileUploaded { status: "success".into(), file })).into_response())
 }
 
@@ -141,17 +146,21 @@ pub async fn put(
     request_body(
         description = "JSON `{path, content_base64}`, or `multipart/form-data` where each part with a file name is \
             written at the value of the text part `path` sent before it, else at its file name \
-            (`curl -F path=data/in.csv -F file=@in.csv`)",
+            (`curl -F path=data/in.csv -F file=@in.csv`); the files of one request are written all or none",
         content(
             (UploadRequest = "application/json"),
             (String = "multipart/form-data"),
         )
     ),
     responses(
-        (status = 201, description = "Written (an existing file there is replaced, never written through)", body = FilesUploaded),
-        (status = 400, description = "A path is refused, the content is not base64, or the form is malformed", body = ErrorBody),
+        (status = 201, description = "Every file written (an existing file there is replaced, never written through)", body = FilesUploaded),
+        (status = 400, description = "A path is refused, the content is not base64, or the form is malformed; \
+            no file of the request was written", body = ErrorBody),
         (status = 404, description = "`Session X not found or expired`", body = ErrorBody),
-        (status = 413, description = "Over the per-file (10 MiB) or per-workspace (100 MiB) cap", body = ErrorBody),
+        (status = 409, description = "`Executor.Conflict`: the session's code or another upload changed the same path \
+            meanwhile; no file of the request was written, send it again", body = ErrorBody),
+        (status = 413, description = "Over the per-file (10 MiB) or per-workspace (100 MiB) cap, counting every file \
+            of the workspace at any depth; no file of the request was written", body = ErrorBody),
         (status = 415, description = "Neither JSON nor multipart/form-data", body = ErrorBody),
     )
 )]
@@ -173,10 +182,7 @@ pub async fn post(
         let body: UploadRequest = json::decode(json::parse_value(&bytes)?)?;
         vec![(body.path, decode_base64(&body.content_base64)?)]
     };
-    let mut files = Vec::with_capacity(uploads.len());
-    for (path, content) in uploads {
-        files.push(upload(&state, &headers, id.clone(), path, content).await?);
-    }
+    let files = upload(&state, &headers, id, uploads).await?;
     Ok((StatusCode::CREATED, Json(FilesUploaded { status: "success".into(), files })).into_response())
 }
 
@@ -274,17 +280,17 @@ impl HasStatus for axum::extract::multipart::MultipartRejection {
     }
 }
 
+/// Writes every file of a request or none of them.
 async fn upload(
     state: &AppState,
     headers: &HeaderMap,
     id: String,
-    path: String,
-    content: Vec<u8>,
-) -> Result<SessionFile, ApiError> {
+    files: Vec<(String, Vec<u8>)>,
+) -> Result<Vec<SessionFile>, ApiError> {
     let tenant_id = tenant(headers, None)?;
     let id = session_id(id)?;
     let service = Arc::clone(&state.service);
-    blocking(move || service.upload_session_file(&id, &tenant_id, &path, &content)).await
+    blocking(move || service.upload_session_files(&id, &tenant_id, files)).await
 }
 
 #[utoipa::path(
@@ -297,7 +303,7 @@ async fn upload(
         ("X-Tenant-ID" = Option<String>, Header, description = "The session's tenant; default `default`"),
     ),
     responses(
-        (status = 200, description = "The workspace's regular files", body = FileList),
+        (status = 200, description = "The workspace's regular files, at any depth (the first 10000)", body = FileList),
         (status = 404, description = "`Session X not found or expired`", body = ErrorBody),
     )
 )]

@@ -1,0 +1,127 @@
+//! File operations on a workspace that the sandboxed code controls.
+//!
+//! The daemon may run as root while the workspace holds whatever the code left there:
+//! symlinks to /etc/shadow, FIFOs, hard links. Every path is resolved by the kernel with
+//! `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)`, so no component may be a symlink or lead
+//! outside the workspace, and only regular files are ever read or written.
+
+mod walk;
+mod write;
+
+use std::fs::File;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
+
+use nix::errno::Errno;
+use nix::fcntl::{open, openat2, OFlag, OpenHow, ResolveFlag};
+use nix::sys::stat::{fstat, fstatat, Mode, SFlag};
+
+pub use walk::{list_files, walk, Listing};
+pub use write::{write_file, write_files};
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkspaceFsError {
+    #[error("{0}: a path component is a symbolic link or leaves the workspace")]
+    Symlink(String),
+    #[error("{0}: a path component is not a directory")]
+    NotADirectory(String),
+    #[error("{0}: is a directory")]
+    IsADirectory(String),
+    #[error("{0}: not a regular file")]
+    NotARegularFile(String),
+    /// Something else changed the same path meanwhile (the session's code, another upload).
+    #[error("{0}: the workspace changed at this path while it was being written or read; nothing was changed")]
+    Changed(String),
+    #[error("{0}: {1}")]
+    Io(String, Errno),
+}
+
+impl WorkspaceFsError {
+    /// The workspace is full.
+    pub fn is_no_space(&self) -> bool {
+        matches!(self, WorkspaceFsError::Io(_, Errno::ENOSPC | Errno::EFBIG))
+    }
+
+    /// Nothing is at the path.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, WorkspaceFsError::Io(_, Errno::ENOENT))
+    }
+
+    /// The workspace changed under the operation: trying again may well succeed.
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, WorkspaceFsError::Changed(_))
+    }
+
+    /// The path itself is unacceptable (as opposed to an I/O failure or a race).
+    pub fn is_path_problem(&self) -> bool {
+        !matches!(self, WorkspaceFsError::Io(..) | WorkspaceFsError::Changed(_))
+    }
+}
+
+/// A regular file found in a workspace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileEntry {
+    /// Relative to the workspace, `/`-separated.
+    pub path: String,
+    pub size: u64,
+    pub inode: u64,
+    pub mtime_ns: i128,
+    /// Change time: the code can forge mtime, not ctime.
+    pub ctime_ns: i128,
+}
+
+fn resolve() -> ResolveFlag {
+    ResolveFlag::RESOLVE_BENEATH
+        | ResolveFlag::RESOLVE_NO_SYMLINKS
+        | ResolveFlag::RESOLVE_NO_MAGICLINKS
+        | ResolveFlag::RESOLVE_NO_XDEV
+}
+
+fn open_beneath(
+    dir: impl AsFd,
+    name: &str,
+    flags: OFlag,
+    mode: Mode,
+    shown: &str,
+) -> Result<OwnedFd, WorkspaceFsError> {
+    let how = OpenHow::new().flags(flags | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW).mode(mode).resolve(resolve());
+    openat2(dir.as_fd(), name, how).map_err(|e| match e {
+        Errno::ELOOP | Errno::EXDEV => WorkspaceFsError::Symlink(shown.to_string()),
+        // O_NOFOLLOW | O_DIRECTORY on a symlink says ENOTDIR: tell the caller what is there.
+        Errno::ENOTDIR if is_symlink(dir.as_fd(), name) => WorkspaceFsError::Symlink(shown.to_string()),
+        Errno::ENOTDIR => WorkspaceFsError::NotADirectory(shown.to_string()),
+        Errno::EISDIR => WorkspaceFsError::IsADirectory(shown.to_string()),
+        e => WorkspaceFsError::Io(shown.to_string(), e),
+    })
+}
+
+fn is_symlink(dir: impl AsFd, name: &str) -> bool {
+    kind_of(dir, name) == Some(SFlag::S_IFLNK)
+}
+
+/// The type of what `name` is in `dir` (a symlink is not followed), or None if nothing is.
+fn kind_of(dir: impl AsFd, name: &str) -> Option<SFlag> {
+    let stat = fstatat(dir, name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW).ok()?;
+    Some(SFlag::from_bits_truncate(stat.st_mode) & SFlag::S_IFMT)
+}
+
+fn open_root(root: &Path) -> Result<OwnedFd, WorkspaceFsError> {
+    open(root, OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(|e| WorkspaceFsError::Io(root.display().to_string(), e))
+}
+
+/// Opens the regular file at `rel` for reading, refusing symlinks anywhere in the path and
+/// anything that is not a regular file (a FIFO would block the daemon).
+pub fn open_file(root: &Path, rel: &str) -> Result<File, WorkspaceFsError> {
+    let root = open_root(root)?;
+    let flags = OFlag::O_RDONLY | OFlag::O_NONBLOCK;
+    let fd = open_beneath(&root, rel.trim_start_matches('/'), flags, Mode::empty(), rel)?;
+    let stat = fstat(&fd).map_err(|e| WorkspaceFsError::Io(rel.into(), e))?;
+    if SFlag::from_bits_truncate(stat.st_mode) & SFlag::S_IFMT != SFlag::S_IFREG {
+        return Err(WorkspaceFsError::NotARegularFile(rel.into()));
+    }
+    Ok(File::from(fd))
+}
+
+#[cfg(test)]
+mod tests;
