@@ -35,7 +35,7 @@ fn run(tool: &Path, args: &[&str]) -> (bool, String) {
     (output.status.success(), text)
 }
 
-/// Validates an OpenAPI document fetched from `location` (a file or a URL).
+/// Validates the OpenAPI document in the file `location`.
 fn validate(tools: &Path, location: &str) {
     let (ok, out) = run(&tools.join("bin/openapi-spec-validator"), &[location]);
     assert!(ok, "the OpenAPI document at {location} is not valid:\n{out}");
@@ -47,9 +47,24 @@ async fn the_committed_and_served_documents_are_valid_openapi() {
     let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/openapi.json");
     validate(&tools, committed.to_str().unwrap());
     let open = Daemon::start().await;
-    validate(&tools, &format!("{}/openapi.json", open.base));
-    let served = open.get("/openapi.json").await.body;
+    let served = served_document(&tools, &open, None).await;
     assert!(served.get("security").is_none(), "a daemon without a token must not declare security: {served}");
+    let locked = Daemon::start_with(&[("EXECUTOR_API_TOKEN", TOKEN)]).await;
+    let served = served_document(&tools, &locked, Some(TOKEN)).await;
+    assert!(served["security"].as_array().is_some_and(|s| !s.is_empty()), "a token must be declared: {served}");
+}
+
+/// The daemon's own document, validated (the validator reads files only).
+async fn served_document(tools: &Path, daemon: &Daemon, token: Option<&str>) -> serde_json::Value {
+    let mut request = daemon.client().get(format!("{}/openapi.json", daemon.base));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let text = request.send().await.unwrap().text().await.unwrap();
+    let file = daemon.state.path().join("served-openapi.json");
+    std::fs::write(&file, &text).unwrap();
+    validate(tools, file.to_str().unwrap());
+    serde_json::from_str(&text).unwrap()
 }
 
 /// Schemathesis against `daemon` with every check; `token` is sent as a bearer token.
