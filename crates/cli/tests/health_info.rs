@@ -51,9 +51,12 @@ async fn info_lists_layers_languages_and_limits() {
 
 #[tokio::test]
 async fn openapi_document_is_served_and_matches_the_committed_one() {
-    let d = Daemon::start().await;
-    let r = d.get("/openapi.json").await;
-    assert_eq!(r.status, 200);
+    // The committed document is that of a daemon with the defaults and a token.
+    let d = Daemon::start_with(&[("EXECUTOR_API_TOKEN", "t0ken")]).await;
+    let url = format!("{}/openapi.json", d.base);
+    let reply = d.client().get(url).bearer_auth("t0ken").send().await.unwrap();
+    assert_eq!(reply.status(), 200);
+    let r = common::Response { status: 200, headers: reply.headers().clone(), body: reply.json().await.unwrap() };
     assert!(r.body["openapi"].as_str().unwrap().starts_with("3."));
     for path in ["/execute", "/health", "/info", "/openapi.json"] {
         assert!(r.body["paths"].get(path).is_some(), "the document lacks {path}");

@@ -196,7 +196,7 @@ async fn bad_templates_and_definitions_are_refused() {
 }
 
 #[tokio::test]
-async fn a_failed_build_is_a_500_with_the_build_log() {
+async fn a_build_that_fails_on_a_missing_package_is_a_422_with_the_build_log() {
     let state = common::fresh_dir("se-tpl-fail-");
     let templates = state.path().join("templates");
     let d = daemon_with(&templates).await;
@@ -207,7 +207,8 @@ async fn a_failed_build_is_a_500_with_the_build_log() {
         json!({"name": "missing-pkg", "language": "python", "packages": ["no-such-package-sandbox-executor-zz"]});
     assert_eq!(d.post("/templates", &spec).await.status, 201);
     let r = d.post("/execute", &json!({"code": "print(1)", "template": "missing-pkg"})).await;
-    assert_eq!(assert_error_body(&r, 500), "Executor.TemplateBuildError");
+    // The template's own package is at fault, not the daemon.
+    assert_eq!(assert_error_body(&r, 422), "Executor.TemplatePackageError");
     let detail = r.body["error_detail"].as_str().unwrap();
     assert!(
         detail.contains("no-such-package-sandbox-executor-zz") && detail.contains("end of the build log"),

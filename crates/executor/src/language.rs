@@ -14,10 +14,9 @@ pub enum Language {
 impl Language {
     pub const ALL: [Language; 3] = [Language::Python, Language::Javascript, Language::Shell];
 
-    /// Parses a language name or one of its aliases ([`Language::NAMES`]), exactly as spelled:
-    /// the API documents these names, and takes no others.
+    /// Parses a language name or one of its aliases ([`Language::NAMES`]), in any case.
     pub fn parse(name: &str) -> Option<Language> {
-        match name {
+        match name.to_ascii_lowercase().as_str() {
             "python" | "py" | "python3" => Some(Language::Python),
             "javascript" | "js" | "node" | "nodejs" => Some(Language::Javascript),
             "shell" | "bash" | "sh" => Some(Language::Shell),
@@ -33,7 +32,7 @@ impl Language {
         }
     }
 
-    /// Every name [`Language::parse`] takes, exactly as spelled.
+    /// Every name [`Language::parse`] takes (in any case).
     pub const NAMES: [&'static str; 10] =
         ["python", "py", "python3", "javascript", "js", "node", "nodejs", "shell", "bash", "sh"];
 

@@ -74,7 +74,7 @@ pub fn fenced_block(text: &str) -> Option<&str> {
 
 /// ```` ``` ````, ```` ```python ````, ```` ```py title ````...: the first word names the language.
 fn is_code_tag(info: &str) -> bool {
-    info.split_whitespace().next().is_none_or(|tag| Language::parse(&tag.to_ascii_lowercase()).is_some())
+    info.split_whitespace().next().is_none_or(|tag| Language::parse(tag).is_some())
 }
 
 /// Whether a parsed body speaks the dialect.

@@ -25,6 +25,9 @@ pub enum ErrorCode {
     Conflict,
     Sandbox,
     TemplateBuild,
+    /// The template's own packages could not be installed (not in the registry, or not a
+    /// requirement pip or npm can read): the template's fault, not the daemon's.
+    TemplatePackages,
     Internal,
     Unhealthy,
     QueueFull,
@@ -44,6 +47,7 @@ impl ErrorCode {
             ErrorCode::Conflict => "Executor.Conflict",
             ErrorCode::Sandbox => "Executor.SandboxError",
             ErrorCode::TemplateBuild => "Executor.TemplateBuildError",
+            ErrorCode::TemplatePackages => "Executor.TemplatePackageError",
             ErrorCode::Internal => "Executor.InternalError",
             ErrorCode::Unhealthy => "Executor.Unhealthy",
             ErrorCode::QueueFull => "Executor.QueueFull",
@@ -67,6 +71,7 @@ impl ErrorCode {
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ErrorCode::Conflict => StatusCode::CONFLICT,
+            ErrorCode::TemplatePackages => StatusCode::UNPROCESSABLE_ENTITY,
             ErrorCode::Sandbox | ErrorCode::TemplateBuild | ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             ErrorCode::Unhealthy | ErrorCode::QueueFull | ErrorCode::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,

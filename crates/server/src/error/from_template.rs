@@ -31,7 +31,7 @@ pub(super) fn build_failed(template: &str, detail: String, log_tail: &str) -> Ap
     let detail =
         if log_tail.is_empty() { detail } else { format!("{detail}\n--- end of the build log ---\n{log_tail}") };
     ApiError::new(
-        ErrorCode::TemplateBuild,
+        if names_bad_packages(log_tail) { ErrorCode::TemplatePackages } else { ErrorCode::TemplateBuild },
         "The template's environment could not be built, so the code did not run.",
         detail,
         format!(
@@ -40,6 +40,25 @@ pub(super) fn build_failed(template: &str, detail: String, log_tail: &str) -> Ap
              from the daemon; sending the request again retries the build."
         ),
     )
+}
+
+/// What pip and npm print when the registry has no such package or version, or the spec is
+/// not one they can read: the template is at fault. Anything else (an unreachable registry, a
+/// full disk) is the daemon's.
+const BAD_PACKAGE_MESSAGES: [&str; 9] = [
+    "No matching distribution found",
+    "Could not find a version that satisfies",
+    "Invalid requirement",
+    "code E404",
+    "code ETARGET",
+    "code EINVALIDTAGNAME",
+    "code EINVALIDPACKAGENAME",
+    "code EUNSUPPORTEDPROTOCOL",
+    "code EINVALIDTYPE",
+];
+
+fn names_bad_packages(log_tail: &str) -> bool {
+    BAD_PACKAGE_MESSAGES.iter().any(|m| log_tail.contains(m))
 }
 
 fn solution_for_field(field: &str) -> String {
@@ -79,6 +98,14 @@ mod tests {
             TemplateError::Build { name: "t".into(), reason: "pip failed".into(), log_tail: "No matching".into() };
         let api = ApiError::from(build);
         assert_eq!(api.code(), ErrorCode::TemplateBuild);
+        for log_tail in [
+            "ERROR: No matching distribution found for no-such-package",
+            "npm error code E404\nnpm error 404 Not Found - GET https://registry/no-such-package",
+            "npm ERR! code ETARGET",
+        ] {
+            let build = TemplateError::Build { name: "t".into(), reason: "failed".into(), log_tail: log_tail.into() };
+            assert_eq!(ApiError::from(build).code(), ErrorCode::TemplatePackages, "{log_tail}");
+        }
         assert!(api.detail().ends_with("--- end of the build log ---\nNo matching"), "{}", api.detail());
     }
 }

@@ -68,15 +68,12 @@ pub fn apply(doc: &mut Value, contract: &Contract) {
 
 fn request_bodies(schemas: &mut Value, contract: &Contract) {
     let limits = &contract.limits;
-    let timeout = json!({
-        "type": "number",
-        "minimum": limits.min_timeout_secs,
-        "maximum": limits.max_timeout_secs,
-    });
+    let timeout = json!({ "type": "number", "minimum": limits.min_timeout_secs, "maximum": limits.max_timeout_secs });
+    merge(&mut schemas["SessionExecuteRequest"]["properties"]["timeout"], timeout);
+    merge(&mut schemas["ExecuteRequest"]["properties"]["timeout"], json!({ "maximum": limits.max_timeout_secs }));
     for schema in ["ExecuteRequest", "SessionExecuteRequest"] {
         let properties = &mut schemas[schema]["properties"];
-        merge(&mut properties["timeout"], timeout.clone());
-        merge(&mut properties["language"], json!({ "type": "string", "enum": Language::NAMES }));
+        merge(&mut properties["language"], json!({ "type": "string", "pattern": language_pattern() }));
         merge(&mut properties["code"], json!({ "type": "string", "pattern": patterns::CODE }));
     }
     let execute = &mut schemas["ExecuteRequest"];
@@ -90,13 +87,24 @@ fn request_bodies(schemas: &mut Value, contract: &Contract) {
             "maxProperties": limits.max_files,
         }),
     );
-    // One of `code` and `generated_code`, and the dialect's requests say how long they may run.
-    // (absent and null are alike).
+    // One of `code` and `generated_code` (absent and null are alike); the dialect's requests
+    // say how long they may run, and any positive time will do.
     execute["oneOf"] = json!([
-        { "required": ["code"], "properties": { "code": { "type": "string" }, "generated_code": { "type": "null" } } },
+        {
+            "required": ["code"],
+            "properties": {
+                "code": { "type": "string" },
+                "generated_code": { "type": "null" },
+                "timeout": { "minimum": limits.min_timeout_secs },
+            },
+        },
         {
             "required": ["generated_code", "timeout"],
-            "properties": { "generated_code": { "type": "string" }, "timeout": { "type": "number" }, "code": { "type": "null" } },
+            "properties": {
+                "generated_code": { "type": "string" },
+                "timeout": { "type": "number", "exclusiveMinimum": 0 },
+                "code": { "type": "null" },
+            },
         },
     ]);
     let caps = [
@@ -175,6 +183,14 @@ fn operation_answers(path: &str, method: &str, operation: &mut Value, contract: 
     if takes_body || has_parameters {
         add(responses, "400", "The request is invalid");
     }
+    if matches!(path, "/execute" | "/session/create" | "/session/execute") {
+        add(
+            responses,
+            "422",
+            "`Executor.TemplatePackageError`: the template's packages are not in the registry, or not \
+             requirements pip or npm can read (the end of the build log says which)",
+        );
+    }
     if takes_body {
         add(responses, "413", "The body is over the size limit");
         add(responses, "415", "The body is not of a type this operation takes");
@@ -187,6 +203,17 @@ fn operation_answers(path: &str, method: &str, operation: &mut Value, contract: 
     } else if public {
         operation["security"] = json!([]);
     }
+}
+
+/// Every language name, in any case (`[Pp][Yy]`...).
+fn language_pattern() -> String {
+    let any_case = |name: &str| -> String {
+        name.chars()
+            .map(|c| if c.is_ascii_alphabetic() { format!("[{}{}]", c.to_ascii_uppercase(), c) } else { c.to_string() })
+            .collect()
+    };
+    let names: Vec<String> = Language::NAMES.iter().map(|n| any_case(n)).collect();
+    format!("^(?:{})$", names.join("|"))
 }
 
 fn add(responses: &mut Map<String, Value>, status: &str, description: &str) {
