@@ -170,7 +170,7 @@ async fn bad_templates_and_definitions_are_refused() {
     let state = common::fresh_dir("se-tpl-bad-");
     let d = daemon_with(&state.path().join("templates")).await;
     let r = d.post("/execute", &json!({"code": "print(1)", "template": "python-ml"})).await;
-    assert_eq!(assert_error_body(&r, 400), "Executor.ValidationError");
+    assert_eq!(assert_error_body(&r, 404), "Executor.NotFound");
     assert!(r.body["error_detail"].as_str().unwrap().contains("known: default, python-data, node-basic, minimal"));
     let r = d
         .post("/execute", &json!({"code": "console.log(1)", "language": "javascript", "template": "python-data"}))
