@@ -15,7 +15,7 @@ use futures::StreamExt;
 use serde_json::{json, Value};
 
 use cases::Case;
-use host::Host;
+use host::{As, Host};
 
 /// What one case came to.
 struct Outcome {
@@ -77,19 +77,74 @@ fn print_table(title: &str, rows: &[(String, String, Vec<String>)]) {
 
 #[tokio::test]
 async fn every_escape_case_is_denied_and_the_host_is_unharmed_on_the_cold_path() {
-    every_escape_case_is_denied(false).await;
+    every_escape_case_is_denied(false, As::Root).await;
 }
 
 /// The same cases against a daemon serving runs from pre-started sandboxes.
 #[tokio::test]
 async fn every_escape_case_is_denied_and_the_host_is_unharmed_on_the_warm_path() {
-    every_escape_case_is_denied(true).await;
+    every_escape_case_is_denied(true, As::Root).await;
 }
 
-async fn every_escape_case_is_denied(warm: bool) {
-    let Some(mut host) = Host::start(warm).await else { return };
+/// The same cases against a daemon that is not root: its sandboxes run as its own uid, the
+/// uid of everything else it starts.
+#[tokio::test]
+async fn every_escape_case_is_denied_and_the_host_is_unharmed_on_the_cold_path_of_an_unprivileged_daemon() {
+    every_escape_case_is_denied(false, As::Unprivileged).await;
+}
+
+#[tokio::test]
+async fn every_escape_case_is_denied_and_the_host_is_unharmed_on_the_warm_path_of_an_unprivileged_daemon() {
+    every_escape_case_is_denied(true, As::Unprivileged).await;
+}
+
+/// The cases marked `in-session` as cells of interpreter sessions.
+#[tokio::test]
+async fn the_session_cases_are_denied_in_interpreter_sessions() {
+    session_cases_are_denied(As::Root).await;
+}
+
+#[tokio::test]
+async fn the_session_cases_are_denied_in_interpreter_sessions_of_an_unprivileged_daemon() {
+    session_cases_are_denied(As::Unprivileged).await;
+}
+
+/// Where `ESCAPE_ONLY` names cases (comma-separated prefixes of their names), only those
+/// run: for working on a few.
+fn selected(cases: Vec<Case>) -> Vec<Case> {
+    let Ok(only) = std::env::var("ESCAPE_ONLY") else { return cases };
+    let prefixes: Vec<&str> = only.split(',').map(str::trim).filter(|p| !p.is_empty()).collect();
+    let chosen: Vec<Case> = cases.into_iter().filter(|c| prefixes.iter().any(|p| c.name.starts_with(p))).collect();
+    eprintln!("ESCAPE_ONLY={only}: {} cases", chosen.len());
+    assert!(!chosen.is_empty(), "ESCAPE_ONLY={only} names no case");
+    chosen
+}
+
+/// Starts the host, or says why not: under CI a daemon whose sandbox cannot run fails.
+async fn host(warm: bool, daemon: As) -> Option<Host> {
+    let host = Host::start(warm, daemon).await;
+    assert!(
+        host.is_some() || std::env::var("CI").as_deref() != Ok("true"),
+        "CI: the sandbox of a {daemon:?} daemon does not work on this host"
+    );
+    host
+}
+
+/// Runs one case (with a run of another tenant in flight beside it when its header asks), and
+/// checks the host and the sandboxes waiting before it after it.
+async fn run_checked(host: &Host, case: &Case, run: impl std::future::Future<Output = Outcome>) -> Outcome {
+    let before = host.waiting();
+    let (mut outcome, bystander) = if case.bystander() { host.beside(run).await } else { (run.await, Vec::new()) };
+    outcome.failures.extend(bystander);
+    let claimed = outcome.results.iter().filter(|r| r["metrics"]["path"] == "warm").count();
+    outcome.failures.extend(host.outlived(&before, claimed));
+    outcome
+}
+
+async fn every_escape_case_is_denied(warm: bool, daemon: As) {
+    let Some(mut host) = host(warm, daemon).await else { return };
     let mut paths: BTreeMap<String, usize> = BTreeMap::new();
-    let cases = cases::load();
+    let cases = selected(cases::load());
     // Tokens of earlier runs, with the session they belong to (a session may see its own).
     let mut earlier: Vec<(Option<String>, String)> = Vec::new();
     let mut rows = Vec::new();
@@ -107,7 +162,8 @@ async fn every_escape_case_is_denied(warm: bool) {
             host.until_pools_ready().await;
         }
         let started = Instant::now();
-        let mut outcome = run_case(&host, case, &values, "", &foreign).await;
+        let run = run_case(&host, case, &values, "", &foreign);
+        let mut outcome = run_checked(&host, case, run).await;
         let took = started.elapsed();
         for result in &outcome.results {
             let path = result["metrics"]["path"].as_str().unwrap_or("none").to_string();
@@ -118,15 +174,86 @@ async fn every_escape_case_is_denied(warm: bool) {
         rows.push((outcome.case, format!("{} ({:.1} s)", outcome.summary, took.as_secs_f64()), outcome.failures));
     }
     print_table(
-        &format!("escape suite, {} daemon, runs per launch path: {paths:?}", ["cold", "warm"][usize::from(warm)]),
+        &format!(
+            "escape suite, {} {daemon:?} daemon, runs per launch path: {paths:?}",
+            ["cold", "warm"][usize::from(warm)]
+        ),
         &rows,
     );
-    if warm {
-        // JavaScript cases run on pre-started sandboxes, Python ones are forked by a zygote.
-        for path in ["warm", "forked"] {
+    if warm && std::env::var("ESCAPE_ONLY").is_err() {
+        // JavaScript cases run on pre-started sandboxes, Python ones are forked by a zygote
+        // where the daemon can hand a forked run its workspace (a detached mount, which takes
+        // root), else cold.
+        let python = if common::is_root() && daemon == As::Root { "forked" } else { "cold" };
+        for path in ["warm", python] {
             assert!(paths.get(path).is_some_and(|n| *n > 0), "no case ran on the {path} path: {paths:?}");
         }
     }
+    let failed: Vec<String> =
+        rows.iter().filter(|(_, _, f)| !f.is_empty()).map(|(c, _, f)| format!("{c}: {}", f.join("; "))).collect();
+    assert!(failed.is_empty(), "{} of {} cases failed:\n{}", failed.len(), rows.len(), failed.join("\n"));
+}
+
+/// Runs `case` as the one cell of a fresh interpreter session, and destroys the session.
+async fn run_in_session(host: &Host, case: &Case, values: &Values, foreign: &[String]) -> Outcome {
+    let mut outcome =
+        Outcome { case: case.name.clone(), summary: String::new(), failures: Vec::new(), results: vec![] };
+    let tenant = "escape-session";
+    let created = host.daemon.post("/session/create", &json!({"tenant_id": tenant})).await;
+    let Some(id) = created.body["session_id"].as_str().filter(|_| created.status == 201) else {
+        outcome.failures.push(format!("/session/create answered {}: {}", created.status, created.body));
+        return outcome;
+    };
+    let call = |code: String| json!({"session_id": id, "tenant_id": tenant, "language": case.language, "code": code, "timeout": 20});
+    let r = host.daemon.post("/session/execute", &call(case.program(values))).await;
+    let status = r.body["status"].as_str().unwrap_or("?").to_string();
+    if r.status != 200 {
+        outcome.failures.push(format!("/session/execute answered {}: {}", r.status, r.body));
+    } else if case.in_session() == Some(cases::InSession::Dies) {
+        // The cell's output died with its interpreter; what it printed before is not kept.
+        let stdout = r.body["stdout"].as_str().unwrap_or("");
+        outcome.failures.extend(stdout.lines().filter(|l| l.starts_with("ESCAPED")).map(str::to_string));
+        // The session goes on in a new interpreter.
+        let hello = if case.language == "python" { "print('alive')" } else { "console.log('alive')" };
+        let next = host.daemon.post("/session/execute", &call(hello.into())).await;
+        if next.body["stdout"] != "alive\n" || next.body["interpreter_restarted"] != true {
+            outcome.failures.push(format!("the session's next call: HTTP {}: {}", next.status, next.body));
+        }
+    } else {
+        outcome.failures.extend(case.check_result(&r.body, values));
+    }
+    outcome.failures.extend(host.leaks(&r.body, foreign));
+    let destroyed = host.daemon.post("/session/destroy", &json!({"session_id": id, "tenant_id": tenant})).await;
+    if destroyed.status != 200 {
+        outcome.failures.push(format!("/session/destroy answered {}: {}", destroyed.status, destroyed.body));
+    }
+    let denied = r.body["stdout"].as_str().unwrap_or("").lines().filter(|l| l.starts_with("DENIED")).count();
+    outcome.summary = format!("{status}, {denied} denied, session");
+    outcome.results.push(r.body);
+    outcome
+}
+
+async fn session_cases_are_denied(daemon: As) {
+    let Some(mut host) = host(true, daemon).await else { return };
+    let cases: Vec<Case> = selected(cases::load()).into_iter().filter(|c| c.in_session().is_some()).collect();
+    let mut earlier: Vec<String> = Vec::new();
+    let mut rows = Vec::new();
+    for case in &cases {
+        let values = host.values();
+        host.until_pools_ready().await;
+        let started = Instant::now();
+        let run = run_in_session(&host, case, &values, &earlier);
+        let mut outcome = run_checked(&host, case, run).await;
+        outcome.failures.extend(host.check(&[values["MARKER"].clone()]).await);
+        earlier.push(values["TOKEN"].clone());
+        rows.push((
+            outcome.case,
+            format!("{} ({:.1} s)", outcome.summary, started.elapsed().as_secs_f64()),
+            outcome.failures,
+        ));
+    }
+    print_table(&format!("escape suite in interpreter sessions, {daemon:?} daemon"), &rows);
+    assert!(rows.len() >= 4, "only {} cases run in sessions", rows.len());
     let failed: Vec<String> =
         rows.iter().filter(|(_, _, f)| !f.is_empty()).map(|(c, _, f)| format!("{c}: {}", f.join("; "))).collect();
     assert!(failed.is_empty(), "{} of {} cases failed:\n{}", failed.len(), rows.len(), failed.join("\n"));
@@ -185,7 +312,7 @@ fn mixed_schedule(cases: &[Case]) -> Vec<(usize, Vec<&Case>)> {
 
 #[tokio::test]
 async fn two_hundred_mixed_attempts_leave_the_daemon_healthy() {
-    let Some(mut host) = Host::start(true).await else { return };
+    let Some(mut host) = host(true, As::Root).await else { return };
     let cases = cases::load();
     let before = hello_latencies(&host, 7).await;
     let rss_before = host.rss_kb();
