@@ -74,9 +74,10 @@ impl Daemon {
     }
 
     /// Starts a daemon as an unprivileged user: `nobody` when the tests run as root (its state,
-    /// templates and package cache then are its own), else the tests' own user.
+    /// templates and package cache then are its own), else the tests' own user. It logs at
+    /// info level into `daemon.log` of its state directory.
     pub async fn start_unprivileged(env: &[(&str, &str)]) -> Daemon {
-        let Some((uid, gid)) = is_root().then(nobody) else { return Daemon::start_with(env).await };
+        let Some((uid, gid)) = is_root().then(nobody) else { return Daemon::start_logged(env).await };
         let state = tempfile::Builder::new().prefix("se-test-").tempdir_in(test_root()).expect("temp dir");
         std::fs::set_permissions(state.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
         std::os::unix::fs::chown(state.path(), Some(uid), Some(gid)).unwrap();
@@ -89,7 +90,7 @@ impl Daemon {
             ("SANDBOX_PACKAGE_CACHE_DIR", cache_text.as_str()),
             ("HOME", home.as_str()),
         ]);
-        Daemon::spawn(state, &env, false, Some((uid, gid))).await
+        Daemon::spawn(state, &env, true, Some((uid, gid))).await
     }
 
     async fn launch(state: tempfile::TempDir, env: &[(&str, &str)], logged: bool) -> Daemon {

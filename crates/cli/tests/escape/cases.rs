@@ -108,6 +108,11 @@ impl Case {
         self.get("session")
     }
 
+    /// The isolation layers (as `GET /info` names them) the case's expected result needs.
+    pub fn needs(&self) -> Vec<&str> {
+        self.get("needs").map_or_else(Vec::new, |n| n.split(", ").collect())
+    }
+
     /// Whether a run of another tenant must be in flight while the case runs (and survive it).
     pub fn bystander(&self) -> bool {
         self.get("bystander") == Some("yes")

@@ -167,6 +167,13 @@ impl Host {
         leaks
     }
 
+    /// The isolation layers the daemon reports missing.
+    pub async fn missing_layers(&self) -> BTreeSet<String> {
+        let info = self.daemon.get("/info").await.body;
+        let layers = info["isolation"]["layers"].as_array().cloned().unwrap_or_default();
+        layers.iter().filter(|l| l["active"] == false).filter_map(|l| l["name"].as_str().map(str::to_string)).collect()
+    }
+
     /// The drivers of the sandboxes waiting for a run now: Python zygotes and pre-started ones.
     pub fn waiting(&self) -> Waiting {
         let procs = processes();
