@@ -1,12 +1,17 @@
-//! The escape suite: every program of tests/escape/ against one real daemon, each checked for
-//! its expected denial, and the host checked unharmed after each; then 200 mixed attempts
-//! against one daemon, which must stay healthy and keep serving.
+//! The escape suite: every program of tests/escape/ against a real daemon, cold and warm, with
+//! a root and an unprivileged daemon (the `in-session` ones also in interpreter sessions),
+//! each checked for its expected denial, and the host checked unharmed after each; then 200
+//! mixed attempts against one daemon, which must stay healthy and keep serving.
 
+#[path = "escape/bystander.rs"]
+mod bystander;
 #[path = "escape/cases.rs"]
 mod cases;
 mod common;
 #[path = "escape/host.rs"]
 mod host;
+#[path = "escape/sessions.rs"]
+mod sessions;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -123,12 +128,12 @@ async fn every_escape_case_is_denied_and_the_host_is_unharmed_on_the_warm_path_o
 /// The cases marked `in-session` as cells of interpreter sessions.
 #[tokio::test]
 async fn the_session_cases_are_denied_in_interpreter_sessions() {
-    session_cases_are_denied(As::Root).await;
+    sessions::session_cases_are_denied(As::Root).await;
 }
 
 #[tokio::test]
 async fn the_session_cases_are_denied_in_interpreter_sessions_of_an_unprivileged_daemon() {
-    session_cases_are_denied(As::Unprivileged).await;
+    sessions::session_cases_are_denied(As::Unprivileged).await;
 }
 
 /// Where `ESCAPE_ONLY` names cases (comma-separated prefixes of their names), only those
@@ -156,7 +161,8 @@ async fn host(warm: bool, daemon: As) -> Option<Host> {
 /// checks the host and the sandboxes waiting before it after it.
 async fn run_checked(host: &Host, case: &Case, run: impl std::future::Future<Output = Outcome>) -> Outcome {
     let before = host.waiting();
-    let (mut outcome, bystander) = if case.bystander() { host.beside(run).await } else { (run.await, Vec::new()) };
+    let (mut outcome, bystander) =
+        if case.bystander() { bystander::beside(host, run).await } else { (run.await, Vec::new()) };
     outcome.failures.extend(bystander);
     let claimed = outcome.results.iter().filter(|r| r["metrics"]["path"] == "warm").count();
     outcome.failures.extend(host.outlived(&before, claimed));
@@ -219,71 +225,6 @@ async fn every_escape_case_is_denied(warm: bool, daemon: As) {
             assert!(paths.get(path).is_some_and(|n| *n > 0), "no case ran on the {path} path: {paths:?}");
         }
     }
-    let failed: Vec<String> =
-        rows.iter().filter(|(_, _, f)| !f.is_empty()).map(|(c, _, f)| format!("{c}: {}", f.join("; "))).collect();
-    assert!(failed.is_empty(), "{} of {} cases failed:\n{}", failed.len(), rows.len(), failed.join("\n"));
-}
-
-/// Runs `case` as the one cell of a fresh interpreter session, and destroys the session.
-async fn run_in_session(host: &Host, case: &Case, values: &Values, foreign: &[String]) -> Outcome {
-    let mut outcome =
-        Outcome { case: case.name.clone(), summary: String::new(), failures: Vec::new(), results: vec![] };
-    let tenant = "escape-session";
-    let created = host.daemon.post("/session/create", &json!({"tenant_id": tenant})).await;
-    let Some(id) = created.body["session_id"].as_str().filter(|_| created.status == 201) else {
-        outcome.failures.push(format!("/session/create answered {}: {}", created.status, created.body));
-        return outcome;
-    };
-    let call = |code: String| json!({"session_id": id, "tenant_id": tenant, "language": case.language, "code": code, "timeout": 20});
-    let r = host.daemon.post("/session/execute", &call(case.program(values))).await;
-    let status = r.body["status"].as_str().unwrap_or("?").to_string();
-    if r.status != 200 {
-        outcome.failures.push(format!("/session/execute answered {}: {}", r.status, r.body));
-    } else if case.in_session() == Some(cases::InSession::Dies) {
-        // The cell's output died with its interpreter; what it printed before is not kept.
-        let stdout = r.body["stdout"].as_str().unwrap_or("");
-        outcome.failures.extend(stdout.lines().filter(|l| l.starts_with("ESCAPED")).map(str::to_string));
-        // The session goes on in a new interpreter.
-        let hello = if case.language == "python" { "print('alive')" } else { "console.log('alive')" };
-        let next = host.daemon.post("/session/execute", &call(hello.into())).await;
-        if next.body["stdout"] != "alive\n" || next.body["interpreter_restarted"] != true {
-            outcome.failures.push(format!("the session's next call: HTTP {}: {}", next.status, next.body));
-        }
-    } else {
-        outcome.failures.extend(case.check_result(&r.body, values));
-    }
-    outcome.failures.extend(host.leaks(&r.body, foreign));
-    let destroyed = host.daemon.post("/session/destroy", &json!({"session_id": id, "tenant_id": tenant})).await;
-    if destroyed.status != 200 {
-        outcome.failures.push(format!("/session/destroy answered {}: {}", destroyed.status, destroyed.body));
-    }
-    let denied = r.body["stdout"].as_str().unwrap_or("").lines().filter(|l| l.starts_with("DENIED")).count();
-    outcome.summary = format!("{status}, {denied} denied, session");
-    outcome.results.push(r.body);
-    outcome
-}
-
-async fn session_cases_are_denied(daemon: As) {
-    let Some(mut host) = host(true, daemon).await else { return };
-    let cases: Vec<Case> = selected(cases::load()).into_iter().filter(|c| c.in_session().is_some()).collect();
-    let mut earlier: Vec<String> = Vec::new();
-    let mut rows = Vec::new();
-    for case in &cases {
-        let values = host.values();
-        host.until_pools_ready().await;
-        let started = Instant::now();
-        let run = run_in_session(&host, case, &values, &earlier);
-        let mut outcome = run_checked(&host, case, run).await;
-        outcome.failures.extend(host.check(&[values["MARKER"].clone()]).await);
-        earlier.push(values["TOKEN"].clone());
-        rows.push((
-            outcome.case,
-            format!("{} ({:.1} s)", outcome.summary, started.elapsed().as_secs_f64()),
-            outcome.failures,
-        ));
-    }
-    print_table(&format!("escape suite in interpreter sessions, {daemon:?} daemon"), &rows);
-    assert!(rows.len() >= 4, "only {} cases run in sessions", rows.len());
     let failed: Vec<String> =
         rows.iter().filter(|(_, _, f)| !f.is_empty()).map(|(c, _, f)| format!("{c}: {}", f.join("; "))).collect();
     assert!(failed.is_empty(), "{} of {} cases failed:\n{}", failed.len(), rows.len(), failed.join("\n"));

@@ -210,45 +210,6 @@ impl Host {
         problems
     }
 
-    /// Runs `case` while a run of another tenant is in flight (a Python one, so cold or
-    /// forked by a zygote like the daemon's other Python runs), and reports what went wrong
-    /// with that run: it must end as if nothing had happened beside it.
-    pub async fn beside<T>(&self, case: impl std::future::Future<Output = T>) -> (T, Vec<String>) {
-        let marker = format!("se-bystander-{}", random());
-        // Its sleeper (named by the marker, so the host can see it) ends only by the host's SIGTERM.
-        let code = format!(
-            "import subprocess\n\
-             r = subprocess.run(['{marker}', '600'], executable='/usr/bin/sleep')\n\
-             print('survived' if r.returncode == -15 else f'the sleeper ended with {{r.returncode}}')\n"
-        );
-        let body =
-            serde_json::json!({"code": code, "language": "python", "timeout": 120, "tenant_id": "escape-bystander"});
-        let bystander = self.daemon.post("/execute", &body);
-        let driven = async {
-            let deadline = Instant::now() + Duration::from_secs(60);
-            let mut sleeper = None;
-            while sleeper.is_none() && Instant::now() < deadline {
-                sleeper = processes().into_iter().find(|p| p.cmdline.starts_with(&marker)).map(|p| p.pid);
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            // Without a bystander in flight the case still runs: the host checks still judge it.
-            let outcome = case.await;
-            if let Some(pid) = sleeper {
-                let _ = Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
-            }
-            (outcome, sleeper.is_some())
-        };
-        let (r, (outcome, started)) = futures::join!(bystander, driven);
-        let mut problems = Vec::new();
-        if !started {
-            problems.push("the other tenant's run never started".to_string());
-        }
-        if r.status != 200 || r.body["status"] != "success" || r.body["stdout"] != "survived\n" {
-            problems.push(format!("the other tenant's run in flight failed: HTTP {}: {}", r.status, r.body));
-        }
-        (outcome, problems)
-    }
-
     /// What is wrong with the host after a case; `markers` name the case's processes.
     pub async fn check(&mut self, markers: &[String]) -> Vec<String> {
         let mut problems = Vec::new();
@@ -461,16 +422,16 @@ fn host_addresses() -> Vec<String> {
     addrs.into_iter().filter(|a| !a.starts_with("127.") && a != "0.0.0.0").collect()
 }
 
-struct Process {
-    pid: u32,
-    ppid: u32,
-    uid: u32,
+pub struct Process {
+    pub pid: u32,
+    pub ppid: u32,
+    pub uid: u32,
     /// As /proc/PID/status says: `T` stopped, `t` stopped by a tracer, `Z` a zombie.
-    state: char,
-    cmdline: String,
+    pub state: char,
+    pub cmdline: String,
 }
 
-fn processes() -> Vec<Process> {
+pub fn processes() -> Vec<Process> {
     let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
     let mut procs = Vec::new();
     for entry in entries.flatten() {
