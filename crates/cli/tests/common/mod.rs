@@ -205,6 +205,11 @@ impl Daemon {
         let _ = Command::new("kill").arg(format!("-{signal}")).arg(self.child.id().to_string()).status();
     }
 
+    /// How the daemon ended, if it has.
+    pub fn exit_status(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
     /// Waits for the daemon to exit, at most `within`.
     pub async fn wait_exit(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
         let deadline = Instant::now() + within;
@@ -231,7 +236,12 @@ impl Drop for Daemon {
     /// Stops the daemon the way an operator would (SIGTERM), so it removes its workspace
     /// mounts; SIGKILL only if it does not stop in time.
     fn drop(&mut self) {
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        // A daemon already reaped (killed hard, or seen exiting) is not signalled: its pid may
+        // by now be another process's, another test's daemon say. One not yet reaped keeps
+        // its pid, as a zombie at worst, until it is.
+        if let Ok(None) = self.child.try_wait() {
+            let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        }
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {

@@ -27,7 +27,9 @@ pub async fn beside<T>(host: &Host, case: impl std::future::Future<Output = T>) 
         }
         // Without a bystander in flight the case still runs: the host checks still judge it.
         let outcome = case.await;
-        if let Some(pid) = sleeper {
+        // Still the sleeper? The case may have ended it, and its pid be another's by now.
+        let alive = processes().into_iter().any(|p| Some(p.pid) == sleeper && p.cmdline.starts_with(&marker));
+        if let (Some(pid), true) = (sleeper, alive) {
             let _ = Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
         }
         (outcome, sleeper.is_some())

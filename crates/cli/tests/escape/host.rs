@@ -213,6 +213,12 @@ impl Host {
     /// What is wrong with the host after a case; `markers` name the case's processes.
     pub async fn check(&mut self, markers: &[String]) -> Vec<String> {
         let mut problems = Vec::new();
+        if let Some(status) = self.daemon.exit_status() {
+            let log = self.daemon.log();
+            let tail: Vec<&str> = log.lines().rev().take(20).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            return vec![format!("the daemon is gone ({status}); its log ends:\n{}", tail.join("\n"))];
+        }
         // A stopped daemon would not answer the health check below at all.
         if processes().iter().any(|p| p.pid == self.daemon.pid() && matches!(p.state, 'T' | 't')) {
             return vec![format!("the daemon {} is stopped", self.daemon.pid())];
