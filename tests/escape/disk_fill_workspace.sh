@@ -1,6 +1,7 @@
 # what: fill the workspace with many files until the disk is full; the cap gives ENOSPC, and the run that dies of it is reported as disk_limit
 # status: failed
 # reason: disk_limit
+# needs: workspace_size_cap
 # denied: disk workspace
 # timeout: 30
 for i in $(seq 1 64); do  # 512 MB at most

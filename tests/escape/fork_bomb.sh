@@ -1,6 +1,7 @@
 # what: a classic shell fork bomb; the process cap holds, the run is cut, nothing is left behind
 # status: killed
 # reason: process_limit
+# needs: cgroup:pids
 # limits: {"max_processes": 32}
 # timeout: 8
 # mixed: heavy

@@ -1,6 +1,7 @@
 # what: grow past the run's memory limit with shared anonymous memory, which a per-process data limit does not count
 # status: killed
 # reason: memory_limit
+# needs: cgroup:memory
 # limits: {"memory_mb": 64}
 # timeout: 30
 # mixed: heavy

@@ -1,6 +1,7 @@
 # what: children that each stay under a per-process cap but together hold 6x the run's memory
 # status: killed
 # reason: memory_limit
+# needs: cgroup:memory
 # denied: memory
 # limits: {"memory_mb": 64}
 # timeout: 30

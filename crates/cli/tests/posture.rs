@@ -83,3 +83,44 @@ async fn by_default_every_result_names_seccomp_and_the_cgroup_limits() {
     }
     assert!(result["stdout"].as_str().unwrap().contains("Seccomp:\t2"), "{result}");
 }
+
+/// A daemon that is not root, on a host where a root daemon made the cgroup parents before it
+/// (they outlive it): each layer is reported by its own state, once. The cgroup controllers it
+/// cannot write to are missing, each with why; the namespaces, seccomp and Landlock are not
+/// missing because of them, and runs work.
+#[tokio::test]
+async fn an_unprivileged_daemon_reports_each_layer_by_its_own_reason() {
+    if !common::is_root() {
+        assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "CI: this test starts a root daemon, so needs root");
+        eprintln!("skipped: a root daemon (which makes the cgroup parents) needs the tests to run as root");
+        return;
+    }
+    drop(Daemon::start().await);
+    let daemon = Daemon::start_unprivileged(&[("SANDBOX_REQUIRE", "namespaces,seccomp")]).await;
+    let info = daemon.get("/info").await.body;
+    let layers = info["isolation"]["layers"].as_array().cloned().unwrap_or_default();
+    let shown: Vec<String> =
+        layers.iter().map(|l| format!("{}: {} ({})", l["name"], l["active"], l["detail"])).collect();
+    let shown = shown.join("\n");
+    for layer in &layers {
+        let (name, detail) = (layer["name"].as_str().unwrap(), layer["detail"].as_str().unwrap());
+        assert!(!detail.contains("self-test failed"), "the self-test failed:\n{shown}");
+        if name.starts_with("namespace:") || (name == "seccomp" && seccomp_supported()) {
+            assert_eq!(layer["active"], true, "{name} is not in force:\n{shown}");
+        }
+        if !name.starts_with("cgroup:") {
+            assert!(!detail.contains("cgroup"), "{name} is reported by a cgroup's reason:\n{shown}");
+        } else if layer["active"] == false {
+            // Its own controller's reason: the path it could not write names that controller.
+            let controller = name.trim_start_matches("cgroup:");
+            assert!(detail.contains(controller) && !detail.is_empty(), "{name} without its own reason:\n{shown}");
+        }
+    }
+    let health = daemon.get("/health").await;
+    assert_eq!(health.status, 200, "{}", health.body);
+    let r = daemon.execute(json!({"code": "print(6 * 7)", "language": "python"})).await;
+    assert_eq!(r["stdout"], "42\n", "{r}");
+    // Its workspaces are plain directories: removing one is no failed unmount.
+    let log = daemon.log();
+    assert!(!log.contains("cannot unmount workspace"), "{log}");
+}

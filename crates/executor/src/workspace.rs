@@ -147,7 +147,8 @@ impl Workspaces {
     }
 
     fn remove(&self, path: &Path) {
-        if let Err(e) = host::unmount(path) {
+        // Only a root daemon's workspaces are mounts; a non-root daemon may not unmount at all.
+        if let Err(e) = if self.mount { host::unmount(path) } else { Ok(()) } {
             tracing::warn!(path = %path.display(), error = %e, "cannot unmount workspace");
         }
         if let Err(e) = std::fs::remove_dir_all(path) {

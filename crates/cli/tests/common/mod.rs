@@ -73,10 +73,40 @@ impl Daemon {
         Daemon::launch(state, env, true).await
     }
 
+    /// Starts a daemon as an unprivileged user: `nobody` when the tests run as root (its state,
+    /// templates and package cache then are its own), else the tests' own user. It logs at
+    /// info level into `daemon.log` of its state directory.
+    pub async fn start_unprivileged(env: &[(&str, &str)]) -> Daemon {
+        let Some((uid, gid)) = is_root().then(nobody) else { return Daemon::start_logged(env).await };
+        let state = tempfile::Builder::new().prefix("se-test-").tempdir_in(test_root()).expect("temp dir");
+        std::fs::set_permissions(state.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        std::os::unix::fs::chown(state.path(), Some(uid), Some(gid)).unwrap();
+        let (templates, cache) = (state.path().join("templates"), state.path().join("cache"));
+        let mut env: Vec<(&str, &str)> = env.to_vec();
+        let (templates_text, cache_text) = (templates.display().to_string(), cache.display().to_string());
+        let home = state.path().display().to_string();
+        env.extend([
+            ("SANDBOX_TEMPLATES_DIR", templates_text.as_str()),
+            ("SANDBOX_PACKAGE_CACHE_DIR", cache_text.as_str()),
+            ("HOME", home.as_str()),
+        ]);
+        Daemon::spawn(state, &env, true, Some((uid, gid))).await
+    }
+
     async fn launch(state: tempfile::TempDir, env: &[(&str, &str)], logged: bool) -> Daemon {
+        Daemon::spawn(state, env, logged, None).await
+    }
+
+    /// `user`: the uid and gid the daemon runs as (supplementary groups dropped), when not ours.
+    async fn spawn(state: tempfile::TempDir, env: &[(&str, &str)], logged: bool, user: Option<(u32, u32)>) -> Daemon {
         ensure_zygote_library();
         let port = free_port();
         let mut command = Command::new(BIN);
+        if let Some((uid, gid)) = user {
+            // Started by root, std also clears the supplementary groups.
+            std::os::unix::process::CommandExt::uid(&mut command, uid);
+            std::os::unix::process::CommandExt::gid(&mut command, gid);
+        }
         command
             .arg("serve")
             .env("EXECUTOR_HOST", "127.0.0.1")
@@ -175,6 +205,11 @@ impl Daemon {
         let _ = Command::new("kill").arg(format!("-{signal}")).arg(self.child.id().to_string()).status();
     }
 
+    /// How the daemon ended, if it has.
+    pub fn exit_status(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
     /// Waits for the daemon to exit, at most `within`.
     pub async fn wait_exit(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
         let deadline = Instant::now() + within;
@@ -201,7 +236,12 @@ impl Drop for Daemon {
     /// Stops the daemon the way an operator would (SIGTERM), so it removes its workspace
     /// mounts; SIGKILL only if it does not stop in time.
     fn drop(&mut self) {
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        // A daemon already reaped (killed hard, or seen exiting) is not signalled: its pid may
+        // by now be another process's, another test's daemon say. One not yet reaped keeps
+        // its pid, as a zombie at worst, until it is.
+        if let Ok(None) = self.child.try_wait() {
+            let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        }
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
@@ -238,6 +278,20 @@ async fn into_response(response: reqwest::Response) -> Response {
     let body =
         serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
     Response { status, headers, body }
+}
+
+/// The uid and gid of `nobody` (65534 where /etc/passwd does not say).
+pub fn nobody() -> (u32, u32) {
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    passwd
+        .lines()
+        .find_map(|l| {
+            let fields: Vec<&str> = l.split(':').collect();
+            (fields.first() == Some(&"nobody"))
+                .then(|| Some((fields.get(2)?.parse().ok()?, fields.get(3)?.parse().ok()?)))
+        })
+        .flatten()
+        .unwrap_or((65534, 65534))
 }
 
 /// Whether the tests (and so the daemons they start) run as root.

@@ -6,6 +6,12 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InSession {
+    Lives,
+    Dies,
+}
+
 pub struct Case {
     pub name: String,
     pub language: &'static str,
@@ -100,6 +106,26 @@ impl Case {
 
     pub fn session(&self) -> Option<&str> {
         self.get("session")
+    }
+
+    /// The isolation layers (as `GET /info` names them) the case's expected result needs.
+    pub fn needs(&self) -> Vec<&str> {
+        self.get("needs").map_or_else(Vec::new, |n| n.split(", ").collect())
+    }
+
+    /// Whether a run of another tenant must be in flight while the case runs (and survive it).
+    pub fn bystander(&self) -> bool {
+        self.get("bystander") == Some("yes")
+    }
+
+    /// How the case goes as a cell of an interpreter session: None, not run there; `Lives`, as
+    /// its header says; `Dies`, it ends its own interpreter (its output with it).
+    pub fn in_session(&self) -> Option<InSession> {
+        match self.get("in-session")? {
+            "yes" => Some(InSession::Lives),
+            "dies" => Some(InSession::Dies),
+            other => panic!("{}: in-session is yes or dies, not {other:?}", self.name),
+        }
     }
 
     pub fn heavy(&self) -> bool {

@@ -17,6 +17,21 @@ pub fn random() -> String {
     std::fs::read_to_string("/proc/sys/kernel/random/uuid").unwrap().trim().replace('-', "")
 }
 
+/// Whom the daemon runs as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum As {
+    /// The tests' own user (root where the suite normally runs).
+    Root,
+    /// `nobody` when the tests run as root: unprivileged user namespaces, no cgroups of its own.
+    Unprivileged,
+}
+
+/// The daemon's sandboxes that wait for a run, by kind (see [`idle_sandboxes`]).
+pub struct Waiting {
+    zygotes: BTreeSet<u32>,
+    prestarted: BTreeSet<u32>,
+}
+
 /// Everything the cases aim at, and the baseline the host is compared against.
 pub struct Host {
     pub daemon: Daemon,
@@ -41,20 +56,31 @@ impl Host {
     /// process of that uid can only be a leftover of this suite, plants the canaries, and
     /// starts the listener and the sleeper.
     /// `warm`: the daemon keeps pre-started sandboxes (its default); else every run is cold.
-    pub async fn start(warm: bool) -> Option<Host> {
+    /// `daemon`: whether it runs as root (when the tests do) or as an unprivileged user.
+    pub async fn start(warm: bool, daemon: As) -> Option<Host> {
         let env_canary = format!("se-canary-{}", random());
-        let uid = (common::is_root()).then(|| 200_000 + std::process::id() % 50_000);
+        let root = common::is_root() && daemon == As::Root;
+        let uid = root.then(|| 200_000 + std::process::id() % 50_000);
         let uid_text = uid.map(|u| u.to_string()).unwrap_or_default();
         // The cases check what each attack actually meets, whatever layers the daemon was told
-        // to require; so the suite runs, and says exactly what gets through, where a layer is missing.
-        let mut env = vec![("ESCAPE_CANARY", env_canary.as_str()), ("SANDBOX_REQUIRE", "namespaces")];
+        // to require; so the suite runs, and says exactly what gets through, where a layer is
+        // missing (an unprivileged daemon has no cgroups of its own here, say).
+        let mut env = vec![
+            ("ESCAPE_CANARY", env_canary.as_str()),
+            ("SANDBOX_REQUIRE", "namespaces"),
+            // Waiting sandboxes are compared before and after each case: none is replaced for age.
+            ("SANDBOX_WARM_MAX_IDLE_SECS", "86400"),
+        ];
         if !warm {
             env.push(("SANDBOX_WARM_POOL", "0"));
         }
         if uid.is_some() {
             env.extend([("SANDBOX_HOST_UID", uid_text.as_str()), ("SANDBOX_HOST_GID", uid_text.as_str())]);
         }
-        let daemon = Daemon::start_with(&env).await;
+        let daemon = match daemon {
+            As::Root => Daemon::start_with(&env).await,
+            As::Unprivileged => Daemon::start_unprivileged(&env).await,
+        };
         if !common::sandbox_or_skip(&daemon).await {
             return None;
         }
@@ -141,9 +167,62 @@ impl Host {
         leaks
     }
 
+    /// The isolation layers the daemon reports missing.
+    pub async fn missing_layers(&self) -> BTreeSet<String> {
+        let info = self.daemon.get("/info").await.body;
+        let layers = info["isolation"]["layers"].as_array().cloned().unwrap_or_default();
+        layers.iter().filter(|l| l["active"] == false).filter_map(|l| l["name"].as_str().map(str::to_string)).collect()
+    }
+
+    /// The drivers of the sandboxes waiting for a run now: Python zygotes and pre-started ones.
+    pub fn waiting(&self) -> Waiting {
+        let procs = processes();
+        let idle = idle_sandboxes(&procs, self.daemon.pid());
+        let drivers = |mode: &str| {
+            procs.iter().filter(|p| idle.contains(&p.pid) && p.cmdline.contains(mode)).map(|p| p.pid).collect()
+        };
+        Waiting { zygotes: drivers(" --zygote"), prestarted: drivers(" --warm") }
+    }
+
+    /// What a case did to the sandboxes that were `before` it, when `claimed` of its runs were
+    /// served by pre-started ones: every zygote lives, no more pre-started sandboxes are gone
+    /// than served the case, and none of those left is stopped.
+    pub fn outlived(&self, before: &Waiting, claimed: usize) -> Vec<String> {
+        let procs = processes();
+        let state = |pid: u32| procs.iter().find(|p| p.pid == pid).map(|p| p.state).filter(|s| !matches!(s, 'Z' | 'X'));
+        let mut problems = Vec::new();
+        for &pid in &before.zygotes {
+            match state(pid) {
+                None => problems.push(format!("the zygote {pid} died")),
+                Some('T' | 't') => problems.push(format!("the zygote {pid} is stopped")),
+                Some(_) => {}
+            }
+        }
+        let gone = before.prestarted.iter().filter(|&&pid| state(pid).is_none()).count();
+        if gone > claimed {
+            problems.push(format!("{gone} pre-started sandboxes died, {claimed} of them served the case"));
+        }
+        for &pid in &before.prestarted {
+            if matches!(state(pid), Some('T' | 't')) {
+                problems.push(format!("the pre-started sandbox {pid} is stopped"));
+            }
+        }
+        problems
+    }
+
     /// What is wrong with the host after a case; `markers` name the case's processes.
     pub async fn check(&mut self, markers: &[String]) -> Vec<String> {
         let mut problems = Vec::new();
+        if let Some(status) = self.daemon.exit_status() {
+            let log = self.daemon.log();
+            let tail: Vec<&str> = log.lines().rev().take(20).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            return vec![format!("the daemon is gone ({status}); its log ends:\n{}", tail.join("\n"))];
+        }
+        // A stopped daemon would not answer the health check below at all.
+        if processes().iter().any(|p| p.pid == self.daemon.pid() && matches!(p.state, 'T' | 't')) {
+            return vec![format!("the daemon {} is stopped", self.daemon.pid())];
+        }
         let health = self.daemon.get("/health").await;
         if health.status != 200 {
             problems.push(format!("/health answered {}: {}", health.status, health.body));
@@ -156,6 +235,7 @@ impl Host {
             strays = self.strays(markers);
         }
         problems.extend(strays.into_iter().map(|s| format!("stray process {s}")));
+        problems.extend(self.stopped().into_iter().map(|s| format!("stopped process {s}")));
         let connections = self.connections.load(Ordering::SeqCst);
         if connections > 0 {
             problems.push(format!("the host listener got {connections} connections or datagrams"));
@@ -229,6 +309,29 @@ impl Host {
                 markers.iter().any(|m| p.cmdline.contains(m.as_str()))
                     || ((Some(p.uid) == self.sandbox_uid || descends(p.pid)) && !idle.contains(&p.pid))
             })
+            .map(|p| format!("{} (uid {}): {}", p.pid, p.uid, p.cmdline))
+            .collect()
+    }
+
+    /// Processes of the daemon's (its sandboxes included) or of the sandbox's host uid that are
+    /// stopped: no run may freeze anything that outlives it.
+    fn stopped(&self) -> Vec<String> {
+        let daemon = self.daemon.pid();
+        let procs = processes();
+        let parents: BTreeMap<u32, u32> = procs.iter().map(|p| (p.pid, p.ppid)).collect();
+        let descends = |mut pid: u32| {
+            for _ in 0..64 {
+                match parents.get(&pid) {
+                    Some(&parent) if parent == daemon => return true,
+                    Some(&parent) if parent > 1 => pid = parent,
+                    _ => return false,
+                }
+            }
+            false
+        };
+        procs
+            .iter()
+            .filter(|p| matches!(p.state, 'T' | 't') && (Some(p.uid) == self.sandbox_uid || descends(p.pid)))
             .map(|p| format!("{} (uid {}): {}", p.pid, p.uid, p.cmdline))
             .collect()
     }
@@ -325,14 +428,16 @@ fn host_addresses() -> Vec<String> {
     addrs.into_iter().filter(|a| !a.starts_with("127.") && a != "0.0.0.0").collect()
 }
 
-struct Process {
-    pid: u32,
-    ppid: u32,
-    uid: u32,
-    cmdline: String,
+pub struct Process {
+    pub pid: u32,
+    pub ppid: u32,
+    pub uid: u32,
+    /// As /proc/PID/status says: `T` stopped, `t` stopped by a tracer, `Z` a zombie.
+    pub state: char,
+    pub cmdline: String,
 }
 
-fn processes() -> Vec<Process> {
+pub fn processes() -> Vec<Process> {
     let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
     let mut procs = Vec::new();
     for entry in entries.flatten() {
@@ -346,10 +451,12 @@ fn processes() -> Vec<Process> {
                 .and_then(|v| v.parse::<u32>().ok())
         };
         let (Some(ppid), Some(uid)) = (field("PPid:"), field("Uid:")) else { continue };
+        let state =
+            status.lines().find_map(|l| l.strip_prefix("State:")).and_then(|v| v.trim().chars().next()).unwrap_or('?');
         let mut raw = Vec::new();
         let _ = std::fs::File::open(format!("/proc/{pid}/cmdline")).and_then(|mut f| f.read_to_end(&mut raw));
         let cmdline = String::from_utf8_lossy(&raw).replace('\0', " ");
-        procs.push(Process { pid, ppid, uid, cmdline });
+        procs.push(Process { pid, ppid, uid, state, cmdline });
     }
     procs
 }

@@ -18,6 +18,27 @@ pub fn make_dir(dir: &Path) -> io::Result<()> {
     std::fs::create_dir(dir).map_err(|e| annotate(dir, e))
 }
 
+/// Whether this daemon can make a run's cgroup under `parent` and move a process into it: a
+/// parent that exists (made by a root daemon, say) may still not be this daemon's to write.
+/// Makes and removes a probe cgroup; the error says what was refused.
+pub fn probe(parent: &Path) -> Result<(), String> {
+    let dir = parent.join(format!("{}-probe", super::own_tag()));
+    if let Err(e) = std::fs::create_dir(&dir) {
+        let owner = std::fs::metadata(parent).map(|m| std::os::unix::fs::MetadataExt::uid(&m));
+        let whose = match owner {
+            Ok(uid) => format!(" (owned by uid {uid}; this daemon runs as uid {})", nix::unistd::geteuid()),
+            Err(_) => String::new(),
+        };
+        return Err(format!("cannot create a run's cgroup in {}{whose}: {e}", parent.display()));
+    }
+    let procs = dir.join("cgroup.procs");
+    // Opened for writing, not written: nothing moves. A fake cgroup in a test is a plain
+    // directory, so the file is made there.
+    let writable = std::fs::OpenOptions::new().write(true).create(cfg!(test)).truncate(false).open(&procs);
+    let _ = remove(&dir);
+    writable.map(drop).map_err(|e| format!("cannot move a run into its cgroup: {}: {e}", procs.display()))
+}
+
 pub fn read(dir: &Path, file: &str) -> Option<String> {
     std::fs::read_to_string(dir.join(file)).ok()
 }

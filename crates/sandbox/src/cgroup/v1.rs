@@ -32,7 +32,7 @@ impl Trees {
                 Some(h) => {
                     let dir = join(&h.mount, path);
                     match std::fs::create_dir_all(&dir) {
-                        Ok(()) => Ok(dir),
+                        Ok(()) => files::probe(&dir).map(|()| dir).map_err(|why| format!("cgroup v1: {why}")),
                         Err(e) => Err(format!("cgroup v1: cannot create {}: {e}", dir.display())),
                     }
                 }

@@ -59,6 +59,10 @@ impl Tree {
         offered: &str,
         refusals: &[String],
     ) -> (Option<Tree>, Vec<ControllerState>) {
+        if let Err(why) = files::probe(&parent) {
+            let reason = format!("cgroup v2: {why}");
+            return (None, CONTROLLERS.iter().map(|c| ControllerState::missing(c, reason.clone())).collect());
+        }
         let states = CONTROLLERS.iter().map(|c| state(c, &parent, &enabled, offered, refusals)).collect();
         let swap = parent.join("memory.swap.max").exists();
         (Some(Tree { parent, controllers: enabled, swap }), states)

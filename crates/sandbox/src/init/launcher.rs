@@ -79,6 +79,10 @@ pub fn failed(e: SetupError) -> SandboxReport {
 /// came with the spec: the session socket first when the spec has one, then the mount of a
 /// [`Mount::Handed`](crate::Mount::Handed) step.
 pub fn launch(spec: &SandboxSpec, handed: Vec<OwnedFd>, control: BorrowedFd<'_>, how: Start) -> SetupResult<Launched> {
+    // Out of the daemon's (or the zygote's) session and process group: a pid namespace does
+    // not separate process groups, so a signal to theirs would reach this sandbox and the
+    // other way round. The program takes a session of its own as well (`program::place`).
+    nix::unistd::setsid().stage(|| "new session".into())?;
     let mut handed = handed.into_iter();
     // Fail closed: a session program without its channel must not run.
     let session = match (spec.session_fd, spec.session_fd.and_then(|_| handed.next())) {

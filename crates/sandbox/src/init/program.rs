@@ -134,6 +134,11 @@ fn prepare(spec: &SandboxSpec, fds: ProgramFds) -> SetupResult<Exec> {
 /// numbers, directory, limits and privileges. Returns the first descriptor number that is
 /// not the program's.
 fn place(spec: &SandboxSpec, fds: ProgramFds) -> SetupResult<i32> {
+    // First, a session and process group of its own that only the run's processes can join:
+    // `kill(0, ..)`, `killpg` of its group and `setpgid` reach nothing but the run, whereas
+    // the group it was born in is pid 1's and the launcher's. A fresh fork is never a group
+    // leader, so this succeeds; were it to fail, the program would not run.
+    nix::unistd::setsid().stage(|| "new session".into())?;
     // When the run's cgroup runs out of memory, the kernel kills the code, never the
     // sandbox's init or launcher (whose loss would lose the run's report). Raising one's
     // own score needs no privilege; without /proc it stays as it is.
