@@ -13,7 +13,7 @@ use crate::{
 #[derive(Debug, Deserialize)]
 struct ChannelMessage {
     #[serde(default)]
-    return_value: Option<serde_json::Value>,
+    return_value: Option<crate::ExactJson>,
     #[serde(default)]
     error: Option<ChannelError>,
 }
