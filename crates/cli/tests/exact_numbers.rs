@@ -131,20 +131,34 @@ async fn javascript_bigints_past_64_bits_come_back_exact() {
     assert_exact(&execute_text(&d, top).await, "return_value", &NEG70[1..]);
 }
 
+/// The answer's text of one session cell.
+async fn cell(d: &Daemon, id: &str, language: &str, code: &str) -> String {
+    let body = json!({"session_id": id, "code": code, "language": language});
+    let (status, text) = send(d.client().post(format!("{}/session/execute", d.base)).json(&body)).await;
+    assert_eq!(status, 200, "{text}");
+    text
+}
+
 #[tokio::test]
-async fn a_python_session_cells_integers_come_back_exact() {
+async fn session_cells_integers_come_back_exact() {
     let Some(d) = common::sandboxed().await else { return };
     let created = d.post("/session/create", &json!({})).await;
     assert_eq!(created.status, 201, "{}", created.body);
     let id = created.body["session_id"].as_str().unwrap().to_owned();
-    let cell = "{'e30': 10**30, 'u64': 2**64, 'neg': -2**70, 'nested': [10**30, {'u64': 2**64}], \
-                'tenth': 0.1, 'huge': 1e300}";
-    let body = json!({"session_id": id, "code": cell, "language": "python"});
-    let (status, text) = send(d.client().post(format!("{}/session/execute", d.base)).json(&body)).await;
-    assert_eq!(status, 200, "{text}");
-    assert_python_value(&text);
-    let body = json!({"session_id": id, "code": "-2**70", "language": "python"});
-    let (status, text) = send(d.client().post(format!("{}/session/execute", d.base)).json(&body)).await;
-    assert_eq!(status, 200, "{text}");
-    assert_exact(&text, "return_value", NEG70);
+    let python = "{'e30': 10**30, 'u64': 2**64, 'neg': -2**70, 'nested': [10**30, {'u64': 2**64}], \
+                  'tenth': 0.1, 'huge': 1e300}";
+    assert_python_value(&cell(&d, &id, "python", python).await);
+    assert_exact(&cell(&d, &id, "python", "-2**70").await, "return_value", NEG70);
+
+    let text = cell(&d, &id, "javascript", "({big: 2n ** 70n, nested: [10n ** 30n, 'text']})").await;
+    assert_exact(&text, "big", &NEG70[1..]);
+    assert_exact(&text, "nested", &format!("[{E30},\"text\"]"));
+    let r: Value = serde_json::from_str(&text).unwrap();
+    assert!(common::text(&r, "display").contains("big: 1180591620717411303424n"), "{r}");
+    assert_exact(&cell(&d, &id, "javascript", "-(2n ** 70n)").await, "return_value", NEG70);
+    // What is not JSON still has no value; plain values are as before.
+    let r: Value = serde_json::from_str(&cell(&d, &id, "javascript", "(() => 1)").await).unwrap();
+    assert_eq!((r["return_value"].clone(), r["display"].clone()), (Value::Null, json!("[Function (anonymous)]")));
+    let r: Value = serde_json::from_str(&cell(&d, &id, "javascript", "({n: 1.5, s: 'a\\nb'})").await).unwrap();
+    assert_eq!(r["return_value"], json!({"n": 1.5, "s": "a\nb"}), "{r}");
 }

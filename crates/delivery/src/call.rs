@@ -62,7 +62,9 @@ impl Deliverer {
         &self,
         url: Url,
         body: &(impl Serialize + ?Sized),
-        idempotency_key: Option<&str>, timeout: Option<Duration>) -> Verdict {
+        idempotency_key: Option<&str>,
+        timeout: Option<Duration>,
+    ) -> Verdict {
         let mut request = self
             .client
             .post(url)

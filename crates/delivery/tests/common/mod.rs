@@ -15,7 +15,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use delivery::ControlPlaneConfig;
 use executor::{
-    Artifact, ExactJson, ExecutionRecorder, ExecutionResult, ExecutionStatus, Metrics, ProcessStatus, TerminationReason, Truncated,
+    Artifact, ExactJson, ExecutionRecorder, ExecutionResult, ExecutionStatus, Metrics, ProcessStatus,
+    TerminationReason, Truncated,
 };
 use serde_json::Value;
 use store::Store;

@@ -7,7 +7,8 @@ mod outbox;
 use std::path::PathBuf;
 
 use executor::{
-    ExactJson, ExecutionRecorder, ExecutionResult, ExecutionStatus, Language, Metrics, ProcessStatus, StartedExecution, Truncated,
+    ExactJson, ExecutionRecorder, ExecutionResult, ExecutionStatus, Language, Metrics, ProcessStatus, StartedExecution,
+    Truncated,
 };
 use tempfile::TempDir;
 
