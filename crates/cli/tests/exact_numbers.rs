@@ -162,3 +162,35 @@ async fn session_cells_integers_come_back_exact() {
     let r: Value = serde_json::from_str(&cell(&d, &id, "javascript", "({n: 1.5, s: 'a\\nb'})").await).unwrap();
     assert_eq!(r["return_value"], json!({"n": 1.5, "s": "a\nb"}), "{r}");
 }
+
+/// Python code whose value is `1` inside `levels` lists.
+fn nested(levels: usize) -> String {
+    format!("v = 1\nfor _ in range({levels}):\n    v = [v]\n")
+}
+
+#[tokio::test]
+async fn a_value_may_nest_126_levels_and_no_deeper() {
+    let Some(d) = common::sandboxed().await else { return };
+    let exact = format!("\"return_value\":{}1{}", "[".repeat(126), "]".repeat(126));
+    let handler = |levels| format!("def handler(event):\n    {}\n    return v", nested(levels).replace('\n', "\n    "));
+    let text = execute_text(&d, json!({"code": handler(126), "language": "python"})).await;
+    assert!(text.contains(&exact), "{text}");
+    let r: Value = serde_json::from_str(&text).expect("a client reads it");
+    assert_eq!(r["status"], "success", "{r}");
+
+    let r: Value = serde_json::from_str(&execute_text(&d, json!({"code": handler(127), "language": "python"})).await)
+        .expect("JSON");
+    assert_eq!((&r["status"], &r["error"]["type"]), (&json!("failed"), &json!("ReturnValueTooDeep")), "{r}");
+    assert!(r["return_value"].is_null(), "{r}");
+
+    // A session cell's value past the limit has its display only, and the interpreter lives on.
+    let created = d.post("/session/create", &json!({})).await;
+    let id = created.body["session_id"].as_str().unwrap().to_owned();
+    let text = cell(&d, &id, "python", &format!("{}v", nested(126))).await;
+    assert!(text.contains(&exact), "{text}");
+    let r: Value = serde_json::from_str(&cell(&d, &id, "python", &format!("{}v", nested(127))).await).expect("JSON");
+    assert_eq!((&r["status"], &r["return_value"]), (&json!("success"), &Value::Null), "{r}");
+    assert!(common::text(&r, "display").starts_with("[[[["), "{r}");
+    let r: Value = serde_json::from_str(&cell(&d, &id, "python", "v = 41\nv + 1").await).expect("JSON");
+    assert_eq!((&r["return_value"], &r["interpreter_restarted"]), (&json!(42), &json!(false)), "{r}");
+}

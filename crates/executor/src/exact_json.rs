@@ -9,6 +9,11 @@ use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
 
+/// How deeply a handler's or a cell's value may nest: the result holding it then nests at
+/// most 127 levels, as deep as serde_json (and so many clients) reads by default. It is also
+/// as deep as the daemon took values when it parsed them.
+pub const MAX_VALUE_DEPTH: usize = 126;
+
 /// Valid JSON, written compactly: no whitespace between tokens, strings as serde_json writes
 /// them (UTF-8, minimal escapes), numbers and literals exactly as the writer sent them.
 #[derive(Clone)]
@@ -24,6 +29,32 @@ impl ExactJson {
     /// The JSON text.
     pub fn get(&self) -> &str {
         self.0.get()
+    }
+
+    /// How deeply arrays and objects nest in it (a scalar is 0, `[]` is 1).
+    pub fn depth(&self) -> usize {
+        let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0, false, false);
+        for &b in self.get().as_bytes() {
+            if in_string {
+                match b {
+                    _ if escaped => escaped = false,
+                    b'\\' => escaped = true,
+                    b'"' => in_string = false,
+                    _ => {}
+                }
+                continue;
+            }
+            match b {
+                b'"' => in_string = true,
+                b'[' | b'{' => {
+                    depth += 1;
+                    deepest = deepest.max(depth);
+                }
+                b']' | b'}' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+        deepest
     }
 
     /// `text` must already be valid JSON.
@@ -124,6 +155,16 @@ mod tests {
         let text = " {\n\t\"h\\u00e9llo \\\"q\\\" \\/\" : [ true , null , \"a b\\n\" ] }\r\n";
         assert_eq!(compact(text), "{\"héllo \\\"q\\\" /\":[true,null,\"a b\\n\"]}");
         assert_eq!(compact(r#""\ud83d\ude00""#), "\"😀\"");
+    }
+
+    #[test]
+    fn depth_counts_nesting_outside_strings() {
+        let depth = |text: &str| ExactJson::parse(text).unwrap().depth();
+        assert_eq!(depth("7"), 0);
+        assert_eq!(depth("[]"), 1);
+        assert_eq!(depth(r#"{"a":[1,{"b":[]}],"c":{}}"#), 4);
+        assert_eq!(depth(r#"["[[[{", "\"[[", {}]"#), 2);
+        assert_eq!(depth(&format!("{}{}", "[".repeat(5000), "]".repeat(5000))), 5000);
     }
 
     #[test]

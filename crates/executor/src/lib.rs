@@ -28,7 +28,7 @@ mod workspace;
 pub use config::{ExecutorConfig, LimitPolicy, RuntimePaths, TemplateConfig};
 pub use confinement::ConfinementLayers;
 pub use error::ExecuteError;
-pub use exact_json::ExactJson;
+pub use exact_json::{ExactJson, MAX_VALUE_DEPTH};
 pub use language::Language;
 pub use recorder::{ExecutionRecord, ExecutionRecorder, ExecutionState, StartedExecution};
 pub use request::{ExecutionRequest, InputFile, RequestedLimits, WorkspaceChoice};

@@ -56,7 +56,8 @@ pub struct ExecutionResult {
     /// Wall time of the run in seconds.
     pub execution_time: f64,
     /// The handler's return value (any JSON), or null. Its numbers come back as the handler
-    /// gave them: integers past 2^53 or 64 bits keep every digit.
+    /// gave them: integers past 2^53 or 64 bits keep every digit. It may nest 126 levels
+    /// deep; a deeper one fails the run (`ReturnValueTooDeep`).
     #[schema(value_type = Option<serde_json::Value>)]
     pub return_value: Option<crate::ExactJson>,
     /// A handler's or script's uncaught exception, or null.
