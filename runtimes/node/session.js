@@ -63,16 +63,37 @@ function describeError(err) {
   return { type: err === null ? 'null' : typeof err, message: String(err), traceback: text };
 }
 
+// JSON with each BigInt as the exact integer it is, as the driver writes a handler's value
+// (driver.js): BigInts go out as marked strings, whose quotes are then dropped.
+function toJson(value) {
+  const mark = `bigint-${Math.random().toString(36).slice(2)}-${Date.now()}:`;
+  let found = false;
+  const json = JSON.stringify(value, (_key, v) => {
+    if (typeof v !== 'bigint') return v;
+    found = true;
+    return mark + v.toString();
+  });
+  if (!found || json === undefined) return json;
+  return json.replace(new RegExp(`"${mark}(-?[0-9]+)"`, 'g'), '$1');
+}
+
+// The display text, and the value as JSON text (null when it is not JSON or too large).
 function valueFields(value, maxValue) {
   let display;
   try { display = util.inspect(value); } catch (e) { display = `<inspect failed: ${e}>`; }
   if (display.length > MAX_DISPLAY_CHARS) display = display.slice(0, MAX_DISPLAY_CHARS) + '...';
-  let plain = null;
+  let json = null;
   try {
-    const json = JSON.stringify(value);
-    if (json !== undefined && Buffer.byteLength(json) <= maxValue) plain = JSON.parse(json);
+    const text = toJson(value);
+    if (text !== undefined && Buffer.byteLength(text) <= maxValue) json = text;
   } catch {}
-  return [display, plain];
+  return [display, json];
+}
+
+// The reply's line: `value` is already JSON text, put in as it is so BigInts stay exact.
+function replyLine(reply) {
+  const { value, ...rest } = reply;
+  return JSON.stringify(rest).slice(0, -1) + `,"value":${value === null ? 'null' : value}}\n`;
 }
 
 async function serve(request) {
@@ -123,7 +144,7 @@ socket.on('data', (chunk) => {
     pending = pending.slice(newline + 1);
     if (!line.trim()) continue;
     const request = JSON.parse(line);
-    queue = queue.then(() => serve(request)).then((reply) => { socket.write(JSON.stringify(reply) + '\n'); });
+    queue = queue.then(() => serve(request)).then((reply) => { socket.write(replyLine(reply)); });
   }
 });
 socket.on('end', () => process.exit(0));

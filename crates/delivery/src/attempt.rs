@@ -36,7 +36,14 @@ impl Deliverer {
                 return self.give_up(&entry, entry.attempts, reason).await;
             }
         };
-        let body = crate::body::result_body(&result);
+        let body = match crate::body::result_body(&result) {
+            Ok(body) => body,
+            Err(e) => {
+                let reason = format!("stored result cannot be written as a body: {e}");
+                tracing::error!(execution_id = %id, %reason, "result dead-lettered");
+                return self.give_up(&entry, entry.attempts, reason).await;
+            }
+        };
         let url = endpoint(&self.base, &["executions", &id, "result"]);
         match self.post("result", url, &body, Some(&id), None).await {
             Verdict::Delivered { status } => {
@@ -126,7 +133,7 @@ impl Deliverer {
     }
 
     /// The operators' copy; failing to write it does not stop delivery (the outbox has it).
-    async fn write_fallback(&self, execution_id: &str, body: serde_json::Value) {
+    async fn write_fallback(&self, execution_id: &str, body: Box<serde_json::value::RawValue>) {
         let Some(dir) = self.config.fallback_dir.clone() else { return };
         let (id, url) = (execution_id.to_owned(), self.config.base_url.clone());
         let written = crate::blocking(move || fallback::write_once(&dir, &id, &body, &url, &rfc3339(now_ms()))).await;

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::{StatusCode, Url};
-use serde_json::Value;
+use serde::Serialize;
 
 use crate::backoff::parse_retry_after;
 use crate::Deliverer;
@@ -47,7 +47,7 @@ impl Deliverer {
         &self,
         kind: &'static str,
         url: Url,
-        body: &Value,
+        body: &(impl Serialize + ?Sized),
         idempotency_key: Option<&str>,
         timeout: Option<Duration>,
     ) -> Verdict {
@@ -58,7 +58,13 @@ impl Deliverer {
         verdict
     }
 
-    async fn send(&self, url: Url, body: &Value, idempotency_key: Option<&str>, timeout: Option<Duration>) -> Verdict {
+    async fn send(
+        &self,
+        url: Url,
+        body: &(impl Serialize + ?Sized),
+        idempotency_key: Option<&str>,
+        timeout: Option<Duration>,
+    ) -> Verdict {
         let mut request = self
             .client
             .post(url)

@@ -7,7 +7,8 @@ use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::value::RawValue;
 
 /// The file for `execution_id`, unless the id could name something else than a file in `dir`
 /// (the executor only accepts ids that cannot, but this is a path built from input).
@@ -24,7 +25,7 @@ pub(crate) fn path_for(dir: &Path, execution_id: &str) -> Option<PathBuf> {
 pub(crate) fn write_once(
     dir: &Path,
     execution_id: &str,
-    result: &Value,
+    result: &RawValue,
     control_plane_url: &str,
     persisted_at: &str,
 ) -> io::Result<bool> {
@@ -36,12 +37,8 @@ pub(crate) fn write_once(
     }
     // Results can hold secrets a run printed: only the daemon's user may read them.
     DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
-    let content = json!({
-        "execution_id": execution_id,
-        "result": result,
-        "persisted_at": persisted_at,
-        "control_plane_url": control_plane_url,
-    });
+    // A struct, not a `Value`: the result's text (exact integers) goes in as it is.
+    let content = FallbackFile { execution_id, result, persisted_at, control_plane_url };
     let temp = dir.join(format!(".{execution_id}.json.{}.tmp", std::process::id()));
     let written = (|| {
         let mut file = OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&temp)?;
@@ -53,6 +50,14 @@ pub(crate) fn write_once(
         let _ = fs::remove_file(&temp);
     }
     written.map(|()| true)
+}
+
+#[derive(Serialize)]
+struct FallbackFile<'a> {
+    execution_id: &'a str,
+    result: &'a RawValue,
+    persisted_at: &'a str,
+    control_plane_url: &'a str,
 }
 
 /// Removes the file if there is one.
@@ -68,17 +73,25 @@ pub(crate) fn remove(dir: &Path, execution_id: &str) -> io::Result<()> {
 mod tests {
     use std::os::unix::fs::PermissionsExt;
 
+    use serde_json::{json, Value};
+
     use super::*;
+
+    fn raw(text: &str) -> Box<RawValue> {
+        RawValue::from_string(text.to_owned()).unwrap()
+    }
 
     #[test]
     fn written_once_private_and_removed() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("results");
-        let result = json!({"status": "success"});
+        let result = raw(r#"{"status":"success","return_value":1000000000000000000000000000000}"#);
         assert!(write_once(&dir, "exec-1", &result, "http://cp", "2025-01-06T00:00:00.000Z").unwrap());
-        assert!(!write_once(&dir, "exec-1", &json!({}), "http://cp", "later").unwrap());
-        let saved: Value = serde_json::from_slice(&fs::read(dir.join("exec-1.json")).unwrap()).unwrap();
-        assert_eq!(saved["result"], result);
+        assert!(!write_once(&dir, "exec-1", &raw("{}"), "http://cp", "later").unwrap());
+        let text = fs::read_to_string(dir.join("exec-1.json")).unwrap();
+        assert!(text.contains(r#""return_value":1000000000000000000000000000000"#), "rounded: {text}");
+        let saved: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(saved["result"]["status"], json!("success"));
         assert_eq!(saved["persisted_at"], "2025-01-06T00:00:00.000Z");
         assert_eq!(fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700);
         assert_eq!(fs::read_dir(&dir).unwrap().count(), 1, "no temporary file left behind");

@@ -33,7 +33,9 @@ async fn delivers_to_the_contract_url_with_headers_and_body() {
     assert_eq!(body["stderr"], "");
     assert_eq!(body["exit_code"], 137);
     assert_eq!(body["execution_time"], 0.25);
-    assert_eq!(body["return_value"], json!({"answer": 42}));
+    assert_eq!(body["return_value"]["answer"], 42);
+    let exact = format!(r#""return_value":{RETURN_VALUE}"#);
+    assert!(request.text.contains(&exact), "the return value was not sent exactly: {}", request.text);
     assert_eq!(body["metrics"], json!({"duration_ms": 250.0, "cpu_time_ms": 120.5, "peak_memory_mb": 12.0}));
     assert_eq!(body["artifacts"], json!(["out/report.csv"]));
     assert_eq!(body["execution_id"], "exec-killed");
@@ -93,7 +95,9 @@ async fn waits_for_a_control_plane_that_comes_up_and_keeps_the_fallback_file_mea
     commit(&store, "exec-down", ExecutionStatus::Success);
     let file = tmp.path().join("results").join("exec-down.json");
     assert!(eventually(Duration::from_secs(3), || file.exists()).await, "fallback file written while unreachable");
-    let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains(&format!(r#""return_value":{RETURN_VALUE}"#)), "not kept exactly: {text}");
+    let saved: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(saved["execution_id"], "exec-down");
     assert_eq!(saved["result"]["status"], "success");
     assert_eq!(saved["control_plane_url"], url);

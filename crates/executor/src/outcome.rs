@@ -6,14 +6,14 @@ use serde::Deserialize;
 
 use crate::{
     Artifact, ExecuteError, ExecutionError, ExecutionResult, ExecutionStatus, Metrics, ProcessStatus,
-    TerminationReason, Truncated,
+    TerminationReason, Truncated, MAX_VALUE_DEPTH,
 };
 
 /// What a driver writes on its private channel.
 #[derive(Debug, Deserialize)]
 struct ChannelMessage {
     #[serde(default)]
-    return_value: Option<serde_json::Value>,
+    return_value: Option<crate::ExactJson>,
     #[serde(default)]
     error: Option<ChannelError>,
 }
@@ -108,9 +108,16 @@ fn apply_channel(result: &mut ExecutionResult, channel: Option<&str>, truncated:
                 result.error = Some(error);
             }
         }
-        Ok(message) if result.status == ExecutionStatus::Success => {
-            result.return_value = message.return_value;
-        }
+        Ok(message) if result.status == ExecutionStatus::Success => match message.return_value {
+            Some(value) if value.depth() > MAX_VALUE_DEPTH => {
+                let message = format!(
+                    "the handler's return value nests {} levels deep, more than the {MAX_VALUE_DEPTH} allowed",
+                    value.depth()
+                );
+                fail(result, failure("ReturnValueTooDeep", message));
+            }
+            value => result.return_value = value,
+        },
         Ok(_) => {}
         Err(e) => fail(result, failure("ResultChannelError", format!("unreadable result from the driver: {e}"))),
     }

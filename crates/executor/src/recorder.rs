@@ -51,7 +51,7 @@ pub struct ExecutionRecord {
     pub scope: Option<String>,
     /// The result, as `POST /execute` returns it, once finished.
     #[schema(value_type = Option<ExecutionResult>)]
-    pub result: Option<serde_json::Value>,
+    pub result: Option<crate::ExactJson>,
 }
 
 /// `ms` since the Unix epoch as RFC 3339, UTC, with milliseconds: `2026-11-22T04:10:00.123Z`.

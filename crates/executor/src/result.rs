@@ -55,8 +55,11 @@ pub struct ExecutionResult {
     pub exit_code: i32,
     /// Wall time of the run in seconds.
     pub execution_time: f64,
-    /// The handler's return value (any JSON), or null.
-    pub return_value: Option<serde_json::Value>,
+    /// The handler's return value (any JSON), or null. Its numbers come back as the handler
+    /// gave them: integers past 2^53 or 64 bits keep every digit. It may nest 126 levels
+    /// deep; a deeper one fails the run (`ReturnValueTooDeep`).
+    #[schema(value_type = Option<serde_json::Value>)]
+    pub return_value: Option<crate::ExactJson>,
     /// A handler's or script's uncaught exception, or null.
     pub error: Option<ExecutionError>,
     pub metrics: Metrics,

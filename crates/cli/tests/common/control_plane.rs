@@ -20,6 +20,8 @@ pub struct Call {
     pub path: String,
     pub headers: HashMap<String, String>,
     pub body: Value,
+    /// The body's text, as sent (a `Value` rounds integers past 64 bits).
+    pub text: String,
     pub at: Instant,
 }
 
@@ -128,9 +130,10 @@ fn record<'a>(
     body: &Bytes,
 ) -> std::sync::MutexGuard<'a, Recorded> {
     let headers = headers.iter().map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string())).collect();
-    let body = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let text = String::from_utf8_lossy(body).into_owned();
+    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
     let mut recorded = state.lock().unwrap();
-    recorded.calls.push(Call { path, headers, body, at: Instant::now() });
+    recorded.calls.push(Call { path, headers, body, text, at: Instant::now() });
     recorded
 }
 

@@ -15,13 +15,17 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use delivery::ControlPlaneConfig;
 use executor::{
-    Artifact, ExecutionRecorder, ExecutionResult, ExecutionStatus, Metrics, ProcessStatus, TerminationReason, Truncated,
+    Artifact, ExactJson, ExecutionRecorder, ExecutionResult, ExecutionStatus, Metrics, ProcessStatus,
+    TerminationReason, Truncated,
 };
 use serde_json::Value;
 use store::Store;
 use tokio::net::TcpListener;
 
 pub const TOKEN: &str = "test-token";
+
+/// Every result's return value: integers past 64 bits, which must arrive with every digit.
+pub const RETURN_VALUE: &str = r#"{"answer":42,"big":1000000000000000000000000000000,"neg":-1180591620717411303424}"#;
 
 /// One answer of the stand-in.
 #[derive(Debug, Clone)]
@@ -65,6 +69,8 @@ pub struct Received {
     pub path: String,
     pub headers: HeaderMap,
     pub body: Value,
+    /// The body's text, as sent.
+    pub text: String,
     pub at: Instant,
 }
 
@@ -126,6 +132,7 @@ async fn answer(State(script): State<Arc<Mutex<Script>>>, uri: Uri, headers: Hea
             path: uri.path().to_owned(),
             headers,
             body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+            text: String::from_utf8_lossy(&body).into_owned(),
             at: Instant::now(),
         });
         let then = script.then.clone().unwrap();
@@ -173,7 +180,7 @@ pub fn result(execution_id: &str, status: ExecutionStatus) -> ExecutionResult {
         stderr: String::new(),
         exit_code: if killed { 137 } else { 0 },
         execution_time: 0.25,
-        return_value: Some(serde_json::json!({"answer": 42})),
+        return_value: Some(ExactJson::parse(RETURN_VALUE).expect("valid JSON")),
         error: None,
         metrics: Metrics { duration_ms: 250.0, cpu_time_ms: 120.5, peak_memory_mb: 12.0, path: Default::default() },
         artifacts: vec![Artifact {

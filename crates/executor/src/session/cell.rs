@@ -7,6 +7,7 @@ use sandbox::Outcome;
 use super::interpreter::CellReply;
 use crate::{
     Artifact, ExecutionError, ExecutionResult, ExecutionStatus, Metrics, ProcessStatus, TerminationReason, Truncated,
+    MAX_VALUE_DEPTH,
 };
 
 /// The result of a cell the interpreter answered.
@@ -26,7 +27,8 @@ pub(crate) fn answered(
         stderr: reply.stderr,
         exit_code: i32::from(failed),
         execution_time: round(wall_ms / 1000.0, 1000.0),
-        return_value: reply.value,
+        // Too deep to hand on: like a value that is not JSON, it has only its `display`.
+        return_value: reply.value.filter(|value| value.depth() <= MAX_VALUE_DEPTH),
         error: reply.error,
         metrics: Metrics {
             duration_ms: round(wall_ms, 100.0),

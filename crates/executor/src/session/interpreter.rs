@@ -58,7 +58,7 @@ pub(crate) struct CellReply {
     #[serde(default)]
     pub display: Option<String>,
     #[serde(default)]
-    pub value: Option<serde_json::Value>,
+    pub value: Option<crate::ExactJson>,
     #[serde(default)]
     pub error: Option<ExecutionError>,
     #[serde(default)]

@@ -42,7 +42,8 @@ pub struct SessionResult {
     pub language: Language,
     /// The value of the cell's final expression as a notebook shows it (Python's `repr()`,
     /// Node's `util.inspect`), or null when the cell ends with a statement or its value is
-    /// None/undefined. `return_value` holds the same value as JSON when it is JSON-serialisable.
+    /// None/undefined. `return_value` holds the same value as JSON when it is JSON-serialisable
+    /// (and nests at most 126 levels deep).
     pub display: Option<String>,
     /// True when this call had to start a new interpreter because the previous one of this
     /// language timed out or died: the variables, functions and imports made before are gone

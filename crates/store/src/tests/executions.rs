@@ -6,7 +6,7 @@ use executor::{
     ExecutionRecorder, ExecutionState, ExecutionStatus, Language, ProcessStatus, StartedExecution, TerminationReason,
 };
 
-use super::{db_path, json, open, raw, result, run, start};
+use super::{db_path, fields, json, open, raw, result, run, start, RETURN_VALUE};
 use crate::{Store, INTERRUPTED_STDERR};
 
 #[test]
@@ -33,6 +33,8 @@ fn a_finished_execution_keeps_its_result() {
     let record = store.lookup("e1").expect("lookup").expect("known");
     assert_eq!(record.state, ExecutionState::Finished);
     assert_eq!(record.result, Some(json(&done)));
+    let text = record.result.as_ref().expect("result").get();
+    assert!(text.contains(&format!(r#""return_value":{RETURN_VALUE}"#)), "not kept exactly: {text}");
     let finished_at = record.finished_at.expect("finished_at");
     assert!(finished_at.ends_with('Z') && finished_at.len() == 24, "{finished_at}");
     assert!(store.finished(&done).is_err(), "a second finish of the same run is refused");
@@ -73,7 +75,7 @@ fn an_id_can_be_reused_after_its_run_finished() {
     assert_eq!(results.len(), 2);
     assert!(results[0].contains("first run") && results[1].contains("second run"), "{results:?}");
     let record = store.lookup("reused").expect("lookup").expect("known");
-    assert_eq!(record.result.expect("result")["stdout"], "second run");
+    assert_eq!(fields(record.result)["stdout"], "second run");
 }
 
 #[test]
@@ -90,7 +92,7 @@ fn another_tenants_id_is_refused_and_its_record_kept() {
     assert_eq!(store.lookup("running").expect("lookup").expect("kept").state, ExecutionState::Running);
     let finished = store.lookup("finished").expect("lookup").expect("kept");
     assert_eq!(
-        (finished.tenant_id.as_str(), &finished.result.expect("result")["stdout"]),
+        (finished.tenant_id.as_str(), &fields(finished.result)["stdout"]),
         ("default", &serde_json::json!("a's result"))
     );
 }
@@ -111,8 +113,8 @@ fn recovery_finishes_interrupted_runs_as_killed() {
 
     let record = store.lookup("interrupted").expect("lookup").expect("known");
     assert_eq!(record.state, ExecutionState::Finished);
-    let value = record.result.expect("result");
-    let recovered: executor::ExecutionResult = serde_json::from_value(value).expect("a valid result");
+    let text = record.result.expect("result");
+    let recovered: executor::ExecutionResult = serde_json::from_str(text.get()).expect("a valid result");
     assert_eq!(recovered.status, ExecutionStatus::Killed);
     assert_eq!(recovered.process_status, ProcessStatus::Error);
     assert_eq!(recovered.termination_reason, Some(TerminationReason::Shutdown));

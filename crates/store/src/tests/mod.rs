@@ -7,7 +7,8 @@ mod outbox;
 use std::path::PathBuf;
 
 use executor::{
-    ExecutionRecorder, ExecutionResult, ExecutionStatus, Language, Metrics, ProcessStatus, StartedExecution, Truncated,
+    ExactJson, ExecutionRecorder, ExecutionResult, ExecutionStatus, Language, Metrics, ProcessStatus, StartedExecution,
+    Truncated,
 };
 use tempfile::TempDir;
 
@@ -45,7 +46,7 @@ fn result(id: &str, stdout: &str) -> ExecutionResult {
         stderr: String::new(),
         exit_code: 0,
         execution_time: 0.25,
-        return_value: Some(serde_json::json!({"answer": 42, "unicode": "héllo ✓"})),
+        return_value: Some(ExactJson::parse(RETURN_VALUE).expect("valid JSON")),
         error: None,
         metrics: Metrics { duration_ms: 250.0, cpu_time_ms: 120.5, peak_memory_mb: 12.75, path: Default::default() },
         artifacts: Vec::new(),
@@ -60,8 +61,18 @@ fn run(store: &Store, id: &str, stdout: &str) {
     store.finished(&result(id, stdout)).expect("finished");
 }
 
-fn json(result: &ExecutionResult) -> serde_json::Value {
-    serde_json::to_value(result).expect("serialize")
+/// Integers past 64 bits, which a `serde_json::Value` would round.
+const RETURN_VALUE: &str =
+    r#"{"answer":42,"unicode":"héllo ✓","big":1000000000000000000000000000000,"neg":-1180591620717411303424}"#;
+
+/// The result as the store keeps it: its exact JSON text.
+fn json(result: &ExecutionResult) -> ExactJson {
+    ExactJson::parse(&serde_json::to_string(result).expect("serialize")).expect("valid JSON")
+}
+
+/// A stored result's fields, to look at one (numbers past 64 bits rounded).
+fn fields(stored: Option<ExactJson>) -> serde_json::Value {
+    serde_json::from_str(stored.expect("result").get()).expect("valid JSON")
 }
 
 /// A second connection to the same file, as another process would have.
