@@ -1,0 +1,92 @@
+//! Faults around a run, and how they are reported or survived: the daemon's sandboxes killed
+//! from outside, host files replaced under the daemon, a second daemon on the same state.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::Daemon;
+use serde_json::{json, Value};
+
+/// Polls `GET /executions/{id}` until the run is finished (at most `within`).
+async fn finished(d: &Daemon, id: &str, within: Duration) -> Value {
+    let deadline = Instant::now() + within;
+    loop {
+        let record = d.get(&format!("/executions/{id}")).await.body;
+        if record["state"] == "finished" || Instant::now() >= deadline {
+            return record;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The fresh workspace of the run `id` once it exists, as the host sees it.
+async fn workspace_of(d: &Daemon, id: &str) -> std::path::PathBuf {
+    let runs = d.state.path().join("workspaces").join("runs");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let found = std::fs::read_dir(&runs).ok().and_then(|entries| {
+            entries.flatten().map(|e| e.path()).find(|p| {
+                p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(&format!("{id}-")))
+            })
+        });
+        if let Some(path) = found {
+            return path;
+        }
+        assert!(Instant::now() < deadline, "no workspace for {id} under {}", runs.display());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_second_daemon_on_the_same_state_directory_is_refused() {
+    let Some(d) = common::sandboxed().await else { return };
+    // A run in flight that ends only when the test lets it: after the second daemon is gone.
+    let body = json!({
+        "code": "while [ ! -e release ]; do sleep 0.05; done; echo released",
+        "language": "shell",
+        "async": true,
+        "execution_id": "held-run",
+        "timeout": 120,
+    });
+    assert_eq!(d.post("/execute", &body).await.status, 202);
+    let workspace = workspace_of(&d, "held-run").await;
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut second = Command::new(common::BIN)
+        .arg("serve")
+        .env("EXECUTOR_HOST", "127.0.0.1")
+        .env("EXECUTOR_PORT", port.to_string())
+        .env("STATE_DIR", d.state.path())
+        .env("WORKSPACE_PATH", d.state.path().join("workspaces"))
+        .env("LOG_LEVEL", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start a second daemon");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = second.try_wait().unwrap() {
+            break Some(status);
+        }
+        if Instant::now() >= deadline {
+            let _ = second.kill();
+            let _ = second.wait();
+            break None;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let stderr = std::io::read_to_string(second.stderr.take().unwrap()).unwrap_or_default();
+    let status = status.unwrap_or_else(|| panic!("the second daemon did not exit: it serves beside the first"));
+    assert!(!status.success(), "the second daemon exited {status}: {stderr}");
+    let dir = d.state.path().display().to_string();
+    let pid = format!("pid {}", d.pid());
+    assert!(stderr.contains(&dir) && stderr.contains(&pid), "the refusal names the directory and {pid}: {stderr}");
+
+    std::fs::write(workspace.join("release"), b"").unwrap();
+    let record = finished(&d, "held-run", Duration::from_secs(60)).await;
+    assert_eq!(record["state"], "finished", "{record}");
+    assert_eq!(record["result"]["status"], "success", "{record}");
+    assert_eq!(record["result"]["stdout"], "released\n", "{record}");
+}
