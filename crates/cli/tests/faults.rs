@@ -27,9 +27,10 @@ async fn workspace_of(d: &Daemon, id: &str) -> std::path::PathBuf {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let found = std::fs::read_dir(&runs).ok().and_then(|entries| {
-            entries.flatten().map(|e| e.path()).find(|p| {
-                p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(&format!("{id}-")))
-            })
+            entries
+                .flatten()
+                .map(|e| e.path())
+                .find(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(&format!("{id}-"))))
         });
         if let Some(path) = found {
             return path;
@@ -37,6 +38,81 @@ async fn workspace_of(d: &Daemon, id: &str) -> std::path::PathBuf {
         assert!(Instant::now() < deadline, "no workspace for {id} under {}", runs.display());
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// Ready sandboxes of one pool, as `GET /info` says.
+async fn ready(d: &Daemon, language: &str) -> u64 {
+    let info = d.get("/info").await.body;
+    let pools = info["warm"]["pools"].as_array().cloned().unwrap_or_default();
+    let pool = pools.iter().find(|p| p["language"] == language && p["template"].is_null());
+    pool.and_then(|p| p["ready"].as_u64()).unwrap_or(0)
+}
+
+/// Waits until the pool of `language` (system interpreter) has a ready sandbox.
+async fn until_ready(d: &Daemon, language: &str) {
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while ready(d, language).await == 0 {
+        assert!(Instant::now() < deadline, "no warm {language} sandbox after 180 s: {}", d.get("/info").await.body);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn path_of(r: &Value) -> &str {
+    r["metrics"]["path"].as_str().unwrap_or_else(|| panic!("no metrics.path: {r}"))
+}
+
+fn kill(pids: impl IntoIterator<Item = u32>) {
+    for pid in pids {
+        let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+    }
+}
+
+/// The zygote killed under a forked run: the run had started, so it is a run cut short (200,
+/// `killed`, `sandbox_lost`, what it printed kept), not a sandbox that could not start.
+#[tokio::test]
+async fn a_forked_run_whose_zygote_is_killed_is_reported_cut_short() {
+    let Some(d) = common::sandboxed().await else { return };
+    until_ready(&d, "python").await;
+    let zygotes = common::descendants_matching(d.pid(), " /sandbox/driver.py --zygote ");
+    assert_eq!(zygotes.len(), 1, "one Python zygote: {zygotes:?}");
+    let marker = format!("zygote-fault-{}", std::process::id());
+    let code = format!(
+        "import subprocess\nprint('started', flush=True)\n\
+         subprocess.run(['sh', '-c', 'sleep 300; : {marker}'])\nprint('not reached')"
+    );
+    let body = json!({"code": code, "language": "python", "timeout": 60});
+    let run = d.post("/execute", &body);
+    let killer = async {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while common::descendants_matching(d.pid(), &marker).is_empty() {
+            assert!(Instant::now() < deadline, "the run never reached its subprocess");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        kill(zygotes.clone());
+    };
+    let (r, ()) = tokio::join!(run, killer);
+    assert_eq!(r.status, 200, "a run that started is a result, not an error: {}", r.body);
+    let r = r.body;
+    assert_eq!(path_of(&r), "forked", "{r}");
+    assert_eq!(
+        (r["status"].as_str(), r["termination_reason"].as_str(), r["exit_code"].as_i64()),
+        (Some("killed"), Some("sandbox_lost"), Some(-1)),
+        "{r}"
+    );
+    assert_eq!(r["stdout"], "started\n", "{r}");
+    assert!(
+        common::text(&r, "stderr").ends_with("its sandbox was killed from outside the run before it finished\n"),
+        "{r}"
+    );
+    // The pool replaces its zygote, and forked runs go on.
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while common::descendants_matching(d.pid(), " /sandbox/driver.py --zygote ").iter().all(|p| zygotes.contains(p)) {
+        assert!(Instant::now() < deadline, "no new zygote after 180 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    until_ready(&d, "python").await;
+    let again = d.execute(json!({"code": "print('again')", "language": "python"})).await;
+    assert_eq!((path_of(&again), again["stdout"].as_str()), ("forked", Some("again\n")), "{again}");
 }
 
 #[tokio::test]
