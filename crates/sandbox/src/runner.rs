@@ -290,7 +290,7 @@ fn ended(outcome: Outcome, elapsed: Duration) -> SandboxReport {
 fn limit_hit(report: &SandboxReport, usage: Option<&cgroup::Usage>) -> Option<LimitHit> {
     let failed = match report.outcome {
         Outcome::Exited { code } => code != 0,
-        Outcome::Signaled { .. } => true,
+        Outcome::Signaled { .. } | Outcome::Lost => true,
         _ => return None,
     };
     let usage = usage.copied().unwrap_or_default();
