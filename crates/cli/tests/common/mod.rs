@@ -201,7 +201,11 @@ impl Drop for Daemon {
     /// Stops the daemon the way an operator would (SIGTERM), so it removes its workspace
     /// mounts; SIGKILL only if it does not stop in time.
     fn drop(&mut self) {
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        // A daemon already reaped (killed hard, or waited for) has no pid any more: another
+        // process, perhaps another test's daemon, may have it now.
+        if !matches!(self.child.try_wait(), Ok(Some(_))) {
+            let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        }
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
