@@ -115,6 +115,110 @@ async fn a_forked_run_whose_zygote_is_killed_is_reported_cut_short() {
     assert_eq!((path_of(&again), again["stdout"].as_str()), ("forked", Some("again\n")), "{again}");
 }
 
+fn signal(signal: &str, pids: impl IntoIterator<Item = u32>) {
+    for pid in pids {
+        let _ = Command::new("kill").args([format!("-{signal}"), pid.to_string()]).status();
+    }
+}
+
+fn cmdline(pid: u32) -> String {
+    String::from_utf8_lossy(&std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default()).replace('\0', " ")
+}
+
+/// Whether a socket of `pid` has bytes waiting to be read (as `ss` shows them), or None
+/// when `ss` is not there to ask.
+fn socket_has_input(pid: u32) -> Option<bool> {
+    let out = Command::new("ss").args(["-xpn"]).output().ok().filter(|o| o.status.success())?;
+    let owner = format!("pid={pid},");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let queued = |line: &str| line.split_whitespace().nth(2).and_then(|q| q.parse::<u64>().ok()).unwrap_or(0);
+    Some(text.lines().any(|line| line.contains(&owner) && queued(line) > 0))
+}
+
+/// Pre-started sandboxes killed while they wait, or after the daemon handed them a run they
+/// had not yet taken, cost no run: it is served by another one or cold, and succeeds.
+#[tokio::test]
+async fn a_run_never_fails_for_pre_started_sandboxes_killed_before_it() {
+    let Some(d) = common::sandboxed().await else { return };
+    let body = json!({"code": "console.log('served')", "language": "javascript"});
+    let served = |r: &common::Response, what: &str| {
+        assert_eq!(r.status, 200, "{what}: {}", r.body);
+        let got = (r.body["status"].as_str(), r.body["stdout"].as_str());
+        assert_eq!(got, (Some("success"), Some("served\n")), "{what}: {}", r.body);
+    };
+    for round in 0..2 {
+        until_ready(&d, "javascript").await;
+        let waiting = common::waiting_sandboxes(d.pid());
+        assert!(!waiting.is_empty(), "no pre-started sandbox among the daemon's processes");
+        kill(waiting);
+        served(&d.post("/execute", &body).await, &format!("killed while waiting, round {round}"));
+    }
+    // Killed between the hand-off and the run: the drivers are stopped so that the run
+    // reaches one of them (its socket holds the run) before they are killed.
+    until_ready(&d, "javascript").await;
+    let waiting = common::waiting_sandboxes(d.pid());
+    let drivers: Vec<u32> =
+        waiting.iter().copied().filter(|p| cmdline(*p).contains(" /sandbox/driver.js --warm")).collect();
+    assert!(!drivers.is_empty(), "no waiting JavaScript driver: {waiting:?}");
+    signal("STOP", drivers.clone());
+    let run = d.post("/execute", &body);
+    let killer = async {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while drivers.iter().all(|p| socket_has_input(*p) == Some(false)) {
+            assert!(Instant::now() < deadline, "the run never reached a stopped driver");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        kill(waiting.clone());
+    };
+    let (r, ()) = tokio::join!(run, killer);
+    served(&r, "killed after the hand-off");
+}
+
+/// Replaces a host file the way `ldconfig` and package upgrades do: a new file (here with
+/// the same bytes, so nothing else on the host notices) renamed over the old one.
+fn replace_by_rename(path: &str) {
+    let next = format!("{path}.faults-test-{}", std::process::id());
+    std::fs::copy(path, &next).unwrap_or_else(|e| panic!("copy {path}: {e}"));
+    std::fs::rename(&next, path).unwrap_or_else(|e| panic!("rename over {path}: {e}"));
+}
+
+/// `/etc/ld.so.cache` replaced on the host (as by `ldconfig`) between runs: runs on every
+/// path still succeed, and the warm pools come back with sandboxes that bind the new file.
+#[tokio::test]
+async fn runs_survive_the_host_replacing_a_file_bound_into_sandboxes() {
+    const CACHE: &str = "/etc/ld.so.cache";
+    if !common::is_root() || !std::path::Path::new(CACHE).exists() {
+        eprintln!("SKIP: replacing {CACHE} needs root and the file");
+        return;
+    }
+    let Some(d) = common::sandboxed().await else { return };
+    let runs = [
+        ("python", "print('ran')", "forked"),
+        ("javascript", "console.log('ran')", "warm"),
+        ("shell", "echo ran", "cold"),
+    ];
+    for round in 0..2 {
+        until_ready(&d, "python").await;
+        until_ready(&d, "javascript").await;
+        for (language, code, path) in runs {
+            let r = d.execute(json!({"code": code, "language": language})).await;
+            assert_eq!((r["stdout"].as_str(), path_of(&r)), (Some("ran\n"), path), "round {round}: {r}");
+        }
+        replace_by_rename(CACHE);
+        // Every path, at once after the replacement: a sandbox started before it is stale.
+        for (language, code, _) in runs {
+            let r = d.post("/execute", &json!({"code": code, "language": language})).await;
+            assert_eq!(r.status, 200, "round {round}, {language} after {CACHE} was replaced: {}", r.body);
+            assert_eq!(
+                (r.body["status"].as_str(), r.body["stdout"].as_str()),
+                (Some("success"), Some("ran\n")),
+                "round {round}, {language}: {}",
+                r.body
+            );
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_second_daemon_on_the_same_state_directory_is_refused() {
     let Some(d) = common::sandboxed().await else { return };

@@ -4,7 +4,7 @@
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{anyhow, Context};
 
@@ -49,7 +49,7 @@ impl StateLock {
     }
 }
 
-fn refused(state_dir: &Path, path: &PathBuf, file: &mut File) -> anyhow::Error {
+fn refused(state_dir: &Path, path: &Path, file: &mut File) -> anyhow::Error {
     let mut text = String::new();
     let holder = match file.read_to_string(&mut text).ok().and_then(|_| text.trim().parse::<u32>().ok()) {
         Some(pid) => format!("pid {pid}"),
