@@ -61,10 +61,14 @@ fn path_of(r: &Value) -> &str {
     r["metrics"]["path"].as_str().unwrap_or_else(|| panic!("no metrics.path: {r}"))
 }
 
-fn kill(pids: impl IntoIterator<Item = u32>) {
+fn signal(signal: &str, pids: impl IntoIterator<Item = u32>) {
     for pid in pids {
-        let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+        let _ = Command::new("kill").args([format!("-{signal}"), pid.to_string()]).status();
     }
+}
+
+fn kill(pids: impl IntoIterator<Item = u32>) {
+    signal("KILL", pids);
 }
 
 /// The zygote killed under a forked run: the run had started, so it is a run cut short (200,
@@ -113,12 +117,6 @@ async fn a_forked_run_whose_zygote_is_killed_is_reported_cut_short() {
     until_ready(&d, "python").await;
     let again = d.execute(json!({"code": "print('again')", "language": "python"})).await;
     assert_eq!((path_of(&again), again["stdout"].as_str()), ("forked", Some("again\n")), "{again}");
-}
-
-fn signal(signal: &str, pids: impl IntoIterator<Item = u32>) {
-    for pid in pids {
-        let _ = Command::new("kill").args([format!("-{signal}"), pid.to_string()]).status();
-    }
 }
 
 fn cmdline(pid: u32) -> String {
