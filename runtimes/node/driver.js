@@ -6,8 +6,9 @@
 //
 // Warm mode starts the sandbox before its run (CommonJS code only): once loaded, the
 // driver says "ready" on fd 4, then reads one JSON document up to end of file from fd 4,
-// {"code", "code_path", "event", "context", "env"}, takes `env` as its whole environment
-// and runs the code exactly as the first form runs the files.
+// {"code", "code_path", "event", "context", "env"}, answers "taken" on fd 4 (the daemon
+// knows from it that the sandbox is alive and has the run), takes `env` as its whole
+// environment and runs the code exactly as the first form runs the files.
 //
 // The user's code is loaded as if it were <cwd>/index.js (CommonJS) or
 // <cwd>/index.mjs (ES module), so that relative requires/imports and
@@ -55,6 +56,7 @@ function waitForRun() {
     if (n === 0) break;
     chunks.push(Buffer.from(buf.subarray(0, n)));
   }
+  fs.writeSync(WARM_FD, 'taken\n');
   fs.closeSync(WARM_FD);
   const run = JSON.parse(Buffer.concat(chunks).toString('utf8'));
   for (const key of Object.keys(process.env)) delete process.env[key];

@@ -6,8 +6,9 @@ Usage: python3 -u -B driver.py USER_CODE EVENT_JSON CONTEXT_JSON  [3>result]
 
 Warm mode starts the sandbox before its run: the driver imports the given modules,
 says "ready" on fd 4, then reads one JSON document up to end of file from fd 4,
-{"code", "event", "context", "env"}, takes `env` as its whole environment and runs
-the code exactly as the first form runs the files.
+{"code", "event", "context", "env"}, answers "taken" on fd 4 (the daemon knows from it
+that the sandbox is alive and has the run), takes `env` as its whole environment and
+runs the code exactly as the first form runs the files.
 
 Zygote mode imports the modules, says "ready" on fd 4, then forks once for every byte
 that arrives on fd 4 with three descriptors (the run's control socket, stdout, stderr).
@@ -406,6 +407,7 @@ def _wait_for_run(preload):
         if not chunk:
             break
         chunks.append(chunk)
+    os.write(WARM_FD, b"taken\n")
     os.close(WARM_FD)
     run = json.loads(b"".join(chunks))
     os.environ.clear()

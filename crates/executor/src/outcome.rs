@@ -27,6 +27,10 @@ struct ChannelError {
     traceback: String,
 }
 
+/// What stderr says last of a run whose sandbox was lost: nothing of the run's own says why.
+pub(crate) const LOST_NOTE: &str =
+    "sandbox-executor: the run was cut short: its sandbox was killed from outside the run before it finished\n";
+
 /// `workspace_full`: the run's size-capped workspace was full when it ended.
 pub fn build(
     execution_id: &str,
@@ -46,6 +50,7 @@ pub fn build(
         }
         Outcome::TimedOut => (ExecutionStatus::Timeout, ProcessStatus::Timeout, -1, Some(TerminationReason::Timeout)),
         Outcome::Cancelled => (ExecutionStatus::Killed, ProcessStatus::Error, -1, Some(TerminationReason::Shutdown)),
+        Outcome::Lost => (ExecutionStatus::Killed, ProcessStatus::Error, -1, Some(TerminationReason::SandboxLost)),
         Outcome::SetupFailed { stage, message } => return Err(ExecuteError::Sandbox { stage, message }),
     };
     if let Some(limit) = limit {
@@ -82,6 +87,12 @@ pub fn build(
         truncated: Truncated { stdout: run.stdout.truncated, stderr: run.stderr.truncated },
         isolation: Vec::new(),
     };
+    if result.termination_reason == Some(TerminationReason::SandboxLost) {
+        if !result.stderr.is_empty() && !result.stderr.ends_with('\n') {
+            result.stderr.push('\n');
+        }
+        result.stderr.push_str(LOST_NOTE);
+    }
     result.execution_time = round3(result.execution_time);
     apply_channel(&mut result, report.channel.as_deref(), report.channel_truncated);
     Ok(result)
@@ -190,5 +201,19 @@ mod tests {
         assert_eq!(ended(Outcome::Exited { code: 0 }, None, true), (Success, None));
         assert_eq!(ended(Outcome::TimedOut, None, true), (Timeout, Some(TerminationReason::Timeout)));
         assert_eq!(ended(KILL, None, false), (Killed, Some(TerminationReason::Signal)));
+    }
+
+    #[test]
+    fn a_lost_sandbox_is_a_run_cut_short_and_says_so() {
+        let mut lost = run(Outcome::Lost, None);
+        lost.stdout.bytes = b"started\n".to_vec();
+        lost.stderr.bytes = b"partial".to_vec();
+        let r = build("exec_1", lost, Vec::new(), false).unwrap();
+        assert_eq!(
+            (r.status, r.termination_reason, r.exit_code),
+            (ExecutionStatus::Killed, Some(TerminationReason::SandboxLost), -1)
+        );
+        assert_eq!(r.stdout, "started\n");
+        assert_eq!(r.stderr, format!("partial\n{}", super::LOST_NOTE));
     }
 }

@@ -41,6 +41,10 @@ pub enum TerminationReason {
     /// The run failed with /tmp or its workspace full (`status: failed`), or was killed for
     /// writing a file past the size limit (`status: killed`).
     DiskLimit,
+    /// The run's sandbox was killed from outside the run (its launcher, or the zygote that
+    /// forked it) after it had been handed the code: the run started and was cut short
+    /// (`status: killed`, `exit_code: -1`; stderr ends with a note saying so).
+    SandboxLost,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -18,6 +18,8 @@ use sandbox::cgroup::Manager;
 
 /// Processes of a run besides the code's: its launcher and the sandbox's init.
 const RUN_OVERHEAD_PROCESSES: u64 = 2;
+/// Pre-started sandboxes a run tries before it goes cold.
+const WARM_CLAIMS: usize = 3;
 
 pub async fn run(
     service: &ExecutionService,
@@ -25,17 +27,22 @@ pub async fn run(
     cancel: CancellationToken,
 ) -> Result<ExecutionResult, ExecuteError> {
     let fixed = warm::Fixed::of(&req.limits, &service.config.limits);
-    let zygote = match service.warm.claim(&req, fixed) {
-        Some(warm::Claim::Pooled(pooled)) => match warm::serve(service, &req, *pooled, cancel.clone()).await {
-            warm::Served::Done(result) => return *result,
-            warm::Served::GoCold(why) => {
-                tracing::warn!(%why, "the warm path could not take the run; running it cold");
-                None
+    let mut zygote = None;
+    // A pre-started sandbox that cannot take the run (killed while it waited) is discarded;
+    // the run tries another, then goes cold.
+    for _ in 0..WARM_CLAIMS {
+        match service.warm.claim(&req, fixed) {
+            Some(warm::Claim::Pooled(pooled)) => match warm::serve(service, &req, *pooled, cancel.clone()).await {
+                warm::Served::Done(result) => return *result,
+                warm::Served::GoCold(why) => tracing::warn!(%why, "the warm path could not take the run"),
+            },
+            Some(warm::Claim::Forked(forking)) => {
+                zygote = Some(forking);
+                break;
             }
-        },
-        Some(warm::Claim::Forked(zygote)) => Some(zygote),
-        None => None,
-    };
+            None => break,
+        }
+    }
     // Built before the workspace exists: a failed build leaves nothing to clean up.
     let environment = match &req.template {
         Some(template) => Some(service.templates.prepare(template).await?),

@@ -211,9 +211,10 @@ async fn supervise(
         tokio::select! {
             report = tokio::time::timeout(limit, exchange(control, payload)) => match report {
                 Ok(report) => Ending::Report(report),
+                // The launcher enforces the limit: one this late has stopped answering.
                 Err(_) => {
                     child.start_kill();
-                    Ending::Report(Err(RunError::Protocol("did not finish in time and was killed".into())))
+                    Ending::Lost
                 }
             },
             _ = options.cancel.cancelled() => {
@@ -233,14 +234,17 @@ async fn supervise(
     let (ending, stdout, stderr) = tokio::join!(ending, stdout, stderr);
     child.wait().await;
     let usage = attach::finish(cgroup).await;
+    // Out of memory with nothing of the code left to kill (its files in /tmp hold the
+    // memory), the kernel killed the sandbox's init or launcher: the limit ended it.
+    let oom = usage.is_some_and(|u| u.oom_kills > 0);
     let (mut report, cut) = match ending {
         Ending::Cancelled => (ended(Outcome::Cancelled, started.elapsed()), None),
         Ending::Cut(hit) => (ended(Outcome::Signaled { signal: libc::SIGKILL }, started.elapsed()), Some(hit)),
+        Ending::Report(Ok(raw)) if raw.is_empty() && !oom => (ended(Outcome::Lost, started.elapsed()), None),
+        Ending::Lost => (ended(Outcome::Lost, started.elapsed()), None),
         Ending::Report(raw) => match raw.and_then(|raw| parse_report(&raw)) {
             Ok(report) => (report, None),
-            // Out of memory with nothing of the code left to kill (its files in /tmp hold the
-            // memory), the kernel killed the sandbox's init or launcher: the limit ended it.
-            Err(_) if usage.is_some_and(|u| u.oom_kills > 0) => {
+            Err(_) if oom => {
                 (ended(Outcome::Signaled { signal: libc::SIGKILL }, started.elapsed()), Some(LimitHit::Memory))
             }
             Err(e) => return Err(e),
@@ -263,6 +267,8 @@ enum Ending {
     Cancelled,
     /// The daemon stopped the run at a limit the launcher does not watch.
     Cut(LimitHit),
+    /// The launcher stopped answering, and was killed.
+    Lost,
 }
 
 /// A report for a run the daemon ended itself.
@@ -284,7 +290,7 @@ fn ended(outcome: Outcome, elapsed: Duration) -> SandboxReport {
 fn limit_hit(report: &SandboxReport, usage: Option<&cgroup::Usage>) -> Option<LimitHit> {
     let failed = match report.outcome {
         Outcome::Exited { code } => code != 0,
-        Outcome::Signaled { .. } => true,
+        Outcome::Signaled { .. } | Outcome::Lost => true,
         _ => return None,
     };
     let usage = usage.copied().unwrap_or_default();
@@ -341,7 +347,9 @@ async fn exchange(mut control: UnixStream, payload: Vec<u8>) -> Result<Vec<u8>, 
     control.write_all(&payload).await.map_err(protocol)?;
     control.shutdown().await.map_err(protocol)?;
     let mut raw = Vec::new();
-    control.read_to_end(&mut raw).await.map_err(protocol)?;
+    // The spec is in: a launcher killed from here on may reset the connection, which ends
+    // its report as an end of file would (empty: the sandbox was lost).
+    let _ = control.read_to_end(&mut raw).await;
     Ok(raw)
 }
 

@@ -151,6 +151,11 @@ pub enum Outcome {
     TimedOut,
     /// The daemon cancelled the run (it is shutting down) and killed the sandbox.
     Cancelled,
+    /// The sandbox's launcher ended without a report, or stopped answering: something
+    /// outside the run killed it (or the zygote that forked it). The program had been handed
+    /// its run and may have run in part; the daemon never sets this for a sandbox that
+    /// reported it could not be built.
+    Lost,
     /// The sandbox could not be built; the program never ran.
     SetupFailed {
         stage: String,

@@ -11,6 +11,7 @@ use executor::{ExecutionService, ServiceOptions};
 use store::Store;
 use tokio::signal::unix::{signal, SignalKind};
 
+use super::state_lock::StateLock;
 use crate::config::{ControlPlaneArgs, ServeArgs};
 use crate::telemetry;
 
@@ -22,6 +23,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     args.check_exposure()?;
     let prometheus = telemetry::install_metrics();
     let state_dir = args.state_dir();
+    // Before anything of the directory is read or changed (store recovery, workspaces).
+    let _lock = StateLock::take(&state_dir)?;
     let delivering = args.control_plane.control_plane_url.is_some();
     let store = Arc::new(Store::open(&state_dir.join("executor.db"), delivering).map_err(|e| anyhow!("{e}"))?);
     let recovered = store.recover_interrupted().map_err(|e| anyhow!("{e}"))?;

@@ -77,6 +77,9 @@ pub(crate) fn died(
         Some(Outcome::TimedOut) => {
             (ExecutionStatus::Timeout, ProcessStatus::Timeout, -1, Some(TerminationReason::Timeout))
         }
+        Some(Outcome::Lost) => {
+            (ExecutionStatus::Killed, ProcessStatus::Error, -1, Some(TerminationReason::SandboxLost))
+        }
         _ => (ExecutionStatus::Killed, ProcessStatus::Error, -1, Some(TerminationReason::Signal)),
     };
     // A limit of the interpreter's cgroup that ended it says so, as for a one-shot run.

@@ -7,6 +7,7 @@
 //! (code, event, context, environment) arrives there when a request claims the sandbox.
 //! After that run the sandbox is gone, like any other; the pool starts a new one.
 
+mod binds;
 mod pool;
 mod sandbox;
 mod serve;

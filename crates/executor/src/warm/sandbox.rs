@@ -11,6 +11,7 @@ use tokio::net::UnixStream;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::binds::HostBinds;
 use super::{Fixed, Key};
 use crate::run::{runtimes_for, sandbox_spec, SpecParts};
 use crate::service::ExecutionService;
@@ -34,6 +35,8 @@ pub(crate) struct Pooled {
     pub environment: Option<Environment>,
     /// The template it was started for, as defined then.
     pub template: Option<Template>,
+    /// What it bound from the host: stale once the host replaced any of it.
+    binds: HostBinds,
 }
 
 impl Pooled {
@@ -73,6 +76,7 @@ impl Pooled {
             },
         );
         let fixed = Fixed::of(&limits, policy);
+        let binds = HostBinds::of(&spec.mounts);
         let internal = |e: std::io::Error| ExecuteError::Internal(format!("warm sandbox socket: {e}"));
         let pair = StdUnixStream::pair().map_err(internal);
         let (ours, theirs) = match pair {
@@ -92,7 +96,8 @@ impl Pooled {
         let mut pooled = match socket {
             Ok(socket) => {
                 let template = template.cloned();
-                Pooled { socket, workspace, cancel, task, started: Instant::now(), fixed, environment, template }
+                let started = Instant::now();
+                Pooled { socket, workspace, cancel, task, started, fixed, environment, template, binds }
             }
             Err(e) => {
                 cancel.cancel();
@@ -126,9 +131,15 @@ impl Pooled {
         }
     }
 
-    /// Whether the sandbox is still waiting for a run.
+    /// Whether the sandbox is still waiting for a run: its launcher has not ended, its
+    /// driver has not hung up (it writes nothing while it waits), and what it bound from the
+    /// host is still what a fresh sandbox would bind.
     pub fn alive(&self) -> bool {
-        !self.task.is_finished()
+        let hung_up = match self.socket.try_read(&mut [0u8; 1]) {
+            Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
+            Ok(_) => true,
+        };
+        !self.task.is_finished() && !hung_up && self.binds.current()
     }
 
     /// Kills the sandbox and waits (a bounded time) for what it reported.

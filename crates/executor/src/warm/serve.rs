@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use sandbox::Outcome;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 
 use super::sandbox::Pooled;
@@ -13,6 +13,9 @@ use crate::service::ExecutionService;
 use crate::templates::Environment;
 use crate::{artifacts, outcome, rootfs, runtime};
 use crate::{ExecuteError, ExecutionRequest, ExecutionResult, Language, LaunchPath};
+
+/// How long a pre-started sandbox may take to say it has its run (it only reads it).
+const TAKE_WAIT: Duration = Duration::from_secs(10);
 
 /// How a warm run went: its result (or the error a cold run would have given), or the
 /// sandbox could not take the run and the request should go cold.
@@ -40,11 +43,26 @@ pub(crate) async fn serve(
     let claimed = Instant::now();
     let sent = async {
         pooled.socket.write_all(&message).await?;
-        pooled.socket.shutdown().await
+        pooled.socket.shutdown().await?;
+        // Only a driver that answers has the run: a sandbox killed while it waited (or as
+        // it was claimed) has not started anything of it, and the run goes elsewhere.
+        let mut taken = [0u8; 6];
+        pooled.socket.read_exact(&mut taken).await?;
+        match &taken == b"taken\n" {
+            true => Ok(()),
+            false => Err(std::io::Error::other("it answered something else than taken")),
+        }
     };
-    if let Err(e) = sent.await {
-        pooled.retire(service).await;
-        return Served::GoCold(format!("cannot hand the run to the pre-started sandbox: {e}"));
+    match tokio::time::timeout(TAKE_WAIT, sent).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            pooled.retire(service).await;
+            return Served::GoCold(format!("the pre-started sandbox did not take the run: {e}"));
+        }
+        Err(_) => {
+            pooled.retire(service).await;
+            return Served::GoCold("the pre-started sandbox did not take the run in time".into());
+        }
     }
     let timeout = Duration::from_millis(req.timeout_ms);
     let mut timed_out = false;

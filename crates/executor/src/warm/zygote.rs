@@ -17,12 +17,13 @@ use std::time::Duration;
 
 use sandbox::runner::{RunError, RunOutput};
 use sandbox::zygote::ZygoteLink;
-use sandbox::{Mount, SandboxSpec};
+use sandbox::{Mount, Outcome, SandboxSpec};
 use tokio::io::AsyncReadExt;
 use tokio::net::UnixStream;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::binds::HostBinds;
 use crate::run::{runtimes_for, sandbox_spec, SpecParts};
 use crate::service::ExecutionService;
 use crate::workspace::Workspace;
@@ -46,6 +47,8 @@ pub(crate) struct Zygote {
     broken: AtomicBool,
     /// The template it was started for, as defined then.
     pub template: Option<Template>,
+    /// What it bound from the host, which its forks bind again from its own view.
+    binds: HostBinds,
 }
 
 impl Zygote {
@@ -93,6 +96,7 @@ impl Zygote {
             writable: false,
             optional: false,
         });
+        let binds = HostBinds::of(&spec.mounts);
         let internal = |e: std::io::Error| ExecuteError::Internal(format!("zygote socket: {e}"));
         let (ours, theirs) = match StdUnixStream::pair() {
             Ok(pair) => pair,
@@ -126,6 +130,7 @@ impl Zygote {
                 workspace: Some(workspace),
                 broken: AtomicBool::new(false),
                 template: template.cloned(),
+                binds,
             }),
             outcome => {
                 let why = match outcome {
@@ -153,9 +158,10 @@ impl Zygote {
         }
     }
 
-    /// Whether it can still fork runs.
+    /// Whether it can still fork runs: it has not ended or failed a fork, and the host files
+    /// its forks bind from its view are still the host's.
     pub fn alive(&self) -> bool {
-        !self.task.is_finished() && !self.broken.load(Ordering::SeqCst)
+        !self.task.is_finished() && !self.broken.load(Ordering::SeqCst) && self.binds.current()
     }
 
     pub fn mark_broken(&self) {
@@ -226,6 +232,13 @@ pub(crate) async fn fork(
     match service.launcher.launch_forked(&zygote.link, &spec, max_output_bytes, cancel, vec![mount]).await {
         Err(RunError::Spawn(_, e)) => {
             tracing::warn!(error = %e, "the zygote could not fork the run; running it cold");
+            zygote.mark_broken();
+            None
+        }
+        // The host replaced a file the fork binds from the zygote's view while it was being
+        // built: nothing of the run started, and a cold sandbox binds the new file.
+        Ok(run) if matches!(run.report.outcome, Outcome::SetupFailed { .. }) && !zygote.binds.current() => {
+            tracing::warn!(outcome = ?run.report.outcome, "the zygote is stale (host files replaced); running it cold");
             zygote.mark_broken();
             None
         }

@@ -15,7 +15,7 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::memfd::{memfd_create, MFdFlags};
 use nix::sys::resource::{getrusage, UsageWho};
 use nix::sys::signal::{kill, Signal};
-use nix::sys::wait::{waitpid, WaitStatus};
+use nix::sys::wait::waitpid;
 use nix::unistd::{lseek, pipe2, ForkResult, Pid, Whence};
 
 use super::error::{SetupError, SetupResult, Stage};
@@ -126,9 +126,9 @@ pub fn launch(spec: &SandboxSpec, handed: Vec<OwnedFd>, control: BorrowedFd<'_>,
     nix::unistd::dup2_stderr(&null).stage(|| "release stderr".into())?;
 
     let limit = Duration::from_millis(spec.limits.wall_time_ms);
-    let (status, timed_out) = wait_until(pid, started + limit, control)?;
+    let timed_out = wait_until(pid, started + limit, control)?;
     let wall_time_ms = started.elapsed().as_secs_f64() * 1000.0;
-    let pid1 = pid1_report(report_read, status);
+    let pid1 = pid1_report(report_read);
     let outcome = if timed_out { Outcome::TimedOut } else { pid1.outcome };
     let usage = getrusage(UsageWho::RUSAGE_CHILDREN).stage(|| "getrusage".into())?;
     let cpu = usage.user_time() + usage.system_time();
@@ -160,7 +160,7 @@ fn memfd_with(name: &str, contents: &[u8]) -> SetupResult<OwnedFd> {
 /// Waits for pid 1 until `deadline`; past it, kills it, which takes the whole pid namespace
 /// (and so every process of the run, forked, double-forked or not) down with it. The same
 /// happens at once if the daemon goes away: its end of the control socket hangs up.
-fn wait_until(pid: Pid, deadline: Instant, control: BorrowedFd<'_>) -> SetupResult<(WaitStatus, bool)> {
+fn wait_until(pid: Pid, deadline: Instant, control: BorrowedFd<'_>) -> SetupResult<bool> {
     let pidfd = sys::pidfd_open(pid).stage(|| "pidfd_open".into())?;
     let mut timed_out = false;
     loop {
@@ -185,23 +185,20 @@ fn wait_until(pid: Pid, deadline: Instant, control: BorrowedFd<'_>) -> SetupResu
     }
     loop {
         match waitpid(pid, None) {
-            Ok(status) => return Ok((status, timed_out)),
+            Ok(_) => return Ok(timed_out),
             Err(Errno::EINTR) => continue,
             Err(e) => return Err(SetupError::new("wait for sandbox init", e)),
         }
     }
 }
 
-fn pid1_report(report: OwnedFd, status: WaitStatus) -> Pid1Report {
+/// Pid 1 reports every failure to build the sandbox; one that ended without a report was
+/// killed (from outside, or by the memory limit), perhaps with the program running: the
+/// sandbox was lost, which is not a sandbox that could not be built.
+fn pid1_report(report: OwnedFd) -> Pid1Report {
     let mut raw = Vec::new();
     let _ = std::fs::File::from(report).read_to_end(&mut raw);
-    serde_json::from_slice(&raw).unwrap_or_else(|_| Pid1Report {
-        outcome: Outcome::SetupFailed {
-            stage: "sandbox init".into(),
-            message: format!("ended without a report ({status:?})"),
-        },
-        full_filesystems: Vec::new(),
-    })
+    serde_json::from_slice(&raw).unwrap_or(Pid1Report { outcome: Outcome::Lost, full_filesystems: Vec::new() })
 }
 
 fn read_channel(fd: OwnedFd, limit: u64) -> SetupResult<(Option<String>, bool)> {
