@@ -30,7 +30,13 @@ fn tools() -> Option<PathBuf> {
 }
 
 fn run(tool: &Path, args: &[&str]) -> (bool, String) {
-    let output = Command::new(tool).args(args).output().unwrap_or_else(|e| panic!("run {}: {e}", tool.display()));
+    // Schemathesis keeps a cache in its working directory: a fresh one for each run.
+    let scratch = tempfile::tempdir().unwrap();
+    let output = Command::new(tool)
+        .args(args)
+        .current_dir(scratch.path())
+        .output()
+        .unwrap_or_else(|e| panic!("run {}: {e}", tool.display()));
     let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     (output.status.success(), text)
 }
