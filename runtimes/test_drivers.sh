@@ -17,7 +17,7 @@ T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 SB=$T/sandbox WS=$T/workspace RES=$T/fd3-channel.json
 mkdir -p "$SB" "$WS/node_modules/foo"
-cp "$HERE/python/driver.py" "$HERE/node/driver.js" "$SB/"
+cp "$HERE/python/driver.py" "$HERE/node/driver.js" "$HERE/node/exact_json.js" "$SB/"
 echo '{"n": 1}' >"$SB/event.json"
 echo '{"execution_id": "exec-1", "timeout_ms": 30000, "memory_limit_mb": 512}' >"$SB/context.json"
 printf 'def double(x):\n    return 2 * x\n' >"$WS/helper.py"
@@ -454,8 +454,8 @@ rc 1; res_err script string x; err_is $'Uncaught \'x\'\n'
 js 'rejected handler' mjs 'export const handler = async () => { throw new TypeError("nope") }'
 rc 1; res_err handler TypeError nope; err_has "file://$WS/index.mjs:1"
 
-js 'BigInt return' cjs 'exports.handler = () => ({ big: 10n })'
-rc 1; err_has 'not JSON serializable'; check 'SerializationError' field type SerializationError
+js 'BigInt return' cjs 'exports.handler = () => ({ big: 2n ** 70n, small: -10n })'
+rc 0; res '{"mode": "handler", "return_value": {"big": 1180591620717411303424, "small": -10}}'
 
 js 'circular return' cjs 'exports.handler = () => { const a = {}; a.self = a; return a }'
 rc 1; check 'SerializationError' field type SerializationError; check 'empty traceback' field traceback ''

@@ -26,6 +26,7 @@
 const fs = require('fs');
 const path = require('path');
 const Module = require('module');
+const { toJson } = require('./exact_json.js');
 const util = require('util');
 const { pathToFileURL } = require('url');
 
@@ -243,20 +244,6 @@ function makeContext() {
     memory_limit_in_mb: ctx.memory_limit_mb,
     getRemainingTimeInMillis: () => Math.max(0, (ctx.timeout_ms || 0) - (Date.now() - START)),
   };
-}
-
-// JSON with each BigInt as the exact integer it is (JSON.stringify refuses BigInt, and a
-// Number would round it): BigInts go out as marked strings, whose quotes are then dropped.
-function toJson(value) {
-  const mark = `bigint-${Math.random().toString(36).slice(2)}-${Date.now()}:`;
-  let found = false;
-  const json = JSON.stringify(value, (_key, v) => {
-    if (typeof v !== 'bigint') return v;
-    found = true;
-    return mark + v.toString();
-  });
-  if (!found || json === undefined) return json;
-  return json.replace(new RegExp(`"${mark}(-?[0-9]+)"`, 'g'), '$1');
 }
 
 async function main() {

@@ -21,6 +21,7 @@ const path = require('path');
 const util = require('util');
 const vm = require('vm');
 const Module = require('module');
+const { toJson } = require('./exact_json.js');
 
 const MAX_DISPLAY_CHARS = 64 * 1024;
 const socket = new net.Socket({ fd: 3, readable: true, writable: true });
@@ -61,20 +62,6 @@ function describeError(err) {
   }
   const text = `Uncaught ${util.inspect(err)}\n`;
   return { type: err === null ? 'null' : typeof err, message: String(err), traceback: text };
-}
-
-// JSON with each BigInt as the exact integer it is, as the driver writes a handler's value
-// (driver.js): BigInts go out as marked strings, whose quotes are then dropped.
-function toJson(value) {
-  const mark = `bigint-${Math.random().toString(36).slice(2)}-${Date.now()}:`;
-  let found = false;
-  const json = JSON.stringify(value, (_key, v) => {
-    if (typeof v !== 'bigint') return v;
-    found = true;
-    return mark + v.toString();
-  });
-  if (!found || json === undefined) return json;
-  return json.replace(new RegExp(`"${mark}(-?[0-9]+)"`, 'g'), '$1');
 }
 
 // The display text, and the value as JSON text (null when it is not JSON or too large).

@@ -6,6 +6,8 @@ use crate::Language;
 
 const PYTHON_DRIVER: &str = include_str!("../../../runtimes/python/driver.py");
 const NODE_DRIVER: &str = include_str!("../../../runtimes/node/driver.js");
+/// What the Node driver and session interpreter both load (`require('./exact_json.js')`).
+const NODE_EXACT_JSON: &str = include_str!("../../../runtimes/node/exact_json.js");
 
 /// The read-only directory inside the sandbox holding a run's driver and code.
 pub const SANDBOX_DIR: &str = "/sandbox";
@@ -56,7 +58,7 @@ pub fn session_launch(language: Language, runtimes: &RuntimePaths) -> Option<Lau
         }),
         Language::Javascript => Some(Launch {
             argv: vec![runtimes.node.display().to_string(), at("session.js")],
-            files: vec![(at("session.js"), NODE_SESSION.into())],
+            files: vec![(at("session.js"), NODE_SESSION.into()), (at("exact_json.js"), NODE_EXACT_JSON.into())],
             has_channel: false,
             handoff_fd: Some(SESSION_FD),
         }),
@@ -91,7 +93,7 @@ pub fn warm_launch(language: Language, runtimes: &RuntimePaths, preload: &[Strin
         }
         Language::Javascript => (
             vec![runtimes.node.display().to_string(), at("driver.js"), "--warm".into()],
-            vec![(at("driver.js"), NODE_DRIVER.to_string())],
+            vec![(at("driver.js"), NODE_DRIVER.to_string()), (at("exact_json.js"), NODE_EXACT_JSON.to_string())],
         ),
         Language::Shell => return None,
     };
@@ -122,6 +124,7 @@ pub fn launch(language: Language, runtimes: &RuntimePaths, code: &str, event: &s
             let code_file = if is_es_module(code) { "user.mjs" } else { "user.cjs" };
             let mut files = data(code_file);
             files.push((at("driver.js"), NODE_DRIVER.to_string()));
+            files.push((at("exact_json.js"), NODE_EXACT_JSON.to_string()));
             let argv = vec![
                 runtimes.node.display().to_string(),
                 at("driver.js"),

@@ -292,17 +292,7 @@ impl Host {
         let daemon = self.daemon.pid();
         let procs = processes();
         let idle = idle_sandboxes(&procs, daemon);
-        let parents: BTreeMap<u32, u32> = procs.iter().map(|p| (p.pid, p.ppid)).collect();
-        let descends = |mut pid: u32| {
-            for _ in 0..64 {
-                match parents.get(&pid) {
-                    Some(&parent) if parent == daemon => return true,
-                    Some(&parent) if parent > 1 => pid = parent,
-                    _ => return false,
-                }
-            }
-            false
-        };
+        let descends = descends_from(&procs, daemon);
         procs
             .iter()
             .filter(|p| {
@@ -318,17 +308,7 @@ impl Host {
     fn stopped(&self) -> Vec<String> {
         let daemon = self.daemon.pid();
         let procs = processes();
-        let parents: BTreeMap<u32, u32> = procs.iter().map(|p| (p.pid, p.ppid)).collect();
-        let descends = |mut pid: u32| {
-            for _ in 0..64 {
-                match parents.get(&pid) {
-                    Some(&parent) if parent == daemon => return true,
-                    Some(&parent) if parent > 1 => pid = parent,
-                    _ => return false,
-                }
-            }
-            false
-        };
+        let descends = descends_from(&procs, daemon);
         procs
             .iter()
             .filter(|p| matches!(p.state, 'T' | 't') && (Some(p.uid) == self.sandbox_uid || descends(p.pid)))
@@ -558,4 +538,19 @@ fn visible_text(result: &serde_json::Value) -> String {
         }
     }
     text
+}
+
+/// Whether a process descends from `ancestor`, among `procs`.
+fn descends_from(procs: &[Process], ancestor: u32) -> impl Fn(u32) -> bool {
+    let parents: BTreeMap<u32, u32> = procs.iter().map(|p| (p.pid, p.ppid)).collect();
+    move |mut pid: u32| {
+        for _ in 0..64 {
+            match parents.get(&pid) {
+                Some(&parent) if parent == ancestor => return true,
+                Some(&parent) if parent > 1 => pid = parent,
+                _ => return false,
+            }
+        }
+        false
+    }
 }
