@@ -1,6 +1,6 @@
-//! The README's quickstart, run as printed: every bash block of the Quickstart section runs
-//! against a real daemon (only the port differs), and the fields shown in the JSON block under
-//! it must match what the daemon answered.
+//! The README's quickstart and the sessions walk-through of `docs/sessions.md`, run as printed:
+//! every bash block runs against a real daemon (only the port differs), and the fields shown in
+//! the JSON block under it must match what the daemon answered.
 
 mod common;
 
@@ -8,24 +8,25 @@ use common::Daemon;
 use serde_json::Value;
 
 const README: &str = include_str!("../../../README.md");
+const SESSIONS: &str = include_str!("../../../docs/sessions.md");
 /// Fields compared between the shown and the actual result; others (times, ids) vary.
 const COMPARED: [&str; 7] = ["status", "process_status", "exit_code", "stdout", "stderr", "return_value", "path"];
 
 /// (bash block, the JSON block right after it, if any) of the Quickstart section.
 fn examples() -> Vec<(String, Option<String>)> {
-    examples_of("Quickstart")
+    examples_of(README, "Quickstart")
 }
 
-/// (bash block, the JSON block right after it, if any) of the README's section `title`.
-fn examples_of(title: &str) -> Vec<(String, Option<String>)> {
+/// (bash block, the JSON block right after it, if any) of the section `title` of `doc`.
+fn examples_of(doc: &str, title: &str) -> Vec<(String, Option<String>)> {
     let heading = format!("\n## {title}\n");
-    let start = README.find(&heading).unwrap_or_else(|| panic!("README has no {title} section")) + 1;
-    let end = README[start + 3..].find("\n## ").map(|i| start + 3 + i).unwrap_or(README.len());
+    let start = doc.find(&heading).unwrap_or_else(|| panic!("the document has no {title} section")) + 1;
+    let end = doc[start + 3..].find("\n## ").map(|i| start + 3 + i).unwrap_or(doc.len());
     // Fenced blocks, line by line: a fence of n backticks closes only at n backticks, so a
     // block may itself contain a shorter fence.
     let mut blocks: Vec<(String, String)> = Vec::new();
     let mut open: Option<(usize, String, String)> = None;
-    for line in README[start..end].lines() {
+    for line in doc[start..end].lines() {
         let ticks = line.chars().take_while(|c| *c == '`').count();
         match &mut open {
             Some((n, _, _)) if ticks == *n && line.trim() == "`".repeat(*n) => {
@@ -94,7 +95,7 @@ async fn every_quickstart_example_works_as_printed() {
         }
         if let Some(shown) = shown {
             let shown: Value =
-                serde_json::from_str(&shown).unwrap_or_else(|e| panic!("README JSON does not parse ({e}): {shown}"));
+                serde_json::from_str(&shown).unwrap_or_else(|e| panic!("the shown JSON does not parse ({e}): {shown}"));
             compare(&shown, &answers[0], &script);
         }
     }
@@ -131,7 +132,7 @@ fn compare_shown(shown: &Value, actual: &Value, context: &str) {
     }
 }
 
-/// The Sessions section's walk-through, its blocks run in order in one shell (they share
+/// The walk-through of `docs/sessions.md`, its blocks run in order in one shell (they share
 /// `$SID`), each answer compared with the JSON shown under its block.
 #[tokio::test]
 async fn the_session_walk_through_works_as_printed() {
@@ -139,7 +140,7 @@ async fn the_session_walk_through_works_as_printed() {
     if !common::sandbox_or_skip(&d).await {
         return;
     }
-    let examples = examples_of("Sessions");
+    let examples = examples_of(SESSIONS, "Walk-through");
     assert!(examples.len() >= 7, "the walk-through lost steps: {}", examples.len());
     let mut script = String::from("set -u\n");
     for (i, (block, _)) in examples.iter().enumerate() {
@@ -163,7 +164,7 @@ async fn the_session_walk_through_works_as_printed() {
         }
         if let Some(shown) = shown {
             let shown: Value =
-                serde_json::from_str(shown).unwrap_or_else(|e| panic!("README JSON does not parse ({e}): {shown}"));
+                serde_json::from_str(shown).unwrap_or_else(|e| panic!("the shown JSON does not parse ({e}): {shown}"));
             let actual = answers.first().unwrap_or_else(|| panic!("step {i} answered no JSON: {out}\n{block}"));
             compare_shown(&shown, actual, &format!("step {i}"));
         }
