@@ -1,11 +1,9 @@
 //! Heartbeats and container events against a stand-in control plane.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use delivery::{Deliverer, DeliveryError};
 
 #[tokio::test]

@@ -1,10 +1,8 @@
 //! Result delivery through the outbox against a stand-in control plane.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use delivery::Deliverer;
 use executor::ExecutionStatus;
 use serde_json::json;

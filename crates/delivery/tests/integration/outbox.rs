@@ -1,12 +1,10 @@
 //! The outbox worker's scheduling: resuming after a restart, flushing at shutdown, delivering
 //! a backlog concurrently without sending an entry twice at once, and its latency.
 
-mod common;
-
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use delivery::{Deliverer, FlushSummary};
 use executor::ExecutionStatus;
 

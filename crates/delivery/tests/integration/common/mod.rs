@@ -1,8 +1,6 @@
 //! A stand-in control plane (a real HTTP server on loopback that records every request and
 //! answers from a script), a real store on a temporary directory, and results to deliver.
 
-#![allow(dead_code)]
-
 use std::collections::VecDeque;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -91,11 +89,10 @@ struct Script {
 pub struct StandIn {
     pub url: String,
     script: Arc<Mutex<Script>>,
-    server: Arc<tokio::task::JoinHandle<()>>,
 }
 
 impl StandIn {
-    /// Answers `first` in order, then `then` for ever.
+    /// Answers `first` in order, then `then` for ever (until the test's runtime ends).
     pub async fn start(first: Vec<Reply>, then: Reply) -> StandIn {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         StandIn::serve(listener, first, then)
@@ -106,10 +103,10 @@ impl StandIn {
         let url = format!("http://{}", listener.local_addr().unwrap());
         let script = Arc::new(Mutex::new(Script { next: first.into(), then: Some(then), received: Vec::new() }));
         let app = Router::new().fallback(answer).with_state(script.clone());
-        let server = tokio::spawn(async move {
+        tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
         });
-        StandIn { url, script, server: Arc::new(server) }
+        StandIn { url, script }
     }
 
     pub fn received(&self) -> Vec<Received> {
@@ -118,10 +115,6 @@ impl StandIn {
 
     pub fn received_on(&self, suffix: &str) -> Vec<Received> {
         self.received().into_iter().filter(|r| r.path.ends_with(suffix)).collect()
-    }
-
-    pub fn stop(&self) {
-        self.server.abort();
     }
 }
 
