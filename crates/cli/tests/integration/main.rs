@@ -1,0 +1,31 @@
+//! The integration tests, one binary: each module drives the real `sandbox-executor` binary
+//! (most through a daemon started by `common`) from the outside, as a user would.
+
+mod common;
+
+mod api_contract;
+mod api_errors;
+mod cgroups;
+mod charts;
+mod cli;
+mod control_plane;
+mod escape;
+mod exact_numbers;
+mod faults;
+mod files;
+mod health_info;
+mod isolation;
+mod languages;
+mod lifecycle;
+mod limits;
+mod nvidia;
+mod nvidia_data;
+mod posture;
+mod quickstart;
+mod readme;
+mod seccomp;
+mod session_files;
+mod sessions;
+mod templates;
+mod tenancy;
+mod warm;
