@@ -1,4 +1,5 @@
 //! `sandbox-bench`: starts a real daemon and measures it, printing figures.
+#![forbid(unsafe_code)]
 
 mod baseline;
 mod daemon;

@@ -6,7 +6,18 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use clap::Args;
-use executor::{ExecutorConfig, LimitPolicy, RuntimePaths, TemplateConfig};
+use executor::{ExecutorConfig, LimitPolicy, RuntimePaths, SessionConfig, TemplateConfig};
+
+// Flag defaults are the executor's own defaults, written once there.
+const MIB: u64 = 1024 * 1024;
+
+fn limits() -> LimitPolicy {
+    LimitPolicy::default()
+}
+
+fn sessions() -> SessionConfig {
+    SessionConfig::default()
+}
 
 /// Settings shared by every command that runs code.
 #[derive(Args, Debug, Clone)]
@@ -30,25 +41,25 @@ pub struct SandboxArgs {
     #[arg(long, env = "SANDBOX_BASH", default_value = "/bin/bash")]
     pub bash: PathBuf,
     /// Memory of a run when a request names none (MiB).
-    #[arg(long, env = "SANDBOX_DEFAULT_MEMORY_MB", default_value_t = 512)]
+    #[arg(long, env = "SANDBOX_DEFAULT_MEMORY_MB", default_value_t = limits().default_memory_mb)]
     pub default_memory_mb: u64,
     /// Largest memory a request may ask for (MiB).
-    #[arg(long, env = "SANDBOX_MAX_MEMORY_MB", default_value_t = 4096)]
+    #[arg(long, env = "SANDBOX_MAX_MEMORY_MB", default_value_t = limits().max_memory_mb)]
     pub max_memory_mb: u64,
     /// Bytes kept of each output stream when a request names no limit.
-    #[arg(long, env = "SANDBOX_MAX_OUTPUT_BYTES", default_value_t = 10 * 1024 * 1024)]
+    #[arg(long, env = "SANDBOX_MAX_OUTPUT_BYTES", default_value_t = limits().default_output_bytes)]
     pub default_output_bytes: u64,
     /// Size cap of each workspace (MiB).
-    #[arg(long, env = "SANDBOX_WORKSPACE_MB", default_value_t = 100)]
+    #[arg(long, env = "SANDBOX_WORKSPACE_MB", default_value_t = limits().workspace_bytes / MIB)]
     pub workspace_mb: u64,
     /// Size cap of each sandbox's /tmp (MiB).
-    #[arg(long, env = "SANDBOX_TMP_MB", default_value_t = 100)]
+    #[arg(long, env = "SANDBOX_TMP_MB", default_value_t = limits().tmp_bytes / MIB)]
     pub tmp_mb: u64,
     /// Largest file accepted in a request's `files` or uploaded into a session (MiB).
-    #[arg(long, env = "SANDBOX_MAX_FILE_MB", default_value_t = 10)]
+    #[arg(long, env = "SANDBOX_MAX_FILE_MB", default_value_t = limits().max_file_bytes / MIB)]
     pub max_file_mb: u64,
     /// Largest `code` accepted (bytes).
-    #[arg(long, env = "SANDBOX_MAX_CODE_BYTES", default_value_t = 1024 * 1024)]
+    #[arg(long, env = "SANDBOX_MAX_CODE_BYTES", default_value_t = limits().max_code_bytes)]
     pub max_code_bytes: u64,
     /// Where template environments are built, and custom templates kept
     /// (default: <state dir>/templates).
@@ -102,7 +113,7 @@ pub struct ServeArgs {
     #[arg(long, env = "EXECUTOR_MAX_CONCURRENT")]
     pub max_concurrent: Option<usize>,
     /// Executions waiting for a turn; beyond this, requests get 503 Executor.QueueFull.
-    #[arg(long, env = "EXECUTOR_MAX_QUEUE", default_value_t = 64)]
+    #[arg(long, env = "EXECUTOR_MAX_QUEUE", default_value_t = executor::ServiceOptions::default().max_queued)]
     pub max_queue: usize,
     /// On SIGTERM, how long running executions may go on before they are killed (seconds).
     #[arg(long, env = "EXECUTOR_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
@@ -147,19 +158,19 @@ pub struct ServeArgs {
 #[derive(Args, Debug, Clone)]
 pub struct SessionArgs {
     /// Idle seconds after which a session expires when it asked for no `ttl`.
-    #[arg(long, env = "SESSION_DEFAULT_TTL_SECS", default_value_t = 300)]
+    #[arg(long, env = "SESSION_DEFAULT_TTL_SECS", default_value_t = sessions().default_ttl_secs)]
     pub session_default_ttl_secs: u64,
     /// The largest `ttl` a session may ask for (seconds).
-    #[arg(long, env = "SESSION_MAX_TTL_SECS", default_value_t = 3600)]
+    #[arg(long, env = "SESSION_MAX_TTL_SECS", default_value_t = sessions().max_ttl_secs)]
     pub session_max_ttl_secs: u64,
     /// Sessions alive at once, all tenants together; more get 429 Executor.SessionLimit.
-    #[arg(long, env = "SESSION_MAX_COUNT", default_value_t = 10)]
+    #[arg(long, env = "SESSION_MAX_COUNT", default_value_t = sessions().max_sessions)]
     pub session_max_count: usize,
     /// Sessions alive at once for one tenant; more get 429 Executor.SessionLimit.
-    #[arg(long, env = "SESSION_MAX_PER_TENANT", default_value_t = 10)]
+    #[arg(long, env = "SESSION_MAX_PER_TENANT", default_value_t = sessions().max_per_tenant)]
     pub session_max_per_tenant: usize,
     /// The longest a session lives however busy it is (seconds).
-    #[arg(long, env = "SESSION_MAX_LIFETIME_SECS", default_value_t = 86400)]
+    #[arg(long, env = "SESSION_MAX_LIFETIME_SECS", default_value_t = sessions().max_lifetime_secs)]
     pub session_max_lifetime_secs: u64,
 }
 

@@ -1,5 +1,6 @@
 //! `sandbox-executor`: the daemon (`serve`), one-shot runs (`run`), the host check (`check`)
 //! and template builds (`templates`).
+#![forbid(unsafe_code)]
 
 mod commands;
 mod config;

@@ -5,6 +5,7 @@
 //! `{base}/executions/{id}/result` until the control plane answers 2xx, retrying with
 //! backoff for as long as `max_age`, so a daemon killed at any moment or a control plane down
 //! for an hour loses nothing. Heartbeats and container events are best effort.
+#![forbid(unsafe_code)]
 
 use std::sync::Arc;
 use std::time::Duration;

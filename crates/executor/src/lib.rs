@@ -1,5 +1,6 @@
 //! The execution domain: turns a validated request into a sandbox spec, runs it through a
 //! launcher, and turns the sandbox's report into a result.
+#![forbid(unsafe_code)]
 
 mod admission;
 mod artifacts;

@@ -74,9 +74,8 @@ pub fn layers(
         Ok(()) if !works_here => layer(name, false, "not supported by this kernel"),
         Ok(()) => layer(name, true, detail),
     };
-    let mut layers: Vec<Layer> = sandbox::init::userns::NAMESPACES
-        .iter()
-        .map(|(name, _)| {
+    let mut layers: Vec<Layer> = sandbox::host::namespace_names()
+        .map(|name| {
             let exists = Path::new(&format!("/proc/self/ns/{}", ns_file(name))).exists();
             applied(&format!("namespace:{name}"), exists, "fresh namespace for every run")
         })

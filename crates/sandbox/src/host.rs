@@ -28,6 +28,11 @@ pub fn unmount(path: &Path) -> nix::Result<()> {
 }
 
 /// The running kernel's release string.
+/// The namespaces every sandbox gets, by name (what the posture reports).
+pub fn namespace_names() -> impl Iterator<Item = &'static str> {
+    crate::init::NAMESPACES.iter().map(|(name, _)| *name)
+}
+
 pub fn kernel_release() -> String {
     std::fs::read_to_string("/proc/sys/kernel/osrelease").map(|s| s.trim().to_string()).unwrap_or_default()
 }

@@ -2,6 +2,7 @@
 //!
 //! [`app`] builds the whole API as an axum `Router` (tests call it in-process); [`serve`] runs
 //! it on a listener until a shutdown signal.
+#![forbid(unsafe_code)]
 
 mod app;
 mod auth;

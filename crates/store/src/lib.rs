@@ -2,6 +2,7 @@
 //! control plane, in one SQLite database in WAL mode. A result and its outbox entry are
 //! committed in one transaction before anybody is told of the result, so a daemon killed at
 //! any moment loses nothing: after a restart, pending deliveries resume.
+#![forbid(unsafe_code)]
 
 mod executions;
 mod outbox;

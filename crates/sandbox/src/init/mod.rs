@@ -9,11 +9,12 @@ mod privileges;
 mod program;
 mod rlimit;
 mod sys;
-pub mod userns;
+mod userns;
 mod zygote;
 
 pub use error::SetupError;
 pub use launcher::main;
+pub(crate) use userns::NAMESPACES;
 pub use zygote::{fork_entry, prepare_forks, HELLO};
 
 /// The hidden subcommand that turns this binary into the init child.
