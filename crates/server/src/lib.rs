@@ -11,6 +11,7 @@ pub mod error;
 mod json;
 mod request_id;
 mod routes;
+mod tenant;
 
 pub use app::{app, serve, AppOptions};
 pub use error::{ApiError, ErrorBody, ErrorCode};

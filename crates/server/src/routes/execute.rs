@@ -23,7 +23,6 @@ use crate::app::AppState;
 use crate::dialect::{self, DialectErrorBody, DialectFields};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::json::{self, JsonBytes};
-use crate::routes::sessions;
 
 #[utoipa::path(
     post,
@@ -65,7 +64,7 @@ pub async fn execute(
 async fn run(state: &AppState, headers: &HeaderMap, body: Value) -> Result<Response, ApiError> {
     let mut body: ExecuteRequest = json::decode(body)?;
     let dialect_request = body.is_dialect();
-    body.tenant_id = Some(sessions::tenant(headers, body.tenant_id.take())?);
+    body.tenant_id = Some(crate::tenant::of(headers, body.tenant_id.take())?);
     let run_async = body.run_async;
     let templates = state.service.templates();
     let draft = body.into_draft(&state.options, |name| Ok(templates.get(name)?))?;

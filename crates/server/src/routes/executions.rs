@@ -45,7 +45,7 @@ pub async fn execution(
     let Path(id) = id.map_err(|err| bad_id(err.body_text()))?;
     // Checked here so that junk never reaches the store's query, nor its logs.
     let id = check_id("id", id).map_err(|e| bad_id(e.to_string()))?;
-    let tenant = super::sessions::tenant(&headers, None)?;
+    let tenant = crate::tenant::of(&headers, None)?;
     Ok(Json(state.service.lookup(&id, &tenant)?))
 }
 

@@ -12,17 +12,15 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use executor::validate::{check_id, check_scope};
-use executor::{ExecuteError, Language, NewSession, SessionCall, SessionInfo, SessionResult, DEFAULT_TENANT};
+use executor::validate::check_scope;
+use executor::{ExecuteError, Language, NewSession, SessionCall, SessionInfo, SessionResult};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::app::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::json::{self, JsonBytes};
-
-/// The header naming the caller's tenant when the body does not.
-pub const TENANT_HEADER: &str = "x-tenant-id";
+use crate::tenant;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, expecting = "a JSON object")]
@@ -102,31 +100,6 @@ pub struct SessionList {
     pub sessions: Vec<SessionInfo>,
 }
 
-/// The caller's tenant: the body's `tenant_id`, else the `X-Tenant-ID` header, else
-/// `default`. Both given and different is a mistake worth saying.
-pub fn tenant(headers: &HeaderMap, body: Option<String>) -> Result<String, ApiError> {
-    let header = match headers.get(TENANT_HEADER) {
-        Some(v) => Some(
-            v.to_str()
-                .map_err(|_| ExecuteError::invalid("tenant_id", "the X-Tenant-ID header is not text"))?
-                .to_owned(),
-        ),
-        None => None,
-    };
-    let tenant = match (body, header) {
-        (Some(b), Some(h)) if b != h => {
-            return Err(ExecuteError::invalid(
-                "tenant_id",
-                format!("the body says {b:?} and the X-Tenant-ID header {h:?}"),
-            )
-            .into())
-        }
-        (Some(t), _) | (None, Some(t)) => t,
-        (None, None) => DEFAULT_TENANT.to_owned(),
-    };
-    Ok(check_id("tenant_id", tenant)?)
-}
-
 /// A session id as the caller sent it: 404 for anything no session can have.
 pub fn session_id(id: String) -> Result<String, ApiError> {
     let well_formed = id.len() == 12 && id.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
@@ -159,7 +132,7 @@ pub async fn create(
     JsonBytes(bytes): JsonBytes,
 ) -> Result<Response, ApiError> {
     let body: CreateSessionRequest = json::decode(json::parse_value(&bytes)?)?;
-    let tenant_id = tenant(&headers, body.tenant_id)?;
+    let tenant_id = tenant::of(&headers, body.tenant_id)?;
     let scope = body.scope.map(check_scope).transpose()?;
     let template = state.service.templates().get(body.template.as_deref().unwrap_or("default"))?;
     let new = NewSession { tenant_id, scope, template, ttl_secs: body.ttl };
@@ -190,7 +163,7 @@ pub async fn execute(
     JsonBytes(bytes): JsonBytes,
 ) -> Result<Json<SessionResult>, ApiError> {
     let body: SessionExecuteRequest = json::decode(json::parse_value(&bytes)?)?;
-    let tenant_id = tenant(&headers, body.tenant_id)?;
+    let tenant_id = tenant::of(&headers, body.tenant_id)?;
     let session_id = session_id(body.session_id)?;
     let language = match body.language.as_deref() {
         Some(name) => Language::parse(name).ok_or_else(|| {
@@ -233,7 +206,7 @@ pub async fn destroy(
     JsonBytes(bytes): JsonBytes,
 ) -> Result<Json<SessionDestroyed>, ApiError> {
     let body: DestroySessionRequest = json::decode(json::parse_value(&bytes)?)?;
-    let tenant_id = tenant(&headers, body.tenant_id)?;
+    let tenant_id = tenant::of(&headers, body.tenant_id)?;
     let session_id = session_id(body.session_id)?;
     state.service.destroy_session(&session_id, &tenant_id).await?;
     Ok(Json(SessionDestroyed { status: "success".into(), session_id }))
@@ -252,33 +225,14 @@ pub async fn destroy(
     )
 )]
 pub async fn list(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Result<Json<SessionList>, ApiError> {
-    let tenant_id = tenant(&headers, None)?;
+    let tenant_id = tenant::of(&headers, None)?;
     Ok(Json(SessionList { status: "success".into(), sessions: state.service.list_sessions(&tenant_id) }))
 }
 
 #[cfg(test)]
 mod tests {
-    use axum::http::HeaderValue;
-
     use super::*;
     use crate::error::ErrorCode;
-
-    fn with_header(value: &str) -> HeaderMap {
-        let mut headers = HeaderMap::new();
-        headers.insert(TENANT_HEADER, HeaderValue::from_str(value).unwrap());
-        headers
-    }
-
-    #[test]
-    fn the_tenant_comes_from_the_body_or_the_header() {
-        assert_eq!(tenant(&HeaderMap::new(), None).unwrap(), "default");
-        assert_eq!(tenant(&HeaderMap::new(), Some("t1".into())).unwrap(), "t1");
-        assert_eq!(tenant(&with_header("t2"), None).unwrap(), "t2");
-        assert_eq!(tenant(&with_header("t3"), Some("t3".into())).unwrap(), "t3");
-        assert_eq!(tenant(&with_header("t3"), Some("t4".into())).unwrap_err().code(), ErrorCode::Validation);
-        assert_eq!(tenant(&with_header("../x"), None).unwrap_err().code(), ErrorCode::Validation);
-        assert_eq!(tenant(&HeaderMap::new(), Some(String::new())).unwrap_err().code(), ErrorCode::Validation);
-    }
 
     #[test]
     fn ids_no_session_can_have_are_not_found() {

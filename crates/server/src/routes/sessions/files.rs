@@ -16,10 +16,11 @@ use executor::{ExecuteError, SessionFile};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{session_id, tenant};
+use super::session_id;
 use crate::app::AppState;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::json::{self, JsonBytes};
+use crate::tenant;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, expecting = "a JSON object")]
@@ -287,7 +288,7 @@ async fn upload(
     id: String,
     files: Vec<(String, Vec<u8>)>,
 ) -> Result<Vec<SessionFile>, ApiError> {
-    let tenant_id = tenant(headers, None)?;
+    let tenant_id = tenant::of(headers, None)?;
     let id = session_id(id)?;
     let service = Arc::clone(&state.service);
     blocking(move || service.upload_session_files(&id, &tenant_id, files)).await
@@ -313,7 +314,7 @@ pub async fn list(
     params: Result<Path<String>, PathRejection>,
 ) -> Result<Json<FileList>, ApiError> {
     let id = session_id(path_params(params)?)?;
-    let tenant_id = tenant(&headers, None)?;
+    let tenant_id = tenant::of(&headers, None)?;
     let service = Arc::clone(&state.service);
     let session = id.clone();
     let files = blocking(move || service.list_session_files(&session, &tenant_id)).await?;
@@ -345,7 +346,7 @@ pub async fn get(
 ) -> Result<Response, ApiError> {
     let (id, path) = path_params(params)?;
     let id = session_id(id)?;
-    let tenant_id = tenant(&headers, None)?;
+    let tenant_id = tenant::of(&headers, None)?;
     let service = Arc::clone(&state.service);
     let shown = path.clone();
     let (bytes, mime) = blocking(move || service.download_session_file(&id, &tenant_id, &path)).await?;
