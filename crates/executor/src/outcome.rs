@@ -42,6 +42,7 @@ pub fn build(
     let signaled = matches!(report.outcome, Outcome::Signaled { .. });
     let failed = signaled || matches!(report.outcome, Outcome::Exited { code } if code != 0);
     let limit = run.limit.or((failed && workspace_full).then_some(LimitHit::Disk));
+    let mut setup_note = None;
     let (mut status, process_status, exit_code, mut termination_reason) = match report.outcome {
         Outcome::Exited { code: 0 } => (ExecutionStatus::Success, ProcessStatus::Completed, 0, None),
         Outcome::Exited { code } => (ExecutionStatus::Failed, ProcessStatus::Error, code, None),
@@ -51,7 +52,17 @@ pub fn build(
         Outcome::TimedOut => (ExecutionStatus::Timeout, ProcessStatus::Timeout, -1, Some(TerminationReason::Timeout)),
         Outcome::Cancelled => (ExecutionStatus::Killed, ProcessStatus::Error, -1, Some(TerminationReason::Shutdown)),
         Outcome::Lost => (ExecutionStatus::Killed, ProcessStatus::Error, -1, Some(TerminationReason::SandboxLost)),
-        Outcome::SetupFailed { stage, message } => return Err(ExecuteError::Sandbox { stage, message }),
+        Outcome::SetupFailed { stage, message } => match limit {
+            // The run's own limit left the sandbox no room to start: the code did not run
+            // because of what the caller asked, so it is the caller's result, not a 500.
+            Some(_) => {
+                setup_note = Some(format!(
+                    "sandbox-executor: the sandbox could not start within the run's limits ({stage}: {message})\n"
+                ));
+                (ExecutionStatus::Killed, ProcessStatus::Error, -1, None)
+            }
+            None => return Err(ExecuteError::Sandbox { stage, message }),
+        },
     };
     if let Some(limit) = limit {
         let (reason, stopped) = match limit {
@@ -92,6 +103,9 @@ pub fn build(
             result.stderr.push('\n');
         }
         result.stderr.push_str(LOST_NOTE);
+    }
+    if let Some(note) = setup_note {
+        result.stderr.push_str(&note);
     }
     result.execution_time = round3(result.execution_time);
     apply_channel(&mut result, report.channel.as_deref(), report.channel_truncated);
@@ -192,6 +206,22 @@ mod tests {
         assert_eq!(ended(KILL, Some(LimitHit::Output), false), (Killed, Some(OutputLimit)));
         assert_eq!(ended(Outcome::Exited { code: 1 }, Some(LimitHit::Disk), false), (Failed, Some(DiskLimit)));
         assert_eq!(ended(Outcome::Signaled { signal: 25 }, Some(LimitHit::Disk), false), (Killed, Some(DiskLimit)));
+    }
+
+    #[test]
+    fn a_sandbox_that_its_own_limits_left_no_room_to_start_is_the_runs_result() {
+        let setup = || Outcome::SetupFailed { stage: "unshare namespaces".into(), message: "ENOMEM".into() };
+        let r = build("exec_1", run(setup(), Some(LimitHit::Memory)), Vec::new(), false).unwrap();
+        assert_eq!((r.status, r.termination_reason), (ExecutionStatus::Killed, Some(TerminationReason::MemoryLimit)));
+        assert!(
+            r.stderr.contains("could not start within the run's limits (unshare namespaces: ENOMEM)"),
+            "{}",
+            r.stderr
+        );
+        let r = build("exec_1", run(setup(), Some(LimitHit::Processes)), Vec::new(), false).unwrap();
+        assert_eq!(r.termination_reason, Some(TerminationReason::ProcessLimit));
+        let host_fault = build("exec_1", run(setup(), None), Vec::new(), false);
+        assert!(matches!(host_fault, Err(crate::ExecuteError::Sandbox { .. })));
     }
 
     #[test]

@@ -288,12 +288,16 @@ fn ended(outcome: Outcome, elapsed: Duration) -> SandboxReport {
 /// that timed out stays a timeout; a run that reached its process limit counts as stopped
 /// by it even if it exited before the daemon saw it; memory and disk explain failures only.
 fn limit_hit(report: &SandboxReport, usage: Option<&cgroup::Usage>) -> Option<LimitHit> {
+    let usage = usage.copied().unwrap_or_default();
     let failed = match report.outcome {
         Outcome::Exited { code } => code != 0,
         Outcome::Signaled { .. } | Outcome::Lost => true,
+        // A limit too small for the sandbox itself (an allocation or a fork of its setup
+        // refused) is that limit, not a fault of the host.
+        Outcome::SetupFailed { .. } if usage.memory_limit_hits > 0 => return Some(LimitHit::Memory),
+        Outcome::SetupFailed { .. } if usage.pids_limit_hits > 0 => return Some(LimitHit::Processes),
         _ => return None,
     };
-    let usage = usage.copied().unwrap_or_default();
     if usage.pids_limit_hits > 0 {
         Some(LimitHit::Processes)
     } else if failed && usage.oom_kills > 0 {
@@ -372,4 +376,23 @@ async fn capture(stream: Option<impl AsyncRead + Unpin>, cap: u64, flood: &Flood
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn setup_failed() -> SandboxReport {
+        ended(Outcome::SetupFailed { stage: "unshare namespaces".into(), message: "ENOMEM".into() }, Duration::ZERO)
+    }
+
+    #[test]
+    fn a_setup_refused_at_the_runs_own_limit_is_that_limit() {
+        let at_memory = cgroup::Usage { memory_limit_hits: 3, ..Default::default() };
+        assert_eq!(limit_hit(&setup_failed(), Some(&at_memory)), Some(LimitHit::Memory));
+        let at_processes = cgroup::Usage { pids_limit_hits: 1, ..Default::default() };
+        assert_eq!(limit_hit(&setup_failed(), Some(&at_processes)), Some(LimitHit::Processes));
+        assert_eq!(limit_hit(&setup_failed(), Some(&cgroup::Usage::default())), None);
+        assert_eq!(limit_hit(&setup_failed(), None), None);
+    }
 }

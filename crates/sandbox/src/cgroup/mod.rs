@@ -70,6 +70,9 @@ pub struct Usage {
     pub cpu_usec: Option<u64>,
     /// Processes of the run the kernel killed for passing the memory limit.
     pub oom_kills: u64,
+    /// Times the run's memory reached its limit (the kernel then reclaims, refuses an
+    /// allocation with ENOMEM, or kills).
+    pub memory_limit_hits: u64,
     /// Forks and clones refused because of the process limit.
     pub pids_limit_hits: u64,
 }

@@ -128,7 +128,13 @@ fn v2_reads_peak_cpu_oom_kills_and_process_limit_hits() {
     let usage = run.finish();
     assert_eq!(
         usage,
-        Usage { peak_memory_bytes: Some(100 << 20), cpu_usec: Some(2500), oom_kills: 1, pids_limit_hits: 3 }
+        Usage {
+            peak_memory_bytes: Some(100 << 20),
+            cpu_usec: Some(2500),
+            oom_kills: 1,
+            memory_limit_hits: 12,
+            pids_limit_hits: 3
+        }
     );
     assert!(!dir.exists(), "the run's cgroup is removed");
 }
@@ -207,6 +213,7 @@ fn v1_writes_limits_in_each_hierarchy_and_reads_usage() {
     }
     fs::write(memory.join("memory.max_usage_in_bytes"), "52428800\n").unwrap();
     fs::write(memory.join("memory.oom_control"), "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n").unwrap();
+    fs::write(memory.join("memory.failcnt"), "5\n").unwrap();
     fs::write(pids.join("pids.events"), "max 0\n").unwrap();
     fs::write(cpu.join("cpuacct.usage"), "7000000\n").unwrap();
     for dir in &dirs {
@@ -215,7 +222,13 @@ fn v1_writes_limits_in_each_hierarchy_and_reads_usage() {
     let usage = run.finish();
     assert_eq!(
         usage,
-        Usage { peak_memory_bytes: Some(50 << 20), cpu_usec: Some(7000), oom_kills: 2, pids_limit_hits: 0 }
+        Usage {
+            peak_memory_bytes: Some(50 << 20),
+            cpu_usec: Some(7000),
+            oom_kills: 2,
+            memory_limit_hits: 5,
+            pids_limit_hits: 0
+        }
     );
     assert!(dirs.iter().all(|d| !d.exists()), "every hierarchy's directory is removed");
 }

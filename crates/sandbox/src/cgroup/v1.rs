@@ -119,6 +119,7 @@ impl Run {
             peak_memory_bytes: memory.and_then(|d| files::read_u64(d, "memory.max_usage_in_bytes")),
             cpu_usec: cpu_ns.map(|ns| ns / 1000),
             oom_kills: memory.and_then(|d| files::keyed(d, "memory.oom_control", "oom_kill")).unwrap_or(0),
+            memory_limit_hits: memory.and_then(|d| files::read_u64(d, "memory.failcnt")).unwrap_or(0),
             pids_limit_hits: dir("pids").and_then(|d| files::keyed(d, "pids.events", "max")).unwrap_or(0),
         }
     }

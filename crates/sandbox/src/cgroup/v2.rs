@@ -104,6 +104,7 @@ impl Run {
             peak_memory_bytes: files::read_u64(&self.dir, "memory.peak"),
             cpu_usec: files::keyed(&self.dir, "cpu.stat", "usage_usec"),
             oom_kills: files::keyed(&self.dir, "memory.events", "oom_kill").unwrap_or(0),
+            memory_limit_hits: files::keyed(&self.dir, "memory.events", "max").unwrap_or(0),
             pids_limit_hits: files::keyed(&self.dir, "pids.events", "max").unwrap_or(0),
         }
     }
