@@ -79,6 +79,9 @@ pub struct ServiceOptions {
     pub sessions: crate::session::SessionConfig,
     /// The pools of pre-started sandboxes (off by default).
     pub warm: crate::WarmConfig,
+    /// How sandboxes are started; by default the cold launcher of the configuration's
+    /// `init_exe` (tests put a launcher of their own here to run the service in-process).
+    pub launcher: Option<Arc<dyn Launcher>>,
 }
 
 impl Default for ServiceOptions {
@@ -90,6 +93,7 @@ impl Default for ServiceOptions {
             max_queued: 64,
             sessions: Default::default(),
             warm: Default::default(),
+            launcher: None,
         }
     }
 }
@@ -143,7 +147,9 @@ impl ExecutionService {
         for state in cgroups.states().iter().filter(|s| !s.active) {
             tracing::warn!(controller = %state.name, reason = %state.detail, "cgroup controller not in force");
         }
-        let launcher = Arc::new(ColdLauncher { init_exe: config.init_exe.clone(), cgroups: Some(cgroups.clone()) });
+        let launcher = options.launcher.clone().unwrap_or_else(|| {
+            Arc::new(ColdLauncher { init_exe: config.init_exe.clone(), cgroups: Some(cgroups.clone()) })
+        });
         let templates = Templates::open(&config.templates, &config.runtimes, &config.limits)
             .map_err(|e| ExecuteError::Internal(format!("templates: {e}")))?;
         let languages = interpreters(&config.runtimes).await;

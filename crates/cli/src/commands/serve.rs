@@ -45,6 +45,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             max_templates: args.warm_templates,
             zygote_lib: args.zygote_library(),
         },
+        launcher: None,
     };
     let service = ExecutionService::new(config, options).await.map_err(|e| anyhow!("{e}"))?;
     if !service.missing_required().is_empty() {
