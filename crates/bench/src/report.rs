@@ -193,96 +193,10 @@ impl Display for Report {
             writeln!(f, "{note}")?;
         }
         for p in &self.paths {
-            writeln!(f, "\n{} path: end-to-end HTTP latency of sequential runs, and overhead (ms)", p.path)?;
-            writeln!(
-                f,
-                "{:<16} {:>4} {:>4} {:>5} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>8} {:>8}",
-                "workload", "n", "err", "warm", "p50", "p95", "p99", "max", "ovh p50", "ovh p95", "x bare", "x bwrap"
-            )?;
-            for r in &p.rows {
-                let (bare, bwrap) = self.ratios(r);
-                let e = &r.e2e;
-                writeln!(
-                    f,
-                    "{:<16} {:>4} {:>4} {:>5} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>8.2} {:>8.2} {:>8} {:>8}",
-                    r.name,
-                    e.count,
-                    r.errors,
-                    r.served_warm,
-                    ms(e.p50),
-                    ms(e.p95),
-                    ms(e.p99),
-                    ms(e.max),
-                    ms(r.overhead.p50),
-                    ms(r.overhead.p95),
-                    cell(bare, 2),
-                    cell(bwrap, 2)
-                )?;
-            }
-            for r in p.rows.iter().filter(|r| r.errors > 0) {
-                writeln!(
-                    f,
-                    "  {} failed {} times, first: {}",
-                    r.name,
-                    r.errors,
-                    r.first_error.as_deref().unwrap_or("")
-                )?;
-            }
-            let t = &p.throughput;
-            writeln!(
-                f,
-                "throughput: python-hello at concurrency {}: {} ok, {} errors in {:.2} s = {:.1} runs/s",
-                t.concurrency,
-                t.ok,
-                t.errors,
-                t.elapsed.as_secs_f64(),
-                t.per_sec()
-            )?;
-            if let Some(e) = &t.first_error {
-                writeln!(f, "  first error: {e}")?;
-            }
+            self.write_path(f, p)?;
         }
         if !self.baselines.is_empty() {
-            writeln!(f, "\nbaselines: the bare interpreter started per run, wall time (ms)")?;
-            writeln!(
-                f,
-                "{:<16} {:>4} {:>4} {:>9} {:>9} {:>9} {:>4} {:>9} {:>9} {:>9}",
-                "workload",
-                "n",
-                "err",
-                "bare p50",
-                "bare p95",
-                "bare p99",
-                "err",
-                "bwrap p50",
-                "bwrap p95",
-                "bwrap p99"
-            )?;
-            for b in &self.baselines {
-                let bare = summarize(b.bare.samples.clone());
-                let bwrap = b.bwrap.as_ref().map(|t| (summarize(t.samples.clone()), t.errors));
-                let col = |pick: fn(&Summary) -> Duration| cell(bwrap.as_ref().map(|(s, _)| ms(pick(s))), 2);
-                writeln!(
-                    f,
-                    "{:<16} {:>4} {:>4} {:>9.2} {:>9.2} {:>9.2} {:>4} {:>9} {:>9} {:>9}",
-                    b.name,
-                    bare.count,
-                    b.bare.errors,
-                    ms(bare.p50),
-                    ms(bare.p95),
-                    ms(bare.p99),
-                    cell(bwrap.as_ref().map(|(_, e)| *e as f64), 0),
-                    col(|s| s.p50),
-                    col(|s| s.p95),
-                    col(|s| s.p99)
-                )?;
-                for (how, t) in [("bare", Some(&b.bare)), ("bwrap", b.bwrap.as_ref())] {
-                    if let Some(e) = t.and_then(|t| t.first_error.as_ref()) {
-                        writeln!(f, "  {} {how} failed, first: {e}", b.name)?;
-                    }
-                }
-            }
-            writeln!(f, "x bare, x bwrap: our p50 divided by the baseline's p50")?;
+            self.write_baselines(f)?;
         }
         writeln!(
             f,
@@ -291,12 +205,102 @@ impl Display for Report {
             cell(self.rss_idle_after, 1)
         )?;
         for p in &self.paths {
-            writeln!(f, "\ntargets of issue 6 on the {} path:", p.path)?;
-            for t in self.targets(p) {
-                let limit = format!("{} {} {}", if t.at_least { ">=" } else { "<=" }, t.limit, t.unit);
-                let verdict = if t.met() { "met" } else { "NOT met" };
-                writeln!(f, "  {:<58} {:>14} {:>10}  {verdict}", t.what, limit, cell(t.measured, 2))?;
+            self.write_targets(f, p)?;
+        }
+        Ok(())
+    }
+}
+
+impl Report {
+    /// One path's table of workloads and its throughput.
+    fn write_path(&self, f: &mut Formatter<'_>, p: &PathReport) -> fmt::Result {
+        writeln!(f, "\n{} path: end-to-end HTTP latency of sequential runs, and overhead (ms)", p.path)?;
+        writeln!(
+            f,
+            "{:<16} {:>4} {:>4} {:>5} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>8} {:>8}",
+            "workload", "n", "err", "warm", "p50", "p95", "p99", "max", "ovh p50", "ovh p95", "x bare", "x bwrap"
+        )?;
+        for r in &p.rows {
+            let (bare, bwrap) = self.ratios(r);
+            let e = &r.e2e;
+            writeln!(
+                f,
+                "{:<16} {:>4} {:>4} {:>5} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>8.2} {:>8.2} {:>8} {:>8}",
+                r.name,
+                e.count,
+                r.errors,
+                r.served_warm,
+                ms(e.p50),
+                ms(e.p95),
+                ms(e.p99),
+                ms(e.max),
+                ms(r.overhead.p50),
+                ms(r.overhead.p95),
+                cell(bare, 2),
+                cell(bwrap, 2)
+            )?;
+        }
+        for r in p.rows.iter().filter(|r| r.errors > 0) {
+            writeln!(f, "  {} failed {} times, first: {}", r.name, r.errors, r.first_error.as_deref().unwrap_or(""))?;
+        }
+        let t = &p.throughput;
+        writeln!(
+            f,
+            "throughput: python-hello at concurrency {}: {} ok, {} errors in {:.2} s = {:.1} runs/s",
+            t.concurrency,
+            t.ok,
+            t.errors,
+            t.elapsed.as_secs_f64(),
+            t.per_sec()
+        )?;
+        if let Some(e) = &t.first_error {
+            writeln!(f, "  first error: {e}")?;
+        }
+        Ok(())
+    }
+
+    /// The bare interpreters' (and bubblewrap's) figures the ratios divide by.
+    fn write_baselines(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        writeln!(f, "\nbaselines: the bare interpreter started per run, wall time (ms)")?;
+        writeln!(
+            f,
+            "{:<16} {:>4} {:>4} {:>9} {:>9} {:>9} {:>4} {:>9} {:>9} {:>9}",
+            "workload", "n", "err", "bare p50", "bare p95", "bare p99", "err", "bwrap p50", "bwrap p95", "bwrap p99"
+        )?;
+        for b in &self.baselines {
+            let bare = summarize(b.bare.samples.clone());
+            let bwrap = b.bwrap.as_ref().map(|t| (summarize(t.samples.clone()), t.errors));
+            let col = |pick: fn(&Summary) -> Duration| cell(bwrap.as_ref().map(|(s, _)| ms(pick(s))), 2);
+            writeln!(
+                f,
+                "{:<16} {:>4} {:>4} {:>9.2} {:>9.2} {:>9.2} {:>4} {:>9} {:>9} {:>9}",
+                b.name,
+                bare.count,
+                b.bare.errors,
+                ms(bare.p50),
+                ms(bare.p95),
+                ms(bare.p99),
+                cell(bwrap.as_ref().map(|(_, e)| *e as f64), 0),
+                col(|s| s.p50),
+                col(|s| s.p95),
+                col(|s| s.p99)
+            )?;
+            for (how, t) in [("bare", Some(&b.bare)), ("bwrap", b.bwrap.as_ref())] {
+                if let Some(e) = t.and_then(|t| t.first_error.as_ref()) {
+                    writeln!(f, "  {} {how} failed, first: {e}", b.name)?;
+                }
             }
+        }
+        writeln!(f, "x bare, x bwrap: our p50 divided by the baseline's p50")?;
+        Ok(())
+    }
+
+    fn write_targets(&self, f: &mut Formatter<'_>, p: &PathReport) -> fmt::Result {
+        writeln!(f, "\ntargets of issue 6 on the {} path:", p.path)?;
+        for t in self.targets(p) {
+            let limit = format!("{} {} {}", if t.at_least { ">=" } else { "<=" }, t.limit, t.unit);
+            let verdict = if t.met() { "met" } else { "NOT met" };
+            writeln!(f, "  {:<58} {:>14} {:>10}  {verdict}", t.what, limit, cell(t.measured, 2))?;
         }
         Ok(())
     }
