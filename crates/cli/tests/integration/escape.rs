@@ -284,24 +284,51 @@ async fn two_hundred_mixed_attempts_leave_the_daemon_healthy() {
     let cases = cases::load();
     let before = hello_latencies(&host, 7).await;
     let rss_before = host.rss_kb();
-    let schedule = mixed_schedule(&cases);
     let started = Instant::now();
-    let host_ref = &host;
-    let units: Vec<UnitRuns> = futures::stream::iter(schedule)
+    let units = run_mixed(&host, mixed_schedule(&cases)).await;
+    let took = started.elapsed();
+    let failures = leaks_between_units(&host, &units);
+    let attempts: usize = units.iter().map(|u| u.runs.len()).sum();
+    let markers: Vec<String> = units.iter().flat_map(|u| u.runs.iter().map(|(_, v)| v["MARKER"].clone())).collect();
+    let host_problems = host.check(&markers).await;
+    let after = hello_latencies(&host, 7).await;
+    let rows = per_case(&units);
+    print_table(
+        &format!("{attempts} mixed attempts, {MIXED_CONCURRENCY} at a time, in {:.1} s", took.as_secs_f64()),
+        &rows,
+    );
+    print_latencies(&before, &after);
+    eprintln!("daemon RSS: {} MiB before the mixed run, {} MiB after", rss_before / 1024, host.rss_kb() / 1024);
+
+    assert!(attempts >= MIXED_ATTEMPTS, "only {attempts} attempts ran");
+    assert!(host_problems.is_empty(), "the host after the mixed run: {host_problems:#?}");
+    assert!(failures.is_empty(), "leaks between runs: {failures:#?}");
+    let failed: Vec<String> =
+        rows.iter().filter(|(_, _, f)| !f.is_empty()).map(|(c, _, f)| format!("{c}: {}", f.join("; "))).collect();
+    assert!(failed.is_empty(), "{} cases failed in the mixed run:\n{}", failed.len(), failed.join("\n"));
+    // Health is asserted above; the daemon must also still be quick to answer at all.
+    let r = tokio::time::timeout(Duration::from_secs(60), host.daemon.get("/health")).await.expect("/health hangs");
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
+/// Runs the schedule's units, `MIXED_CONCURRENCY` at a time, each unit's cases in order.
+async fn run_mixed(host: &Host, schedule: Vec<(usize, Vec<&Case>)>) -> Vec<UnitRuns> {
+    futures::stream::iter(schedule)
         .map(|(round, unit)| async move {
             let mut done = Vec::new();
             for case in &unit {
-                let values = host_ref.values();
-                done.push((run_case(host_ref, case, &values, &format!("-mixed-{round}"), &[]).await, values));
+                let values = host.values();
+                done.push((run_case(host, case, &values, &format!("-mixed-{round}"), &[]).await, values));
             }
             UnitRuns { runs: done, session: unit[0].session().map(|s| format!("{s}-{round}")) }
         })
         .buffer_unordered(MIXED_CONCURRENCY)
         .collect()
-        .await;
-    let took = started.elapsed();
+        .await
+}
 
-    // No run saw a token of another run (concurrent or not), other than its own session's.
+/// Tokens of another run (concurrent or not) that a run saw, other than its own session's.
+fn leaks_between_units(host: &Host, units: &[UnitRuns]) -> Vec<String> {
     let mut failures: Vec<String> = Vec::new();
     for (i, unit) in units.iter().enumerate() {
         let others: Vec<String> = units
@@ -316,12 +343,11 @@ async fn two_hundred_mixed_attempts_leave_the_daemon_healthy() {
             }
         }
     }
-    let attempts: usize = units.iter().map(|u| u.runs.len()).sum();
-    let markers: Vec<String> = units.iter().flat_map(|u| u.runs.iter().map(|(_, v)| v["MARKER"].clone())).collect();
-    let host_problems = host.check(&markers).await;
-    let after = hello_latencies(&host, 7).await;
+    failures
+}
 
-    // Per case: its runs, how many failed, and the first failed run's reasons.
+/// Per case: its runs, how many failed, and the first failed run's reasons.
+fn per_case(units: &[UnitRuns]) -> Vec<(String, String, Vec<String>)> {
     let mut per_case: BTreeMap<String, (usize, usize, Vec<String>)> = BTreeMap::new();
     for (outcome, _) in units.iter().flat_map(|u| &u.runs) {
         let entry = per_case.entry(outcome.case.clone()).or_default();
@@ -333,33 +359,21 @@ async fn two_hundred_mixed_attempts_leave_the_daemon_healthy() {
             }
         }
     }
-    let rows: Vec<(String, String, Vec<String>)> = per_case
+    per_case
         .into_iter()
         .map(|(case, (runs, failed, first))| (case, format!("{runs} runs, {failed} failed"), first))
-        .collect();
-    print_table(
-        &format!("{attempts} mixed attempts, {MIXED_CONCURRENCY} at a time, in {:.1} s", took.as_secs_f64()),
-        &rows,
-    );
+        .collect()
+}
+
+fn print_latencies(before: &[f64], after: &[f64]) {
     let p50 = |t: &[f64]| t[t.len() / 2];
     eprintln!(
         "hello world before: p50 {:.1} ms (min {:.1}, max {:.1}); after: p50 {:.1} ms (min {:.1}, max {:.1})",
-        p50(&before),
+        p50(before),
         before[0],
         before[before.len() - 1],
-        p50(&after),
+        p50(after),
         after[0],
         after[after.len() - 1]
     );
-    eprintln!("daemon RSS: {} MiB before the mixed run, {} MiB after", rss_before / 1024, host.rss_kb() / 1024);
-
-    assert!(attempts >= MIXED_ATTEMPTS, "only {attempts} attempts ran");
-    assert!(host_problems.is_empty(), "the host after the mixed run: {host_problems:#?}");
-    assert!(failures.is_empty(), "leaks between runs: {failures:#?}");
-    let failed: Vec<String> =
-        rows.iter().filter(|(_, _, f)| !f.is_empty()).map(|(c, _, f)| format!("{c}: {}", f.join("; "))).collect();
-    assert!(failed.is_empty(), "{} cases failed in the mixed run:\n{}", failed.len(), failed.join("\n"));
-    // Health is asserted above; the daemon must also still be quick to answer at all.
-    let r = tokio::time::timeout(Duration::from_secs(60), host.daemon.get("/health")).await.expect("/health hangs");
-    assert_eq!(r.status, 200, "{}", r.body);
 }

@@ -37,12 +37,9 @@ def call(name, nr, *args):
     print(name, 0 if r >= 0 else ctypes.get_errno(), flush=True)
 "#;
 
-#[tokio::test]
-async fn escape_calls_fail_with_eperm_and_never_kill() {
-    let Some(d) = filtered().await else { return };
-    // Numbers are x86_64's. Arguments are harmless: without the filter most of these would
-    // fail later for other reasons, or (unshare, clone, personality, io_uring) succeed.
-    let calls = r#"
+// Numbers are x86_64's. Arguments are harmless: without the filter most of these would
+// fail later for other reasons, or (unshare, clone, personality, io_uring) succeed.
+const ESCAPE_CALLS: &str = r#"
 buf = cstr(bytes(256))
 CLONE_NEWUSER, SIGCHLD = 0x10000000, 17
 call("unshare", 272, CLONE_NEWUSER)
@@ -89,7 +86,11 @@ call("clone3", 435, 0, 0)
 print("STILL RUNNING")
 print(open("/proc/self/status").read())
 "#;
-    let r = python(&d, &format!("{PROBE}{calls}")).await;
+
+#[tokio::test]
+async fn escape_calls_fail_with_eperm_and_never_kill() {
+    let Some(d) = filtered().await else { return };
+    let r = python(&d, &format!("{PROBE}{ESCAPE_CALLS}")).await;
     let out = common::text(&r, "stdout");
     assert_eq!(r["exit_code"], 0, "{r}");
     assert!(out.contains("STILL RUNNING"), "{r}");

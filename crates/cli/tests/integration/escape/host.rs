@@ -212,21 +212,34 @@ impl Host {
 
     /// What is wrong with the host after a case; `markers` name the case's processes.
     pub async fn check(&mut self, markers: &[String]) -> Vec<String> {
+        if let Some(gone) = self.daemon_gone() {
+            return vec![gone];
+        }
         let mut problems = Vec::new();
-        if let Some(status) = self.daemon.exit_status() {
-            let log = self.daemon.log();
-            let tail: Vec<&str> = log.lines().rev().take(20).collect();
-            let tail: Vec<&str> = tail.into_iter().rev().collect();
-            return vec![format!("the daemon is gone ({status}); its log ends:\n{}", tail.join("\n"))];
-        }
-        // A stopped daemon would not answer the health check below at all.
-        if processes().iter().any(|p| p.pid == self.daemon.pid() && matches!(p.state, 'T' | 't')) {
-            return vec![format!("the daemon {} is stopped", self.daemon.pid())];
-        }
         let health = self.daemon.get("/health").await;
         if health.status != 200 {
             problems.push(format!("/health answered {}: {}", health.status, health.body));
         }
+        problems.extend(self.process_problems(markers).await);
+        problems.extend(self.host_problems());
+        problems.extend(self.state_problems().await);
+        problems
+    }
+
+    /// The daemon exited or is stopped (a stopped one would not answer at all).
+    fn daemon_gone(&mut self) -> Option<String> {
+        if let Some(status) = self.daemon.exit_status() {
+            let log = self.daemon.log();
+            let tail: Vec<&str> = log.lines().rev().take(20).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            return Some(format!("the daemon is gone ({status}); its log ends:\n{}", tail.join("\n")));
+        }
+        let stopped = processes().iter().any(|p| p.pid == self.daemon.pid() && matches!(p.state, 'T' | 't'));
+        stopped.then(|| format!("the daemon {} is stopped", self.daemon.pid()))
+    }
+
+    /// Processes of the case left behind, and processes of the daemon's that were stopped.
+    async fn process_problems(&self, markers: &[String]) -> Vec<String> {
         // The sandbox's processes end as its pid namespace goes away; give that a moment.
         let deadline = Instant::now() + Duration::from_secs(5);
         let mut strays = self.strays(markers);
@@ -234,8 +247,15 @@ impl Host {
             tokio::time::sleep(Duration::from_millis(100)).await;
             strays = self.strays(markers);
         }
-        problems.extend(strays.into_iter().map(|s| format!("stray process {s}")));
+        let mut problems: Vec<String> = strays.into_iter().map(|s| format!("stray process {s}")).collect();
         problems.extend(self.stopped().into_iter().map(|s| format!("stopped process {s}")));
+        problems
+    }
+
+    /// What of the host outside the daemon the case reached: its listener, its sleeper, its
+    /// hostname, its clock, its files.
+    fn host_problems(&mut self) -> Vec<String> {
+        let mut problems = Vec::new();
         let connections = self.connections.load(Ordering::SeqCst);
         if connections > 0 {
             problems.push(format!("the host listener got {connections} connections or datagrams"));
@@ -257,6 +277,12 @@ impl Host {
             }
         }
         problems.extend(self.foreign_files());
+        problems
+    }
+
+    /// Files the case left in the daemon's state directory, and memory it left the daemon.
+    async fn state_problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
         let state = state_entries(self.daemon.state.path());
         let idle = idle_workspaces(&processes(), self.daemon.pid());
         // Pools being refilled have a workspace whose sandbox is still starting.
