@@ -136,3 +136,26 @@ async fn five_concurrent_two_second_runs_overlap() {
     let first_end = spans.iter().map(|s| s.1).fold(f64::MAX, f64::min);
     assert!(last_start < first_end, "the runs did not overlap: {spans:?}");
 }
+
+/// A limit too small for the interpreter, or even for the sandbox itself, is the caller's
+/// limit: the run comes back killed at it, never as a host fault (500).
+#[tokio::test]
+async fn a_memory_limit_too_small_to_start_in_is_reported_as_that_limit() {
+    let d = Daemon::start().await;
+    if !common::sandbox_or_skip(&d).await {
+        return;
+    }
+    for (language, code) in [("python", "print(1)"), ("javascript", "console.log(1)")] {
+        for warm in [true, false] {
+            for _ in 0..5 {
+                let body = json!({"language": language, "code": code, "warm": warm,
+                    "limits": {"memory_mb": 1, "max_processes": 1}});
+                let reply = d.post("/execute", &body).await;
+                let r = reply.body;
+                assert_eq!(reply.status, 200, "{language} warm={warm}: {r}");
+                assert_eq!(r["status"], "killed", "{language} warm={warm}: {r}");
+                assert_eq!(r["termination_reason"], "memory_limit", "{language} warm={warm}: {r}");
+            }
+        }
+    }
+}

@@ -6,7 +6,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 use tokio_util::sync::CancellationToken;
 
-use super::{Captured, RunError};
+use super::output::{Captured, RunError};
 
 /// Output far past the cap is not worth reading on: the run is stopped once both streams
 /// together pass twice the cap and a margin, so a program that prints somewhat more than

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::{LimitHit, RunError};
+use super::output::{LimitHit, RunError};
 use crate::cgroup;
 use crate::spec::{Outcome, SandboxReport};
 

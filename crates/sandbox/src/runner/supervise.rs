@@ -6,8 +6,9 @@ use std::time::{Duration, Instant};
 use tokio::net::UnixStream;
 
 use super::capture::{capture, exchange, Flood};
+use super::output::{Captured, LimitHit, RunError, RunOptions, RunOutput};
+use super::process::{LauncherProcess, Stream};
 use super::report::{self, Ending};
-use super::{Captured, LauncherProcess, LimitHit, RunError, RunOptions, RunOutput, Stream};
 use crate::cgroup::{attach, RunCgroup};
 use crate::spec::{Outcome, SandboxSpec};
 
