@@ -18,7 +18,8 @@ use executor::{ExecutionService, ExecutorConfig, LimitPolicy, RuntimePaths, Temp
 use serde_json::Value;
 use tower::ServiceExt;
 
-use crate::app::{assemble, AppState};
+use crate::app::assemble;
+use crate::state::AppState;
 use crate::{routes, AppOptions};
 
 /// A service over a temporary directory, kept alive as long as the returned guard.
