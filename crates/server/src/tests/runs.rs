@@ -15,11 +15,7 @@ fn options() -> AppOptions {
 }
 
 async fn post_as(app: &TestApp, body: Value, headers: &[(&str, &str)]) -> Reply {
-    let mut request = Request::post("/execute").header(header::CONTENT_TYPE, "application/json");
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    app.send(request.body(Body::from(body.to_string())).unwrap()).await
+    app.send(json_request("/execute", body, headers)).await
 }
 
 async fn execute(app: &TestApp, body: Value) -> Reply {
@@ -226,4 +222,44 @@ async fn nvidia_refusals_carry_the_dialects_fields() {
     assert_eq!(reply.body["process_status"], "error");
     assert_eq!(reply.body["stderr"], detail);
     assert_eq!(launcher.launched_count_of("echo never"), 0, "nothing ran");
+}
+
+/// A shell session's calls are one-shot runs in the session's own workspace, whose files the
+/// file routes then serve; the session is its tenant's only.
+#[tokio::test]
+async fn a_shell_session_runs_in_its_workspace() {
+    let (app, launcher) = running_app(options()).await;
+    let team_a = [("x-tenant-id", "team-a")];
+    let created = app.send(json_request("/session/create", json!({}), &team_a)).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    assert_eq!(created.body["tenant_id"], "team-a");
+    let id = created.body["session_id"].as_str().expect("session_id").to_owned();
+    let call = json!({"session_id": id, "language": "shell", "code": "write made.txt by the code\necho one"});
+    let reply = app.send(json_request("/session/execute", call, &team_a)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!((reply.body["stdout"].as_str(), reply.body["session_id"].as_str()), (Some("one\n"), Some(id.as_str())));
+    let call = json!({"session_id": id, "language": "shell", "code": "echo two"});
+    let reply = app.send(json_request("/session/execute", call.clone(), &team_a)).await;
+    assert_eq!(reply.body["stdout"], "two\n", "{}", reply.body);
+    assert_eq!(workspace_of(&launcher.spec_of("echo one")), workspace_of(&launcher.spec_of("echo two")));
+    let file = Request::get(format!("/session/{id}/files/made.txt")).header("x-tenant-id", "team-a");
+    let (status, _, bytes) = app.send_raw(file.body(Body::empty()).unwrap()).await;
+    assert_eq!((status, bytes.as_slice()), (StatusCode::OK, b"by the code".as_slice()));
+    // Another tenant is told there is no such session, and nothing runs for it.
+    let other = json!({"session_id": id, "language": "shell", "code": "echo intruder"});
+    let reply = app.send(json_request("/session/execute", other, &[("x-tenant-id", "team-b")])).await;
+    assert_error(&reply, StatusCode::NOT_FOUND, "Executor.NotFound");
+    assert_eq!(launcher.launched_count_of("echo intruder"), 0);
+    let destroyed = app.send(json_request("/session/destroy", json!({"session_id": id}), &team_a)).await;
+    assert_eq!(destroyed.status, StatusCode::OK, "{}", destroyed.body);
+    let reply = app.send(json_request("/session/execute", call, &team_a)).await;
+    assert_error(&reply, StatusCode::NOT_FOUND, "Executor.NotFound");
+}
+
+fn json_request(path: &str, body: Value, headers: &[(&str, &str)]) -> Request<Body> {
+    let mut request = Request::post(path).header(header::CONTENT_TYPE, "application/json");
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request.body(Body::from(body.to_string())).unwrap()
 }
