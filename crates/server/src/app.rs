@@ -3,7 +3,6 @@
 use std::any::Any;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::body::{Body, Bytes};
 use axum::extract::DefaultBodyLimit;
@@ -19,55 +18,7 @@ use crate::auth::{self, ApiToken};
 use crate::error::ApiError;
 use crate::request_id::{self, RequestId};
 use crate::routes;
-use crate::routes::metrics::MetricsSource;
-
-/// How the API behaves, apart from the service behind it.
-#[derive(Debug, Clone)]
-pub struct AppOptions {
-    /// Largest request body accepted; larger ones get a 413.
-    pub max_body_bytes: usize,
-    /// Reported by `GET /health`.
-    pub version: String,
-    /// The persistent workspace shared by NVIDIA-dialect requests that name no session
-    /// (that sandbox's callers expect files to survive from one request to the next).
-    pub nvidia_workspace: String,
-    /// The template of NVIDIA-dialect requests that name none (their callers expect numpy,
-    /// pandas and plotly); `None` or empty: the system interpreter.
-    pub nvidia_template: Option<String>,
-    /// When the daemon started, for `uptime_seconds`.
-    pub started_at: Instant,
-    /// When set, every endpoint but `GET /health` requires this token, as
-    /// `Authorization: Bearer <token>` or `X-API-Key: <token>`. An empty token matches
-    /// nothing (it locks the API; it does not open it).
-    pub api_token: Option<String>,
-    /// What `GET /metrics` reports besides the service's own counters.
-    pub metrics: Option<MetricsSource>,
-    /// What `GET /outbox` reports: the delivery outbox's counts and dead letters.
-    pub outbox: Option<crate::routes::outbox::OutboxSource>,
-}
-
-impl Default for AppOptions {
-    fn default() -> Self {
-        AppOptions {
-            max_body_bytes: 16 * 1024 * 1024,
-            version: env!("CARGO_PKG_VERSION").to_owned(),
-            nvidia_workspace: "nvidia-default".to_owned(),
-            nvidia_template: Some("python-data".to_owned()),
-            started_at: Instant::now(),
-            api_token: None,
-            metrics: None,
-            outbox: None,
-        }
-    }
-}
-
-/// What every handler can reach.
-pub struct AppState {
-    pub service: Arc<ExecutionService>,
-    pub options: AppOptions,
-    /// The OpenAPI document, rendered once.
-    pub openapi_json: Bytes,
-}
+use crate::state::{AppOptions, AppState};
 
 /// The whole HTTP API. Layers, outermost first: request id (so everything below, including
 /// the panic handler, renders errors with it), tracing, the API token check (before any body

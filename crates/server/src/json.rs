@@ -10,8 +10,8 @@ use axum::http::{header, HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::app::AppState;
 use crate::error::{ApiError, ErrorCode};
+use crate::state::AppState;
 
 /// The raw bytes of a JSON body: content type checked, size within `max_body_bytes`.
 ///

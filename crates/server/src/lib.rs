@@ -11,16 +11,16 @@ pub mod error;
 mod json;
 mod request_id;
 mod routes;
+mod state;
 mod tenant;
 
-pub use app::{app, serve, AppOptions};
+pub use app::{app, serve};
 pub use error::{ApiError, ErrorBody, ErrorCode};
 pub use routes::execute::{
     AcceptedStatus, EncodedFile, ExecuteRequest, ExecutionAccepted, FileContent, FileEncoding, LimitsRequest,
 };
-pub use routes::metrics::MetricsSource;
 pub use routes::openapi::{document_json as openapi_json, ApiDoc};
-pub use routes::outbox::OutboxSource;
+pub use state::{AppOptions, MetricsSource, OutboxSource};
 
 #[cfg(test)]
 mod tests;

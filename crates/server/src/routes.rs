@@ -17,8 +17,8 @@ use axum::http::{Method, Uri};
 use axum::routing::{get, post};
 use axum::Router;
 
-use crate::app::AppState;
 use crate::error::{ApiError, ErrorCode};
+use crate::state::AppState;
 
 pub(crate) fn router() -> Router<Arc<AppState>> {
     Router::new()

@@ -1,12 +1,14 @@
-//! In-process HTTP tests of everything that does not need code to run: the service's
-//! `execute` is never reached by these requests.
+//! In-process HTTP tests. Most need no code to run, and use a service that cannot start
+//! sandboxes; `runs` uses one whose sandboxes are a fake launcher's ([`fakes`]).
 
 mod auth;
 mod errors;
 mod execute;
 mod executions;
+mod fakes;
 mod health;
 mod metrics;
+mod runs;
 mod templates;
 
 use std::sync::Arc;
@@ -18,14 +20,20 @@ use executor::{ExecutionService, ExecutorConfig, LimitPolicy, RuntimePaths, Temp
 use serde_json::Value;
 use tower::ServiceExt;
 
-use crate::app::{assemble, AppState};
+use crate::app::assemble;
+use crate::state::AppState;
 use crate::{routes, AppOptions};
+use fakes::{FakeLauncher, MemoryRecorder};
 
 /// A service over a temporary directory, kept alive as long as the returned guard.
 ///
 /// Its launcher does not exist, so the service's start-up self-test fails and it reports
 /// itself unhealthy: nothing here may depend on code running.
 async fn service() -> (Arc<ExecutionService>, tempfile::TempDir) {
+    service_with(executor::ServiceOptions::default()).await
+}
+
+async fn service_with(options: executor::ServiceOptions) -> (Arc<ExecutionService>, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
     let config = ExecutorConfig {
         workspace_root: dir.path().join("workspaces"),
@@ -38,7 +46,7 @@ async fn service() -> (Arc<ExecutionService>, tempfile::TempDir) {
         confinement: Default::default(),
         cgroups: Default::default(),
     };
-    let service = ExecutionService::new(config, executor::ServiceOptions::default()).await.expect("service");
+    let service = ExecutionService::new(config, options).await.expect("service");
     (service, dir)
 }
 
@@ -54,6 +62,19 @@ async fn test_app_with(options: AppOptions, extra: Router<Arc<AppState>>) -> Tes
 
 async fn test_app() -> TestApp {
     test_app_with(AppOptions::default(), Router::new()).await
+}
+
+/// The API over a service whose sandboxes are `FakeLauncher`'s and whose executions are
+/// recorded in memory: it passes its self-test, so it is healthy and runs code.
+async fn running_app(options: AppOptions) -> (TestApp, Arc<FakeLauncher>) {
+    let launcher = Arc::new(FakeLauncher::default());
+    let service_options = executor::ServiceOptions {
+        launcher: Some(launcher.clone()),
+        recorder: Some(Arc::new(MemoryRecorder::default())),
+        ..Default::default()
+    };
+    let (service, dir) = service_with(service_options).await;
+    (TestApp { router: assemble(routes::router(), service, options), _dir: dir }, launcher)
 }
 
 struct Reply {

@@ -28,19 +28,8 @@ impl From<ExecuteError> for ApiError {
                 ),
             ),
             // Said the same whatever the other tenant's execution is doing: nothing of it leaks.
-            ExecuteError::IdTaken(_) => ApiError::new(
-                ErrorCode::Conflict,
-                "This execution_id is taken.",
-                detail,
-                "Send another execution_id (or none, and one is generated); ids are unique across tenants.",
-            ),
-            ExecuteError::Sandbox { .. } => ApiError::new(
-                ErrorCode::Sandbox,
-                "The sandbox could not start, so the code did not run.",
-                detail,
-                "This is a host problem, not a problem with the code: GET /health and GET /info \
-                 show which isolation layer is missing; check the daemon's log.",
-            ),
+            ExecuteError::IdTaken(_) => ID_TAKEN.with(detail),
+            ExecuteError::Sandbox { .. } => SANDBOX.with(detail),
             ExecuteError::QueueFull { retry_after_secs, .. } => ApiError::new(
                 ErrorCode::QueueFull,
                 "The executor is running and queueing as many executions as it takes.",
@@ -48,55 +37,16 @@ impl From<ExecuteError> for ApiError {
                 format!("Retry after {retry_after_secs} s (the Retry-After header), or run fewer executions at once."),
             )
             .with_retry_after(retry_after_secs),
-            ExecuteError::ShuttingDown => ApiError::new(
-                ErrorCode::ShuttingDown,
-                "The executor is shutting down and takes no new executions.",
-                detail,
-                "Send the request to another executor, or again once this one has restarted.",
-            )
-            .with_retry_after(5),
-            ExecuteError::NotFound(_) => ApiError::new(
-                ErrorCode::NotFound,
-                "No such execution.",
-                detail,
-                "Check the execution_id; records of finished executions are kept for a limited time.",
-            ),
-            ExecuteError::UnknownTemplate(_) => ApiError::new(
-                ErrorCode::NotFound,
-                "No such template.",
-                detail,
-                "Name a template that GET /templates lists (POST /templates creates one), or leave `template` out.",
-            ),
+            ExecuteError::ShuttingDown => SHUTTING_DOWN.with(detail).with_retry_after(5),
+            ExecuteError::NotFound(_) => NO_EXECUTION.with(detail),
+            ExecuteError::UnknownTemplate(_) => NO_TEMPLATE.with(detail),
             ExecuteError::TemplateBuild { template, log_tail, .. } => {
                 super::from_template::build_failed(&template, detail, &log_tail)
             }
-            ExecuteError::SessionNotFound(_) => ApiError::new(
-                ErrorCode::NotFound,
-                "No such session.",
-                detail,
-                "Create a session with POST /session/create and use its session_id with the same tenant \
-                 (tenant_id or X-Tenant-ID); sessions expire after their ttl of idle time.",
-            ),
-            ExecuteError::SessionLimit(_) => ApiError::new(
-                ErrorCode::SessionLimit,
-                "Too many sessions are alive.",
-                detail,
-                "Destroy sessions you no longer need (POST /session/destroy) or wait for idle ones to expire, \
-                 then create the session again.",
-            )
-            .with_retry_after(5),
-            ExecuteError::FileNotFound(_) => ApiError::new(
-                ErrorCode::NotFound,
-                "No such file.",
-                detail,
-                "GET /session/{id}/files lists the session's files.",
-            ),
-            ExecuteError::FileConflict(_) => ApiError::new(
-                ErrorCode::Conflict,
-                "The workspace changed at this path while the upload was being written; nothing was written.",
-                detail,
-                "Send the upload again, when the session's code (or another upload) is not changing the same path.",
-            ),
+            ExecuteError::SessionNotFound(_) => NO_SESSION.with(detail),
+            ExecuteError::SessionLimit(_) => SESSION_LIMIT.with(detail).with_retry_after(5),
+            ExecuteError::FileNotFound(_) => NO_FILE.with(detail),
+            ExecuteError::FileConflict(_) => FILE_CONFLICT.with(detail),
             ExecuteError::WorkspaceFull { limit, .. } => ApiError::new(
                 ErrorCode::PayloadTooLarge,
                 "The workspace is full.",
@@ -109,6 +59,76 @@ impl From<ExecuteError> for ApiError {
         }
     }
 }
+
+/// The answer to an error whose description and solution do not depend on its fields.
+struct Answer {
+    code: ErrorCode,
+    description: &'static str,
+    solution: &'static str,
+}
+
+impl Answer {
+    fn with(&self, detail: String) -> ApiError {
+        ApiError::new(self.code, self.description, detail, self.solution)
+    }
+}
+
+const ID_TAKEN: Answer = Answer {
+    code: ErrorCode::Conflict,
+    description: "This execution_id is taken.",
+    solution: "Send another execution_id (or none, and one is generated); ids are unique across tenants.",
+};
+
+const SANDBOX: Answer = Answer {
+    code: ErrorCode::Sandbox,
+    description: "The sandbox could not start, so the code did not run.",
+    solution: "This is a host problem, not a problem with the code: GET /health and GET /info \
+               show which isolation layer is missing; check the daemon's log.",
+};
+
+const SHUTTING_DOWN: Answer = Answer {
+    code: ErrorCode::ShuttingDown,
+    description: "The executor is shutting down and takes no new executions.",
+    solution: "Send the request to another executor, or again once this one has restarted.",
+};
+
+const NO_EXECUTION: Answer = Answer {
+    code: ErrorCode::NotFound,
+    description: "No such execution.",
+    solution: "Check the execution_id; records of finished executions are kept for a limited time.",
+};
+
+const NO_TEMPLATE: Answer = Answer {
+    code: ErrorCode::NotFound,
+    description: "No such template.",
+    solution: "Name a template that GET /templates lists (POST /templates creates one), or leave `template` out.",
+};
+
+const NO_SESSION: Answer = Answer {
+    code: ErrorCode::NotFound,
+    description: "No such session.",
+    solution: "Create a session with POST /session/create and use its session_id with the same tenant \
+               (tenant_id or X-Tenant-ID); sessions expire after their ttl of idle time.",
+};
+
+const SESSION_LIMIT: Answer = Answer {
+    code: ErrorCode::SessionLimit,
+    description: "Too many sessions are alive.",
+    solution: "Destroy sessions you no longer need (POST /session/destroy) or wait for idle ones to expire, \
+               then create the session again.",
+};
+
+const NO_FILE: Answer = Answer {
+    code: ErrorCode::NotFound,
+    description: "No such file.",
+    solution: "GET /session/{id}/files lists the session's files.",
+};
+
+const FILE_CONFLICT: Answer = Answer {
+    code: ErrorCode::Conflict,
+    description: "The workspace changed at this path while the upload was being written; nothing was written.",
+    solution: "Send the upload again, when the session's code (or another upload) is not changing the same path.",
+};
 
 /// A concrete hint per field: the caller should not have to read the source to fix a request.
 fn solution_for_field(field: &str) -> String {

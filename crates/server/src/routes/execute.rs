@@ -19,10 +19,10 @@ use serde_json::Value;
 pub use accepted::{AcceptedStatus, ExecutionAccepted};
 pub use body::{EncodedFile, ExecuteRequest, FileContent, FileEncoding, LimitsRequest};
 
-use crate::app::AppState;
 use crate::dialect::{self, DialectErrorBody, DialectFields};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::json::{self, JsonBytes};
+use crate::state::AppState;
 
 #[utoipa::path(
     post,

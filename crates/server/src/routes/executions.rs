@@ -10,8 +10,8 @@ use axum::Json;
 use executor::validate::check_id;
 use executor::ExecutionRecord;
 
-use crate::app::AppState;
 use crate::error::{ApiError, ErrorBody};
+use crate::state::AppState;
 
 /// Where the record of execution `id` is read; `id` must already be valid.
 pub fn status_url(id: &str) -> String {

@@ -6,8 +6,8 @@ use axum::extract::State;
 use axum::Json;
 use executor::HostInfo;
 
-use crate::app::AppState;
 use crate::error::ErrorBody;
+use crate::state::AppState;
 
 #[utoipa::path(
     get,

@@ -15,30 +15,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use crate::app::AppState;
 use crate::error::{ApiError, ErrorBody};
-
-/// What the daemon adds to `GET /metrics` beyond the service's counters.
-#[derive(Clone, Default)]
-pub struct MetricsSource {
-    /// The installed Prometheus recorder's handle; its output heads the text form.
-    pub prometheus: Option<PrometheusHandle>,
-    /// Called on each JSON request; the fields of the object it returns (outbox counters and
-    /// the like) join the service's. Anything but an object is ignored.
-    pub extra_json: Option<Arc<dyn Fn() -> Value + Send + Sync>>,
-    /// Called before each report, so gauges the daemon keeps (the outbox's) are current.
-    pub refresh: Option<Arc<dyn Fn() + Send + Sync>>,
-}
-
-impl std::fmt::Debug for MetricsSource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MetricsSource")
-            .field("prometheus", &self.prometheus.is_some())
-            .field("extra_json", &self.extra_json.is_some())
-            .field("refresh", &self.refresh.is_some())
-            .finish()
-    }
-}
+use crate::state::{AppState, MetricsSource};
 
 /// The Prometheus text exposition format, version 0.0.4.
 pub const PROMETHEUS_CONTENT_TYPE: &str = "text/plain; version=0.0.4";

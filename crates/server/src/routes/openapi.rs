@@ -13,10 +13,10 @@ mod contract;
 
 pub use contract::Contract;
 
-use crate::app::AppState;
 use crate::dialect::DialectErrorBody;
 use crate::error::ErrorBody;
 use crate::routes::{execute, executions, health, info, metrics, outbox, root, sessions, templates};
+use crate::state::AppState;
 
 #[derive(OpenApi)]
 #[openapi(

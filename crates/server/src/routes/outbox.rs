@@ -7,18 +7,8 @@ use axum::extract::State;
 use axum::Json;
 use serde_json::Value;
 
-use crate::app::AppState;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
-
-/// Produces the outbox report (the daemon reads it from its store).
-#[derive(Clone)]
-pub struct OutboxSource(pub Arc<dyn Fn() -> Value + Send + Sync>);
-
-impl std::fmt::Debug for OutboxSource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("OutboxSource")
-    }
-}
+use crate::state::AppState;
 
 #[utoipa::path(
     get,

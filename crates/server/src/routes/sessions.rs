@@ -17,9 +17,9 @@ use executor::{ExecuteError, Language, NewSession, SessionCall, SessionInfo, Ses
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::app::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::json::{self, JsonBytes};
+use crate::state::AppState;
 use crate::tenant;
 
 #[derive(Debug, Deserialize, ToSchema)]

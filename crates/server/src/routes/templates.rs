@@ -11,9 +11,9 @@ use executor::{TemplateInfo, TemplateSpec};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::app::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::json::{self, JsonBytes};
+use crate::state::AppState;
 
 /// Every template, built-in and custom.
 #[derive(Debug, Serialize, ToSchema)]

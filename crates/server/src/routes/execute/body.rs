@@ -12,8 +12,8 @@ use serde::Deserialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use crate::app::AppOptions;
 use crate::dialect;
+use crate::state::AppOptions;
 
 /// The runtime executor's fields, the NVIDIA dialect's `generated_code`, and ours.
 #[derive(Debug, Deserialize, ToSchema)]

@@ -76,7 +76,39 @@ fn request_bodies(schemas: &mut Value, contract: &Contract) {
         merge(&mut properties["language"], json!({ "type": "string", "pattern": language_pattern() }));
         merge(&mut properties["code"], json!({ "type": "string", "pattern": patterns::CODE }));
     }
-    let execute = &mut schemas["ExecuteRequest"];
+    execute_request(&mut schemas["ExecuteRequest"], limits);
+    let caps = [
+        ("memory_mb", limits.max_memory_mb),
+        ("max_output_bytes", limits.max_output_bytes),
+        ("max_processes", limits.max_processes),
+    ];
+    for (field, cap) in caps {
+        merge(&mut schemas["LimitsRequest"]["properties"][field], json!({ "minimum": 1, "maximum": cap }));
+    }
+    merge(
+        &mut schemas["SessionLimits"]["properties"]["max_output_bytes"],
+        json!({ "minimum": 1, "maximum": limits.max_output_bytes }),
+    );
+    let create = &mut schemas["CreateSessionRequest"]["properties"];
+    merge(&mut create["ttl"], json!({ "minimum": 1, "maximum": contract.max_ttl_secs }));
+    merge(&mut create["scope"], scope_schema());
+    merge(&mut schemas["UploadRequest"]["properties"]["path"], path_schema());
+    merge(&mut schemas["UploadRequest"]["properties"]["content_base64"], json!({ "pattern": patterns::BASE64 }));
+    // `utf8` is taken for `utf-8`; base64 content must be base64.
+    merge(&mut schemas["FileEncoding"], json!({ "enum": ["utf-8", "utf8", "base64"] }));
+    schemas["EncodedFile"]["oneOf"] = json!([
+        { "properties": { "encoding": { "enum": ["utf-8", "utf8"] } } },
+        { "required": ["encoding"], "properties": { "encoding": { "enum": ["base64"] }, "content": { "pattern": patterns::BASE64 } } },
+    ]);
+    template_spec(&mut schemas["TemplateSpec"]);
+    let caps = [("memory_mb", limits.max_memory_mb), ("timeout_secs", limits.max_timeout_secs.floor() as u64)];
+    for (field, cap) in caps {
+        merge(&mut schemas["TemplateLimitsSpec"]["properties"][field], json!({ "minimum": 1, "maximum": cap }));
+    }
+}
+
+/// What `POST /execute` alone takes: the dialect's `generated_code`, scopes, environment, files.
+fn execute_request(execute: &mut Value, limits: &LimitPolicy) {
     merge(&mut execute["properties"]["generated_code"], json!({ "type": "string", "pattern": patterns::CODE }));
     merge(&mut execute["properties"]["scope"], scope_schema());
     merge(&mut execute["properties"]["env_vars"], env_schema());
@@ -107,34 +139,6 @@ fn request_bodies(schemas: &mut Value, contract: &Contract) {
             },
         },
     ]);
-    let caps = [
-        ("memory_mb", limits.max_memory_mb),
-        ("max_output_bytes", limits.max_output_bytes),
-        ("max_processes", limits.max_processes),
-    ];
-    for (field, cap) in caps {
-        merge(&mut schemas["LimitsRequest"]["properties"][field], json!({ "minimum": 1, "maximum": cap }));
-    }
-    merge(
-        &mut schemas["SessionLimits"]["properties"]["max_output_bytes"],
-        json!({ "minimum": 1, "maximum": limits.max_output_bytes }),
-    );
-    let create = &mut schemas["CreateSessionRequest"]["properties"];
-    merge(&mut create["ttl"], json!({ "minimum": 1, "maximum": contract.max_ttl_secs }));
-    merge(&mut create["scope"], scope_schema());
-    merge(&mut schemas["UploadRequest"]["properties"]["path"], path_schema());
-    merge(&mut schemas["UploadRequest"]["properties"]["content_base64"], json!({ "pattern": patterns::BASE64 }));
-    // `utf8` is taken for `utf-8`; base64 content must be base64.
-    merge(&mut schemas["FileEncoding"], json!({ "enum": ["utf-8", "utf8", "base64"] }));
-    schemas["EncodedFile"]["oneOf"] = json!([
-        { "properties": { "encoding": { "enum": ["utf-8", "utf8"] } } },
-        { "required": ["encoding"], "properties": { "encoding": { "enum": ["base64"] }, "content": { "pattern": patterns::BASE64 } } },
-    ]);
-    template_spec(&mut schemas["TemplateSpec"]);
-    let caps = [("memory_mb", limits.max_memory_mb), ("timeout_secs", limits.max_timeout_secs.floor() as u64)];
-    for (field, cap) in caps {
-        merge(&mut schemas["TemplateLimitsSpec"]["properties"][field], json!({ "minimum": 1, "maximum": cap }));
-    }
 }
 
 /// A new template: its packages' rules are its language's.

@@ -17,9 +17,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::session_id;
-use crate::app::AppState;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::json::{self, JsonBytes};
+use crate::state::AppState;
 use crate::tenant;
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -7,8 +7,8 @@ use proptest::prelude::*;
 use serde_json::{Map, Value};
 
 use super::ExecuteRequest;
-use crate::app::AppOptions;
 use crate::json;
+use crate::state::AppOptions;
 
 /// The body's own field names (often) and others (sometimes).
 fn key() -> impl Strategy<Value = String> {
