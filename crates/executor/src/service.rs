@@ -312,3 +312,6 @@ fn posture_of(sandboxes: &Sandboxes, self_test: Result<(), String>) -> Result<Po
     };
     Ok(Posture { layers, health, missing_required })
 }
+
+#[cfg(test)]
+mod tests;
