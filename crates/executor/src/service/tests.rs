@@ -2,145 +2,19 @@
 //! sandbox itself (admission, workspace, files in, the lifecycle, artifacts, the result, the
 //! record, tenancy, the queue and the shutdown) is the real one.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+mod fake;
+
+use std::sync::Arc;
 use std::time::Duration;
 
-use sandbox::runner::{Captured, RunError, RunOutput};
-use sandbox::zygote::ZygoteLink;
-use sandbox::{Mount, Outcome, SandboxReport, SandboxSpec};
-use tokio_util::sync::CancellationToken;
+use fake::{FakeLauncher, Recorded};
 
 use super::{ExecutionService, ServiceOptions};
-use crate::launcher::{LaunchFuture, Launcher};
-use crate::recorder::{rfc3339, ExecutionRecord, ExecutionRecorder, ExecutionState, StartedExecution};
+use crate::recorder::ExecutionState;
 use crate::{
-    ExactJson, ExecuteError, ExecutionRequest, ExecutionResult, ExecutionStatus, ExecutorConfig, InputFile, Language,
-    LaunchPath, LimitPolicy, RuntimePaths, TemplateConfig, TerminationReason, WorkspaceChoice,
+    ExecuteError, ExecutionRequest, ExecutionResult, ExecutionStatus, ExecutorConfig, InputFile, Language, LaunchPath,
+    LimitPolicy, RuntimePaths, TemplateConfig, TerminationReason, WorkspaceChoice,
 };
-
-/// Runs the shell "code" of a spec as a few words, one command a line:
-/// `exit N`, `echo-stdin`, `cat FILE` (from the workspace), `write FILE TEXT` (into it),
-/// `hang` (until the wall time passes, as the real launcher stops it, or until cancelled),
-/// `cannot-start` (the sandbox's setup fails).
-struct FakeLauncher;
-
-impl FakeLauncher {
-    async fn run(spec: &SandboxSpec, cancel: CancellationToken) -> RunOutput {
-        let code = file(spec, "/sandbox/user.sh").unwrap_or_default();
-        let workspace = spec.mounts.iter().find_map(|m| match m {
-            Mount::Bind { source, target, .. } if target == crate::rootfs::WORKSPACE => Some(source.clone()),
-            _ => None,
-        });
-        let workspace = std::path::PathBuf::from(workspace.expect("the run's workspace is bound"));
-        let mut stdout = Vec::new();
-        let mut outcome = Outcome::Exited { code: 0 };
-        for line in code.lines() {
-            let words: Vec<&str> = line.splitn(3, ' ').collect();
-            match words.as_slice() {
-                ["exit", code] => {
-                    outcome = Outcome::Exited { code: code.parse().expect("an exit code") };
-                    break;
-                }
-                ["echo-stdin"] => stdout.extend_from_slice(spec.stdin.as_bytes()),
-                ["cat", name] => stdout.extend(std::fs::read(workspace.join(name)).unwrap_or_default()),
-                ["write", name, text] => std::fs::write(workspace.join(name), text).expect("write into the workspace"),
-                ["hang"] => {
-                    outcome = tokio::select! {
-                        _ = tokio::time::sleep(Duration::from_millis(spec.limits.wall_time_ms)) => Outcome::TimedOut,
-                        _ = cancel.cancelled() => Outcome::Cancelled,
-                    };
-                    break;
-                }
-                ["cannot-start"] => {
-                    outcome = Outcome::SetupFailed { stage: "mount".into(), message: "no such device".into() };
-                    break;
-                }
-                other => panic!("the fake launcher does not know {other:?}"),
-            }
-        }
-        let report = SandboxReport {
-            outcome,
-            wall_time_ms: 1.5,
-            cpu_time_ms: 1.0,
-            peak_memory_kb: 2048,
-            channel: None,
-            channel_truncated: false,
-            full_filesystems: Vec::new(),
-        };
-        let total_bytes = stdout.len() as u64;
-        RunOutput {
-            report,
-            stdout: Captured { bytes: stdout, total_bytes, truncated: false },
-            stderr: Captured::default(),
-            limit: None,
-        }
-    }
-}
-
-fn file(spec: &SandboxSpec, path: &str) -> Option<String> {
-    spec.mounts.iter().find_map(|m| match m {
-        Mount::File { target, contents, .. } if target == path => Some(contents.clone()),
-        _ => None,
-    })
-}
-
-impl Launcher for FakeLauncher {
-    fn launch<'a>(
-        &'a self,
-        spec: &'a SandboxSpec,
-        _max_output_bytes: u64,
-        cancel: CancellationToken,
-        _handoff: Option<std::os::fd::OwnedFd>,
-    ) -> LaunchFuture<'a> {
-        Box::pin(async move { Ok(FakeLauncher::run(spec, cancel).await) })
-    }
-
-    fn launch_forked<'a>(
-        &'a self,
-        _zygote: &'a ZygoteLink,
-        _spec: &'a SandboxSpec,
-        _max_output_bytes: u64,
-        _cancel: CancellationToken,
-        _handed: Vec<std::os::fd::OwnedFd>,
-    ) -> LaunchFuture<'a> {
-        Box::pin(async { Err(RunError::Protocol("these tests start no zygote".into())) })
-    }
-}
-
-/// What a store keeps of executions, in memory.
-#[derive(Default)]
-struct Recorded {
-    started: Mutex<HashMap<String, StartedExecution>>,
-    finished: Mutex<HashMap<String, ExecutionResult>>,
-}
-
-impl ExecutionRecorder for Recorded {
-    fn started(&self, execution: &StartedExecution) -> Result<(), ExecuteError> {
-        self.started.lock().unwrap().insert(execution.execution_id.clone(), execution.clone());
-        Ok(())
-    }
-
-    fn finished(&self, result: &ExecutionResult) -> Result<(), String> {
-        self.finished.lock().unwrap().insert(result.execution_id.clone(), result.clone());
-        Ok(())
-    }
-
-    fn lookup(&self, execution_id: &str) -> Result<Option<ExecutionRecord>, String> {
-        let Some(started) = self.started.lock().unwrap().get(execution_id).cloned() else { return Ok(None) };
-        let result = self.finished.lock().unwrap().get(execution_id).cloned();
-        Ok(Some(ExecutionRecord {
-            execution_id: started.execution_id,
-            state: if result.is_some() { ExecutionState::Finished } else { ExecutionState::Running },
-            language: started.language,
-            started_at: rfc3339(started.started_at_ms),
-            finished_at: result.as_ref().map(|_| rfc3339(started.started_at_ms)),
-            tenant_id: started.tenant_id,
-            scope: started.scope,
-            result: result.map(|r| ExactJson::parse(&serde_json::to_string(&r).unwrap()).unwrap()),
-        }))
-    }
-}
 
 struct Harness {
     service: Arc<ExecutionService>,
@@ -149,6 +23,10 @@ struct Harness {
 }
 
 async fn harness(max_running: usize, max_queued: usize) -> Harness {
+    harness_with(max_running, max_queued, Default::default()).await
+}
+
+async fn harness_with(max_running: usize, max_queued: usize, warm: crate::WarmConfig) -> Harness {
     let dir = tempfile::tempdir().expect("temp dir");
     let config = ExecutorConfig {
         workspace_root: dir.path().join("workspaces"),
@@ -166,6 +44,7 @@ async fn harness(max_running: usize, max_queued: usize) -> Harness {
         recorder: Some(recorded.clone()),
         max_running,
         max_queued,
+        warm,
         launcher: Some(Arc::new(FakeLauncher)),
         ..Default::default()
     };
@@ -317,4 +196,59 @@ async fn shutdown_kills_what_outlives_the_grace_and_refuses_new_work() {
     let late = h.service.execute(request("late", "acme", "exit 0")).await;
     assert!(matches!(late, Err(ExecuteError::ShuttingDown)), "{late:?}");
     assert!(matches!(h.service.submit(request("late-async", "acme", "exit 0")), Err(ExecuteError::ShuttingDown)));
+}
+
+/// A service whose Python runs are served by pre-started sandboxes, once one is ready.
+async fn warm_harness() -> Harness {
+    let warm = crate::WarmConfig { per_key: 1, ..Default::default() };
+    let h = harness_with(4, 4, warm).await;
+    h.service.start_warm();
+    let ready = || h.service.info().warm.pools.iter().any(|p| p.language == Language::Python && p.ready > 0);
+    for _ in 0..500 {
+        if ready() {
+            return h;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("no pre-started Python sandbox: {:?}", h.service.info().warm);
+}
+
+fn python(id: &str, code: &str) -> ExecutionRequest {
+    ExecutionRequest { language: Language::Python, warm: true, ..request(id, "acme", code) }
+}
+
+#[tokio::test]
+async fn a_pre_started_sandbox_takes_the_run_with_its_files_and_artifacts() {
+    let h = warm_harness().await;
+    let mut req = python("warm-1", "cat input.txt\nwrite out.txt made\nexit 0");
+    req.files = vec![InputFile { path: "input.txt".into(), content: b"warm input".to_vec() }];
+    let result = h.service.execute(req).await.expect("run");
+    assert_eq!(result.metrics.path, LaunchPath::Warm);
+    assert_eq!((result.status, result.stdout.as_str()), (ExecutionStatus::Success, "warm input"));
+    assert_eq!(result.artifacts.iter().map(|a| a.path.as_str()).collect::<Vec<_>>(), ["out.txt"]);
+    // The run's clock starts at the claim, not when the sandbox started.
+    assert_ne!(result.metrics.duration_ms, 1.5);
+    h.service.shutdown(Duration::ZERO).await;
+}
+
+#[tokio::test]
+async fn a_pre_started_run_past_its_timeout_is_killed_and_timed_out() {
+    let h = warm_harness().await;
+    let mut req = python("warm-slow", "hang");
+    req.timeout_ms = 100;
+    let result = h.service.execute(req).await.expect("run");
+    assert_eq!(result.metrics.path, LaunchPath::Warm);
+    assert_eq!(result.status, ExecutionStatus::Timeout);
+    assert_eq!(result.termination_reason, Some(TerminationReason::Timeout));
+    assert!(result.metrics.duration_ms >= 100.0, "{}", result.metrics.duration_ms);
+    h.service.shutdown(Duration::ZERO).await;
+}
+
+#[tokio::test]
+async fn a_run_a_pre_started_sandbox_does_not_take_goes_cold() {
+    let h = warm_harness().await;
+    let result = h.service.execute(python("refused", "refuse-warm\nexit 4")).await.expect("run");
+    assert_eq!(result.metrics.path, LaunchPath::Cold);
+    assert_eq!((result.status, result.exit_code), (ExecutionStatus::Failed, 4));
+    h.service.shutdown(Duration::ZERO).await;
 }
