@@ -42,28 +42,8 @@ pub fn build(
     let signaled = matches!(report.outcome, Outcome::Signaled { .. });
     let failed = signaled || matches!(report.outcome, Outcome::Exited { code } if code != 0);
     let limit = run.limit.or((failed && workspace_full).then_some(LimitHit::Disk));
-    let mut setup_note = None;
-    let (mut status, process_status, exit_code, mut termination_reason) = match report.outcome {
-        Outcome::Exited { code: 0 } => (ExecutionStatus::Success, ProcessStatus::Completed, 0, None),
-        Outcome::Exited { code } => (ExecutionStatus::Failed, ProcessStatus::Error, code, None),
-        Outcome::Signaled { signal } => {
-            (ExecutionStatus::Killed, ProcessStatus::Error, 128 + signal, Some(TerminationReason::Signal))
-        }
-        Outcome::TimedOut => (ExecutionStatus::Timeout, ProcessStatus::Timeout, -1, Some(TerminationReason::Timeout)),
-        Outcome::Cancelled => (ExecutionStatus::Killed, ProcessStatus::Error, -1, Some(TerminationReason::Shutdown)),
-        Outcome::Lost => (ExecutionStatus::Killed, ProcessStatus::Error, -1, Some(TerminationReason::SandboxLost)),
-        Outcome::SetupFailed { stage, message } => match limit {
-            // The run's own limit left the sandbox no room to start: the code did not run
-            // because of what the caller asked, so it is the caller's result, not a 500.
-            Some(_) => {
-                setup_note = Some(format!(
-                    "sandbox-executor: the sandbox could not start within the run's limits ({stage}: {message})\n"
-                ));
-                (ExecutionStatus::Killed, ProcessStatus::Error, -1, None)
-            }
-            None => return Err(ExecuteError::Sandbox { stage, message }),
-        },
-    };
+    let Ending { mut status, process_status, exit_code, mut termination_reason, setup_note } =
+        ended(report.outcome, limit)?;
     if let Some(limit) = limit {
         let (reason, stopped) = match limit {
             LimitHit::Memory => (TerminationReason::MemoryLimit, true),
@@ -110,6 +90,50 @@ pub fn build(
     result.execution_time = round3(result.execution_time);
     apply_channel(&mut result, report.channel.as_deref(), report.channel_truncated);
     Ok(result)
+}
+
+/// How a run ended, as its result says it.
+struct Ending {
+    status: ExecutionStatus,
+    process_status: ProcessStatus,
+    exit_code: i32,
+    termination_reason: Option<TerminationReason>,
+    /// Why a sandbox its own limits left no room to start did not start.
+    setup_note: Option<String>,
+}
+
+/// How the run ended; a sandbox that could not start for another reason than the run's own
+/// limits is the error.
+fn ended(outcome: Outcome, limit: Option<LimitHit>) -> Result<Ending, ExecuteError> {
+    let (status, process_status, exit_code, termination_reason) = match outcome {
+        Outcome::Exited { code: 0 } => (ExecutionStatus::Success, ProcessStatus::Completed, 0, None),
+        Outcome::Exited { code } => (ExecutionStatus::Failed, ProcessStatus::Error, code, None),
+        Outcome::Signaled { signal } => {
+            (ExecutionStatus::Killed, ProcessStatus::Error, 128 + signal, Some(TerminationReason::Signal))
+        }
+        Outcome::TimedOut => (ExecutionStatus::Timeout, ProcessStatus::Timeout, -1, Some(TerminationReason::Timeout)),
+        Outcome::Cancelled => (ExecutionStatus::Killed, ProcessStatus::Error, -1, Some(TerminationReason::Shutdown)),
+        Outcome::Lost => (ExecutionStatus::Killed, ProcessStatus::Error, -1, Some(TerminationReason::SandboxLost)),
+        Outcome::SetupFailed { stage, message } => match limit {
+            // The run's own limit left the sandbox no room to start: the code did not run
+            // because of what the caller asked, so it is the caller's result, not a 500.
+            Some(_) => {
+                let note = format!(
+                    "sandbox-executor: the sandbox could not start within the run's limits ({stage}: {message})\n"
+                );
+                let (status, process_status) = (ExecutionStatus::Killed, ProcessStatus::Error);
+                return Ok(Ending {
+                    status,
+                    process_status,
+                    exit_code: -1,
+                    termination_reason: None,
+                    setup_note: Some(note),
+                });
+            }
+            None => return Err(ExecuteError::Sandbox { stage, message }),
+        },
+    };
+    Ok(Ending { status, process_status, exit_code, termination_reason, setup_note: None })
 }
 
 /// Takes the return value or error the driver sent; a channel that cannot be read fails a

@@ -5,6 +5,9 @@ use std::collections::BTreeMap;
 use crate::language::Language;
 use crate::templates::Template;
 
+/// The tenant of calls that name none.
+pub const DEFAULT_TENANT: &str = "default";
+
 /// A request that has passed validation. Built by the server from its JSON body, or by the CLI.
 #[derive(Debug, Clone)]
 pub struct ExecutionRequest {

@@ -83,7 +83,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
         Err(e) => Err(e.into()),
     };
-    service.shutdown();
+    service.shutdown(std::time::Duration::ZERO).await;
     let _ = std::fs::remove_dir_all(&root);
     let result = outcome.map_err(|e| anyhow!("{e}"))?;
     println!("{}", serde_json::to_string_pretty(&result)?);

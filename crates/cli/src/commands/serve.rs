@@ -26,11 +26,59 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     // Before anything of the directory is read or changed (store recovery, workspaces).
     let _lock = StateLock::take(&state_dir)?;
     let delivering = args.control_plane.control_plane_url.is_some();
-    let store = Arc::new(Store::open(&state_dir.join("executor.db"), delivering).map_err(|e| anyhow!("{e}"))?);
-    let recovered = store.recover_interrupted().map_err(|e| anyhow!("{e}"))?;
-    if !recovered.is_empty() {
-        tracing::warn!(count = recovered.len(), ids = ?recovered, "executions cut short by the previous daemon are recorded as killed");
+    let store = open_store(&state_dir, delivering)?;
+    let service = open_service(&args, &store).await?;
+    let nvidia_template = Some(args.nvidia_template.clone()).filter(|name| !name.is_empty());
+    if let Some(name) = &nvidia_template {
+        service.templates().get(name).map_err(|e| anyhow!("--nvidia-template: {e}"))?;
     }
+    let deliverer = match &args.control_plane.control_plane_url {
+        Some(url) => Some(start_delivery(&args.control_plane, url, args.port, &store, &service)?),
+        None => None,
+    };
+    let options = server::AppOptions {
+        max_body_bytes: args.max_body_bytes,
+        api_token: args.api_token(),
+        metrics: Some(server::MetricsSource {
+            prometheus,
+            extra_json: Some(outbox_json(&store)),
+            refresh: Some(outbox_gauges(&store)),
+        }),
+        outbox: delivering.then(|| server::OutboxSource(outbox_report(&store))),
+        nvidia_template,
+        ..server::AppOptions::default()
+    };
+    let router = server::app(service.clone(), options);
+    let addr = args.listen_addr();
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+    // From here on the daemon serves, and stops in order: its pooled sandboxes are removed.
+    service.start_warm();
+    tracing::info!(%addr, control_plane = delivering, "listening");
+    tokio::spawn(maintenance(store.clone(), Duration::from_secs(args.result_retention_secs)));
+    if let Some(deliverer) = deliverer.clone() {
+        tokio::spawn(async move { report_ready(&deliverer).await });
+    }
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let http = tokio::spawn(server::serve(listener, router, async move {
+        let _ = stop_rx.wait_for(|stop| *stop).await;
+    }));
+    let reason = first_signal().await;
+    tracing::info!(signal = reason, "shutting down: no new executions; running ones may finish");
+    tokio::spawn(exit_on_second_signal());
+    let _ = stop_tx.send(true);
+    service.shutdown(Duration::from_secs(args.shutdown_grace_secs)).await;
+    let _ = tokio::time::timeout(Duration::from_secs(5), http).await;
+    if let Some(deliverer) = &deliverer {
+        stop_delivery(deliverer).await;
+    }
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The execution service of the daemon's configuration, refused when a layer it requires is
+/// missing here.
+async fn open_service(args: &ServeArgs, store: &Arc<Store>) -> anyhow::Result<Arc<ExecutionService>> {
+    let state_dir = args.state_dir();
     let workspace_root = args.sandbox.workspace_path.clone().unwrap_or_else(|| state_dir.join("workspaces"));
     let config = args.sandbox.clone().into_config(workspace_root, &state_dir)?;
     let defaults = ServiceOptions::default();
@@ -55,73 +103,37 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             service.missing_required().join("; ")
         );
     }
-    let nvidia_template = Some(args.nvidia_template.clone()).filter(|name| !name.is_empty());
-    if let Some(name) = &nvidia_template {
-        service.templates().get(name).map_err(|e| anyhow!("--nvidia-template: {e}"))?;
-    }
     match service.health() {
         Ok(()) => tracing::info!("sandbox self-test passed"),
         Err(reason) => tracing::error!(%reason, "serving, but /health answers 503 and runs fail until this is fixed"),
     }
-    let deliverer = match &args.control_plane.control_plane_url {
-        Some(url) => Some(start_delivery(&args.control_plane, url, args.port, &store, &service)?),
-        None => None,
-    };
-    let router = server::app(
-        service.clone(),
-        server::AppOptions {
-            max_body_bytes: args.max_body_bytes,
-            api_token: args.api_token(),
-            metrics: Some(server::MetricsSource {
-                prometheus,
-                extra_json: Some(outbox_json(&store)),
-                refresh: Some(outbox_gauges(&store)),
-            }),
-            outbox: delivering.then(|| server::OutboxSource(outbox_report(&store))),
-            nvidia_template,
-            ..server::AppOptions::default()
-        },
-    );
-    let addr = args.listen_addr();
-    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
-    // From here on the daemon serves, and stops in order: its pooled sandboxes are removed.
-    service.start_warm();
-    tracing::info!(%addr, control_plane = delivering, "listening");
-    tokio::spawn(maintenance(store.clone(), Duration::from_secs(args.result_retention_secs)));
-    if let Some(deliverer) = &deliverer {
-        let deliverer = deliverer.clone();
-        tokio::spawn(async move {
-            if let Err(e) = deliverer.report_ready().await {
-                tracing::warn!(error = %e, "the control plane did not take the ready event");
-            }
-        });
-    }
+    Ok(service)
+}
 
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let mut http_stopped = stop_rx.clone();
-    let http = tokio::spawn(server::serve(listener, router, async move {
-        let _ = http_stopped.wait_for(|stop| *stop).await;
-    }));
-    let reason = first_signal().await;
-    tracing::info!(signal = reason, "shutting down: no new executions; running ones may finish");
-    tokio::spawn(exit_on_second_signal());
-    let _ = stop_tx.send(true);
-    service.stop_accepting();
-    // Runs forked by a zygote live in its process tree: the warm path closes after them.
-    drain(&service, Duration::from_secs(args.shutdown_grace_secs)).await;
-    service.close_warm().await;
-    let _ = tokio::time::timeout(Duration::from_secs(5), http).await;
-    if let Some(deliverer) = &deliverer {
-        deliverer.flush(Duration::from_secs(5)).await;
-        deliverer.stop();
-        if let Err(e) = deliverer.report_exited(0, "sigterm").await {
-            tracing::warn!(error = %e, "the control plane did not take the exited event");
-        }
+/// The store, with the executions the previous daemon left unfinished recorded as killed.
+fn open_store(state_dir: &std::path::Path, delivering: bool) -> anyhow::Result<Arc<Store>> {
+    let store = Arc::new(Store::open(&state_dir.join("executor.db"), delivering).map_err(|e| anyhow!("{e}"))?);
+    let recovered = store.recover_interrupted().map_err(|e| anyhow!("{e}"))?;
+    if !recovered.is_empty() {
+        tracing::warn!(count = recovered.len(), ids = ?recovered, "executions cut short by the previous daemon are recorded as killed");
     }
-    service.close_sessions().await;
-    service.shutdown();
-    tracing::info!("stopped");
-    Ok(ExitCode::SUCCESS)
+    Ok(store)
+}
+
+async fn report_ready(deliverer: &Deliverer) {
+    if let Err(e) = deliverer.report_ready().await {
+        tracing::warn!(error = %e, "the control plane did not take the ready event");
+    }
+}
+
+/// Delivers what is left in the outbox (a bounded time) and tells the control plane the
+/// daemon exited.
+async fn stop_delivery(deliverer: &Deliverer) {
+    deliverer.flush(Duration::from_secs(5)).await;
+    deliverer.stop();
+    if let Err(e) = deliverer.report_exited(0, "sigterm").await {
+        tracing::warn!(error = %e, "the control plane did not take the exited event");
+    }
 }
 
 fn start_delivery(
@@ -147,19 +159,6 @@ fn start_delivery(
     let service = service.clone();
     deliverer.start_heartbeats(Arc::new(move || service.active_ids()));
     Ok(deliverer)
-}
-
-/// Lets running executions finish within `grace`; past it, kills them (they are recorded
-/// as killed by the shutdown) and waits for their results to be recorded.
-async fn drain(service: &ExecutionService, grace: Duration) {
-    if service.wait_idle(grace).await {
-        return;
-    }
-    tracing::warn!(running = service.active_executions(), "grace period over: killing running executions");
-    service.kill_all();
-    if !service.wait_idle(Duration::from_secs(10)).await {
-        tracing::error!("executions still running after being killed");
-    }
 }
 
 fn outbox_json(store: &Arc<Store>) -> Arc<dyn Fn() -> serde_json::Value + Send + Sync> {

@@ -12,7 +12,7 @@ use sandbox::workspace_fs::{self, WorkspaceFsError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::service::ExecutionService;
+use super::Sessions;
 use crate::validate::{check_no_file_is_a_parent, validate_relative_path};
 use crate::ExecuteError;
 
@@ -31,19 +31,19 @@ pub struct SessionFile {
     pub modified_at: String,
 }
 
-impl ExecutionService {
+impl Sessions {
     /// Writes each `(path, content)` into the session's workspace, all of them or none
     /// (replacing a file there, never writing through it), within the per-file and
     /// per-workspace caps, and describes them in the order given.
-    pub fn upload_session_files(
+    pub fn upload_files(
         &self,
         id: &str,
         tenant: &str,
         files: Vec<(String, Vec<u8>)>,
     ) -> Result<Vec<SessionFile>, ExecuteError> {
-        let (session, _busy) = self.sessions.get(id, tenant)?;
+        let (session, _busy) = self.registry.get(id, tenant)?;
         let workspace = &session.workspace;
-        let per_file = self.config.limits.max_file_bytes;
+        let per_file = self.sandboxes.config.limits.max_file_bytes;
         let mut paths = BTreeSet::new();
         let mut checked = Vec::with_capacity(files.len());
         for (path, content) in files {
@@ -59,7 +59,7 @@ impl ExecutionService {
         }
         check_no_file_is_a_parent(&paths)?;
         let adding: u64 = checked.iter().map(|(_, c)| c.len() as u64).sum();
-        let cap = self.workspaces.size_bytes();
+        let cap = self.sandboxes.workspaces.size_bytes();
         let listing = workspace_fs::walk(workspace, 0)
             .map_err(|e| ExecuteError::Internal(format!("measuring the session's workspace: {e}")))?;
         // Files about to be replaced stop counting.
@@ -80,16 +80,18 @@ impl ExecutionService {
             });
         }
         let batch: Vec<(&str, &[u8])> = checked.iter().map(|(p, c)| (p.as_str(), c.as_slice())).collect();
-        workspace_fs::write_files(workspace, &batch, Some(self.workspaces.owner())).map_err(|(index, e)| {
-            let path = &checked[index].0;
-            if e.is_no_space() {
-                ExecuteError::WorkspaceFull { files_bytes: kept, adding, limit: cap }
-            } else if e.is_conflict() {
-                ExecuteError::FileConflict(e.to_string())
-            } else {
-                fs_error(path, e)
-            }
-        })?;
+        workspace_fs::write_files(workspace, &batch, Some(self.sandboxes.workspaces.owner())).map_err(
+            |(index, e)| {
+                let path = &checked[index].0;
+                if e.is_no_space() {
+                    ExecuteError::WorkspaceFull { files_bytes: kept, adding, limit: cap }
+                } else if e.is_conflict() {
+                    ExecuteError::FileConflict(e.to_string())
+                } else {
+                    fs_error(path, e)
+                }
+            },
+        )?;
         let described = checked.iter().map(|(path, content)| {
             let found = workspace_fs::open_file(workspace, path).ok().and_then(|f| f.metadata().ok());
             let mtime_ns = found.as_ref().map_or(0, |m| m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128);
@@ -99,16 +101,16 @@ impl ExecutionService {
     }
 
     /// Every regular file of the session's workspace (symlinks and special files are left out).
-    pub fn list_session_files(&self, id: &str, tenant: &str) -> Result<Vec<SessionFile>, ExecuteError> {
-        let (session, _busy) = self.sessions.get(id, tenant)?;
+    pub fn list_files(&self, id: &str, tenant: &str) -> Result<Vec<SessionFile>, ExecuteError> {
+        let (session, _busy) = self.registry.get(id, tenant)?;
         let files = workspace_fs::list_files(&session.workspace, MAX_LISTED)
             .map_err(|e| ExecuteError::Internal(format!("listing the session's files: {e}")))?;
         Ok(files.into_iter().map(|f| describe(&f.path, (f.size, f.mtime_ns))).collect())
     }
 
     /// The bytes of the file at `path` and its MIME type.
-    pub fn download_session_file(&self, id: &str, tenant: &str, path: &str) -> Result<(Vec<u8>, String), ExecuteError> {
-        let (session, _busy) = self.sessions.get(id, tenant)?;
+    pub fn download_file(&self, id: &str, tenant: &str, path: &str) -> Result<(Vec<u8>, String), ExecuteError> {
+        let (session, _busy) = self.registry.get(id, tenant)?;
         let path = checked_path(path)?;
         let mut file = workspace_fs::open_file(&session.workspace, &path).map_err(|e| fs_error(&path, e))?;
         let meta = file.metadata().map_err(|e| ExecuteError::Internal(format!("{path}: {e}")))?;
@@ -118,7 +120,7 @@ impl ExecutionService {
                 format!("{path}: the file has {} hard links; only files with one link are served", meta.nlink()),
             ));
         }
-        let cap = self.workspaces.size_bytes();
+        let cap = self.sandboxes.workspaces.size_bytes();
         let mut bytes = Vec::with_capacity(meta.len().min(cap) as usize);
         (&mut file)
             .take(cap + 1)

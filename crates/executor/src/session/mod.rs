@@ -10,20 +10,19 @@ mod cell;
 mod files;
 mod interpreter;
 mod registry;
-mod service;
+mod sessions;
 
 use serde::Serialize;
 use utoipa::ToSchema;
 
 pub use files::SessionFile;
-pub(crate) use registry::Registry;
 pub use registry::SessionStats;
-pub use service::{SessionCall, SessionResult};
+pub(crate) use sessions::Sessions;
+pub use sessions::{SessionCall, SessionResult};
 
 use crate::Language;
 
-/// The tenant of calls that name none.
-pub const DEFAULT_TENANT: &str = "default";
+pub use crate::request::DEFAULT_TENANT;
 
 /// Caps and defaults of sessions.
 #[derive(Debug, Clone)]

@@ -9,6 +9,7 @@
 
 mod binds;
 mod pool;
+mod refill;
 mod sandbox;
 mod serve;
 mod zygote;
@@ -22,7 +23,8 @@ use utoipa::ToSchema;
 use crate::{ExecutionRequest, Language, LimitPolicy, RequestedLimits, WorkspaceChoice};
 
 pub(crate) use pool::{Claim, Pool};
-pub(crate) use serve::{serve, Served};
+pub(crate) use sandbox::Pooled;
+pub(crate) use serve::serve;
 pub(crate) use zygote::{fork, Zygote};
 
 /// How many sandboxes are kept ready, and for how long.

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use super::binds::HostBinds;
 use super::{Fixed, Key};
 use crate::run::{runtimes_for, sandbox_spec, SpecParts};
-use crate::service::ExecutionService;
+use crate::sandboxes::Sandboxes;
 use crate::templates::Environment;
 use crate::workspace::Workspace;
 use crate::{runtime, validate, ExecuteError, RequestedLimits, Template, WorkspaceChoice};
@@ -42,7 +42,7 @@ pub(crate) struct Pooled {
 impl Pooled {
     /// Starts a sandbox for `key` and waits until its driver is ready for a run.
     pub async fn start(
-        service: &ExecutionService,
+        service: &Sandboxes,
         key: &Key,
         template: Option<&Template>,
         max_idle: Duration,
@@ -153,7 +153,7 @@ impl Pooled {
     }
 
     /// Kills the sandbox and removes its workspace (its cgroup goes with its launcher).
-    pub async fn retire(mut self, service: &ExecutionService) {
+    pub async fn retire(mut self, service: &Sandboxes) {
         self.kill().await;
         service.workspaces.release(self.workspace);
     }

@@ -1,111 +1,68 @@
-//! A run on a pre-started sandbox: the request's files go into its workspace, the run goes
-//! down its socket, and its end is awaited and reported exactly as a cold run's.
+//! The pre-started start: a claimed sandbox gets its run down its socket, says it has taken
+//! it, and is awaited until the run's deadline (measured from the claim).
 
 use std::time::{Duration, Instant};
 
-use sandbox::Outcome;
+use sandbox::runner::RunOutput;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 
 use super::sandbox::Pooled;
 use crate::run::event_and_context;
-use crate::service::ExecutionService;
+use crate::sandboxes::Sandboxes;
 use crate::templates::Environment;
-use crate::{artifacts, outcome, rootfs, runtime};
-use crate::{ExecuteError, ExecutionRequest, ExecutionResult, Language, LaunchPath};
+use crate::{deadline, rootfs, runtime};
+use crate::{ExecuteError, ExecutionRequest, Language};
 
 /// How long a pre-started sandbox may take to say it has its run (it only reads it).
 const TAKE_WAIT: Duration = Duration::from_secs(10);
 
-/// How a warm run went: its result (or the error a cold run would have given), or the
-/// sandbox could not take the run and the request should go cold.
-pub(crate) enum Served {
-    Done(Box<Result<ExecutionResult, ExecuteError>>),
-    GoCold(String),
-}
-
+/// Runs `req` on `pooled` and awaits its end; `Err(why)` when the sandbox did not take the
+/// run (nothing of it started: it may go elsewhere).
 pub(crate) async fn serve(
-    service: &ExecutionService,
+    sandboxes: &Sandboxes,
     req: &ExecutionRequest,
-    mut pooled: Pooled,
-    cancel: CancellationToken,
-) -> Served {
-    if !pooled.alive() {
-        pooled.retire(service).await;
-        return Served::GoCold("the pre-started sandbox had ended".into());
-    }
-    if let Err(e) = service.workspaces.write_files(&pooled.workspace, &req.files) {
-        pooled.retire(service).await;
-        return Served::Done(Box::new(Err(e)));
-    }
-    let before = artifacts::snapshot(&pooled.workspace.path);
-    let message = run_message(service, req, pooled.environment.as_ref());
+    pooled: &mut Pooled,
+    cancel: &CancellationToken,
+) -> Result<Result<RunOutput, ExecuteError>, String> {
+    let message = run_message(sandboxes, req, pooled.environment.as_ref());
     let claimed = Instant::now();
-    let sent = async {
-        pooled.socket.write_all(&message).await?;
-        pooled.socket.shutdown().await?;
-        // Only a driver that answers has the run: a sandbox killed while it waited (or as
-        // it was claimed) has not started anything of it, and the run goes elsewhere.
-        let mut taken = [0u8; 6];
-        pooled.socket.read_exact(&mut taken).await?;
-        match &taken == b"taken\n" {
-            true => Ok(()),
-            false => Err(std::io::Error::other("it answered something else than taken")),
-        }
-    };
-    match tokio::time::timeout(TAKE_WAIT, sent).await {
+    match tokio::time::timeout(TAKE_WAIT, take(pooled, &message)).await {
         Ok(Ok(())) => {}
-        Ok(Err(e)) => {
-            pooled.retire(service).await;
-            return Served::GoCold(format!("the pre-started sandbox did not take the run: {e}"));
-        }
-        Err(_) => {
-            pooled.retire(service).await;
-            return Served::GoCold("the pre-started sandbox did not take the run in time".into());
-        }
+        Ok(Err(e)) => return Err(format!("the pre-started sandbox did not take the run: {e}")),
+        Err(_) => return Err("the pre-started sandbox did not take the run in time".into()),
     }
     let timeout = Duration::from_millis(req.timeout_ms);
-    let mut timed_out = false;
-    let joined = tokio::select! {
-        joined = &mut pooled.task => joined,
-        _ = tokio::time::sleep(timeout) => {
-            timed_out = true;
-            pooled.cancel.cancel();
-            (&mut pooled.task).await
-        }
-        _ = cancel.cancelled() => {
-            pooled.cancel.cancel();
-            (&mut pooled.task).await
-        }
-    };
-    let wall_time_ms = claimed.elapsed().as_secs_f64() * 1000.0;
-    let result = match joined {
+    let (joined, ended) = deadline::race(&mut pooled.task, timeout, cancel, &pooled.cancel).await;
+    Ok(match joined {
         Err(e) => Err(ExecuteError::Internal(format!("warm run task failed: {e}"))),
         Ok(Err(e)) => Err(ExecuteError::Sandbox { stage: "launch".into(), message: e.to_string() }),
         Ok(Ok(mut run)) => {
+            ended.correct(&mut run.report.outcome);
             // The launcher's clock started with the sandbox; the run's starts at the claim.
-            if timed_out && run.report.outcome == Outcome::Cancelled {
-                run.report.outcome = Outcome::TimedOut;
-            }
-            run.report.wall_time_ms = wall_time_ms;
-            let workspace = &pooled.workspace;
-            let artifacts = artifacts::changed_since(&workspace.path, &before);
-            let workspace_full = service.workspaces.size_capped() && sandbox::host::filesystem_full(&workspace.path);
-            outcome::build(&req.execution_id, run, artifacts, workspace_full).map(|mut result| {
-                result.isolation = service.active_layers.clone();
-                result.metrics.path = LaunchPath::Warm;
-                result
-            })
+            run.report.wall_time_ms = claimed.elapsed().as_secs_f64() * 1000.0;
+            Ok(run)
         }
-    };
-    service.workspaces.release(pooled.workspace);
-    Served::Done(Box::new(result))
+    })
+}
+
+/// Sends the run; only a driver that answers has it: a sandbox killed while it waited (or as
+/// it was claimed) has not started anything of it.
+async fn take(pooled: &mut Pooled, message: &[u8]) -> std::io::Result<()> {
+    pooled.socket.write_all(message).await?;
+    pooled.socket.shutdown().await?;
+    let mut taken = [0u8; 6];
+    pooled.socket.read_exact(&mut taken).await?;
+    match &taken == b"taken\n" {
+        true => Ok(()),
+        false => Err(std::io::Error::other("it answered something else than taken")),
+    }
 }
 
 /// What the driver needs to run `req` as a cold driver runs its files: the code, the event
 /// and context (as the cold path writes them) and the whole environment of a cold run.
-fn run_message(service: &ExecutionService, req: &ExecutionRequest, environment: Option<&Environment>) -> Vec<u8> {
-    let (event, context) = event_and_context(&service.config, req);
+fn run_message(sandboxes: &Sandboxes, req: &ExecutionRequest, environment: Option<&Environment>) -> Vec<u8> {
+    let (event, context) = event_and_context(&sandboxes.config, req);
     let template_vars = environment.map(Environment::vars).unwrap_or_default();
     let env: serde_json::Map<String, serde_json::Value> = rootfs::environment(&template_vars, &req.env_vars)
         .into_iter()

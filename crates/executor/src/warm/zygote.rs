@@ -25,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::binds::HostBinds;
 use crate::run::{runtimes_for, sandbox_spec, SpecParts};
-use crate::service::ExecutionService;
+use crate::sandboxes::Sandboxes;
 use crate::workspace::Workspace;
 use crate::{rootfs, runtime, ExecuteError, RequestedLimits, Template, WorkspaceChoice};
 
@@ -54,7 +54,7 @@ pub(crate) struct Zygote {
 impl Zygote {
     /// Starts the zygote for `key` and waits until it has loaded its modules.
     pub async fn start(
-        service: &ExecutionService,
+        service: &Sandboxes,
         template: Option<&Template>,
         library: &Path,
         parent: &CancellationToken,
@@ -170,7 +170,7 @@ impl Zygote {
 
     /// Kills the zygote and removes its workspace. Its forks live in sandboxes of their own
     /// and end with their runs.
-    pub async fn retire(mut self, service: &ExecutionService) {
+    pub async fn retire(mut self, service: &Sandboxes) {
         self.cancel.cancel();
         let _ = tokio::time::timeout(Duration::from_secs(10), &mut self.task).await;
         if let Some(workspace) = self.workspace.take() {
@@ -214,7 +214,7 @@ pub(crate) fn forked_spec(mut spec: SandboxSpec) -> SandboxSpec {
 /// over. None when the zygote could not fork it: nothing of the run started, and it goes
 /// cold (the zygote is then replaced).
 pub(crate) async fn fork(
-    service: &ExecutionService,
+    service: &Sandboxes,
     zygote: &Zygote,
     spec: &SandboxSpec,
     workspace: &Path,

@@ -6,7 +6,10 @@ use sandbox::cgroup::ControllerState;
 use sandbox::host;
 
 use crate::confinement::ConfinementLayers;
-use crate::service::Layer;
+
+mod info;
+
+pub use info::{interpreters, HostInfo, Isolation, LanguageInfo, Layer, Platform};
 
 /// Layers the sandbox applies to every run: in force exactly when a real run works here.
 const APPLIED: [(&str, &str); 7] = [

@@ -1,0 +1,235 @@
+//! One run's life, whichever way its sandbox starts: its workspace and files in, the
+//! artifact snapshot, the start and the wait (held to the run's deadline), the changed
+//! files, the disk-full check, and the result with its layers and launch path.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sandbox::runner::RunOutput;
+use tokio_util::sync::CancellationToken;
+
+use crate::artifacts::{self, Snapshot};
+use crate::run::{event_and_context, runtimes_for, sandbox_spec, SpecParts};
+use crate::sandboxes::Sandboxes;
+use crate::templates::Environment;
+use crate::warm::{self, Claim, Pool, Pooled, Zygote};
+use crate::workspace::Workspace;
+use crate::{deadline, outcome, runtime};
+use crate::{ExecuteError, ExecutionRequest, ExecutionResult, LaunchPath};
+
+/// Pre-started sandboxes a run tries before it goes cold.
+const WARM_CLAIMS: usize = 3;
+/// The deadline of a cold or forked run past its timeout: the launcher inside the sandbox
+/// stops the code at its timeout (its clock starts with the code, not with the setup), and
+/// the runner gives up on a launcher silent 10 s past it; this fires only if both failed.
+const BEHIND_THE_LAUNCHER: Duration = Duration::from_secs(15);
+
+/// How a run's sandbox starts.
+pub(crate) enum Start {
+    /// A fresh sandbox of its own.
+    Cold,
+    /// A sandbox forked by a zygote (cold when the zygote cannot fork it).
+    Forked(Arc<Zygote>),
+    /// A sandbox started ahead of the run and claimed by it.
+    Pooled(Box<Pooled>),
+}
+
+/// How a run went: its result (or the error a cold run would have given), or the sandbox
+/// could not take the run, nothing of it started, and it should go elsewhere.
+pub(crate) enum Ran {
+    Done(Box<Result<ExecutionResult, ExecuteError>>),
+    NotTaken(String),
+}
+
+/// Runs `req`: on a pre-started sandbox or a zygote's fork when one can take it, else cold.
+pub(crate) async fn run(
+    sandboxes: &Sandboxes,
+    warm: &Arc<Pool>,
+    req: &ExecutionRequest,
+    cancel: CancellationToken,
+) -> Result<ExecutionResult, ExecuteError> {
+    let fixed = warm::Fixed::of(&req.limits, &sandboxes.config.limits);
+    let mut start = Start::Cold;
+    // A pre-started sandbox that cannot take the run (killed while it waited) is discarded;
+    // the run tries another, then goes cold.
+    for _ in 0..WARM_CLAIMS {
+        match warm.claim(req, fixed) {
+            Some(Claim::Pooled(pooled)) => {
+                match run_with(sandboxes, req, Start::Pooled(pooled), cancel.clone()).await {
+                    Ran::Done(result) => return *result,
+                    Ran::NotTaken(why) => tracing::warn!(%why, "the warm path could not take the run"),
+                }
+            }
+            Some(Claim::Forked(zygote)) => {
+                start = Start::Forked(zygote);
+                break;
+            }
+            None => break,
+        }
+    }
+    match run_with(sandboxes, req, start, cancel).await {
+        Ran::Done(result) => *result,
+        Ran::NotTaken(why) => Err(ExecuteError::Internal(why)),
+    }
+}
+
+/// The lifecycle itself: `start` only decides how the sandbox starts.
+pub(crate) async fn run_with(
+    sandboxes: &Sandboxes,
+    req: &ExecutionRequest,
+    start: Start,
+    cancel: CancellationToken,
+) -> Ran {
+    let mut sandbox = match Sandbox::prepare(sandboxes, req, start).await {
+        Ok(sandbox) => sandbox,
+        Err(ran) => return ran,
+    };
+    if let Err(e) = sandboxes.workspaces.write_files(sandbox.workspace(), &req.files) {
+        sandbox.discard(sandboxes).await;
+        return Ran::Done(Box::new(Err(e)));
+    }
+    let before = artifacts::snapshot(&sandbox.workspace().path);
+    let (run, path) = match sandbox.launch(sandboxes, req, &cancel).await {
+        Ok(launched) => launched,
+        Err(why) => {
+            sandbox.discard(sandboxes).await;
+            return Ran::NotTaken(why);
+        }
+    };
+    let result = run.and_then(|run| finish(sandboxes, req, run, sandbox.workspace(), &before, path));
+    sandbox.release(sandboxes);
+    Ran::Done(Box::new(result))
+}
+
+/// The result of a run that ended: what changed in its workspace, and whether it was full.
+fn finish(
+    sandboxes: &Sandboxes,
+    req: &ExecutionRequest,
+    run: RunOutput,
+    workspace: &Workspace,
+    before: &Snapshot,
+    path: LaunchPath,
+) -> Result<ExecutionResult, ExecuteError> {
+    let artifacts = artifacts::changed_since(&workspace.path, before);
+    let workspace_full = sandboxes.workspaces.size_capped() && sandbox::host::filesystem_full(&workspace.path);
+    let mut result = outcome::build(&req.execution_id, run, artifacts, workspace_full)?;
+    result.isolation = sandboxes.active_layers.clone();
+    result.metrics.path = path;
+    Ok(result)
+}
+
+/// A run's sandbox with its workspace, between its preparation and its release.
+enum Sandbox {
+    Fresh { zygote: Option<Arc<Zygote>>, environment: Option<Environment>, workspace: Workspace },
+    Pooled(Box<Pooled>),
+}
+
+impl Sandbox {
+    async fn prepare(sandboxes: &Sandboxes, req: &ExecutionRequest, start: Start) -> Result<Sandbox, Ran> {
+        let zygote = match start {
+            Start::Pooled(pooled) if !pooled.alive() => {
+                pooled.retire(sandboxes).await;
+                return Err(Ran::NotTaken("the pre-started sandbox had ended".into()));
+            }
+            Start::Pooled(pooled) => return Ok(Sandbox::Pooled(pooled)),
+            Start::Forked(zygote) => Some(zygote),
+            Start::Cold => None,
+        };
+        // Built before the workspace exists: a failed build leaves nothing to clean up.
+        let environment = match &req.template {
+            Some(template) => {
+                Some(sandboxes.templates.prepare(template).await.map_err(|e| Ran::Done(Box::new(Err(e.into()))))?)
+            }
+            None => None,
+        };
+        let workspace =
+            sandboxes.workspaces.prepare(&req.workspace, &req.execution_id).map_err(|e| Ran::Done(Box::new(Err(e))))?;
+        Ok(Sandbox::Fresh { zygote, environment, workspace })
+    }
+
+    fn workspace(&self) -> &Workspace {
+        match self {
+            Sandbox::Fresh { workspace, .. } => workspace,
+            Sandbox::Pooled(pooled) => &pooled.workspace,
+        }
+    }
+
+    /// Starts the run and waits for its end; `Err` when a pre-started sandbox did not take it.
+    async fn launch(
+        &mut self,
+        sandboxes: &Sandboxes,
+        req: &ExecutionRequest,
+        cancel: &CancellationToken,
+    ) -> Result<(Result<RunOutput, ExecuteError>, LaunchPath), String> {
+        match self {
+            Sandbox::Pooled(pooled) => {
+                let run = warm::serve(sandboxes, req, pooled, cancel).await?;
+                Ok((run, LaunchPath::Warm))
+            }
+            Sandbox::Fresh { zygote, environment, workspace } => {
+                Ok(launch_fresh(sandboxes, req, zygote.as_deref(), environment.as_ref(), workspace, cancel).await)
+            }
+        }
+    }
+
+    /// Kills what was started for the run and removes its workspace.
+    async fn discard(self, sandboxes: &Sandboxes) {
+        match self {
+            Sandbox::Fresh { workspace, .. } => sandboxes.workspaces.release(workspace),
+            Sandbox::Pooled(pooled) => pooled.retire(sandboxes).await,
+        }
+    }
+
+    /// Removes the workspace of a run that ended (its sandbox is gone with it).
+    fn release(self, sandboxes: &Sandboxes) {
+        match self {
+            Sandbox::Fresh { workspace, .. } => sandboxes.workspaces.release(workspace),
+            Sandbox::Pooled(pooled) => sandboxes.workspaces.release(pooled.workspace),
+        }
+    }
+}
+
+/// A sandbox of the run's own, built from its spec: forked by `zygote` when it can, else cold.
+async fn launch_fresh(
+    sandboxes: &Sandboxes,
+    req: &ExecutionRequest,
+    zygote: Option<&Zygote>,
+    environment: Option<&Environment>,
+    workspace: &Workspace,
+    cancel: &CancellationToken,
+) -> (Result<RunOutput, ExecuteError>, LaunchPath) {
+    let (event, context) = event_and_context(&sandboxes.config, req);
+    let runtimes = runtimes_for(&sandboxes.config, environment);
+    let launch = runtime::launch(req.language, &runtimes, &req.code, &event, &context);
+    let spec = sandbox_spec(
+        &sandboxes.config,
+        &sandboxes.cgroups,
+        SpecParts {
+            launch,
+            environment,
+            workspace: &workspace.path,
+            env_vars: &req.env_vars,
+            limits: &req.limits,
+            wall_time_ms: req.timeout_ms,
+            stdin: req.stdin.clone(),
+        },
+    );
+    let max_output = req.limits.max_output_bytes.unwrap_or(sandboxes.config.limits.default_output_bytes);
+    let kill = cancel.child_token();
+    let started = async {
+        if let Some(zygote) = zygote {
+            let forked = warm::fork(sandboxes, zygote, &spec, &workspace.path, max_output, kill.clone()).await;
+            if let Some(run) = forked {
+                return (run, LaunchPath::Forked);
+            }
+        }
+        (sandboxes.launcher.launch(&spec, max_output, kill.clone(), None).await, LaunchPath::Cold)
+    };
+    let timeout = Duration::from_millis(req.timeout_ms) + BEHIND_THE_LAUNCHER;
+    let ((run, path), ended) = deadline::race(started, timeout, cancel, &kill).await;
+    let run = run.map(|mut run| {
+        ended.correct(&mut run.report.outcome);
+        run
+    });
+    (run.map_err(|e| ExecuteError::Sandbox { stage: "launch".into(), message: e.to_string() }), path)
+}

@@ -1,0 +1,379 @@
+//! The live sessions and what is done with them: create, call, list, destroy, and the reaper
+//! that ends those idle past their TTL.
+
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::cell;
+use super::interpreter::{CallLimits, CallOutcome, Interpreter, Slot};
+use super::registry::{Registry, Session, SessionStats};
+use super::{NewSession, SessionConfig, SessionInfo};
+use crate::executions::Executions;
+use crate::recorder::now_ms;
+use crate::run::{self, SpecParts};
+use crate::sandboxes::Sandboxes;
+use crate::{artifacts, runtime, validate};
+use crate::{
+    ExecuteError, ExecutionRequest, ExecutionResult, Language, RequestedLimits, StartedExecution, WorkspaceChoice,
+};
+
+/// How often the reaper looks for expired sessions.
+const REAP_EVERY: Duration = Duration::from_millis(500);
+
+/// One `POST /session/execute`, its fields already parsed.
+#[derive(Debug, Clone)]
+pub struct SessionCall {
+    pub session_id: String,
+    pub tenant_id: String,
+    pub language: Language,
+    pub code: String,
+    /// Seconds; `None`: the template's default.
+    pub timeout_secs: Option<f64>,
+    pub max_output_bytes: Option<u64>,
+}
+
+/// A session call's result: a one-shot run's fields plus the notebook's.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SessionResult {
+    #[serde(flatten)]
+    pub result: ExecutionResult,
+    pub session_id: String,
+    pub language: Language,
+    /// The value of the cell's final expression as a notebook shows it (Python's `repr()`,
+    /// Node's `util.inspect`), or null when the cell ends with a statement or its value is
+    /// None/undefined. `return_value` holds the same value as JSON when it is JSON-serialisable
+    /// (and nests at most 126 levels deep).
+    pub display: Option<String>,
+    /// True when this call had to start a new interpreter because the previous one of this
+    /// language timed out or died: the variables, functions and imports made before are gone
+    /// (the workspace's files remain). `note` says why.
+    pub interpreter_restarted: bool,
+    /// A human explanation of `interpreter_restarted` or of a timeout or crash in this call.
+    pub note: Option<String>,
+}
+
+/// The sessions of the service, and what their calls run with.
+pub(crate) struct Sessions {
+    pub registry: Registry,
+    pub sandboxes: Arc<Sandboxes>,
+    /// A shell call is a one-shot execution; every call is recorded and counted like one.
+    pub executions: Arc<Executions>,
+}
+
+/// What one call of a session runs: its id, its limits, and the interpreter slot it holds.
+struct Cell<'a> {
+    execution_id: String,
+    timeout_ms: u64,
+    limits: CallLimits,
+    slot: &'a mut Slot,
+    /// Why the previous interpreter was lost, when this call started a new one.
+    restarted: Option<String>,
+}
+
+impl Sessions {
+    pub fn new(config: SessionConfig, sandboxes: Arc<Sandboxes>, executions: Arc<Executions>) -> Arc<Sessions> {
+        let sessions = Arc::new(Sessions { registry: Registry::new(config), sandboxes, executions });
+        sessions.start_reaper();
+        sessions
+    }
+
+    pub fn config(&self) -> &SessionConfig {
+        &self.registry.config
+    }
+
+    /// Starts a session: its template built (when needed) and its workspace created. Its
+    /// interpreters start with the first call of each language.
+    pub async fn create(&self, new: NewSession) -> Result<SessionInfo, ExecuteError> {
+        let config = &self.registry.config;
+        let ttl = new.ttl_secs.unwrap_or(config.default_ttl_secs);
+        if ttl == 0 || ttl > config.max_ttl_secs {
+            return Err(ExecuteError::invalid(
+                "ttl",
+                format!("must be between 1 and {} seconds, got {ttl}", config.max_ttl_secs),
+            ));
+        }
+        self.registry.check_room(&new.tenant_id)?;
+        let environment = self.sandboxes.templates.prepare(&new.template).await?;
+        let id = self.registry.new_id();
+        let workspace_name = format!("live-{id}");
+        let workspaces = &self.sandboxes.workspaces;
+        let workspace = workspaces.prepare(&WorkspaceChoice::Persistent(workspace_name.clone()), &id)?;
+        let session = Arc::new(Session::new(
+            id,
+            new.tenant_id,
+            new.scope,
+            new.template,
+            environment,
+            Duration::from_secs(ttl),
+            workspace_name,
+            workspace.path,
+            self.sandboxes.cancel.child_token(),
+        ));
+        if let Err(e) = self.registry.insert(Arc::clone(&session)) {
+            workspaces.remove_persistent(&session.workspace_name);
+            return Err(e);
+        }
+        tracing::info!(session_id = %session.id, tenant_id = %session.tenant, template = %session.template.name, ttl, "session created");
+        Ok(session.info())
+    }
+
+    /// Runs one cell in the session's interpreter of its language (starting one when needed).
+    pub async fn call(&self, call: SessionCall) -> Result<SessionResult, ExecuteError> {
+        let (session, _busy) = self.registry.get(&call.session_id, &call.tenant_id)?;
+        let (timeout_ms, max_output) = self.call_limits(&session, &call)?;
+        self.registry.reused();
+        if call.language == Language::Shell {
+            return self.shell(&session, call, timeout_ms, max_output).await;
+        }
+        let slot = session.slot(call.language);
+        let mut slot = slot.lock().await;
+        // Destroyed while this call waited for its turn.
+        if session.ended() {
+            return Err(ExecuteError::SessionNotFound(session.id.clone()));
+        }
+        let mut restarted = None;
+        if slot.live.is_none() {
+            slot.live = Some(self.start_interpreter(&session, call.language)?);
+            restarted = slot.lost.take();
+        }
+        let limits = CallLimits {
+            timeout: Duration::from_millis(timeout_ms),
+            max_output,
+            max_value: self.sandboxes.config.limits.max_return_value_bytes,
+        };
+        let execution_id = format!("{}-{}", session.id, uuid::Uuid::new_v4().simple());
+        let cell = Cell { execution_id, timeout_ms, limits, slot: &mut slot, restarted };
+        self.run_cell(&session, &call, cell).await
+    }
+
+    /// The call's timeout and output cap, checked against the policy.
+    fn call_limits(&self, session: &Session, call: &SessionCall) -> Result<(u64, u64), ExecuteError> {
+        let policy = &self.sandboxes.config.limits;
+        validate::check_code(&call.code, policy)?;
+        let template = (session.template.language == call.language).then_some(&session.template);
+        let default_timeout = validate::default_timeout_secs(template, policy);
+        let timeout_ms = validate::timeout_ms(call.timeout_secs, default_timeout, policy)?;
+        let max_output = call.max_output_bytes.unwrap_or(policy.default_output_bytes);
+        if max_output == 0 || max_output > policy.max_output_bytes {
+            return Err(ExecuteError::invalid(
+                "limits.max_output_bytes",
+                format!("must be between 1 and {}, got {max_output}", policy.max_output_bytes),
+            ));
+        }
+        Ok((timeout_ms, max_output))
+    }
+
+    /// Sends the cell to the live interpreter of its slot and makes its result, recorded like
+    /// any execution's (readable with GET /executions/{id}, delivered to the control plane).
+    async fn run_cell(
+        &self,
+        session: &Session,
+        call: &SessionCall,
+        cell: Cell<'_>,
+    ) -> Result<SessionResult, ExecuteError> {
+        let Some(interpreter) = cell.slot.live.as_mut() else {
+            return Err(ExecuteError::Internal("the session's interpreter is missing".into()));
+        };
+        self.executions.record_started(StartedExecution {
+            execution_id: cell.execution_id.clone(),
+            language: call.language,
+            timeout_ms: cell.timeout_ms,
+            started_at_ms: now_ms(),
+            tenant_id: session.tenant.clone(),
+            scope: session.scope.clone(),
+        })?;
+        let before = artifacts::snapshot(&session.workspace);
+        let started = Instant::now();
+        let outcome = interpreter.call(&call.code, &cell.limits).await;
+        let wall_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let changed = artifacts::changed_since(&session.workspace, &before);
+        let Cell { execution_id, timeout_ms, slot, mut restarted, .. } = cell;
+        let ended = Ended { execution_id, timeout_ms, wall_ms, changed };
+        let (mut result, display, note) = settle(session, call.language, outcome, ended, slot, &mut restarted)?;
+        let language = call.language.name();
+        // The interpreter's sandbox was built like a one-shot run's: the same layers.
+        result.isolation = self.sandboxes.active_layers.clone();
+        self.executions.count(call.language, &result);
+        self.executions.record_finished(&result);
+        let interpreter_restarted = restarted.is_some();
+        let note = cell::note(language, restarted, note);
+        Ok(SessionResult {
+            result,
+            session_id: session.id.clone(),
+            language: call.language,
+            display,
+            interpreter_restarted,
+            note,
+        })
+    }
+
+    /// Shell keeps no interpreter: each call is a one-shot run in the session's workspace.
+    async fn shell(
+        &self,
+        session: &Session,
+        call: SessionCall,
+        timeout_ms: u64,
+        max_output: u64,
+    ) -> Result<SessionResult, ExecuteError> {
+        let request = ExecutionRequest {
+            execution_id: format!("{}-{}", session.id, uuid::Uuid::new_v4().simple()),
+            language: Language::Shell,
+            code: call.code,
+            timeout_ms,
+            workspace: WorkspaceChoice::Persistent(session.workspace_name.clone()),
+            event: None,
+            stdin: String::new(),
+            env_vars: Default::default(),
+            files: Vec::new(),
+            limits: RequestedLimits { max_output_bytes: Some(max_output), ..Default::default() },
+            template: None,
+            tenant_id: session.tenant.clone(),
+            scope: session.scope.clone(),
+            warm: false,
+        };
+        let result = self.executions.execute(request).await?;
+        Ok(SessionResult {
+            result,
+            session_id: session.id.clone(),
+            language: Language::Shell,
+            display: None,
+            interpreter_restarted: false,
+            note: None,
+        })
+    }
+
+    fn start_interpreter(&self, session: &Session, language: Language) -> Result<Interpreter, ExecuteError> {
+        let environment = (session.environment.language == language).then_some(&session.environment);
+        let config = &self.sandboxes.config;
+        let runtimes = run::runtimes_for(config, environment);
+        let launch = runtime::session_launch(language, &runtimes)
+            .ok_or_else(|| ExecuteError::invalid("language", format!("{} keeps no interpreter", language.name())))?;
+        let template = (session.template.language == language).then_some(&session.template);
+        let limits = validate::limits_with_template(RequestedLimits::default(), template, &config.limits);
+        let spec = run::sandbox_spec(
+            config,
+            &self.sandboxes.cgroups,
+            SpecParts {
+                launch,
+                environment,
+                workspace: &session.workspace,
+                env_vars: &Default::default(),
+                limits: &limits,
+                // The interpreter lives as long as the session may.
+                wall_time_ms: self.registry.config.max_lifetime_secs.saturating_mul(1000),
+                stdin: String::new(),
+            },
+        );
+        tracing::info!(session_id = %session.id, language = language.name(), "starting a session interpreter");
+        Interpreter::start(Arc::clone(&self.sandboxes.launcher), spec, session.cancel.child_token())
+    }
+
+    /// Ends the session `id` of `tenant`: its interpreters are killed, its workspace removed.
+    pub async fn destroy(&self, id: &str, tenant: &str) -> Result<(), ExecuteError> {
+        let session = self.registry.remove(id, tenant)?;
+        self.teardown(session).await;
+        Ok(())
+    }
+
+    /// The language of the session's template: a call's default.
+    pub fn language(&self, id: &str, tenant: &str) -> Result<Language, ExecuteError> {
+        Ok(self.registry.get(id, tenant)?.0.template.language)
+    }
+
+    pub fn list(&self, tenant: &str) -> Vec<SessionInfo> {
+        self.registry.list(tenant)
+    }
+
+    pub fn stats(&self) -> SessionStats {
+        self.registry.stats()
+    }
+
+    /// Destroys expired sessions every [`REAP_EVERY`] while the service lives.
+    fn start_reaper(self: &Arc<Self>) {
+        let sessions: Weak<Sessions> = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(REAP_EVERY).await;
+                let Some(sessions) = sessions.upgrade() else { return };
+                for session in sessions.registry.take_expired() {
+                    tracing::info!(session_id = %session.id, tenant_id = %session.tenant, "session expired");
+                    sessions.teardown(session).await;
+                }
+            }
+        });
+    }
+
+    /// Kills every session and removes their workspaces (at shutdown).
+    pub async fn close(&self) {
+        for session in self.registry.drain() {
+            self.teardown(session).await;
+        }
+    }
+
+    async fn teardown(&self, session: Arc<Session>) {
+        session.cancel.cancel();
+        for slot in session.slots() {
+            let mut slot = slot.lock().await;
+            if let Some(mut interpreter) = slot.live.take() {
+                interpreter.kill().await;
+            }
+        }
+        self.sandboxes.workspaces.remove_persistent(&session.workspace_name);
+        tracing::info!(session_id = %session.id, "session ended");
+    }
+}
+
+/// How a cell ended, besides its outcome.
+struct Ended {
+    execution_id: String,
+    timeout_ms: u64,
+    wall_ms: f64,
+    changed: Vec<crate::Artifact>,
+}
+
+/// The result, display and note of a cell's outcome; a slot whose interpreter timed out or
+/// died learns why it is lost. An interpreter that could not start is the call's error.
+fn settle(
+    session: &Session,
+    language: Language,
+    outcome: CallOutcome,
+    ended: Ended,
+    slot: &mut Slot,
+    restarted: &mut Option<String>,
+) -> Result<(ExecutionResult, Option<String>, Option<String>), ExecuteError> {
+    let Ended { execution_id, timeout_ms, wall_ms, changed } = ended;
+    let language = language.name();
+    Ok(match outcome {
+        CallOutcome::Reply(mut reply) => {
+            let display = reply.display.take();
+            (cell::answered(execution_id, reply, wall_ms, changed), display, None)
+        }
+        CallOutcome::TimedOut => {
+            slot.live = None;
+            let secs = timeout_ms as f64 / 1000.0;
+            slot.lost = Some(format!("the previous {language} interpreter timed out after {secs} s and was killed"));
+            let message = format!(
+                "the cell did not finish within {secs} s: the session's {language} interpreter was killed, \
+                 and the next call starts a new one (variables are lost; the workspace's files remain)"
+            );
+            (cell::timed_out(execution_id, &message, wall_ms, changed), None, Some(message))
+        }
+        CallOutcome::Died(why, output) => {
+            slot.live = None;
+            if let Some(sandbox::Outcome::SetupFailed { stage, message }) = output.as_ref().map(|o| &o.report.outcome) {
+                slot.lost = restarted.take();
+                return Err(ExecuteError::Sandbox { stage: stage.clone(), message: message.clone() });
+            }
+            slot.lost = Some(format!("the previous {language} interpreter died ({why})"));
+            let message = format!(
+                "the session's {language} interpreter died during the cell ({why}); the next call starts a new \
+                 one (variables are lost; the workspace's files remain)"
+            );
+            let cancelled = session.cancel.is_cancelled();
+            (cell::died(execution_id, &message, output.as_ref(), cancelled, wall_ms, changed), None, Some(message))
+        }
+    })
+}

@@ -1,0 +1,243 @@
+//! The upkeep of the pools: refills in the background (runs come first), renewal of idle or
+//! dead sandboxes, and retirements that wait for what is still in use.
+
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+
+use super::pool::{extract, Pool, Slot};
+use super::sandbox::Pooled;
+use super::zygote::Zygote;
+use super::Key;
+use crate::{Language, Template};
+
+/// How often idle sandboxes are checked for age and death.
+const TICK: Duration = Duration::from_secs(5);
+/// How long a pool whose sandbox failed to start waits before it tries again.
+const RETRY_AFTER: Duration = Duration::from_secs(30);
+
+impl Pool {
+    /// Starts the pools of the system interpreters and the upkeep of every pool.
+    pub fn start(self: &Arc<Self>) {
+        if self.config.per_key == 0 {
+            return;
+        }
+        let _ = self.token.set(self.sandboxes.cancel.child_token());
+        {
+            let mut slots = self.slots();
+            for language in [Language::Python, Language::Javascript] {
+                slots.insert(Key { language, template: None }, Slot::new(None));
+            }
+        }
+        let weak = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                let Some(pool) = weak.upgrade() else { return };
+                if !pool.enabled() {
+                    return;
+                }
+                pool.upkeep().await;
+                drop(pool);
+                tokio::time::sleep(TICK).await;
+            }
+        });
+    }
+
+    /// Replaces the sandboxes idle too long or dead, and tops every pool up.
+    async fn upkeep(self: &Arc<Self>) {
+        let (old, dead, keys) = {
+            let mut slots = self.slots();
+            let max_idle = self.config.max_idle;
+            let mut old = Vec::new();
+            let mut dead = Vec::new();
+            for slot in slots.values_mut() {
+                old.extend(extract(&mut slot.ready, |p| !p.alive() || p.started.elapsed() > max_idle));
+                if slot.zygote.as_ref().is_some_and(|z| !z.alive()) {
+                    dead.push(slot.zygote.take());
+                }
+            }
+            (old, dead, slots.keys().cloned().collect::<Vec<_>>())
+        };
+        self.retire_later(old);
+        for zygote in dead {
+            self.retire_zygote_later(zygote);
+        }
+        for key in keys {
+            self.refill(&key);
+        }
+    }
+
+    /// Starts sandboxes for `key` in the background until its pool is full, one at a time.
+    pub(super) fn refill(self: &Arc<Self>, key: &Key) {
+        let Some(token) = self.token.get().cloned() else { return };
+        let template = {
+            let mut slots = self.slots();
+            let Some(slot) = slots.get_mut(key) else { return };
+            let backing_off = slot.failed_at.is_some_and(|at| at.elapsed() < RETRY_AFTER);
+            let full = match self.forks(key) {
+                true => slot.zygote.as_ref().is_some_and(|z| z.alive()),
+                false => slot.ready.len() >= self.config.per_key,
+            };
+            if slot.filling || backing_off || full || !self.enabled() {
+                return;
+            }
+            slot.filling = true;
+            slot.template.clone()
+        };
+        let key = key.clone();
+        let pool = Arc::clone(self);
+        if let Some(library) = self.config.zygote_lib.clone().filter(|_| self.forks(&key)) {
+            tokio::spawn(async move { pool.start_zygote(key, template, &library, token).await });
+            return;
+        }
+        tokio::spawn(async move {
+            while pool.start_pooled(&key, template.as_ref(), &token).await {}
+            if let Some(slot) = pool.slots().get_mut(&key) {
+                slot.filling = false;
+            }
+        });
+    }
+
+    /// Runs come first: background work waits while every place to run is taken.
+    async fn wait_for_room(&self) {
+        while self.sandboxes.busy() && self.enabled() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Starts one sandbox into the pool of `key` if it still wants one; whether it may want more.
+    async fn start_pooled(&self, key: &Key, template: Option<&Template>, token: &CancellationToken) -> bool {
+        self.wait_for_room().await;
+        let wanted = self.enabled() && self.slots().get(key).is_some_and(|s| s.ready.len() < self.config.per_key);
+        if !wanted {
+            return false;
+        }
+        // Counted until it is in its pool or retired: a close meanwhile waits for it.
+        self.starting.fetch_add(1, Ordering::SeqCst);
+        let started = Pooled::start(&self.sandboxes, key, template, self.config.max_idle, token).await;
+        let more = match started {
+            Ok(pooled) => {
+                let unwanted = {
+                    let mut slots = self.slots();
+                    match slots.get_mut(key) {
+                        Some(slot) if self.enabled() => {
+                            slot.ready.push(pooled);
+                            slot.failed_at = None;
+                            None
+                        }
+                        _ => Some(pooled),
+                    }
+                };
+                match unwanted {
+                    Some(pooled) => {
+                        pooled.retire(&self.sandboxes).await;
+                        false
+                    }
+                    None => true,
+                }
+            }
+            Err(_) if !self.enabled() => false,
+            Err(e) => {
+                tracing::warn!(language = key.language.name(), template = ?key.template, error = %e, "cannot start a warm sandbox");
+                if let Some(slot) = self.slots().get_mut(key) {
+                    slot.failed_at = Some(Instant::now());
+                }
+                false
+            }
+        };
+        self.starting.fetch_sub(1, Ordering::SeqCst);
+        more
+    }
+
+    /// Starts the zygote of `key`, replacing a dead one.
+    async fn start_zygote(
+        self: &Arc<Self>,
+        key: Key,
+        template: Option<Template>,
+        library: &Path,
+        token: CancellationToken,
+    ) {
+        self.wait_for_room().await;
+        self.starting.fetch_add(1, Ordering::SeqCst);
+        let started = match self.enabled() {
+            true => Some(Zygote::start(&self.sandboxes, template.as_ref(), library, &token).await),
+            false => None,
+        };
+        let (unwanted, dead) = {
+            let mut slots = self.slots();
+            let slot = slots.get_mut(&key).filter(|_| self.enabled());
+            match (started, slot) {
+                (Some(Ok(zygote)), Some(slot)) => {
+                    slot.failed_at = None;
+                    slot.filling = false;
+                    (None, slot.zygote.replace(Arc::new(zygote)))
+                }
+                (Some(Ok(zygote)), None) => (Some(zygote), None),
+                (Some(Err(e)), slot) => {
+                    tracing::warn!(template = ?key.template, error = %e, "cannot start a Python zygote");
+                    if let Some(slot) = slot {
+                        slot.failed_at = Some(Instant::now());
+                        slot.filling = false;
+                    }
+                    (None, None)
+                }
+                (None, slot) => {
+                    if let Some(slot) = slot {
+                        slot.filling = false;
+                    }
+                    (None, None)
+                }
+            }
+        };
+        if let Some(zygote) = unwanted {
+            zygote.retire(&self.sandboxes).await;
+        }
+        self.retire_zygote_later(dead);
+        self.starting.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// Retires a zygote once the runs it forked are over (killing it would take them along).
+    pub(super) fn retire_zygote_later(self: &Arc<Self>, zygote: Option<Arc<Zygote>>) {
+        let Some(mut zygote) = zygote else { return };
+        self.starting.fetch_add(1, Ordering::SeqCst);
+        let pool = Arc::clone(self);
+        tokio::spawn(async move {
+            let sandboxes = &pool.sandboxes;
+            let deadline = Instant::now() + Duration::from_secs_f64(sandboxes.config.limits.max_timeout_secs + 10.0);
+            let zygote = loop {
+                match Arc::try_unwrap(zygote) {
+                    Ok(zygote) => break Some(zygote),
+                    Err(shared) if Instant::now() < deadline && !sandboxes.cancel.is_cancelled() => {
+                        zygote = shared;
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                    Err(shared) => {
+                        shared.kill();
+                        break None;
+                    }
+                }
+            };
+            if let Some(zygote) = zygote {
+                zygote.retire(sandboxes).await;
+            }
+            pool.starting.fetch_sub(1, Ordering::SeqCst);
+        });
+    }
+
+    pub(super) fn retire_later(self: &Arc<Self>, sandboxes: Vec<Pooled>) {
+        if sandboxes.is_empty() {
+            return;
+        }
+        self.starting.fetch_add(1, Ordering::SeqCst);
+        let pool = Arc::clone(self);
+        tokio::spawn(async move {
+            for pooled in sandboxes {
+                pooled.retire(&pool.sandboxes).await;
+            }
+            pool.starting.fetch_sub(1, Ordering::SeqCst);
+        });
+    }
+}
