@@ -1,23 +1,15 @@
 //! One run: its workspace, its sandbox spec, the launch, and the result.
 
-use std::collections::BTreeMap;
-use std::path::Path;
-
-use sandbox::{Limits, SandboxSpec};
 use tokio_util::sync::CancellationToken;
 
-use crate::rootfs::{self, RootfsOptions};
+use crate::runtime::runtimes_for;
 use crate::service::ExecutionService;
+use crate::spec::{sandbox_spec, SpecParts};
 use crate::templates::Environment;
 use crate::workspace::Workspace;
-use crate::{artifacts, confinement, outcome, runtime, warm};
-use crate::{
-    ExecuteError, ExecutionRequest, ExecutionResult, ExecutorConfig, LaunchPath, RequestedLimits, RuntimePaths,
-};
-use sandbox::cgroup::Manager;
+use crate::{artifacts, outcome, runtime, warm};
+use crate::{ExecuteError, ExecutionRequest, ExecutionResult, ExecutorConfig, LaunchPath};
 
-/// Processes of a run besides the code's: its launcher and the sandbox's init.
-const RUN_OVERHEAD_PROCESSES: u64 = 2;
 /// Pre-started sandboxes a run tries before it goes cold.
 const WARM_CLAIMS: usize = 3;
 
@@ -110,70 +102,4 @@ pub(crate) fn event_and_context(config: &ExecutorConfig, req: &ExecutionRequest)
         "memory_limit_mb": memory_mb,
     });
     (event.to_string(), context.to_string())
-}
-
-/// What differs between two sandboxes: the program and its files, the template, the
-/// workspace, the caller's variables and limits.
-pub(crate) struct SpecParts<'a> {
-    pub launch: runtime::Launch,
-    pub environment: Option<&'a Environment>,
-    pub workspace: &'a Path,
-    pub env_vars: &'a BTreeMap<String, String>,
-    pub limits: &'a RequestedLimits,
-    pub wall_time_ms: u64,
-    pub stdin: String,
-}
-
-/// The interpreters a run uses: the template's Python when it has one.
-pub(crate) fn runtimes_for(config: &ExecutorConfig, environment: Option<&Environment>) -> RuntimePaths {
-    let mut runtimes = config.runtimes.clone();
-    if let Some(python) = environment.and_then(Environment::python) {
-        runtimes.python = python;
-    }
-    runtimes
-}
-
-/// The one place a sandbox's spec is built, for one-shot runs and session interpreters
-/// alike: the same mounts, identity, limits and confinement apply to both.
-pub(crate) fn sandbox_spec(config: &ExecutorConfig, cgroups: &Manager, parts: SpecParts<'_>) -> SandboxSpec {
-    let limits = &config.limits;
-    let memory_mb = parts.limits.memory_mb.unwrap_or(limits.default_memory_mb);
-    let memory_bytes = memory_mb * 1024 * 1024;
-    let processes = parts.limits.max_processes.unwrap_or(limits.default_processes);
-    let template_vars = parts.environment.map(Environment::vars).unwrap_or_default();
-    let mut spec = SandboxSpec {
-        argv: parts.launch.argv,
-        env: rootfs::environment(&template_vars, parts.env_vars),
-        cwd: rootfs::WORKSPACE.into(),
-        identity: config.identity,
-        hostname: "sandbox".into(),
-        mounts: rootfs::mounts(RootfsOptions {
-            identity: config.identity,
-            workspace_host: parts.workspace,
-            tmp_bytes: limits.tmp_bytes,
-            run_files: parts.launch.files,
-            template: parts.environment.map(Environment::mounts).unwrap_or_default(),
-        }),
-        limits: Limits {
-            wall_time_ms: parts.wall_time_ms,
-            // RLIMIT_DATA also counts address space nothing uses (Node reserves gigabytes):
-            // only a stand-in for when the run's cgroup cannot limit memory.
-            data_bytes: (!cgroups.active("memory")).then_some(memory_bytes),
-            memory_bytes: Some(memory_bytes),
-            file_size_bytes: limits.workspace_bytes,
-            open_files: limits.open_files,
-            // With the pids controller the cgroup is the limit (and says when it was hit).
-            // RLIMIT_NPROC counts the same processes (the launcher and init joined the
-            // sandbox's user namespace) and stays one above it, as a backstop.
-            processes: if cgroups.active("pids") { processes + RUN_OVERHEAD_PROCESSES + 1 } else { processes },
-            pids: cgroups.active("pids").then_some(processes + RUN_OVERHEAD_PROCESSES),
-            channel_bytes: limits.max_return_value_bytes,
-        },
-        stdin: parts.stdin,
-        channel_fd: parts.launch.has_channel.then_some(runtime::CHANNEL_FD),
-        session_fd: parts.launch.handoff_fd,
-        confinement: Default::default(),
-    };
-    spec.confinement = confinement::for_mounts(config.confinement, &spec.mounts);
-    spec
 }

@@ -2,7 +2,8 @@
 //! the files the run needs under /sandbox (the driver, the user's code, the event, the context).
 
 use crate::config::RuntimePaths;
-use crate::Language;
+use crate::templates::Environment;
+use crate::{ExecutorConfig, Language};
 
 const PYTHON_DRIVER: &str = include_str!("../../../runtimes/python/driver.py");
 const NODE_DRIVER: &str = include_str!("../../../runtimes/node/driver.js");
@@ -31,6 +32,15 @@ pub const FORKED_ENVIRON: &str = "/sandbox/environ.json";
 
 const PYTHON_SESSION: &str = include_str!("../../../runtimes/python/session.py");
 const NODE_SESSION: &str = include_str!("../../../runtimes/node/session.js");
+
+/// The interpreters a run uses: the template's Python when it has one.
+pub(crate) fn runtimes_for(config: &ExecutorConfig, environment: Option<&Environment>) -> RuntimePaths {
+    let mut runtimes = config.runtimes.clone();
+    if let Some(python) = environment.and_then(Environment::python) {
+        runtimes.python = python;
+    }
+    runtimes
+}
 
 /// The command line and the files of one run.
 pub struct Launch {

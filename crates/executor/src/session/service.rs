@@ -11,8 +11,8 @@ use super::interpreter::{CallLimits, CallOutcome, Interpreter};
 use super::registry::{Session, SessionStats};
 use super::{NewSession, SessionInfo};
 use crate::recorder::now_ms;
-use crate::run::{self, SpecParts};
 use crate::service::ExecutionService;
+use crate::spec::{self, SpecParts};
 use crate::{artifacts, runtime, validate};
 use crate::{
     ExecuteError, ExecutionRequest, ExecutionResult, Language, RequestedLimits, StartedExecution, WorkspaceChoice,
@@ -229,12 +229,12 @@ impl ExecutionService {
 
     fn start_interpreter(&self, session: &Session, language: Language) -> Result<Interpreter, ExecuteError> {
         let environment = (session.environment.language == language).then_some(&session.environment);
-        let runtimes = run::runtimes_for(&self.config, environment);
+        let runtimes = runtime::runtimes_for(&self.config, environment);
         let launch = runtime::session_launch(language, &runtimes)
             .ok_or_else(|| ExecuteError::invalid("language", format!("{} keeps no interpreter", language.name())))?;
         let template = (session.template.language == language).then_some(&session.template);
         let limits = validate::limits_with_template(RequestedLimits::default(), template, &self.config.limits);
-        let spec = run::sandbox_spec(
+        let spec = spec::sandbox_spec(
             &self.config,
             &self.cgroups,
             SpecParts {

@@ -13,11 +13,12 @@ use tokio_util::sync::CancellationToken;
 
 use super::binds::HostBinds;
 use super::{Fixed, Key};
-use crate::run::{runtimes_for, sandbox_spec, SpecParts};
+use crate::runtime::{self, runtimes_for};
 use crate::service::ExecutionService;
+use crate::spec::{self, sandbox_spec, SpecParts};
 use crate::templates::Environment;
 use crate::workspace::Workspace;
-use crate::{runtime, validate, ExecuteError, RequestedLimits, Template, WorkspaceChoice};
+use crate::{validate, ExecuteError, RequestedLimits, Template, WorkspaceChoice};
 
 /// How long a sandbox may take to start and import what it preloads.
 const READY_WAIT: Duration = Duration::from_secs(60);
@@ -59,9 +60,7 @@ impl Pooled {
         let policy = &service.config.limits;
         let limits = validate::limits_with_template(RequestedLimits::default(), template, policy);
         let workspace = service.workspaces.prepare(&WorkspaceChoice::Fresh, "warm")?;
-        // The launcher's clock runs from the start: room for the idle time and the longest
-        // run; the daemon holds each run to its own timeout from the claim.
-        let wall_time_ms = (READY_WAIT + max_idle).as_millis() as u64 + (policy.max_timeout_secs * 1000.0) as u64;
+        let wall_time_ms = spec::pre_started_wall_time_ms(policy, READY_WAIT, max_idle);
         let spec = sandbox_spec(
             &service.config,
             &service.cgroups,

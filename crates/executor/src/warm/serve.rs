@@ -10,8 +10,9 @@ use tokio_util::sync::CancellationToken;
 use super::sandbox::Pooled;
 use crate::run::event_and_context;
 use crate::service::ExecutionService;
+use crate::spec::rootfs;
 use crate::templates::Environment;
-use crate::{artifacts, outcome, rootfs, runtime};
+use crate::{artifacts, outcome, runtime};
 use crate::{ExecuteError, ExecutionRequest, ExecutionResult, Language, LaunchPath};
 
 /// How long a pre-started sandbox may take to say it has its run (it only reads it).
