@@ -6,6 +6,7 @@ mod admission;
 mod artifacts;
 pub mod config;
 pub mod confinement;
+mod driver;
 pub mod error;
 mod exact_json;
 pub mod json_shape;

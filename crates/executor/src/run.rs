@@ -2,13 +2,14 @@
 
 use tokio_util::sync::CancellationToken;
 
+use crate::driver::event_and_context;
 use crate::runtime::runtimes_for;
 use crate::service::ExecutionService;
 use crate::spec::{sandbox_spec, SpecParts};
 use crate::templates::Environment;
 use crate::workspace::Workspace;
 use crate::{artifacts, outcome, runtime, warm};
-use crate::{ExecuteError, ExecutionRequest, ExecutionResult, ExecutorConfig, LaunchPath};
+use crate::{ExecuteError, ExecutionRequest, ExecutionResult, LaunchPath};
 
 /// Pre-started sandboxes a run tries before it goes cold.
 const WARM_CLAIMS: usize = 3;
@@ -90,16 +91,4 @@ async fn run_in(
     result.isolation = service.active_layers.clone();
     result.metrics.path = path;
     Ok(result)
-}
-
-/// The handler's event and context as the driver reads them (JSON text), on both paths.
-pub(crate) fn event_and_context(config: &ExecutorConfig, req: &ExecutionRequest) -> (String, String) {
-    let memory_mb = req.limits.memory_mb.unwrap_or(config.limits.default_memory_mb);
-    let event = req.event.clone().unwrap_or_else(|| serde_json::json!({}));
-    let context = serde_json::json!({
-        "execution_id": req.execution_id,
-        "timeout_ms": req.timeout_ms,
-        "memory_limit_mb": memory_mb,
-    });
-    (event.to_string(), context.to_string())
 }

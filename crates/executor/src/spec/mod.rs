@@ -12,8 +12,8 @@ use std::time::Duration;
 use sandbox::cgroup::Manager;
 use sandbox::{Limits, Mount, SandboxSpec};
 
-use crate::runtime;
 use crate::templates::Environment;
+use crate::{driver, runtime};
 use crate::{ExecutorConfig, LimitPolicy, RequestedLimits};
 
 /// Processes of a run besides the code's: its launcher and the sandbox's init.
@@ -75,7 +75,7 @@ pub(crate) fn sandbox_spec(config: &ExecutorConfig, cgroups: &Manager, parts: Sp
             channel_bytes: limits.max_return_value_bytes,
         },
         stdin: parts.stdin,
-        channel_fd: parts.launch.has_channel.then_some(runtime::CHANNEL_FD),
+        channel_fd: parts.launch.has_channel.then_some(driver::CHANNEL_FD),
         session_fd: parts.launch.handoff_fd,
     }
 }
@@ -124,7 +124,7 @@ pub(crate) fn zygote(config: &ExecutorConfig, cgroups: &Manager, parts: ZygotePa
     spec.limits.processes = UNLIMITED_PROCESSES;
     spec.mounts.push(Mount::Bind {
         source: parts.library.display().to_string(),
-        target: runtime::ZYGOTE_LIB.into(),
+        target: driver::ZYGOTE_LIB.into(),
         writable: false,
         optional: false,
     });
@@ -147,12 +147,12 @@ pub(crate) fn forked(mut spec: SandboxSpec) -> SandboxSpec {
     let environ: serde_json::Map<String, serde_json::Value> =
         spec.env.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect();
     spec.mounts.push(Mount::File {
-        target: runtime::FORKED_ENVIRON.into(),
+        target: driver::FORKED_ENVIRON.into(),
         contents: serde_json::Value::Object(environ).to_string(),
         mode: 0o444,
     });
     if let Some(rules) = &mut spec.confinement.landlock {
-        rules.read_exec.push(runtime::FORKED_ENVIRON.into());
+        rules.read_exec.push(driver::FORKED_ENVIRON.into());
     }
     spec
 }

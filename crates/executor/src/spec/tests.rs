@@ -45,7 +45,7 @@ fn a_run_is_confined_to_its_own_mounts() {
     assert!(spec.confinement.seccomp);
     assert!(rules.read_write.iter().any(|t| t == rootfs::WORKSPACE));
     assert_eq!(spec.cwd, rootfs::WORKSPACE);
-    assert_eq!(spec.channel_fd, Some(runtime::CHANNEL_FD));
+    assert_eq!(spec.channel_fd, Some(driver::CHANNEL_FD));
     assert!(spec.env.contains(&("FOO".into(), "bar".into())));
     // Without the cgroup's memory and pids controllers, the rlimits are the limits.
     assert_eq!(spec.limits.data_bytes, Some(512 * 1024 * 1024));
@@ -76,7 +76,7 @@ fn a_zygote_is_the_cold_spec_unconfined_with_its_library() {
     cold.limits.processes = UNLIMITED_PROCESSES;
     cold.mounts.push(Mount::Bind {
         source: "/host/libz.so".into(),
-        target: runtime::ZYGOTE_LIB.into(),
+        target: driver::ZYGOTE_LIB.into(),
         writable: false,
         optional: false,
     });
@@ -96,10 +96,10 @@ fn a_fork_binds_from_the_zygote_and_is_handed_its_workspace() {
     }
     assert!(spec.mounts.contains(&Mount::Handed { target: rootfs::WORKSPACE.into() }));
     let Some(Mount::File { target, contents, .. }) = spec.mounts.last() else { panic!("no environ file") };
-    assert_eq!(target, runtime::FORKED_ENVIRON);
+    assert_eq!(target, driver::FORKED_ENVIRON);
     assert_eq!(serde_json::from_str::<serde_json::Value>(contents).unwrap()["FOO"], "bar");
     let rules = spec.confinement.landlock.unwrap();
-    assert_eq!(rules.read_exec.last().map(String::as_str), Some(runtime::FORKED_ENVIRON));
+    assert_eq!(rules.read_exec.last().map(String::as_str), Some(driver::FORKED_ENVIRON));
     assert_eq!((spec.env, spec.limits, spec.argv), (cold.env, cold.limits, cold.argv));
 }
 

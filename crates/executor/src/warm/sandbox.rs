@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::binds::HostBinds;
 use super::{Fixed, Key};
+use crate::driver;
 use crate::runtime::{self, runtimes_for};
 use crate::service::ExecutionService;
 use crate::spec::{self, sandbox_spec, SpecParts};
@@ -105,9 +106,9 @@ impl Pooled {
                 return Err(e);
             }
         };
-        let mut ready = [0u8; 6];
+        let mut ready = [0u8; driver::READY.len()];
         match tokio::time::timeout(READY_WAIT, pooled.socket.read_exact(&mut ready)).await {
-            Ok(Ok(_)) if &ready == b"ready\n" => Ok(pooled),
+            Ok(Ok(_)) if &ready == driver::READY => Ok(pooled),
             outcome => {
                 let why = match outcome {
                     Err(_) => "not ready in time".to_string(),

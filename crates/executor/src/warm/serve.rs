@@ -8,12 +8,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 
 use super::sandbox::Pooled;
-use crate::run::event_and_context;
 use crate::service::ExecutionService;
-use crate::spec::rootfs;
-use crate::templates::Environment;
-use crate::{artifacts, outcome, runtime};
-use crate::{ExecuteError, ExecutionRequest, ExecutionResult, Language, LaunchPath};
+use crate::{artifacts, driver, outcome};
+use crate::{ExecuteError, ExecutionRequest, ExecutionResult, LaunchPath};
 
 /// How long a pre-started sandbox may take to say it has its run (it only reads it).
 const TAKE_WAIT: Duration = Duration::from_secs(10);
@@ -40,16 +37,16 @@ pub(crate) async fn serve(
         return Served::Done(Box::new(Err(e)));
     }
     let before = artifacts::snapshot(&pooled.workspace.path);
-    let message = run_message(service, req, pooled.environment.as_ref());
+    let message = driver::run_message(&service.config, req, pooled.environment.as_ref());
     let claimed = Instant::now();
     let sent = async {
         pooled.socket.write_all(&message).await?;
         pooled.socket.shutdown().await?;
         // Only a driver that answers has the run: a sandbox killed while it waited (or as
         // it was claimed) has not started anything of it, and the run goes elsewhere.
-        let mut taken = [0u8; 6];
+        let mut taken = [0u8; driver::TAKEN.len()];
         pooled.socket.read_exact(&mut taken).await?;
-        match &taken == b"taken\n" {
+        match &taken == driver::TAKEN {
             true => Ok(()),
             false => Err(std::io::Error::other("it answered something else than taken")),
         }
@@ -101,27 +98,4 @@ pub(crate) async fn serve(
     };
     service.workspaces.release(pooled.workspace);
     Served::Done(Box::new(result))
-}
-
-/// What the driver needs to run `req` as a cold driver runs its files: the code, the event
-/// and context (as the cold path writes them) and the whole environment of a cold run.
-fn run_message(service: &ExecutionService, req: &ExecutionRequest, environment: Option<&Environment>) -> Vec<u8> {
-    let (event, context) = event_and_context(&service.config, req);
-    let template_vars = environment.map(Environment::vars).unwrap_or_default();
-    let env: serde_json::Map<String, serde_json::Value> = rootfs::environment(&template_vars, &req.env_vars)
-        .into_iter()
-        .map(|(k, v)| (k, serde_json::Value::String(v)))
-        .collect();
-    let code_path = match req.language {
-        Language::Javascript => runtime::WARM_JS_CODE,
-        _ => "",
-    };
-    let message = serde_json::json!({
-        "code": req.code,
-        "code_path": code_path,
-        "event": event,
-        "context": context,
-        "env": env,
-    });
-    message.to_string().into_bytes()
 }

@@ -23,6 +23,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::binds::HostBinds;
+use crate::driver;
 use crate::runtime::{self, runtimes_for};
 use crate::service::ExecutionService;
 use crate::spec::{self, ZygoteParts};
@@ -90,9 +91,9 @@ impl Zygote {
         let ready = async {
             ours.set_nonblocking(true)?;
             let mut socket = UnixStream::from_std(ours)?;
-            let mut ready = [0u8; 6];
+            let mut ready = [0u8; driver::READY.len()];
             socket.read_exact(&mut ready).await?;
-            if &ready != b"ready\n" {
+            if &ready != driver::READY {
                 return Err(std::io::Error::other("answered something else than ready"));
             }
             ZygoteLink::new(socket.into_std()?)
