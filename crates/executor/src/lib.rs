@@ -12,6 +12,7 @@ mod exact_json;
 pub mod json_shape;
 pub mod language;
 pub mod launcher;
+mod live;
 mod outcome;
 mod posture;
 pub mod recorder;

@@ -344,7 +344,7 @@ impl Pool {
         }
         let Some(service) = self.service() else {
             for pooled in sandboxes {
-                pooled.cancel.cancel();
+                pooled.live.cancel.cancel();
             }
             return;
         };
@@ -387,7 +387,7 @@ impl Pool {
         }
         for slot in self.slots().values() {
             for pooled in &slot.ready {
-                pooled.cancel.cancel();
+                pooled.live.cancel.cancel();
             }
             if let Some(zygote) = &slot.zygote {
                 zygote.kill();

@@ -65,15 +65,15 @@ pub(crate) async fn serve(
     let timeout = Duration::from_millis(req.timeout_ms);
     let mut timed_out = false;
     let joined = tokio::select! {
-        joined = &mut pooled.task => joined,
+        joined = &mut pooled.live.task => joined,
         _ = tokio::time::sleep(timeout) => {
             timed_out = true;
-            pooled.cancel.cancel();
-            (&mut pooled.task).await
+            pooled.live.cancel.cancel();
+            (&mut pooled.live.task).await
         }
         _ = cancel.cancelled() => {
-            pooled.cancel.cancel();
-            (&mut pooled.task).await
+            pooled.live.cancel.cancel();
+            (&mut pooled.live.task).await
         }
     };
     let wall_time_ms = claimed.elapsed().as_secs_f64() * 1000.0;

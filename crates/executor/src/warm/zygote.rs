@@ -2,14 +2,13 @@
 //! template's heavy modules and forks a run per request.
 //!
 //! The zygote's sandbox is a cold-path sandbox (same spec function, mounts, identity and
-//! cgroup: [`spec::zygote`]) without the program's confinement: it runs no user code itself, and each fork
-//! needs to build its own namespaces, which seccomp and Landlock would forbid. Every fork
-//! then gets a sandbox of its own, built from the run's own cold-path spec ([`spec::forked`]): fresh user,
-//! pid, mount, network, IPC, UTS and cgroup namespaces, a fresh root and /tmp, the run's
+//! cgroup: [`spec::zygote`]) without the program's confinement: it runs no user code itself,
+//! and each fork needs to build its own namespaces, which seccomp and Landlock would forbid.
+//! Every fork then gets a sandbox of its own, built from the run's own cold-path spec
+//! ([`spec::forked`]): fresh user, pid, mount, network, IPC, UTS and cgroup namespaces, a fresh root and /tmp, the run's
 //! workspace (handed over as a detached mount), its own cgroup, rlimits, and the run's
 //! seccomp and Landlock layers before the first line of user code.
 
-use std::os::unix::net::UnixStream as StdUnixStream;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -17,13 +16,10 @@ use std::time::Duration;
 use sandbox::runner::{RunError, RunOutput};
 use sandbox::zygote::ZygoteLink;
 use sandbox::{Outcome, SandboxSpec};
-use tokio::io::AsyncReadExt;
-use tokio::net::UnixStream;
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::binds::HostBinds;
-use crate::driver;
+use crate::live::LiveSandbox;
 use crate::runtime::{self, runtimes_for};
 use crate::service::ExecutionService;
 use crate::spec::{self, ZygoteParts};
@@ -35,9 +31,8 @@ const READY_WAIT: Duration = Duration::from_secs(120);
 
 pub(crate) struct Zygote {
     pub link: ZygoteLink,
-    cancel: CancellationToken,
-    task: JoinHandle<Result<RunOutput, RunError>>,
-    workspace: Option<Workspace>,
+    live: LiveSandbox,
+    workspace: Workspace,
     /// Set once a fork request failed: the pool replaces it.
     broken: AtomicBool,
     /// The template it was started for, as defined then.
@@ -73,63 +68,30 @@ impl Zygote {
             },
         );
         let binds = HostBinds::of(&spec.mounts);
-        let internal = |e: std::io::Error| ExecuteError::Internal(format!("zygote socket: {e}"));
-        let (ours, theirs) = match StdUnixStream::pair() {
-            Ok(pair) => pair,
-            Err(e) => {
-                service.workspaces.release(workspace);
-                return Err(internal(e));
-            }
-        };
-        let cancel = parent.child_token();
-        let launcher = service.launcher.clone();
-        let token = cancel.clone();
         let output = policy.default_output_bytes;
-        let mut task = tokio::spawn(async move {
-            launcher.launch(&spec, output, token, Some(std::os::fd::OwnedFd::from(theirs))).await
-        });
-        let ready = async {
-            ours.set_nonblocking(true)?;
-            let mut socket = UnixStream::from_std(ours)?;
-            let mut ready = [0u8; driver::READY.len()];
-            socket.read_exact(&mut ready).await?;
-            if &ready != driver::READY {
-                return Err(std::io::Error::other("answered something else than ready"));
-            }
-            ZygoteLink::new(socket.into_std()?)
+        let (mut live, mut socket) =
+            match LiveSandbox::start(service.launcher.clone(), spec, output, parent.child_token()) {
+                Ok(started) => started,
+                Err(e) => {
+                    service.workspaces.release(workspace);
+                    return Err(ExecuteError::Internal(format!("zygote socket: {e}")));
+                }
+            };
+        let ready = match live.ready(&mut socket, READY_WAIT).await {
+            Ok(()) => match socket.into_std().and_then(ZygoteLink::new) {
+                Ok(link) => Ok(link),
+                Err(e) => Err(live.failed(&format!("ended before it was ready: {e}")).await),
+            },
+            Err(why) => Err(why),
         };
-        match tokio::time::timeout(READY_WAIT, ready).await {
-            Ok(Ok(link)) => Ok(Zygote {
-                link,
-                cancel,
-                task,
-                workspace: Some(workspace),
-                broken: AtomicBool::new(false),
-                template: template.cloned(),
-                binds,
-            }),
-            outcome => {
-                let why = match outcome {
-                    Err(_) => "not ready in time".to_string(),
-                    Ok(Err(e)) => format!("ended before it was ready: {e}"),
-                    Ok(Ok(_)) => unreachable!("handled above"),
-                };
-                // A zygote that ended says why in its report: give the report a moment.
-                let ended = match tokio::time::timeout(Duration::from_secs(2), &mut task).await {
-                    Ok(ended) => Some(ended),
-                    Err(_) => {
-                        cancel.cancel();
-                        tokio::time::timeout(Duration::from_secs(10), &mut task).await.ok()
-                    }
-                };
-                let output = match ended {
-                    Some(Ok(Ok(output))) => {
-                        format!("{:?} {}", output.report.outcome, String::from_utf8_lossy(&output.stderr.bytes).trim())
-                    }
-                    _ => String::new(),
-                };
+        match ready {
+            Ok(link) => {
+                let broken = AtomicBool::new(false);
+                Ok(Zygote { link, live, workspace, broken, template: template.cloned(), binds })
+            }
+            Err(why) => {
                 service.workspaces.release(workspace);
-                Err(ExecuteError::Internal(format!("zygote {why}: {output}")))
+                Err(ExecuteError::Internal(format!("zygote {why}")))
             }
         }
     }
@@ -137,7 +99,7 @@ impl Zygote {
     /// Whether it can still fork runs: it has not ended or failed a fork, and the host files
     /// its forks bind from its view are still the host's.
     pub fn alive(&self) -> bool {
-        !self.task.is_finished() && !self.broken.load(Ordering::SeqCst) && self.binds.current()
+        self.live.alive() && !self.broken.load(Ordering::SeqCst) && self.binds.current()
     }
 
     pub fn mark_broken(&self) {
@@ -147,16 +109,13 @@ impl Zygote {
     /// Kills the zygote and removes its workspace. Its forks live in sandboxes of their own
     /// and end with their runs.
     pub async fn retire(mut self, service: &ExecutionService) {
-        self.cancel.cancel();
-        let _ = tokio::time::timeout(Duration::from_secs(10), &mut self.task).await;
-        if let Some(workspace) = self.workspace.take() {
-            service.workspaces.release(workspace);
-        }
+        self.live.kill().await;
+        service.workspaces.release(self.workspace);
     }
 
     /// Kills it at once (its workspace goes with the next daemon's start).
     pub fn kill(&self) {
-        self.cancel.cancel();
+        self.live.cancel.cancel();
     }
 }
 
