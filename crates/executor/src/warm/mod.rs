@@ -9,7 +9,7 @@
 
 mod binds;
 mod pool;
-mod sandbox;
+mod pooled;
 mod serve;
 mod zygote;
 

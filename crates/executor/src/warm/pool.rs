@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use super::sandbox::Pooled;
+use super::pooled::Pooled;
 use super::zygote::Zygote;
 use super::{key_for, Fixed, Key, WarmConfig, WarmInfo, WarmPoolInfo};
 use crate::service::ExecutionService;

@@ -7,7 +7,7 @@ use sandbox::Outcome;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 
-use super::sandbox::Pooled;
+use super::pooled::Pooled;
 use crate::service::ExecutionService;
 use crate::{artifacts, driver, outcome};
 use crate::{ExecuteError, ExecutionRequest, ExecutionResult, LaunchPath};
