@@ -72,3 +72,41 @@ pub(crate) fn run_message(
     });
     message.to_string().into_bytes()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{RequestedLimits, WorkspaceChoice};
+
+    #[test]
+    fn a_run_message_carries_what_a_cold_driver_reads_from_its_files() {
+        let config = crate::spec::tests::config();
+        let req = ExecutionRequest {
+            execution_id: "run-1".into(),
+            language: Language::Javascript,
+            code: "module.exports.handler = () => 1".into(),
+            timeout_ms: 2000,
+            workspace: WorkspaceChoice::Fresh,
+            event: Some(serde_json::json!({"n": 1})),
+            stdin: String::new(),
+            env_vars: [("PATH".to_string(), "/mine".to_string())].into(),
+            files: Vec::new(),
+            limits: RequestedLimits { memory_mb: Some(256), ..Default::default() },
+            template: None,
+            tenant_id: "default".into(),
+            scope: None,
+            warm: true,
+        };
+        let node = Environment { language: Language::Javascript, dir: Some("/t/node".into()) };
+        let message: serde_json::Value = serde_json::from_slice(&run_message(&config, &req, Some(&node))).unwrap();
+        assert_eq!(message["code"], req.code);
+        assert_eq!(message["code_path"], WARM_JS_CODE);
+        assert_eq!(message["event"], r#"{"n":1}"#);
+        let context: serde_json::Value = serde_json::from_str(message["context"].as_str().unwrap()).unwrap();
+        assert_eq!(context, serde_json::json!({"execution_id": "run-1", "timeout_ms": 2000, "memory_limit_mb": 256}));
+        // The caller's variables come over the template's, which come over the clean base.
+        assert_eq!(message["env"]["PATH"], "/mine");
+        assert_eq!(message["env"]["NODE_PATH"], "/opt/sandbox-env/node_modules");
+        assert_eq!(message["env"]["HOME"], "/tmp");
+    }
+}

@@ -4,7 +4,7 @@
 //! Not to be confused with the process of the same name on the other side:
 //! `sandbox::init::launcher` is the daemon's child (the configuration's `init_exe`, the
 //! daemon's own binary re-executed) that builds the namespaces and reports how the program
-//! ended. Every [`Launcher`] ends up starting one of those, fresh or forked by a zygote.
+//! ended. [`ColdLauncher`] starts one of those per sandbox, fresh or forked by a zygote.
 
 use std::future::Future;
 use std::os::fd::OwnedFd;

@@ -108,3 +108,113 @@ impl LiveSandbox {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use sandbox::runner::Captured;
+    use sandbox::zygote::ZygoteLink;
+    use sandbox::{Outcome, SandboxReport};
+
+    use super::*;
+    use crate::launcher::LaunchFuture;
+
+    /// A program that writes `greeting` on its socket, then waits to be killed, or ends at
+    /// once with `stderr` when it `exits`.
+    struct Greeter {
+        greeting: &'static [u8],
+        exits: bool,
+    }
+
+    fn output(outcome: Outcome, stderr: &str) -> RunOutput {
+        let report = SandboxReport {
+            outcome,
+            wall_time_ms: 0.0,
+            cpu_time_ms: 0.0,
+            peak_memory_kb: 0,
+            channel: None,
+            channel_truncated: false,
+            full_filesystems: Vec::new(),
+        };
+        let captured = |bytes: &str| Captured {
+            bytes: bytes.as_bytes().to_vec(),
+            total_bytes: bytes.len() as u64,
+            truncated: false,
+        };
+        RunOutput { report, stdout: captured(""), stderr: captured(stderr), limit: None }
+    }
+
+    impl Launcher for Greeter {
+        fn launch<'a>(
+            &'a self,
+            _spec: &'a SandboxSpec,
+            _max_output_bytes: u64,
+            cancel: CancellationToken,
+            handoff: Option<OwnedFd>,
+        ) -> LaunchFuture<'a> {
+            Box::pin(async move {
+                let mut socket = StdUnixStream::from(handoff.expect("a handed socket"));
+                socket.write_all(self.greeting).unwrap();
+                if self.exits {
+                    drop(socket);
+                    return Ok(output(Outcome::Exited { code: 1 }, " boom\n"));
+                }
+                cancel.cancelled().await;
+                Ok(output(Outcome::Cancelled, ""))
+            })
+        }
+
+        fn launch_forked<'a>(
+            &'a self,
+            _zygote: &'a ZygoteLink,
+            _spec: &'a SandboxSpec,
+            _max_output_bytes: u64,
+            _cancel: CancellationToken,
+            _handed: Vec<OwnedFd>,
+        ) -> LaunchFuture<'a> {
+            unreachable!("a live sandbox is never forked")
+        }
+    }
+
+    fn spec() -> SandboxSpec {
+        serde_json::from_value(serde_json::json!({
+            "argv": ["/bin/true"], "env": [], "cwd": "/", "hostname": "sandbox", "mounts": [], "stdin": "",
+            "identity": {"uid": 1000, "gid": 1000, "host_uid": 1000, "host_gid": 1000},
+            "limits": {"wall_time_ms": 1000, "data_bytes": null, "memory_bytes": null, "file_size_bytes": 1,
+                       "open_files": 1, "processes": 1, "pids": null, "channel_bytes": 1},
+            "channel_fd": null, "session_fd": 3, "confinement": {"seccomp": false, "landlock": null},
+        }))
+        .unwrap()
+    }
+
+    async fn started(greeting: &'static [u8], exits: bool, wait: Duration) -> (LiveSandbox, Result<(), String>) {
+        let launcher = Arc::new(Greeter { greeting, exits });
+        let (mut live, mut socket) = LiveSandbox::start(launcher, spec(), 1024, CancellationToken::new()).unwrap();
+        let ready = live.ready(&mut socket, wait).await;
+        (live, ready)
+    }
+
+    #[tokio::test]
+    async fn a_ready_sandbox_lives_until_it_is_killed() {
+        let (mut live, ready) = started(driver::READY, false, Duration::from_secs(5)).await;
+        assert_eq!(ready, Ok(()));
+        assert!(live.alive());
+        let output = live.kill().await.expect("a report");
+        assert_eq!(output.report.outcome, Outcome::Cancelled);
+        assert!(!live.alive());
+        assert!(live.kill().await.is_none(), "the report is taken once");
+    }
+
+    #[tokio::test]
+    async fn a_sandbox_that_is_not_ready_is_ended_with_why_and_its_report() {
+        let (live, ready) = started(b"hello\n", false, Duration::from_secs(5)).await;
+        assert_eq!(ready, Err("answered something else than ready: Cancelled ".to_string()));
+        assert!(live.cancel.is_cancelled() && !live.alive());
+        let (_, ready) = started(b"", true, Duration::from_secs(5)).await;
+        let why = ready.unwrap_err();
+        assert!(why.starts_with("ended before it was ready: ") && why.ends_with(": Exited { code: 1 } boom"), "{why}");
+        let (_, ready) = started(b"", false, Duration::from_millis(50)).await;
+        assert_eq!(ready, Err("not ready in time: Cancelled ".to_string()));
+    }
+}

@@ -158,4 +158,4 @@ pub(crate) fn forked(mut spec: SandboxSpec) -> SandboxSpec {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -8,7 +8,8 @@ use sandbox::{Mount, SandboxSpec};
 use super::*;
 use crate::{ConfinementLayers, ExecutorConfig, Language, TemplateConfig};
 
-fn config() -> ExecutorConfig {
+/// A configuration with both confinement layers, for tests of what is built from it.
+pub(crate) fn config() -> ExecutorConfig {
     ExecutorConfig {
         workspace_root: "/w".into(),
         init_exe: "/init".into(),
