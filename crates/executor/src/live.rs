@@ -51,6 +51,21 @@ impl LiveSandbox {
         Ok((LiveSandbox { cancel, task, reported: false }, ours))
     }
 
+    /// [`LiveSandbox::start`], then [`LiveSandbox::ready`]: a sandbox whose program is ready
+    /// (or why it is not, and the sandbox then ended).
+    pub async fn start_ready(
+        launcher: Arc<dyn Launcher>,
+        spec: SandboxSpec,
+        max_output_bytes: u64,
+        cancel: CancellationToken,
+        wait: Duration,
+    ) -> Result<(LiveSandbox, UnixStream), String> {
+        let (mut live, mut socket) =
+            LiveSandbox::start(launcher, spec, max_output_bytes, cancel).map_err(|e| format!("socket: {e}"))?;
+        live.ready(&mut socket, wait).await?;
+        Ok((live, socket))
+    }
+
     /// Waits at most `wait` for the program's [`driver::READY`] line on `socket`. When it does
     /// not come, the sandbox is ended and the error says why, with what its sandbox reported.
     pub async fn ready(&mut self, socket: &mut UnixStream, wait: Duration) -> Result<(), String> {

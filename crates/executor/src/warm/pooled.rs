@@ -63,19 +63,16 @@ impl Pooled {
         };
         let spec = sandbox_spec(&service.config, &service.cgroups, parts);
         let binds = HostBinds::of(&spec.mounts);
-        let started = LiveSandbox::start(service.launcher.clone(), spec, fixed.output_bytes, parent.child_token());
-        let (mut live, mut socket) = match started {
-            Ok(started) => started,
-            Err(e) => {
+        let started = Instant::now();
+        let token = parent.child_token();
+        let launched = LiveSandbox::start_ready(service.launcher.clone(), spec, fixed.output_bytes, token, READY_WAIT);
+        let (live, socket) = match launched.await {
+            Ok(launched) => launched,
+            Err(why) => {
                 service.workspaces.release(workspace);
-                return Err(ExecuteError::Internal(format!("warm sandbox socket: {e}")));
+                return Err(ExecuteError::Internal(format!("warm sandbox {why}")));
             }
         };
-        let started = Instant::now();
-        if let Err(why) = live.ready(&mut socket, READY_WAIT).await {
-            service.workspaces.release(workspace);
-            return Err(ExecuteError::Internal(format!("warm sandbox {why}")));
-        }
         let template = template.cloned();
         Ok(Pooled { socket, workspace, live, started, fixed, environment, template, binds })
     }

@@ -55,7 +55,6 @@ impl Zygote {
         };
         let preload = template.map(|t| super::preload(&t.packages)).unwrap_or_default();
         let runtimes = runtimes_for(&service.config, environment.as_ref());
-        let policy = &service.config.limits;
         let workspace = service.workspaces.prepare(&WorkspaceChoice::Fresh, "zygote")?;
         let spec = spec::zygote(
             &service.config,
@@ -68,24 +67,18 @@ impl Zygote {
             },
         );
         let binds = HostBinds::of(&spec.mounts);
-        let output = policy.default_output_bytes;
-        let (mut live, mut socket) =
-            match LiveSandbox::start(service.launcher.clone(), spec, output, parent.child_token()) {
-                Ok(started) => started,
-                Err(e) => {
-                    service.workspaces.release(workspace);
-                    return Err(ExecuteError::Internal(format!("zygote socket: {e}")));
-                }
-            };
-        let ready = match live.ready(&mut socket, READY_WAIT).await {
-            Ok(()) => match socket.into_std().and_then(ZygoteLink::new) {
-                Ok(link) => Ok(link),
+        let output = service.config.limits.default_output_bytes;
+        let token = parent.child_token();
+        let launched = LiveSandbox::start_ready(service.launcher.clone(), spec, output, token, READY_WAIT).await;
+        let linked = match launched {
+            Ok((mut live, socket)) => match socket.into_std().and_then(ZygoteLink::new) {
+                Ok(link) => Ok((live, link)),
                 Err(e) => Err(live.failed(&format!("ended before it was ready: {e}")).await),
             },
             Err(why) => Err(why),
         };
-        match ready {
-            Ok(link) => {
+        match linked {
+            Ok((live, link)) => {
                 let broken = AtomicBool::new(false);
                 Ok(Zygote { link, live, workspace, broken, template: template.cloned(), binds })
             }
