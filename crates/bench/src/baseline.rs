@@ -14,7 +14,7 @@ pub struct Timings {
     pub first_error: Option<String>,
 }
 
-/// The sandbox's base environment (crates/executor/src/rootfs.rs).
+/// The sandbox's base environment (crates/executor/src/spec/rootfs.rs).
 const CLEAN_ENV: [(&str, &str); 10] = [
     ("PATH", "/usr/local/bin:/usr/bin:/bin"),
     ("HOME", "/tmp"),

@@ -1,5 +1,10 @@
-//! How a sandbox is started. The cold launcher re-executes the daemon as a fresh init child
-//! for every run; other launchers (pre-warmed ones) can stand beside it behind this trait.
+//! How the daemon starts a sandbox from a spec and waits for its end: the [`Launcher`] trait,
+//! and [`ColdLauncher`], which runs every spec through [`sandbox::runner`].
+//!
+//! Not to be confused with the process of the same name on the other side:
+//! `sandbox::init::launcher` is the daemon's child (the configuration's `init_exe`, the
+//! daemon's own binary re-executed) that builds the namespaces and reports how the program
+//! ended. [`ColdLauncher`] starts one of those per sandbox, fresh or forked by a zygote.
 
 use std::future::Future;
 use std::os::fd::OwnedFd;
@@ -16,6 +21,9 @@ use tokio_util::sync::CancellationToken;
 
 pub type LaunchFuture<'a> = Pin<Box<dyn Future<Output = Result<RunOutput, RunError>> + Send + 'a>>;
 
+/// Starts sandboxes for the executor and waits for their end: the one door through which
+/// every run path (cold, forked, pre-started, a session's interpreter) gets a sandbox, so a
+/// test can put a fake one in its place ([`crate::ServiceOptions::launcher`]).
 pub trait Launcher: Send + Sync {
     /// Runs `spec` to its end, keeping at most `max_output_bytes` of each output stream;
     /// `cancel` kills it early; `handoff` (a session's socket) goes to the program at
@@ -39,6 +47,8 @@ pub trait Launcher: Send + Sync {
     ) -> LaunchFuture<'a>;
 }
 
+/// Starts sandboxes through [`sandbox::runner`]: a fresh `init_exe` child per spec (the cold
+/// path), or a fork of a zygote; each gets its own cgroup.
 pub struct ColdLauncher {
     pub init_exe: PathBuf,
     /// Gives every run its own cgroup.

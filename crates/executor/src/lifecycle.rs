@@ -9,8 +9,10 @@ use sandbox::runner::RunOutput;
 use tokio_util::sync::CancellationToken;
 
 use crate::artifacts::{self, Snapshot};
-use crate::run::{event_and_context, runtimes_for, sandbox_spec, SpecParts};
+use crate::driver::event_and_context;
+use crate::runtime::runtimes_for;
 use crate::sandboxes::Sandboxes;
+use crate::spec::{sandbox_spec, SpecParts};
 use crate::templates::Environment;
 use crate::warm::{self, Claim, Pool, Pooled, Zygote};
 use crate::workspace::Workspace;

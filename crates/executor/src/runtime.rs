@@ -2,42 +2,33 @@
 //! the files the run needs under /sandbox (the driver, the user's code, the event, the context).
 
 use crate::config::RuntimePaths;
-use crate::Language;
+use crate::driver::{SANDBOX_DIR, SESSION_FD, WARM_FD, ZYGOTE_LIB};
+use crate::templates::Environment;
+use crate::{ExecutorConfig, Language};
 
 const PYTHON_DRIVER: &str = include_str!("../../../runtimes/python/driver.py");
 const NODE_DRIVER: &str = include_str!("../../../runtimes/node/driver.js");
 /// What the Node driver and session interpreter both load (`require('./exact_json.js')`).
 const NODE_EXACT_JSON: &str = include_str!("../../../runtimes/node/exact_json.js");
 
-/// The read-only directory inside the sandbox holding a run's driver and code.
-pub const SANDBOX_DIR: &str = "/sandbox";
-/// The descriptor on which a driver sends back the handler's return value or error.
-pub const CHANNEL_FD: i32 = 3;
-/// The descriptor on which a session's interpreter reads requests and answers them.
-pub const SESSION_FD: i32 = 3;
-/// The descriptor on which a pre-started driver waits for its run (the channel stays at
-/// [`CHANNEL_FD`]).
-pub const WARM_FD: i32 = 4;
-/// Where a pre-started JavaScript driver says the code is: its name in stacks, as the cold
-/// path's file (only CommonJS code is run warm).
-pub const WARM_JS_CODE: &str = "/sandbox/user.cjs";
-
-/// Where a zygote finds the shared library its forks call (bound read-only in the zygote's
-/// sandbox only, never in a run's).
-pub const ZYGOTE_LIB: &str = "/opt/sandbox/zygote/libsandbox_zygote.so";
-/// Where a forked Python run finds its whole environment (a JSON object), since it is not
-/// executed with it.
-pub const FORKED_ENVIRON: &str = "/sandbox/environ.json";
-
 const PYTHON_SESSION: &str = include_str!("../../../runtimes/python/session.py");
 const NODE_SESSION: &str = include_str!("../../../runtimes/node/session.js");
+
+/// The interpreters a run uses: the template's Python when it has one.
+pub(crate) fn runtimes_for(config: &ExecutorConfig, environment: Option<&Environment>) -> RuntimePaths {
+    let mut runtimes = config.runtimes.clone();
+    if let Some(python) = environment.and_then(Environment::python) {
+        runtimes.python = python;
+    }
+    runtimes
+}
 
 /// The command line and the files of one run.
 pub struct Launch {
     pub argv: Vec<String>,
     /// (path inside the sandbox, contents)
     pub files: Vec<(String, String)>,
-    /// Whether the driver reports on [`CHANNEL_FD`].
+    /// Whether the driver reports on [`crate::driver::CHANNEL_FD`].
     pub has_channel: bool,
     /// Where the program finds the socket handed to it: a session's interpreter serves
     /// requests on [`SESSION_FD`], a pre-started driver waits for its run on [`WARM_FD`].
@@ -67,7 +58,7 @@ pub fn session_launch(language: Language, runtimes: &RuntimePaths) -> Option<Lau
 }
 
 /// A Python zygote: the one-shot driver imports `preload`, then forks a run for each request
-/// on [`WARM_FD`]; each fork reads its run from the files of [`launch`] and [`FORKED_ENVIRON`].
+/// on [`WARM_FD`]; each fork reads its run from the files of [`launch`] and [`crate::driver::FORKED_ENVIRON`].
 pub fn zygote_launch(runtimes: &RuntimePaths, preload: &[String]) -> Launch {
     let at = |name: &str| format!("{SANDBOX_DIR}/{name}");
     let argv = [&runtimes.python.display().to_string(), "-u", "-B", &at("driver.py"), "--zygote", ZYGOTE_LIB]

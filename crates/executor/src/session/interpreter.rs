@@ -1,28 +1,23 @@
 //! One long-lived interpreter of a session: a sandbox whose program serves one request per
 //! line on a socket handed to it at start, and answers each with one line.
 
-use std::os::fd::OwnedFd;
-use std::os::unix::net::UnixStream as StdUnixStream;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sandbox::runner::{RunError, RunOutput};
+use sandbox::runner::RunOutput;
 use sandbox::SandboxSpec;
 use serde::Deserialize;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::UnixStream;
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::launcher::Launcher;
+use crate::live::LiveSandbox;
 use crate::{ExecuteError, ExecutionError};
 
 /// Bytes kept of the interpreter's own stdout and stderr (not a cell's: the drivers capture
 /// those per cell); the tail of stderr explains a crash.
 const STREAM_CAP: u64 = 64 * 1024;
-/// How long a killed interpreter's sandbox may take to be gone.
-const KILL_WAIT: Duration = Duration::from_secs(10);
 /// How long an interpreter that closed its socket may take to exit by itself.
 const EXIT_WAIT: Duration = Duration::from_secs(2);
 
@@ -37,9 +32,7 @@ pub(crate) struct Slot {
 pub(crate) struct Interpreter {
     reader: BufReader<OwnedReadHalf>,
     writer: OwnedWriteHalf,
-    cancel: CancellationToken,
-    /// Taken once the sandbox's report has been awaited.
-    task: Option<JoinHandle<Result<RunOutput, RunError>>>,
+    live: LiveSandbox,
     next_id: u64,
 }
 
@@ -91,15 +84,10 @@ impl Interpreter {
         spec: SandboxSpec,
         cancel: CancellationToken,
     ) -> Result<Interpreter, ExecuteError> {
-        let internal = |e: std::io::Error| ExecuteError::Internal(format!("session socket: {e}"));
-        let (ours, theirs) = StdUnixStream::pair().map_err(internal)?;
-        ours.set_nonblocking(true).map_err(internal)?;
-        let ours = UnixStream::from_std(ours).map_err(internal)?;
-        let (reader, writer) = ours.into_split();
-        let token = cancel.clone();
-        let handoff = OwnedFd::from(theirs);
-        let task = tokio::spawn(async move { launcher.launch(&spec, STREAM_CAP, token, Some(handoff)).await });
-        Ok(Interpreter { reader: BufReader::new(reader), writer, cancel, task: Some(task), next_id: 1 })
+        let (live, socket) = LiveSandbox::start(launcher, spec, STREAM_CAP, cancel)
+            .map_err(|e| ExecuteError::Internal(format!("session socket: {e}")))?;
+        let (reader, writer) = socket.into_split();
+        Ok(Interpreter { reader: BufReader::new(reader), writer, live, next_id: 1 })
     }
 
     /// Sends `code` and waits for the answer; on a timeout, a death or a broken answer the
@@ -142,36 +130,18 @@ impl Interpreter {
 
     /// Kills the sandbox and waits (a bounded time) for what it reported.
     pub async fn kill(&mut self) -> Option<RunOutput> {
-        self.cancel.cancel();
-        self.report(KILL_WAIT).await
+        self.live.kill().await
     }
 
     /// The interpreter closed its socket, so its sandbox is ending: its own report says how
     /// (an exit code, a signal). Killed if it lingers.
     async fn ended(&mut self) -> Option<RunOutput> {
-        let report = self.report(EXIT_WAIT).await;
-        self.cancel.cancel();
-        match report {
-            Some(output) => Some(output),
-            None => self.report(KILL_WAIT).await,
-        }
-    }
-
-    /// What the sandbox reported, if it ends within `wait`.
-    async fn report(&mut self, wait: Duration) -> Option<RunOutput> {
-        let task = self.task.as_mut()?;
-        let joined = tokio::time::timeout(wait, task).await.ok()?;
-        self.task = None;
-        match joined {
-            Ok(Ok(output)) => Some(output),
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "session interpreter's launcher failed");
-                None
+        match self.live.report(EXIT_WAIT).await {
+            Some(output) => {
+                self.live.cancel.cancel();
+                Some(output)
             }
-            Err(e) => {
-                tracing::warn!(error = %e, "session interpreter's task failed");
-                None
-            }
+            None => self.live.kill().await,
         }
     }
 }
@@ -179,7 +149,7 @@ impl Interpreter {
 impl Drop for Interpreter {
     /// An interpreter nobody holds any more must not live on until the lifetime cap.
     fn drop(&mut self) {
-        self.cancel.cancel();
+        self.live.cancel.cancel();
     }
 }
 

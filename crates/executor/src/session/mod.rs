@@ -2,7 +2,7 @@
 //! per language the session has used, so that variables survive from one call to the next.
 //!
 //! Every interpreter is an ordinary sandbox built by the same spec code as a one-shot run
-//! (see [`crate::run::sandbox_spec`]); its requests travel on a socket handed to it at start
+//! (see [`crate::spec::sandbox_spec`]); its requests travel on a socket handed to it at start
 //! (never a path in the workspace). A session ends when it is destroyed, when it has been
 //! idle for its TTL, when it reaches the lifetime cap, or when the daemon stops.
 

@@ -13,8 +13,8 @@ use super::registry::{Registry, Session, SessionStats};
 use super::{NewSession, SessionConfig, SessionInfo};
 use crate::executions::Executions;
 use crate::recorder::now_ms;
-use crate::run::{self, SpecParts};
 use crate::sandboxes::Sandboxes;
+use crate::spec::{self, SpecParts};
 use crate::{artifacts, runtime, validate};
 use crate::{
     ExecuteError, ExecutionRequest, ExecutionResult, Language, RequestedLimits, StartedExecution, WorkspaceChoice,
@@ -248,12 +248,12 @@ impl Sessions {
     fn start_interpreter(&self, session: &Session, language: Language) -> Result<Interpreter, ExecuteError> {
         let environment = (session.environment.language == language).then_some(&session.environment);
         let config = &self.sandboxes.config;
-        let runtimes = run::runtimes_for(config, environment);
+        let runtimes = runtime::runtimes_for(config, environment);
         let launch = runtime::session_launch(language, &runtimes)
             .ok_or_else(|| ExecuteError::invalid("language", format!("{} keeps no interpreter", language.name())))?;
         let template = (session.template.language == language).then_some(&session.template);
         let limits = validate::limits_with_template(RequestedLimits::default(), template, &config.limits);
-        let spec = run::sandbox_spec(
+        let spec = spec::sandbox_spec(
             config,
             &self.sandboxes.cgroups,
             SpecParts {

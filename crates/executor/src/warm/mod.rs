@@ -1,7 +1,7 @@
 //! The warm launch path. Python runs are forked by a zygote into sandboxes of their own (see
 //! [`zygote`]); other runs take sandboxes started ahead of them, each used for exactly one run.
 //!
-//! A pooled sandbox is a cold-path sandbox started early: the same spec (`run::sandbox_spec`),
+//! A pooled sandbox is a cold-path sandbox started early: the same spec (`spec::sandbox_spec`),
 //! mounts, cgroup, seccomp and Landlock, its own fresh workspace and /tmp, the same launcher.
 //! Its driver imports what it can and then blocks on a socket handed to it at start; the run
 //! (code, event, context, environment) arrives there when a request claims the sandbox.
@@ -9,8 +9,8 @@
 
 mod binds;
 mod pool;
+mod pooled;
 mod refill;
-mod sandbox;
 mod serve;
 mod zygote;
 
@@ -23,7 +23,7 @@ use utoipa::ToSchema;
 use crate::{ExecutionRequest, Language, LimitPolicy, RequestedLimits, WorkspaceChoice};
 
 pub(crate) use pool::{Claim, Pool};
-pub(crate) use sandbox::Pooled;
+pub(crate) use pooled::Pooled;
 pub(crate) use serve::serve;
 pub(crate) use zygote::{fork, Zygote};
 

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use super::sandbox::Pooled;
+use super::pooled::Pooled;
 use super::zygote::Zygote;
 use super::{key_for, Fixed, Key, WarmConfig, WarmInfo, WarmPoolInfo};
 use crate::sandboxes::Sandboxes;
@@ -151,7 +151,7 @@ impl Pool {
         }
         for slot in self.slots().values() {
             for pooled in &slot.ready {
-                pooled.cancel.cancel();
+                pooled.live.cancel.cancel();
             }
             if let Some(zygote) = &slot.zygote {
                 zygote.kill();

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 use super::pool::{extract, Pool, Slot};
-use super::sandbox::Pooled;
+use super::pooled::Pooled;
 use super::zygote::Zygote;
 use super::Key;
 use crate::{Language, Template};

@@ -7,12 +7,10 @@ use sandbox::runner::RunOutput;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 
-use super::sandbox::Pooled;
-use crate::run::event_and_context;
+use super::pooled::Pooled;
 use crate::sandboxes::Sandboxes;
-use crate::templates::Environment;
-use crate::{deadline, rootfs, runtime};
-use crate::{ExecuteError, ExecutionRequest, Language};
+use crate::{deadline, driver};
+use crate::{ExecuteError, ExecutionRequest};
 
 /// How long a pre-started sandbox may take to say it has its run (it only reads it).
 const TAKE_WAIT: Duration = Duration::from_secs(10);
@@ -25,7 +23,7 @@ pub(crate) async fn serve(
     pooled: &mut Pooled,
     cancel: &CancellationToken,
 ) -> Result<Result<RunOutput, ExecuteError>, String> {
-    let message = run_message(sandboxes, req, pooled.environment.as_ref());
+    let message = driver::run_message(&sandboxes.config, req, pooled.environment.as_ref());
     let claimed = Instant::now();
     match tokio::time::timeout(TAKE_WAIT, take(pooled, &message)).await {
         Ok(Ok(())) => {}
@@ -33,7 +31,7 @@ pub(crate) async fn serve(
         Err(_) => return Err("the pre-started sandbox did not take the run in time".into()),
     }
     let timeout = Duration::from_millis(req.timeout_ms);
-    let (joined, ended) = deadline::race(&mut pooled.task, timeout, cancel, &pooled.cancel).await;
+    let (joined, ended) = deadline::race(&mut pooled.live.task, timeout, cancel, &pooled.live.cancel).await;
     Ok(match joined {
         Err(e) => Err(ExecuteError::Internal(format!("warm run task failed: {e}"))),
         Ok(Err(e)) => Err(ExecuteError::Sandbox { stage: "launch".into(), message: e.to_string() }),
@@ -51,33 +49,10 @@ pub(crate) async fn serve(
 async fn take(pooled: &mut Pooled, message: &[u8]) -> std::io::Result<()> {
     pooled.socket.write_all(message).await?;
     pooled.socket.shutdown().await?;
-    let mut taken = [0u8; 6];
+    let mut taken = [0u8; driver::TAKEN.len()];
     pooled.socket.read_exact(&mut taken).await?;
-    match &taken == b"taken\n" {
+    match &taken == driver::TAKEN {
         true => Ok(()),
         false => Err(std::io::Error::other("it answered something else than taken")),
     }
-}
-
-/// What the driver needs to run `req` as a cold driver runs its files: the code, the event
-/// and context (as the cold path writes them) and the whole environment of a cold run.
-fn run_message(sandboxes: &Sandboxes, req: &ExecutionRequest, environment: Option<&Environment>) -> Vec<u8> {
-    let (event, context) = event_and_context(&sandboxes.config, req);
-    let template_vars = environment.map(Environment::vars).unwrap_or_default();
-    let env: serde_json::Map<String, serde_json::Value> = rootfs::environment(&template_vars, &req.env_vars)
-        .into_iter()
-        .map(|(k, v)| (k, serde_json::Value::String(v)))
-        .collect();
-    let code_path = match req.language {
-        Language::Javascript => runtime::WARM_JS_CODE,
-        _ => "",
-    };
-    let message = serde_json::json!({
-        "code": req.code,
-        "code_path": code_path,
-        "event": event,
-        "context": context,
-        "env": env,
-    });
-    message.to_string().into_bytes()
 }

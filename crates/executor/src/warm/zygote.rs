@@ -2,47 +2,37 @@
 //! template's heavy modules and forks a run per request.
 //!
 //! The zygote's sandbox is a cold-path sandbox (same spec function, mounts, identity and
-//! cgroup) without the program's confinement: it runs no user code itself, and each fork
-//! needs to build its own namespaces, which seccomp and Landlock would forbid. Every fork
-//! then gets a sandbox of its own, built from the run's own cold-path spec: fresh user,
-//! pid, mount, network, IPC, UTS and cgroup namespaces, a fresh root and /tmp, the run's
+//! cgroup: [`spec::zygote`]) without the program's confinement: it runs no user code itself,
+//! and each fork needs to build its own namespaces, which seccomp and Landlock would forbid.
+//! Every fork then gets a sandbox of its own, built from the run's own cold-path spec
+//! ([`spec::forked`]): fresh user, pid, mount, network, IPC, UTS and cgroup namespaces, a fresh root and /tmp, the run's
 //! workspace (handed over as a detached mount), its own cgroup, rlimits, and the run's
 //! seccomp and Landlock layers before the first line of user code.
 
-use std::collections::BTreeMap;
-use std::os::unix::net::UnixStream as StdUnixStream;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use sandbox::runner::{RunError, RunOutput};
 use sandbox::zygote::ZygoteLink;
-use sandbox::{Mount, Outcome, SandboxSpec};
-use tokio::io::AsyncReadExt;
-use tokio::net::UnixStream;
-use tokio::task::JoinHandle;
+use sandbox::{Outcome, SandboxSpec};
 use tokio_util::sync::CancellationToken;
 
 use super::binds::HostBinds;
-use crate::run::{runtimes_for, sandbox_spec, SpecParts};
+use crate::live::LiveSandbox;
+use crate::runtime::{self, runtimes_for};
 use crate::sandboxes::Sandboxes;
+use crate::spec::{self, ZygoteParts};
 use crate::workspace::Workspace;
-use crate::{rootfs, runtime, ExecuteError, RequestedLimits, Template, WorkspaceChoice};
+use crate::{ExecuteError, Template, WorkspaceChoice};
 
 /// How long a zygote may take to start and import what it preloads.
 const READY_WAIT: Duration = Duration::from_secs(120);
-/// A zygote's sandbox lives this long at most; the pool then starts a new one.
-const LIFETIME: Duration = Duration::from_secs(24 * 3600);
-/// Processes of the zygote's own cgroup: each fork starts there before the daemon moves it
-/// into its run's cgroup.
-const PROCESSES: u64 = 256;
-const UNLIMITED_PROCESSES: u64 = 1 << 22;
 
 pub(crate) struct Zygote {
     pub link: ZygoteLink,
-    cancel: CancellationToken,
-    task: JoinHandle<Result<RunOutput, RunError>>,
-    workspace: Option<Workspace>,
+    live: LiveSandbox,
+    workspace: Workspace,
     /// Set once a fork request failed: the pool replaces it.
     broken: AtomicBool,
     /// The template it was started for, as defined then.
@@ -65,95 +55,36 @@ impl Zygote {
         };
         let preload = template.map(|t| super::preload(&t.packages)).unwrap_or_default();
         let runtimes = runtimes_for(&service.config, environment.as_ref());
-        let policy = &service.config.limits;
-        let limits = RequestedLimits {
-            memory_mb: Some(policy.max_memory_mb),
-            max_processes: Some(PROCESSES),
-            ..Default::default()
-        };
         let workspace = service.workspaces.prepare(&WorkspaceChoice::Fresh, "zygote")?;
-        let mut spec = sandbox_spec(
+        let spec = spec::zygote(
             &service.config,
             &service.cgroups,
-            SpecParts {
+            ZygoteParts {
                 launch: runtime::zygote_launch(&runtimes, &preload),
                 environment: environment.as_ref(),
                 workspace: &workspace.path,
-                env_vars: &BTreeMap::new(),
-                limits: &limits,
-                wall_time_ms: LIFETIME.as_millis() as u64,
-                stdin: String::new(),
+                library,
             },
         );
-        // Each fork confines itself with its run's own layers (see the module's comment).
-        spec.confinement = Default::default();
-        // RLIMIT_NPROC of the zygote is the ceiling its forks' user namespaces count all
-        // their processes against together; the zygote's cgroup limits the zygote itself.
-        spec.limits.processes = UNLIMITED_PROCESSES;
-        spec.mounts.push(Mount::Bind {
-            source: library.display().to_string(),
-            target: runtime::ZYGOTE_LIB.into(),
-            writable: false,
-            optional: false,
-        });
         let binds = HostBinds::of(&spec.mounts);
-        let internal = |e: std::io::Error| ExecuteError::Internal(format!("zygote socket: {e}"));
-        let (ours, theirs) = match StdUnixStream::pair() {
-            Ok(pair) => pair,
-            Err(e) => {
-                service.workspaces.release(workspace);
-                return Err(internal(e));
-            }
+        let output = service.config.limits.default_output_bytes;
+        let token = parent.child_token();
+        let launched = LiveSandbox::start_ready(service.launcher.clone(), spec, output, token, READY_WAIT).await;
+        let linked = match launched {
+            Ok((mut live, socket)) => match socket.into_std().and_then(ZygoteLink::new) {
+                Ok(link) => Ok((live, link)),
+                Err(e) => Err(live.failed(&format!("ended before it was ready: {e}")).await),
+            },
+            Err(why) => Err(why),
         };
-        let cancel = parent.child_token();
-        let launcher = service.launcher.clone();
-        let token = cancel.clone();
-        let output = policy.default_output_bytes;
-        let mut task = tokio::spawn(async move {
-            launcher.launch(&spec, output, token, Some(std::os::fd::OwnedFd::from(theirs))).await
-        });
-        let ready = async {
-            ours.set_nonblocking(true)?;
-            let mut socket = UnixStream::from_std(ours)?;
-            let mut ready = [0u8; 6];
-            socket.read_exact(&mut ready).await?;
-            if &ready != b"ready\n" {
-                return Err(std::io::Error::other("answered something else than ready"));
+        match linked {
+            Ok((live, link)) => {
+                let broken = AtomicBool::new(false);
+                Ok(Zygote { link, live, workspace, broken, template: template.cloned(), binds })
             }
-            ZygoteLink::new(socket.into_std()?)
-        };
-        match tokio::time::timeout(READY_WAIT, ready).await {
-            Ok(Ok(link)) => Ok(Zygote {
-                link,
-                cancel,
-                task,
-                workspace: Some(workspace),
-                broken: AtomicBool::new(false),
-                template: template.cloned(),
-                binds,
-            }),
-            outcome => {
-                let why = match outcome {
-                    Err(_) => "not ready in time".to_string(),
-                    Ok(Err(e)) => format!("ended before it was ready: {e}"),
-                    Ok(Ok(_)) => unreachable!("handled above"),
-                };
-                // A zygote that ended says why in its report: give the report a moment.
-                let ended = match tokio::time::timeout(Duration::from_secs(2), &mut task).await {
-                    Ok(ended) => Some(ended),
-                    Err(_) => {
-                        cancel.cancel();
-                        tokio::time::timeout(Duration::from_secs(10), &mut task).await.ok()
-                    }
-                };
-                let output = match ended {
-                    Some(Ok(Ok(output))) => {
-                        format!("{:?} {}", output.report.outcome, String::from_utf8_lossy(&output.stderr.bytes).trim())
-                    }
-                    _ => String::new(),
-                };
+            Err(why) => {
                 service.workspaces.release(workspace);
-                Err(ExecuteError::Internal(format!("zygote {why}: {output}")))
+                Err(ExecuteError::Internal(format!("zygote {why}")))
             }
         }
     }
@@ -161,7 +92,7 @@ impl Zygote {
     /// Whether it can still fork runs: it has not ended or failed a fork, and the host files
     /// its forks bind from its view are still the host's.
     pub fn alive(&self) -> bool {
-        !self.task.is_finished() && !self.broken.load(Ordering::SeqCst) && self.binds.current()
+        self.live.alive() && !self.broken.load(Ordering::SeqCst) && self.binds.current()
     }
 
     pub fn mark_broken(&self) {
@@ -171,43 +102,14 @@ impl Zygote {
     /// Kills the zygote and removes its workspace. Its forks live in sandboxes of their own
     /// and end with their runs.
     pub async fn retire(mut self, service: &Sandboxes) {
-        self.cancel.cancel();
-        let _ = tokio::time::timeout(Duration::from_secs(10), &mut self.task).await;
-        if let Some(workspace) = self.workspace.take() {
-            service.workspaces.release(workspace);
-        }
+        self.live.kill().await;
+        service.workspaces.release(self.workspace);
     }
 
     /// Kills it at once (its workspace goes with the next daemon's start).
     pub fn kill(&self) {
-        self.cancel.cancel();
+        self.live.cancel.cancel();
     }
-}
-
-/// A run's cold-path spec, made for a fork of a zygote: the binds come from the zygote's
-/// filesystem, where they are at the same places; the workspace is the mount handed over
-/// with the spec; the environment is a file, since the program is not executed with it.
-pub(crate) fn forked_spec(mut spec: SandboxSpec) -> SandboxSpec {
-    for mount in &mut spec.mounts {
-        if let Mount::Bind { source, target, .. } = mount {
-            if target == rootfs::WORKSPACE {
-                *mount = Mount::Handed { target: target.clone() };
-            } else {
-                *source = target.clone();
-            }
-        }
-    }
-    let environ: serde_json::Map<String, serde_json::Value> =
-        spec.env.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect();
-    spec.mounts.push(Mount::File {
-        target: runtime::FORKED_ENVIRON.into(),
-        contents: serde_json::Value::Object(environ).to_string(),
-        mode: 0o444,
-    });
-    if let Some(rules) = &mut spec.confinement.landlock {
-        rules.read_exec.push(runtime::FORKED_ENVIRON.into());
-    }
-    spec
 }
 
 /// Runs `spec` (a cold-path spec) in a sandbox forked by `zygote`, with `workspace` handed
@@ -228,7 +130,7 @@ pub(crate) async fn fork(
             return None;
         }
     };
-    let spec = forked_spec(spec.clone());
+    let spec = spec::forked(spec.clone());
     match service.launcher.launch_forked(&zygote.link, &spec, max_output_bytes, cancel, vec![mount]).await {
         Err(RunError::Spawn(_, e)) => {
             tracing::warn!(error = %e, "the zygote could not fork the run; running it cold");

@@ -55,7 +55,7 @@ impl FakeLauncher {
 
 async fn run(spec: &SandboxSpec, code: &str, cancel: CancellationToken) -> RunOutput {
     let workspace = spec.mounts.iter().find_map(|m| match m {
-        Mount::Bind { source, target, .. } if target == crate::rootfs::WORKSPACE => Some(source.clone()),
+        Mount::Bind { source, target, .. } if target == crate::spec::rootfs::WORKSPACE => Some(source.clone()),
         _ => None,
     });
     let workspace = std::path::PathBuf::from(workspace.expect("the run's workspace is bound"));
