@@ -10,7 +10,7 @@ cargo nextest --version >/dev/null 2>&1 || cargo install cargo-nextest --locked
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 # No module of these crates imports one that imports it back.
-python3 scripts/module-cycles.py crates/server/src
+python3 scripts/module-cycles.py crates/*/src
 bash runtimes/test_drivers.sh
 # Builds the binaries the tests run, the zygote library among them (tests never build it).
 cargo build --workspace --locked

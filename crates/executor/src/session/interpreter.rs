@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::launcher::Launcher;
 use crate::live::LiveSandbox;
-use crate::{ExecuteError, ExecutionError};
+use crate::{deadline, ExecuteError, ExecutionError};
 
 /// Bytes kept of the interpreter's own stdout and stderr (not a cell's: the drivers capture
 /// those per cell); the tail of stderr explains a crash.
@@ -106,16 +106,21 @@ impl Interpreter {
         // What one answer may take: both streams (JSON escapes take up to 6 bytes a byte),
         // the value and the display text, and room for the rest.
         let cap = 6 * (2 * limits.max_output + limits.max_value) + (1 << 20);
-        let exchange = async {
-            self.writer.write_all(&line).await.map_err(|e| format!("cannot send the cell: {e}"))?;
-            read_line(&mut self.reader, cap).await
+        let kill = self.live.cancel.clone();
+        let (writer, reader) = (&mut self.writer, &mut self.reader);
+        let exchange = async move {
+            writer.write_all(&line).await.map_err(|e| format!("cannot send the cell: {e}"))?;
+            read_line(reader, cap).await
         };
-        match tokio::time::timeout(limits.timeout, exchange).await {
-            Err(_) => {
-                self.kill().await;
-                CallOutcome::TimedOut
-            }
-            Ok(Ok(Some(raw))) => match serde_json::from_slice::<CellReply>(&raw) {
+        // The session's end cancels the sandbox's token too: the answer then breaks off, and
+        // the call reports the interpreter gone.
+        let (answer, ended) = deadline::race(exchange, limits.timeout, &kill, &kill).await;
+        if ended == deadline::Ended::TimedOut {
+            self.kill().await;
+            return CallOutcome::TimedOut;
+        }
+        match answer {
+            Ok(Some(raw)) => match serde_json::from_slice::<CellReply>(&raw) {
                 Ok(reply) if reply.id == id => CallOutcome::Reply(reply),
                 Ok(reply) => {
                     let why = format!("the interpreter answered request {} instead of {id}", reply.id);
@@ -123,8 +128,8 @@ impl Interpreter {
                 }
                 Err(e) => CallOutcome::Died(format!("the interpreter's answer is unreadable: {e}"), self.kill().await),
             },
-            Ok(Ok(None)) => CallOutcome::Died("the interpreter exited".into(), self.ended().await),
-            Ok(Err(why)) => CallOutcome::Died(why, self.kill().await),
+            Ok(None) => CallOutcome::Died("the interpreter exited".into(), self.ended().await),
+            Err(why) => CallOutcome::Died(why, self.kill().await),
         }
     }
 
