@@ -83,6 +83,16 @@ impl Admission {
     pub fn stop_accepting(&self) {
         self.accepting.store(false, Ordering::SeqCst);
     }
+
+    /// Why a new execution would be refused now (shutting down, or no room left), if it would.
+    pub fn refusal(&self) -> Option<String> {
+        if !self.accepting.load(Ordering::SeqCst) {
+            return Some("the daemon is shutting down and takes no new executions".into());
+        }
+        let taken = self.active();
+        (taken >= self.max_running + self.max_queued)
+            .then(|| format!("{taken} executions are running and waiting, the most this daemon takes"))
+    }
 }
 
 impl Ticket {

@@ -1,4 +1,4 @@
-//! API token check: when a token is configured, every request except `GET /health` and `GET /`
+//! API token check: when a token is configured, every request except `GET /health`, `GET /ready` and `GET /`
 //! must carry it as `Authorization: Bearer <token>` or `X-API-Key: <token>`.
 //!
 //! Health and the root stay open because orchestrators and load balancers probe them without
@@ -61,10 +61,10 @@ pub async fn middleware(State(token): State<ApiToken>, req: Request, next: Next)
     }
 }
 
-/// Only the probes (GET, and HEAD which axum serves with it) are open: the health check and
-/// the root, which load balancers probe.
+/// Only the probes (GET, and HEAD which axum serves with it) are open: the health and
+/// readiness checks and the root, which load balancers probe.
 fn is_open(method: &Method, path: &str) -> bool {
-    matches!(path, "/health" | "/") && (method == Method::GET || method == Method::HEAD)
+    matches!(path, "/health" | "/ready" | "/") && (method == Method::GET || method == Method::HEAD)
 }
 
 /// Accepts the request when any credential it carries is the token. Every credential is
@@ -174,6 +174,8 @@ mod tests {
         assert!(is_open(&Method::GET, "/"));
         assert!(!is_open(&Method::POST, "/"));
         assert!(is_open(&Method::HEAD, "/health"));
+        assert!(is_open(&Method::GET, "/ready"));
+        assert!(!is_open(&Method::POST, "/ready"));
         assert!(!is_open(&Method::POST, "/health"));
         assert!(!is_open(&Method::GET, "/health/"));
         assert!(!is_open(&Method::GET, "/openapi.json"));

@@ -183,6 +183,16 @@ impl ExecutionService {
         self.health.clone()
     }
 
+    /// `Err(reason)` when a new execution would not be taken now: the host cannot sandbox,
+    /// the daemon is shutting down, or its queue is full. A load balancer sends work elsewhere.
+    pub fn ready(&self) -> Result<(), String> {
+        self.health.clone()?;
+        match self.executions.admission.refusal() {
+            Some(reason) => Err(reason),
+            None => Ok(()),
+        }
+    }
+
     /// Layers the configuration requires that are not in force, each with why; the daemon
     /// refuses to start when there is any.
     pub fn missing_required(&self) -> &[String] {

@@ -30,6 +30,8 @@ pub enum ErrorCode {
     TemplatePackages,
     Internal,
     Unhealthy,
+    /// `/ready`: no new execution would be taken now.
+    NotReady,
     QueueFull,
     ShuttingDown,
     Unauthorized,
@@ -50,6 +52,7 @@ impl ErrorCode {
             ErrorCode::TemplatePackages => "Executor.TemplatePackageError",
             ErrorCode::Internal => "Executor.InternalError",
             ErrorCode::Unhealthy => "Executor.Unhealthy",
+            ErrorCode::NotReady => "Executor.NotReady",
             ErrorCode::QueueFull => "Executor.QueueFull",
             ErrorCode::ShuttingDown => "Executor.ShuttingDown",
             ErrorCode::Unauthorized => "Executor.Unauthorized",
@@ -60,7 +63,7 @@ impl ErrorCode {
     /// A 5xx the daemon answers by design (back-pressure, an orderly stop): the client is told
     /// to retry, and nothing is broken, so it is no error in the daemon's log.
     pub fn expected(self) -> bool {
-        matches!(self, ErrorCode::QueueFull | ErrorCode::ShuttingDown)
+        matches!(self, ErrorCode::QueueFull | ErrorCode::ShuttingDown | ErrorCode::NotReady)
     }
 
     pub fn status(self) -> StatusCode {
@@ -73,7 +76,9 @@ impl ErrorCode {
             ErrorCode::Conflict => StatusCode::CONFLICT,
             ErrorCode::TemplatePackages => StatusCode::UNPROCESSABLE_ENTITY,
             ErrorCode::Sandbox | ErrorCode::TemplateBuild | ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-            ErrorCode::Unhealthy | ErrorCode::QueueFull | ErrorCode::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::Unhealthy | ErrorCode::NotReady | ErrorCode::QueueFull | ErrorCode::ShuttingDown => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
             ErrorCode::SessionLimit => StatusCode::TOO_MANY_REQUESTS,
         }

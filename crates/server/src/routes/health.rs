@@ -76,3 +76,62 @@ pub async fn health(State(state): State<Arc<AppState>>) -> Result<Json<HealthBod
         }
     }
 }
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReadyBody {
+    /// True: a new execution would be taken now.
+    pub ready: bool,
+    pub active_executions: u64,
+    pub queued_executions: u64,
+    pub max_queued: u64,
+    /// Why it would not; absent when ready.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// The 503 body of `/ready`: the readiness fields and the standard error fields together.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct NotReadyBody {
+    #[serde(flatten)]
+    pub ready: ReadyBody,
+    #[serde(flatten)]
+    pub error: ErrorBody,
+}
+
+#[utoipa::path(
+    get,
+    path = "/ready",
+    operation_id = "ready",
+    tag = "health",
+    // Open even when the daemon has an API token: probes carry no credentials.
+    security(()),
+    responses(
+        (status = 200, description = "A new execution would be taken now", body = ReadyBody),
+        (status = 503, description = "Not now: the host cannot sandbox, the daemon is shutting down, or its queue is full", body = NotReadyBody),
+    )
+)]
+pub async fn ready(State(state): State<Arc<AppState>>) -> Result<Json<ReadyBody>, ApiError> {
+    let stats = state.service.stats();
+    let mut body = ReadyBody {
+        ready: true,
+        active_executions: stats.active_executions,
+        queued_executions: stats.queued_executions,
+        max_queued: stats.max_queued,
+        reason: None,
+    };
+    match state.service.ready() {
+        Ok(()) => Ok(Json(body)),
+        Err(reason) => {
+            body.ready = false;
+            body.reason = Some(reason.clone());
+            Err(ApiError::new(
+                ErrorCode::NotReady,
+                "The executor takes no new executions right now.",
+                reason,
+                "Send executions to another instance; this one answers 200 here again once it has room \
+                 (or once the host can sandbox).",
+            )
+            .with_fields(body))
+        }
+    }
+}

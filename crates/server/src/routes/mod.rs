@@ -24,6 +24,7 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
     Router::new()
         .route("/", get(root::index))
         .route("/health", get(health::health))
+        .route("/ready", get(health::ready))
         .route("/info", get(info::info))
         .route("/execute", post(execute::execute))
         .route("/executions/{id}", get(executions::execution))
@@ -46,7 +47,7 @@ pub(crate) async fn not_found(method: Method, uri: Uri) -> ApiError {
         format!("{method} {} does not exist", uri.path()),
         "Use POST /execute, GET /executions/{id}, GET or POST /templates, POST /session/create, \
          POST /session/execute, POST /session/destroy, GET /sessions, /session/{id}/files, GET /health, \
-         GET /info, GET /metrics, GET /openapi.json or GET / (the service's name, version and links).",
+         GET /ready, GET /info, GET /metrics, GET /openapi.json or GET / (the service's name, version and links).",
     )
 }
 

@@ -14,6 +14,7 @@
 //! | `raise TYPE MESSAGE`   | sends the error on the channel and exits with 1              |
 //! | `write NAME TEXT`      | writes `TEXT` to `NAME` in the workspace                     |
 //! | `hang`                 | is stopped by its wall-time limit                            |
+//! | `block`                | runs until it is cancelled (the daemon's shutdown)           |
 //! | `oom`                  | is killed by its memory limit                                |
 //! | `unstartable`          | has a sandbox that cannot be built (a host fault)            |
 //!
@@ -71,10 +72,15 @@ impl Launcher for FakeLauncher {
         &'a self,
         spec: &'a SandboxSpec,
         _max_output_bytes: u64,
-        _cancel: CancellationToken,
+        cancel: CancellationToken,
         _handoff: Option<OwnedFd>,
     ) -> LaunchFuture<'a> {
-        Box::pin(async move { Ok(self.answer(spec)) })
+        Box::pin(async move {
+            if code_of(spec).lines().any(|line| line.trim() == "block") {
+                cancel.cancelled().await;
+            }
+            Ok(self.answer(spec))
+        })
     }
 
     fn launch_forked<'a>(
@@ -133,6 +139,7 @@ impl Run {
                 std::fs::write(workspace_of(spec).join(name), text).expect("write into the workspace");
             }
             "hang" => self.outcome = Some(Outcome::TimedOut),
+            "block" => self.outcome = Some(Outcome::Cancelled),
             "oom" => {
                 self.outcome = Some(Outcome::Signaled { signal: 9 });
                 self.limit = Some(LimitHit::Memory);

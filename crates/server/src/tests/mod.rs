@@ -8,6 +8,7 @@ mod executions;
 mod fakes;
 mod health;
 mod metrics;
+mod ready;
 mod runs;
 mod templates;
 

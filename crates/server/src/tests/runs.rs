@@ -256,7 +256,7 @@ async fn a_shell_session_runs_in_its_workspace() {
     assert_error(&reply, StatusCode::NOT_FOUND, "Executor.NotFound");
 }
 
-fn json_request(path: &str, body: Value, headers: &[(&str, &str)]) -> Request<Body> {
+pub(super) fn json_request(path: &str, body: Value, headers: &[(&str, &str)]) -> Request<Body> {
     let mut request = Request::post(path).header(header::CONTENT_TYPE, "application/json");
     for (name, value) in headers {
         request = request.header(*name, *value);

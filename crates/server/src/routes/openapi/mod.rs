@@ -25,7 +25,7 @@ use crate::state::AppState;
         description = "Runs untrusted Python, JavaScript and Shell in a Linux sandbox. \
             Every error answer has the body `ErrorBody`; answers to `generated_code` \
             (NVIDIA dialect) requests add `process_status`, `stdout` and `stderr`. \
-            When the daemon has an API token, every endpoint but `GET /health` and `GET /` requires it \
+            When the daemon has an API token, every endpoint but `GET /health`, `GET /ready` and `GET /` requires it \
             (`Authorization: Bearer <token>` or `X-API-Key: <token>`) and answers 401 \
             `Executor.Unauthorized` with `WWW-Authenticate: Bearer` without it."
     ),
@@ -34,6 +34,7 @@ use crate::state::AppState;
         execute::execute,
         executions::execution,
         health::health,
+        health::ready,
         info::info,
         metrics::metrics,
         outbox::outbox,
