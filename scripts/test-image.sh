@@ -191,6 +191,7 @@ say "    ${LEAST[*]}: ${least:-nothing missing}"
 for setting in "--cap-add SYS_ADMIN --security-opt unmask=/proc/*" \
                "--cap-add SYS_ADMIN -v /sys/fs/cgroup:/sys/fs/cgroup:rw" \
                "-v /sys/fs/cgroup:/sys/fs/cgroup:rw --security-opt unmask=/proc/*" \
+               "--user 1000:1000 -e HOME=/tmp -e STATE_DIR=/tmp/state --security-opt seccomp=unconfined --security-opt unmask=/proc/*" \
                ""; do
   # shellcheck disable=SC2086 # the setting is a list of options
   lost=$(missing_layers $setting)
