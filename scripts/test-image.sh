@@ -68,10 +68,15 @@ podman build -q --isolation=chroot --format docker --target runtime-prebuilt \
   -t "$IMAGE" . >"$CACHE_DIR/build.log" 2>&1 </dev/null || { tail -30 "$CACHE_DIR/build.log"; fail "podman build"; }
 
 # --- running it ---------------------------------------------------------------------------
-# runc, since crun refuses hybrid cgroup hosts; the hard descriptor limit of these hosts is
-# 20000; and an nproc limit podman may set, since rootful podman otherwise asks for one above
-# what a host without CAP_SYS_RESOURCE grants.
-RUN=(podman run --runtime runc --ulimit nofile=20000:20000 --ulimit nproc=32768:32768)
+# runc, since crun refuses hybrid cgroup hosts. Rootful podman asks for descriptor and process
+# limits above what a host without CAP_SYS_RESOURCE grants: ask for the host's hard descriptor
+# limit (20000 on these machines), and at most 32768 processes (podman's own raised limits make
+# some values below the shell's hard limit fail too).
+nofile=$(ulimit -Hn)
+nproc=$(ulimit -Hu)
+[ "$nofile" = unlimited ] && nofile=1048576
+{ [ "$nproc" = unlimited ] || [ "$nproc" -gt 32768 ]; } && nproc=32768
+RUN=(podman run --runtime runc --ulimit "nofile=$nofile:$nofile" --ulimit "nproc=$nproc:$nproc")
 work=$(mktemp -d)
 containers=()
 standin=
@@ -177,7 +182,10 @@ say "ok  podman stop (SIGTERM): exit 0, exited reported"
 
 # 3. What each privilege setting keeps: `check` lists the layers it finds missing.
 say "privilege settings (missing layers as \`sandbox-executor check\` finds them):"
-LEAST=(--cap-add SYS_ADMIN --security-opt unmask=/proc/* -v /sys/fs/cgroup:/sys/fs/cgroup:rw)
+# AppArmor (where the host has it) refuses mounts; the host's cgroup namespace makes the
+# daemon's own cgroup path match the host tree mounted over /sys/fs/cgroup.
+LEAST=(--cap-add SYS_ADMIN --security-opt unmask=/proc/* --security-opt apparmor=unconfined
+       --cgroupns host -v /sys/fs/cgroup:/sys/fs/cgroup:rw)
 # The missing layers, or why the sandbox cannot start at all (then every layer is missing).
 missing_layers() {
   "${RUN[@]}" --rm --network none --no-healthcheck "$@" "$IMAGE" check 2>/dev/null | awk '

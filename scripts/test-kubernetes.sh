@@ -35,7 +35,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 # Fails unless the rendered file has every kind the deployment is made of, and the pods'
-# grace outlasts the daemon's.
+# grace outlasts the preStop pause and the daemon's shutdown grace.
 expect_objects() {
   "$VENV/bin/python" - "$1" <<'PY'
 import sys, yaml
@@ -48,7 +48,9 @@ sts = next(d for d in docs if d["kind"] == "StatefulSet")
 pod = sts["spec"]["template"]["spec"]
 env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
 grace = int(env.get("EXECUTOR_SHUTDOWN_GRACE_SECS", 30))
-assert pod["terminationGracePeriodSeconds"] > grace, "terminationGracePeriodSeconds not above the shutdown grace"
+pre_stop = pod["containers"][0].get("lifecycle", {}).get("preStop", {}).get("exec", {}).get("command", [])
+pause = int(pre_stop[1]) if pre_stop[:1] == ["sleep"] else 0
+assert pod["terminationGracePeriodSeconds"] > pause + grace, "terminationGracePeriodSeconds not above preStop and the shutdown grace"
 assert sts["spec"]["volumeClaimTemplates"], "no volume per pod"
 headless = [d for d in docs if d["kind"] == "Service" and d["spec"].get("clusterIP") == "None"]
 assert [h["metadata"]["name"] for h in headless] == [sts["spec"]["serviceName"]], "serviceName is not the headless Service"
