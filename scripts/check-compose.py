@@ -12,7 +12,7 @@ import yaml
 KNOWN_KEYS = {
     "build", "image", "container_name", "restart", "privileged", "cap_add", "security_opt",
     "ports", "environment", "extra_hosts", "volumes", "stop_grace_period", "stop_signal",
-    "ulimits", "healthcheck", "deploy",
+    "ulimits", "healthcheck", "deploy", "cgroup",
 }
 
 
