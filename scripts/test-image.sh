@@ -54,12 +54,20 @@ fi
 if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then
   export PATH="$HOME/.cargo/bin:$PATH"
 fi
-say "cargo build --release -p sandbox-executor -p sandbox-zygote"
-cargo build --release --locked -q -p sandbox-executor -p sandbox-zygote
+# IMAGE_TEST_PROFILE=debug reuses the test suite's `cargo build --workspace` (the same command,
+# so the same features: nothing is rebuilt) instead of compiling a release build.
+profile=${IMAGE_TEST_PROFILE:-release}
+case $profile in
+  release) build=(cargo build --release --locked -q -p sandbox-executor -p sandbox-zygote) ;;
+  debug) build=(cargo build --workspace --locked -q) ;;
+  *) fail "IMAGE_TEST_PROFILE is release or debug, not $profile" ;;
+esac
+say "${build[*]}"
+"${build[@]}"
 target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 prebuilt=target/image-prebuilt
 mkdir -p "$prebuilt"
-cp "$target_dir/release/sandbox-executor" "$target_dir/release/libsandbox_zygote.so" "$prebuilt/"
+cp "$target_dir/$profile/sandbox-executor" "$target_dir/$profile/libsandbox_zygote.so" "$prebuilt/"
 
 say "podman build --target runtime-prebuilt"
 mkdir -p "$CACHE_DIR"
