@@ -90,7 +90,7 @@ containers=()
 standin=
 cleanup() {
   for c in "${containers[@]}"; do podman rm -f "$c" >/dev/null 2>&1 || true; done
-  [ -n "$standin" ] && kill "$standin" 2>/dev/null || true
+  if [ -n "$standin" ]; then kill "$standin" 2>/dev/null || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -111,9 +111,9 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 # 1. The seeds' defaults (0.0.0.0, no API token) start, and the image's health check passes.
 #    No network, so nothing outside the container can reach the unauthenticated daemon.
 c=$("${RUN[@]}" -d --privileged --network none --health-interval disable \
-  -e CONTROL_PLANE_URL=http://localhost:8000 -e INTERNAL_API_TOKEN=dev-token-change-me "$IMAGE" 2>/dev/null)
+  -e CONTROL_PLANE_URL=http://localhost:8000 -e INTERNAL_API_TOKEN=dev-token-change-me "$IMAGE" 2>/dev/null) || fail "podman run"
 containers+=("$c")
-for _ in $(seq 50); do podman healthcheck run "$c" >/dev/null 2>&1 && break; sleep 0.2; done
+for _ in $(seq 150); do podman healthcheck run "$c" >/dev/null 2>&1 && break; sleep 0.2; done
 podman healthcheck run "$c" >/dev/null 2>&1 || { logs "$c"; fail "health check of the seeds' docker run line"; }
 podman logs "$c" 2>&1 | grep -q '"addr":"0.0.0.0:8080"' || { logs "$c"; fail "listening on 0.0.0.0:8080"; }
 say "ok  the seeds' docker run line starts on 0.0.0.0:8080 without an API token; HEALTHCHECK healthy"
@@ -129,11 +129,11 @@ base=http://127.0.0.1:$port
 c=$("${RUN[@]}" -d --privileged --network host --health-interval disable \
   -e EXECUTOR_HOST=127.0.0.1 -e EXECUTOR_PORT="$port" \
   -e CONTROL_PLANE_URL="http://127.0.0.1:$(cat "$work/cp-port")" -e INTERNAL_API_TOKEN="$TOKEN" \
-  "$IMAGE" 2>/dev/null)
+  "$IMAGE" 2>/dev/null) || fail "podman run"
 containers+=("$c")
 
-get() { curl -sS -o "$work/body" -w '%{http_code}' "$base$1" || true; }
-post() { curl -sS -o "$work/body" -w '%{http_code}' -H 'Content-Type: application/json' -d "$2" "$base$1" || true; }
+get() { curl -sS --max-time 60 -o "$work/body" -w '%{http_code}' "$base$1" || true; }
+post() { curl -sS --max-time 60 -o "$work/body" -w '%{http_code}' -H 'Content-Type: application/json' -d "$2" "$base$1" || true; }
 posted() { python3 -c '
 import json, sys
 for line in open(sys.argv[1]):
@@ -141,11 +141,11 @@ for line in open(sys.argv[1]):
     if e["path"].endswith(sys.argv[2]) and e["authorization"] == "Bearer " + sys.argv[3]:
         sys.exit(0)
 sys.exit(1)' "$work/posts.jsonl" "$1" "$TOKEN" 2>/dev/null; }
-wait_posted() { for _ in $(seq 100); do posted "$1" && return 0; sleep 0.1; done; return 1; }
+wait_posted() { for _ in $(seq 300); do posted "$1" && return 0; sleep 0.1; done; return 1; }
 
-for _ in $(seq 100); do [ "$(get /health 2>/dev/null)" = 200 ] && break; sleep 0.1; done
-[ "$(get /health)" = 200 ] && expect "$work/body" 'r["status"] == "healthy" and r["active_executions"] == 0' \
-  || { logs "$c"; fail "/health"; }
+for _ in $(seq 300); do [ "$(get /health 2>/dev/null)" = 200 ] && break; sleep 0.1; done
+[ "$(get /health)" = 200 ] || { logs "$c"; fail "/health: not 200"; }
+expect "$work/body" 'r["status"] == "healthy" and r["active_executions"] == 0' || fail "/health: not healthy"
 say "ok  /health 200 healthy"
 
 [ "$(get /info)" = 200 ] || fail "/info"
