@@ -147,6 +147,9 @@ for _ in $(seq 300); do [ "$(get /health 2>/dev/null)" = 200 ] && break; sleep 0
 [ "$(get /health)" = 200 ] || { logs "$c"; fail "/health: not 200"; }
 expect "$work/body" 'r["status"] == "healthy" and r["active_executions"] == 0' || fail "/health: not healthy"
 say "ok  /health 200 healthy"
+[ "$(get /ready)" = 200 ] || { logs "$c"; fail "/ready: not 200"; }
+expect "$work/body" 'r["ready"] is True' || fail "/ready: not ready"
+say "ok  /ready 200 ready"
 
 [ "$(get /info)" = 200 ] || fail "/info"
 expect "$work/body" 'r["isolation"]["layers"] and all(l["active"] for l in r["isolation"]["layers"])' \
