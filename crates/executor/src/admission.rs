@@ -52,7 +52,7 @@ impl Admission {
             Some(_) => return Err(ExecuteError::IdTaken(execution_id.to_string())),
             None => {}
         }
-        if taken.len() >= self.max_running + self.max_queued {
+        if self.full(taken.len()) {
             let queued = self.waiting.load(Ordering::SeqCst);
             return Err(ExecuteError::QueueFull {
                 running: taken.len() - queued,
@@ -82,6 +82,11 @@ impl Admission {
 
     pub fn stop_accepting(&self) {
         self.accepting.store(false, Ordering::SeqCst);
+    }
+
+    /// With `taken` executions admitted, whether every place to run and to wait is taken.
+    fn full(&self, taken: usize) -> bool {
+        taken >= self.max_running + self.max_queued
     }
 
     /// Why a new execution would be refused now (shutting down, or no room left), if it would.
