@@ -56,6 +56,21 @@ async fn until_ready(d: &Daemon, language: &str) {
     }
 }
 
+/// Waits until the pool of `language` is full, so that no sandbox of it is still starting
+/// (one that became ready later would not be among those a test looked at).
+async fn until_full(d: &Daemon, language: &str) {
+    let size = d.get("/info").await.body["warm"]["pool_size"].as_u64().expect("warm.pool_size");
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while ready(d, language).await < size {
+        assert!(
+            Instant::now() < deadline,
+            "the {language} pool is not full after 180 s: {}",
+            d.get("/info").await.body
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 fn path_of(r: &Value) -> &str {
     r["metrics"]["path"].as_str().unwrap_or_else(|| panic!("no metrics.path: {r}"))
 }
@@ -151,8 +166,9 @@ async fn a_run_never_fails_for_pre_started_sandboxes_killed_before_it() {
         served(&d.post("/execute", &body).await, &format!("killed while waiting, round {round}"));
     }
     // Killed between the hand-off and the run: the drivers are stopped so that the run
-    // reaches one of them (its socket holds the run) before they are killed.
-    until_ready(&d, "javascript").await;
+    // reaches one of them (its socket holds the run) before they are killed. The pool is full
+    // first, so every sandbox the run may claim is among the stopped ones.
+    until_full(&d, "javascript").await;
     let waiting = common::waiting_sandboxes(d.pid());
     let drivers: Vec<u32> =
         waiting.iter().copied().filter(|p| cmdline(*p).contains(" /sandbox/driver.js --warm")).collect();
