@@ -386,8 +386,13 @@ def _warm_up_rendering():
         pass
 
 
+# What the driver itself imports late (the handler call, errors, the exit, async handlers):
+# a warm sandbox or zygote has them loaded before any run needs them.
+DRIVER_MODULES = ("inspect", "traceback", "atexit", "asyncio")
+
+
 def _preload(modules):
-    for name in modules:
+    for name in (*DRIVER_MODULES, *modules):
         try:
             __import__(name)
         except Exception:
@@ -467,6 +472,8 @@ def _run_forked():
     global RESULT_FD, START
     signal = sys.modules["signal"]  # loaded by the zygote
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    if os.path.exists("/sandbox/exec.json"):
+        _exec_forked(signal)
     RESULT_FD = _take_result_fd()
     START = time.monotonic()
     os.environ.clear()
@@ -485,6 +492,21 @@ def _run_forked():
         _late_import("traceback").print_exc()
         code = 1
     _finish(code)
+
+
+def _exec_forked(signal):
+    """A forked run of another program (a shell run): executes its command line with its
+    environment, as the cold path's launcher would, with nothing of the interpreter kept."""
+    argv = json.loads(_read("/sandbox/exec.json"))
+    environ = json.loads(_read("/sandbox/environ.json"))
+    # The interpreter ignores these at start, and an ignored signal stays so across exec.
+    for name in ("SIGPIPE", "SIGXFSZ"):
+        signal.signal(getattr(signal, name), signal.SIG_DFL)
+    try:
+        os.execve(argv[0], argv, environ)
+    except OSError as e:
+        os.write(2, f"cannot execute {argv[0]}: {e.strerror}\n".encode())
+        os._exit(127)
 
 
 def _exit_code(e):

@@ -32,6 +32,9 @@ pub const ZYGOTE_LIB: &str = "/opt/sandbox/zygote/libsandbox_zygote.so";
 /// Where a forked Python run finds its whole environment (a JSON object), since it is not
 /// executed with it.
 pub const FORKED_ENVIRON: &str = "/sandbox/environ.json";
+/// Where a forked run that is not Python finds the command line its fork executes (a JSON
+/// array): a shell run is forked like a Python one, then executes bash.
+pub const FORKED_EXEC: &str = "/sandbox/exec.json";
 
 /// The handler's event and context as the driver reads them (JSON text), on every path.
 pub(crate) fn event_and_context(config: &ExecutorConfig, req: &ExecutionRequest) -> (String, String) {

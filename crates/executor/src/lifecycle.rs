@@ -220,7 +220,9 @@ async fn launch_fresh(
     let kill = cancel.child_token();
     let started = async {
         if let Some(zygote) = zygote {
-            let forked = warm::fork(sandboxes, zygote, &spec, &workspace.path, max_output, kill.clone()).await;
+            let executes = req.language != crate::Language::Python;
+            let forked =
+                warm::fork(sandboxes, zygote, &spec, &workspace.path, max_output, kill.clone(), executes).await;
             if let Some(run) = forked {
                 return (run, LaunchPath::Forked);
             }

@@ -208,7 +208,7 @@ async fn runs_survive_the_host_replacing_a_file_bound_into_sandboxes() {
     let runs = [
         ("python", "print('ran')", "forked"),
         ("javascript", "console.log('ran')", "warm"),
-        ("shell", "echo ran", "cold"),
+        ("shell", "echo ran", "forked"),
     ];
     for round in 0..2 {
         until_ready(&d, "python").await;

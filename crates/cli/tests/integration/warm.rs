@@ -39,10 +39,10 @@ fn path_of(r: &Value) -> &str {
     r["metrics"]["path"].as_str().unwrap_or_else(|| panic!("no metrics.path: {r}"))
 }
 
-/// The warm path of a language: Python runs are forked by a zygote, JavaScript runs take a
-/// pre-started sandbox.
+/// The warm path of a language: Python and shell runs are forked by a zygote, JavaScript
+/// runs take a pre-started sandbox.
 fn warm_path(language: &str) -> &'static str {
-    if language == "python" {
+    if language != "javascript" {
         "forked"
     } else {
         "warm"
@@ -57,7 +57,8 @@ async fn same_warm_and_cold(d: &Daemon, body: Value) -> Value {
     let mut cold_body = body.clone();
     cold_body["warm"] = json!(false);
     let cold = d.execute(cold_body).await;
-    until_ready(d, language, template).await;
+    // Shell runs are forked by the Python zygote.
+    until_ready(d, if language == "shell" { "python" } else { language }, template).await;
     let warm = d.execute(body.clone()).await;
     assert_eq!((path_of(&warm), path_of(&cold)), (warm_path(language), "cold"), "{warm}\n{cold}");
     for field in
@@ -204,7 +205,6 @@ async fn requests_a_pre_started_sandbox_cannot_serve_exactly_go_cold() {
         body
     };
     for (why, body) in [
-        ("stdin", py(json!({"stdin": "abc"}))),
         ("asked cold", py(json!({"warm": false}))),
         (
             "JavaScript memory",
@@ -212,7 +212,7 @@ async fn requests_a_pre_started_sandbox_cannot_serve_exactly_go_cold() {
         ),
         ("interpreter variable", py(json!({"env_vars": {"PYTHONHASHSEED": "1"}}))),
         ("ES module", json!({"code": "import fs from 'fs';\nconsole.log('none')", "language": "javascript"})),
-        ("shell", json!({"code": "echo none", "language": "shell"})),
+        ("JavaScript stdin", json!({"code": "console.log('none')", "language": "javascript", "stdin": "abc"})),
     ] {
         until_ready(&d, "python", None).await;
         until_ready(&d, "javascript", None).await;
@@ -220,8 +220,40 @@ async fn requests_a_pre_started_sandbox_cannot_serve_exactly_go_cold() {
         assert_eq!(r["status"], "success", "{why}: {r}");
         assert_eq!(path_of(&r), "cold", "{why}: {r}");
     }
-    let r = d.execute(py(json!({"stdin": "abc"}))).await;
-    assert_eq!(r["stdout"], "abc\n", "{r}");
+}
+
+/// What the seeds send most (stdin, a session's workspace, shell, limits of its own) is
+/// forked, with the cold run's result.
+#[tokio::test]
+async fn stdin_session_workspaces_shell_and_own_limits_are_forked_alike() {
+    let Some(d) = warm_daemon().await else { return };
+    let handler = "def handler(event, context):\n    return {'n': event['n'] + 1}";
+    let r = same_warm_and_cold(&d, json!({"code": handler, "language": "python", "stdin": "{\"n\": 3}"})).await;
+    assert_eq!(r["return_value"], json!({"n": 4}), "the JSON on stdin is the handler's event: {r}");
+    let reader = "import sys\nprint(input())\nprint(sys.stdin.read().upper(), end='')";
+    let r = same_warm_and_cold(&d, json!({"code": reader, "language": "python", "stdin": "one\ntwo\n"})).await;
+    assert_eq!(r["stdout"], "one\nTWO\n", "{r}");
+    let limited = json!({"code": "print('small')", "language": "python", "limits": {"memory_mb": 200}});
+    same_warm_and_cold(&d, limited).await;
+
+    let session = json!({"code": "open('kept.txt', 'w').write('x')", "language": "python", "session_id": "warm-s1"});
+    assert_eq!(path_of(&d.execute(session).await), "forked");
+    let listing = "import os\nprint(sorted(os.listdir('.')))";
+    let r = same_warm_and_cold(&d, json!({"code": listing, "language": "python", "session_id": "warm-s1"})).await;
+    assert_eq!(r["stdout"], "['kept.txt']\n", "the session's workspace is the forked run's: {r}");
+
+    for shell in [
+        "echo \"$0 $HOME\"; pwd; cat; exit 3",
+        // SIGPIPE kills `yes` as on a fresh start: the interpreter's ignored signals are not kept.
+        "yes | head -n 1; echo \"${PIPESTATUS[@]}\"; trap -p",
+        "echo \"$GREETING\"; ls -a; ulimit -n; umask; id -u",
+    ] {
+        let body = json!({"code": shell, "language": "shell", "stdin": "in\n", "env_vars": {"GREETING": "hi"}});
+        let r = same_warm_and_cold(&d, body).await;
+        assert_eq!(r["stderr"], "", "{r}");
+    }
+    let r = d.execute(json!({"code": "yes | head -n 1; echo \"${PIPESTATUS[@]}\"", "language": "shell"})).await;
+    assert_eq!(r["stdout"], "y\n141 0\n", "a shell run starts with SIGPIPE at its default: {r}");
 }
 
 #[tokio::test]

@@ -133,8 +133,10 @@ pub(crate) fn zygote(config: &ExecutorConfig, cgroups: &Manager, parts: ZygotePa
 
 /// A run's cold-path spec, made for a fork of a zygote: the binds come from the zygote's
 /// filesystem, where they are at the same places; the workspace is the mount handed over
-/// with the spec; the environment is a file, since the program is not executed with it.
-pub(crate) fn forked(mut spec: SandboxSpec) -> SandboxSpec {
+/// with the spec; the environment is a file, since the program is not executed with it. A
+/// program other than the Python driver (`executes`) gets its command line as a file too,
+/// which the fork executes once it is confined.
+pub(crate) fn forked(mut spec: SandboxSpec, executes: bool) -> SandboxSpec {
     for mount in &mut spec.mounts {
         if let Mount::Bind { source, target, .. } = mount {
             if target == rootfs::WORKSPACE {
@@ -151,8 +153,14 @@ pub(crate) fn forked(mut spec: SandboxSpec) -> SandboxSpec {
         contents: serde_json::Value::Object(environ).to_string(),
         mode: 0o444,
     });
+    let mut files = vec![driver::FORKED_ENVIRON];
+    if executes {
+        let argv = serde_json::Value::from(spec.argv.clone()).to_string();
+        spec.mounts.push(Mount::File { target: driver::FORKED_EXEC.into(), contents: argv, mode: 0o444 });
+        files.push(driver::FORKED_EXEC);
+    }
     if let Some(rules) = &mut spec.confinement.landlock {
-        rules.read_exec.push(driver::FORKED_ENVIRON.into());
+        rules.read_exec.extend(files.into_iter().map(String::from));
     }
     spec
 }

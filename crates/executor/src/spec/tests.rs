@@ -88,7 +88,7 @@ fn a_zygote_is_the_cold_spec_unconfined_with_its_library() {
 fn a_fork_binds_from_the_zygote_and_is_handed_its_workspace() {
     let config = config();
     let cold = run_spec(&config, &Manager::without(&config.cgroups, "test"));
-    let spec = forked(cold.clone());
+    let spec = forked(cold.clone(), false);
     assert_eq!(spec.mounts.len(), cold.mounts.len() + 1);
     for mount in &spec.mounts {
         if let Mount::Bind { source, target, .. } = mount {
@@ -109,4 +109,16 @@ fn a_pre_started_clock_has_room_for_the_start_the_wait_and_the_longest_run() {
     let policy = LimitPolicy::default();
     let wall = pre_started_wall_time_ms(&policy, Duration::from_secs(60), Duration::from_secs(30));
     assert_eq!(wall, 90_000 + 3_600_000);
+}
+
+#[test]
+fn a_fork_that_executes_its_program_reads_the_command_line_from_a_file() {
+    let config = config();
+    let cold = run_spec(&config, &Manager::without(&config.cgroups, "test"));
+    let spec = forked(cold.clone(), true);
+    let Some(Mount::File { target, contents, .. }) = spec.mounts.last() else { panic!("no command line file") };
+    assert_eq!(target, driver::FORKED_EXEC);
+    assert_eq!(serde_json::from_str::<Vec<String>>(contents).unwrap(), cold.argv);
+    let rules = spec.confinement.landlock.unwrap();
+    assert!(rules.read_exec.iter().any(|p| p == driver::FORKED_EXEC), "the fork may read it");
 }

@@ -96,20 +96,26 @@ impl Fixed {
     }
 }
 
-/// The pool that may serve `req`, if a pre-started sandbox can run it exactly as a fresh one
-/// would: a one-shot run of Python or CommonJS in a fresh workspace, nothing on stdin (stdin
-/// is filled at start), and no variable the interpreter reads only as it starts.
-pub(crate) fn key_for(req: &ExecutionRequest) -> Option<Key> {
-    let eligible = req.warm
-        && req.workspace == WorkspaceChoice::Fresh
-        && req.stdin.is_empty()
-        && req.env_vars.keys().all(|name| !read_at_start(name))
-        && match req.language {
-            Language::Python => true,
-            Language::Javascript => !crate::runtime::is_es_module(&req.code),
-            Language::Shell => false,
-        };
-    eligible.then(|| Key { language: req.language, template: req.template.as_ref().map(|t| t.name.clone()) })
+/// The pool that may serve `req`, if a warm sandbox can run it exactly as a fresh one would,
+/// and nothing the interpreter reads only as it starts is set.
+///
+/// A zygote's fork (`forking`) is built from the run's own spec, so any Python run can be
+/// forked, whatever its workspace, stdin or limits; a shell run too (the fork executes bash).
+/// A pre-started sandbox has its workspace, stdin and limits from its start, so it serves
+/// only a one-shot run of Python or CommonJS in a fresh workspace with nothing on stdin.
+pub(crate) fn key_for(req: &ExecutionRequest, forking: bool) -> Option<Key> {
+    if !req.warm || req.env_vars.keys().any(|name| read_at_start(name)) {
+        return None;
+    }
+    let template = req.template.as_ref().map(|t| t.name.clone());
+    let key = |language| Some(Key { language, template: template.clone() });
+    match req.language {
+        Language::Python | Language::Shell if forking => key(Language::Python),
+        Language::Shell => None,
+        _ if req.workspace != WorkspaceChoice::Fresh || !req.stdin.is_empty() => None,
+        Language::Javascript if crate::runtime::is_es_module(&req.code) => None,
+        language => key(language),
+    }
 }
 
 /// Variables an interpreter (or a preloaded library) reads as it starts: set later, they
@@ -155,5 +161,38 @@ mod tests {
     fn variables_read_at_start_keep_a_run_cold() {
         assert!(read_at_start("PYTHONPATH") && read_at_start("NODE_OPTIONS") && read_at_start("TZ"));
         assert!(!read_at_start("MY_VAR") && !read_at_start("PATH"));
+    }
+
+    #[test]
+    fn a_zygote_forks_any_python_or_shell_run_and_a_pre_started_sandbox_only_a_plain_one() {
+        let mut req = ExecutionRequest {
+            execution_id: "1".into(),
+            language: Language::Python,
+            code: "print(1)".into(),
+            timeout_ms: 5_000,
+            workspace: WorkspaceChoice::Fresh,
+            event: None,
+            stdin: String::new(),
+            env_vars: Default::default(),
+            files: Vec::new(),
+            limits: Default::default(),
+            template: None,
+            tenant_id: "t".into(),
+            scope: None,
+            warm: true,
+        };
+        req.stdin = "abc".into();
+        req.workspace = WorkspaceChoice::Persistent("s".into());
+        assert_eq!(key_for(&req, true).map(|k| k.language), Some(Language::Python));
+        assert_eq!(key_for(&req, false), None, "a pre-started sandbox has its stdin and workspace from its start");
+        req.language = Language::Shell;
+        assert_eq!(key_for(&req, true).map(|k| k.language), Some(Language::Python), "the Python zygote forks it");
+        req.workspace = WorkspaceChoice::Fresh;
+        req.stdin.clear();
+        assert_eq!(key_for(&req, false), None, "no pre-started shell");
+        req.language = Language::Javascript;
+        assert_eq!(key_for(&req, true).map(|k| k.language), Some(Language::Javascript));
+        req.env_vars.insert("NODE_OPTIONS".into(), "--x".into());
+        assert_eq!(key_for(&req, true), None);
     }
 }

@@ -83,7 +83,7 @@ impl Pool {
         if !self.enabled() {
             return None;
         }
-        let key = key_for(req)?;
+        let key = key_for(req, self.config.zygote_lib.is_some())?;
         let (claimed, stale) = {
             let mut slots = self.slots();
             if !slots.contains_key(&key) {

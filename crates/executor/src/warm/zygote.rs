@@ -113,7 +113,7 @@ impl Zygote {
 }
 
 /// Runs `spec` (a cold-path spec) in a sandbox forked by `zygote`, with `workspace` handed
-/// over. None when the zygote could not fork it: nothing of the run started, and it goes
+/// over; the fork executes the spec's program unless it is the Python driver. None when the zygote could not fork it: nothing of the run started, and it goes
 /// cold (the zygote is then replaced).
 pub(crate) async fn fork(
     service: &Sandboxes,
@@ -122,6 +122,7 @@ pub(crate) async fn fork(
     workspace: &Path,
     max_output_bytes: u64,
     cancel: CancellationToken,
+    executes: bool,
 ) -> Option<Result<RunOutput, RunError>> {
     let mount = match sandbox::zygote::detached_mount(workspace) {
         Ok(mount) => mount,
@@ -130,7 +131,7 @@ pub(crate) async fn fork(
             return None;
         }
     };
-    let spec = spec::forked(spec.clone());
+    let spec = spec::forked(spec.clone(), executes);
     match service.launcher.launch_forked(&zygote.link, &spec, max_output_bytes, cancel, vec![mount]).await {
         Err(RunError::Spawn(_, e)) => {
             tracing::warn!(error = %e, "the zygote could not fork the run; running it cold");

@@ -125,6 +125,8 @@ fn prepare(spec: &SandboxSpec, fds: ProgramFds) -> SetupResult<Exec> {
     let argv = spec.argv.iter().map(|a| cstr(a)).collect::<SetupResult<Vec<_>>>()?;
     let env = spec.env.iter().map(|(k, v)| cstr(&format!("{k}={v}"))).collect::<SetupResult<Vec<_>>>()?;
     let path = argv.first().cloned().ok_or_else(|| SetupError::new("exec", "empty argv"))?;
+    // The program starts with every signal at its default, as it would from a shell.
+    sys::default_signals().stage(|| "reset signals".into())?;
     // Last: from here on only what the confinement allows works, down to execve itself.
     confine::apply(&spec.confinement)?;
     Ok((path, argv, env))

@@ -22,6 +22,17 @@ pub fn exit_now(code: i32) -> ! {
     unsafe { libc::_exit(code) }
 }
 
+/// Puts every signal back to its default action and unblocks them all: an ignored signal
+/// stays ignored across execve, and the launcher, like any Rust program, ignores SIGPIPE.
+pub fn default_signals() -> nix::Result<()> {
+    use nix::sys::signal::{signal, sigprocmask, SigHandler, SigSet, SigmaskHow, Signal};
+    for sig in Signal::iterator().filter(|s| !matches!(s, Signal::SIGKILL | Signal::SIGSTOP)) {
+        // SAFETY: SIG_DFL installs no handler, so no code runs in signal context.
+        unsafe { signal(sig, SigHandler::SigDfl) }?;
+    }
+    sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
+}
+
 /// Duplicates `fd` onto the descriptor number `at` (which must not be owned elsewhere).
 pub fn dup_to(fd: &OwnedFd, at: RawFd) -> nix::Result<()> {
     // SAFETY: dup2 takes plain integers; `fd` is a live descriptor. The new descriptor is
