@@ -386,9 +386,9 @@ def _warm_up_rendering():
         pass
 
 
-# What the driver itself imports late (the handler call, errors, the exit, async handlers):
-# a warm sandbox or zygote has them loaded before any run needs them.
-DRIVER_MODULES = ("inspect", "traceback", "atexit", "asyncio")
+# What the driver imports late (the handler call, errors, the exit, async handlers) and
+# what a session interpreter imports: a warm sandbox or zygote has them loaded already.
+DRIVER_MODULES = ("inspect", "traceback", "atexit", "asyncio", "ast", "tempfile", "resource", "runpy")
 
 
 def _preload(modules):
@@ -474,10 +474,11 @@ def _run_forked():
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     if os.path.exists("/sandbox/exec.json"):
         _exec_forked(signal)
+    _environ_from_file()
+    if os.path.exists("/sandbox/session.py"):
+        _serve_session()
     RESULT_FD = _take_result_fd()
     START = time.monotonic()
-    os.environ.clear()
-    os.environ.update(json.loads(_read("/sandbox/environ.json")))
     if "numpy" in sys.modules:  # its global generator would repeat the zygote's sequence
         sys.modules["numpy"].random.seed()
     code = 0
@@ -486,6 +487,31 @@ def _run_forked():
             _main(*_inputs_from_files("/sandbox/user.py", "/sandbox/event.json", "/sandbox/context.json"))
         finally:
             _capture_at_end()
+    except SystemExit as e:
+        code = _exit_code(e)
+    except BaseException:
+        _late_import("traceback").print_exc()
+        code = 1
+    _finish(code)
+
+
+def _environ_from_file():
+    """A fork's environment: the run's, as the cold path's driver would see it."""
+    os.environ.clear()
+    os.environ.update(json.loads(_read("/sandbox/environ.json")))
+    if not os.environ.get("MPLBACKEND"):  # as _install_output_capture sets it
+        os.environ["MPLBACKEND"] = "Agg"
+
+
+def _serve_session():
+    """A zygote's fork serving a session: says it is ready on the session's socket, then
+    runs the session interpreter in this interpreter, with this driver (and its output
+    capture, already installed) as the one it saves charts with."""
+    os.write(3, b"ready\n")  # fd 3: the session's socket, which session.py takes over
+    sys.modules["_sandbox_driver"] = sys.modules[__name__]
+    code = 0
+    try:
+        _late_import("runpy").run_path("/sandbox/session.py", run_name="_sandbox_session")
     except SystemExit as e:
         code = _exit_code(e)
     except BaseException:

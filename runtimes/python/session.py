@@ -39,14 +39,17 @@ MAX_DISPLAY_CHARS = 64 * 1024
 
 
 def _load_driver():
+    loaded = sys.modules.get("_sandbox_driver")
+    if loaded is not None:  # forked by a zygote: its driver, output capture installed
+        return loaded
     spec = importlib.util.spec_from_file_location("_sandbox_driver", os.path.join(os.path.dirname(__file__), "driver.py"))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    module._install_output_capture()
     return module
 
 
 DRIVER = _load_driver()
-DRIVER._install_output_capture()
 
 MAIN = types.ModuleType("__main__")
 MAIN.__builtins__ = builtins

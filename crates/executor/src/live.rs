@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sandbox::runner::{RunError, RunOutput};
+use sandbox::zygote::ZygoteLink;
 use sandbox::SandboxSpec;
 use tokio::io::AsyncReadExt;
 use tokio::net::UnixStream;
@@ -48,6 +49,28 @@ impl LiveSandbox {
         let token = cancel.clone();
         let handoff = OwnedFd::from(theirs);
         let task = tokio::spawn(async move { launcher.launch(&spec, max_output_bytes, token, Some(handoff)).await });
+        Ok((LiveSandbox { cancel, task, reported: false }, ours))
+    }
+
+    /// Starts the sandbox of `spec` in a fork of `zygote` (a forked spec), handing it one end
+    /// of a fresh socket pair (at [`SandboxSpec::session_fd`]) and then `handed`; returns it
+    /// and the daemon's end. The zygote is kept while the sandbox lives.
+    pub fn start_forked<Z: AsRef<ZygoteLink> + Send + Sync + 'static>(
+        launcher: Arc<dyn Launcher>,
+        zygote: Arc<Z>,
+        spec: SandboxSpec,
+        handed: Vec<OwnedFd>,
+        max_output_bytes: u64,
+        cancel: CancellationToken,
+    ) -> std::io::Result<(LiveSandbox, UnixStream)> {
+        let (ours, theirs) = StdUnixStream::pair()?;
+        ours.set_nonblocking(true)?;
+        let ours = UnixStream::from_std(ours)?;
+        let token = cancel.clone();
+        let fds = std::iter::once(OwnedFd::from(theirs)).chain(handed).collect();
+        let task = tokio::spawn(async move {
+            launcher.launch_forked((*zygote).as_ref(), &spec, max_output_bytes, token, fds).await
+        });
         Ok((LiveSandbox { cancel, task, reported: false }, ours))
     }
 

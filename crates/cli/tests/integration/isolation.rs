@@ -63,19 +63,29 @@ async fn host_processes_are_invisible() {
     if !common::sandbox_or_skip(&d).await {
         return;
     }
-    let r = shell(&d, "ls /proc | grep -E '^[0-9]+$' | wc -l; cat /proc/*/cmdline 2>/dev/null | tr '\\0' ' '").await;
-    let out = r["stdout"].as_str().unwrap();
-    let count: usize = out.lines().next().unwrap().trim().parse().unwrap();
-    assert!(count <= 6, "the sandbox sees {count} processes: {out}");
-    assert!(!out.contains(" serve"), "the daemon's process is visible: {out}");
-    // Pid 1 is the sandbox's own init; it does not reveal where the daemon is installed.
-    let r = shell(&d, "tr '\\0' ' ' < /proc/1/cmdline; readlink /proc/1/exe || echo NO-EXE").await;
-    let out = r["stdout"].as_str().unwrap();
-    assert!(out.starts_with("sandbox-init "), "{out}");
-    assert!(!out.contains(common::BIN) && out.contains("NO-EXE"), "{out}");
-    // The daemon's host pid, as a path, means nothing inside.
-    let r = shell(&d, &format!("cat /proc/{}/environ 2>&1 | head -c 200", d.pid())).await;
-    assert!(!r["stdout"].as_str().unwrap().contains("EXECUTOR_PORT"), "{}", r["stdout"]);
+    // Cold, and forked by the zygote once it is ready (a forked run's pid 1 is a fork of the
+    // zygote's interpreter, inside the sandbox: no host path in it either).
+    for warm in [false, true] {
+        let run = |code: &str| json!({"code": code, "language": "shell", "timeout": 20, "warm": warm});
+        let r = d
+            .execute(run("ls /proc | grep -E '^[0-9]+$' | wc -l; cat /proc/*/cmdline 2>/dev/null | tr '\\0' ' '"))
+            .await;
+        let out = r["stdout"].as_str().unwrap();
+        let count: usize = out.lines().next().unwrap().trim().parse().unwrap();
+        assert!(count <= 6, "the sandbox sees {count} processes: {out}");
+        assert!(!out.contains(" serve") && !out.contains(common::BIN), "the daemon's process is visible: {out}");
+        let r = d.execute(run("tr '\\0' ' ' < /proc/1/cmdline; readlink /proc/1/exe || echo NO-EXE")).await;
+        let out = r["stdout"].as_str().unwrap();
+        if r["metrics"]["path"] == "cold" {
+            // Pid 1 is the sandbox's own init; it does not reveal where the daemon is installed.
+            assert!(out.starts_with("sandbox-init "), "{out}");
+            assert!(out.contains("NO-EXE"), "{out}");
+        }
+        assert!(!out.contains(common::BIN) && !out.contains(d.state.path().to_str().unwrap()), "{out}");
+        // The daemon's host pid, as a path, means nothing inside.
+        let r = d.execute(run(&format!("cat /proc/{}/environ 2>&1 | head -c 200", d.pid()))).await;
+        assert!(!r["stdout"].as_str().unwrap().contains("EXECUTOR_PORT"), "{}", r["stdout"]);
+    }
 }
 
 #[tokio::test]

@@ -29,3 +29,4 @@ mod sessions;
 mod templates;
 mod tenancy;
 mod warm;
+mod warm_sessions;

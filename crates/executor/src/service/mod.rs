@@ -105,7 +105,7 @@ impl ExecutionService {
         let sandboxes = Arc::new(sandboxes);
         let warm = Arc::new(Pool::new(options.warm, sandboxes.clone()));
         let executions = Arc::new(Executions::new(sandboxes.clone(), warm.clone(), admission, options.recorder));
-        let sessions = Sessions::new(options.sessions, sandboxes.clone(), executions.clone());
+        let sessions = Sessions::new(options.sessions, sandboxes.clone(), executions.clone(), warm.clone());
         let info = HostInfo {
             version: env!("CARGO_PKG_VERSION").to_string(),
             platform: Platform::of_this_host(),
@@ -241,8 +241,9 @@ impl ExecutionService {
                 tracing::error!("executions still running after being killed");
             }
         }
-        self.warm.close().await;
+        // Sessions first: their interpreters may be forks of the zygotes the pools close.
         self.sessions.close().await;
+        self.warm.close().await;
         self.sandboxes.workspaces.clear_persistent();
     }
 

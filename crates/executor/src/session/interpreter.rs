@@ -9,11 +9,12 @@ use sandbox::SandboxSpec;
 use serde::Deserialize;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::UnixStream;
 use tokio_util::sync::CancellationToken;
 
 use crate::launcher::Launcher;
 use crate::live::LiveSandbox;
-use crate::{deadline, ExecuteError, ExecutionError};
+use crate::{deadline, ExecuteError, ExecutionError, LaunchPath};
 
 /// Bytes kept of the interpreter's own stdout and stderr (not a cell's: the drivers capture
 /// those per cell); the tail of stderr explains a crash.
@@ -34,6 +35,8 @@ pub(crate) struct Interpreter {
     writer: OwnedWriteHalf,
     live: LiveSandbox,
     next_id: u64,
+    /// How its sandbox was started: cold, or forked by a zygote.
+    pub path: LaunchPath,
 }
 
 /// What a driver answers for one cell.
@@ -86,8 +89,13 @@ impl Interpreter {
     ) -> Result<Interpreter, ExecuteError> {
         let (live, socket) = LiveSandbox::start(launcher, spec, STREAM_CAP, cancel)
             .map_err(|e| ExecuteError::Internal(format!("session socket: {e}")))?;
+        Ok(Interpreter::serving(live, socket, LaunchPath::Cold))
+    }
+
+    /// The interpreter of a sandbox started elsewhere (forked), serving on `socket`.
+    pub fn serving(live: LiveSandbox, socket: UnixStream, path: LaunchPath) -> Interpreter {
         let (reader, writer) = socket.into_split();
-        Ok(Interpreter { reader: BufReader::new(reader), writer, live, next_id: 1 })
+        Interpreter { reader: BufReader::new(reader), writer, live, next_id: 1, path }
     }
 
     /// Sends `code` and waits for the answer; on a timeout, a death or a broken answer the

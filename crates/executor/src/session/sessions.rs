@@ -15,10 +15,13 @@ use crate::executions::Executions;
 use crate::recorder::now_ms;
 use crate::sandboxes::Sandboxes;
 use crate::spec::{self, SpecParts};
+use crate::warm::{self, Pool};
+use crate::LaunchPath;
 use crate::{artifacts, runtime, validate};
 use crate::{
     ExecuteError, ExecutionRequest, ExecutionResult, Language, RequestedLimits, StartedExecution, WorkspaceChoice,
 };
+use sandbox::SandboxSpec;
 
 /// How often the reaper looks for expired sessions.
 const REAP_EVERY: Duration = Duration::from_millis(500);
@@ -61,6 +64,8 @@ pub(crate) struct Sessions {
     pub sandboxes: Arc<Sandboxes>,
     /// A shell call is a one-shot execution; every call is recorded and counted like one.
     pub executions: Arc<Executions>,
+    /// Python interpreters are forked from its zygotes when they are ready.
+    pub warm: Arc<Pool>,
 }
 
 /// What one call of a session runs: its id, its limits, and the interpreter slot it holds.
@@ -74,8 +79,13 @@ struct Cell<'a> {
 }
 
 impl Sessions {
-    pub fn new(config: SessionConfig, sandboxes: Arc<Sandboxes>, executions: Arc<Executions>) -> Arc<Sessions> {
-        let sessions = Arc::new(Sessions { registry: Registry::new(config), sandboxes, executions });
+    pub fn new(
+        config: SessionConfig,
+        sandboxes: Arc<Sandboxes>,
+        executions: Arc<Executions>,
+        warm: Arc<Pool>,
+    ) -> Arc<Sessions> {
+        let sessions = Arc::new(Sessions { registry: Registry::new(config), sandboxes, executions, warm });
         sessions.start_reaper();
         sessions
     }
@@ -136,7 +146,7 @@ impl Sessions {
         }
         let mut restarted = None;
         if slot.live.is_none() {
-            slot.live = Some(self.start_interpreter(&session, call.language)?);
+            slot.live = Some(self.start_interpreter(&session, call.language).await?);
             restarted = slot.lost.take();
         }
         let limits = CallLimits {
@@ -186,6 +196,7 @@ impl Sessions {
             scope: session.scope.clone(),
         })?;
         let before = artifacts::snapshot(&session.workspace);
+        let path = interpreter.path;
         let started = Instant::now();
         let outcome = interpreter.call(&call.code, &cell.limits).await;
         let wall_ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -196,6 +207,7 @@ impl Sessions {
         let language = call.language.name();
         // The interpreter's sandbox was built like a one-shot run's: the same layers.
         result.isolation = self.sandboxes.active_layers.clone();
+        result.metrics.path = path;
         self.executions.count(call.language, &result);
         self.executions.record_finished(&result);
         let interpreter_restarted = restarted.is_some();
@@ -232,7 +244,7 @@ impl Sessions {
             template: None,
             tenant_id: session.tenant.clone(),
             scope: session.scope.clone(),
-            warm: false,
+            warm: true,
         };
         let result = self.executions.execute(request).await?;
         Ok(SessionResult {
@@ -245,7 +257,26 @@ impl Sessions {
         })
     }
 
-    fn start_interpreter(&self, session: &Session, language: Language) -> Result<Interpreter, ExecuteError> {
+    /// Starts the session's interpreter of `language`: forked by a ready zygote of its
+    /// template when there is one (Python), else cold.
+    async fn start_interpreter(&self, session: &Session, language: Language) -> Result<Interpreter, ExecuteError> {
+        let spec = self.interpreter_spec(session, language)?;
+        tracing::info!(session_id = %session.id, language = language.name(), "starting a session interpreter");
+        let template = (session.template.needs_build()).then_some(&session.template);
+        let zygote = (language == Language::Python).then(|| self.warm.zygote(template)).flatten();
+        if let Some(zygote) = zygote {
+            let cancel = session.cancel.child_token();
+            if let Some((live, socket)) =
+                warm::fork_live(&self.sandboxes, zygote, &spec, &session.workspace, cancel).await
+            {
+                return Ok(Interpreter::serving(live, socket, LaunchPath::Forked));
+            }
+        }
+        Interpreter::start(Arc::clone(&self.sandboxes.launcher), spec, session.cancel.child_token())
+    }
+
+    /// The cold-path spec of the session's interpreter of `language`.
+    fn interpreter_spec(&self, session: &Session, language: Language) -> Result<SandboxSpec, ExecuteError> {
         let environment = (session.environment.language == language).then_some(&session.environment);
         let config = &self.sandboxes.config;
         let runtimes = runtime::runtimes_for(config, environment);
@@ -253,7 +284,7 @@ impl Sessions {
             .ok_or_else(|| ExecuteError::invalid("language", format!("{} keeps no interpreter", language.name())))?;
         let template = (session.template.language == language).then_some(&session.template);
         let limits = validate::limits_with_template(RequestedLimits::default(), template, &config.limits);
-        let spec = spec::sandbox_spec(
+        Ok(spec::sandbox_spec(
             config,
             &self.sandboxes.cgroups,
             SpecParts {
@@ -266,9 +297,7 @@ impl Sessions {
                 wall_time_ms: self.registry.config.max_lifetime_secs.saturating_mul(1000),
                 stdin: String::new(),
             },
-        );
-        tracing::info!(session_id = %session.id, language = language.name(), "starting a session interpreter");
-        Interpreter::start(Arc::clone(&self.sandboxes.launcher), spec, session.cancel.child_token())
+        ))
     }
 
     /// Ends the session `id` of `tenant`: its interpreters are killed, its workspace removed.

@@ -84,14 +84,7 @@ impl Pool {
             return None;
         }
         let key = key_for(req, self.config.zygote_lib.is_some())?;
-        let (claimed, stale) = {
-            let mut slots = self.slots();
-            if !slots.contains_key(&key) {
-                self.make_room(&mut slots);
-                slots.insert(key.clone(), Slot::new(req.template.clone()));
-            }
-            let slot = slots.get_mut(&key)?;
-            slot.used = Instant::now();
+        let (claimed, stale) = self.in_slot(&key, req.template.as_ref(), |slot| {
             if self.forks(&key) {
                 let zygote = slot.zygote.as_ref().filter(|z| z.alive() && z.template == req.template);
                 (zygote.cloned().map(Claim::Forked), Vec::new())
@@ -100,19 +93,48 @@ impl Pool {
                 let at = slot.ready.iter().position(|p| p.fixed == fixed && p.template == req.template);
                 (at.map(|at| Claim::Pooled(Box::new(slot.ready.remove(at)))), stale)
             }
-        };
+        });
         self.retire_later(stale);
         self.refill(&key);
         claimed
     }
 
-    /// Keeps at most `max_templates` template pools: the least recently used one goes.
+    /// The ready Python zygote of `template` (None: the system interpreter), for a session's
+    /// interpreter to be forked from; the pool is started if it was not.
+    pub fn zygote(self: &Arc<Self>, template: Option<&Template>) -> Option<Arc<Zygote>> {
+        let key = Key { language: Language::Python, template: template.map(|t| t.name.clone()) };
+        if !self.enabled() || !self.forks(&key) {
+            return None;
+        }
+        let zygote = self.in_slot(&key, template, |slot| {
+            slot.zygote.as_ref().filter(|z| z.alive() && z.template.as_ref() == template).cloned()
+        });
+        self.refill(&key);
+        zygote
+    }
+
+    /// Runs `take` on the slot of `key`, made (for `template`) if there is none yet.
+    fn in_slot<T>(self: &Arc<Self>, key: &Key, template: Option<&Template>, take: impl FnOnce(&mut Slot) -> T) -> T {
+        let mut slots = self.slots();
+        if !slots.contains_key(key) {
+            self.make_room(&mut slots);
+        }
+        let slot = slots.entry(key.clone()).or_insert_with(|| Slot::new(template.cloned()));
+        slot.used = Instant::now();
+        take(slot)
+    }
+
+    /// Keeps at most `max_templates` template pools: the least recently used one not in use
+    /// goes.
     fn make_room(self: &Arc<Self>, slots: &mut HashMap<Key, Slot>) {
         let templates = slots.keys().filter(|k| k.template.is_some()).count();
         if templates < self.config.max_templates {
             return;
         }
-        let oldest = slots.iter().filter(|(k, _)| k.template.is_some()).min_by_key(|(_, s)| s.used);
+        // A zygote that session interpreters (or runs) were forked from stays: retiring it
+        // would end them.
+        let in_use = |slot: &Slot| slot.zygote.as_ref().is_some_and(|z| Arc::strong_count(z) > 1);
+        let oldest = slots.iter().filter(|(k, s)| k.template.is_some() && !in_use(s)).min_by_key(|(_, s)| s.used);
         if let Some(key) = oldest.map(|(k, _)| k.clone()) {
             if let Some(slot) = slots.remove(&key) {
                 self.retire_later(slot.ready);

@@ -207,16 +207,20 @@ impl Pool {
         tokio::spawn(async move {
             let sandboxes = &pool.sandboxes;
             let deadline = Instant::now() + Duration::from_secs_f64(sandboxes.config.limits.max_timeout_secs + 10.0);
+            // Past the deadline it is killed, and with it what it forked; its workspace is
+            // removed once those are gone too.
+            let mut killed: Option<Instant> = None;
             let zygote = loop {
                 match Arc::try_unwrap(zygote) {
                     Ok(zygote) => break Some(zygote),
-                    Err(shared) if Instant::now() < deadline && !sandboxes.cancel.is_cancelled() => {
+                    Err(_) if killed.is_some_and(|at| at.elapsed() > crate::live::KILL_WAIT) => break None,
+                    Err(shared) => {
+                        if killed.is_none() && (Instant::now() >= deadline || sandboxes.cancel.is_cancelled()) {
+                            shared.kill();
+                            killed = Some(Instant::now());
+                        }
                         zygote = shared;
                         tokio::time::sleep(Duration::from_millis(50)).await;
-                    }
-                    Err(shared) => {
-                        shared.kill();
-                        break None;
                     }
                 }
             };

@@ -11,11 +11,13 @@
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use sandbox::runner::{RunError, RunOutput};
 use sandbox::zygote::ZygoteLink;
 use sandbox::{Outcome, SandboxSpec};
+use tokio::net::UnixStream;
 use tokio_util::sync::CancellationToken;
 
 use super::binds::HostBinds;
@@ -109,6 +111,43 @@ impl Zygote {
     /// Kills it at once (its workspace goes with the next daemon's start).
     pub fn kill(&self) {
         self.live.cancel.cancel();
+    }
+}
+
+impl AsRef<ZygoteLink> for Zygote {
+    fn as_ref(&self) -> &ZygoteLink {
+        &self.link
+    }
+}
+
+/// How long a forked session interpreter may take to say it is ready.
+const SESSION_READY_WAIT: Duration = Duration::from_secs(10);
+
+/// Starts a session's interpreter (`spec`, its cold-path spec) in a sandbox forked by
+/// `zygote`, with `workspace` handed over, and waits until it is ready. None when the
+/// zygote could not fork it (the zygote is then replaced): it is to be started cold.
+pub(crate) async fn fork_live(
+    service: &Sandboxes,
+    zygote: Arc<Zygote>,
+    spec: &SandboxSpec,
+    workspace: &Path,
+    cancel: CancellationToken,
+) -> Option<(LiveSandbox, UnixStream)> {
+    let mount = sandbox::zygote::detached_mount(workspace)
+        .map_err(|e| tracing::warn!(error = %e, "cannot hand the workspace to a forked interpreter"))
+        .ok()?;
+    let spec = spec::forked(spec.clone(), false);
+    let launcher = service.launcher.clone();
+    let output = service.config.limits.default_output_bytes;
+    let started = LiveSandbox::start_forked(launcher, zygote.clone(), spec, vec![mount], output, cancel);
+    let (mut live, mut socket) = started.map_err(|e| tracing::warn!(error = %e, "session socket")).ok()?;
+    match live.ready(&mut socket, SESSION_READY_WAIT).await {
+        Ok(()) => Some((live, socket)),
+        Err(why) => {
+            tracing::warn!(%why, "the zygote could not fork a session interpreter; starting it cold");
+            zygote.mark_broken();
+            None
+        }
     }
 }
 
