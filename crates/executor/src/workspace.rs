@@ -19,6 +19,8 @@ pub struct Workspaces {
     owner: (u32, u32),
     mount: bool,
     persistent: Mutex<HashSet<String>>,
+    /// Removals of fresh workspaces, done after their runs' results are out.
+    removals: tokio_util::task::TaskTracker,
 }
 
 /// A workspace prepared for one run.
@@ -38,6 +40,7 @@ impl Workspaces {
             owner,
             mount: host::is_root(),
             persistent: Mutex::new(HashSet::new()),
+            removals: tokio_util::task::TaskTracker::new(),
         };
         for kind in ["runs", "persistent"] {
             let dir = root.join(kind);
@@ -103,10 +106,24 @@ impl Workspaces {
     }
 
     /// Removes a fresh workspace after its run; persistent ones stay.
+    /// Removes a fresh workspace whose run is over, in the background (on a runtime): its
+    /// sandbox is gone, and unmounting it need not delay the result.
     pub fn release(&self, workspace: Workspace) {
-        if workspace.fresh {
-            self.remove(&workspace.path);
+        if !workspace.fresh {
+            return;
         }
+        let mount = self.mount;
+        match tokio::runtime::Handle::try_current() {
+            Ok(_) => drop(self.removals.spawn_blocking(move || remove(mount, &workspace.path))),
+            Err(_) => remove(mount, &workspace.path),
+        }
+    }
+
+    /// Waits until the workspaces released so far are removed (before the daemon exits).
+    pub async fn removed(&self) {
+        self.removals.close();
+        self.removals.wait().await;
+        self.removals.reopen();
     }
 
     /// Unmounts and removes the persistent workspace `name` (a session's, when it ends).
@@ -147,14 +164,19 @@ impl Workspaces {
     }
 
     fn remove(&self, path: &Path) {
-        // Only a root daemon's workspaces are mounts; a non-root daemon may not unmount at all.
-        if let Err(e) = if self.mount { host::unmount(path) } else { Ok(()) } {
-            tracing::warn!(path = %path.display(), error = %e, "cannot unmount workspace");
-        }
-        if let Err(e) = std::fs::remove_dir_all(path) {
-            if e.kind() != std::io::ErrorKind::NotFound {
-                tracing::warn!(path = %path.display(), error = %e, "cannot remove workspace");
-            }
+        remove(self.mount, path);
+    }
+}
+
+/// Unmounts (`mount`: only a root daemon's workspaces are mounts; a non-root daemon may not
+/// unmount at all) and removes the workspace at `path`.
+fn remove(mount: bool, path: &Path) {
+    if let Err(e) = if mount { host::unmount(path) } else { Ok(()) } {
+        tracing::warn!(path = %path.display(), error = %e, "cannot unmount workspace");
+    }
+    if let Err(e) = std::fs::remove_dir_all(path) {
+        if e.kind() != std::io::ErrorKind::NotFound {
+            tracing::warn!(path = %path.display(), error = %e, "cannot remove workspace");
         }
     }
 }

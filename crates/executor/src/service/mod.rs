@@ -245,6 +245,9 @@ impl ExecutionService {
         self.sessions.close().await;
         self.warm.close().await;
         self.sandboxes.workspaces.clear_persistent();
+        // What runs left to remove after their answers.
+        self.sandboxes.workspaces.removed().await;
+        self.sandboxes.cgroups.removed().await;
     }
 
     /// Starts a session: its template built (when needed) and its workspace created. Its

@@ -41,8 +41,12 @@ pub async fn process_limit_hit(cgroup: Option<&RunCgroup>) {
     }
 }
 
-/// Kills what is left of the run, removes its cgroup, and returns what the kernel counted.
-pub async fn finish(cgroup: Option<RunCgroup>) -> Option<Usage> {
+/// What the kernel counted for the run; its cgroup is then removed (and anything left in it
+/// killed) in the background by `manager`, or at once without one.
+pub async fn finish(cgroup: Option<RunCgroup>, manager: Option<&Manager>) -> Option<Usage> {
     let cgroup = cgroup?;
-    tokio::task::spawn_blocking(move || cgroup.finish()).await.ok()
+    match manager {
+        Some(manager) => Some(manager.finish_later(cgroup)),
+        None => tokio::task::spawn_blocking(move || cgroup.finish()).await.ok(),
+    }
 }

@@ -90,6 +90,8 @@ pub struct Manager {
     cpu_quota: f64,
     tag: String,
     next: AtomicU64,
+    /// Removals of finished runs' cgroups, done after their results are out.
+    removals: tokio_util::task::TaskTracker,
 }
 
 impl Manager {
@@ -102,10 +104,34 @@ impl Manager {
         }
     }
 
+    fn new(backend: Backend, states: Vec<ControllerState>, cpu_quota: f64, tag: String) -> Manager {
+        let removals = tokio_util::task::TaskTracker::new();
+        Manager { backend, states, cpu_quota, tag, next: AtomicU64::new(0), removals }
+    }
+
+    /// Removes a finished run's cgroup in the background (on a runtime), after reading what
+    /// it counted: its processes are gone with its sandbox, and removing up to four
+    /// hierarchies' directories need not delay the result.
+    pub fn finish_later(&self, cgroup: RunCgroup) -> Usage {
+        let usage = cgroup.usage();
+        match tokio::runtime::Handle::try_current() {
+            Ok(_) => drop(self.removals.spawn_blocking(move || drop(cgroup))),
+            Err(_) => drop(cgroup),
+        }
+        usage
+    }
+
+    /// Waits until the cgroups of finished runs are removed (before the daemon exits).
+    pub async fn removed(&self) {
+        self.removals.close();
+        self.removals.wait().await;
+        self.removals.reopen();
+    }
+
     /// A manager that applies no cgroup limits, with the reason.
     pub fn without(config: &CgroupConfig, reason: &str) -> Manager {
         let states = CONTROLLERS.iter().map(|c| ControllerState::missing(c, reason)).collect();
-        Manager { backend: Backend::None, states, cpu_quota: config.cpu_quota, tag: own_tag(), next: AtomicU64::new(0) }
+        Manager::new(Backend::None, states, config.cpu_quota, own_tag())
     }
 
     pub fn with_layout(config: &CgroupConfig, layout: &Layout, root: bool) -> Manager {
@@ -132,7 +158,7 @@ impl Manager {
                 *state = ControllerState::missing("cpu", "no CPU quota is configured (SANDBOX_CPU_QUOTA is 0)");
             }
         }
-        let manager = Manager { backend, states, cpu_quota: config.cpu_quota, tag, next: AtomicU64::new(0) };
+        let manager = Manager::new(backend, states, config.cpu_quota, tag);
         manager.remove_leftovers();
         manager
     }

@@ -45,7 +45,7 @@ pub(super) async fn supervise(
     let ending = watch(&mut child, control, payload, limit, options, &flood, cgroup.as_ref());
     let (ending, stdout, stderr) = tokio::join!(ending, stdout, stderr);
     child.wait().await;
-    let usage = attach::finish(cgroup).await;
+    let usage = attach::finish(cgroup, options.cgroups.as_deref()).await;
     let (report, limit) = report::assemble(ending, usage, started.elapsed())?;
     Ok(RunOutput { report, stdout, stderr, limit })
 }

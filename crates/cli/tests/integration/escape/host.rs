@@ -280,15 +280,15 @@ impl Host {
         problems
     }
 
-    /// Files the case left in the daemon's state directory, and memory it left the daemon.
-    async fn state_problems(&self) -> Vec<String> {
-        let mut problems = Vec::new();
+    /// What is in the state directory now and was not before, but the workspaces of idle
+    /// sandboxes and of those the pools are starting.
+    async fn state_added(&self) -> Vec<String> {
         let state = state_entries(self.daemon.state.path());
         let idle = idle_workspaces(&processes(), self.daemon.pid());
         // Pools being refilled have a workspace whose sandbox is still starting.
         let pools = self.daemon.get("/info").await.body["warm"]["pools"].as_array().map_or(0, Vec::len);
         let mut starting = 0;
-        let added: Vec<&String> = state
+        state
             .difference(&self.state_baseline)
             .filter(|rel| !idle.contains(&dev_ino(&self.daemon.state.path().join(rel))))
             .filter(|rel| {
@@ -296,7 +296,22 @@ impl Host {
                 starting += usize::from(warm);
                 !(warm && starting <= pools)
             })
-            .collect();
+            .cloned()
+            .collect()
+    }
+
+    /// Files the case left in the daemon's state directory, and memory it left the daemon.
+    async fn state_problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        // A run's workspace is removed just after its answer: give that a moment.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+        let added = loop {
+            let added = self.state_added().await;
+            if added.is_empty() || std::time::Instant::now() > deadline {
+                break added;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        };
         if !added.is_empty() {
             problems.push(format!("new files in the state directory: {added:?}"));
         }
