@@ -80,6 +80,11 @@ impl Admission {
         taken.iter().map(|(id, (_, since))| (id.clone(), since.elapsed())).collect()
     }
 
+    /// Whether it still takes new work (it stops at shutdown).
+    pub fn accepting(&self) -> bool {
+        self.accepting.load(Ordering::SeqCst)
+    }
+
     pub fn stop_accepting(&self) {
         self.accepting.store(false, Ordering::SeqCst);
     }

@@ -65,8 +65,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let reason = first_signal().await;
     tracing::info!(signal = reason, "shutting down: no new executions; running ones may finish");
     tokio::spawn(exit_on_second_signal());
-    let _ = stop_tx.send(true);
+    // The listener stays open while the daemon drains: /ready answers 503 and new work is
+    // refused with a clear error (not a refused connection) until what was accepted is done.
     service.shutdown(Duration::from_secs(args.shutdown_grace_secs)).await;
+    let _ = stop_tx.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(5), http).await;
     if let Some(deliverer) = &deliverer {
         stop_delivery(deliverer).await;

@@ -9,6 +9,7 @@ mod cgroups;
 mod charts;
 mod cli;
 mod control_plane;
+mod drain;
 mod escape;
 mod exact_numbers;
 mod faults;

@@ -227,13 +227,18 @@ impl ExecutionService {
         self.executions.wait_idle(within).await
     }
 
-    /// Stops in order: no new executions; running ones may finish within `grace`, then are
-    /// killed (recorded as killed by the shutdown); then the warm pools close (after the runs,
-    /// since runs forked by a zygote live in its process tree), the sessions end, and every
-    /// persistent workspace is removed.
+    /// Stops in order: no new executions, sessions or session calls; running executions and
+    /// session calls may finish within `grace`, then are killed (recorded as killed by the
+    /// shutdown); then the sessions end, the warm pools close (after the runs and sessions,
+    /// which may live in a zygote's process tree), every persistent workspace is removed, and
+    /// what finished runs left to remove after their answers is.
     pub async fn shutdown(&self, grace: Duration) {
         self.stop_accepting();
-        if !self.wait_idle(grace).await {
+        let deadline = std::time::Instant::now() + grace;
+        let calls_over = |idle| async move {
+            idle && self.sessions.wait_calls(deadline.saturating_duration_since(std::time::Instant::now())).await
+        };
+        if !calls_over(self.wait_idle(grace).await).await {
             tracing::warn!(running = self.active_executions(), "grace period over: killing running executions");
             self.warm.kill_idle();
             self.sandboxes.cancel.cancel();

@@ -66,6 +66,8 @@ pub(crate) struct Sessions {
     pub executions: Arc<Executions>,
     /// Python interpreters are forked from its zygotes when they are ready.
     pub warm: Arc<Pool>,
+    /// Calls in flight: a shutdown lets them finish within its grace.
+    calls: tokio_util::task::TaskTracker,
 }
 
 /// What one call of a session runs: its id, its limits, and the interpreter slot it holds.
@@ -85,7 +87,8 @@ impl Sessions {
         executions: Arc<Executions>,
         warm: Arc<Pool>,
     ) -> Arc<Sessions> {
-        let sessions = Arc::new(Sessions { registry: Registry::new(config), sandboxes, executions, warm });
+        let calls = tokio_util::task::TaskTracker::new();
+        let sessions = Arc::new(Sessions { registry: Registry::new(config), sandboxes, executions, warm, calls });
         sessions.start_reaper();
         sessions
     }
@@ -97,6 +100,7 @@ impl Sessions {
     /// Starts a session: its template built (when needed) and its workspace created. Its
     /// interpreters start with the first call of each language.
     pub async fn create(&self, new: NewSession) -> Result<SessionInfo, ExecuteError> {
+        self.accepting()?;
         let config = &self.registry.config;
         let ttl = new.ttl_secs.unwrap_or(config.default_ttl_secs);
         if ttl == 0 || ttl > config.max_ttl_secs {
@@ -133,6 +137,9 @@ impl Sessions {
     /// Runs one cell in the session's interpreter of its language (starting one when needed).
     pub async fn call(&self, call: SessionCall) -> Result<SessionResult, ExecuteError> {
         let (session, _busy) = self.registry.get(&call.session_id, &call.tenant_id)?;
+        // Once the daemon drains, its sessions take no new calls: they end with it.
+        self.accepting()?;
+        let _in_flight = self.calls.token();
         let (timeout_ms, max_output) = self.call_limits(&session, &call)?;
         self.registry.reused();
         if call.language == Language::Shell {
@@ -157,6 +164,19 @@ impl Sessions {
         let execution_id = format!("{}-{}", session.id, uuid::Uuid::new_v4().simple());
         let cell = Cell { execution_id, timeout_ms, limits, slot: &mut slot, restarted };
         self.run_cell(&session, &call, cell).await
+    }
+
+    fn accepting(&self) -> Result<(), ExecuteError> {
+        match self.executions.admission.accepting() {
+            true => Ok(()),
+            false => Err(ExecuteError::ShuttingDown),
+        }
+    }
+
+    /// Waits until the calls in flight are over, at most `within`; false if some still run.
+    pub async fn wait_calls(&self, within: Duration) -> bool {
+        self.calls.close();
+        tokio::time::timeout(within, self.calls.wait()).await.is_ok()
     }
 
     /// The call's timeout and output cap, checked against the policy.
