@@ -34,8 +34,8 @@ fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# Fails unless the rendered file has every kind the deployment is made of, and the pods'
-# grace outlasts the preStop pause and the daemon's shutdown grace.
+# Fails unless the rendered file has every kind the deployment is made of, the pods' grace
+# outlasts the preStop pause and the daemon's shutdown grace, and pods reach their peers by name.
 expect_objects() {
   "$VENV/bin/python" - "$1" <<'PY'
 import sys, yaml
@@ -54,6 +54,10 @@ assert pod["terminationGracePeriodSeconds"] > pause + grace, "terminationGracePe
 assert sts["spec"]["volumeClaimTemplates"], "no volume per pod"
 headless = [d for d in docs if d["kind"] == "Service" and d["spec"].get("clusterIP") == "None"]
 assert [h["metadata"]["name"] for h in headless] == [sts["spec"]["serviceName"]], "serviceName is not the headless Service"
+peer_url = env.get("EXECUTOR_PEER_URL") or ""
+assert "{node}" in peer_url and sts["spec"]["serviceName"] in peer_url, f"peers are not reached through the headless Service: {peer_url!r}"
+node = next(e for e in pod["containers"][0]["env"] if e["name"] == "EXECUTOR_NODE")
+assert node.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") == "metadata.name", "EXECUTOR_NODE is not the pod's name"
 print(f"{len(docs)} objects")
 PY
 }

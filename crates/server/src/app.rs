@@ -37,11 +37,14 @@ pub(crate) fn assemble(router: Router<Arc<AppState>>, service: Arc<ExecutionServ
         max_ttl_secs: service.session_config().max_ttl_secs,
     };
     let openapi_json = Bytes::from(routes::openapi::document_for(&contract));
+    let forwarding = crate::peers::Forwarding { peers: options.peers.clone(), max_body_bytes };
     let state = Arc::new(AppState { service, options, openapi_json });
     let mut router = router
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body_bytes))
+        // After the token check: a call is forwarded to its owner only once it passed it.
+        .layer(middleware::from_fn_with_state(forwarding, crate::peers::forward))
         .layer(CatchPanicLayer::custom(panic_response));
     if let Some(token) = token {
         router = router.layer(middleware::from_fn_with_state(token, auth::middleware));

@@ -39,6 +39,8 @@ pub struct AppOptions {
     pub metrics: Option<MetricsSource>,
     /// What `GET /outbox` reports: the delivery outbox's counts and dead letters.
     pub outbox: Option<OutboxSource>,
+    /// The daemons this one shares the load with; `None`: it serves alone.
+    pub peers: Option<Arc<crate::peers::Peers>>,
 }
 
 impl Default for AppOptions {
@@ -52,6 +54,7 @@ impl Default for AppOptions {
             api_token: None,
             metrics: None,
             outbox: None,
+            peers: None,
         }
     }
 }

@@ -46,6 +46,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         }),
         outbox: delivering.then(|| server::OutboxSource(outbox_report(&store))),
         nvidia_template,
+        peers: args.peers()?,
         ..server::AppOptions::default()
     };
     let router = server::app(service.clone(), options);
@@ -88,7 +89,7 @@ async fn open_service(args: &ServeArgs, store: &Arc<Store>) -> anyhow::Result<Ar
         recorder: Some(store.clone()),
         max_running: args.max_concurrent.unwrap_or(defaults.max_running),
         max_queued: args.max_queue,
-        sessions: args.sessions.clone().into_config()?,
+        sessions: executor::SessionConfig { id_prefix: args.node_name.clone(), ..args.sessions.clone().into_config()? },
         warm: executor::WarmConfig {
             per_key: args.warm_pool,
             max_idle: Duration::from_secs(args.warm_max_idle_secs.max(1)),

@@ -21,6 +21,7 @@ mod lifecycle;
 mod limits;
 mod nvidia;
 mod nvidia_data;
+mod peers;
 mod posture;
 mod quickstart;
 mod readme;

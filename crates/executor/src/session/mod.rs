@@ -37,6 +37,8 @@ pub struct SessionConfig {
     pub max_per_tenant: usize,
     /// The longest a session lives, however busy: its interpreters' wall-clock limit (seconds).
     pub max_lifetime_secs: u64,
+    /// What session ids start with (and a dot): the daemon's name among peers.
+    pub id_prefix: Option<String>,
 }
 
 impl Default for SessionConfig {
@@ -47,6 +49,7 @@ impl Default for SessionConfig {
             max_sessions: 10,
             max_per_tenant: 10,
             max_lifetime_secs: 24 * 3600,
+            id_prefix: None,
         }
     }
 }

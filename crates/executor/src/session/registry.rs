@@ -171,7 +171,11 @@ impl Registry {
     pub fn new_id(&self) -> String {
         let live = self.live();
         loop {
-            let id = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
+            let hex = &uuid::Uuid::new_v4().simple().to_string()[..12];
+            let id = match &self.config.id_prefix {
+                Some(prefix) => format!("{prefix}.{hex}"),
+                None => hex.to_string(),
+            };
             if !live.contains_key(&id) {
                 return id;
             }

@@ -99,7 +99,10 @@ impl Daemon {
     /// `user`: the uid and gid the daemon runs as (supplementary groups dropped), when not ours.
     async fn spawn(state: tempfile::TempDir, env: &[(&str, &str)], logged: bool, user: Option<(u32, u32)>) -> Daemon {
         ensure_zygote_library();
-        let port = free_port();
+        // A test that needs to know the port before the start (peers name each other by it)
+        // gives it.
+        let given = env.iter().find(|(k, _)| *k == "EXECUTOR_PORT").map(|(_, v)| v.parse().expect("a port"));
+        let port = given.unwrap_or_else(free_port);
         let mut command = Command::new(BIN);
         if let Some((uid, gid)) = user {
             // Started by root, std also clears the supplementary groups.
@@ -325,7 +328,7 @@ pub fn mounts_under(dir: &std::path::Path) -> Vec<String> {
         .collect()
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().unwrap().port()
 }
 

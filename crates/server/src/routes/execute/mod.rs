@@ -67,7 +67,11 @@ async fn run(state: &AppState, headers: &HeaderMap, body: Value) -> Result<Respo
     body.tenant_id = Some(crate::tenant::of(headers, body.tenant_id.take())?);
     let run_async = body.run_async;
     let templates = state.service.templates();
-    let draft = body.into_draft(&state.options, |name| Ok(templates.get(name)?))?;
+    let mut draft = body.into_draft(&state.options, |name| Ok(templates.get(name)?))?;
+    // Among peers, an id the daemon makes names it, so that any peer can find the record.
+    if let (None, Some(peers)) = (&draft.execution_id, &state.options.peers) {
+        draft.execution_id = Some(peers.owned_id(&format!("exec_{}", uuid::Uuid::new_v4().simple())));
+    }
     let request = build_request(draft, state.service.limits())?;
     tracing::info!(
         execution_id = %request.execution_id,

@@ -102,8 +102,7 @@ pub struct SessionList {
 
 /// A session id as the caller sent it: 404 for anything no session can have.
 pub fn session_id(id: String) -> Result<String, ApiError> {
-    let well_formed = id.len() == 12 && id.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
-    if well_formed {
+    if crate::peers::is_session_id(&id) {
         Ok(id)
     } else {
         Err(ExecuteError::SessionNotFound(id.chars().take(64).collect()).into())

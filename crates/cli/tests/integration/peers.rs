@@ -1,0 +1,101 @@
+//! Three daemons on loopback as peers, as pods behind one Service: a session created through
+//! one is used through the other two, an async execution started on one is read through
+//! another, tokens and tenants hold on forwarded calls, and a peer that stopped gives 404.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::common::{self, Daemon};
+
+const TOKEN: &str = "peer-test-token";
+
+async fn peer(port: u16) -> Daemon {
+    let port = port.to_string();
+    let env = [
+        ("EXECUTOR_PORT", port.as_str()),
+        ("EXECUTOR_NODE", port.as_str()),
+        ("EXECUTOR_PEER_URL", "http://127.0.0.1:{node}"),
+        ("EXECUTOR_API_TOKEN", TOKEN),
+        ("SANDBOX_WARM_POOL", "0"),
+    ];
+    Daemon::start_with(&env).await
+}
+
+/// A call as a tenant with the token; returns the status and the JSON body.
+async fn call(d: &Daemon, method: &str, path: &str, tenant: &str, body: Option<Value>) -> (u16, Value) {
+    let url = format!("{}{path}", d.base);
+    let request = match method {
+        "GET" => d.client().get(url),
+        "PUT" => d.client().put(url),
+        _ => d.client().post(url),
+    };
+    let request = request.bearer_auth(TOKEN).header("X-Tenant-ID", tenant);
+    let request = match body {
+        Some(Value::String(text)) => request.body(text),
+        Some(body) => request.json(&body),
+        None => request,
+    };
+    let response = request.send().await.expect("the call is answered");
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
+
+#[tokio::test]
+async fn peers_serve_each_others_sessions_and_executions() {
+    let ports = [common::free_port(), common::free_port(), common::free_port()];
+    let (a, b, c) = (peer(ports[0]).await, peer(ports[1]).await, peer(ports[2]).await);
+    if !common::sandbox_or_skip(&a).await {
+        return;
+    }
+    let (status, created) = call(&a, "POST", "/session/create", "t1", Some(json!({}))).await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["session_id"].as_str().unwrap().to_string();
+    assert!(id.starts_with(&format!("{}.", ports[0])), "the id names its daemon: {id}");
+    let cell = |code: &str| Some(json!({"session_id": id, "code": code, "language": "python"}));
+    let (status, r) = call(&b, "POST", "/session/execute", "t1", cell("x = 41")).await;
+    assert_eq!((status, r["status"].as_str()), (200, Some("success")), "{r}");
+    let (_, r) = call(&c, "POST", "/session/execute", "t1", cell("x + 1")).await;
+    assert_eq!(r["return_value"], 42, "the session's state lives on its daemon: {r}");
+    let file = format!("/session/{id}/files/notes.txt");
+    let (status, r) = call(&c, "PUT", &file, "t1", Some(json!("from c"))).await;
+    assert!(status < 300, "{status} {r}");
+    let (status, r) = call(&b, "GET", &file, "t1", None).await;
+    assert_eq!((status, r), (200, json!("from c")));
+
+    // Tenants and tokens hold on forwarded calls.
+    let (status, r) = call(&b, "POST", "/session/execute", "t2", cell("x")).await;
+    assert_eq!((status, r["error_code"].as_str()), (404, Some("Executor.NotFound")), "{r}");
+    let anonymous = b.client().post(format!("{}/session/execute", b.base)).json(&cell("x")).send().await.unwrap();
+    assert_eq!(anonymous.status().as_u16(), 401);
+
+    let body = json!({"code": "sleep 1; echo later", "language": "shell", "async": true});
+    let (status, accepted) = call(&a, "POST", "/execute", "t1", Some(body)).await;
+    assert_eq!(status, 202, "{accepted}");
+    let run = accepted["execution_id"].as_str().unwrap().to_string();
+    assert!(run.starts_with(&format!("{}.exec_", ports[0])), "{run}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let record = loop {
+        let (status, record) = call(&c, "GET", &format!("/executions/{run}"), "t1", None).await;
+        assert_eq!(status, 200, "{record}");
+        if record["state"] == "finished" || Instant::now() > deadline {
+            break record;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(record["result"]["stdout"], "later\n", "{record}");
+    let (status, _) = call(&b, "GET", &format!("/executions/{run}"), "t2", None).await;
+    assert_eq!(status, 404, "another tenant's execution, through a peer");
+
+    // A peer that stopped: its ids are unknown, at once.
+    a.signal("TERM");
+    let mut a = a;
+    a.wait_exit(Duration::from_secs(30)).await.expect("the peer stops");
+    let started = Instant::now();
+    let (status, r) = call(&b, "POST", "/session/execute", "t1", cell("x")).await;
+    assert_eq!((status, r["error_code"].as_str()), (404, Some("Executor.NotFound")), "{r}");
+    assert!(started.elapsed() < Duration::from_secs(10), "a gone peer does not hang the call");
+    let (status, _) = call(&c, "GET", &format!("/executions/{run}"), "t1", None).await;
+    assert_eq!(status, 404);
+}
