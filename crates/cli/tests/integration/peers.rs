@@ -88,6 +88,25 @@ async fn peers_serve_each_others_sessions_and_executions() {
     let (status, _) = call(&b, "GET", &format!("/executions/{run}"), "t2", None).await;
     assert_eq!(status, 404, "another tenant's execution, through a peer");
 
+    // An id made up to name some other host is not a way out: only peers' URLs are reached.
+    for made_up in ["evil.0123456789ab", "127.0.0.1.0123456789ab", "1.0123456789ab"] {
+        let body = Some(json!({"session_id": made_up, "code": "1", "language": "python"}));
+        let (status, r) = call(&b, "POST", "/session/execute", "t1", body).await;
+        assert_eq!((status, r["error_code"].as_str()), (404, Some("Executor.NotFound")), "{made_up}: {r}");
+    }
+    // A caller cannot pass a call off as forwarded to have another daemon's id served here.
+    let spoofed = b
+        .client()
+        .post(format!("{}/session/execute", b.base))
+        .bearer_auth(TOKEN)
+        .header("X-Tenant-ID", "t1")
+        .header("x-executor-forwarded-by", "x")
+        .json(&cell("x").unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(spoofed.status().as_u16(), 404, "served where it is not: unknown");
+
     // A peer that stopped: its ids are unknown, at once.
     a.signal("TERM");
     let mut a = a;
