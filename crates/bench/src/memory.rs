@@ -10,7 +10,7 @@ use crate::machine::{field, kib};
 /// One direct child of the daemon and every process under it.
 pub struct ReadySandbox {
     pub pid: u32,
-    /// The command line of its deepest process (the interpreter), shortened.
+    /// The command line of its deepest process (the interpreter).
     pub command: String,
     pub processes: usize,
     /// PSS summed over its processes, or None when a process's smaps_rollup could not be read.
@@ -91,7 +91,7 @@ fn parent_of(stat: &str) -> Option<u32> {
 fn command(pid: u32) -> String {
     let raw = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
     let text = String::from_utf8_lossy(&raw).replace('\0', " ");
-    text.trim().chars().take(60).collect()
+    text.trim().to_owned()
 }
 
 #[cfg(test)]

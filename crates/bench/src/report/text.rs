@@ -187,7 +187,14 @@ impl Report {
             if pools.is_empty() { "none".to_owned() } else { pools.join(", ") }
         )?;
         for s in &self.ready.sandboxes {
-            writeln!(f, "  pid {:<7} {:>2} processes  PSS {:>7} MB  {}", s.pid, s.processes, mb(s.pss_kb), s.command)?;
+            writeln!(
+                f,
+                "  pid {:<7} {:>2} processes  PSS {:>7} MB  {}",
+                s.pid,
+                s.processes,
+                mb(s.pss_kb),
+                s.command.chars().take(70).collect::<String>()
+            )?;
         }
         let mut by_kind: Vec<(String, Vec<u64>)> = Vec::new();
         for s in &self.ready.sandboxes {
