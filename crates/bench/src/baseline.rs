@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
+use crate::workloads::{DATA_SNIPPET, JS_HANDLER, NUMPY_PANDAS, PYTHON_DATA, PYTHON_HANDLER};
+
 /// Wall times of the successful runs, the count of failed ones, and the first failure.
 pub struct Timings {
     pub samples: Vec<Duration>,
@@ -122,6 +124,36 @@ pub fn measure(launcher: &Launcher, argv: &[String], warmup: usize, runs: usize)
         }
     }
     Ok(timings)
+}
+
+/// The baseline programs, by name: each interpreter's start, and the programs of the shapes
+/// that name one as `same_program`, and whether it is heavy (imports pandas: fewer runs). `templates` holds the template environments (the
+/// python-data programs use its venv's interpreter).
+pub fn programs(templates: &Path) -> Vec<(&'static str, Vec<String>, bool)> {
+    let argv = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let venv = templates.join(PYTHON_DATA).join("env/bin/python3").display().to_string();
+    let handler = format!("{PYTHON_HANDLER}import json\nprint(json.dumps(handler({{'n': 1}}, None)))\n");
+    let js = format!("{JS_HANDLER}console.log(JSON.stringify(module.exports.handler({{n: 1}}, {{}})));\n");
+    vec![
+        ("python3 start", argv(&["/usr/bin/python3", "-c", "print(1)"]), false),
+        ("node start", argv(&["/usr/bin/node", "-e", "0"]), false),
+        ("bash start", argv(&["/bin/bash", "-c", "echo hi"]), false),
+        ("python-handler", argv(&["/usr/bin/python3", "-c", &handler]), false),
+        ("js-handler", argv(&["/usr/bin/node", "-e", &js]), false),
+        ("numpy-pandas", argv(&[&venv, "-c", NUMPY_PANDAS]), true),
+        (PYTHON_DATA, argv(&[&venv, "-c", DATA_SNIPPET]), true),
+    ]
+}
+
+/// Why bubblewrap cannot run a sandbox here (user namespaces refused, for one), or None when
+/// it can.
+pub fn bwrap_unusable(bwrap: &Path) -> Option<String> {
+    let launcher = Launcher::Bwrap { bwrap: bwrap.to_owned(), templates: PathBuf::new() };
+    match measure(&launcher, &["/bin/true".to_owned()], 0, 1) {
+        Ok(t) if t.errors == 0 => None,
+        Ok(t) => t.first_error,
+        Err(e) => Some(format!("{e:#}")),
+    }
 }
 
 /// `bwrap` on PATH, if installed.

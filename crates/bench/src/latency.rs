@@ -1,11 +1,10 @@
-//! Run latency: end-to-end HTTP latency of each workload, executor overhead, throughput at a
-//! concurrency, the daemon's idle RSS, and the same workloads on the bare interpreter (plainly
-//! and under bubblewrap) in the same run, with ratios.
+//! Run latency: end-to-end HTTP latency of each request shape with the path that served it,
+//! executor overhead and per-phase means, throughput at a concurrency, the daemon's idle RSS
+//! and the PSS of its ready sandboxes, and the bare interpreters (plainly and under
+//! bubblewrap) in the same run, with ratios and the targets.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
@@ -15,16 +14,17 @@ use serde_json::Value;
 use crate::baseline::{self, Launcher, Timings};
 use crate::daemon::Daemon;
 use crate::machine::{rss_mb, Machine};
-use crate::report::{BaselineRow, PathReport, Report, Throughput, WorkloadRow};
-use crate::stats::summarize;
-use crate::workloads::{self, Workload, PYTHON_DATA};
+use crate::report::{BaselineRow, PathReport, ReadyMemory, Report};
+use crate::workloads::{self, Endpoint, PYTHON_DATA};
+use crate::{measure, memory};
 
 #[derive(ClapArgs)]
 pub struct Args {
-    /// Sequential runs of each light workload.
+    /// Sequential runs of each light request shape (and of its baselines).
     #[arg(long, default_value_t = 50)]
     runs: usize,
-    /// Sequential runs of the python-data workload (each imports pandas and matplotlib).
+    /// Sequential runs of the heavy shapes, python-data and the NVIDIA numpy+pandas snippet
+    /// (each imports pandas when it runs cold or bare).
     #[arg(long, default_value_t = 10)]
     data_runs: usize,
     /// Unmeasured runs of each workload first (page cache, template first use).
@@ -84,10 +84,11 @@ pub async fn run(binary: &Path, args: Args) -> anyhow::Result<()> {
 
     let daemon = Daemon::start(binary, &template_env).await?;
     let client = reqwest::Client::new();
-    let info: Value = client.get(format!("{}/info", daemon.base)).send().await?.error_for_status()?.json().await?;
+    let info = get_info(&client, &daemon.base).await?;
     let warm_advertised = info.get("warm").is_some_and(|w| !w.is_null() && *w != Value::Bool(false));
     tokio::time::sleep(Duration::from_millis(500)).await;
     let rss_idle_start = rss_mb(daemon.pid());
+    let js_memory_mb = workloads::other_memory_mb(info["limits"]["default_memory_mb"].as_u64());
 
     let mut notes = Vec::new();
     let mut paths = Vec::new();
@@ -102,9 +103,11 @@ pub async fn run(binary: &Path, args: Args) -> anyhow::Result<()> {
         }
         // `warm` is a request field only on daemons that advertise a warm path.
         let choice = warm_advertised.then_some(warm);
-        paths.push(measure_path(&client, &daemon.base, name, choice, &args).await?);
+        // Requests that cannot choose their path (sessions) are measured in the first pass only.
+        let first = paths.is_empty();
+        paths.push(measure_path(&client, &daemon.base, name, choice, first, js_memory_mb, &args).await?);
     }
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let ready = ready_memory(&client, &daemon).await?;
     let rss_idle_after = rss_mb(daemon.pid());
     drop(daemon);
 
@@ -118,6 +121,7 @@ pub async fn run(binary: &Path, args: Args) -> anyhow::Result<()> {
         baselines,
         rss_idle_start,
         rss_idle_after,
+        ready,
         notes,
     };
     if args.json {
@@ -126,6 +130,34 @@ pub async fn run(binary: &Path, args: Args) -> anyhow::Result<()> {
         print!("{report}");
     }
     Ok(())
+}
+
+async fn get_info(client: &reqwest::Client, base: &str) -> anyhow::Result<Value> {
+    Ok(client.get(format!("{base}/info")).send().await?.error_for_status()?.json().await?)
+}
+
+/// Once the pools have refilled after the runs (or 5 s have passed): the ready sandboxes and
+/// zygotes, the daemon's children, with their PSS, and the pools as GET /info lists them.
+async fn ready_memory(client: &reqwest::Client, daemon: &Daemon) -> anyhow::Result<ReadyMemory> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut pools = Value::Null;
+    while Instant::now() < deadline {
+        let info = get_info(client, &daemon.base).await?;
+        pools = info["warm"]["pools"].clone();
+        let size = info["warm"]["pool_size"].as_u64().unwrap_or(0);
+        let full = pools.as_array().is_some_and(|all| all.iter().all(|p| p["ready"].as_u64() >= Some(size.min(1))));
+        if full {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // A moment more, so that a pool topping up its last sandbox is counted whole.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    Ok(ReadyMemory {
+        sandboxes: memory::ready_sandboxes(daemon.pid()),
+        daemon_pss_kb: memory::pss_kb(daemon.pid()),
+        pools,
+    })
 }
 
 /// Builds the python-data template with the daemon's settings unless it is built already
@@ -166,139 +198,53 @@ async fn measure_path(
     base: &str,
     path: &'static str,
     warm: Option<bool>,
+    first: bool,
+    js_memory_mb: u64,
     args: &Args,
 ) -> anyhow::Result<PathReport> {
     let mut rows = Vec::new();
-    for workload in workloads::all() {
+    for workload in workloads::all(js_memory_mb) {
+        if workload.endpoint != Endpoint::Execute && !first {
+            continue;
+        }
         let runs = if workload.heavy { args.data_runs } else { args.runs };
         note!("{path}: {} x{runs}", workload.name);
-        rows.push(sequential(client, base, &workload, warm, args.warmup, runs).await);
+        rows.push(measure::sequential(client, base, &workload, warm, args.warmup, runs).await);
     }
     note!("{path}: throughput, {} python-hello at concurrency {}", args.throughput_runs, args.concurrency);
-    let throughput = throughput(client, base, warm, args.concurrency, args.throughput_runs).await;
+    let hello = workloads::all(js_memory_mb).remove(0);
+    let throughput = measure::throughput(client, base, hello, warm, args.concurrency, args.throughput_runs).await;
     Ok(PathReport { path, rows, throughput })
 }
 
-/// One execution: its end-to-end time, the sandbox's own wall time and the reply, or why it
-/// failed. The clock stops when the whole reply has arrived, before it is parsed.
-async fn execute(client: &reqwest::Client, base: &str, body: &Value) -> Result<(Duration, Duration, Value), String> {
-    let start = Instant::now();
-    let response = client.post(format!("{base}/execute")).json(body).send().await.map_err(|e| e.to_string())?;
-    let status = response.status();
-    let bytes = response.bytes().await.map_err(|e| e.to_string())?;
-    let took = start.elapsed();
-    let reply: Value = serde_json::from_slice(&bytes).map_err(|e| format!("HTTP {status}: {e}"))?;
-    if !status.is_success() {
-        return Err(format!("HTTP {status}: {}", reply["error"]));
-    }
-    let inside = reply["metrics"]["duration_ms"].as_f64().ok_or("no metrics.duration_ms")?;
-    Ok((took, Duration::from_secs_f64(inside.max(0.0) / 1000.0), reply))
-}
-
-async fn sequential(
-    client: &reqwest::Client,
-    base: &str,
-    workload: &Workload,
-    warm: Option<bool>,
-    warmup: usize,
-    runs: usize,
-) -> WorkloadRow {
-    let body = workload.request(warm);
-    let (mut e2e, mut overhead, mut errors, mut first_error) = (Vec::new(), Vec::new(), 0, None);
-    let mut served_warm = 0;
-    for i in 0..warmup + runs {
-        let result = execute(client, base, &body).await.and_then(|(took, inside, reply)| {
-            let warm = reply["metrics"]["path"] == "warm" || reply["metrics"]["path"] == "forked";
-            workload.failure(&reply).map_or(Ok((took, inside, warm)), Err)
-        });
-        if i < warmup {
-            continue;
-        }
-        match result {
-            Ok((took, inside, warm)) => {
-                e2e.push(took);
-                overhead.push(took.saturating_sub(inside));
-                served_warm += usize::from(warm);
-            }
-            Err(e) => {
-                errors += 1;
-                first_error.get_or_insert(e);
-            }
-        }
-    }
-    let (e2e, overhead) = (summarize(e2e), summarize(overhead));
-    WorkloadRow { name: workload.name, e2e, overhead, errors, first_error, served_warm }
-}
-
-async fn throughput(
-    client: &reqwest::Client,
-    base: &str,
-    warm: Option<bool>,
-    concurrency: usize,
-    total: usize,
-) -> Throughput {
-    let hello = Arc::new(workloads::all().remove(0));
-    let body = Arc::new(hello.request(warm));
-    let next = Arc::new(AtomicUsize::new(0));
-    let start = Instant::now();
-    let workers: Vec<_> = (0..concurrency.max(1))
-        .map(|_| {
-            let (client, base, body, next) = (client.clone(), base.to_owned(), body.clone(), next.clone());
-            let hello = hello.clone();
-            tokio::spawn(async move {
-                let (mut ok, mut errors, mut first_error) = (0, 0, None);
-                while next.fetch_add(1, Ordering::Relaxed) < total {
-                    let result = execute(&client, &base, &body).await;
-                    match result.and_then(|(_, _, reply)| hello.failure(&reply).map_or(Ok(()), Err)) {
-                        Ok(()) => ok += 1,
-                        Err(e) => {
-                            errors += 1;
-                            first_error.get_or_insert(e);
-                        }
-                    }
-                }
-                (ok, errors, first_error)
-            })
-        })
-        .collect();
-    let (mut ok, mut errors, mut first_error) = (0, 0, None);
-    for worker in workers {
-        match worker.await {
-            Ok((o, e, f)) => {
-                ok += o;
-                errors += e;
-                first_error = first_error.or(f);
-            }
-            Err(e) => {
-                errors += 1;
-                first_error.get_or_insert(e.to_string());
-            }
-        }
-    }
-    Throughput { concurrency, ok, errors, elapsed: start.elapsed(), first_error }
-}
-
 async fn measure_baselines(templates: &Path, args: &Args, notes: &mut Vec<String>) -> anyhow::Result<Vec<BaselineRow>> {
-    let bwrap = args.bwrap.clone().or_else(baseline::find_bwrap);
-    if bwrap.is_none() {
-        notes.push("bwrap baseline: skipped, bubblewrap is not installed (or pass --bwrap PATH)".to_owned());
-    }
+    let bwrap = match args.bwrap.clone().or_else(baseline::find_bwrap) {
+        None => {
+            notes.push("bwrap baseline: skipped, bubblewrap is not installed (scripts/bench-setup.sh installs it, or pass --bwrap PATH)".to_owned());
+            None
+        }
+        Some(bwrap) => match baseline::bwrap_unusable(&bwrap) {
+            Some(why) => {
+                notes.push(format!("bwrap baseline: skipped, {} cannot run a sandbox here: {why}", bwrap.display()));
+                None
+            }
+            None => Some(bwrap),
+        },
+    };
     let mut rows = Vec::new();
-    for workload in workloads::all() {
-        let runs = if workload.heavy { args.data_runs } else { args.runs };
-        let argv = workload.bare_command(templates);
-        let (warmup, name) = (args.warmup, workload.name);
+    for (name, argv, heavy) in baseline::programs(templates) {
+        let (warmup, runs) = (args.warmup, if heavy { args.data_runs } else { args.runs });
         note!("baseline: {name} x{runs}");
         let bare = blocking(Launcher::Bare, argv.clone(), warmup, runs).await?;
         let bwrap = match &bwrap {
             Some(bwrap) => {
                 let launcher = Launcher::Bwrap { bwrap: bwrap.clone(), templates: templates.to_owned() };
                 note!("baseline under bwrap: {name} x{runs}");
-                Some(blocking(launcher, argv, warmup, runs).await?)
+                Some(blocking(launcher, argv.clone(), warmup, runs).await?)
             }
             None => None,
         };
-        rows.push(BaselineRow { name, bare, bwrap });
+        rows.push(BaselineRow { name, command: argv.join(" "), bare, bwrap });
     }
     Ok(rows)
 }

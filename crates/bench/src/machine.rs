@@ -51,7 +51,7 @@ pub fn rss_mb(pid: u32) -> Option<f64> {
 }
 
 /// The value of `name: value` in a /proc text file.
-fn field<'a>(text: &'a str, name: &str) -> Option<&'a str> {
+pub fn field<'a>(text: &'a str, name: &str) -> Option<&'a str> {
     text.lines().find_map(|l| {
         let (key, value) = l.split_once(':')?;
         (key.trim() == name).then(|| value.trim())
@@ -59,7 +59,7 @@ fn field<'a>(text: &'a str, name: &str) -> Option<&'a str> {
 }
 
 /// `123456 kB` as a number of KiB.
-fn kib(value: &str) -> Option<u64> {
+pub fn kib(value: &str) -> Option<u64> {
     value.strip_suffix("kB")?.trim().parse().ok()
 }
 

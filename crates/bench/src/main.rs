@@ -6,6 +6,8 @@ mod daemon;
 mod delivery;
 mod latency;
 mod machine;
+mod measure;
+mod memory;
 mod report;
 mod stats;
 mod workloads;

@@ -1,33 +1,81 @@
-//! The workloads the latency bench runs: each as a request to the daemon, and as the same
-//! program given to the bare interpreter (the baseline).
-
-use std::path::Path;
+//! The request shapes the latency bench sends: each as a request to the daemon, what it must
+//! produce to count, the bare interpreter it is compared with, and the issue's targets for it.
 
 use serde_json::{json, Value};
 
 pub struct Workload {
     pub name: &'static str,
-    pub language: &'static str,
-    pub template: Option<&'static str>,
-    pub code: &'static str,
-    pub event: Option<Value>,
-    /// Slow enough that it gets the smaller run count.
+    pub endpoint: Endpoint,
+    /// The request body, without `warm` (added per path).
+    body: Value,
+    pub interpreter: Interpreter,
+    /// The baseline program (see `baseline::programs`) that runs the same code bare.
+    pub same_program: Option<&'static str>,
+    /// Slow enough on the cold path that it gets the smaller run count.
     pub heavy: bool,
     expect: Expect,
+    pub goals: Vec<Goal>,
+}
+
+/// Where the shape's request goes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `POST /execute`, which may choose its path with `warm`.
+    Execute,
+    /// `POST /session/create` then the first `POST /session/execute`, timed as one figure
+    /// (the session is destroyed after, untimed). Session requests do not choose a path.
+    SessionFirstCell,
+}
+
+/// The bare interpreter a shape is compared with, by its start alone.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Interpreter {
+    Python,
+    Node,
+    Bash,
+}
+
+impl Interpreter {
+    /// The name of its start-up baseline in `baseline::programs`.
+    pub fn start(self) -> &'static str {
+        match self {
+            Interpreter::Python => "python3 start",
+            Interpreter::Node => "node start",
+            Interpreter::Bash => "bash start",
+        }
+    }
+}
+
+/// One of the issue's targets for a shape, on its p50 unless said otherwise.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Goal {
+    P50AtMost(f64),
+    P99AtMost(f64),
+    /// p50 at most this many times the bare interpreter's start.
+    TimesStartAtMost(f64),
+    /// p50 at most this many ms above python-hello's p50 on the same path.
+    WithinOfHello(f64),
 }
 
 /// What a run must produce to count as a success, besides `status: success`.
 enum Expect {
     Stdout(&'static str),
-    ReturnValue(fn() -> Value),
+    ReturnValue(Value),
     Artifact(&'static str),
 }
 
+pub const PYTHON_HELLO: &str = "python-hello";
 pub const PYTHON_DATA: &str = "python-data";
+pub const PYTHON_HANDLER: &str = "def handler(event, context):\n    return {\"n\": event[\"n\"] + 1}\n";
+pub const JS_HANDLER: &str = "module.exports.handler = (event, context) => ({ n: event.n + 1 });\n";
+pub const NUMPY_PANDAS: &str = "\
+import numpy as np
+import pandas as pd
 
-const PYTHON_HANDLER: &str = "def handler(event, context):\n    return {\"n\": event[\"n\"] + 1}\n";
-const JS_HANDLER: &str = "module.exports.handler = (event, context) => ({ n: event.n + 1 });\n";
-const DATA_SNIPPET: &str = "\
+df = pd.DataFrame({\"a\": np.arange(10), \"b\": np.arange(10) ** 2})
+print(int(df[\"b\"].sum()))
+";
+pub const DATA_SNIPPET: &str = "\
 import os
 import matplotlib
 matplotlib.use(\"Agg\")
@@ -42,75 +90,118 @@ plt.savefig(\"output/chart.png\")
 plt.close(\"all\")
 print(int(df[\"y\"].sum()))
 ";
+/// Seed 000's quickstart: a handler whose event arrives on stdin as JSON.
+const SEED_000_HANDLER: &str =
+    "def handler(event):\n    return {\"message\": \"Hello\", \"input\": event.get(\"name\", \"World\")}";
+/// Seed 001's first example, in the persistent workspace its `session_id` names.
+const SEED_001_HANDLER: &str = "def handler(event):\n    return {\"message\": \"Hello World!\"}";
 
-pub fn all() -> Vec<Workload> {
-    let n_plus_one = || json!({"n": 2});
+fn shape(name: &'static str, interpreter: Interpreter, body: Value, expect: Expect, goals: Vec<Goal>) -> Workload {
+    let endpoint = Endpoint::Execute;
+    Workload { name, endpoint, body, interpreter, same_program: None, heavy: false, expect, goals }
+}
+
+/// Every shape, in the order they run and print. `js_memory_mb` is a memory limit other than
+/// the daemon's default, for the JavaScript run with non-default limits.
+pub fn all(js_memory_mb: u64) -> Vec<Workload> {
+    let mut all = python_shapes();
+    all.extend(other_shapes(js_memory_mb));
+    all
+}
+
+/// Python on `/execute`: hello-world first (the throughput phase sends it), then the seeds'
+/// requests and the templates'.
+fn python_shapes() -> Vec<Workload> {
+    use Goal::*;
+    use Interpreter::Python;
+    let hello = json!({"language": "python", "code": "print('hello')"});
+    let handler = json!({"language": "python", "code": PYTHON_HANDLER, "event": {"n": 1}});
+    let seed_000 = json!({"code": SEED_000_HANDLER, "language": "python", "timeout": 10,
+                          "stdin": "{\"name\": \"Alice\"}", "execution_id": "exec_test_001"});
+    let seed_001 = json!({"execution_id": "exec_001", "session_id": "session_001", "code": SEED_001_HANDLER,
+                          "language": "python", "timeout": 10});
+    let nvidia = |code: &str| json!({"generated_code": code, "timeout": 30, "language": "python"});
+    let data = json!({"language": "python", "template": PYTHON_DATA, "code": DATA_SNIPPET});
+    let seed_000_answer = Expect::ReturnValue(json!({"message": "Hello", "input": "Alice"}));
+    let seed_001_answer = Expect::ReturnValue(json!({"message": "Hello World!"}));
+    let nvidia_hello = nvidia("print(\"Hello, World!\")");
     vec![
+        shape(
+            PYTHON_HELLO,
+            Python,
+            hello,
+            Expect::Stdout("hello"),
+            vec![P50AtMost(5.0), P99AtMost(15.0), TimesStartAtMost(0.3)],
+        ),
         Workload {
-            name: "python-hello",
-            language: "python",
-            template: None,
-            code: "print('hello')",
-            event: None,
-            heavy: false,
-            expect: Expect::Stdout("hello"),
+            same_program: Some("python-handler"),
+            ..shape("python-handler", Python, handler, Expect::ReturnValue(json!({"n": 2})), vec![])
         },
+        shape("seed000-stdin", Python, seed_000, seed_000_answer, vec![WithinOfHello(1.0)]),
+        shape("seed001-session-id", Python, seed_001, seed_001_answer, vec![WithinOfHello(1.0)]),
+        shape("nvidia-hello", Python, nvidia_hello, Expect::Stdout("Hello, World!"), vec![P50AtMost(5.0)]),
         Workload {
-            name: "python-handler",
-            language: "python",
-            template: None,
-            code: PYTHON_HANDLER,
-            event: Some(json!({"n": 1})),
-            heavy: false,
-            expect: Expect::ReturnValue(n_plus_one),
-        },
-        Workload {
-            name: "js-handler",
-            language: "javascript",
-            template: None,
-            code: JS_HANDLER,
-            event: Some(json!({"n": 1})),
-            heavy: false,
-            expect: Expect::ReturnValue(n_plus_one),
-        },
-        Workload {
-            name: "shell-echo",
-            language: "shell",
-            template: None,
-            code: "echo hi",
-            event: None,
-            heavy: false,
-            expect: Expect::Stdout("hi"),
-        },
-        Workload {
-            name: PYTHON_DATA,
-            language: "python",
-            template: Some(PYTHON_DATA),
-            code: DATA_SNIPPET,
-            event: None,
+            same_program: Some("numpy-pandas"),
             heavy: true,
-            expect: Expect::Artifact("output/chart.png"),
+            ..shape("nvidia-numpy-pandas", Python, nvidia(NUMPY_PANDAS), Expect::Stdout("285"), vec![P50AtMost(60.0)])
+        },
+        Workload {
+            same_program: Some(PYTHON_DATA),
+            heavy: true,
+            ..shape(PYTHON_DATA, Python, data, Expect::Artifact("output/chart.png"), vec![P50AtMost(60.0)])
         },
     ]
 }
 
+/// JavaScript, shell, and a session's creation with its first cell.
+fn other_shapes(js_memory_mb: u64) -> Vec<Workload> {
+    use Goal::*;
+    use Interpreter::*;
+    let n_plus_one = || Expect::ReturnValue(json!({"n": 2}));
+    let js = json!({"language": "javascript", "code": JS_HANDLER, "event": {"n": 1}});
+    let mut js_limits = js.clone();
+    js_limits["limits"] = json!({"memory_mb": js_memory_mb});
+    let shell = json!({"language": "shell", "code": "echo hi"});
+    let cell = json!({"language": "python", "code": "x = 41\nprint(x + 1)"});
+    vec![
+        Workload {
+            same_program: Some("js-handler"),
+            ..shape("js-handler", Node, js, n_plus_one(), vec![TimesStartAtMost(0.15)])
+        },
+        Workload {
+            same_program: Some("js-handler"),
+            ..shape("js-limits", Node, js_limits, n_plus_one(), vec![TimesStartAtMost(0.15)])
+        },
+        shape("shell-echo", Bash, shell, Expect::Stdout("hi"), vec![P50AtMost(5.0)]),
+        Workload {
+            endpoint: Endpoint::SessionFirstCell,
+            ..shape("session-create+cell", Python, cell, Expect::Stdout("42"), vec![P50AtMost(15.0)])
+        },
+    ]
+}
+
+/// A memory limit the daemon does not give by default, for the JavaScript run with
+/// non-default limits.
+pub fn other_memory_mb(default_mb: Option<u64>) -> u64 {
+    if default_mb == Some(256) {
+        384
+    } else {
+        256
+    }
+}
+
 impl Workload {
-    /// The body of `POST /execute`; `warm` is sent only to a daemon that advertises a warm path.
+    /// The request body; `warm` is sent only to a daemon that advertises a warm path, and
+    /// only on `/execute`.
     pub fn request(&self, warm: Option<bool>) -> Value {
-        let mut body = json!({"language": self.language, "code": self.code, "timeout": 60});
-        if let Some(template) = self.template {
-            body["template"] = json!(template);
-        }
-        if let Some(event) = &self.event {
-            body["event"] = event.clone();
-        }
-        if let Some(warm) = warm {
+        let mut body = self.body.clone();
+        if let (Some(warm), Endpoint::Execute) = (warm, self.endpoint) {
             body["warm"] = json!(warm);
         }
         body
     }
 
-    /// Why `reply` is not a successful run of this workload, or None when it is.
+    /// Why `reply` is not a successful run of this shape, or None when it is.
     pub fn failure(&self, reply: &Value) -> Option<String> {
         if reply["status"] != "success" {
             let why = [&reply["error"], &reply["stderr"]].iter().find(|v| !v.is_null()).map(|v| v.to_string());
@@ -118,34 +209,12 @@ impl Workload {
         }
         let ok = match &self.expect {
             Expect::Stdout(text) => reply["stdout"].as_str().is_some_and(|s| s.trim() == *text),
-            Expect::ReturnValue(value) => reply["return_value"] == value(),
+            Expect::ReturnValue(value) => reply["return_value"] == *value,
             Expect::Artifact(path) => {
                 reply["artifacts"].as_array().is_some_and(|a| a.iter().any(|f| f["path"] == *path))
             }
         };
         (!ok).then(|| format!("unexpected result: stdout {} return_value {}", reply["stdout"], reply["return_value"]))
-    }
-
-    /// The same program for the bare interpreter, as argv; `templates` is where the template
-    /// environments are (the python-data baseline uses its venv's interpreter).
-    pub fn bare_command(&self, templates: &Path) -> Vec<String> {
-        let python = |code: &str| vec!["/usr/bin/python3".to_owned(), "-c".to_owned(), code.to_owned()];
-        match self.name {
-            "python-handler" => {
-                python(&format!("{PYTHON_HANDLER}import json\nprint(json.dumps(handler({{'n': 1}}, None)))\n"))
-            }
-            "js-handler" => vec![
-                "/usr/bin/node".to_owned(),
-                "-e".to_owned(),
-                format!("{JS_HANDLER}console.log(JSON.stringify(module.exports.handler({{n: 1}}, {{}})));\n"),
-            ],
-            "shell-echo" => vec!["/bin/bash".to_owned(), "-c".to_owned(), self.code.to_owned()],
-            PYTHON_DATA => {
-                let interpreter = templates.join(PYTHON_DATA).join("env/bin/python3");
-                vec![interpreter.display().to_string(), "-c".to_owned(), self.code.to_owned()]
-            }
-            _ => python(self.code),
-        }
     }
 }
 
@@ -153,18 +222,42 @@ impl Workload {
 mod tests {
     use super::*;
 
+    fn named(name: &str) -> Workload {
+        all(256).into_iter().find(|w| w.name == name).unwrap()
+    }
+
     #[test]
-    fn warm_is_sent_only_when_chosen() {
-        let hello = &all()[0];
+    fn warm_is_sent_only_when_chosen_and_only_to_execute() {
+        let hello = named(PYTHON_HELLO);
         assert!(hello.request(None).get("warm").is_none());
         assert_eq!(hello.request(Some(false))["warm"], false);
+        assert!(named("session-create+cell").request(Some(true)).get("warm").is_none());
     }
 
     #[test]
     fn a_run_must_produce_the_expected_result() {
-        let handler = &all()[1];
+        let handler = named("python-handler");
         assert_eq!(handler.failure(&json!({"status": "success", "return_value": {"n": 2}})), None);
         assert!(handler.failure(&json!({"status": "success", "return_value": {"n": 1}})).is_some());
         assert!(handler.failure(&json!({"status": "failed", "error": "boom"})).is_some());
+    }
+
+    #[test]
+    fn the_seed_requests_are_sent_as_the_seeds_write_them() {
+        let seed_000 = named("seed000-stdin").request(None);
+        assert_eq!(seed_000["stdin"], "{\"name\": \"Alice\"}");
+        assert!(seed_000.get("event").is_none());
+        assert_eq!(named("seed001-session-id").request(None)["session_id"], "session_001");
+        assert!(named("nvidia-hello").request(None).get("code").is_none());
+    }
+
+    #[test]
+    fn the_limits_shape_asks_for_a_memory_limit_other_than_the_default() {
+        assert_eq!(other_memory_mb(Some(512)), 256);
+        assert_eq!(other_memory_mb(Some(256)), 384);
+        assert_eq!(
+            all(384).into_iter().find(|w| w.name == "js-limits").unwrap().request(None)["limits"]["memory_mb"],
+            384
+        );
     }
 }
