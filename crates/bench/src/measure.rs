@@ -88,6 +88,22 @@ fn served_by(reply: &Value) -> String {
     reply["metrics"]["path"].as_str().unwrap_or("?").to_owned()
 }
 
+/// Waits (at most 30 s) until every warm pool has a ready sandbox or zygote.
+async fn settle(client: &reqwest::Client, base: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        let info: Option<Value> = match client.get(format!("{base}/info")).send().await {
+            Ok(answer) => answer.json().await.ok(),
+            Err(_) => None,
+        };
+        let pools = info.as_ref().and_then(|i| i["warm"]["pools"].as_array().cloned()).unwrap_or_default();
+        if pools.iter().all(|p| p["ready"].as_u64() >= Some(1)) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 pub async fn sequential(
     client: &reqwest::Client,
     base: &str,
@@ -100,6 +116,11 @@ pub async fn sequential(
     let (mut e2e, mut overhead, mut errors, mut first_error) = (Vec::new(), Vec::new(), 0, None);
     let (mut served, mut phases) = (BTreeMap::new(), Phases::default());
     for i in 0..warmup + runs {
+        // Steady state: the timed runs start once the warm-up's pools (a template's zygote,
+        // say) are ready; whatever still goes cold shows in "served by".
+        if i == warmup && warm != Some(false) {
+            settle(client, base).await;
+        }
         let result =
             run_once(client, base, workload, &body).await.and_then(|t| workload.failure(&t.reply).map_or(Ok(t), Err));
         if i < warmup {
