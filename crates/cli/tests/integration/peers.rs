@@ -70,42 +70,9 @@ async fn peers_serve_each_others_sessions_and_executions() {
     let anonymous = b.client().post(format!("{}/session/execute", b.base)).json(&cell("x")).send().await.unwrap();
     assert_eq!(anonymous.status().as_u16(), 401);
 
-    let body = json!({"code": "sleep 1; echo later", "language": "shell", "async": true});
-    let (status, accepted) = call(&a, "POST", "/execute", "t1", Some(body)).await;
-    assert_eq!(status, 202, "{accepted}");
-    let run = accepted["execution_id"].as_str().unwrap().to_string();
-    assert!(run.starts_with(&format!("{}.exec_", ports[0])), "{run}");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let record = loop {
-        let (status, record) = call(&c, "GET", &format!("/executions/{run}"), "t1", None).await;
-        assert_eq!(status, 200, "{record}");
-        if record["state"] == "finished" || Instant::now() > deadline {
-            break record;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    assert_eq!(record["result"]["stdout"], "later\n", "{record}");
-    let (status, _) = call(&b, "GET", &format!("/executions/{run}"), "t2", None).await;
-    assert_eq!(status, 404, "another tenant's execution, through a peer");
+    let run = async_run_read_through_a_peer(&a, &c, &b, ports[0]).await;
 
-    // An id made up to name some other host is not a way out: only peers' URLs are reached.
-    for made_up in ["evil.0123456789ab", "127.0.0.1.0123456789ab", "1.0123456789ab"] {
-        let body = Some(json!({"session_id": made_up, "code": "1", "language": "python"}));
-        let (status, r) = call(&b, "POST", "/session/execute", "t1", body).await;
-        assert_eq!((status, r["error_code"].as_str()), (404, Some("Executor.NotFound")), "{made_up}: {r}");
-    }
-    // A caller cannot pass a call off as forwarded to have another daemon's id served here.
-    let spoofed = b
-        .client()
-        .post(format!("{}/session/execute", b.base))
-        .bearer_auth(TOKEN)
-        .header("X-Tenant-ID", "t1")
-        .header("x-executor-forwarded-by", "x")
-        .json(&cell("x").unwrap())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(spoofed.status().as_u16(), 404, "served where it is not: unknown");
+    made_up_and_spoofed_ids_reach_nothing(&b, &id).await;
 
     // A peer that stopped: its ids are unknown, at once.
     a.signal("TERM");
@@ -117,4 +84,50 @@ async fn peers_serve_each_others_sessions_and_executions() {
     assert!(started.elapsed() < Duration::from_secs(10), "a gone peer does not hang the call");
     let (status, _) = call(&c, "GET", &format!("/executions/{run}"), "t1", None).await;
     assert_eq!(status, 404);
+}
+
+/// An async execution started on `owner` is read through `reader`, and not by another tenant
+/// through `other`; returns its id.
+async fn async_run_read_through_a_peer(owner: &Daemon, reader: &Daemon, other: &Daemon, node: u16) -> String {
+    let body = json!({"code": "sleep 1; echo later", "language": "shell", "async": true});
+    let (status, accepted) = call(owner, "POST", "/execute", "t1", Some(body)).await;
+    assert_eq!(status, 202, "{accepted}");
+    let run = accepted["execution_id"].as_str().unwrap().to_string();
+    assert!(run.starts_with(&format!("{}.exec_", node)), "{run}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let record = loop {
+        let (status, record) = call(reader, "GET", &format!("/executions/{run}"), "t1", None).await;
+        assert_eq!(status, 200, "{record}");
+        if record["state"] == "finished" || Instant::now() > deadline {
+            break record;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(record["result"]["stdout"], "later\n", "{record}");
+    let (status, _) = call(other, "GET", &format!("/executions/{run}"), "t2", None).await;
+    assert_eq!(status, 404, "another tenant's execution, through a peer");
+
+    run
+}
+
+/// Ids that name no peer, and calls posing as forwarded, are unknown.
+async fn made_up_and_spoofed_ids_reach_nothing(b: &Daemon, id: &str) {
+    // An id made up to name some other host is not a way out: only peers' URLs are reached.
+    for made_up in ["evil.0123456789ab", "127.0.0.1.0123456789ab", "1.0123456789ab"] {
+        let body = Some(json!({"session_id": made_up, "code": "1", "language": "python"}));
+        let (status, r) = call(b, "POST", "/session/execute", "t1", body).await;
+        assert_eq!((status, r["error_code"].as_str()), (404, Some("Executor.NotFound")), "{made_up}: {r}");
+    }
+    // A caller cannot pass a call off as forwarded to have another daemon's id served here.
+    let spoofed = b
+        .client()
+        .post(format!("{}/session/execute", b.base))
+        .bearer_auth(TOKEN)
+        .header("X-Tenant-ID", "t1")
+        .header("x-executor-forwarded-by", "x")
+        .json(&json!({"session_id": id, "code": "x", "language": "python"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(spoofed.status().as_u16(), 404, "served where it is not: unknown");
 }
