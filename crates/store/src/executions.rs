@@ -150,7 +150,7 @@ pub(crate) fn interrupted_result(execution_id: String, started_at_ms: i64, now_m
         execution_time: now_ms.saturating_sub(started_at_ms).max(0) as f64 / 1000.0,
         return_value: None,
         error: None,
-        metrics: Metrics { duration_ms: 0.0, cpu_time_ms: 0.0, peak_memory_mb: 0.0, path: Default::default() },
+        metrics: Metrics { duration_ms: 0.0, cpu_time_ms: 0.0, peak_memory_mb: 0.0, path: Default::default(), phases: None },
         artifacts: Vec::new(),
         truncated: Truncated::default(),
         isolation: Vec::new(),

@@ -48,7 +48,7 @@ fn result(id: &str, stdout: &str) -> ExecutionResult {
         execution_time: 0.25,
         return_value: Some(ExactJson::parse(RETURN_VALUE).expect("valid JSON")),
         error: None,
-        metrics: Metrics { duration_ms: 250.0, cpu_time_ms: 120.5, peak_memory_mb: 12.75, path: Default::default() },
+        metrics: Metrics { duration_ms: 250.0, cpu_time_ms: 120.5, peak_memory_mb: 12.75, path: Default::default(), phases: None },
         artifacts: Vec::new(),
         truncated: Truncated::default(),
         isolation: Vec::new(),
