@@ -11,10 +11,13 @@ use tracing::Instrument;
 use crate::admission::{Admission, Ticket};
 use crate::lifecycle;
 use crate::recorder::{now_ms, ExecutionRecord, ExecutionRecorder, StartedExecution};
-use crate::rich::Tap;
+use crate::rich::{self, Tap};
 use crate::sandboxes::Sandboxes;
 use crate::warm::Pool;
 use crate::{ExecuteError, ExecutionRequest, ExecutionResult, ExecutionStatus, Language};
+
+/// A run taken on, going on in a task of its own: awaiting it gives its result.
+pub type Running = std::pin::Pin<Box<dyn std::future::Future<Output = Result<ExecutionResult, ExecuteError>> + Send>>;
 
 pub(crate) struct Executions {
     pub sandboxes: Arc<Sandboxes>,
@@ -43,12 +46,19 @@ impl Executions {
         req: ExecutionRequest,
         tap: Option<Tap>,
     ) -> Result<ExecutionResult, ExecuteError> {
+        self.spawn(req, tap)?.await
+    }
+
+    /// Takes `req` on (or refuses it) now, and runs it in a task of its own, whose end is the
+    /// result: the run goes on even if nobody waits for it.
+    pub fn spawn(self: &Arc<Self>, req: ExecutionRequest, tap: Option<Tap>) -> Result<Running, ExecuteError> {
         let ticket = self.admit(&req)?;
         let this = Arc::clone(self);
         let span = execution_span(&req);
-        tokio::spawn(async move { this.run_admitted(ticket, req, tap).await }.instrument(span))
-            .await
-            .map_err(|e| ExecuteError::Internal(format!("execution task failed: {e}")))?
+        let task = tokio::spawn(async move { this.run_admitted(ticket, req, tap).await }.instrument(span));
+        Ok(Box::pin(
+            async move { task.await.map_err(|e| ExecuteError::Internal(format!("execution task failed: {e}")))? },
+        ))
     }
 
     /// Takes `req` on and returns at once with its id; the result is recorded when it ends.
@@ -137,10 +147,9 @@ impl Executions {
         tap: Option<Tap>,
     ) -> Result<ExecutionResult, ExecuteError> {
         let _turn = ticket.turn().await;
-        let _tap = tap; // one-shot runs do not forward their output yet
         let language = req.language;
         let cancel = self.sandboxes.cancel.child_token();
-        let outcome = lifecycle::run(&self.sandboxes, &self.warm, &req, cancel).await;
+        let outcome = lifecycle::run(&self.sandboxes, &self.warm, &req, cancel, rich::output_tap(tap)).await;
         match &outcome {
             Ok(r) => {
                 tracing::info!(status = ?r.status, exit_code = r.exit_code, duration_ms = r.metrics.duration_ms, "finished")
@@ -203,7 +212,9 @@ pub(crate) async fn self_test(sandboxes: &Sandboxes) -> Result<(), String> {
         scope: None,
         warm: false,
     };
-    let ran = lifecycle::run_with(sandboxes, &req, lifecycle::Start::Cold, CancellationToken::new()).await;
+    let ran =
+        lifecycle::run_with(sandboxes, &req, lifecycle::Start::Cold, CancellationToken::new(), Default::default())
+            .await;
     let result = match ran {
         lifecycle::Ran::Done(result) => *result,
         lifecycle::Ran::NotTaken(why) => return Err(why),

@@ -176,6 +176,13 @@ impl Sessions {
         self.run_cell(&session, &call, cell).await
     }
 
+    /// What [`Sessions::call`] checks before it starts the cell.
+    pub fn check(&self, call: &SessionCall) -> Result<(), ExecuteError> {
+        let (session, _busy) = self.registry.get(&call.session_id, &call.tenant_id)?;
+        self.accepting()?;
+        self.call_limits(&session, call).map(drop)
+    }
+
     fn accepting(&self) -> Result<(), ExecuteError> {
         match self.executions.admission.accepting() {
             true => Ok(()),
