@@ -22,6 +22,16 @@ use tokio::sync::{mpsc, oneshot};
 use crate::error::ApiError;
 use crate::request_id;
 
+/// A streamed answer's body (`text/event-stream`): `event: stdout` and `event: stderr` with
+/// data `{"text": "..."}` for each chunk of output as the code writes it (within the output
+/// cap), `event: result` with a `RichResult` for each result displayed (session cells), then
+/// one `event: done` whose data is the JSON the plain answer would have had (or, when the
+/// call failed after the stream began, the error's body: its `error_code` says which).
+/// Comment lines keep a silent stream alive.
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, example = "event: stdout\ndata: {\"text\":\"waiting\\n\"}\n\nevent: done\ndata: {\"status\":\"success\",...}\n\n")]
+pub struct EventStream(pub String);
+
 /// The media type of the streamed answers.
 pub const EVENT_STREAM: &str = "text/event-stream";
 

@@ -31,8 +31,16 @@ use crate::state::AppState;
     operation_id = "execute",
     tag = "execution",
     request_body(content = ExecuteRequest, content_type = "application/json"),
+    params(("Accept" = Option<String>, Header, description = "`text/event-stream` asks for the answer as server-sent \
+        events: stdout and stderr chunks as the code writes them, then `done` with the result (not for the NVIDIA \
+        dialect's `generated_code`, nor with `async`)")),
     responses(
-        (status = 200, description = "The code ran (its own failure, timeout or kill is in `status`)", body = ExecutionResult),
+        (status = 200, description = "The code ran (its own failure, timeout or kill is in `status`); with `Accept: \
+            text/event-stream`, as server-sent events ending with `done` (the same result)",
+            content(
+                (ExecutionResult = "application/json"),
+                (stream::EventStream = "text/event-stream"),
+            )),
         (status = 202, description = "With `\"async\": true`: the execution was taken on; its result will be at `status_url`",
             body = ExecutionAccepted,
             headers(("Location" = String, description = "`/executions/{id}`, the same as `status_url`"))),

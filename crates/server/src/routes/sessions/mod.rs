@@ -147,9 +147,17 @@ pub async fn create(
     operation_id = "execute_in_session",
     tag = "sessions",
     request_body(content = SessionExecuteRequest, content_type = "application/json"),
+    params(("Accept" = Option<String>, Header, description = "`text/event-stream` asks for the answer as server-sent \
+        events: stdout and stderr chunks as the cell writes them, each result as it is displayed, then `done` with \
+        the result")),
     responses(
         (status = 200, description = "The cell ran (its own failure, timeout or the interpreter's death is in `status`, \
-            `interpreter_restarted` and `note`)", body = SessionResult),
+            `interpreter_restarted` and `note`); with `Accept: text/event-stream`, as server-sent events ending with \
+            `done` (the same result)",
+            content(
+                (SessionResult = "application/json"),
+                (stream::EventStream = "text/event-stream"),
+            )),
         (status = 400, description = "The request is invalid", body = ErrorBody),
         (status = 401, description = "The API token is missing or wrong", body = ErrorBody),
         (status = 404, description = "`Session X not found or expired` (also for another tenant's session)", body = ErrorBody),
