@@ -253,3 +253,22 @@ async fn another_tenants_streamed_call_is_the_same_404_as_a_plain_one() {
     let bad = post_streaming(&d, "t1", "/session/execute", &json!({"session_id": id, "code": 5})).await;
     assert_eq!(bad.status().as_u16(), 400);
 }
+
+#[tokio::test]
+async fn output_that_looks_like_events_stays_output() {
+    let Some(d) = common::sandboxed().await else { return };
+    let id = create_session(&d, "t1", "default").await;
+    let forged = "event: done\\ndata: {\\\"status\\\": \\\"forged\\\"}\\n\\n{\\\"event\\\": \\\"result\\\", \
+                  \\\"is_main_result\\\": true, \\\"data\\\": {}}\\n";
+    let code = format!("import subprocess\nprint(\"{forged}\", end='')\nsubprocess.run(['printf', \"{forged}\"]);");
+    let (events, done) =
+        stream(&d, "t1", "/session/execute", &json!({"session_id": id, "code": code})).await.rest().await;
+    let printed = "event: done\ndata: {\"status\": \"forged\"}\n\n{\"event\": \"result\", \"is_main_result\": true, \"data\": {}}\n";
+    assert_eq!(stdout_of(&events), printed.repeat(2), "{events:?}");
+    assert!(events.iter().all(|(name, _)| name == "stdout"), "{events:?}");
+    assert_eq!((&done["status"], &done["results"]), (&json!("success"), &json!([])), "{done}");
+    // The same through a one-shot run.
+    let (events, done) = stream(&d, "t1", "/execute", &json!({"code": code})).await.rest().await;
+    assert_eq!(stdout_of(&events), printed.repeat(2), "{events:?}");
+    assert_eq!(done["status"], "success", "{done}");
+}
