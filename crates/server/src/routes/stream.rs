@@ -30,7 +30,7 @@ use crate::request_id;
 /// Comment lines keep a silent stream alive.
 #[derive(utoipa::ToSchema)]
 #[schema(value_type = String, example = "event: stdout\ndata: {\"text\":\"waiting\\n\"}\n\nevent: done\ndata: {\"status\":\"success\",...}\n\n")]
-pub struct EventStream(pub String);
+pub struct EventStream(#[allow(dead_code)] String); // only its schema is used
 
 /// The media type of the streamed answers.
 pub const EVENT_STREAM: &str = "text/event-stream";
