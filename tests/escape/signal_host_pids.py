@@ -9,7 +9,17 @@ import signal
 
 # Guessing stops here on hosts whose pid_max is larger (up to 4194304): each guess is a system call.
 GUESSES = 1 << 16
-own = {int(p) for p in os.listdir("/proc") if p.isdigit()}
+
+
+def tasks(pid):
+    """The pid and the thread ids of a process of the run (a thread id answers kill too)."""
+    try:
+        return {int(t) for t in os.listdir(f"/proc/{pid}/task")} | {int(pid)}
+    except OSError:
+        return {int(pid)}
+
+
+own = set().union(*(tasks(p) for p in os.listdir("/proc") if p.isdigit()))
 
 
 def attempt(what, call):

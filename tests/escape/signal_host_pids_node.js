@@ -7,7 +7,15 @@ const fs = require("fs");
 
 // Guessing stops here on hosts whose pid_max is larger: each guess is a system call.
 const GUESSES = 1 << 16;
-const own = new Set(fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p)).map(Number));
+// The pids of the run's processes and their thread ids (a thread id answers kill too).
+const tasks = (pid) => {
+  try {
+    return fs.readdirSync(`/proc/${pid}/task`).map(Number).concat([Number(pid)]);
+  } catch (e) {
+    return [Number(pid)];
+  }
+};
+const own = new Set(fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p)).flatMap(tasks));
 
 function attempt(what, call) {
   try {
