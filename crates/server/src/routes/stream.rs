@@ -130,6 +130,51 @@ fn json_event(name: &str, data: &Value) -> Event {
 mod tests {
     use super::*;
     use axum::http::HeaderValue;
+    use executor::{RichResult, Tap};
+
+    /// The body of a streamed answer, once the call ended.
+    async fn body_of(response: Response) -> String {
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn every_event_of_the_call_comes_before_done() {
+        let (tap, events) = Tap::channel();
+        // A tap that outlives the call's end: done waits for nothing more than the call.
+        let kept = tap.clone();
+        let (release, released) = oneshot::channel::<()>();
+        let response = respond(events, async move {
+            tap.send(LiveEvent::Stdout("a\n".into()));
+            released.await.unwrap();
+            tap.send(LiveEvent::Stderr("b".into()));
+            let data = serde_json::Map::from_iter([("text/plain".to_string(), Value::from("42"))]);
+            tap.send(LiveEvent::Result(RichResult { is_main_result: true, data }));
+            Ok(serde_json::json!({"status": "success"}))
+        });
+        release.send(()).unwrap();
+        let body = body_of(response).await;
+        drop(kept);
+        let expected = "event: stdout\ndata: {\"text\":\"a\\n\"}\n\n\
+                        event: stderr\ndata: {\"text\":\"b\"}\n\n\
+                        event: result\ndata: {\"data\":{\"text/plain\":\"42\"},\"is_main_result\":true}\n\n\
+                        event: done\ndata: {\"status\":\"success\"}\n\n";
+        assert_eq!(body, expected);
+    }
+
+    #[tokio::test]
+    async fn a_call_that_fails_once_streaming_ends_with_its_error_body() {
+        let (tap, events) = Tap::channel();
+        let response = respond(events, async move {
+            drop(tap);
+            Err(ApiError::internal("the interpreter could not start"))
+        });
+        let body = body_of(response).await;
+        let done = body.strip_prefix("event: done\ndata: ").expect("only done").trim_end();
+        let done: Value = serde_json::from_str(done).unwrap();
+        assert_eq!(done["error_code"], "Executor.InternalError", "{done}");
+        assert_eq!(done["error_detail"], "the interpreter could not start", "{done}");
+    }
 
     #[test]
     fn event_streams_are_asked_for_by_accept() {
