@@ -100,8 +100,9 @@ def _figure_png(obj):
     return buf.getvalue()
 
 
-def bundle_of(obj):
-    """The MIME bundle of `obj`: what each of its representations gives."""
+def bundle_of(obj, plain=None):
+    """The MIME bundle of `obj`: what each of its representations gives (`plain`: its repr,
+    when already made)."""
     bundle = {}
     try:
         _mimebundle(obj, bundle)
@@ -128,7 +129,8 @@ def bundle_of(obj):
             png = None
         if png is not None:
             bundle["image/png"] = base64.b64encode(png).decode("ascii")
-    bundle.setdefault("text/plain", _plain(obj))
+    if "text/plain" not in bundle:
+        bundle["text/plain"] = plain if plain is not None else _plain(obj)
     return bundle
 
 

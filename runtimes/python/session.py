@@ -300,7 +300,7 @@ def _serve(request):
             has_value, value = _run_cell(number, request.get("code", ""))
             if has_value and value is not None:
                 reply["display"], reply["value"] = _value_fields(value, max_value)
-                _Results.show(RICH.bundle_of(value), main=True)
+                _Results.show(RICH.bundle_of(value, reply["display"]), main=True)
         except BaseException as e:  # SystemExit too: the session goes on, like a notebook's
             DRIVER._strip_driver_frames(e, SESSION_FILE)
             text = "".join(traceback.format_exception(e))
