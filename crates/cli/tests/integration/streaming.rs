@@ -21,6 +21,14 @@ pub(crate) struct Events {
 }
 
 impl Events {
+    /// The events of `response`, a 200 event stream.
+    pub fn of(response: reqwest::Response) -> Events {
+        assert_eq!(response.status(), 200);
+        let kind = response.headers()["content-type"].to_str().unwrap().to_string();
+        assert!(kind.starts_with("text/event-stream"), "{kind}");
+        Events { response, pending: Vec::new() }
+    }
+
     /// The next event (name, data as JSON); `None` once the stream ended.
     pub async fn next(&mut self) -> Option<(String, Value)> {
         loop {
@@ -73,11 +81,7 @@ impl Events {
 
 /// POSTs `body` to `path` as `tenant` asking for events; asserts a 200 event stream.
 pub(crate) async fn stream(d: &Daemon, tenant: &str, path: &str, body: &Value) -> Events {
-    let response = post_streaming(d, tenant, path, body).await;
-    assert_eq!(response.status(), 200);
-    let kind = response.headers()["content-type"].to_str().unwrap().to_string();
-    assert!(kind.starts_with("text/event-stream"), "{kind}");
-    Events { response, pending: Vec::new() }
+    Events::of(post_streaming(d, tenant, path, body).await)
 }
 
 async fn post_streaming(d: &Daemon, tenant: &str, path: &str, body: &Value) -> reqwest::Response {
