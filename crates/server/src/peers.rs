@@ -3,7 +3,8 @@
 //! Service's DNS name); no membership of its own. The ids a daemon hands out (sessions,
 //! executions it names) start with its name, and a call for an id another daemon owns is
 //! forwarded there with the caller's token and tenant, which the owner checks as for any
-//! call. A call for a daemon that is gone answers the ordinary 404.
+//! call. A call for a daemon that is gone answers the ordinary 404. A streamed answer
+//! (server-sent events) is relayed as it comes.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -211,6 +212,11 @@ async fn relay(peers: &Peers, owner: &str, request: Request, body: Bytes, named:
                 }
             }
         }
+    }
+    // A streamed answer (server-sent events) goes on as it comes.
+    let streamed = headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    if streamed.is_some_and(|kind| kind.starts_with(crate::routes::stream::EVENT_STREAM)) {
+        return (status, headers, Body::from_stream(answer.bytes_stream())).into_response();
     }
     match answer.bytes().await {
         Ok(bytes) => (status, headers, bytes).into_response(),

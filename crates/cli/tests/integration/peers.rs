@@ -160,3 +160,26 @@ async fn the_owner_checks_the_token_of_a_forwarded_call() {
         .unwrap();
     assert_eq!(forwarded.status().as_u16(), 401, "the owner refuses a token that is not its own");
 }
+
+#[tokio::test]
+async fn a_streamed_cell_comes_through_a_peer_as_it_goes() {
+    let ports = [common::free_port(), common::free_port()];
+    let (a, b) = (peer(ports[0]).await, peer(ports[1]).await);
+    if !common::sandbox_or_skip(&a).await {
+        return;
+    }
+    let (status, created) = call(&a, "POST", "/session/create", "t1", Some(json!({}))).await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["session_id"].as_str().unwrap().to_string();
+    let code = "import os, time\nprint('waiting', flush=True)\nwhile not os.path.exists('go'):\n    time.sleep(0.01)";
+    let request = b.client().post(format!("{}/session/execute", b.base)).bearer_auth(TOKEN);
+    let request = request.header("X-Tenant-ID", "t1").header("Accept", "text/event-stream");
+    let response = request.json(&json!({"session_id": id, "code": code})).send().await.expect("POST");
+    let mut events = crate::streaming::Events::of(response);
+    // The first chunk comes through b while the cell, on a, still waits for the file.
+    events.until_stdout("waiting\n").await;
+    let (status, r) = call(&b, "PUT", &format!("/session/{id}/files/go"), "t1", Some(json!(""))).await;
+    assert!(status < 300, "{status} {r}");
+    let (_, done) = events.rest().await;
+    assert_eq!((done["status"].as_str(), done["stdout"].as_str()), (Some("success"), Some("waiting\n")), "{done}");
+}
