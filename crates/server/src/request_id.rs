@@ -27,6 +27,12 @@ pub fn current() -> String {
     CURRENT.try_with(Clone::clone).unwrap_or_else(|_| generate())
 }
 
+/// Runs `work` as part of the request `id` (its errors carry it), where the middleware's
+/// scope does not reach (a transport that runs handlers in tasks of its own).
+pub async fn scope<F: std::future::Future>(id: String, work: F) -> F::Output {
+    CURRENT.scope(id, work).await
+}
+
 pub fn generate() -> String {
     format!("req_{}", uuid::Uuid::new_v4().simple())
 }
