@@ -57,6 +57,7 @@ impl Failure {
                     .into_iter()
                     .map(field)
                     .filter(|text| !text.is_empty())
+                    .map(|text| if text.ends_with(['.', '!', '?', ')']) { text } else { format!("{text}.") })
                     .collect();
                 if parts.is_empty() {
                     format!("the executor answered HTTP {status}: {body}")

@@ -40,9 +40,11 @@ fn run_text(result: &Value, status: &str) -> Vec<String> {
         blocks.push(format!("stderr:\n{stderr}"));
     }
     if let Some(error) = result.get("error").filter(|e| e.is_object()) {
+        // A script's traceback is its stderr already: then the error's name and message suffice.
         let traceback = text_of(error, "traceback");
-        let head = format!("{}: {}", text_of(error, "type"), text_of(error, "message"));
-        blocks.push(if traceback.is_empty() { head } else { format!("{head}\n{traceback}") });
+        let head = format!("Error: {}: {}", text_of(error, "type"), text_of(error, "message"));
+        let shown = traceback.is_empty() || stderr.contains(traceback.trim());
+        blocks.push(if shown { head } else { format!("{head}\n{traceback}") });
     }
     let truncated: Vec<&str> = ["stdout", "stderr"]
         .into_iter()
@@ -147,7 +149,7 @@ mod tests {
         }));
         assert_eq!(result.is_error, Some(true));
         let text: Vec<&str> = result.content.iter().filter_map(|c| c.as_text()).map(|t| t.text.as_str()).collect();
-        assert_eq!(text, ["stderr:\nboom\n", "ValueError: bad\nTraceback...", "status: failed, exit code 1"]);
+        assert_eq!(text, ["stderr:\nboom\n", "Error: ValueError: bad\nTraceback...", "status: failed, exit code 1"]);
     }
 
     #[test]

@@ -34,43 +34,53 @@ impl SandboxTools {
         SandboxTools { backend, tool_router: Self::tool_router() }
     }
 
-    async fn call(&self, call: ApiCall, request: &Extensions) -> Result<Result<Answer, CallToolResult>, ErrorData> {
-        match self.backend.call(call, request).await {
-            Ok(answer) => Ok(Ok(answer)),
-            Err(failure) => refusal(failure).map(Err),
-        }
+    async fn call(&self, call: ApiCall, request: &Extensions) -> Result<Answer, CallToolResult> {
+        self.backend.call(call, request).await.map_err(refusal)
     }
 
-    async fn json(&self, call: ApiCall, request: &Extensions) -> Result<Result<Value, CallToolResult>, ErrorData> {
-        Ok(match self.call(call, request).await? {
-            Ok(Answer::Json(value)) => Ok(value),
-            Ok(Answer::File { .. }) => return Err(ErrorData::internal_error("the executor answered a file", None)),
-            Err(shown) => Err(shown),
-        })
+    async fn json(&self, call: ApiCall, request: &Extensions) -> Result<Value, CallToolResult> {
+        match self.call(call, request).await? {
+            Answer::Json(value) => Ok(value),
+            Answer::File { .. } => Err(failed("the executor answered a file where JSON was expected".into(), None)),
+        }
     }
 }
 
-/// A refusal of the API. The caller's mistakes (4xx: bad arguments, an unknown or expired
-/// session, another tenant's session, a file too large) are MCP errors; the executor's own
-/// trouble (5xx: the queue full, a sandbox that did not start) is a tool result with
-/// `is_error`, which the model reads and may retry.
-fn refusal(failure: Failure) -> Result<CallToolResult, ErrorData> {
+/// A call the executor refused (bad arguments, an unknown or expired session, another tenant's
+/// session, a file over a limit, a full queue) or could not answer, as the MCP specification
+/// has tools report their errors: a result with `is_error`, whose text a model reads (and can
+/// correct its call by), and whose structured content is the API's error body. Only what is
+/// not a call of a tool (an unknown tool, a malformed request) is a JSON-RPC error.
+fn refusal(failure: Failure) -> CallToolResult {
     let message = failure.message();
     match failure {
-        Failure::Api { status, body } if (400..500).contains(&status) => {
-            Err(ErrorData::invalid_params(message, Some(body)))
-        }
-        Failure::Api { body, .. } => {
-            let mut result = CallToolResult::error(vec![ContentBlock::text(message)]);
-            result.structured_content = Some(body);
-            Ok(result)
-        }
-        Failure::Unreachable(_) => Err(ErrorData::internal_error(message, None)),
+        Failure::Api { body, .. } => failed(message, Some(body)),
+        Failure::Unreachable(_) => failed(message, None),
     }
 }
 
-fn bad_argument(message: impl Into<String>) -> ErrorData {
-    ErrorData::invalid_params(message.into(), None)
+fn failed(message: String, body: Option<Value>) -> CallToolResult {
+    let mut result = CallToolResult::error(vec![ContentBlock::text(message)]);
+    result.structured_content = body;
+    result
+}
+
+/// Arguments the tool refuses before calling the executor; the executor's own validation
+/// error body has the same fields.
+fn bad_argument(message: impl Into<String>) -> CallToolResult {
+    let message = message.into();
+    let body = serde_json::json!({
+        "error_code": "Executor.ValidationError",
+        "description": "The tool's arguments are invalid.",
+        "error_detail": message,
+        "solution": "Correct the arguments as the tool's input schema describes.",
+    });
+    failed(format!("The tool's arguments are invalid: {message}"), Some(body))
+}
+
+/// A tool's answer either way: what it shows on success, or the refusal.
+fn either(outcome: Result<CallToolResult, CallToolResult>) -> Result<CallToolResult, ErrorData> {
+    Ok(outcome.unwrap_or_else(|refused| refused))
 }
 
 #[tool_router]
@@ -88,18 +98,7 @@ impl SandboxTools {
         Parameters(args): Parameters<RunCode>,
         request: Extensions,
     ) -> Result<CallToolResult, ErrorData> {
-        if args.session_id.is_some() && args.template.is_some() {
-            return Err(bad_argument(
-                "`template` and `session_id` do not go together: a session keeps the template it was created \
-                 with; leave out `template`, or leave out `session_id` to run in a fresh sandbox",
-            ));
-        }
-        let body = params::run_body(&args);
-        let call = if args.session_id.is_some() { ApiCall::SessionExecute(body) } else { ApiCall::Execute(body) };
-        Ok(match self.json(call, &request).await? {
-            Ok(result) => content::run_result(result),
-            Err(shown) => shown,
-        })
+        either(self.run(args, &request).await)
     }
 
     #[tool(
@@ -113,24 +112,16 @@ impl SandboxTools {
         Parameters(args): Parameters<CreateSession>,
         request: Extensions,
     ) -> Result<CallToolResult, ErrorData> {
-        Ok(match self.json(ApiCall::CreateSession(params::create_body(&args)), &request).await? {
-            Ok(session) => {
-                let id = session.get("session_id").and_then(Value::as_str).unwrap_or("?");
-                let template = session.get("template").and_then(Value::as_str).unwrap_or("default");
-                content::json_result(format!("Created session {id} (template {template})."), session)
-            }
-            Err(shown) => shown,
-        })
+        either(self.json(ApiCall::CreateSession(params::create_body(&args)), &request).await.map(|session| {
+            let id = session.get("session_id").and_then(Value::as_str).unwrap_or("?");
+            let template = session.get("template").and_then(Value::as_str).unwrap_or("default");
+            content::json_result(format!("Created session {id} (template {template})."), session)
+        }))
     }
 
     #[tool(
         description = "Destroy a session: stop its interpreters and delete its workspace and files.",
-        annotations(
-            title = "Destroy a session",
-            destructive_hint = true,
-            idempotent_hint = false,
-            open_world_hint = false
-        )
+        annotations(title = "Destroy a session", destructive_hint = true, idempotent_hint = false, open_world_hint = false)
     )]
     async fn destroy_session(
         &self,
@@ -138,10 +129,11 @@ impl SandboxTools {
         request: Extensions,
     ) -> Result<CallToolResult, ErrorData> {
         let body = serde_json::json!({"session_id": args.session_id});
-        Ok(match self.json(ApiCall::DestroySession(body), &request).await? {
-            Ok(answer) => content::json_result(format!("Destroyed session {}.", args.session_id), answer),
-            Err(shown) => shown,
-        })
+        either(
+            self.json(ApiCall::DestroySession(body), &request)
+                .await
+                .map(|answer| content::json_result(format!("Destroyed session {}.", args.session_id), answer)),
+        )
     }
 
     #[tool(
@@ -155,19 +147,7 @@ impl SandboxTools {
         Parameters(args): Parameters<UploadFile>,
         request: Extensions,
     ) -> Result<CallToolResult, ErrorData> {
-        params::check_path(&args.path).map_err(bad_argument)?;
-        let bytes = match args.encoding {
-            Encoding::Text => args.content.into_bytes(),
-            Encoding::Base64 => decode_base64(&args.content)?,
-        };
-        let call = ApiCall::PutFile { session_id: args.session_id, path: args.path.clone(), bytes };
-        Ok(match self.json(call, &request).await? {
-            Ok(answer) => {
-                let size = answer.pointer("/file/size").and_then(Value::as_u64).unwrap_or(0);
-                content::json_result(format!("Wrote {} ({size} bytes).", args.path), answer)
-            }
-            Err(shown) => shown,
-        })
+        either(self.upload(args, &request).await)
     }
 
     #[tool(
@@ -181,15 +161,7 @@ impl SandboxTools {
         Parameters(args): Parameters<DownloadFile>,
         request: Extensions,
     ) -> Result<CallToolResult, ErrorData> {
-        params::check_path(&args.path).map_err(bad_argument)?;
-        let call = ApiCall::GetFile { session_id: args.session_id.clone(), path: args.path.clone() };
-        Ok(match self.call(call, &request).await? {
-            Ok(Answer::File { bytes, mime_type }) => {
-                content::file_result(&args.session_id, &args.path, bytes, &mime_type)
-            }
-            Ok(Answer::Json(value)) => content::json_result(value.to_string(), value),
-            Err(shown) => shown,
-        })
+        either(self.download(args, &request).await)
     }
 
     #[tool(
@@ -203,14 +175,47 @@ impl SandboxTools {
         request: Extensions,
     ) -> Result<CallToolResult, ErrorData> {
         let call = ApiCall::ListFiles { session_id: args.session_id };
-        Ok(match self.json(call, &request).await? {
-            Ok(answer) => content::json_result(file_listing(&answer), answer),
-            Err(shown) => shown,
+        either(self.json(call, &request).await.map(|answer| content::json_result(file_listing(&answer), answer)))
+    }
+}
+
+/// What the tools do, past their arguments' parsing.
+impl SandboxTools {
+    async fn run(&self, args: RunCode, request: &Extensions) -> Result<CallToolResult, CallToolResult> {
+        if args.session_id.is_some() && args.template.is_some() {
+            return Err(bad_argument(
+                "`template` and `session_id` do not go together: a session keeps the template it was created \
+                 with; leave out `template`, or leave out `session_id` to run in a fresh sandbox",
+            ));
+        }
+        let body = params::run_body(&args);
+        let call = if args.session_id.is_some() { ApiCall::SessionExecute(body) } else { ApiCall::Execute(body) };
+        Ok(content::run_result(self.json(call, request).await?))
+    }
+
+    async fn upload(&self, args: UploadFile, request: &Extensions) -> Result<CallToolResult, CallToolResult> {
+        params::check_path(&args.path).map_err(bad_argument)?;
+        let bytes = match args.encoding {
+            Encoding::Text => args.content.into_bytes(),
+            Encoding::Base64 => decode_base64(&args.content)?,
+        };
+        let call = ApiCall::PutFile { session_id: args.session_id, path: args.path.clone(), bytes };
+        let answer = self.json(call, request).await?;
+        let size = answer.pointer("/file/size").and_then(Value::as_u64).unwrap_or(0);
+        Ok(content::json_result(format!("Wrote {} ({size} bytes).", args.path), answer))
+    }
+
+    async fn download(&self, args: DownloadFile, request: &Extensions) -> Result<CallToolResult, CallToolResult> {
+        params::check_path(&args.path).map_err(bad_argument)?;
+        let call = ApiCall::GetFile { session_id: args.session_id.clone(), path: args.path.clone() };
+        Ok(match self.call(call, request).await? {
+            Answer::File { bytes, mime_type } => content::file_result(&args.session_id, &args.path, bytes, &mime_type),
+            Answer::Json(value) => content::json_result(value.to_string(), value),
         })
     }
 }
 
-fn decode_base64(text: &str) -> Result<Vec<u8>, ErrorData> {
+fn decode_base64(text: &str) -> Result<Vec<u8>, CallToolResult> {
     let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
     let engine = base64::engine::GeneralPurpose::new(
         &base64::alphabet::STANDARD,
