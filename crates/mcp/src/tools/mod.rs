@@ -121,7 +121,12 @@ impl SandboxTools {
 
     #[tool(
         description = "Destroy a session: stop its interpreters and delete its workspace and files.",
-        annotations(title = "Destroy a session", destructive_hint = true, idempotent_hint = false, open_world_hint = false)
+        annotations(
+            title = "Destroy a session",
+            destructive_hint = true,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
     )]
     async fn destroy_session(
         &self,
