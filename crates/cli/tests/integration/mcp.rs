@@ -239,10 +239,10 @@ async fn bad_input_gets_clear_errors() {
     assert_eq!(texts(&r[15]), "still serving\n", "{}", r[15]);
 }
 
-/// With an API token, `/mcp` answers 401 without it (in the API's error format) and works with
-/// it; a session of one tenant does not exist for another's MCP client, over either transport.
+/// With an API token, `/mcp` answers 401 without it or with a wrong one (in the API's error
+/// format), over HTTP and through the stdio subcommand, and works with it.
 #[tokio::test]
-async fn the_token_is_required_and_tenants_stay_apart() {
+async fn the_api_token_is_required() {
     let Some(python) = python() else { return };
     let d = Daemon::start_with(&[("EXECUTOR_API_TOKEN", TOKEN)]).await;
     if !common::sandbox_or_skip(&d).await {
@@ -251,11 +251,8 @@ async fn the_token_is_required_and_tenants_stay_apart() {
     let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
         "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}});
     for auth in [None, Some("Bearer wrong")] {
-        let mut request = d
-            .client()
-            .post(format!("{}/mcp", d.base))
-            .json(&init)
-            .header("accept", "application/json, text/event-stream");
+        let mut request = d.client().post(format!("{}/mcp", d.base)).json(&init);
+        request = request.header("accept", "application/json, text/event-stream");
         if let Some(auth) = auth {
             request = request.header("authorization", auth);
         }
@@ -264,12 +261,27 @@ async fn the_token_is_required_and_tenants_stay_apart() {
         let body: Value = response.json().await.unwrap();
         assert_eq!(body["error_code"], "Executor.Unauthorized", "{body}");
     }
-    let wrong =
-        client(&python, over_http(&d, json!({"Authorization": "Bearer wrong"})), json!([{"op": "list_tools"}])).await;
+    let steps = json!([call("run_code", json!({"code": "print('let in')"}))]);
+    let wrong = client(&python, over_http(&d, json!({"Authorization": "Bearer wrong"})), steps.clone()).await;
     // The SDK's client gives up on the 401 (it says no more than that the server refused).
     assert!(wrong["connect_error"].as_str().is_some_and(|e| e.contains("error")), "{wrong}");
+    let stdio_wrong = client(&python, over_stdio(&d, &["--token=wrong"]), steps.clone()).await;
+    assert!(refused(&stdio_wrong[0], "Executor.Unauthorized").contains("token"), "{stdio_wrong}");
     let bearer = format!("Bearer {TOKEN}");
-    let alice = over_http(&d, json!({"Authorization": bearer, "X-Tenant-ID": "alice"}));
+    let token_flag = format!("--token={TOKEN}");
+    for right in [over_http(&d, json!({"Authorization": bearer})), over_stdio(&d, &[&token_flag])] {
+        let r = client(&python, right, steps.clone()).await;
+        assert_eq!(texts(&r[0]), "let in\n", "{r}");
+    }
+}
+
+/// A session of one tenant does not exist for another tenant's MCP client, over either
+/// transport: it can neither run code in it, nor read, write or list its files, nor end it.
+#[tokio::test]
+async fn tenants_stay_apart() {
+    let Some(python) = python() else { return };
+    let Some(d) = common::sandboxed().await else { return };
+    let alice = over_http(&d, json!({"X-Tenant-ID": "alice"}));
     let created = client(
         &python,
         alice.clone(),
@@ -289,19 +301,13 @@ async fn the_token_is_required_and_tenants_stay_apart() {
         call("list_files", json!({"session_id": session})),
         call("destroy_session", json!({"session_id": session})),
     ]);
-    let bob_http = over_http(&d, json!({"Authorization": bearer, "X-Tenant-ID": "bob"}));
-    let token_flag = format!("--token={TOKEN}");
-    let bob_stdio = over_stdio(&d, &[&token_flag, "--tenant", "bob"]);
-    for bob in [bob_http, bob_stdio] {
+    for bob in [over_http(&d, json!({"X-Tenant-ID": "bob"})), over_stdio(&d, &["--tenant", "bob"])] {
         let r = client(&python, bob, intrusions.clone()).await;
         for (i, report) in r.as_array().unwrap_or_else(|| panic!("{r}")).iter().enumerate() {
             assert!(refused(report, "Executor.NotFound").contains("not found"), "step {i}: {report}");
             assert!(!report.to_string().contains("alice"), "step {i} tells of alice: {report}");
         }
     }
-    let stdio_wrong =
-        client(&python, over_stdio(&d, &["--token=wrong"]), json!([call("run_code", json!({"code": "1"}))])).await;
-    assert!(refused(&stdio_wrong[0], "Executor.Unauthorized").contains("token"), "{stdio_wrong}");
     let still = client(
         &python,
         alice,
