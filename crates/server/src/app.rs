@@ -40,7 +40,7 @@ pub(crate) fn assemble(router: Router<Arc<AppState>>, service: Arc<ExecutionServ
     let forwarding = crate::peers::Forwarding { peers: options.peers.clone(), max_body_bytes };
     let state = Arc::new(AppState { service, options, openapi_json });
     let mut router = router
-        .nest_service("/mcp", crate::mcp::service(Arc::clone(&state)))
+        .nest_service("/mcp", crate::mcp::router(Arc::clone(&state)))
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body_bytes))

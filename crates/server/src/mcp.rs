@@ -8,8 +8,9 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::{middleware, Router};
 use mcp_tools::rmcp::model::Extensions;
 use mcp_tools::rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
 use mcp_tools::rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
@@ -23,8 +24,43 @@ use crate::routes::sessions::{self, files};
 use crate::state::AppState;
 use crate::tenant::TENANT_HEADER;
 
-/// The tower service mounted at `/mcp`.
-pub(crate) fn service(state: Arc<AppState>) -> StreamableHttpService<SandboxTools, NeverSessionManager> {
+/// What is mounted at `/mcp`: rmcp's service, whose refusals of a request (plain text) are
+/// answered as JSON-RPC errors.
+pub(crate) fn router(state: Arc<AppState>) -> Router {
+    Router::new().fallback_service(service(state)).layer(middleware::map_response(as_jsonrpc_error))
+}
+
+/// rmcp answers a request it cannot take (a body that is not JSON-RPC, a wrong content type or
+/// `Accept`, a GET) with plain text. As the Streamable HTTP transport allows, the body becomes
+/// a JSON-RPC error without an id, and a body that does not parse is a 400 (not rmcp's 415).
+async fn as_jsonrpc_error(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 64 * 1024).await.map(|b| String::from_utf8_lossy(&b).into_owned());
+    let text = text.unwrap_or_else(|_| status.to_string());
+    let unparsed = text.starts_with("fail to deserialize");
+    let (code, status) = match (unparsed, text.contains("unrecognized JSON-RPC")) {
+        (true, false) => (-32700, StatusCode::BAD_REQUEST),
+        (true, true) => (-32600, StatusCode::BAD_REQUEST),
+        (false, _) => (-32600, status),
+    };
+    let body = serde_json::json!({"jsonrpc": "2.0", "id": null, "error": {"code": code, "message": text}});
+    parts.status = status;
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    Response::from_parts(parts, axum::body::Body::from(body.to_string()))
+}
+
+/// The tower service of rmcp's Streamable HTTP transport.
+fn service(state: Arc<AppState>) -> StreamableHttpService<SandboxTools, NeverSessionManager> {
     let max_body_bytes = state.options.max_body_bytes;
     let backend: Arc<dyn Backend> = Arc::new(InProcess { state });
     // Stateless, answered as plain JSON: nothing of a client is kept between requests, so any

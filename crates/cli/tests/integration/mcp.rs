@@ -239,6 +239,42 @@ async fn bad_input_gets_clear_errors() {
     assert_eq!(texts(&r[15]), "still serving\n", "{}", r[15]);
 }
 
+/// Requests that are no MCP message get a JSON-RPC error without an id, with an HTTP status
+/// that says why.
+#[tokio::test]
+async fn malformed_requests_get_jsonrpc_errors() {
+    let d = Daemon::start().await;
+    let url = format!("{}/mcp", d.base);
+    let both = "application/json, text/event-stream";
+    let cases = [
+        (d.client().get(&url), 405, -32600),
+        (d.client().post(&url).header("content-type", "application/json").body("{}"), 406, -32600),
+        (d.client().post(&url).header("accept", both).header("content-type", "text/plain").body("{}"), 415, -32600),
+        (
+            d.client().post(&url).header("accept", both).header("content-type", "application/json").body("{bad"),
+            400,
+            -32700,
+        ),
+        (
+            d.client().post(&url).header("accept", both).header("content-type", "application/json").body("[1, 2]"),
+            400,
+            -32600,
+        ),
+    ];
+    for (i, (request, status, code)) in cases.into_iter().enumerate() {
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), status, "case {i}");
+        let body: Value = response.json().await.unwrap_or_else(|e| panic!("case {i}: not JSON: {e}"));
+        assert_eq!(
+            (&body["jsonrpc"], &body["id"], &body["error"]["code"]),
+            (&json!("2.0"), &Value::Null, &json!(code)),
+            "case {i}: {body}"
+        );
+        assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "case {i}: {body}");
+    }
+    assert_eq!(d.get("/health").await.status, 200);
+}
+
 /// With an API token, `/mcp` answers 401 without it or with a wrong one (in the API's error
 /// format), over HTTP and through the stdio subcommand, and works with it.
 #[tokio::test]
