@@ -73,11 +73,9 @@ fn service(state: Arc<AppState>) -> StreamableHttpService<SandboxTools, NeverSes
         .with_sse_keep_alive(None)
         .disable_allowed_hosts()
         .with_max_request_body_bytes(max_body_bytes);
-    StreamableHttpService::new(
-        move || Ok(SandboxTools::new(Arc::clone(&backend))),
-        Arc::new(NeverSessionManager::default()),
-        config,
-    )
+    // The tools and their schemas are made once; each request gets a copy.
+    let tools = SandboxTools::new(backend);
+    StreamableHttpService::new(move || Ok(tools.clone()), Arc::new(NeverSessionManager::default()), config)
 }
 
 /// The daemon's own routes, called in-process.

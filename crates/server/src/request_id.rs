@@ -33,6 +33,11 @@ pub async fn scope<F: std::future::Future>(id: String, work: F) -> F::Output {
     CURRENT.scope(id, work).await
 }
 
+/// `future` with the current request's id, for a task of its own that outlives the handler.
+pub fn scoped<F: std::future::Future>(future: F) -> impl std::future::Future<Output = F::Output> {
+    CURRENT.scope(current(), future)
+}
+
 pub fn generate() -> String {
     format!("req_{}", uuid::Uuid::new_v4().simple())
 }

@@ -126,6 +126,9 @@ fn tour() -> Value {
         call("run_code", json!({"code": "raise ValueError('bad value')"})),
         call("destroy_session", json!({"session_id": "$s"})),
         call("run_code", json!({"session_id": "$s", "code": "x"})),
+        {"op": "call", "tool": "create_session", "args": {"template": "python-data"}, "save": {"d": "/session_id"}},
+        call("run_code", json!({"session_id": "$d", "code": "import matplotlib.pyplot as plt\nplt.bar(['a', 'b'], [3, 5])\nplt.show()\n6 * 7"})),
+        call("destroy_session", json!({"session_id": "$d"})),
     ])
 }
 
@@ -165,6 +168,12 @@ async fn check_tour(r: &Value) {
     assert!(texts(failed).contains("ValueError: bad value"), "{failed}");
     assert_eq!(r[14]["is_error"], false, "{}", r[14]);
     assert!(refused(&r[15], "Executor.NotFound").contains(session), "{}", r[15]);
+    // A figure a session cell shows: its image (once, though it is a displayed result and an
+    // output file both), and the cell's value.
+    let cell = &r[17];
+    let images: Vec<&Value> = cell["content"].as_array().unwrap().iter().filter(|c| c["type"] == "image").collect();
+    assert_eq!(images.len(), 1, "one chart as image content: {cell}");
+    assert_eq!((images[0]["mimeType"].as_str(), texts(cell).as_str()), (Some("image/png"), "Out: 42"), "{cell}");
 }
 
 /// Builds python-data ahead of the tour (the first build takes minutes).

@@ -9,10 +9,12 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::admission::Admission;
+pub use crate::executions::Running;
 use crate::executions::{self, Executions};
 use crate::launcher::Launcher;
 use crate::posture;
 use crate::recorder::{ExecutionRecord, ExecutionRecorder};
+use crate::rich::Tap;
 use crate::sandboxes::Sandboxes;
 use crate::session::Sessions;
 use crate::templates::Templates;
@@ -138,7 +140,20 @@ impl ExecutionService {
     /// Runs `req` to its end and answers with its result, once recorded. The run goes on
     /// even if the caller stops waiting for it.
     pub async fn execute(&self, req: ExecutionRequest) -> Result<ExecutionResult, ExecuteError> {
-        self.executions.execute(req).await
+        self.executions.execute(req, None).await
+    }
+
+    /// [`ExecutionService::execute`], passing the run's output chunks to `tap` as the code
+    /// writes them (within the output cap).
+    pub async fn execute_streaming(&self, req: ExecutionRequest, tap: Tap) -> Result<ExecutionResult, ExecuteError> {
+        self.executions.execute(req, Some(tap)).await
+    }
+
+    /// [`ExecutionService::execute_streaming`] in two steps: the request is taken on (or
+    /// refused: queue full, a conflicting id, shutting down) before this returns, and the run
+    /// goes on in a task of its own, which the returned future awaits.
+    pub fn start_streaming(&self, req: ExecutionRequest, tap: Tap) -> Result<Running, ExecuteError> {
+        self.executions.spawn(req, Some(tap))
     }
 
     /// Takes `req` on and returns at once with its id; the result is recorded when it ends
@@ -263,7 +278,22 @@ impl ExecutionService {
 
     /// Runs one cell in the session's interpreter of its language (starting one when needed).
     pub async fn session_execute(&self, call: SessionCall) -> Result<SessionResult, ExecuteError> {
-        self.sessions.call(call).await
+        self.sessions.call(call, None).await
+    }
+
+    /// [`ExecutionService::session_execute`], passing what the cell shows to `tap` while it
+    /// runs: its output chunks and each result displayed. The call runs to its end even if
+    /// the receiver goes away (run it in a task of its own to outlive the caller).
+    pub async fn session_execute_streaming(&self, call: SessionCall, tap: Tap) -> Result<SessionResult, ExecuteError> {
+        self.sessions.call(call, Some(tap)).await
+    }
+
+    /// Whether `call` would be taken now (its session is the tenant's and alive, its limits
+    /// allowed, the daemon not draining): the errors [`ExecutionService::session_execute`]
+    /// gives before its cell starts, bar a session ended or an interpreter that fails to
+    /// start in between.
+    pub fn check_session_call(&self, call: &SessionCall) -> Result<(), ExecuteError> {
+        self.sessions.check(call)
     }
 
     /// Ends the session `id` of `tenant`: its interpreters are killed, its workspace removed.

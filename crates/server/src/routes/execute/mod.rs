@@ -13,7 +13,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use executor::validate::build_request;
-use executor::{ExecuteError, ExecutionResult};
+use executor::{ExecuteError, ExecutionResult, Tap};
 use serde_json::Value;
 
 pub use accepted::{AcceptedStatus, ExecutionAccepted};
@@ -22,6 +22,7 @@ pub use body::{EncodedFile, ExecuteRequest, FileContent, FileEncoding, LimitsReq
 use crate::dialect::{self, DialectErrorBody, DialectFields};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::json::{self, JsonBytes};
+use crate::routes::stream;
 use crate::state::AppState;
 
 #[utoipa::path(
@@ -85,6 +86,12 @@ async fn run(state: &AppState, headers: &HeaderMap, body: Value) -> Result<Respo
     if run_async {
         let id = state.service.submit(request).map_err(not_submitted)?;
         return Ok(ExecutionAccepted::new(id).into_response());
+    }
+    // The NVIDIA dialect answers as it always has.
+    if stream::wanted(headers) && !dialect_request {
+        let (tap, events) = Tap::channel();
+        let running = state.service.start_streaming(request, tap)?;
+        return Ok(stream::respond(events, async move { stream::body_of(&running.await?) }));
     }
     // The service runs the request in a task of its own, so a caller hanging up (which drops
     // this handler) does not cancel a run halfway through.
