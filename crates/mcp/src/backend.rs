@@ -30,6 +30,69 @@ pub enum ApiCall {
     ListFiles { session_id: String },
 }
 
+/// An [`ApiCall`] as an HTTP request of the executor's API.
+#[derive(Debug, Clone)]
+pub struct HttpCall {
+    pub method: &'static str,
+    /// The path, its segments percent-encoded.
+    pub path: String,
+    /// The body and its content type.
+    pub body: Option<(&'static str, Vec<u8>)>,
+    /// Whether the answer is a file's bytes (else JSON).
+    pub is_file: bool,
+}
+
+impl ApiCall {
+    /// The request that makes this call.
+    pub fn into_http(self) -> HttpCall {
+        let json = |path: &str, body: Value| HttpCall {
+            method: "POST",
+            path: path.to_owned(),
+            body: Some(("application/json", body.to_string().into_bytes())),
+            is_file: false,
+        };
+        match self {
+            ApiCall::Execute(body) => json("/execute", body),
+            ApiCall::CreateSession(body) => json("/session/create", body),
+            ApiCall::SessionExecute(body) => json("/session/execute", body),
+            ApiCall::DestroySession(body) => json("/session/destroy", body),
+            ApiCall::PutFile { session_id, path, bytes } => HttpCall {
+                method: "PUT",
+                path: file_path(&session_id, &path),
+                body: Some(("application/octet-stream", bytes)),
+                is_file: false,
+            },
+            ApiCall::GetFile { session_id, path } => {
+                HttpCall { method: "GET", path: file_path(&session_id, &path), body: None, is_file: true }
+            }
+            ApiCall::ListFiles { session_id } => HttpCall {
+                method: "GET",
+                path: format!("/session/{}/files", encode_segment(&session_id)),
+                body: None,
+                is_file: false,
+            },
+        }
+    }
+}
+
+fn file_path(session_id: &str, path: &str) -> String {
+    let path: Vec<String> = path.split('/').map(encode_segment).collect();
+    format!("/session/{}/files/{}", encode_segment(session_id), path.join("/"))
+}
+
+/// Percent-encodes one path segment: everything but RFC 3986's unreserved characters.
+fn encode_segment(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for byte in segment.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
 /// A successful answer: the JSON body, or a file's bytes with their MIME type.
 #[derive(Debug, Clone)]
 pub enum Answer {
@@ -76,4 +139,24 @@ pub trait Backend: Send + Sync + 'static {
     /// Streamable HTTP, its `http::request::Parts` (the caller's headers, whose
     /// `X-Tenant-ID` names the tenant); over stdio, nothing.
     fn call<'a>(&'a self, call: ApiCall, request: &'a Extensions) -> BoxFuture<'a, Result<Answer, Failure>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_paths_are_encoded_segment_by_segment() {
+        assert_eq!(file_path("0123456789ab", "data/in put.csv"), "/session/0123456789ab/files/data/in%20put.csv");
+        assert_eq!(file_path("x", "a?b#c/%"), "/session/x/files/a%3Fb%23c/%25");
+        assert_eq!(encode_segment("é"), "%C3%A9");
+    }
+
+    #[test]
+    fn failures_read_as_sentences() {
+        let body = serde_json::json!({"description": "No such session.", "error_detail": "Session x not found",
+                                      "solution": "Create one."});
+        let failure = Failure::Api { status: 404, body };
+        assert_eq!(failure.message(), "No such session. Session x not found. Create one.");
+    }
 }

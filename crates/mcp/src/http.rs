@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
-use reqwest::{Method, RequestBuilder, Response};
+use reqwest::{Method, Response};
 use rmcp::model::Extensions;
 use serde_json::Value;
 
@@ -45,30 +45,14 @@ impl HttpBackend {
         Ok(HttpBackend { client, base_url })
     }
 
-    fn request(&self, method: Method, path: &str) -> RequestBuilder {
-        self.client.request(method, format!("{}{path}", self.base_url))
-    }
-
-    fn build(&self, call: ApiCall) -> RequestBuilder {
-        match call {
-            ApiCall::Execute(body) => self.request(Method::POST, "/execute").json(&body),
-            ApiCall::CreateSession(body) => self.request(Method::POST, "/session/create").json(&body),
-            ApiCall::SessionExecute(body) => self.request(Method::POST, "/session/execute").json(&body),
-            ApiCall::DestroySession(body) => self.request(Method::POST, "/session/destroy").json(&body),
-            ApiCall::PutFile { session_id, path, bytes } => self
-                .request(Method::PUT, &file_path(&session_id, &path))
-                .header(CONTENT_TYPE, "application/octet-stream")
-                .body(bytes),
-            ApiCall::GetFile { session_id, path } => self.request(Method::GET, &file_path(&session_id, &path)),
-            ApiCall::ListFiles { session_id } => {
-                self.request(Method::GET, &format!("/session/{}/files", encode_segment(&session_id)))
-            }
-        }
-    }
-
     async fn send(&self, call: ApiCall) -> Result<Answer, Failure> {
-        let is_file = matches!(call, ApiCall::GetFile { .. });
-        let response = self.build(call).send().await.map_err(|e| {
+        let call = call.into_http();
+        let method = Method::from_bytes(call.method.as_bytes()).expect("a method of the API");
+        let mut request = self.client.request(method, format!("{}{}", self.base_url, call.path));
+        if let Some((content_type, body)) = call.body {
+            request = request.header(CONTENT_TYPE, content_type).body(body);
+        }
+        let response = request.send().await.map_err(|e| {
             Failure::Unreachable(format!("the executor at {} could not be reached: {e}", self.base_url))
         })?;
         let status = response.status();
@@ -85,7 +69,7 @@ impl HttpBackend {
             .unwrap_or("application/octet-stream")
             .to_owned();
         let bytes = read(response).await?;
-        if is_file {
+        if call.is_file {
             return Ok(Answer::File { bytes, mime_type });
         }
         serde_json::from_slice(&bytes).map(Answer::Json).map_err(|e| {
@@ -102,24 +86,6 @@ async fn read(response: Response) -> Result<Vec<u8>, Failure> {
         .map_err(|e| Failure::Unreachable(format!("the executor's answer broke off: {e}")))
 }
 
-fn file_path(session_id: &str, path: &str) -> String {
-    let path: Vec<String> = path.split('/').map(encode_segment).collect();
-    format!("/session/{}/files/{}", encode_segment(session_id), path.join("/"))
-}
-
-/// Percent-encodes one path segment: everything but RFC 3986's unreserved characters.
-fn encode_segment(segment: &str) -> String {
-    let mut out = String::with_capacity(segment.len());
-    for byte in segment.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
-
 impl Backend for HttpBackend {
     fn call<'a>(&'a self, call: ApiCall, _request: &'a Extensions) -> BoxFuture<'a, Result<Answer, Failure>> {
         Box::pin(self.send(call))
@@ -129,13 +95,6 @@ impl Backend for HttpBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn file_paths_are_encoded_segment_by_segment() {
-        assert_eq!(file_path("0123456789ab", "data/in put.csv"), "/session/0123456789ab/files/data/in%20put.csv");
-        assert_eq!(file_path("x", "a?b#c/%"), "/session/x/files/a%3Fb%23c/%25");
-        assert_eq!(encode_segment("é"), "%C3%A9");
-    }
 
     #[test]
     fn only_http_urls_are_taken() {

@@ -1,33 +1,30 @@
 //! `/mcp`: the MCP tools over the Streamable HTTP transport (rmcp's), served statelessly on
-//! the API's own listener behind the same token check. Each tool call goes through the very
-//! handler of the matching HTTP route, in-process, with the caller's `X-Tenant-ID`: the same
+//! the API's own listener behind the same token check. Each tool call is a request of the
+//! matching HTTP route, dispatched in-process through the API's own routes (with the forwarding
+//! to the peer that owns a session) with the caller's tenant and credentials: the same
 //! validation, limits, isolation and tenancy, and the same answer.
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::body::Body;
+use axum::extract::Request;
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::Response;
 use axum::{middleware, Router};
 use mcp_tools::rmcp::model::Extensions;
 use mcp_tools::rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
 use mcp_tools::rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use mcp_tools::{Answer, ApiCall, Backend, BoxFuture, Failure, SandboxTools};
 use serde_json::Value;
+use tower::ServiceExt;
 
-use crate::json::JsonBytes;
 use crate::request_id::{self, RequestId};
-use crate::routes::execute;
-use crate::routes::sessions::{self, files};
-use crate::state::AppState;
-use crate::tenant::TENANT_HEADER;
 
 /// What is mounted at `/mcp`: rmcp's service, whose refusals of a request (plain text) are
-/// answered as JSON-RPC errors.
-pub(crate) fn router(state: Arc<AppState>) -> Router {
-    Router::new().fallback_service(service(state)).layer(middleware::map_response(as_jsonrpc_error))
+/// answered as JSON-RPC errors. `api`: the routes the tools call, with their state.
+pub(crate) fn router(api: Router, max_body_bytes: usize) -> Router {
+    Router::new().fallback_service(service(api, max_body_bytes)).layer(middleware::map_response(as_jsonrpc_error))
 }
 
 /// rmcp answers a request it cannot take (a body that is not JSON-RPC, a wrong content type or
@@ -60,9 +57,8 @@ async fn as_jsonrpc_error(response: Response) -> Response {
 }
 
 /// The tower service of rmcp's Streamable HTTP transport.
-fn service(state: Arc<AppState>) -> StreamableHttpService<SandboxTools, NeverSessionManager> {
-    let max_body_bytes = state.options.max_body_bytes;
-    let backend: Arc<dyn Backend> = Arc::new(InProcess { state });
+fn service(api: Router, max_body_bytes: usize) -> StreamableHttpService<SandboxTools, NeverSessionManager> {
+    let backend: Arc<dyn Backend> = Arc::new(InProcess { api });
     // Stateless, answered as plain JSON: nothing of a client is kept between requests, so any
     // daemon (or a restarted one) takes any call. The Host check guards token-less local
     // servers against DNS rebinding; this API is reached under any name (as every other route
@@ -78,10 +74,13 @@ fn service(state: Arc<AppState>) -> StreamableHttpService<SandboxTools, NeverSes
     StreamableHttpService::new(move || Ok(tools.clone()), Arc::new(NeverSessionManager::default()), config)
 }
 
-/// The daemon's own routes, called in-process.
+/// The API's routes, called in-process.
 struct InProcess {
-    state: Arc<AppState>,
+    api: Router,
 }
+
+/// What of the MCP request goes along to the route: whose call it is, and its id.
+const CALLER_HEADERS: [&str; 4] = ["x-tenant-id", "authorization", "x-api-key", "x-request-id"];
 
 impl Backend for InProcess {
     fn call<'a>(&'a self, call: ApiCall, request: &'a Extensions) -> BoxFuture<'a, Result<Answer, Failure>> {
@@ -90,43 +89,26 @@ impl Backend for InProcess {
                 Failure::Unreachable("the MCP call came without its HTTP request; no tenant can be told".into())
             })?;
             let id = parts.extensions.get::<RequestId>().map_or_else(request_id::generate, |id| id.0.clone());
-            let is_file = matches!(call, ApiCall::GetFile { .. });
-            let response = request_id::scope(id, self.route(call, caller_headers(&parts.headers))).await;
-            answer(response, is_file).await
+            let call = call.into_http();
+            let is_file = call.is_file;
+            let mut builder = Request::builder().method(call.method).uri(&call.path);
+            for name in CALLER_HEADERS {
+                for value in parts.headers.get_all(name) {
+                    builder = builder.header(name, value.clone());
+                }
+            }
+            let body = match call.body {
+                Some((content_type, bytes)) => {
+                    builder = builder.header(header::CONTENT_TYPE, content_type);
+                    Body::from(bytes)
+                }
+                None => Body::empty(),
+            };
+            let route = builder.body(body).map_err(|e| Failure::Unreachable(format!("the call is no request: {e}")))?;
+            let response = request_id::scope(id, self.api.clone().oneshot(route)).await;
+            answer(response.unwrap_or_else(|never| match never {}), is_file).await
         })
     }
-}
-
-impl InProcess {
-    async fn route(&self, call: ApiCall, headers: HeaderMap) -> Response {
-        let state = || State(Arc::clone(&self.state));
-        let json = |body: Value| JsonBytes(Bytes::from(body.to_string()));
-        match call {
-            ApiCall::Execute(body) => execute::execute(state(), headers, json(body)).await.into_response(),
-            ApiCall::CreateSession(body) => sessions::create(state(), headers, json(body)).await.into_response(),
-            ApiCall::SessionExecute(body) => sessions::execute(state(), headers, json(body)).await.into_response(),
-            ApiCall::DestroySession(body) => sessions::destroy(state(), headers, json(body)).await.into_response(),
-            ApiCall::PutFile { session_id, path, bytes } => {
-                let body = files::RawBody(Bytes::from(bytes));
-                files::put(state(), headers, Ok(Path((session_id, path))), body).await.into_response()
-            }
-            ApiCall::GetFile { session_id, path } => {
-                files::get(state(), headers, Ok(Path((session_id, path)))).await.into_response()
-            }
-            ApiCall::ListFiles { session_id } => {
-                files::list(state(), headers, Ok(Path(session_id))).await.into_response()
-            }
-        }
-    }
-}
-
-/// Of the MCP request's headers, those the routes read: the tenant.
-fn caller_headers(headers: &HeaderMap) -> HeaderMap {
-    let mut kept = HeaderMap::new();
-    for value in headers.get_all(TENANT_HEADER) {
-        kept.append(TENANT_HEADER, value.clone());
-    }
-    kept
 }
 
 /// A route's response as the tools take it: a file's bytes as they are (JSON files too).

@@ -3,22 +3,21 @@
 //! over stdio through `sandbox-executor mcp`. The client is `mcp/client.py`, driven by a plan
 //! of steps; these tests check what it reports.
 
+mod access;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
 use crate::common::{self, Daemon};
-use crate::escape::cases;
-use crate::escape::host::{As, Host};
 
-const TOKEN: &str = "mcp-test-token";
 const TOOLS: [&str; 6] =
     ["create_session", "destroy_session", "download_file", "list_files", "run_code", "upload_file"];
 
 /// The venv's python with the MCP SDK, or None (skipped with the reason printed) off CI when it
 /// is not installed.
-fn python() -> Option<PathBuf> {
+pub(crate) fn python() -> Option<PathBuf> {
     let dir = PathBuf::from(
         std::env::var("SANDBOX_TEST_TOOLS").unwrap_or_else(|_| "/var/cache/sandbox-executor/test-tools".into()),
     );
@@ -40,11 +39,11 @@ fn python() -> Option<PathBuf> {
 }
 
 /// How the client connects.
-fn over_http(d: &Daemon, headers: Value) -> Value {
+pub(crate) fn over_http(d: &Daemon, headers: Value) -> Value {
     json!({"transport": "http", "url": format!("{}/mcp", d.base), "headers": headers})
 }
 
-fn over_stdio(d: &Daemon, extra: &[&str]) -> Value {
+pub(crate) fn over_stdio(d: &Daemon, extra: &[&str]) -> Value {
     let mut args = vec!["mcp".to_owned(), "--url".to_owned(), d.base.clone()];
     args.extend(extra.iter().map(|a| a.to_string()));
     // The client passes a small default environment: nothing of the tests' own leaks in.
@@ -52,7 +51,7 @@ fn over_stdio(d: &Daemon, extra: &[&str]) -> Value {
 }
 
 /// Runs the client with `steps`; its report for each step (or `{"connect_error": ...}`).
-async fn client(python: &Path, connect: Value, steps: Value) -> Value {
+pub(crate) async fn client(python: &Path, connect: Value, steps: Value) -> Value {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/integration/mcp/client.py");
     let plan = json!({"connect": connect, "steps": steps}).to_string();
     let output = tokio::process::Command::new(python).arg(script).arg(&plan).output().await.expect("run the client");
@@ -62,18 +61,18 @@ async fn client(python: &Path, connect: Value, steps: Value) -> Value {
     })
 }
 
-fn call(tool: &str, args: Value) -> Value {
+pub(crate) fn call(tool: &str, args: Value) -> Value {
     json!({"op": "call", "tool": tool, "args": args})
 }
 
-fn texts(report: &Value) -> String {
+pub(crate) fn texts(report: &Value) -> String {
     let content = report["content"].as_array().cloned().unwrap_or_default();
     content.iter().filter_map(|c| c["text"].as_str()).collect::<Vec<_>>().join("\n")
 }
 
 /// A report of a tool result with `is_error`, whose structured content is the API's error
 /// `code`; its text.
-fn refused(report: &Value, code: &str) -> String {
+pub(crate) fn refused(report: &Value, code: &str) -> String {
     assert_eq!(report["is_error"], true, "expected a refusal: {report}");
     assert_eq!(report["structured"]["error_code"], code, "{report}");
     let text = texts(report);
@@ -282,119 +281,4 @@ async fn malformed_requests_get_jsonrpc_errors() {
         assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "case {i}: {body}");
     }
     assert_eq!(d.get("/health").await.status, 200);
-}
-
-/// With an API token, `/mcp` answers 401 without it or with a wrong one (in the API's error
-/// format), over HTTP and through the stdio subcommand, and works with it.
-#[tokio::test]
-async fn the_api_token_is_required() {
-    let Some(python) = python() else { return };
-    let d = Daemon::start_with(&[("EXECUTOR_API_TOKEN", TOKEN)]).await;
-    if !common::sandbox_or_skip(&d).await {
-        return;
-    }
-    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
-        "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}});
-    for auth in [None, Some("Bearer wrong")] {
-        let mut request = d.client().post(format!("{}/mcp", d.base)).json(&init);
-        request = request.header("accept", "application/json, text/event-stream");
-        if let Some(auth) = auth {
-            request = request.header("authorization", auth);
-        }
-        let response = request.send().await.unwrap();
-        assert_eq!(response.status(), 401, "{auth:?}");
-        let body: Value = response.json().await.unwrap();
-        assert_eq!(body["error_code"], "Executor.Unauthorized", "{body}");
-    }
-    let steps = json!([call("run_code", json!({"code": "print('let in')"}))]);
-    let wrong = client(&python, over_http(&d, json!({"Authorization": "Bearer wrong"})), steps.clone()).await;
-    // The SDK's client gives up on the 401 (it says no more than that the server refused).
-    assert!(wrong["connect_error"].as_str().is_some_and(|e| e.contains("error")), "{wrong}");
-    let stdio_wrong = client(&python, over_stdio(&d, &["--token=wrong"]), steps.clone()).await;
-    assert!(refused(&stdio_wrong[0], "Executor.Unauthorized").contains("token"), "{stdio_wrong}");
-    let bearer = format!("Bearer {TOKEN}");
-    let token_flag = format!("--token={TOKEN}");
-    for right in [over_http(&d, json!({"Authorization": bearer})), over_stdio(&d, &[&token_flag])] {
-        let r = client(&python, right, steps.clone()).await;
-        assert_eq!(texts(&r[0]), "let in\n", "{r}");
-    }
-}
-
-/// A session of one tenant does not exist for another tenant's MCP client, over either
-/// transport: it can neither run code in it, nor read, write or list its files, nor end it.
-#[tokio::test]
-async fn tenants_stay_apart() {
-    let Some(python) = python() else { return };
-    let Some(d) = common::sandboxed().await else { return };
-    let alice = over_http(&d, json!({"X-Tenant-ID": "alice"}));
-    let created = client(
-        &python,
-        alice.clone(),
-        json!([
-            {"op": "call", "tool": "create_session", "args": {}, "save": {"s": "/session_id"}},
-            call("run_code", json!({"session_id": "$s", "code": "secret = 'alice-only'"})),
-            call("upload_file", json!({"session_id": "$s", "path": "mine.txt", "content": "alice's file"})),
-        ]),
-    )
-    .await;
-    let session = created[0]["structured"]["session_id"].as_str().unwrap_or_else(|| panic!("{created}")).to_owned();
-    assert_eq!(created[0]["structured"]["tenant_id"], "alice", "{created}");
-    let intrusions = json!([
-        call("run_code", json!({"session_id": session, "code": "secret"})),
-        call("download_file", json!({"session_id": session, "path": "mine.txt"})),
-        call("upload_file", json!({"session_id": session, "path": "mine.txt", "content": "overwritten"})),
-        call("list_files", json!({"session_id": session})),
-        call("destroy_session", json!({"session_id": session})),
-    ]);
-    for bob in [over_http(&d, json!({"X-Tenant-ID": "bob"})), over_stdio(&d, &["--tenant", "bob"])] {
-        let r = client(&python, bob, intrusions.clone()).await;
-        for (i, report) in r.as_array().unwrap_or_else(|| panic!("{r}")).iter().enumerate() {
-            assert!(refused(report, "Executor.NotFound").contains("not found"), "step {i}: {report}");
-            assert!(!report.to_string().contains("alice"), "step {i} tells of alice: {report}");
-        }
-    }
-    let still = client(
-        &python,
-        alice,
-        json!([
-            call("run_code", json!({"session_id": session, "code": "secret"})),
-            call("download_file", json!({"session_id": session, "path": "mine.txt"})),
-        ]),
-    )
-    .await;
-    assert_eq!(still[0]["structured"]["display"], "'alice-only'", "{still}");
-    assert_eq!(texts(&still[1]), "alice's file", "{still}");
-}
-
-/// Hostile programs of the escape suite through MCP's run_code: each is held as on /execute
-/// (its expected denials and status), no host secret comes back, and the host is unharmed.
-#[tokio::test]
-async fn hostile_code_through_run_code_is_contained() {
-    let Some(python) = python() else { return };
-    let Some(mut host) = Host::start(false, As::Root).await else {
-        assert!(!common::sandbox_tests_required(), "the sandbox does not work on this host");
-        return;
-    };
-    let chosen = ["signal_group_kill", "host_secrets", "signal_host_pids", "daemon_environ", "proc_root_escape"];
-    let all = cases::load();
-    let mut failures = Vec::new();
-    for name in chosen {
-        let case = all.iter().find(|c| c.name == name).unwrap_or_else(|| panic!("no escape case {name}"));
-        let values = host.values();
-        let args = json!({"language": case.language, "code": case.program(&values), "timeout": 60});
-        let r = client(
-            &python,
-            over_http(&host.daemon, json!({"X-Tenant-ID": "mallory"})),
-            json!([call("run_code", args)]),
-        )
-        .await;
-        let result = &r[0]["structured"];
-        assert!(result["status"].is_string(), "{name}: {r}");
-        assert_eq!(r[0]["is_error"], result["status"] != "success", "{name}: {r}");
-        let mut problems = case.check_result(result, &values);
-        problems.extend(host.leaks(&r[0], &[]));
-        problems.extend(host.check(&[values["MARKER"].clone()]).await);
-        failures.extend(problems.into_iter().map(|p| format!("{name}: {p}")));
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
