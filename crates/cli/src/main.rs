@@ -1,5 +1,5 @@
-//! `sandbox-executor`: the daemon (`serve`), one-shot runs (`run`), the host check (`check`)
-//! and template builds (`templates`).
+//! `sandbox-executor`: the daemon (`serve`), one-shot runs (`run`), the host check (`check`),
+//! template builds (`templates`) and the MCP tools over stdio (`mcp`).
 #![forbid(unsafe_code)]
 
 mod commands;
@@ -29,6 +29,8 @@ enum Command {
     Check(commands::check::CheckArgs),
     /// List templates, or build their environments ahead of their first run.
     Templates(commands::templates::TemplatesArgs),
+    /// Serve the MCP tools over stdio (for desktop agents), calling a running daemon over HTTP.
+    Mcp(commands::mcp::McpArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -50,6 +52,7 @@ fn main() -> std::process::ExitCode {
             Command::Run(args) => commands::run::run(args).await,
             Command::Check(args) => commands::check::check(args).await,
             Command::Templates(args) => commands::templates::templates(args).await,
+            Command::Mcp(args) => commands::mcp::mcp(args).await,
         }
     });
     match outcome {

@@ -39,7 +39,15 @@ pub(crate) fn assemble(router: Router<Arc<AppState>>, service: Arc<ExecutionServ
     let openapi_json = Bytes::from(routes::openapi::document_for(&contract));
     let forwarding = crate::peers::Forwarding { peers: options.peers.clone(), max_body_bytes };
     let state = Arc::new(AppState { service, options, openapi_json });
+    // What the MCP tools call: the routes, behind the body limit and the forwarding to peers
+    // (the token was checked on the MCP request; its credentials go along to a peer).
+    let api = routes::router()
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(middleware::from_fn_with_state(forwarding.clone(), crate::peers::forward))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .with_state(Arc::clone(&state));
     let mut router = router
+        .nest_service("/mcp", crate::mcp::router(api, max_body_bytes))
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body_bytes))

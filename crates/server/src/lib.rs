@@ -9,6 +9,7 @@ mod auth;
 pub mod dialect;
 pub mod error;
 mod json;
+mod mcp;
 pub mod peers;
 mod request_id;
 mod routes;

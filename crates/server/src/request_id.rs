@@ -27,6 +27,12 @@ pub fn current() -> String {
     CURRENT.try_with(Clone::clone).unwrap_or_else(|_| generate())
 }
 
+/// Runs `work` as part of the request `id` (its errors carry it), where the middleware's
+/// scope does not reach (a transport that runs handlers in tasks of its own).
+pub async fn scope<F: std::future::Future>(id: String, work: F) -> F::Output {
+    CURRENT.scope(id, work).await
+}
+
 /// `future` with the current request's id, for a task of its own that outlives the handler.
 pub fn scoped<F: std::future::Future>(future: F) -> impl std::future::Future<Output = F::Output> {
     CURRENT.scope(current(), future)

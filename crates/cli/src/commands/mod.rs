@@ -1,4 +1,5 @@
 pub mod check;
+pub mod mcp;
 pub mod run;
 pub mod serve;
 mod state_lock;

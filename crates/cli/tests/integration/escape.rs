@@ -4,8 +4,8 @@
 //! mixed attempts against one daemon, which must stay healthy and keep serving.
 
 mod bystander;
-mod cases;
-mod host;
+pub(crate) mod cases;
+pub(crate) mod host;
 mod sessions;
 
 use crate::common;

@@ -19,6 +19,7 @@ mod isolation;
 mod languages;
 mod lifecycle;
 mod limits;
+mod mcp;
 mod nvidia;
 mod nvidia_data;
 mod peers;

@@ -48,7 +48,8 @@ pub(crate) async fn not_found(method: Method, uri: Uri) -> ApiError {
         format!("{method} {} does not exist", uri.path()),
         "Use POST /execute, GET /executions/{id}, GET or POST /templates, POST /session/create, \
          POST /session/execute, POST /session/destroy, GET /sessions, /session/{id}/files, GET /health, \
-         GET /ready, GET /info, GET /metrics, GET /openapi.json or GET / (the service's name, version and links).",
+         GET /ready, GET /info, GET /metrics, GET /openapi.json, POST /mcp (MCP, Streamable HTTP) or GET / (the \
+         service's name, version and links).",
     )
 }
 

@@ -7,6 +7,7 @@ mod execute;
 mod executions;
 mod fakes;
 mod health;
+mod mcp;
 mod metrics;
 mod ready;
 mod runs;

@@ -1,0 +1,105 @@
+//! The executor as a daemon over HTTP: what the `mcp` subcommand's tools call.
+
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+use reqwest::{Method, Response};
+use rmcp::model::Extensions;
+use serde_json::Value;
+
+use crate::backend::{Answer, ApiCall, Backend, BoxFuture, Failure};
+
+/// The header naming the caller's tenant.
+const TENANT_HEADER: HeaderName = HeaderName::from_static("x-tenant-id");
+
+/// A daemon at `base_url`, called with one API token and one tenant.
+#[derive(Debug, Clone)]
+pub struct HttpBackend {
+    client: reqwest::Client,
+    base_url: String,
+}
+
+impl HttpBackend {
+    /// `token`: the daemon's API token, when it has one; `tenant`: the tenant every call is
+    /// made for (the daemon's `default` when `None`).
+    pub fn new(base_url: &str, token: Option<&str>, tenant: Option<&str>) -> Result<Self, String> {
+        let mut headers = HeaderMap::new();
+        if let Some(token) = token.filter(|t| !t.is_empty()) {
+            let value = HeaderValue::from_str(&format!("Bearer {token}"))
+                .map_err(|_| "the API token is not visible ASCII".to_owned())?;
+            headers.insert(AUTHORIZATION, value);
+        }
+        if let Some(tenant) = tenant {
+            let value = HeaderValue::from_str(tenant).map_err(|_| format!("the tenant {tenant:?} is not ASCII"))?;
+            headers.insert(TENANT_HEADER, value);
+        }
+        let client = reqwest::Client::builder()
+            .default_headers(headers)
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let base_url = base_url.trim_end_matches('/').to_owned();
+        if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+            return Err(format!("the daemon's URL {base_url:?} is not http:// or https://"));
+        }
+        Ok(HttpBackend { client, base_url })
+    }
+
+    async fn send(&self, call: ApiCall) -> Result<Answer, Failure> {
+        let call = call.into_http();
+        let method = Method::from_bytes(call.method.as_bytes()).expect("a method of the API");
+        let mut request = self.client.request(method, format!("{}{}", self.base_url, call.path));
+        if let Some((content_type, body)) = call.body {
+            request = request.header(CONTENT_TYPE, content_type).body(body);
+        }
+        let response = request.send().await.map_err(|e| {
+            Failure::Unreachable(format!("the executor at {} could not be reached: {e}", self.base_url))
+        })?;
+        let status = response.status();
+        if !status.is_success() {
+            let body = read(response).await?;
+            let body = serde_json::from_slice(&body)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()));
+            return Err(Failure::Api { status: status.as_u16(), body });
+        }
+        let mime_type = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("application/octet-stream")
+            .to_owned();
+        let bytes = read(response).await?;
+        if call.is_file {
+            return Ok(Answer::File { bytes, mime_type });
+        }
+        serde_json::from_slice(&bytes).map(Answer::Json).map_err(|e| {
+            Failure::Unreachable(format!("the executor answered {status} with a body that is not JSON: {e}"))
+        })
+    }
+}
+
+async fn read(response: Response) -> Result<Vec<u8>, Failure> {
+    response
+        .bytes()
+        .await
+        .map(|b| b.to_vec())
+        .map_err(|e| Failure::Unreachable(format!("the executor's answer broke off: {e}")))
+}
+
+impl Backend for HttpBackend {
+    fn call<'a>(&'a self, call: ApiCall, _request: &'a Extensions) -> BoxFuture<'a, Result<Answer, Failure>> {
+        Box::pin(self.send(call))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_http_urls_are_taken() {
+        assert!(HttpBackend::new("http://127.0.0.1:8080/", None, None).is_ok());
+        assert!(HttpBackend::new("ftp://x", None, None).is_err());
+        assert!(HttpBackend::new("http://x", Some("to\nken"), None).is_err());
+    }
+}
