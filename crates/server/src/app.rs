@@ -38,7 +38,7 @@ pub(crate) fn assemble(router: Router<Arc<AppState>>, service: Arc<ExecutionServ
     };
     let openapi_json = Bytes::from(routes::openapi::document_for(&contract));
     let forwarding = crate::peers::Forwarding { peers: options.peers.clone(), max_body_bytes };
-    let state = Arc::new(AppState { service, options, openapi_json });
+    let state = Arc::new(AppState { service, options, openapi_json, e2b: Default::default() });
     let mut router = router
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)

@@ -7,6 +7,7 @@
 //! idle for its TTL, when it reaches the lifetime cap, or when the daemon stops.
 
 mod cell;
+mod commands;
 mod files;
 mod interpreter;
 mod registry;
@@ -15,6 +16,7 @@ mod sessions;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+pub use commands::SessionCommand;
 pub use files::SessionFile;
 pub use registry::SessionStats;
 pub(crate) use sessions::Sessions;

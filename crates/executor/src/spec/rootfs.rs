@@ -25,6 +25,9 @@ const ETC_FROM_HOST: [&str; 11] = [
 ];
 
 pub const WORKSPACE: &str = "/workspace";
+/// The workspace under the name E2B's sandboxes give it (a symlink to [`WORKSPACE`]), so
+/// code written for them finds its files at `/home/user`.
+pub const HOME_USER: &str = "/home/user";
 
 pub struct RootfsOptions<'a> {
     pub identity: Identity,
@@ -64,6 +67,7 @@ pub fn mounts(options: RootfsOptions<'_>) -> Vec<Mount> {
         writable: true,
         optional: false,
     });
+    mounts.push(Mount::Symlink { link_target: WORKSPACE.into(), target: HOME_USER.into() });
     mounts.extend(options.run_files.into_iter().map(|(target, contents)| Mount::File {
         target,
         contents,

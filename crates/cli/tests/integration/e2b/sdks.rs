@@ -1,0 +1,69 @@
+//! The official SDKs, unmodified, through the whole workflow: create, code (state kept,
+//! figures, tables, errors), files, commands, other tenants, kill.
+
+use serde_json::Value;
+
+use super::{prepare_code_interpreter, run_script, script, sdks, tenant_of, KEY};
+use crate::common;
+
+/// What both SDKs must have seen.
+fn check_common(out: &Value) {
+    assert_eq!(out["x_plus_1"], "42", "{out}");
+    // A PNG's base64 starts with the PNG signature's.
+    assert_eq!(out["plot_png"], serde_json::json!(["iVBORw0K"]), "{out}");
+    assert_eq!(out["frame_html"], serde_json::json!([true]), "{out}");
+    assert_eq!(out["error"]["name"], "ZeroDivisionError", "{out}");
+    assert_eq!(out["error"]["value"], "division by zero", "{out}");
+    let traceback = out["error"]["traceback"].as_str().unwrap_or_default();
+    assert!(traceback.contains("ZeroDivisionError") && traceback.contains("f()"), "{out}");
+    assert_eq!(out["js"], "42", "{out}");
+    assert_eq!(out["read"], "written by files", "{out}");
+    assert_eq!(out["echo"], "hi\n", "{out}");
+    assert_eq!(out["exit"]["code"], 3, "{out}");
+    assert_eq!(out["exit"]["stderr"], "oops\n", "{out}");
+    assert_eq!(out["listed_by_owner"], true, "{out}");
+    assert_eq!(out["listed_by_other"], false, "{out}");
+    assert!(out["other_connect"].is_string(), "another key connected to the sandbox: {out}");
+    assert_eq!(out["other_kill"], false, "another key killed the sandbox: {out}");
+    assert_eq!(out["kill"], true, "{out}");
+    assert_eq!(out["running_after_kill"], false, "{out}");
+    assert!(out["run_code_after_kill"].is_string(), "run_code worked after kill: {out}");
+    assert!(out["command_after_kill"].is_string(), "a command ran after kill: {out}");
+}
+
+#[tokio::test]
+async fn e2b_python_sdk_runs_the_whole_workflow() {
+    let Some(dir) = sdks() else { return };
+    let Some(daemon) = common::sandboxed().await else { return };
+    prepare_code_interpreter(&daemon).await;
+    let out = run_script(&daemon, &dir.join("venv/bin/python"), &[&script("workflow.py")], daemon.state.path()).await;
+    check_common(&out);
+    assert_eq!(out["string"], "abc", "{out}");
+    assert_eq!(out["stdout"], serde_json::json!(["printed\n"]), "{out}");
+    assert_eq!(out["read_by_command"], "written by files", "{out}");
+    assert_eq!(out["read_by_code"], "written by files", "{out}");
+    assert_eq!(out["pwd_home"], "/home/user\n/home/user\n", "{out}");
+    assert!(out["other_info"].is_string(), "another key saw the sandbox: {out}");
+    assert_eq!(out["running_for_owner"], true, "{out}");
+    assert_eq!(out["base_echo"], "42\n", "{out}");
+    assert_eq!(out["base_kill"], true, "{out}");
+    assert!(out["read_after_kill"].is_string(), "a file was read after kill: {out}");
+    // Both sandboxes were killed: nothing of them is left among the key's tenant's sessions.
+    let sessions = daemon.client().get(format!("{}/sessions", daemon.base)).header("x-tenant-id", tenant_of(KEY));
+    let sessions: Value = sessions.send().await.unwrap().json().await.unwrap();
+    assert_eq!(sessions["sessions"], serde_json::json!([]), "{sessions}");
+}
+
+#[tokio::test]
+async fn e2b_javascript_sdk_runs_the_whole_workflow() {
+    let Some(dir) = sdks() else { return };
+    let Some(daemon) = common::sandboxed().await else { return };
+    prepare_code_interpreter(&daemon).await;
+    // The script imports the SDKs from a node_modules beside it.
+    let work = daemon.state.path().join("node-script");
+    std::fs::create_dir_all(&work).unwrap();
+    std::os::unix::fs::symlink(dir.join("node/node_modules"), work.join("node_modules")).unwrap();
+    std::fs::copy(script("workflow.mjs"), work.join("workflow.mjs")).unwrap();
+    let out = run_script(&daemon, std::path::Path::new("node"), &[&work.join("workflow.mjs")], &work).await;
+    check_common(&out);
+}

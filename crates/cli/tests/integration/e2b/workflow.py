@@ -1,0 +1,67 @@
+"""The E2B workflow through the official Python SDKs, unmodified: what each step gave is printed
+as one JSON object for the Rust test to check. E2B_API_KEY, E2B_API_URL and E2B_SANDBOX_URL
+point at the daemon; OTHER_API_KEY is a second key (another tenant)."""
+
+import json
+import os
+
+from e2b import CommandExitException, Sandbox as BaseSandbox
+from e2b_code_interpreter import Sandbox
+
+OTHER = os.environ["OTHER_API_KEY"]
+out = {}
+
+
+def failure(call):
+    try:
+        call()
+    except Exception as e:  # noqa: BLE001 - the type is what is checked
+        return type(e).__name__
+    return None
+
+
+sbx = Sandbox.create()
+out["sandbox_id"] = sbx.sandbox_id
+sbx.run_code("x = 41")
+out["x_plus_1"] = sbx.run_code("x + 1").text
+out["string"] = sbx.run_code("'abc'").text
+plot = sbx.run_code("import matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.show()")
+out["plot_png"] = [r.png[:8] for r in plot.results if r.png]
+frame = sbx.run_code("import pandas as pd\npd.DataFrame({'a': [1, 2], 'b': [3, 4]})")
+out["frame_html"] = [("<table" in r.html) for r in frame.results if r.html]
+error = sbx.run_code("def f():\n    return 1 / 0\nf()").error
+out["error"] = {"name": error.name, "value": error.value, "traceback": error.traceback}
+printed = sbx.run_code("print('printed')")
+out["stdout"] = printed.logs.stdout
+out["js"] = sbx.run_code("const y = 20; y * 2 + 2", language="js").text
+
+sbx.files.write("/home/user/a.txt", "written by files")
+out["read"] = sbx.files.read("/home/user/a.txt")
+out["read_by_command"] = sbx.commands.run("cat /home/user/a.txt").stdout
+out["read_by_code"] = sbx.run_code("open('/home/user/a.txt').read()").text
+out["echo"] = sbx.commands.run("echo hi").stdout
+out["pwd_home"] = sbx.commands.run("echo $HOME; pwd").stdout
+try:
+    sbx.commands.run("echo oops >&2; exit 3")
+    out["exit"] = None
+except CommandExitException as e:
+    out["exit"] = {"code": e.exit_code, "stderr": e.stderr}
+
+listed = [s.sandbox_id for s in Sandbox.list().next_items()]
+out["listed_by_owner"] = sbx.sandbox_id in listed
+out["listed_by_other"] = sbx.sandbox_id in [s.sandbox_id for s in Sandbox.list(api_key=OTHER).next_items()]
+out["other_connect"] = failure(lambda: Sandbox.connect(sbx.sandbox_id, api_key=OTHER))
+out["other_kill"] = Sandbox.kill(sbx.sandbox_id, api_key=OTHER)
+out["other_info"] = failure(lambda: Sandbox.get_info(sbx.sandbox_id, api_key=OTHER))
+out["running_for_owner"] = Sandbox.connect(sbx.sandbox_id).is_running()
+
+base = BaseSandbox.create()
+out["base_echo"] = base.commands.run("python3 -c 'print(6 * 7)'").stdout
+out["base_kill"] = base.kill()
+
+out["kill"] = sbx.kill()
+out["running_after_kill"] = sbx.is_running()
+out["run_code_after_kill"] = failure(lambda: sbx.run_code("1"))
+out["command_after_kill"] = failure(lambda: sbx.commands.run("echo hi"))
+out["read_after_kill"] = failure(lambda: sbx.files.read("/home/user/a.txt"))
+print(json.dumps(out))

@@ -1,0 +1,230 @@
+//! The code interpreter's port (`/execute`, `/contexts`): cells run in the sandbox's
+//! session interpreters, Python and JavaScript, and their output streams back as
+//! newline-delimited JSON.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use executor::{ExecuteError, Language, SessionCall, SessionResult};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+
+use super::plane::{workspace_path, Plane};
+use super::registry::{Context, Sandbox};
+use crate::state::AppState;
+
+/// A keepalive line goes out when nothing else was written for this long.
+const KEEPALIVE: Duration = Duration::from_secs(5);
+/// A cell's limit: the Python client's own default timeout.
+const CELL_TIMEOUT_SECS: f64 = 300.0;
+
+/// This port's errors are plain text, as the reference server's.
+fn text(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, message.into()).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct ExecuteBody {
+    code: String,
+    context_id: Option<String>,
+    language: Option<String>,
+    #[serde(default)]
+    env_vars: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ContextBody {
+    language: Option<String>,
+    cwd: Option<String>,
+}
+
+/// E2B's language names: `js` and `ts` run in the JavaScript context, none is Python.
+fn language(name: Option<&str>) -> Result<Language, Response> {
+    let name = name.map(|n| n.trim().to_ascii_lowercase()).filter(|n| !n.is_empty());
+    match name.as_deref() {
+        None | Some("python") | Some("python3") => Ok(Language::Python),
+        Some("javascript" | "js" | "typescript" | "ts" | "node") => Ok(Language::Javascript),
+        Some(other) => Err(text(StatusCode::BAD_REQUEST, format!("language {other:?} is not supported"))),
+    }
+}
+
+fn context_json(context: &Context) -> Value {
+    json!({ "id": context.id, "language": context.language.name(), "cwd": context.cwd })
+}
+
+fn parse<T: serde::de::DeserializeOwned>(bytes: &Bytes) -> Result<T, Response> {
+    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { bytes };
+    serde_json::from_slice(bytes).map_err(|e| text(StatusCode::BAD_REQUEST, format!("the request body is invalid: {e}")))
+}
+
+/// `POST /contexts`.
+pub async fn create_context(Plane(sandbox): Plane, body: Bytes) -> Response {
+    let body: ContextBody = match parse(&body) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let language = match language(body.language.as_deref()) {
+        Ok(l) => l,
+        Err(r) => return r,
+    };
+    let cwd = body.cwd.unwrap_or_else(|| "/home/user".into());
+    if let Err(m) = workspace_path(&cwd) {
+        return text(StatusCode::BAD_REQUEST, m);
+    }
+    Json(context_json(&sandbox.add_context(language, cwd))).into_response()
+}
+
+/// `GET /contexts`.
+pub async fn list_contexts(Plane(sandbox): Plane) -> Json<Vec<Value>> {
+    Json(sandbox.list_contexts().iter().map(context_json).collect())
+}
+
+/// `DELETE /contexts/{id}`.
+pub async fn delete_context(Plane(sandbox): Plane, Path(id): Path<String>) -> Response {
+    match sandbox.remove_context(&id) {
+        true => StatusCode::NO_CONTENT.into_response(),
+        false => text(StatusCode::NOT_FOUND, format!("context {id} not found")),
+    }
+}
+
+/// `POST /contexts/{id}/restart`: the context's interpreter starts afresh.
+pub async fn restart_context(
+    State(state): State<Arc<AppState>>,
+    Plane(sandbox): Plane,
+    Path(id): Path<String>,
+) -> Response {
+    let Some(context) = sandbox.context(&id) else {
+        return text(StatusCode::NOT_FOUND, format!("context {id} not found"));
+    };
+    match state.service.restart_session_interpreter(&sandbox.id, &sandbox.tenant, context.language).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+/// `POST /execute`: runs the cell and streams its output.
+pub async fn execute(State(state): State<Arc<AppState>>, Plane(sandbox): Plane, body: Bytes) -> Response {
+    let body: ExecuteBody = match parse(&body) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let context = match (&body.context_id, &body.language) {
+        (Some(_), Some(_)) => return text(StatusCode::BAD_REQUEST, "give context_id or language, not both"),
+        (Some(id), None) => match sandbox.context(id) {
+            Some(c) => c,
+            None => return text(StatusCode::NOT_FOUND, format!("context {id} not found")),
+        },
+        (None, name) => match language(name.as_deref()) {
+            Ok(l) => sandbox.default_context(l),
+            Err(r) => return r,
+        },
+    };
+    if body.code.trim().is_empty() {
+        return ndjson_lines(vec![json!({"type": "end_of_execution"})]);
+    }
+    let count = sandbox.count_execution(&context.id);
+    let mut vars = sandbox.env_vars.clone();
+    vars.extend(body.env_vars.unwrap_or_default());
+    let code = with_env(&context, &body.code, &vars);
+    let timeout = CELL_TIMEOUT_SECS.min(state.service.limits().max_timeout_secs);
+    let call = SessionCall {
+        session_id: sandbox.id.clone(),
+        tenant_id: sandbox.tenant.clone(),
+        language: context.language,
+        code,
+        timeout_secs: Some(timeout),
+        max_output_bytes: None,
+    };
+    let (tx, rx) = mpsc::channel::<Value>(16);
+    let _ = tx.try_send(json!({ "type": "number_of_executions", "execution_count": count }));
+    tokio::spawn(run(state, sandbox, call, tx));
+    ndjson(rx)
+}
+
+/// The cell, preceded by what sets the environment variables it runs with.
+fn with_env(context: &Context, code: &str, vars: &BTreeMap<String, String>) -> String {
+    if vars.is_empty() {
+        return code.to_string();
+    }
+    let vars = serde_json::to_string(vars).unwrap_or_else(|_| "{}".into());
+    match context.language {
+        Language::Python => format!("__import__('os').environ.update({vars})\n{code}"),
+        _ => format!("Object.assign(process.env, {vars});\n{code}"),
+    }
+}
+
+async fn run(state: Arc<AppState>, sandbox: Arc<Sandbox>, call: SessionCall, tx: mpsc::Sender<Value>) {
+    // The cell runs to its end whether or not the client stays.
+    let mut cell = tokio::spawn({
+        let service = Arc::clone(&state.service);
+        async move { service.session_execute(call).await }
+    });
+    let outcome = loop {
+        tokio::select! {
+            joined = &mut cell => break joined.unwrap_or_else(|e| Err(ExecuteError::Internal(e.to_string()))),
+            _ = tokio::time::sleep(KEEPALIVE) => { let _ = tx.send(json!({ "type": "keepalive" })).await; }
+        }
+    };
+    let lines = match outcome {
+        Ok(result) => lines_of(&result),
+        Err(ExecuteError::SessionNotFound(_)) => vec![error_line("SandboxError", &format!("The sandbox {} was not found", sandbox.id))],
+        Err(e) => vec![error_line(e.kind(), &e.to_string())],
+    };
+    for line in lines.into_iter().chain([json!({ "type": "end_of_execution" })]) {
+        if tx.send(line).await.is_err() {
+            return;
+        }
+    }
+}
+
+fn error_line(name: &str, value: &str) -> Value {
+    json!({ "type": "error", "name": name, "value": value, "traceback": format!("{name}: {value}") })
+}
+
+fn now() -> String {
+    humantime::format_rfc3339_micros(std::time::SystemTime::now()).to_string()
+}
+
+/// The lines of a finished cell: its output, its results, its error.
+fn lines_of(result: &SessionResult) -> Vec<Value> {
+    let mut lines = Vec::new();
+    let run = &result.result;
+    for (kind, text) in [("stdout", &run.stdout), ("stderr", &run.stderr)] {
+        if !text.is_empty() {
+            lines.push(json!({ "type": kind, "text": text, "timestamp": now() }));
+        }
+    }
+    lines.extend(super::results::of(result));
+    if let Some(error) = &run.error {
+        let traceback = if error.traceback.is_empty() { format!("{}: {}", error.kind, error.message) } else { error.traceback.clone() };
+        lines.push(json!({ "type": "error", "name": error.kind, "value": error.message, "traceback": traceback }));
+    }
+    lines
+}
+
+fn ndjson_response(body: Body) -> Response {
+    let mut response = Response::new(body);
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson"));
+    response
+}
+
+fn ndjson_lines(lines: Vec<Value>) -> Response {
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    ndjson_response(Body::from(text))
+}
+
+/// One JSON object a line, each sent as soon as it exists.
+fn ndjson(rx: mpsc::Receiver<Value>) -> Response {
+    let lines = futures::stream::unfold(rx, |mut rx| async move {
+        let line = rx.recv().await?;
+        Some((Ok::<_, std::convert::Infallible>(Bytes::from(format!("{line}\n"))), rx))
+    });
+    ndjson_response(Body::from_stream(lines))
+}
