@@ -98,7 +98,7 @@ async fn run(daemon: &Daemon, id: &str, token: &str, command: &str) -> (String, 
 #[tokio::test]
 async fn e2b_control_plane_answers_bad_input_in_e2b_format() {
     let Some(daemon) = common::sandboxed().await else { return };
-    let msg = e2b_error(control(&daemon, Method::POST, "/v2/sandboxes", None).json(&json!({"templateID": "base"})), 401);
+    let msg = e2b_error(control(&daemon, Method::POST, "/v2/sandboxes", None).json(&json!({"templateID": "base"})), 401).await;
     assert!(msg.contains("X-API-KEY"), "{msg}");
     let bad_json = control(&daemon, Method::POST, "/v2/sandboxes", Some(KEY)).body("{not json");
     e2b_error(bad_json, 400).await;
