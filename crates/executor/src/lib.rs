@@ -40,6 +40,8 @@ pub use recorder::{ExecutionRecord, ExecutionRecorder, ExecutionState, StartedEx
 pub use request::{ExecutionRequest, InputFile, RequestedLimits, WorkspaceChoice, DEFAULT_TENANT};
 pub use result::*;
 pub use service::{ExecutionService, HostInfo, ServiceOptions, ServiceStats};
-pub use session::{NewSession, SessionCall, SessionCommand, SessionConfig, SessionFile, SessionInfo, SessionResult, SessionStats};
+pub use session::{
+    NewSession, SessionCall, SessionCommand, SessionConfig, SessionFile, SessionInfo, SessionResult, SessionStats,
+};
 pub use templates::{Template, TemplateError, TemplateInfo, TemplateSpec, Templates};
 pub use warm::{WarmConfig, WarmInfo, WarmPoolInfo};

@@ -277,7 +277,12 @@ impl ExecutionService {
     }
 
     /// Kills the session's interpreter of `language`: the next cell starts a fresh one.
-    pub async fn restart_session_interpreter(&self, id: &str, tenant: &str, language: Language) -> Result<(), ExecuteError> {
+    pub async fn restart_session_interpreter(
+        &self,
+        id: &str,
+        tenant: &str,
+        language: Language,
+    ) -> Result<(), ExecuteError> {
         self.sessions.restart_interpreter(id, tenant, language).await
     }
 

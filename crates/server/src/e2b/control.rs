@@ -174,7 +174,8 @@ fn listed(state: &AppState, sandbox: &Sandbox) -> Value {
 
 fn mine(state: &AppState, headers: &HeaderMap, id: &str) -> Result<(String, Arc<Sandbox>), E2bError> {
     let tenant = caller(state, headers)?;
-    let sandbox = state.e2b.get(id, &tenant).ok_or_else(|| E2bError::not_found(format!("sandbox \"{id}\" not found")))?;
+    let sandbox =
+        state.e2b.get(id, &tenant).ok_or_else(|| E2bError::not_found(format!("sandbox \"{id}\" not found")))?;
     Ok((tenant, sandbox))
 }
 

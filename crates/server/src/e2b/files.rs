@@ -90,7 +90,8 @@ async fn multipart_files(
     query: &BTreeMap<String, String>,
 ) -> Result<Vec<(String, Vec<u8>)>, E2bError> {
     let mut files = Vec::new();
-    let bad = |e: axum::extract::multipart::MultipartError| E2bError::bad_request(format!("multipart: {}", e.body_text()));
+    let bad =
+        |e: axum::extract::multipart::MultipartError| E2bError::bad_request(format!("multipart: {}", e.body_text()));
     while let Some(field) = multipart.next_field().await.map_err(bad)? {
         if field.name() != Some("file") {
             continue;

@@ -61,7 +61,8 @@ fn context_json(context: &Context) -> Value {
 
 fn parse<T: serde::de::DeserializeOwned>(bytes: &Bytes) -> Result<T, Response> {
     let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { bytes };
-    serde_json::from_slice(bytes).map_err(|e| text(StatusCode::BAD_REQUEST, format!("the request body is invalid: {e}")))
+    serde_json::from_slice(bytes)
+        .map_err(|e| text(StatusCode::BAD_REQUEST, format!("the request body is invalid: {e}")))
 }
 
 /// `POST /contexts`.
@@ -174,7 +175,9 @@ async fn run(state: Arc<AppState>, sandbox: Arc<Sandbox>, call: SessionCall, tx:
     };
     let lines = match outcome {
         Ok(result) => lines_of(&result),
-        Err(ExecuteError::SessionNotFound(_)) => vec![error_line("SandboxError", &format!("The sandbox {} was not found", sandbox.id))],
+        Err(ExecuteError::SessionNotFound(_)) => {
+            vec![error_line("SandboxError", &format!("The sandbox {} was not found", sandbox.id))]
+        }
         Err(e) => vec![error_line(e.kind(), &e.to_string())],
     };
     for line in lines.into_iter().chain([json!({ "type": "end_of_execution" })]) {
@@ -203,7 +206,11 @@ fn lines_of(result: &SessionResult) -> Vec<Value> {
     }
     lines.extend(super::results::of(result));
     if let Some(error) = &run.error {
-        let traceback = if error.traceback.is_empty() { format!("{}: {}", error.kind, error.message) } else { error.traceback.clone() };
+        let traceback = if error.traceback.is_empty() {
+            format!("{}: {}", error.kind, error.message)
+        } else {
+            error.traceback.clone()
+        };
         lines.push(json!({ "type": "error", "name": error.kind, "value": error.message, "traceback": traceback }));
     }
     lines

@@ -60,9 +60,11 @@ pub async fn rpc(
             Ok(response) => response,
             Err(e) => connect::failed_stream(e),
         },
-        "Connect" => connect::failed_stream(selected(&sandbox, &message).err().unwrap_or_else(|| {
-            ConnectError::new("unimplemented", "attaching to a running command is not supported")
-        })),
+        "Connect" => {
+            connect::failed_stream(selected(&sandbox, &message).err().unwrap_or_else(|| {
+                ConnectError::new("unimplemented", "attaching to a running command is not supported")
+            }))
+        }
         "List" => connect::unary(list(&sandbox)),
         "SendSignal" | "SendInput" | "CloseStdin" | "StreamInput" | "Update" => match selected(&sandbox, &message) {
             Ok(pid) => ConnectError::new(
@@ -72,7 +74,9 @@ pub async fn rpc(
             .into_response(),
             Err(e) => e.into_response(),
         },
-        other => ConnectError::new("unimplemented", format!("process.Process/{other} is not supported")).into_response(),
+        other => {
+            ConnectError::new("unimplemented", format!("process.Process/{other} is not supported")).into_response()
+        }
     }
 }
 
@@ -118,7 +122,12 @@ fn header_number(headers: &HeaderMap, name: &str) -> Option<u64> {
     headers.get(name)?.to_str().ok()?.trim().parse().ok()
 }
 
-fn start(state: Arc<AppState>, sandbox: Arc<Sandbox>, headers: &HeaderMap, message: Value) -> Result<Response, ConnectError> {
+fn start(
+    state: Arc<AppState>,
+    sandbox: Arc<Sandbox>,
+    headers: &HeaderMap,
+    message: Value,
+) -> Result<Response, ConnectError> {
     let request: StartRequest =
         serde_json::from_value(message.clone()).map_err(|e| ConnectError::invalid(format!("StartRequest: {e}")))?;
     let command = script_of(&request.process)?;

@@ -98,7 +98,9 @@ async fn run(daemon: &Daemon, id: &str, token: &str, command: &str) -> (String, 
 #[tokio::test]
 async fn e2b_control_plane_answers_bad_input_in_e2b_format() {
     let Some(daemon) = common::sandboxed().await else { return };
-    let msg = e2b_error(control(&daemon, Method::POST, "/v2/sandboxes", None).json(&json!({"templateID": "base"})), 401).await;
+    let msg =
+        e2b_error(control(&daemon, Method::POST, "/v2/sandboxes", None).json(&json!({"templateID": "base"})), 401)
+            .await;
     assert!(msg.contains("X-API-KEY"), "{msg}");
     let bad_json = control(&daemon, Method::POST, "/v2/sandboxes", Some(KEY)).body("{not json");
     e2b_error(bad_json, 400).await;
@@ -106,7 +108,8 @@ async fn e2b_control_plane_answers_bad_input_in_e2b_format() {
     e2b_error(no_template, 400).await;
     let unknown = control(&daemon, Method::POST, "/v2/sandboxes", Some(KEY)).json(&json!({"templateID": "nope"}));
     assert!(e2b_error(unknown, 404).await.contains("nope"));
-    let zero = control(&daemon, Method::POST, "/v2/sandboxes", Some(KEY)).json(&json!({"templateID": "base", "timeout": 0}));
+    let zero =
+        control(&daemon, Method::POST, "/v2/sandboxes", Some(KEY)).json(&json!({"templateID": "base", "timeout": 0}));
     e2b_error(zero, 400).await;
     let pause = json!({"templateID": "base", "autoPause": true});
     e2b_error(control(&daemon, Method::POST, "/v2/sandboxes", Some(KEY)).json(&pause), 400).await;
@@ -181,7 +184,8 @@ async fn e2b_another_key_reaches_nothing_of_a_sandbox() {
     ] {
         e2b_error(control(&daemon, method, &path, Some(OTHER_KEY)).json(&json!({"timeout": 1})), 404).await;
     }
-    let listed: Value = control(&daemon, Method::GET, "/v2/sandboxes", Some(OTHER_KEY)).send().await.unwrap().json().await.unwrap();
+    let listed: Value =
+        control(&daemon, Method::GET, "/v2/sandboxes", Some(OTHER_KEY)).send().await.unwrap().json().await.unwrap();
     assert!(listed.as_array().unwrap().iter().all(|s| s["sandboxID"] != id.as_str()), "{listed}");
     // The other sandbox's token opens nothing of this one.
     e2b_error(plane(&daemon, Method::GET, "/health", &id, &other_token), 502).await;

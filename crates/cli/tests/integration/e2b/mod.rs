@@ -64,7 +64,8 @@ pub async fn run_script(daemon: &Daemon, program: &Path, args: &[&Path], cwd: &P
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "the SDK script failed ({}):\n{stdout}\n{stderr}", output.status);
     let last = stdout.lines().last().unwrap_or_default();
-    serde_json::from_str(last).unwrap_or_else(|e| panic!("the script's last line is not JSON ({e}):\n{stdout}\n{stderr}"))
+    serde_json::from_str(last)
+        .unwrap_or_else(|e| panic!("the script's last line is not JSON ({e}):\n{stdout}\n{stderr}"))
 }
 
 /// A script of this directory.
