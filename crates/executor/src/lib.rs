@@ -39,6 +39,7 @@ pub use language::Language;
 pub use recorder::{ExecutionRecord, ExecutionRecorder, ExecutionState, StartedExecution};
 pub use request::{ExecutionRequest, InputFile, RequestedLimits, WorkspaceChoice, DEFAULT_TENANT};
 pub use result::*;
+pub use sandbox::workspace_fs::{Entry as WorkspaceEntry, EntryKind as WorkspaceEntryKind};
 pub use service::{ExecutionService, HostInfo, ServiceOptions, ServiceStats};
 pub use session::{
     NewSession, SessionCall, SessionCommand, SessionConfig, SessionFile, SessionInfo, SessionResult, SessionStats,

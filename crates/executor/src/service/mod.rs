@@ -271,21 +271,6 @@ impl ExecutionService {
         self.sessions.destroy(id, tenant).await
     }
 
-    /// Runs a shell command in the session's workspace (a one-shot sandbox) and waits for it.
-    pub async fn session_command(&self, command: crate::SessionCommand) -> Result<ExecutionResult, ExecuteError> {
-        self.sessions.run_command(command).await
-    }
-
-    /// Kills the session's interpreter of `language`: the next cell starts a fresh one.
-    pub async fn restart_session_interpreter(
-        &self,
-        id: &str,
-        tenant: &str,
-        language: Language,
-    ) -> Result<(), ExecuteError> {
-        self.sessions.restart_interpreter(id, tenant, language).await
-    }
-
     /// The language of the session's template: a call's default.
     pub fn session_language(&self, id: &str, tenant: &str) -> Result<Language, ExecuteError> {
         self.sessions.language(id, tenant)
@@ -347,5 +332,6 @@ fn posture_of(sandboxes: &Sandboxes, self_test: Result<(), String>) -> Result<Po
     Ok(Posture { layers, health, missing_required })
 }
 
+mod session_ops;
 #[cfg(test)]
 mod tests;

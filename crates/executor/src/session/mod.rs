@@ -8,6 +8,7 @@
 
 mod cell;
 mod commands;
+mod entries;
 mod files;
 mod interpreter;
 mod registry;

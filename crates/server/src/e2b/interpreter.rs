@@ -26,8 +26,16 @@ const KEEPALIVE: Duration = Duration::from_secs(5);
 const CELL_TIMEOUT_SECS: f64 = 300.0;
 
 /// This port's errors are plain text, as the reference server's.
-fn text(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, message.into()).into_response()
+pub struct TextError(StatusCode, String);
+
+impl IntoResponse for TextError {
+    fn into_response(self) -> Response {
+        (self.0, self.1).into_response()
+    }
+}
+
+fn text(status: StatusCode, message: impl Into<String>) -> TextError {
+    TextError(status, message.into())
 }
 
 #[derive(Debug, Deserialize)]
@@ -46,7 +54,7 @@ struct ContextBody {
 }
 
 /// E2B's language names: `js` and `ts` run in the JavaScript context, none is Python.
-fn language(name: Option<&str>) -> Result<Language, Response> {
+fn language(name: Option<&str>) -> Result<Language, TextError> {
     let name = name.map(|n| n.trim().to_ascii_lowercase()).filter(|n| !n.is_empty());
     match name.as_deref() {
         None | Some("python") | Some("python3") => Ok(Language::Python),
@@ -59,27 +67,19 @@ fn context_json(context: &Context) -> Value {
     json!({ "id": context.id, "language": context.language.name(), "cwd": context.cwd })
 }
 
-fn parse<T: serde::de::DeserializeOwned>(bytes: &Bytes) -> Result<T, Response> {
+fn parse<T: serde::de::DeserializeOwned>(bytes: &Bytes) -> Result<T, TextError> {
     let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { bytes };
     serde_json::from_slice(bytes)
         .map_err(|e| text(StatusCode::BAD_REQUEST, format!("the request body is invalid: {e}")))
 }
 
 /// `POST /contexts`.
-pub async fn create_context(Plane(sandbox): Plane, body: Bytes) -> Response {
-    let body: ContextBody = match parse(&body) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
-    let language = match language(body.language.as_deref()) {
-        Ok(l) => l,
-        Err(r) => return r,
-    };
+pub async fn create_context(Plane(sandbox): Plane, body: Bytes) -> Result<Json<Value>, TextError> {
+    let body: ContextBody = parse(&body)?;
+    let language = language(body.language.as_deref())?;
     let cwd = body.cwd.unwrap_or_else(|| "/home/user".into());
-    if let Err(m) = workspace_path(&cwd) {
-        return text(StatusCode::BAD_REQUEST, m);
-    }
-    Json(context_json(&sandbox.add_context(language, cwd))).into_response()
+    workspace_path(&cwd).map_err(|m| text(StatusCode::BAD_REQUEST, m))?;
+    Ok(Json(context_json(&sandbox.add_context(language, cwd))))
 }
 
 /// `GET /contexts`.
@@ -88,10 +88,10 @@ pub async fn list_contexts(Plane(sandbox): Plane) -> Json<Vec<Value>> {
 }
 
 /// `DELETE /contexts/{id}`.
-pub async fn delete_context(Plane(sandbox): Plane, Path(id): Path<String>) -> Response {
+pub async fn delete_context(Plane(sandbox): Plane, Path(id): Path<String>) -> Result<StatusCode, TextError> {
     match sandbox.remove_context(&id) {
-        true => StatusCode::NO_CONTENT.into_response(),
-        false => text(StatusCode::NOT_FOUND, format!("context {id} not found")),
+        true => Ok(StatusCode::NO_CONTENT),
+        false => Err(text(StatusCode::NOT_FOUND, format!("context {id} not found"))),
     }
 }
 
@@ -100,35 +100,30 @@ pub async fn restart_context(
     State(state): State<Arc<AppState>>,
     Plane(sandbox): Plane,
     Path(id): Path<String>,
-) -> Response {
-    let Some(context) = sandbox.context(&id) else {
-        return text(StatusCode::NOT_FOUND, format!("context {id} not found"));
-    };
+) -> Result<StatusCode, TextError> {
+    let context = sandbox.context(&id).ok_or_else(|| text(StatusCode::NOT_FOUND, format!("context {id} not found")))?;
     match state.service.restart_session_interpreter(&sandbox.id, &sandbox.tenant, context.language).await {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Ok(()) => Ok(StatusCode::NO_CONTENT),
+        Err(e) => Err(text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
     }
 }
 
 /// `POST /execute`: runs the cell and streams its output.
-pub async fn execute(State(state): State<Arc<AppState>>, Plane(sandbox): Plane, body: Bytes) -> Response {
-    let body: ExecuteBody = match parse(&body) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
+pub async fn execute(
+    State(state): State<Arc<AppState>>,
+    Plane(sandbox): Plane,
+    body: Bytes,
+) -> Result<Response, TextError> {
+    let body: ExecuteBody = parse(&body)?;
     let context = match (&body.context_id, &body.language) {
-        (Some(_), Some(_)) => return text(StatusCode::BAD_REQUEST, "give context_id or language, not both"),
-        (Some(id), None) => match sandbox.context(id) {
-            Some(c) => c,
-            None => return text(StatusCode::NOT_FOUND, format!("context {id} not found")),
-        },
-        (None, name) => match language(name.as_deref()) {
-            Ok(l) => sandbox.default_context(l),
-            Err(r) => return r,
-        },
+        (Some(_), Some(_)) => return Err(text(StatusCode::BAD_REQUEST, "give context_id or language, not both")),
+        (Some(id), None) => {
+            sandbox.context(id).ok_or_else(|| text(StatusCode::NOT_FOUND, format!("context {id} not found")))?
+        }
+        (None, name) => sandbox.default_context(language(name.as_deref())?),
     };
     if body.code.trim().is_empty() {
-        return ndjson_lines(vec![json!({"type": "end_of_execution"})]);
+        return Ok(ndjson_lines(vec![json!({"type": "end_of_execution"})]));
     }
     let count = sandbox.count_execution(&context.id);
     let mut vars = sandbox.env_vars.clone();
@@ -146,7 +141,7 @@ pub async fn execute(State(state): State<Arc<AppState>>, Plane(sandbox): Plane, 
     let (tx, rx) = mpsc::channel::<Value>(16);
     let _ = tx.try_send(json!({ "type": "number_of_executions", "execution_count": count }));
     tokio::spawn(run(state, sandbox, call, tx));
-    ndjson(rx)
+    Ok(ndjson(rx))
 }
 
 /// The cell, preceded by what sets the environment variables it runs with.

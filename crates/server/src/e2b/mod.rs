@@ -10,6 +10,7 @@ mod connect;
 mod control;
 mod error;
 mod files;
+mod filesystem;
 mod interpreter;
 mod plane;
 mod process;
@@ -44,6 +45,7 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
         .route("/sandbox/health", get(plane::health))
         .route("/sandbox/files", get(files::download).post(files::upload))
         .route("/sandbox/process.Process/{method}", post(process::rpc))
+        .route("/sandbox/filesystem.Filesystem/{method}", post(filesystem::rpc))
         .route("/sandbox/execute", post(interpreter::execute))
         .route("/sandbox/contexts", get(interpreter::list_contexts).post(interpreter::create_context))
         .route("/sandbox/contexts/{id}", delete(interpreter::delete_context))

@@ -42,6 +42,12 @@ async fn e2b_python_sdk_runs_the_whole_workflow() {
     assert_eq!(out["stdout"], serde_json::json!(["printed\n"]), "{out}");
     assert_eq!(out["read_by_command"], "written by files", "{out}");
     assert_eq!(out["read_by_code"], "written by files", "{out}");
+    assert_eq!(out["binary"], true, "{out}");
+    assert_eq!(out["made_again"], false, "{out}");
+    assert_eq!(out["listed"], serde_json::json!([["e", "dir"], ["f.txt", "file"]]), "{out}");
+    assert_eq!(out["exists_after_move"], serde_json::json!([false, true]), "{out}");
+    assert_eq!(out["exists_after_remove"], false, "{out}");
+    assert!(out["list_outside"].is_string(), "a directory outside the home was listed: {out}");
     assert_eq!(out["pwd_home"], "/home/user\n/home/user\n", "{out}");
     assert!(out["other_info"].is_string(), "another key saw the sandbox: {out}");
     assert_eq!(out["running_for_owner"], true, "{out}");

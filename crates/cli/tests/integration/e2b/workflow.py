@@ -39,6 +39,17 @@ sbx.files.write("/home/user/a.txt", "written by files")
 out["read"] = sbx.files.read("/home/user/a.txt")
 out["read_by_command"] = sbx.commands.run("cat /home/user/a.txt").stdout
 out["read_by_code"] = sbx.run_code("open('/home/user/a.txt').read()").text
+sbx.files.write("/home/user/b.bin", bytes(range(256)))
+out["binary"] = sbx.files.read("/home/user/b.bin", format="bytes") == bytes(range(256))
+sbx.files.make_dir("/home/user/d/e")
+out["made_again"] = sbx.files.make_dir("/home/user/d/e")
+sbx.files.write("d/f.txt", "f")
+out["listed"] = sorted((e.name, e.type.value) for e in sbx.files.list("/home/user/d"))
+sbx.files.rename("/home/user/d/f.txt", "/home/user/d/g.txt")
+out["exists_after_move"] = [sbx.files.exists("/home/user/d/f.txt"), sbx.files.exists("/home/user/d/g.txt")]
+sbx.files.remove("/home/user/d")
+out["exists_after_remove"] = sbx.files.exists("/home/user/d")
+out["list_outside"] = failure(lambda: sbx.files.list("/etc"))
 out["echo"] = sbx.commands.run("echo hi").stdout
 out["pwd_home"] = sbx.commands.run("echo $HOME; pwd").stdout
 try:
