@@ -53,6 +53,14 @@ pub fn sdk_env(daemon: &Daemon) -> Vec<(String, String)> {
 /// Runs `program` with `args` and the SDK environment; its last line of output is the JSON
 /// object it prints.
 pub async fn run_script(daemon: &Daemon, program: &Path, args: &[&Path], cwd: &Path) -> Value {
+    let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+    let stdout = run_program(daemon, program, &args, cwd).await;
+    let last = stdout.lines().last().unwrap_or_default();
+    serde_json::from_str(last).unwrap_or_else(|e| panic!("the script's last line is not JSON ({e}):\n{stdout}"))
+}
+
+/// Runs `program` with `args` and the SDK environment, asserting success: its stdout.
+pub async fn run_program(daemon: &Daemon, program: &Path, args: &[&std::ffi::OsStr], cwd: &Path) -> String {
     let mut command = Command::new(program);
     command.args(args).current_dir(cwd).envs(sdk_env(daemon));
     let shown = format!("{} {:?}", program.display(), args);
@@ -63,9 +71,7 @@ pub async fn run_script(daemon: &Daemon, program: &Path, args: &[&Path], cwd: &P
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "the SDK script failed ({}):\n{stdout}\n{stderr}", output.status);
-    let last = stdout.lines().last().unwrap_or_default();
-    serde_json::from_str(last)
-        .unwrap_or_else(|e| panic!("the script's last line is not JSON ({e}):\n{stdout}\n{stderr}"))
+    stdout.into_owned()
 }
 
 /// A script of this directory.

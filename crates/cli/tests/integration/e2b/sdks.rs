@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::{prepare_code_interpreter, run_script, script, sdks, tenant_of, KEY};
+use super::{prepare_code_interpreter, run_program, run_script, script, sdks, tenant_of, KEY};
 use crate::common;
 
 /// What both SDKs must have seen.
@@ -72,4 +72,23 @@ async fn e2b_javascript_sdk_runs_the_whole_workflow() {
     std::fs::copy(script("workflow.mjs"), work.join("workflow.mjs")).unwrap();
     let out = run_script(&daemon, std::path::Path::new("node"), &[&work.join("workflow.mjs")], &work).await;
     check_common(&out);
+}
+
+/// The Python block of the README's E2B section.
+fn readme_script() -> String {
+    let readme = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"));
+    let section = readme.split("\n## Use it from the E2B SDKs\n").nth(1).expect("the README has the E2B section");
+    let block = section.split("```python\n").nth(1).expect("the section has a Python block");
+    block.split("\n```").next().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn e2b_readme_script_runs_as_printed() {
+    let Some(dir) = sdks() else { return };
+    let Some(daemon) = common::sandboxed().await else { return };
+    prepare_code_interpreter(&daemon).await;
+    let code = readme_script();
+    let args = [std::ffi::OsStr::new("-c"), std::ffi::OsStr::new(&code)];
+    let stdout = run_program(&daemon, &dir.join("venv/bin/python"), &args, daemon.state.path()).await;
+    assert_eq!(stdout, "42\nhi\n\n");
 }
