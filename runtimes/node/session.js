@@ -5,9 +5,12 @@
 // Usage: node session.js  3<>socket
 //
 // Requests arrive on fd 3 (a socket the daemon handed over), one JSON object per line:
-// {"id": n, "code": "...", "max_output": bytes, "max_value": bytes}. Each is answered with one
-// line: {"id", "stdout", "stderr", "stdout_truncated", "stderr_truncated", "display", "value",
-// "error", "cpu_ms", "peak_kb"}.
+// {"id": n, "code": "...", "max_output": bytes, "max_value": bytes, "live": bool}. Each is
+// answered with one line: {"id", "stdout", "stderr", "stdout_truncated", "stderr_truncated",
+// "display", "value", "error", "execution_count", "cpu_ms", "peak_kb"}. Before it come event
+// lines: {"event": "result", "is_main_result": true, "data": {"text/plain", "application/json"}}
+// for the cell's value, and when "live" is true {"event": "stdout"|"stderr", "text"} for each
+// chunk of output as the cell writes it (within max_output).
 //
 // Cells run as scripts in the global scope (vm.runInThisContext), so `var`, functions,
 // globalThis properties and top-level `let`/`const`/`class` live on from one cell to the
@@ -21,6 +24,7 @@ const path = require('path');
 const util = require('util');
 const vm = require('vm');
 const Module = require('module');
+const { StringDecoder } = require('string_decoder');
 const { toJson } = require('./exact_json.js');
 
 const MAX_DISPLAY_CHARS = 64 * 1024;
@@ -45,6 +49,10 @@ for (const [name, stream] of [['stdout', process.stdout], ['stderr', process.std
     const c = capture[name];
     const room = capture.max - c.size;
     if (room > 0) c.parts.push(buf.subarray(0, room));
+    if (room > 0 && capture.live) {
+      const text = c.decoder.write(buf.subarray(0, room));
+      if (text) socket.write(JSON.stringify({ event: name, text }) + '\n');
+    }
     if (buf.length > room) c.truncated = true;
     c.size += Math.min(buf.length, Math.max(room, 0));
     const done = typeof encoding === 'function' ? encoding : callback;
@@ -83,20 +91,30 @@ function replyLine(reply) {
   return JSON.stringify(rest).slice(0, -1) + `,"value":${value === null ? 'null' : value}}\n`;
 }
 
+// The cell's value as a result: its text, and itself as JSON when it is JSON.
+function resultLine(display, json) {
+  const plain = JSON.stringify(display);
+  const data = json === null ? `{"text/plain":${plain}}` : `{"text/plain":${plain},"application/json":${json}}`;
+  return `{"event":"result","is_main_result":true,"data":${data}}\n`;
+}
+
+let executionCount = 0; // the cells this interpreter has run: a notebook's In [n]
+
 async function serve(request) {
   const id = request.id || 0;
   const maxValue = request.max_value || (1 << 20);
-  capture = {
-    max: request.max_output || (1 << 20),
-    stdout: { parts: [], size: 0, truncated: false },
-    stderr: { parts: [], size: 0, truncated: false },
-  };
-  const reply = { id, display: null, value: null, error: null };
+  const stream = () => ({ parts: [], size: 0, truncated: false, decoder: new StringDecoder('utf8') });
+  capture = { max: request.max_output || (1 << 20), live: !!request.live, stdout: stream(), stderr: stream() };
+  executionCount += 1;
+  const reply = { id, display: null, value: null, error: null, execution_count: executionCount };
   const cpuBefore = process.cpuUsage();
   try {
     let value = vm.runInThisContext(String(request.code || ''), { filename: `cell-${id}` });
     if (value && typeof value.then === 'function') value = await value;
-    if (value !== undefined) [reply.display, reply.value] = valueFields(value, maxValue);
+    if (value !== undefined) {
+      [reply.display, reply.value] = valueFields(value, maxValue);
+      socket.write(resultLine(reply.display, reply.value));
+    }
   } catch (err) {
     reply.error = describeError(err);
     process.stderr.write(reply.error.traceback);
@@ -106,6 +124,8 @@ async function serve(request) {
   const taken = capture;
   capture = null;
   for (const name of ['stdout', 'stderr']) {
+    const rest = taken.live ? taken[name].decoder.end() : '';
+    if (rest) socket.write(JSON.stringify({ event: name, text: rest }) + '\n');
     reply[name] = Buffer.concat(taken[name].parts).toString('utf8');
     reply[`${name}_truncated`] = taken[name].truncated;
   }

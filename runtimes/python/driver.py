@@ -236,6 +236,10 @@ def _output_base(prefix):
     return os.path.join(OUTPUT_DIR, f"{prefix}_{n}")
 
 
+# A session interpreter's: called with each figure saved and its PNG, before it is closed.
+_figure_shown = None
+
+
 def _save_open_figures():
     """Saves (as PNG) and closes every open matplotlib figure, as a notebook displays them."""
     plt = sys.modules.get("matplotlib.pyplot")
@@ -246,7 +250,14 @@ def _save_open_figures():
         try:
             # Like IPython, an empty figure (no axes, no lines) shows nothing.
             if fig.axes or fig.lines:
-                fig.savefig(_output_base("plot") + ".png", format="png", bbox_inches="tight")
+                import io
+
+                png = io.BytesIO()
+                fig.savefig(png, format="png", bbox_inches="tight")
+                with open(_output_base("plot") + ".png", "wb") as f:
+                    f.write(png.getvalue())
+                if _figure_shown is not None:
+                    _figure_shown(fig, png.getvalue())
         except Exception as e:
             _warn(f"cannot save matplotlib figure {num}", e)
         finally:

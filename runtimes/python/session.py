@@ -3,13 +3,18 @@
 Usage: python3 -u -B session.py  3<>socket
 
 Requests arrive on fd 3 (a socket the daemon handed over), one JSON object per line:
-{"id": n, "code": "...", "max_output": bytes, "max_value": bytes}. Each is answered with
-one line: {"id": n, "stdout", "stderr", "stdout_truncated", "stderr_truncated", "display",
-"value", "error", "cpu_ms", "peak_kb"}.
+{"id": n, "code": "...", "max_output": bytes, "max_value": bytes, "live": bool}. Each is
+answered with one line: {"id": n, "stdout", "stderr", "stdout_truncated",
+"stderr_truncated", "display", "value", "error", "execution_count", "cpu_ms", "peak_kb"}.
+Before it, while the cell runs, come event lines: {"event": "result", "is_main_result",
+"data"} for each result displayed, and when "live" is true {"event": "stdout"|"stderr",
+"text"} for each chunk of output as the code writes it (within max_output).
 
 Every cell runs in the same __main__ namespace, so variables, functions and imports live on.
-If the last statement of a cell is an expression, its value is the cell's result, like a
-notebook's Out[n]: `display` is its repr() and `value` the value itself when it is JSON.
+If the last statement of a cell is an expression (not None, not ending with `;`), its value
+is the cell's result, like a notebook's Out[n]: `display` is its repr(), `value` the value
+itself when it is JSON, and a result with `is_main_result` its MIME bundle (rich.py).
+`display(*objs)` shows objects as results too, as do matplotlib figures shown or left open.
 The cell's stdout and stderr are captured at the file-descriptor level, so subprocesses'
 output is caught too. Charts are saved to output/ by the one-shot driver's code (imported
 from driver.py), after every cell.
@@ -27,9 +32,11 @@ import builtins
 import importlib.util
 import json
 import linecache
+import codecs
 import resource
+import select
 import sys
-import tempfile
+import threading
 import traceback
 import types
 
@@ -51,6 +58,18 @@ def _load_driver():
 
 DRIVER = _load_driver()
 
+
+def _load_rich():
+    path = os.path.join(os.path.dirname(SESSION_FILE), "rich.py")
+    spec = importlib.util.spec_from_file_location("_sandbox_rich", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+RICH = _load_rich()
+_send_lock = threading.Lock()
+
 MAIN = types.ModuleType("__main__")
 MAIN.__builtins__ = builtins
 sys.modules["__main__"] = MAIN
@@ -58,16 +77,75 @@ sys.argv[:] = [""]
 sys.path[0] = WORKSPACE  # workspace modules import, not /sandbox ones
 
 
-class _Capture:
-    """Points fds 1 and 2 at temporary files for one cell."""
+class _Stream:
+    """What one cell wrote to one stream: kept up to the cap, sent on as it comes when live."""
+
+    def __init__(self, name, cap, live):
+        self.name, self.cap, self.live = name, cap, live
+        self.kept = bytearray()
+        self.truncated = False
+        self.decoder = codecs.getincrementaldecoder("utf-8")("replace")
+
+    def add(self, data, final=False):
+        room = self.cap - len(self.kept)
+        taken = data[: max(room, 0)]
+        self.truncated |= len(data) > len(taken)
+        self.kept += taken
+        if self.live:
+            text = self.decoder.decode(taken, final)
+            if text:
+                _event({"event": self.name, "text": text})
+
+    def text(self):
+        return self.kept.decode("utf-8", "replace")
+
+
+class _Pump:
+    """Fds 1 and 2 point at pipes while a cell runs; a thread reads them as the code writes
+    and hands the bytes to the cell's streams. Between cells the pipes stay (a background
+    process may still hold them) and what arrives is dropped."""
+
+    def __init__(self):
+        self.pipes = [os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK) for _ in range(2)]
+        for read_end, write_end in self.pipes:
+            os.set_blocking(write_end, True)
+        self.lock = threading.Lock()
+        self.streams = None
+        threading.Thread(target=self._loop, name="sandbox-output", daemon=True).start()
+
+    def _loop(self):
+        ends = [read_end for read_end, _ in self.pipes]
+        while True:
+            ready, _, _ = select.select(ends, [], [])
+            with self.lock:
+                self._drain(ready)
+
+    def _drain(self, ends):
+        for n, (read_end, _) in enumerate(self.pipes):
+            if read_end not in ends:
+                continue
+            while True:
+                try:
+                    data = os.read(read_end, 1 << 16)
+                except BlockingIOError:
+                    break
+                if not data:
+                    break
+                if self.streams is not None:
+                    self.streams[n].add(data)
+
+    def __call__(self, cap, live):
+        self.cap, self.live = cap, live
+        return self
 
     def __enter__(self):
         sys.stdout.flush()
         sys.stderr.flush()
-        self.files = [tempfile.TemporaryFile(dir="/tmp"), tempfile.TemporaryFile(dir="/tmp")]
+        with self.lock:
+            self.streams = [_Stream("stdout", self.cap, self.live), _Stream("stderr", self.cap, self.live)]
         self.saved = [os.dup(1), os.dup(2)]
-        os.dup2(self.files[0].fileno(), 1)
-        os.dup2(self.files[1].fileno(), 2)
+        os.dup2(self.pipes[0][1], 1)
+        os.dup2(self.pipes[1][1], 2)
         return self
 
     def __exit__(self, *exc):
@@ -80,16 +158,80 @@ class _Capture:
         os.dup2(self.saved[1], 2)
         for fd in self.saved:
             os.close(fd)
+        # Everything the cell (and its finished subprocesses) wrote is in the pipes by now.
+        with self.lock:
+            self._drain([read_end for read_end, _ in self.pipes])
+            for stream in self.streams:
+                stream.add(b"", final=True)
+            self.taken, self.streams = self.streams, None
         return False
 
-    def read(self, cap):
-        out = []
-        for f in self.files:
-            f.seek(0)
-            data = f.read(cap + 1)
-            f.close()
-            out.append((data[:cap].decode("utf-8", "replace"), len(data) > cap))
-        return out
+    def read(self):
+        return [(s.text(), s.truncated) for s in self.taken]
+
+
+_capture = _Pump()
+
+
+class _Results:
+    """The results of the cell that runs: sent as event lines, within their byte budget."""
+
+    budget = 0
+
+    @classmethod
+    def start(cls, max_bytes):
+        cls.budget = max_bytes
+
+    @classmethod
+    def show(cls, bundle, main=False):
+        line = json.dumps({"event": "result", "is_main_result": main, "data": bundle})
+        if len(line) > cls.budget:
+            DRIVER._warn("a result was left out", ValueError(f"its {len(line)} bytes are past what is left ({cls.budget})"))
+            return
+        cls.budget -= len(line)
+        # What the code wrote before goes first.
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:
+                pass
+        with _capture.lock:
+            if _capture.streams is not None:
+                _capture._drain([read_end for read_end, _ in _capture.pipes])
+            _send_line(line)
+
+
+def display(*objs, **kwargs):
+    """Shows each object as a notebook does, as a result of the cell (IPython's display())."""
+    for obj in objs:
+        if kwargs.get("raw") and isinstance(obj, dict):
+            _Results.show({k: RICH._normalise(k, v) for k, v in obj.items()})
+        else:
+            _Results.show(RICH.bundle_of(obj))
+
+
+def _figure_shown(fig, png):
+    _Results.show(RICH.figure_bundle(fig, png))
+
+
+def _patch_ipython():
+    """IPython's display() (when it can be imported) is this one: patched on import."""
+    def patch(module):
+        module.display = display
+
+    names = ("IPython.core.display_functions", "IPython.core.display", "IPython.display", "IPython")
+    for name in names:
+        if name in sys.modules:
+            patch(sys.modules[name])
+        else:
+            DRIVER._PATCHES[name] = patch
+    if not any(isinstance(f, DRIVER._PatchOnImport) for f in sys.meta_path):
+        sys.meta_path.insert(0, DRIVER._PatchOnImport())
+
+
+builtins.display = display
+DRIVER._figure_shown = _figure_shown
+_patch_ipython()
 
 
 def _run_cell(number, code):
@@ -99,7 +241,7 @@ def _run_cell(number, code):
     linecache.cache[filename] = (len(code), None, lines, filename)
     tree = ast.parse(code, filename)
     last = None
-    if tree.body and isinstance(tree.body[-1], ast.Expr):
+    if tree.body and isinstance(tree.body[-1], ast.Expr) and not code.rstrip().endswith(";"):
         last = ast.Expression(tree.body.pop().value)
     flags = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
     body = compile(tree, filename, "exec", flags=flags, dont_inherit=True)
@@ -141,17 +283,24 @@ def _usage():
     return cpu, max(own.ru_maxrss, kids.ru_maxrss)
 
 
+_count = 0  # the cells this interpreter has run: a notebook's In [n]
+
+
 def _serve(request):
+    global _count
+    _count += 1
     number = request.get("id", 0)
     max_output = int(request.get("max_output", 1 << 20))
     max_value = int(request.get("max_value", 1 << 20))
-    reply = {"id": number, "display": None, "value": None, "error": None}
+    reply = {"id": number, "display": None, "value": None, "error": None, "execution_count": _count}
     cpu_before, _ = _usage()
-    with _Capture() as capture:
+    _Results.start(max_value)
+    with _capture(max_output, bool(request.get("live"))) as capture:
         try:
             has_value, value = _run_cell(number, request.get("code", ""))
             if has_value and value is not None:
                 reply["display"], reply["value"] = _value_fields(value, max_value)
+                _Results.show(RICH.bundle_of(value), main=True)
         except BaseException as e:  # SystemExit too: the session goes on, like a notebook's
             DRIVER._strip_driver_frames(e, SESSION_FILE)
             text = "".join(traceback.format_exception(e))
@@ -163,17 +312,26 @@ def _serve(request):
                 DRIVER._save_open_figures()
             except Exception as e:
                 DRIVER._warn("cannot save the open figures", e)
-    (reply["stdout"], reply["stdout_truncated"]), (reply["stderr"], reply["stderr_truncated"]) = capture.read(max_output)
+    (reply["stdout"], reply["stdout_truncated"]), (reply["stderr"], reply["stderr_truncated"]) = capture.read()
     cpu_after, peak_kb = _usage()
     reply["cpu_ms"] = round((cpu_after - cpu_before) * 1000, 2)
     reply["peak_kb"] = peak_kb
     return reply
 
 
+def _send_line(line):
+    data = memoryview((line + "\n").encode())
+    with _send_lock:
+        while data:
+            data = data[os.write(SOCK, data):]
+
+
+def _event(event):
+    _send_line(json.dumps(event))
+
+
 def _send(reply):
-    data = memoryview((json.dumps(reply) + "\n").encode())
-    while data:
-        data = data[os.write(SOCK, data):]
+    _send_line(json.dumps(reply))
 
 
 def _main():

@@ -11,6 +11,7 @@ use tracing::Instrument;
 use crate::admission::{Admission, Ticket};
 use crate::lifecycle;
 use crate::recorder::{now_ms, ExecutionRecord, ExecutionRecorder, StartedExecution};
+use crate::rich::Tap;
 use crate::sandboxes::Sandboxes;
 use crate::warm::Pool;
 use crate::{ExecuteError, ExecutionRequest, ExecutionResult, ExecutionStatus, Language};
@@ -36,11 +37,16 @@ impl Executions {
 
     /// Runs `req` to its end and answers with its result, once recorded. The run goes on
     /// even if the caller stops waiting for it.
-    pub async fn execute(self: &Arc<Self>, req: ExecutionRequest) -> Result<ExecutionResult, ExecuteError> {
+    /// Its output chunks go to `tap` as the code writes them.
+    pub async fn execute(
+        self: &Arc<Self>,
+        req: ExecutionRequest,
+        tap: Option<Tap>,
+    ) -> Result<ExecutionResult, ExecuteError> {
         let ticket = self.admit(&req)?;
         let this = Arc::clone(self);
         let span = execution_span(&req);
-        tokio::spawn(async move { this.run_admitted(ticket, req).await }.instrument(span))
+        tokio::spawn(async move { this.run_admitted(ticket, req, tap).await }.instrument(span))
             .await
             .map_err(|e| ExecuteError::Internal(format!("execution task failed: {e}")))?
     }
@@ -56,7 +62,7 @@ impl Executions {
         let span = execution_span(&req);
         tokio::spawn(
             async move {
-                if let Err(e) = this.run_admitted(ticket, req).await {
+                if let Err(e) = this.run_admitted(ticket, req, None).await {
                     tracing::error!(error = %e, "asynchronous execution failed");
                 }
             }
@@ -124,8 +130,14 @@ impl Executions {
         }
     }
 
-    async fn run_admitted(&self, ticket: Ticket, req: ExecutionRequest) -> Result<ExecutionResult, ExecuteError> {
+    async fn run_admitted(
+        &self,
+        ticket: Ticket,
+        req: ExecutionRequest,
+        tap: Option<Tap>,
+    ) -> Result<ExecutionResult, ExecuteError> {
         let _turn = ticket.turn().await;
+        let _tap = tap; // one-shot runs do not forward their output yet
         let language = req.language;
         let cancel = self.sandboxes.cancel.child_token();
         let outcome = lifecycle::run(&self.sandboxes, &self.warm, &req, cancel).await;

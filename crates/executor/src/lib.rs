@@ -21,6 +21,7 @@ mod posture;
 pub mod recorder;
 pub mod request;
 pub mod result;
+pub mod rich;
 mod runtime;
 mod sandboxes;
 pub mod service;
@@ -39,6 +40,7 @@ pub use language::Language;
 pub use recorder::{ExecutionRecord, ExecutionRecorder, ExecutionState, StartedExecution};
 pub use request::{ExecutionRequest, InputFile, RequestedLimits, WorkspaceChoice, DEFAULT_TENANT};
 pub use result::*;
+pub use rich::{LiveEvent, RichResult, Tap};
 pub use sandbox::workspace_fs::{Entry as WorkspaceEntry, EntryKind as WorkspaceEntryKind};
 pub use service::{ExecutionService, HostInfo, ServiceOptions, ServiceStats};
 pub use session::{

@@ -12,6 +12,8 @@ const NODE_DRIVER: &str = include_str!("../../../runtimes/node/driver.js");
 const NODE_EXACT_JSON: &str = include_str!("../../../runtimes/node/exact_json.js");
 
 const PYTHON_SESSION: &str = include_str!("../../../runtimes/python/session.py");
+/// What the Python session interpreter makes its results' MIME bundles with.
+const PYTHON_RICH: &str = include_str!("../../../runtimes/python/rich.py");
 const NODE_SESSION: &str = include_str!("../../../runtimes/node/session.js");
 
 /// The interpreters a run uses: the template's Python when it has one.
@@ -43,7 +45,11 @@ pub fn session_launch(language: Language, runtimes: &RuntimePaths) -> Option<Lau
         Language::Python => Some(Launch {
             argv: vec![runtimes.python.display().to_string(), "-u".into(), "-B".into(), at("session.py")],
             // The one-shot driver's chart saving is reused: session.py imports it.
-            files: vec![(at("session.py"), PYTHON_SESSION.into()), (at("driver.py"), PYTHON_DRIVER.into())],
+            files: vec![
+                (at("session.py"), PYTHON_SESSION.into()),
+                (at("driver.py"), PYTHON_DRIVER.into()),
+                (at("rich.py"), PYTHON_RICH.into()),
+            ],
             has_channel: false,
             handoff_fd: Some(SESSION_FD),
         }),

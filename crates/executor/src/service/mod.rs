@@ -13,6 +13,7 @@ use crate::executions::{self, Executions};
 use crate::launcher::Launcher;
 use crate::posture;
 use crate::recorder::{ExecutionRecord, ExecutionRecorder};
+use crate::rich::Tap;
 use crate::sandboxes::Sandboxes;
 use crate::session::Sessions;
 use crate::templates::Templates;
@@ -138,7 +139,13 @@ impl ExecutionService {
     /// Runs `req` to its end and answers with its result, once recorded. The run goes on
     /// even if the caller stops waiting for it.
     pub async fn execute(&self, req: ExecutionRequest) -> Result<ExecutionResult, ExecuteError> {
-        self.executions.execute(req).await
+        self.executions.execute(req, None).await
+    }
+
+    /// [`ExecutionService::execute`], passing the run's output chunks to `tap` as the code
+    /// writes them (within the output cap).
+    pub async fn execute_streaming(&self, req: ExecutionRequest, tap: Tap) -> Result<ExecutionResult, ExecuteError> {
+        self.executions.execute(req, Some(tap)).await
     }
 
     /// Takes `req` on and returns at once with its id; the result is recorded when it ends
@@ -263,7 +270,14 @@ impl ExecutionService {
 
     /// Runs one cell in the session's interpreter of its language (starting one when needed).
     pub async fn session_execute(&self, call: SessionCall) -> Result<SessionResult, ExecuteError> {
-        self.sessions.call(call).await
+        self.sessions.call(call, None).await
+    }
+
+    /// [`ExecutionService::session_execute`], passing what the cell shows to `tap` while it
+    /// runs: its output chunks and each result displayed. The call runs to its end even if
+    /// the receiver goes away (run it in a task of its own to outlive the caller).
+    pub async fn session_execute_streaming(&self, call: SessionCall, tap: Tap) -> Result<SessionResult, ExecuteError> {
+        self.sessions.call(call, Some(tap)).await
     }
 
     /// Ends the session `id` of `tenant`: its interpreters are killed, its workspace removed.

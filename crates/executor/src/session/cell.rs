@@ -4,10 +4,11 @@
 use sandbox::runner::{LimitHit, RunOutput};
 use sandbox::Outcome;
 
-use super::interpreter::CellReply;
+use super::interpreter::{CallOutcome, CellReply, Slot};
+use crate::rich::RichResult;
 use crate::{
-    Artifact, ExecutionError, ExecutionResult, ExecutionStatus, Metrics, ProcessStatus, TerminationReason, Truncated,
-    MAX_VALUE_DEPTH,
+    Artifact, ExecuteError, ExecutionError, ExecutionResult, ExecutionStatus, Language, Metrics, ProcessStatus,
+    TerminationReason, Truncated, MAX_VALUE_DEPTH,
 };
 
 /// The result of a cell the interpreter answered.
@@ -144,4 +145,74 @@ fn lost(execution_id: String, message: &str, wall_ms: f64, artifacts: Vec<Artifa
 
 fn round(x: f64, scale: f64) -> f64 {
     (x * scale).round() / scale
+}
+
+/// How a cell ended, besides its outcome.
+pub(crate) struct Ended {
+    pub execution_id: String,
+    pub timeout_ms: u64,
+    pub wall_ms: f64,
+    pub changed: Vec<crate::Artifact>,
+}
+
+/// What a cell's outcome makes of its call.
+pub(crate) struct Settled {
+    pub result: ExecutionResult,
+    pub display: Option<String>,
+    pub results: Vec<RichResult>,
+    pub execution_count: Option<u64>,
+    pub note: Option<String>,
+}
+
+impl Settled {
+    fn lost(result: ExecutionResult, note: String) -> Settled {
+        Settled { result, display: None, results: Vec::new(), execution_count: None, note: Some(note) }
+    }
+}
+
+/// The result, display and note of a cell's outcome; a slot whose interpreter timed out or
+/// died learns why it is lost. An interpreter that could not start is the call's error.
+/// `cancelled`: the session was ended under the cell.
+pub(crate) fn settle(
+    language: Language,
+    outcome: CallOutcome,
+    ended: Ended,
+    slot: &mut Slot,
+    restarted: &mut Option<String>,
+    cancelled: bool,
+) -> Result<Settled, ExecuteError> {
+    let Ended { execution_id, timeout_ms, wall_ms, changed } = ended;
+    let language = language.name();
+    Ok(match outcome {
+        CallOutcome::Reply(mut reply) => {
+            let display = reply.display.take();
+            let results = std::mem::take(&mut reply.results);
+            let execution_count = reply.execution_count;
+            let result = answered(execution_id, reply, wall_ms, changed);
+            Settled { result, display, results, execution_count, note: None }
+        }
+        CallOutcome::TimedOut => {
+            slot.live = None;
+            let secs = timeout_ms as f64 / 1000.0;
+            slot.lost = Some(format!("the previous {language} interpreter timed out after {secs} s and was killed"));
+            let message = format!(
+                "the cell did not finish within {secs} s: the session's {language} interpreter was killed, \
+                 and the next call starts a new one (variables are lost; the workspace's files remain)"
+            );
+            Settled::lost(timed_out(execution_id, &message, wall_ms, changed), message)
+        }
+        CallOutcome::Died(why, output) => {
+            slot.live = None;
+            if let Some(sandbox::Outcome::SetupFailed { stage, message }) = output.as_ref().map(|o| &o.report.outcome) {
+                slot.lost = restarted.take();
+                return Err(ExecuteError::Sandbox { stage: stage.clone(), message: message.clone() });
+            }
+            slot.lost = Some(format!("the previous {language} interpreter died ({why})"));
+            let message = format!(
+                "the session's {language} interpreter died during the cell ({why}); the next call starts a new \
+                 one (variables are lost; the workspace's files remain)"
+            );
+            Settled::lost(died(execution_id, &message, output.as_ref(), cancelled, wall_ms, changed), message)
+        }
+    })
 }

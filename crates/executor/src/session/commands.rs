@@ -19,6 +19,8 @@ pub struct SessionCommand {
     pub env_vars: BTreeMap<String, String>,
     /// Seconds; `None`: the policy's default. Capped by the policy's maximum.
     pub timeout_secs: Option<f64>,
+    /// Where the command's output goes as it is written.
+    pub tap: Option<crate::Tap>,
 }
 
 impl Sessions {
@@ -46,7 +48,7 @@ impl Sessions {
             scope: session.scope.clone(),
             warm: true,
         };
-        self.executions.execute(request).await
+        self.executions.execute(request, command.tap).await
     }
 }
 

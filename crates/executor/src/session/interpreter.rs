@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::launcher::Launcher;
 use crate::live::LiveSandbox;
+use crate::rich::{LiveEvent, RichResult, Tap};
 use crate::{deadline, ExecuteError, ExecutionError, LaunchPath};
 
 /// Bytes kept of the interpreter's own stdout and stderr (not a cell's: the drivers capture
@@ -61,7 +62,25 @@ pub(crate) struct CellReply {
     pub cpu_ms: f64,
     #[serde(default)]
     pub peak_kb: u64,
+    /// The interpreter's count of the cells it ran, this one included.
+    #[serde(default)]
+    pub execution_count: Option<u64>,
+    /// What the cell displayed, from the event lines before the answer.
+    #[serde(skip)]
+    pub results: Vec<RichResult>,
 }
+
+/// A line a driver sends while a cell runs, before its answer.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+enum EventLine {
+    Stdout { text: String },
+    Stderr { text: String },
+    Result(RichResult),
+}
+
+/// What event lines start with (drivers write the tag first); an answer starts with `{"id"`.
+const EVENT_PREFIX: &[u8] = b"{\"event\"";
 
 pub(crate) enum CallOutcome {
     Reply(CellReply),
@@ -77,6 +96,37 @@ pub(crate) struct CallLimits {
     pub timeout: Duration,
     pub max_output: u64,
     pub max_value: u64,
+}
+
+/// The event lines of one call: passed on to the tap, results kept, their bytes counted.
+struct Events<'a> {
+    tap: Option<&'a Tap>,
+    results: Vec<RichResult>,
+    /// Bytes of event lines still allowed in this call.
+    budget: u64,
+}
+
+impl Events<'_> {
+    fn take(&mut self, raw: &[u8]) -> Result<(), String> {
+        self.budget = self
+            .budget
+            .checked_sub(raw.len() as u64)
+            .ok_or("the interpreter's event lines for one cell are over their cap")?;
+        let event = serde_json::from_slice::<EventLine>(raw)
+            .map_err(|e| format!("the interpreter's event line is unreadable: {e}"))?;
+        let live = match event {
+            EventLine::Stdout { text } => LiveEvent::Stdout(text),
+            EventLine::Stderr { text } => LiveEvent::Stderr(text),
+            EventLine::Result(result) => {
+                self.results.push(result.clone());
+                LiveEvent::Result(result)
+            }
+        };
+        if let Some(tap) = self.tap {
+            tap.send(live);
+        }
+        Ok(())
+    }
 }
 
 impl Interpreter {
@@ -98,9 +148,9 @@ impl Interpreter {
         Interpreter { reader: BufReader::new(reader), writer, live, next_id: 1, path }
     }
 
-    /// Sends `code` and waits for the answer; on a timeout, a death or a broken answer the
-    /// interpreter is killed before this returns.
-    pub async fn call(&mut self, code: &str, limits: &CallLimits) -> CallOutcome {
+    /// Sends `code` and waits for the answer, passing what the cell shows meanwhile to `tap`;
+    /// on a timeout, a death or a broken answer the interpreter is killed before this returns.
+    pub async fn call(&mut self, code: &str, limits: &CallLimits, tap: Option<&Tap>) -> CallOutcome {
         let id = self.next_id;
         self.next_id += 1;
         let request = serde_json::json!({
@@ -108,6 +158,8 @@ impl Interpreter {
             "code": code,
             "max_output": limits.max_output,
             "max_value": limits.max_value,
+            // Output chunks are sent as they come only when somebody listens.
+            "live": tap.is_some(),
         });
         let mut line = request.to_string().into_bytes();
         line.push(b'\n');
@@ -116,9 +168,15 @@ impl Interpreter {
         let cap = 6 * (2 * limits.max_output + limits.max_value) + (1 << 20);
         let kill = self.live.cancel.clone();
         let (writer, reader) = (&mut self.writer, &mut self.reader);
-        let exchange = async move {
+        let mut events = Events { tap, results: Vec::new(), budget: cap };
+        let exchange = async {
             writer.write_all(&line).await.map_err(|e| format!("cannot send the cell: {e}"))?;
-            read_line(reader, cap).await
+            loop {
+                match read_line(reader, cap).await? {
+                    Some(raw) if raw.starts_with(EVENT_PREFIX) => events.take(&raw)?,
+                    other => return Ok(other),
+                }
+            }
         };
         // The session's end cancels the sandbox's token too: the answer then breaks off, and
         // the call reports the interpreter gone.
@@ -129,7 +187,10 @@ impl Interpreter {
         }
         match answer {
             Ok(Some(raw)) => match serde_json::from_slice::<CellReply>(&raw) {
-                Ok(reply) if reply.id == id => CallOutcome::Reply(reply),
+                Ok(mut reply) if reply.id == id => {
+                    reply.results = events.results;
+                    CallOutcome::Reply(reply)
+                }
                 Ok(reply) => {
                     let why = format!("the interpreter answered request {} instead of {id}", reply.id);
                     CallOutcome::Died(why, self.kill().await)

@@ -8,11 +8,12 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::cell;
-use super::interpreter::{CallLimits, CallOutcome, Interpreter, Slot};
+use super::interpreter::{CallLimits, Interpreter, Slot};
 use super::registry::{Registry, Session, SessionStats};
 use super::{NewSession, SessionConfig, SessionInfo};
 use crate::executions::Executions;
 use crate::recorder::now_ms;
+use crate::rich::Tap;
 use crate::sandboxes::Sandboxes;
 use crate::spec::{self, SpecParts};
 use crate::warm::{self, Pool};
@@ -56,6 +57,13 @@ pub struct SessionResult {
     pub interpreter_restarted: bool,
     /// A human explanation of `interpreter_restarted` or of a timeout or crash in this call.
     pub note: Option<String>,
+    /// What the cell displayed, as a notebook shows it: a MIME bundle for each `display(...)`
+    /// and figure shown (`is_main_result: false`), in order, and one for the value of the
+    /// cell's last expression (`is_main_result: true`). Empty for shell calls.
+    pub results: Vec<crate::RichResult>,
+    /// The interpreter's count of the cells it has run, this one included (a notebook's
+    /// `In [n]`); a new interpreter counts from 1. Null for shell calls.
+    pub execution_count: Option<u64>,
 }
 
 /// The sessions of the service, and what their calls run with.
@@ -78,6 +86,7 @@ struct Cell<'a> {
     slot: &'a mut Slot,
     /// Why the previous interpreter was lost, when this call started a new one.
     restarted: Option<String>,
+    tap: Option<Tap>,
 }
 
 impl Sessions {
@@ -134,8 +143,9 @@ impl Sessions {
         Ok(session.info())
     }
 
-    /// Runs one cell in the session's interpreter of its language (starting one when needed).
-    pub async fn call(&self, call: SessionCall) -> Result<SessionResult, ExecuteError> {
+    /// Runs one cell in the session's interpreter of its language (starting one when needed),
+    /// passing what it shows meanwhile to `tap`.
+    pub async fn call(&self, call: SessionCall, tap: Option<Tap>) -> Result<SessionResult, ExecuteError> {
         let (session, _busy) = self.registry.get(&call.session_id, &call.tenant_id)?;
         // Once the daemon drains, its sessions take no new calls: they end with it.
         self.accepting()?;
@@ -143,7 +153,7 @@ impl Sessions {
         let (timeout_ms, max_output) = self.call_limits(&session, &call)?;
         self.registry.reused();
         if call.language == Language::Shell {
-            return self.shell(&session, call, timeout_ms, max_output).await;
+            return self.shell(&session, call, timeout_ms, max_output, tap).await;
         }
         let slot = session.slot(call.language);
         let mut slot = slot.lock().await;
@@ -162,7 +172,7 @@ impl Sessions {
             max_value: self.sandboxes.config.limits.max_return_value_bytes,
         };
         let execution_id = format!("{}-{}", session.id, uuid::Uuid::new_v4().simple());
-        let cell = Cell { execution_id, timeout_ms, limits, slot: &mut slot, restarted };
+        let cell = Cell { execution_id, timeout_ms, limits, slot: &mut slot, restarted, tap };
         self.run_cell(&session, &call, cell).await
     }
 
@@ -218,12 +228,14 @@ impl Sessions {
         let before = artifacts::snapshot(&session.workspace);
         let path = interpreter.path;
         let started = Instant::now();
-        let outcome = interpreter.call(&call.code, &cell.limits).await;
+        let outcome = interpreter.call(&call.code, &cell.limits, cell.tap.as_ref()).await;
         let wall_ms = started.elapsed().as_secs_f64() * 1000.0;
         let changed = artifacts::changed_since(&session.workspace, &before);
         let Cell { execution_id, timeout_ms, slot, mut restarted, .. } = cell;
-        let ended = Ended { execution_id, timeout_ms, wall_ms, changed };
-        let (mut result, display, note) = settle(session, call.language, outcome, ended, slot, &mut restarted)?;
+        let ended = cell::Ended { execution_id, timeout_ms, wall_ms, changed };
+        let cancelled = session.cancel.is_cancelled();
+        let settled = cell::settle(call.language, outcome, ended, slot, &mut restarted, cancelled)?;
+        let cell::Settled { mut result, display, results, execution_count, note } = settled;
         let language = call.language.name();
         // The interpreter's sandbox was built like a one-shot run's: the same layers.
         result.isolation = self.sandboxes.active_layers.clone();
@@ -239,6 +251,8 @@ impl Sessions {
             display,
             interpreter_restarted,
             note,
+            results,
+            execution_count,
         })
     }
 
@@ -249,6 +263,7 @@ impl Sessions {
         call: SessionCall,
         timeout_ms: u64,
         max_output: u64,
+        tap: Option<Tap>,
     ) -> Result<SessionResult, ExecuteError> {
         let request = ExecutionRequest {
             execution_id: format!("{}-{}", session.id, uuid::Uuid::new_v4().simple()),
@@ -266,7 +281,7 @@ impl Sessions {
             scope: session.scope.clone(),
             warm: true,
         };
-        let result = self.executions.execute(request).await?;
+        let result = self.executions.execute(request, tap).await?;
         Ok(SessionResult {
             result,
             session_id: session.id.clone(),
@@ -274,6 +289,8 @@ impl Sessions {
             display: None,
             interpreter_restarted: false,
             note: None,
+            results: Vec::new(),
+            execution_count: None,
         })
     }
 
@@ -373,56 +390,4 @@ impl Sessions {
         self.sandboxes.workspaces.remove_persistent(&session.workspace_name);
         tracing::info!(session_id = %session.id, "session ended");
     }
-}
-
-/// How a cell ended, besides its outcome.
-struct Ended {
-    execution_id: String,
-    timeout_ms: u64,
-    wall_ms: f64,
-    changed: Vec<crate::Artifact>,
-}
-
-/// The result, display and note of a cell's outcome; a slot whose interpreter timed out or
-/// died learns why it is lost. An interpreter that could not start is the call's error.
-fn settle(
-    session: &Session,
-    language: Language,
-    outcome: CallOutcome,
-    ended: Ended,
-    slot: &mut Slot,
-    restarted: &mut Option<String>,
-) -> Result<(ExecutionResult, Option<String>, Option<String>), ExecuteError> {
-    let Ended { execution_id, timeout_ms, wall_ms, changed } = ended;
-    let language = language.name();
-    Ok(match outcome {
-        CallOutcome::Reply(mut reply) => {
-            let display = reply.display.take();
-            (cell::answered(execution_id, reply, wall_ms, changed), display, None)
-        }
-        CallOutcome::TimedOut => {
-            slot.live = None;
-            let secs = timeout_ms as f64 / 1000.0;
-            slot.lost = Some(format!("the previous {language} interpreter timed out after {secs} s and was killed"));
-            let message = format!(
-                "the cell did not finish within {secs} s: the session's {language} interpreter was killed, \
-                 and the next call starts a new one (variables are lost; the workspace's files remain)"
-            );
-            (cell::timed_out(execution_id, &message, wall_ms, changed), None, Some(message))
-        }
-        CallOutcome::Died(why, output) => {
-            slot.live = None;
-            if let Some(sandbox::Outcome::SetupFailed { stage, message }) = output.as_ref().map(|o| &o.report.outcome) {
-                slot.lost = restarted.take();
-                return Err(ExecuteError::Sandbox { stage: stage.clone(), message: message.clone() });
-            }
-            slot.lost = Some(format!("the previous {language} interpreter died ({why})"));
-            let message = format!(
-                "the session's {language} interpreter died during the cell ({why}); the next call starts a new \
-                 one (variables are lost; the workspace's files remain)"
-            );
-            let cancelled = session.cancel.is_cancelled();
-            (cell::died(execution_id, &message, output.as_ref(), cancelled, wall_ms, changed), None, Some(message))
-        }
-    })
 }

@@ -11,7 +11,7 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use executor::{ExecuteError, Language, SessionCall, SessionResult};
+use executor::{ExecuteError, Language, LiveEvent, SessionCall, SessionResult, Tap};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
@@ -156,25 +156,56 @@ fn with_env(context: &Context, code: &str, vars: &BTreeMap<String, String>) -> S
     }
 }
 
+/// What of a cell was already sent as it came.
+#[derive(Debug, Default, Clone, Copy)]
+struct Sent {
+    stdout: usize,
+    stderr: usize,
+    results: usize,
+}
+
+fn live_line(event: LiveEvent, sent: &mut Sent) -> Value {
+    match event {
+        LiveEvent::Stdout(text) => {
+            sent.stdout += text.len();
+            json!({ "type": "stdout", "text": text, "timestamp": now() })
+        }
+        LiveEvent::Stderr(text) => {
+            sent.stderr += text.len();
+            json!({ "type": "stderr", "text": text, "timestamp": now() })
+        }
+        LiveEvent::Result(result) => {
+            sent.results += 1;
+            super::results::line(&result.data, result.is_main_result)
+        }
+    }
+}
+
 async fn run(state: Arc<AppState>, sandbox: Arc<Sandbox>, call: SessionCall, tx: mpsc::Sender<Value>) {
+    let (tap, mut events) = Tap::channel();
     // The cell runs to its end whether or not the client stays.
     let mut cell = tokio::spawn({
         let service = Arc::clone(&state.service);
-        async move { service.session_execute(call).await }
+        async move { service.session_execute_streaming(call, tap).await }
     });
+    let mut sent = Sent::default();
     let outcome = loop {
-        tokio::select! {
+        let line = tokio::select! {
             joined = &mut cell => break joined.unwrap_or_else(|e| Err(ExecuteError::Internal(e.to_string()))),
-            _ = tokio::time::sleep(KEEPALIVE) => { let _ = tx.send(json!({ "type": "keepalive" })).await; }
-        }
+            Some(event) = events.recv() => live_line(event, &mut sent),
+            _ = tokio::time::sleep(KEEPALIVE) => json!({ "type": "keepalive" }),
+        };
+        let _ = tx.send(line).await;
     };
-    let lines = match outcome {
-        Ok(result) => lines_of(&result),
+    let mut lines: Vec<Value> =
+        std::iter::from_fn(|| events.try_recv().ok()).map(|e| live_line(e, &mut sent)).collect();
+    lines.extend(match outcome {
+        Ok(result) => lines_of(&result, sent),
         Err(ExecuteError::SessionNotFound(_)) => {
             vec![error_line("SandboxError", &format!("The sandbox {} was not found", sandbox.id))]
         }
         Err(e) => vec![error_line(e.kind(), &e.to_string())],
-    };
+    });
     for line in lines.into_iter().chain([json!({ "type": "end_of_execution" })]) {
         if tx.send(line).await.is_err() {
             return;
@@ -190,16 +221,17 @@ fn now() -> String {
     humantime::format_rfc3339_micros(std::time::SystemTime::now()).to_string()
 }
 
-/// The lines of a finished cell: its output, its results, its error.
-fn lines_of(result: &SessionResult) -> Vec<Value> {
+/// The lines of a finished cell not sent as they came: its output, its results, its error.
+fn lines_of(result: &SessionResult, sent: Sent) -> Vec<Value> {
     let mut lines = Vec::new();
     let run = &result.result;
-    for (kind, text) in [("stdout", &run.stdout), ("stderr", &run.stderr)] {
-        if !text.is_empty() {
-            lines.push(json!({ "type": kind, "text": text, "timestamp": now() }));
+    for (kind, text, sent) in [("stdout", &run.stdout, sent.stdout), ("stderr", &run.stderr, sent.stderr)] {
+        match text.get(sent..) {
+            Some(rest) if !rest.is_empty() => lines.push(json!({ "type": kind, "text": rest, "timestamp": now() })),
+            _ => {}
         }
     }
-    lines.extend(super::results::of(result));
+    lines.extend(super::results::of(result).into_iter().skip(sent.results));
     if let Some(error) = &run.error {
         let traceback = if error.traceback.is_empty() {
             format!("{}: {}", error.kind, error.message)

@@ -12,7 +12,7 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use executor::{ExecuteError, ExecutionResult, ExecutionStatus, SessionCommand};
+use executor::{ExecuteError, ExecutionResult, ExecutionStatus, LiveEvent, SessionCommand, Tap};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
@@ -137,12 +137,14 @@ fn start(
     env_vars.insert("USER".into(), "user".into());
     let timeout_secs = header_number(headers, "connect-timeout-ms").filter(|ms| *ms > 0).map(|ms| ms as f64 / 1000.0);
     let keepalive = header_number(headers, "keepalive-ping-interval").filter(|s| *s > 0).unwrap_or(DEFAULT_KEEPALIVE);
+    let (tap, events) = Tap::channel();
     let call = SessionCommand {
         session_id: sandbox.id.clone(),
         tenant_id: sandbox.tenant.clone(),
         command,
         env_vars,
         timeout_secs,
+        tap: Some(tap),
     };
     let pid = sandbox.new_pid();
     let mut config = message["process"].clone();
@@ -158,9 +160,9 @@ fn start(
             let service = Arc::clone(&state.service);
             async move { service.session_command(call).await }
         });
-        let outcome = with_keepalives(run, &tx, Duration::from_secs(keepalive)).await;
+        let (outcome, sent) = relay(run, events, &tx, Duration::from_secs(keepalive)).await;
         sandbox.ended(pid);
-        for item in finish(outcome, timeout_secs) {
+        for item in finish(outcome, timeout_secs, sent) {
             if tx.send(item).await.is_err() {
                 break;
             }
@@ -169,25 +171,60 @@ fn start(
     Ok(connect::stream(rx))
 }
 
-async fn with_keepalives(
+/// Bytes of stdout and stderr already sent as the command wrote them.
+#[derive(Debug, Default, Clone, Copy)]
+struct Sent {
+    stdout: usize,
+    stderr: usize,
+}
+
+fn data(name: &str, text: &str) -> Item {
+    let b64 = base64::engine::general_purpose::STANDARD.encode(text.as_bytes());
+    Item::Message(json!({ "event": { "data": { name: b64 } } }))
+}
+
+/// Sends the command's output as it comes, and a keepalive after each `every` of silence,
+/// until it ends.
+async fn relay(
     mut run: tokio::task::JoinHandle<Result<ExecutionResult, ExecuteError>>,
+    mut events: mpsc::UnboundedReceiver<LiveEvent>,
     tx: &mpsc::Sender<Item>,
     every: Duration,
-) -> Result<ExecutionResult, ExecuteError> {
-    loop {
-        tokio::select! {
+) -> (Result<ExecutionResult, ExecuteError>, Sent) {
+    let mut sent = Sent::default();
+    let outcome = loop {
+        let item = tokio::select! {
             joined = &mut run => {
-                return joined.unwrap_or_else(|e| Err(ExecuteError::Internal(format!("the command failed: {e}"))));
+                break joined.unwrap_or_else(|e| Err(ExecuteError::Internal(format!("the command failed: {e}"))));
             }
-            _ = tokio::time::sleep(every) => {
-                let _ = tx.send(Item::Message(json!({ "event": { "keepalive": {} } }))).await;
+            Some(event) = events.recv() => match event {
+                LiveEvent::Stdout(text) => { sent.stdout += text.len(); data("stdout", &text) }
+                LiveEvent::Stderr(text) => { sent.stderr += text.len(); data("stderr", &text) }
+                LiveEvent::Result(_) => continue,
+            },
+            _ = tokio::time::sleep(every) => Item::Message(json!({ "event": { "keepalive": {} } })),
+        };
+        let _ = tx.send(item).await;
+    };
+    while let Ok(event) = events.try_recv() {
+        let item = match event {
+            LiveEvent::Stdout(text) => {
+                sent.stdout += text.len();
+                data("stdout", &text)
             }
-        }
+            LiveEvent::Stderr(text) => {
+                sent.stderr += text.len();
+                data("stderr", &text)
+            }
+            LiveEvent::Result(_) => continue,
+        };
+        let _ = tx.send(item).await;
     }
+    (outcome, sent)
 }
 
 /// The stream's last messages for how the command ended.
-fn finish(outcome: Result<ExecutionResult, ExecuteError>, timeout_secs: Option<f64>) -> Vec<Item> {
+fn finish(outcome: Result<ExecutionResult, ExecuteError>, timeout_secs: Option<f64>, sent: Sent) -> Vec<Item> {
     let result = match outcome {
         Ok(result) => result,
         Err(ExecuteError::SessionNotFound(id)) => {
@@ -200,11 +237,12 @@ fn finish(outcome: Result<ExecutionResult, ExecuteError>, timeout_secs: Option<f
         let message = format!("the command did not finish within {secs} and was killed");
         return vec![Item::End(Some(ConnectError::new("deadline_exceeded", message)))];
     }
-    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s.as_bytes());
     let mut items = Vec::new();
-    for (name, text) in [("stdout", &result.stdout), ("stderr", &result.stderr)] {
-        if !text.is_empty() {
-            items.push(Item::Message(json!({ "event": { "data": { name: b64(text) } } })));
+    // What was not sent as it came (all of it when the run streams nothing).
+    for (name, text, sent) in [("stdout", &result.stdout, sent.stdout), ("stderr", &result.stderr, sent.stderr)] {
+        match text.get(sent..) {
+            Some(rest) if !rest.is_empty() => items.push(data(name, rest)),
+            _ => {}
         }
     }
     let killed = result.status == ExecutionStatus::Killed;

@@ -5,8 +5,12 @@
 use executor::SessionResult;
 use serde_json::{json, Map, Value};
 
-/// The `result` lines of a cell.
+/// The `result` lines of a cell: its MIME bundles, or its display text when the interpreter
+/// gave none.
 pub fn of(result: &SessionResult) -> Vec<Value> {
+    if !result.results.is_empty() {
+        return result.results.iter().map(|r| line(&r.data, r.is_main_result)).collect();
+    }
     match &result.display {
         Some(text) => vec![line(&mime_bundle_of_text(text), true)],
         None => Vec::new(),
