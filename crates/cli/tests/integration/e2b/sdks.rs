@@ -39,7 +39,7 @@ async fn e2b_python_sdk_runs_the_whole_workflow() {
     let out = run_script(&daemon, &dir.join("venv/bin/python"), &[&script("workflow.py")], daemon.state.path()).await;
     check_common(&out);
     assert_eq!(out["string"], "abc", "{out}");
-    assert_eq!(out["stdout"], serde_json::json!(["printed\n"]), "{out}");
+    assert_eq!(out["stdout"], "printed\n", "{out}");
     assert_eq!(out["read_by_command"], "written by files", "{out}");
     assert_eq!(out["read_by_code"], "written by files", "{out}");
     assert_eq!(out["binary"], true, "{out}");

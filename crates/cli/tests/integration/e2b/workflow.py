@@ -32,7 +32,7 @@ out["frame_html"] = [("<table" in r.html) for r in frame.results if r.html]
 error = sbx.run_code("def f():\n    return 1 / 0\nf()").error
 out["error"] = {"name": error.name, "value": error.value, "traceback": error.traceback}
 printed = sbx.run_code("print('printed')")
-out["stdout"] = printed.logs.stdout
+out["stdout"] = "".join(printed.logs.stdout)
 out["js"] = sbx.run_code("const y = 20; y * 2 + 2", language="js").text
 
 sbx.files.write("/home/user/a.txt", "written by files")
