@@ -34,6 +34,8 @@ pub struct ExecutionRequest {
     pub scope: Option<String>,
     /// Whether a pre-started sandbox may serve the run (when one matches it).
     pub warm: bool,
+    /// Whether the workspace also shows as `/home/user` (E2B sandboxes' commands).
+    pub home_alias: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

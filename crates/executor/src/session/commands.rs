@@ -47,6 +47,7 @@ impl Sessions {
             tenant_id: session.tenant.clone(),
             scope: session.scope.clone(),
             warm: true,
+            home_alias: true,
         };
         self.executions.execute(request, command.tap).await
     }

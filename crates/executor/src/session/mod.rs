@@ -66,6 +66,9 @@ pub struct NewSession {
     pub template: crate::Template,
     /// Idle seconds; `None`: the default.
     pub ttl_secs: Option<u64>,
+    /// Whether the session's sandboxes also show its workspace as `/home/user`, with
+    /// `HOME` there (E2B sandboxes).
+    pub home_alias: bool,
 }
 
 /// A live session as `GET /sessions` shows it.

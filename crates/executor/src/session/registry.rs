@@ -43,6 +43,8 @@ pub(crate) struct Session {
     pub workspace: PathBuf,
     /// Cancelled when the session ends: kills every interpreter of it.
     pub cancel: CancellationToken,
+    /// Whether its sandboxes also show the workspace as `/home/user` (E2B sandboxes).
+    pub home_alias: bool,
     usage: Mutex<(Instant, SystemTime)>,
     busy: AtomicUsize,
     interpreters: Mutex<HashMap<Language, Arc<tokio::sync::Mutex<Slot>>>>,
@@ -85,6 +87,7 @@ impl Session {
             workspace_name,
             workspace,
             cancel,
+            home_alias: false,
             usage: Mutex::new(now),
             busy: AtomicUsize::new(0),
             interpreters: Mutex::new(HashMap::new()),

@@ -124,7 +124,7 @@ impl Sessions {
         let workspace_name = format!("live-{id}");
         let workspaces = &self.sandboxes.workspaces;
         let workspace = workspaces.prepare(&WorkspaceChoice::Persistent(workspace_name.clone()), &id)?;
-        let session = Arc::new(Session::new(
+        let mut session = Session::new(
             id,
             new.tenant_id,
             new.scope,
@@ -134,7 +134,9 @@ impl Sessions {
             workspace_name,
             workspace.path,
             self.sandboxes.cancel.child_token(),
-        ));
+        );
+        session.home_alias = new.home_alias;
+        let session = Arc::new(session);
         if let Err(e) = self.registry.insert(Arc::clone(&session)) {
             workspaces.remove_persistent(&session.workspace_name);
             return Err(e);
@@ -280,6 +282,7 @@ impl Sessions {
             tenant_id: session.tenant.clone(),
             scope: session.scope.clone(),
             warm: true,
+            home_alias: session.home_alias,
         };
         let result = self.executions.execute(request, tap).await?;
         Ok(SessionResult {
@@ -321,20 +324,28 @@ impl Sessions {
             .ok_or_else(|| ExecuteError::invalid("language", format!("{} keeps no interpreter", language.name())))?;
         let template = (session.template.language == language).then_some(&session.template);
         let limits = validate::limits_with_template(RequestedLimits::default(), template, &config.limits);
-        Ok(spec::sandbox_spec(
+        let mut env_vars = std::collections::BTreeMap::new();
+        if session.home_alias {
+            env_vars.insert("HOME".to_string(), spec::rootfs::HOME_USER.to_string());
+        }
+        let mut spec = spec::sandbox_spec(
             config,
             &self.sandboxes.cgroups,
             SpecParts {
                 launch,
                 environment,
                 workspace: &session.workspace,
-                env_vars: &Default::default(),
+                env_vars: &env_vars,
                 limits: &limits,
                 // The interpreter lives as long as the session may.
                 wall_time_ms: self.registry.config.max_lifetime_secs.saturating_mul(1000),
                 stdin: String::new(),
             },
-        ))
+        );
+        if session.home_alias {
+            spec::alias_home(&mut spec);
+        }
+        Ok(spec)
     }
 
     /// Ends the session `id` of `tenant`: its interpreters are killed, its workspace removed.

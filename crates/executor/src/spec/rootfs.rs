@@ -25,8 +25,8 @@ const ETC_FROM_HOST: [&str; 11] = [
 ];
 
 pub const WORKSPACE: &str = "/workspace";
-/// The workspace under the name E2B's sandboxes give it (a symlink to [`WORKSPACE`]), so
-/// code written for them finds its files at `/home/user`.
+/// The workspace under the name E2B's sandboxes give it (a symlink to [`WORKSPACE`]) in the
+/// sandboxes that ask for it ([`super::alias_home`]).
 pub const HOME_USER: &str = "/home/user";
 
 pub struct RootfsOptions<'a> {
@@ -67,7 +67,6 @@ pub fn mounts(options: RootfsOptions<'_>) -> Vec<Mount> {
         writable: true,
         optional: false,
     });
-    mounts.push(Mount::Symlink { link_target: WORKSPACE.into(), target: HOME_USER.into() });
     mounts.extend(options.run_files.into_iter().map(|(target, contents)| Mount::File {
         target,
         contents,

@@ -123,6 +123,7 @@ pub async fn create(State(state): State<Arc<AppState>>, headers: HeaderMap, body
         template,
         // The sandbox ends at its end time, however idle: the reaper below kills it then.
         ttl_secs: Some(config.max_ttl_secs),
+        home_alias: true,
     };
     let session = state.service.create_session(new).await?;
     let sandbox = Arc::new(Sandbox::new(NewSandbox {

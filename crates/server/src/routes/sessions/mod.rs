@@ -134,7 +134,7 @@ pub async fn create(
     let tenant_id = tenant::of(&headers, body.tenant_id)?;
     let scope = body.scope.map(check_scope).transpose()?;
     let template = state.service.templates().get(body.template.as_deref().unwrap_or("default"))?;
-    let new = NewSession { tenant_id, scope, template, ttl_secs: body.ttl };
+    let new = NewSession { tenant_id, scope, template, ttl_secs: body.ttl, home_alias: false };
     let session = state.service.create_session(new).await?;
     let created = SessionCreated { status: "success".into(), session };
     Ok((StatusCode::CREATED, Json(created)).into_response())
