@@ -10,14 +10,27 @@ impl ExecutionService {
         self.sessions.run_command(command).await
     }
 
-    /// Kills the session's interpreter of `language`: the next cell starts a fresh one.
+    /// Kills the session's interpreter of `language` (of the named context `context`): the
+    /// next cell there starts a fresh one.
     pub async fn restart_session_interpreter(
         &self,
         id: &str,
         tenant: &str,
         language: Language,
+        context: Option<&str>,
     ) -> Result<(), ExecuteError> {
-        self.sessions.restart_interpreter(id, tenant, language).await
+        self.sessions.restart_interpreter(id, tenant, language, context).await
+    }
+
+    /// Ends the session's named context `context` of `language`: its interpreter is killed.
+    pub async fn drop_session_context(
+        &self,
+        id: &str,
+        tenant: &str,
+        context: &str,
+        language: Language,
+    ) -> Result<(), ExecuteError> {
+        self.sessions.drop_context(id, tenant, context, language).await
     }
 
     /// What is at `path` of the session's workspace (the workspace itself when empty).

@@ -54,16 +54,42 @@ impl Sessions {
 }
 
 impl Sessions {
-    /// Kills the session's interpreter of `language`, if it has one: the next cell of that
-    /// language starts a fresh one.
-    pub async fn restart_interpreter(&self, id: &str, tenant: &str, language: Language) -> Result<(), ExecuteError> {
+    /// Kills the session's interpreter of `language` (of the named context `context`), if it
+    /// has one: the next cell there starts a fresh one.
+    pub async fn restart_interpreter(
+        &self,
+        id: &str,
+        tenant: &str,
+        language: Language,
+        context: Option<&str>,
+    ) -> Result<(), ExecuteError> {
         let (session, _busy) = self.registry.get(id, tenant)?;
-        let slot = session.slot(language);
+        let slot = match context {
+            Some(name) => session.context_slot(name, language),
+            None => session.slot(language),
+        };
         let mut slot = slot.lock().await;
         if let Some(mut interpreter) = slot.live.take() {
             interpreter.kill().await;
         }
         slot.lost = None;
+        Ok(())
+    }
+
+    /// Ends the named context `context` of `language`: its interpreter is killed.
+    pub async fn drop_context(
+        &self,
+        id: &str,
+        tenant: &str,
+        context: &str,
+        language: Language,
+    ) -> Result<(), ExecuteError> {
+        let (session, _busy) = self.registry.get(id, tenant)?;
+        if let Some(slot) = session.take_context(context, language) {
+            if let Some(mut interpreter) = slot.lock().await.live.take() {
+                interpreter.kill().await;
+            }
+        }
         Ok(())
     }
 }

@@ -37,6 +37,9 @@ pub struct SessionCall {
     /// Seconds; `None`: the template's default.
     pub timeout_secs: Option<f64>,
     pub max_output_bytes: Option<u64>,
+    /// A named interpreter of the session (with variables of its own) instead of the one of
+    /// its language; created on first use.
+    pub context: Option<String>,
 }
 
 /// A session call's result: a one-shot run's fields plus the notebook's.
@@ -157,7 +160,10 @@ impl Sessions {
         if call.language == Language::Shell {
             return self.shell(&session, call, timeout_ms, max_output, tap).await;
         }
-        let slot = session.slot(call.language);
+        let slot = match &call.context {
+            Some(name) => session.context_slot(name, call.language),
+            None => session.slot(call.language),
+        };
         let mut slot = slot.lock().await;
         // Destroyed while this call waited for its turn.
         if session.ended() {

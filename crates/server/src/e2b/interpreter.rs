@@ -87,12 +87,19 @@ pub async fn list_contexts(Plane(sandbox): Plane) -> Json<Vec<Value>> {
     Json(sandbox.list_contexts().iter().map(context_json).collect())
 }
 
-/// `DELETE /contexts/{id}`.
-pub async fn delete_context(Plane(sandbox): Plane, Path(id): Path<String>) -> Result<StatusCode, TextError> {
-    match sandbox.remove_context(&id) {
-        true => Ok(StatusCode::NO_CONTENT),
-        false => Err(text(StatusCode::NOT_FOUND, format!("context {id} not found"))),
+/// `DELETE /contexts/{id}`: the context and its interpreter end.
+pub async fn delete_context(
+    State(state): State<Arc<AppState>>,
+    Plane(sandbox): Plane,
+    Path(id): Path<String>,
+) -> Result<StatusCode, TextError> {
+    let context = sandbox.context(&id).ok_or_else(|| text(StatusCode::NOT_FOUND, format!("context {id} not found")))?;
+    sandbox.remove_context(&id);
+    if let Some(name) = context.interpreter() {
+        let ended = state.service.drop_session_context(&sandbox.id, &sandbox.tenant, name, context.language).await;
+        ended.map_err(|e| text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     }
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// `POST /contexts/{id}/restart`: the context's interpreter starts afresh.
@@ -102,7 +109,11 @@ pub async fn restart_context(
     Path(id): Path<String>,
 ) -> Result<StatusCode, TextError> {
     let context = sandbox.context(&id).ok_or_else(|| text(StatusCode::NOT_FOUND, format!("context {id} not found")))?;
-    match state.service.restart_session_interpreter(&sandbox.id, &sandbox.tenant, context.language).await {
+    let service = &state.service;
+    match service
+        .restart_session_interpreter(&sandbox.id, &sandbox.tenant, context.language, context.interpreter())
+        .await
+    {
         Ok(()) => Ok(StatusCode::NO_CONTENT),
         Err(e) => Err(text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
     }
@@ -137,6 +148,7 @@ pub async fn execute(
         code,
         timeout_secs: Some(timeout),
         max_output_bytes: None,
+        context: context.interpreter().map(str::to_owned),
     };
     let (tx, rx) = mpsc::channel::<Value>(16);
     let _ = tx.try_send(json!({ "type": "number_of_executions", "execution_count": count }));
@@ -144,15 +156,28 @@ pub async fn execute(
     Ok(ndjson(rx))
 }
 
-/// The cell, preceded by what sets the environment variables it runs with.
+/// The cell, preceded by what sets the environment variables it runs with and, in a context
+/// of its own, its working directory.
 fn with_env(context: &Context, code: &str, vars: &BTreeMap<String, String>) -> String {
-    if vars.is_empty() {
-        return code.to_string();
+    let mut prelude = String::new();
+    let python = context.language == Language::Python;
+    if !vars.is_empty() {
+        let vars = serde_json::to_string(vars).unwrap_or_else(|_| "{}".into());
+        prelude += &match python {
+            true => format!("__import__('os').environ.update({vars}); "),
+            false => format!("Object.assign(process.env, {vars}); "),
+        };
     }
-    let vars = serde_json::to_string(vars).unwrap_or_else(|_| "{}".into());
-    match context.language {
-        Language::Python => format!("__import__('os').environ.update({vars})\n{code}"),
-        _ => format!("Object.assign(process.env, {vars});\n{code}"),
+    if context.interpreter().is_some() && context.cwd != "/home/user" {
+        let cwd = serde_json::to_string(&context.cwd).unwrap_or_default();
+        prelude += &match python {
+            true => format!("__import__('os').chdir({cwd}); "),
+            false => format!("process.chdir({cwd}); "),
+        };
+    }
+    match prelude.is_empty() {
+        true => code.to_string(),
+        false => format!("{prelude}\n{code}"),
     }
 }
 

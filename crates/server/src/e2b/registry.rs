@@ -23,6 +23,14 @@ pub struct Context {
     pub executions: u64,
 }
 
+impl Context {
+    /// The name of its own interpreter in the session, for a context created explicitly; a
+    /// language's default context uses the language's interpreter.
+    pub fn interpreter(&self) -> Option<&str> {
+        (self.id != self.language.name()).then_some(self.id.as_str())
+    }
+}
+
 /// One E2B sandbox: a session of the service (same id) and its E2B attributes.
 pub struct Sandbox {
     pub id: String,

@@ -42,6 +42,13 @@ async fn e2b_python_sdk_runs_the_whole_workflow() {
     assert_eq!(out["stdout"], "printed\n", "{out}");
     assert_eq!(out["read_by_command"], "written by files", "{out}");
     assert_eq!(out["read_by_code"], "written by files", "{out}");
+    // A context of its own has variables of its own; the default context keeps its own.
+    assert_eq!(out["context_x"], "own", "{out}");
+    assert_eq!(out["default_x_after_context"], "41", "{out}");
+    assert_eq!(out["contexts_listed"], true, "{out}");
+    assert_eq!(out["context_after_restart"], "NameError", "{out}");
+    assert_eq!(out["context_removed"], false, "{out}");
+    assert!(out["removed_context_run"].is_string(), "{out}");
     assert_eq!(out["binary"], true, "{out}");
     assert_eq!(out["made_again"], false, "{out}");
     assert_eq!(out["listed"], serde_json::json!([["e", "dir"], ["f.txt", "file"]]), "{out}");

@@ -35,6 +35,17 @@ printed = sbx.run_code("print('printed')")
 out["stdout"] = "".join(printed.logs.stdout)
 out["js"] = sbx.run_code("const y = 20; y * 2 + 2", language="js").text
 
+context = sbx.create_code_context(cwd="/home/user")
+sbx.run_code("x = 'own'", context=context)
+out["context_x"] = sbx.run_code("x", context=context).text
+out["default_x_after_context"] = sbx.run_code("x").text
+out["contexts_listed"] = context.id in [c.id for c in sbx.list_code_contexts()]
+sbx.restart_code_context(context)
+out["context_after_restart"] = sbx.run_code("x", context=context).error.name
+sbx.remove_code_context(context)
+out["context_removed"] = context.id in [c.id for c in sbx.list_code_contexts()]
+out["removed_context_run"] = failure(lambda: sbx.run_code("1", context=context))
+
 sbx.files.write("/home/user/a.txt", "written by files")
 out["read"] = sbx.files.read("/home/user/a.txt")
 out["read_by_command"] = sbx.commands.run("cat /home/user/a.txt").stdout

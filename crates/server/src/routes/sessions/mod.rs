@@ -177,6 +177,7 @@ pub async fn execute(
         code: body.code,
         timeout_secs: body.timeout,
         max_output_bytes: body.limits.and_then(|l| l.max_output_bytes),
+        context: None,
     };
     // In a task of its own: a caller hanging up does not leave the interpreter mid-cell.
     let service = Arc::clone(&state.service);
