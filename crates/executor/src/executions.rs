@@ -139,7 +139,10 @@ impl Executions {
         let _turn = ticket.turn().await;
         let _tap = tap; // one-shot runs do not forward their output yet
         let language = req.language;
-        let cancel = self.sandboxes.cancel.child_token();
+        let cancel = match &req.cancel {
+            Some(session) => session.child_token(),
+            None => self.sandboxes.cancel.child_token(),
+        };
         let outcome = lifecycle::run(&self.sandboxes, &self.warm, &req, cancel).await;
         match &outcome {
             Ok(r) => {
@@ -203,6 +206,7 @@ pub(crate) async fn self_test(sandboxes: &Sandboxes) -> Result<(), String> {
         scope: None,
         warm: false,
         home_alias: false,
+        cancel: None,
     };
     let ran = lifecycle::run_with(sandboxes, &req, lifecycle::Start::Cold, CancellationToken::new()).await;
     let result = match ran {

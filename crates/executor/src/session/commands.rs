@@ -48,6 +48,7 @@ impl Sessions {
             scope: session.scope.clone(),
             warm: true,
             home_alias: true,
+            cancel: Some(session.cancel.child_token()),
         };
         self.executions.execute(request, command.tap).await
     }

@@ -289,6 +289,7 @@ impl Sessions {
             scope: session.scope.clone(),
             warm: true,
             home_alias: session.home_alias,
+            cancel: Some(session.cancel.child_token()),
         };
         let result = self.executions.execute(request, tap).await?;
         Ok(SessionResult {

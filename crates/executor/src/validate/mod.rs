@@ -102,6 +102,7 @@ pub fn build_request(draft: RequestDraft, policy: &LimitPolicy) -> Result<Execut
         scope,
         warm: draft.warm.unwrap_or(true),
         home_alias: false,
+        cancel: None,
     })
 }
 

@@ -181,6 +181,7 @@ mod tests {
             scope: None,
             warm: true,
             home_alias: false,
+            cancel: None,
         };
         req.stdin = "abc".into();
         req.workspace = WorkspaceChoice::Persistent("s".into());

@@ -60,8 +60,8 @@ async fn create(daemon: &Daemon, key: &str) -> (String, String) {
     (body["sandboxID"].as_str().unwrap().into(), body["envdAccessToken"].as_str().unwrap().into())
 }
 
-/// Runs `command` through `Process.Start`: its stdout, and its exit code.
-async fn run(daemon: &Daemon, id: &str, token: &str, command: &str) -> (String, i64) {
+/// Starts `command` through `Process.Start`: the stream's response.
+async fn start(daemon: &Daemon, id: &str, token: &str, command: &str) -> reqwest::Response {
     let message = json!({"process": {"cmd": "/bin/bash", "args": ["-l", "-c", command]}, "stdin": false});
     let payload = message.to_string().into_bytes();
     let mut body = vec![0u8];
@@ -70,12 +70,18 @@ async fn run(daemon: &Daemon, id: &str, token: &str, command: &str) -> (String, 
     let response = plane(daemon, Method::POST, "/process.Process/Start", id, token)
         .header("content-type", "application/connect+json")
         .header("connect-protocol-version", "1")
+        .header("connect-timeout-ms", "200000")
         .body(body)
         .send()
         .await
         .unwrap();
     assert_eq!(response.headers()["content-type"], "application/connect+json");
-    let bytes = response.bytes().await.unwrap();
+    response
+}
+
+/// Runs `command` through `Process.Start`: its stdout, and its exit code.
+async fn run(daemon: &Daemon, id: &str, token: &str, command: &str) -> (String, i64) {
+    let bytes = start(daemon, id, token, command).await.bytes().await.unwrap();
     let (mut stdout, mut exit, mut rest) = (Vec::new(), None, &bytes[..]);
     while rest.len() >= 5 {
         let len = u32::from_be_bytes([rest[1], rest[2], rest[3], rest[4]]) as usize;
@@ -234,4 +240,23 @@ async fn e2b_commands_that_try_to_get_out_stay_inside() {
         let body = response.text().await.unwrap();
         assert!(status >= 400 && !body.contains("root:"), "{path}: {status} {body}");
     }
+}
+
+#[tokio::test]
+async fn e2b_killing_a_sandbox_ends_its_running_commands() {
+    let Some(daemon) = common::sandboxed().await else { return };
+    let (id, token) = create(&daemon, KEY).await;
+    let mut stream = start(&daemon, &id, &token, "sleep 100; echo finished").await;
+    // The start event comes first: the command runs.
+    let first = stream.chunk().await.unwrap().expect("the stream's first message");
+    assert!(String::from_utf8_lossy(&first).contains("\"start\""), "{first:?}");
+    let killed = control(&daemon, Method::DELETE, &format!("/sandboxes/{id}"), Some(KEY)).send().await.unwrap();
+    assert_eq!(killed.status(), 204);
+    let mut rest = Vec::new();
+    while let Some(chunk) = stream.chunk().await.unwrap() {
+        rest.extend_from_slice(&chunk);
+    }
+    let text = String::from_utf8_lossy(&rest);
+    assert!(!text.contains("ZmluaXNoZWQ"), "the command ran to its end: {text}");
+    assert!(text.contains("signal: killed") || text.contains("\"error\""), "{text}");
 }

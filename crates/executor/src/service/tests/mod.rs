@@ -69,6 +69,7 @@ fn request(id: &str, tenant: &str, code: &str) -> ExecutionRequest {
         scope: None,
         warm: false,
         home_alias: false,
+        cancel: None,
     }
 }
 
