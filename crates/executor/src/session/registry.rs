@@ -29,6 +29,9 @@ pub struct SessionStats {
     pub max_sessions: u64,
 }
 
+/// An interpreter slot, locked for the length of a call.
+type SharedSlot = Arc<tokio::sync::Mutex<Slot>>;
+
 pub(crate) struct Session {
     pub id: String,
     pub tenant: String,
@@ -49,7 +52,7 @@ pub(crate) struct Session {
     busy: AtomicUsize,
     interpreters: Mutex<HashMap<Language, Arc<tokio::sync::Mutex<Slot>>>>,
     /// Interpreters of named contexts, each with variables of its own (E2B code contexts).
-    contexts: Mutex<HashMap<(String, Language), Arc<tokio::sync::Mutex<Slot>>>>,
+    contexts: Mutex<HashMap<(String, Language), SharedSlot>>,
 }
 
 /// Marks a session busy for one call: a busy session never expires, and the call's end
