@@ -21,6 +21,8 @@ pub struct SessionCommand {
     pub timeout_secs: Option<f64>,
     /// Where the command's output goes as it is written.
     pub tap: Option<crate::Tap>,
+    /// Kills the command when cancelled (the session's end kills it anyway).
+    pub kill: Option<tokio_util::sync::CancellationToken>,
 }
 
 impl Sessions {
@@ -32,6 +34,17 @@ impl Sessions {
         let timeout = command.timeout_secs.map(|t| t.clamp(policy.min_timeout_secs, policy.max_timeout_secs));
         let timeout_ms = validate::timeout_ms(timeout, validate::default_timeout_secs(None, policy), policy)?;
         self.registry.reused();
+        let cancel = session.cancel.child_token();
+        if let Some(kill) = command.kill {
+            let run = cancel.clone();
+            // Lives until the command is killed, or its kill token or the session is dropped.
+            tokio::spawn(async move {
+                tokio::select! {
+                    _ = kill.cancelled() => run.cancel(),
+                    _ = run.cancelled() => {}
+                }
+            });
+        }
         let request = ExecutionRequest {
             execution_id: format!("{}-{}", session.id, uuid::Uuid::new_v4().simple()),
             language: Language::Shell,
@@ -48,7 +61,7 @@ impl Sessions {
             scope: session.scope.clone(),
             warm: true,
             home_alias: true,
-            cancel: Some(session.cancel.child_token()),
+            cancel: Some(cancel),
         };
         self.executions.execute(request, command.tap).await
     }

@@ -66,10 +66,16 @@ pub async fn rpc(
             }))
         }
         "List" => connect::unary(list(&sandbox)),
-        "SendSignal" | "SendInput" | "CloseStdin" | "StreamInput" | "Update" => match selected(&sandbox, &message) {
+        "SendSignal" => match selected(&sandbox, &message) {
+            // Any signal ends the command: it runs in a sandbox of its own, killed whole.
+            Ok(pid) if sandbox.kill(pid) => connect::unary(json!({})),
+            Ok(_) => ConnectError::not_found("no such process").into_response(),
+            Err(e) => e.into_response(),
+        },
+        "SendInput" | "CloseStdin" | "StreamInput" | "Update" => match selected(&sandbox, &message) {
             Ok(pid) => ConnectError::new(
                 "unimplemented",
-                format!("{method} is not supported for commands (process {pid} runs to its end or its timeout)"),
+                format!("{method} is not supported: commands take no input (process {pid}; SendSignal ends it)"),
             )
             .into_response(),
             Err(e) => e.into_response(),
@@ -138,6 +144,7 @@ fn start(
     let timeout_secs = header_number(headers, "connect-timeout-ms").filter(|ms| *ms > 0).map(|ms| ms as f64 / 1000.0);
     let keepalive = header_number(headers, "keepalive-ping-interval").filter(|s| *s > 0).unwrap_or(DEFAULT_KEEPALIVE);
     let (tap, events) = Tap::channel();
+    let kill = tokio_util::sync::CancellationToken::new();
     let call = SessionCommand {
         session_id: sandbox.id.clone(),
         tenant_id: sandbox.tenant.clone(),
@@ -145,13 +152,14 @@ fn start(
         env_vars,
         timeout_secs,
         tap: Some(tap),
+        kill: Some(kill.clone()),
     };
     let pid = sandbox.new_pid();
     let mut config = message["process"].clone();
     if let Some(tag) = request.tag {
         config["tag"] = json!(tag);
     }
-    sandbox.started(pid, config);
+    sandbox.started(pid, config, kill);
     let (tx, rx) = mpsc::channel(16);
     let _ = tx.try_send(Item::Message(json!({ "event": { "start": { "pid": pid } } })));
     // In a task of its own: the command runs to its end whether or not the client stays.

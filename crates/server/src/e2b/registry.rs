@@ -13,6 +13,13 @@ use subtle::ConstantTimeEq;
 /// How often the reaper looks for sandboxes past their end.
 const REAP_EVERY: Duration = Duration::from_millis(500);
 
+/// A command running in a sandbox: its configuration as `Process.List` shows it, and what
+/// kills it.
+struct Running {
+    config: serde_json::Value,
+    kill: tokio_util::sync::CancellationToken,
+}
+
 /// A code context of a sandbox's code interpreter.
 #[derive(Debug, Clone)]
 pub struct Context {
@@ -46,7 +53,7 @@ pub struct Sandbox {
     /// The process ids handed out so far.
     next_pid: Mutex<u32>,
     /// The commands running, by pid: their configuration as `Process.List` shows it.
-    processes: Mutex<BTreeMap<u32, serde_json::Value>>,
+    processes: Mutex<BTreeMap<u32, Running>>,
 }
 
 /// What a new sandbox is made of.
@@ -102,21 +109,29 @@ impl Sandbox {
         *pid
     }
 
-    fn processes(&self) -> std::sync::MutexGuard<'_, BTreeMap<u32, serde_json::Value>> {
+    fn processes(&self) -> std::sync::MutexGuard<'_, BTreeMap<u32, Running>> {
         self.processes.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Records a running command and its configuration.
-    pub fn started(&self, pid: u32, config: serde_json::Value) {
-        self.processes().insert(pid, config);
+    /// Records a running command, its configuration and what kills it.
+    pub fn started(&self, pid: u32, config: serde_json::Value, kill: tokio_util::sync::CancellationToken) {
+        self.processes().insert(pid, Running { config, kill });
     }
 
     pub fn ended(&self, pid: u32) {
-        self.processes().remove(&pid);
+        if let Some(running) = self.processes().remove(&pid) {
+            // Ends the task that would have killed it.
+            running.kill.cancel();
+        }
     }
 
     pub fn running(&self) -> Vec<(u32, serde_json::Value)> {
-        self.processes().iter().map(|(pid, config)| (*pid, config.clone())).collect()
+        self.processes().iter().map(|(pid, running)| (*pid, running.config.clone())).collect()
+    }
+
+    /// Kills the running command `pid`; false if there is none.
+    pub fn kill(&self, pid: u32) -> bool {
+        self.processes().get(&pid).map(|running| running.kill.cancel()).is_some()
     }
 
     fn contexts(&self) -> std::sync::MutexGuard<'_, Vec<Context>> {

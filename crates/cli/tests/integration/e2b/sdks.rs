@@ -49,6 +49,12 @@ async fn e2b_python_sdk_runs_the_whole_workflow() {
     assert_eq!(out["context_after_restart"], "NameError", "{out}");
     assert_eq!(out["context_removed"], false, "{out}");
     assert!(out["removed_context_run"].is_string(), "{out}");
+    // A background command is listed, killed, and ends killed; it is gone then.
+    assert_eq!(out["listed_running"], true, "{out}");
+    assert_eq!(out["killed"], true, "{out}");
+    assert_eq!(out["killed_wait"]["stdout"], "", "{out}");
+    assert_ne!(out["killed_wait"]["code"], 0, "{out}");
+    assert_eq!(out["kill_again"], false, "{out}");
     assert_eq!(out["binary"], true, "{out}");
     assert_eq!(out["made_again"], false, "{out}");
     assert_eq!(out["listed"], serde_json::json!([["e", "dir"], ["f.txt", "file"]]), "{out}");

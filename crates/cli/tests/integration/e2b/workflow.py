@@ -69,6 +69,16 @@ try:
 except CommandExitException as e:
     out["exit"] = {"code": e.exit_code, "stderr": e.stderr}
 
+handle = sbx.commands.run("sleep 100; echo finished", background=True)
+out["listed_running"] = handle.pid in [p.pid for p in sbx.commands.list()]
+out["killed"] = sbx.commands.kill(handle.pid)
+try:
+    result = handle.wait()
+    out["killed_wait"] = {"stdout": result.stdout, "code": result.exit_code}
+except CommandExitException as e:
+    out["killed_wait"] = {"stdout": e.stdout, "code": e.exit_code}
+out["kill_again"] = sbx.commands.kill(handle.pid)
+
 listed = [s.sandbox_id for s in Sandbox.list().next_items()]
 out["listed_by_owner"] = sbx.sandbox_id in listed
 out["listed_by_other"] = sbx.sandbox_id in [s.sandbox_id for s in Sandbox.list(api_key=OTHER).next_items()]
