@@ -129,6 +129,11 @@ async fn e2b_control_plane_answers_bad_input_in_e2b_format() {
     }
     e2b_error(control(&daemon, Method::GET, "/templates", Some(KEY)), 501).await;
     e2b_error(control(&daemon, Method::PUT, "/v2/sandboxes", Some(KEY)), 405).await;
+    // The route of SDKs before 2.51, with what they send.
+    let old_route = control(&daemon, Method::POST, "/sandboxes", Some(KEY))
+        .json(&json!({"templateID": "base", "secure": true, "allow_internet_access": true, "metadata": {}}));
+    let old_route = old_route.send().await.unwrap();
+    assert_eq!(old_route.status(), 201);
     let (id, _) = create(&daemon, KEY).await;
     let timeout = control(&daemon, Method::POST, &format!("/sandboxes/{id}/timeout"), Some(KEY));
     e2b_error(timeout.json(&json!({"timeout": "soon"})), 400).await;
@@ -259,4 +264,33 @@ async fn e2b_killing_a_sandbox_ends_its_running_commands() {
     let text = String::from_utf8_lossy(&rest);
     assert!(!text.contains("ZmluaXNoZWQ"), "the command ran to its end: {text}");
     assert!(text.contains("signal: killed") || text.contains("\"error\""), "{text}");
+}
+
+#[tokio::test]
+async fn e2b_a_sandbox_ends_at_its_timeout() {
+    let Some(daemon) = common::sandboxed().await else { return };
+    let response = control(&daemon, Method::POST, "/v2/sandboxes", Some(KEY))
+        .json(&json!({"templateID": "base", "timeout": 1}))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = response.json().await.unwrap();
+    let (id, token) = (body["sandboxID"].as_str().unwrap(), body["envdAccessToken"].as_str().unwrap());
+    // The reaper ends it a second after its start: wait (bounded) until its session is gone,
+    // which the reaper does after it took the sandbox out of the E2B routes' reach.
+    let sessions =
+        || daemon.client().get(format!("{}/sessions", daemon.base)).header("x-tenant-id", super::tenant_of(KEY)).send();
+    let mut gone = false;
+    for _ in 0..300 {
+        let listed: Value = sessions().await.unwrap().json().await.unwrap();
+        if listed["sessions"] == json!([]) {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(gone, "the sandbox outlived its timeout by 30 s");
+    let health = e2b_error(plane(&daemon, Method::GET, "/health", id, token), 502).await;
+    assert!(health.contains("was not found"), "{health}");
+    e2b_error(control(&daemon, Method::GET, &format!("/sandboxes/{id}"), Some(KEY)), 404).await;
 }

@@ -64,6 +64,8 @@ async fn e2b_python_sdk_runs_the_whole_workflow() {
     assert_eq!(out["pwd_home"], "/home/user\n/home/user\n", "{out}");
     assert!(out["other_info"].is_string(), "another key saw the sandbox: {out}");
     assert_eq!(out["running_for_owner"], true, "{out}");
+    assert_eq!(out["timeout_moved"], true, "{out}");
+    assert_eq!(out["async"], serde_json::json!(["42", "async\n"]), "{out}");
     assert_eq!(out["base_echo"], "42\n", "{out}");
     assert_eq!(out["base_kill"], true, "{out}");
     assert!(out["read_after_kill"].is_string(), "a file was read after kill: {out}");

@@ -2,11 +2,12 @@
 as one JSON object for the Rust test to check. E2B_API_KEY, E2B_API_URL and E2B_SANDBOX_URL
 point at the daemon; OTHER_API_KEY is a second key (another tenant)."""
 
+import asyncio
 import json
 import os
 
 from e2b import CommandExitException, Sandbox as BaseSandbox
-from e2b_code_interpreter import Sandbox
+from e2b_code_interpreter import AsyncSandbox, Sandbox
 
 OTHER = os.environ["OTHER_API_KEY"]
 out = {}
@@ -86,6 +87,22 @@ out["other_connect"] = failure(lambda: Sandbox.connect(sbx.sandbox_id, api_key=O
 out["other_kill"] = Sandbox.kill(sbx.sandbox_id, api_key=OTHER)
 out["other_info"] = failure(lambda: Sandbox.get_info(sbx.sandbox_id, api_key=OTHER))
 out["running_for_owner"] = Sandbox.connect(sbx.sandbox_id).is_running()
+
+before = sbx.get_info().end_at
+sbx.set_timeout(900)
+out["timeout_moved"] = sbx.get_info().end_at > before
+
+
+async def async_client():
+    asbx = await AsyncSandbox.create()
+    await asbx.run_code("z = 6")
+    text = (await asbx.run_code("z * 7")).text
+    stdout = (await asbx.commands.run("echo async")).stdout
+    await asbx.kill()
+    return [text, stdout]
+
+
+out["async"] = asyncio.run(async_client())
 
 base = BaseSandbox.create()
 out["base_echo"] = base.commands.run("python3 -c 'print(6 * 7)'").stdout
