@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Tests for python/driver.py and node/driver.js, run directly on the host (no sandbox):
+# Tests for python/driver.py and node/driver.js (and, through test_sessions.py, the session
+# interpreters), run directly on the host (no sandbox):
 # a temp dir mimics the sandbox layout, the drivers run with the system
 # interpreters from a workspace dir, with fd 3 redirected to a file.
 #
@@ -479,6 +480,15 @@ fd3=no
 js 'without fd 3' cjs 'exports.handler = () => { console.log("ran"); return 1 }'
 rc 0; out_is $'ran\n'; err_is ''
 fd3=yes
+
+# The session interpreters (results, counts, streamed output): their own file of cases.
+chart_python=
+[ -x "$VENV/bin/python3" ] && chart_python=$VENV/bin/python3
+CASE="session interpreters"
+RC=0
+"$PY" "$HERE/test_sessions.py" "$PY" "$NODE" $chart_python >"$T/out" 2>"$T/err" || RC=$?
+cat "$T/out"
+check "runtimes/test_sessions.py passes" test "$RC" = 0
 
 echo "$pass passed, $failed failed"
 [ "$failed" = 0 ]

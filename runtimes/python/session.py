@@ -219,7 +219,7 @@ def _patch_ipython():
     def patch(module):
         module.display = display
 
-    names = ("IPython.core.display_functions", "IPython.core.display", "IPython.display", "IPython")
+    names = ("IPython.core.display_functions", "IPython.core.display", "IPython.display")
     for name in names:
         if name in sys.modules:
             patch(sys.modules[name])

@@ -2,6 +2,7 @@
 # status: success
 # reason: none
 # denied: kill daemon by pid, killpg daemon, kill guessed pids, killpg guessed groups, setpgid foreign group, setpgid guessed groups
+# in-session: yes
 import errno
 import os
 import signal

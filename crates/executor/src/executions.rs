@@ -11,10 +11,13 @@ use tracing::Instrument;
 use crate::admission::{Admission, Ticket};
 use crate::lifecycle;
 use crate::recorder::{now_ms, ExecutionRecord, ExecutionRecorder, StartedExecution};
-use crate::rich::Tap;
+use crate::rich::{self, Tap};
 use crate::sandboxes::Sandboxes;
 use crate::warm::Pool;
 use crate::{ExecuteError, ExecutionRequest, ExecutionResult, ExecutionStatus, Language};
+
+/// A run taken on, going on in a task of its own: awaiting it gives its result.
+pub type Running = std::pin::Pin<Box<dyn std::future::Future<Output = Result<ExecutionResult, ExecuteError>> + Send>>;
 
 pub(crate) struct Executions {
     pub sandboxes: Arc<Sandboxes>,
@@ -43,12 +46,19 @@ impl Executions {
         req: ExecutionRequest,
         tap: Option<Tap>,
     ) -> Result<ExecutionResult, ExecuteError> {
+        self.spawn(req, tap)?.await
+    }
+
+    /// Takes `req` on (or refuses it) now, and runs it in a task of its own, whose end is the
+    /// result: the run goes on even if nobody waits for it.
+    pub fn spawn(self: &Arc<Self>, req: ExecutionRequest, tap: Option<Tap>) -> Result<Running, ExecuteError> {
         let ticket = self.admit(&req)?;
         let this = Arc::clone(self);
         let span = execution_span(&req);
-        tokio::spawn(async move { this.run_admitted(ticket, req, tap).await }.instrument(span))
-            .await
-            .map_err(|e| ExecuteError::Internal(format!("execution task failed: {e}")))?
+        let task = tokio::spawn(async move { this.run_admitted(ticket, req, tap).await }.instrument(span));
+        Ok(Box::pin(
+            async move { task.await.map_err(|e| ExecuteError::Internal(format!("execution task failed: {e}")))? },
+        ))
     }
 
     /// Takes `req` on and returns at once with its id; the result is recorded when it ends.
@@ -136,14 +146,18 @@ impl Executions {
         req: ExecutionRequest,
         tap: Option<Tap>,
     ) -> Result<ExecutionResult, ExecuteError> {
+        let queued = std::time::Instant::now();
         let _turn = ticket.turn().await;
-        let _tap = tap; // one-shot runs do not forward their output yet
+        let queue_ms = lifecycle::ms(queued.elapsed());
         let language = req.language;
         let cancel = match &req.cancel {
             Some(session) => session.child_token(),
             None => self.sandboxes.cancel.child_token(),
         };
-        let outcome = lifecycle::run(&self.sandboxes, &self.warm, &req, cancel).await;
+        let mut outcome = lifecycle::run(&self.sandboxes, &self.warm, &req, cancel, rich::output_tap(tap)).await;
+        if let Some(phases) = outcome.as_mut().ok().and_then(|r| r.metrics.phases.as_mut()) {
+            phases.queue_ms = queue_ms;
+        }
         match &outcome {
             Ok(r) => {
                 tracing::info!(status = ?r.status, exit_code = r.exit_code, duration_ms = r.metrics.duration_ms, "finished")
@@ -157,8 +171,13 @@ impl Executions {
             }
             Err(e) => ExecutionResult::not_run(&ticket.execution_id, e.kind(), &e.to_string()),
         };
+        let storing = std::time::Instant::now();
         self.record_finished(&recorded);
         drop(ticket);
+        if let Some(phases) = outcome.as_mut().ok().and_then(|r| r.metrics.phases.as_mut()) {
+            phases.store_ms = lifecycle::ms(storing.elapsed());
+            phases.observe();
+        }
         outcome
     }
 
@@ -208,7 +227,9 @@ pub(crate) async fn self_test(sandboxes: &Sandboxes) -> Result<(), String> {
         home_alias: false,
         cancel: None,
     };
-    let ran = lifecycle::run_with(sandboxes, &req, lifecycle::Start::Cold, CancellationToken::new()).await;
+    let ran =
+        lifecycle::run_with(sandboxes, &req, lifecycle::Start::Cold, CancellationToken::new(), Default::default())
+            .await;
     let result = match ran {
         lifecycle::Ran::Done(result) => *result,
         lifecycle::Ran::NotTaken(why) => return Err(why),

@@ -14,7 +14,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use sandbox::cgroup::Manager;
-use sandbox::runner::{self, RunError, RunOptions, RunOutput};
+use sandbox::runner::{self, OutputTap, RunError, RunOptions, RunOutput};
 use sandbox::zygote::ZygoteLink;
 use sandbox::SandboxSpec;
 use tokio_util::sync::CancellationToken;
@@ -25,15 +25,16 @@ pub type LaunchFuture<'a> = Pin<Box<dyn Future<Output = Result<RunOutput, RunErr
 /// every run path (cold, forked, pre-started, a session's interpreter) gets a sandbox, so a
 /// test can put a fake one in its place ([`crate::ServiceOptions::launcher`]).
 pub trait Launcher: Send + Sync {
-    /// Runs `spec` to its end, keeping at most `max_output_bytes` of each output stream;
-    /// `cancel` kills it early; `handoff` (a session's socket) goes to the program at
-    /// [`SandboxSpec::session_fd`].
+    /// Runs `spec` to its end, keeping at most `max_output_bytes` of each output stream
+    /// (which also go to `tap` as they come); `cancel` kills it early; `handoff` (a session's
+    /// socket) goes to the program at [`SandboxSpec::session_fd`].
     fn launch<'a>(
         &'a self,
         spec: &'a SandboxSpec,
         max_output_bytes: u64,
         cancel: CancellationToken,
         handoff: Option<OwnedFd>,
+        tap: OutputTap,
     ) -> LaunchFuture<'a>;
 
     /// Runs `spec` in a sandbox forked by `zygote`; `handed` go with the spec.
@@ -44,6 +45,7 @@ pub trait Launcher: Send + Sync {
         max_output_bytes: u64,
         cancel: CancellationToken,
         handed: Vec<OwnedFd>,
+        tap: OutputTap,
     ) -> LaunchFuture<'a>;
 }
 
@@ -56,8 +58,8 @@ pub struct ColdLauncher {
 }
 
 impl ColdLauncher {
-    fn options(&self, max_output_bytes: u64, cancel: CancellationToken) -> RunOptions {
-        RunOptions { init_exe: self.init_exe.clone(), max_output_bytes, cancel, cgroups: self.cgroups.clone() }
+    fn options(&self, max_output_bytes: u64, cancel: CancellationToken, tap: OutputTap) -> RunOptions {
+        RunOptions { init_exe: self.init_exe.clone(), max_output_bytes, cancel, cgroups: self.cgroups.clone(), tap }
     }
 }
 
@@ -68,8 +70,10 @@ impl Launcher for ColdLauncher {
         max_output_bytes: u64,
         cancel: CancellationToken,
         handoff: Option<OwnedFd>,
+        tap: OutputTap,
     ) -> LaunchFuture<'a> {
-        Box::pin(async move { runner::run_with_handoff(spec, &self.options(max_output_bytes, cancel), handoff).await })
+        let options = self.options(max_output_bytes, cancel, tap);
+        Box::pin(async move { runner::run_with_handoff(spec, &options, handoff).await })
     }
 
     fn launch_forked<'a>(
@@ -79,7 +83,9 @@ impl Launcher for ColdLauncher {
         max_output_bytes: u64,
         cancel: CancellationToken,
         handed: Vec<OwnedFd>,
+        tap: OutputTap,
     ) -> LaunchFuture<'a> {
-        Box::pin(async move { runner::run_forked(zygote, spec, &self.options(max_output_bytes, cancel), handed).await })
+        let options = self.options(max_output_bytes, cancel, tap);
+        Box::pin(async move { runner::run_forked(zygote, spec, &options, handed).await })
     }
 }

@@ -42,7 +42,7 @@ pub use request::{ExecutionRequest, InputFile, RequestedLimits, WorkspaceChoice,
 pub use result::*;
 pub use rich::{LiveEvent, RichResult, Tap};
 pub use sandbox::workspace_fs::{Entry as WorkspaceEntry, EntryKind as WorkspaceEntryKind};
-pub use service::{ExecutionService, HostInfo, ServiceOptions, ServiceStats};
+pub use service::{ExecutionService, HostInfo, Running, ServiceOptions, ServiceStats};
 pub use session::{
     NewSession, SessionCall, SessionCommand, SessionConfig, SessionFile, SessionInfo, SessionResult, SessionStats,
 };

@@ -3,9 +3,9 @@
 //! files, the disk-full check, and the result with its layers and launch path.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use sandbox::runner::RunOutput;
+use sandbox::runner::{OutputTap, RunOutput};
 use tokio_util::sync::CancellationToken;
 
 use crate::artifacts::{self, Snapshot};
@@ -17,7 +17,7 @@ use crate::templates::Environment;
 use crate::warm::{self, Claim, Pool, Pooled, Zygote};
 use crate::workspace::Workspace;
 use crate::{deadline, outcome, runtime};
-use crate::{ExecuteError, ExecutionRequest, ExecutionResult, LaunchPath};
+use crate::{ExecuteError, ExecutionRequest, ExecutionResult, LaunchPath, Phases};
 
 /// Pre-started sandboxes a run tries before it goes cold.
 const WARM_CLAIMS: usize = 3;
@@ -44,11 +44,13 @@ pub(crate) enum Ran {
 }
 
 /// Runs `req`: on a pre-started sandbox or a zygote's fork when one can take it, else cold.
+/// Its output goes to `tap` as it comes.
 pub(crate) async fn run(
     sandboxes: &Sandboxes,
     warm: &Arc<Pool>,
     req: &ExecutionRequest,
     cancel: CancellationToken,
+    tap: OutputTap,
 ) -> Result<ExecutionResult, ExecuteError> {
     let fixed = warm::Fixed::of(&req.limits, &sandboxes.config.limits);
     let mut start = Start::Cold;
@@ -57,7 +59,7 @@ pub(crate) async fn run(
     for _ in 0..WARM_CLAIMS {
         match warm.claim(req, fixed) {
             Some(Claim::Pooled(pooled)) => {
-                match run_with(sandboxes, req, Start::Pooled(pooled), cancel.clone()).await {
+                match run_with(sandboxes, req, Start::Pooled(pooled), cancel.clone(), tap.clone()).await {
                     Ran::Done(result) => return *result,
                     Ran::NotTaken(why) => tracing::warn!(%why, "the warm path could not take the run"),
                 }
@@ -69,7 +71,7 @@ pub(crate) async fn run(
             None => break,
         }
     }
-    match run_with(sandboxes, req, start, cancel).await {
+    match run_with(sandboxes, req, start, cancel, tap).await {
         Ran::Done(result) => *result,
         Ran::NotTaken(why) => Err(ExecuteError::Internal(why)),
     }
@@ -81,7 +83,9 @@ pub(crate) async fn run_with(
     req: &ExecutionRequest,
     start: Start,
     cancel: CancellationToken,
+    tap: OutputTap,
 ) -> Ran {
+    let began = Instant::now();
     let mut sandbox = match Sandbox::prepare(sandboxes, req, start).await {
         Ok(sandbox) => sandbox,
         Err(ran) => return ran,
@@ -91,16 +95,29 @@ pub(crate) async fn run_with(
         return Ran::Done(Box::new(Err(e)));
     }
     let before = artifacts::snapshot(&sandbox.workspace().path);
-    let (run, path) = match sandbox.launch(sandboxes, req, &cancel).await {
+    let (run, path) = match sandbox.launch(sandboxes, req, &cancel, tap).await {
         Ok(launched) => launched,
         Err(why) => {
             sandbox.discard(sandboxes).await;
             return Ran::NotTaken(why);
         }
     };
+    let ran = began.elapsed();
     let result = run.and_then(|run| finish(sandboxes, req, run, sandbox.workspace(), &before, path));
+    let result = result.map(|mut result| {
+        let run_ms = result.metrics.duration_ms;
+        let launch_ms = (ms(ran) - run_ms).max(0.0);
+        let collect_ms = ms(began.elapsed()) - ms(ran);
+        result.metrics.phases = Some(Phases { launch_ms, run_ms, collect_ms, ..Phases::default() });
+        result
+    });
     sandbox.release(sandboxes);
     Ran::Done(Box::new(result))
+}
+
+/// A duration in ms, to the hundredth.
+pub(crate) fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 100_000.0).round() / 100.0
 }
 
 /// The result of a run that ended: what changed in its workspace, and whether it was full.
@@ -162,14 +179,20 @@ impl Sandbox {
         sandboxes: &Sandboxes,
         req: &ExecutionRequest,
         cancel: &CancellationToken,
+        tap: OutputTap,
     ) -> Result<(Result<RunOutput, ExecuteError>, LaunchPath), String> {
         match self {
             Sandbox::Pooled(pooled) => {
+                // The sandbox started before its run: its output goes to the run's tap from now.
+                if let Some(sink) = tap.sink() {
+                    pooled.live.tap.set(sink);
+                }
                 let run = warm::serve(sandboxes, req, pooled, cancel).await?;
                 Ok((run, LaunchPath::Warm))
             }
             Sandbox::Fresh { zygote, environment, workspace } => {
-                Ok(launch_fresh(sandboxes, req, zygote.as_deref(), environment.as_ref(), workspace, cancel).await)
+                let into = Into { workspace, cancel, tap };
+                Ok(launch_fresh(sandboxes, req, zygote.as_deref(), environment.as_ref(), into).await)
             }
         }
     }
@@ -191,14 +214,20 @@ impl Sandbox {
     }
 }
 
+/// What a fresh sandbox runs in and gives to: its workspace, its cancellation, its output's tap.
+struct Into<'a> {
+    workspace: &'a Workspace,
+    cancel: &'a CancellationToken,
+    tap: OutputTap,
+}
+
 /// A sandbox of the run's own, built from its spec: forked by `zygote` when it can, else cold.
 async fn launch_fresh(
     sandboxes: &Sandboxes,
     req: &ExecutionRequest,
     zygote: Option<&Zygote>,
     environment: Option<&Environment>,
-    workspace: &Workspace,
-    cancel: &CancellationToken,
+    Into { workspace, cancel, tap }: Into<'_>,
 ) -> (Result<RunOutput, ExecuteError>, LaunchPath) {
     let (event, context) = event_and_context(&sandboxes.config, req);
     let runtimes = runtimes_for(&sandboxes.config, environment);
@@ -224,13 +253,13 @@ async fn launch_fresh(
     let started = async {
         if let Some(zygote) = zygote {
             let executes = req.language != crate::Language::Python;
-            let forked =
-                warm::fork(sandboxes, zygote, &spec, &workspace.path, max_output, kill.clone(), executes).await;
+            let output = (max_output, tap.clone());
+            let forked = warm::fork(sandboxes, zygote, &spec, &workspace.path, output, kill.clone(), executes).await;
             if let Some(run) = forked {
                 return (run, LaunchPath::Forked);
             }
         }
-        (sandboxes.launcher.launch(&spec, max_output, kill.clone(), None).await, LaunchPath::Cold)
+        (sandboxes.launcher.launch(&spec, max_output, kill.clone(), None, tap).await, LaunchPath::Cold)
     };
     let timeout = Duration::from_millis(req.timeout_ms) + BEHIND_THE_LAUNCHER;
     let ((run, path), ended) = deadline::race(started, timeout, cancel, &kill).await;

@@ -7,7 +7,7 @@ use std::os::unix::net::UnixStream as StdUnixStream;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sandbox::runner::{RunError, RunOutput};
+use sandbox::runner::{OutputTap, RunError, RunOutput};
 use sandbox::zygote::ZygoteLink;
 use sandbox::SandboxSpec;
 use tokio::io::AsyncReadExt;
@@ -31,6 +31,8 @@ pub(crate) struct LiveSandbox {
     pub task: JoinHandle<Result<RunOutput, RunError>>,
     /// Set once `task`'s end has been awaited.
     reported: bool,
+    /// Where its output goes as it comes, once set (a pre-started sandbox's run sets it).
+    pub tap: OutputTap,
 }
 
 impl LiveSandbox {
@@ -48,8 +50,11 @@ impl LiveSandbox {
         let ours = UnixStream::from_std(ours)?;
         let token = cancel.clone();
         let handoff = OwnedFd::from(theirs);
-        let task = tokio::spawn(async move { launcher.launch(&spec, max_output_bytes, token, Some(handoff)).await });
-        Ok((LiveSandbox { cancel, task, reported: false }, ours))
+        let tap = OutputTap::default();
+        let output = tap.clone();
+        let task =
+            tokio::spawn(async move { launcher.launch(&spec, max_output_bytes, token, Some(handoff), output).await });
+        Ok((LiveSandbox { cancel, task, reported: false, tap }, ours))
     }
 
     /// Starts the sandbox of `spec` in a fork of `zygote` (a forked spec), handing it one end
@@ -68,10 +73,12 @@ impl LiveSandbox {
         let ours = UnixStream::from_std(ours)?;
         let token = cancel.clone();
         let fds = std::iter::once(OwnedFd::from(theirs)).chain(handed).collect();
+        let tap = OutputTap::default();
+        let output = tap.clone();
         let task = tokio::spawn(async move {
-            launcher.launch_forked((*zygote).as_ref(), &spec, max_output_bytes, token, fds).await
+            launcher.launch_forked((*zygote).as_ref(), &spec, max_output_bytes, token, fds, output).await
         });
-        Ok((LiveSandbox { cancel, task, reported: false }, ours))
+        Ok((LiveSandbox { cancel, task, reported: false, tap }, ours))
     }
 
     /// [`LiveSandbox::start`], then [`LiveSandbox::ready`]: a sandbox whose program is ready
@@ -190,6 +197,7 @@ mod tests {
             _max_output_bytes: u64,
             cancel: CancellationToken,
             handoff: Option<OwnedFd>,
+            _tap: sandbox::runner::OutputTap,
         ) -> LaunchFuture<'a> {
             Box::pin(async move {
                 let mut socket = StdUnixStream::from(handoff.expect("a handed socket"));
@@ -210,6 +218,7 @@ mod tests {
             _max_output_bytes: u64,
             _cancel: CancellationToken,
             _handed: Vec<OwnedFd>,
+            _tap: sandbox::runner::OutputTap,
         ) -> LaunchFuture<'a> {
             unreachable!("a live sandbox is never forked")
         }

@@ -2,6 +2,9 @@
 //! the code writes them and MIME bundles (a cell's value, each `display(...)`), handed to a
 //! [`Tap`] that the caller holds.
 
+use std::sync::{Arc, Mutex};
+
+use sandbox::runner::{OutputSink, OutputStream, OutputTap};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc::UnboundedSender;
 use utoipa::ToSchema;
@@ -55,15 +58,52 @@ impl From<UnboundedSender<LiveEvent>> for Tap {
     }
 }
 
+/// The sandbox's tap of a one-shot run's output, sending whole-character chunks to `tap`.
+pub(crate) fn output_tap(tap: Option<Tap>) -> OutputTap {
+    let output = OutputTap::default();
+    if let Some(tap) = tap {
+        output.set(Arc::new(TextSink { tap, streams: Default::default() }));
+    }
+    output
+}
+
+/// Forwards a run's output to a [`Tap`] as text.
+struct TextSink {
+    tap: Tap,
+    /// Stdout's and stderr's characters not yet whole.
+    streams: Mutex<[Utf8Chunks; 2]>,
+}
+
+impl TextSink {
+    fn text(&self, stream: OutputStream, take: impl FnOnce(&mut Utf8Chunks) -> String) {
+        let mut streams = self.streams.lock().unwrap_or_else(|e| e.into_inner());
+        let text = take(&mut streams[stream as usize]);
+        if !text.is_empty() {
+            self.tap.send(match stream {
+                OutputStream::Stdout => LiveEvent::Stdout(text),
+                OutputStream::Stderr => LiveEvent::Stderr(text),
+            });
+        }
+    }
+}
+
+impl OutputSink for TextSink {
+    fn chunk(&self, stream: OutputStream, bytes: &[u8]) {
+        self.text(stream, |chunks| chunks.push(bytes));
+    }
+
+    fn end(&self, stream: OutputStream) {
+        self.text(stream, Utf8Chunks::finish);
+    }
+}
+
 /// Turns byte chunks of one stream into whole UTF-8 text: a character split between two
 /// chunks waits for its end (an invalid sequence becomes U+FFFD).
 #[derive(Debug, Default)]
-#[allow(dead_code)] // for one-shot runs' output, next
 pub(crate) struct Utf8Chunks {
     pending: Vec<u8>,
 }
 
-#[allow(dead_code)]
 impl Utf8Chunks {
     /// The text of `bytes` (after what was pending) up to the last whole character.
     pub fn push(&mut self, bytes: &[u8]) -> String {

@@ -27,6 +27,11 @@ pub fn current() -> String {
     CURRENT.try_with(Clone::clone).unwrap_or_else(|_| generate())
 }
 
+/// `future` with the current request's id, for a task of its own that outlives the handler.
+pub fn scoped<F: std::future::Future>(future: F) -> impl std::future::Future<Output = F::Output> {
+    CURRENT.scope(current(), future)
+}
+
 pub fn generate() -> String {
     format!("req_{}", uuid::Uuid::new_v4().simple())
 }

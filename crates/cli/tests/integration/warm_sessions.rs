@@ -55,7 +55,7 @@ async fn a_forked_session_interpreter_answers_every_cell_as_a_cold_one() {
     for (language, code) in CELLS {
         let (a, b) = (cell(&warm, &w, language, code).await, cell(&cold, &c, language, code).await);
         assert_eq!((a["metrics"]["path"].as_str(), b["metrics"]["path"].as_str()), (Some("forked"), Some("cold")));
-        for field in ["status", "stdout", "stderr", "return_value", "display", "interpreter_restarted"] {
+        for field in ["status", "stdout", "stderr", "return_value", "display", "interpreter_restarted", "results"] {
             assert_eq!(a[field], b[field], "{field} differs for {code}:\nforked {a}\ncold {b}");
         }
         assert_eq!(a["error"]["type"], b["error"]["type"], "{a}\n{b}");

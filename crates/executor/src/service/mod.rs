@@ -9,6 +9,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::admission::Admission;
+pub use crate::executions::Running;
 use crate::executions::{self, Executions};
 use crate::launcher::Launcher;
 use crate::posture;
@@ -148,6 +149,13 @@ impl ExecutionService {
         self.executions.execute(req, Some(tap)).await
     }
 
+    /// [`ExecutionService::execute_streaming`] in two steps: the request is taken on (or
+    /// refused: queue full, a conflicting id, shutting down) before this returns, and the run
+    /// goes on in a task of its own, which the returned future awaits.
+    pub fn start_streaming(&self, req: ExecutionRequest, tap: Tap) -> Result<Running, ExecuteError> {
+        self.executions.spawn(req, Some(tap))
+    }
+
     /// Takes `req` on and returns at once with its id; the result is recorded when it ends
     /// and can be read with [`ExecutionService::lookup`].
     pub fn submit(&self, req: ExecutionRequest) -> Result<String, ExecuteError> {
@@ -278,6 +286,14 @@ impl ExecutionService {
     /// the receiver goes away (run it in a task of its own to outlive the caller).
     pub async fn session_execute_streaming(&self, call: SessionCall, tap: Tap) -> Result<SessionResult, ExecuteError> {
         self.sessions.call(call, Some(tap)).await
+    }
+
+    /// Whether `call` would be taken now (its session is the tenant's and alive, its limits
+    /// allowed, the daemon not draining): the errors [`ExecutionService::session_execute`]
+    /// gives before its cell starts, bar a session ended or an interpreter that fails to
+    /// start in between.
+    pub fn check_session_call(&self, call: &SessionCall) -> Result<(), ExecuteError> {
+        self.sessions.check(call)
     }
 
     /// Ends the session `id` of `tenant`: its interpreters are killed, its workspace removed.

@@ -153,7 +153,7 @@ impl Sessions {
     pub async fn call(&self, call: SessionCall, tap: Option<Tap>) -> Result<SessionResult, ExecuteError> {
         let (session, _busy) = self.registry.get(&call.session_id, &call.tenant_id)?;
         // Once the daemon drains, its sessions take no new calls: they end with it.
-        self.accepting()?;
+        self.accepting().map_err(|_| ExecuteError::SessionEnding(session.id.clone()))?;
         let _in_flight = self.calls.token();
         let (timeout_ms, max_output) = self.call_limits(&session, &call)?;
         self.registry.reused();
@@ -182,6 +182,13 @@ impl Sessions {
         let execution_id = format!("{}-{}", session.id, uuid::Uuid::new_v4().simple());
         let cell = Cell { execution_id, timeout_ms, limits, slot: &mut slot, restarted, tap };
         self.run_cell(&session, &call, cell).await
+    }
+
+    /// What [`Sessions::call`] checks before it starts the cell.
+    pub fn check(&self, call: &SessionCall) -> Result<(), ExecuteError> {
+        let (session, _busy) = self.registry.get(&call.session_id, &call.tenant_id)?;
+        self.accepting()?;
+        self.call_limits(&session, call).map(drop)
     }
 
     fn accepting(&self) -> Result<(), ExecuteError> {

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use sandbox::runner::{RunError, RunOutput};
+use sandbox::runner::{OutputTap, RunError, RunOutput};
 use sandbox::zygote::ZygoteLink;
 use sandbox::{Outcome, SandboxSpec};
 use tokio::net::UnixStream;
@@ -159,7 +159,7 @@ pub(crate) async fn fork(
     zygote: &Zygote,
     spec: &SandboxSpec,
     workspace: &Path,
-    max_output_bytes: u64,
+    (max_output_bytes, tap): (u64, OutputTap),
     cancel: CancellationToken,
     executes: bool,
 ) -> Option<Result<RunOutput, RunError>> {
@@ -171,7 +171,7 @@ pub(crate) async fn fork(
         }
     };
     let spec = spec::forked(spec.clone(), executes);
-    match service.launcher.launch_forked(&zygote.link, &spec, max_output_bytes, cancel, vec![mount]).await {
+    match service.launcher.launch_forked(&zygote.link, &spec, max_output_bytes, cancel, vec![mount], tap).await {
         Err(RunError::Spawn(_, e)) => {
             tracing::warn!(error = %e, "the zygote could not fork the run; running it cold");
             zygote.mark_broken();

@@ -6,7 +6,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 use tokio_util::sync::CancellationToken;
 
-use super::output::{Captured, RunError};
+use super::output::{Captured, OutputStream, OutputTap, RunError};
 
 /// Output far past the cap is not worth reading on: the run is stopped once both streams
 /// together pass twice the cap and a margin, so a program that prints somewhat more than
@@ -44,8 +44,14 @@ pub(super) async fn exchange(mut control: UnixStream, payload: Vec<u8>) -> Resul
 }
 
 /// Reads a stream to its end, keeping at most `cap` bytes, so a flood of output costs the
-/// daemon a fixed amount of memory and never blocks the writer.
-pub(super) async fn capture(stream: Option<impl AsyncRead + Unpin>, cap: u64, flood: &Flood) -> Captured {
+/// daemon a fixed amount of memory and never blocks the writer. What is kept also goes to
+/// `tap` as it comes.
+pub(super) async fn capture(
+    stream: Option<impl AsyncRead + Unpin>,
+    cap: u64,
+    flood: &Flood,
+    (tap, which): (&OutputTap, OutputStream),
+) -> Captured {
     let mut out = Captured::default();
     let Some(mut stream) = stream else { return out };
     let mut chunk = vec![0u8; 64 * 1024];
@@ -56,10 +62,17 @@ pub(super) async fn capture(stream: Option<impl AsyncRead + Unpin>, cap: u64, fl
                 out.total_bytes += n as u64;
                 flood.add(n as u64);
                 let room = cap.saturating_sub(out.bytes.len() as u64) as usize;
-                out.bytes.extend_from_slice(&chunk[..n.min(room)]);
+                let kept = &chunk[..n.min(room)];
+                out.bytes.extend_from_slice(kept);
                 out.truncated |= n > room;
+                if let Some(sink) = tap.sink().filter(|_| !kept.is_empty()) {
+                    sink.chunk(which, kept);
+                }
             }
         }
+    }
+    if let Some(sink) = tap.sink() {
+        sink.end(which);
     }
     out
 }

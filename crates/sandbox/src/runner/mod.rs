@@ -12,4 +12,4 @@ mod report;
 mod supervise;
 
 pub use launch::{run, run_forked, run_with_handoff};
-pub use output::{Captured, LimitHit, RunError, RunOptions, RunOutput};
+pub use output::{Captured, LimitHit, OutputSink, OutputStream, OutputTap, RunError, RunOptions, RunOutput};

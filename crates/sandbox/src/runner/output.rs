@@ -1,7 +1,7 @@
 //! What a run gives back: its report, its output, the limit it met, or why it could not run.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use tokio_util::sync::CancellationToken;
 
@@ -20,6 +20,46 @@ pub struct RunOptions {
     pub cancel: CancellationToken,
     /// Gives each run its own cgroup with the spec's memory and process limits.
     pub cgroups: Option<Arc<cgroup::Manager>>,
+    /// Where the kept part of the output also goes, as the program writes it.
+    pub tap: OutputTap,
+}
+
+/// One of the program's output streams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputStream {
+    Stdout,
+    Stderr,
+}
+
+/// What receives a run's output as it comes.
+pub trait OutputSink: Send + Sync {
+    /// Bytes the program wrote on `stream`, within the cap.
+    fn chunk(&self, stream: OutputStream, bytes: &[u8]);
+    /// `stream` ended (the program and everything holding the stream are done).
+    fn end(&self, stream: OutputStream);
+}
+
+/// The place of a run's [`OutputSink`], which may be filled after the run's sandbox started
+/// (a pre-started sandbox learns it when a run claims it). Empty: the output is only kept.
+#[derive(Clone, Default)]
+pub struct OutputTap(Arc<Mutex<Option<Arc<dyn OutputSink>>>>);
+
+impl OutputTap {
+    /// From now on the output also goes to `sink`.
+    pub fn set(&self, sink: Arc<dyn OutputSink>) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(sink);
+    }
+
+    /// What the output goes to now, if anything.
+    pub fn sink(&self) -> Option<Arc<dyn OutputSink>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+impl std::fmt::Debug for OutputTap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.sink().is_some() { "OutputTap(set)" } else { "OutputTap(empty)" })
+    }
 }
 
 /// A limit the run ran into, as the daemon saw it.

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use tokio::net::UnixStream;
 
 use super::capture::{capture, exchange, Flood};
-use super::output::{Captured, LimitHit, RunError, RunOptions, RunOutput};
+use super::output::{Captured, LimitHit, OutputStream, RunError, RunOptions, RunOutput};
 use super::process::{LauncherProcess, Stream};
 use super::report::{self, Ending};
 use crate::cgroup::{attach, RunCgroup};
@@ -39,8 +39,8 @@ pub(super) async fn supervise(
     let payload = hand_over(&control, spec, handed)?;
     let cap = options.max_output_bytes;
     let flood = Flood::new(cap);
-    let stdout = capture(Some(stdout), cap, &flood);
-    let stderr = capture(Some(stderr), cap, &flood);
+    let stdout = capture(Some(stdout), cap, &flood, (&options.tap, OutputStream::Stdout));
+    let stderr = capture(Some(stderr), cap, &flood, (&options.tap, OutputStream::Stderr));
     let limit = Duration::from_millis(spec.limits.wall_time_ms) + BACKSTOP;
     let ending = watch(&mut child, control, payload, limit, options, &flood, cgroup.as_ref());
     let (ending, stdout, stderr) = tokio::join!(ending, stdout, stderr);

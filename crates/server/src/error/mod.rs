@@ -183,17 +183,29 @@ impl ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let status = self.code.status();
-        // The one log line of an error answer (the trace layer logs failures at debug only).
+impl ApiError {
+    /// The body of the error's answer, logged as its answer is (a streamed answer's end).
+    pub fn logged_body(self) -> Value {
+        self.log();
+        self.body()
+    }
+
+    /// The one log line of an error answer (the trace layer logs failures at debug only).
+    fn log(&self) {
         if self.code.expected() {
             tracing::warn!(code = self.code.as_str(), detail = %self.detail, "request refused");
-        } else if status.is_server_error() {
+        } else if self.code.status().is_server_error() {
             tracing::error!(code = self.code.as_str(), detail = %self.detail, "request failed");
         } else {
             tracing::info!(code = self.code.as_str(), detail = %self.detail, "request refused");
         }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.code.status();
+        self.log();
         let retry_after = self.retry_after;
         let mut response = (status, Json(self.body())).into_response();
         if let Some(secs) = retry_after {

@@ -9,6 +9,7 @@ pub mod openapi;
 pub mod outbox;
 pub mod root;
 pub mod sessions;
+pub mod stream;
 pub mod templates;
 
 use std::sync::Arc;

@@ -74,6 +74,7 @@ impl Launcher for FakeLauncher {
         _max_output_bytes: u64,
         cancel: CancellationToken,
         _handoff: Option<OwnedFd>,
+        _tap: sandbox::runner::OutputTap,
     ) -> LaunchFuture<'a> {
         Box::pin(async move {
             if code_of(spec).lines().any(|line| line.trim() == "block") {
@@ -90,6 +91,7 @@ impl Launcher for FakeLauncher {
         _max_output_bytes: u64,
         _cancel: CancellationToken,
         _handed: Vec<OwnedFd>,
+        _tap: sandbox::runner::OutputTap,
     ) -> LaunchFuture<'a> {
         Box::pin(async move { Ok(self.answer(spec)) })
     }

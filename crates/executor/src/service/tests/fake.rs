@@ -115,6 +115,7 @@ impl Launcher for FakeLauncher {
         _max_output_bytes: u64,
         cancel: CancellationToken,
         handoff: Option<OwnedFd>,
+        _tap: sandbox::runner::OutputTap,
     ) -> LaunchFuture<'a> {
         Box::pin(async move {
             Ok(match handoff {
@@ -131,6 +132,7 @@ impl Launcher for FakeLauncher {
         _max_output_bytes: u64,
         _cancel: CancellationToken,
         _handed: Vec<OwnedFd>,
+        _tap: sandbox::runner::OutputTap,
     ) -> LaunchFuture<'a> {
         Box::pin(async { Err(RunError::Protocol("these tests start no zygote".into())) })
     }

@@ -13,7 +13,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use executor::validate::build_request;
-use executor::{ExecuteError, ExecutionResult};
+use executor::{ExecuteError, ExecutionResult, Tap};
 use serde_json::Value;
 
 pub use accepted::{AcceptedStatus, ExecutionAccepted};
@@ -22,6 +22,7 @@ pub use body::{EncodedFile, ExecuteRequest, FileContent, FileEncoding, LimitsReq
 use crate::dialect::{self, DialectErrorBody, DialectFields};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::json::{self, JsonBytes};
+use crate::routes::stream;
 use crate::state::AppState;
 
 #[utoipa::path(
@@ -30,8 +31,16 @@ use crate::state::AppState;
     operation_id = "execute",
     tag = "execution",
     request_body(content = ExecuteRequest, content_type = "application/json"),
+    params(("Accept" = Option<String>, Header, description = "`text/event-stream` asks for the answer as server-sent \
+        events: stdout and stderr chunks as the code writes them, then `done` with the result (not for the NVIDIA \
+        dialect's `generated_code`, nor with `async`)")),
     responses(
-        (status = 200, description = "The code ran (its own failure, timeout or kill is in `status`)", body = ExecutionResult),
+        (status = 200, description = "The code ran (its own failure, timeout or kill is in `status`); with `Accept: \
+            text/event-stream`, as server-sent events ending with `done` (the same result)",
+            content(
+                (ExecutionResult = "application/json"),
+                (stream::EventStream = "text/event-stream"),
+            )),
         (status = 202, description = "With `\"async\": true`: the execution was taken on; its result will be at `status_url`",
             body = ExecutionAccepted,
             headers(("Location" = String, description = "`/executions/{id}`, the same as `status_url`"))),
@@ -85,6 +94,12 @@ async fn run(state: &AppState, headers: &HeaderMap, body: Value) -> Result<Respo
     if run_async {
         let id = state.service.submit(request).map_err(not_submitted)?;
         return Ok(ExecutionAccepted::new(id).into_response());
+    }
+    // The NVIDIA dialect answers as it always has.
+    if stream::wanted(headers) && !dialect_request {
+        let (tap, events) = Tap::channel();
+        let running = state.service.start_streaming(request, tap)?;
+        return Ok(stream::respond(events, async move { stream::body_of(&running.await?) }));
     }
     // The service runs the request in a task of its own, so a caller hanging up (which drops
     // this handler) does not cancel a run halfway through.

@@ -13,12 +13,13 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use executor::validate::check_scope;
-use executor::{ExecuteError, Language, NewSession, SessionCall, SessionInfo, SessionResult};
+use executor::{ExecuteError, Language, NewSession, SessionCall, SessionInfo, SessionResult, Tap};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ErrorBody};
 use crate::json::{self, JsonBytes};
+use crate::routes::stream;
 use crate::state::AppState;
 use crate::tenant;
 
@@ -146,9 +147,17 @@ pub async fn create(
     operation_id = "execute_in_session",
     tag = "sessions",
     request_body(content = SessionExecuteRequest, content_type = "application/json"),
+    params(("Accept" = Option<String>, Header, description = "`text/event-stream` asks for the answer as server-sent \
+        events: stdout and stderr chunks as the cell writes them, each result as it is displayed, then `done` with \
+        the result")),
     responses(
         (status = 200, description = "The cell ran (its own failure, timeout or the interpreter's death is in `status`, \
-            `interpreter_restarted` and `note`)", body = SessionResult),
+            `interpreter_restarted` and `note`); with `Accept: text/event-stream`, as server-sent events ending with \
+            `done` (the same result)",
+            content(
+                (SessionResult = "application/json"),
+                (stream::EventStream = "text/event-stream"),
+            )),
         (status = 400, description = "The request is invalid", body = ErrorBody),
         (status = 401, description = "The API token is missing or wrong", body = ErrorBody),
         (status = 404, description = "`Session X not found or expired` (also for another tenant's session)", body = ErrorBody),
@@ -160,7 +169,7 @@ pub async fn execute(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     JsonBytes(bytes): JsonBytes,
-) -> Result<Json<SessionResult>, ApiError> {
+) -> Result<Response, ApiError> {
     let body: SessionExecuteRequest = json::decode(json::parse_value(&bytes)?)?;
     let tenant_id = tenant::of(&headers, body.tenant_id)?;
     let session_id = session_id(body.session_id)?;
@@ -181,10 +190,21 @@ pub async fn execute(
     };
     // In a task of its own: a caller hanging up does not leave the interpreter mid-cell.
     let service = Arc::clone(&state.service);
-    let result = tokio::spawn(async move { service.session_execute(call).await })
-        .await
-        .map_err(|e| ApiError::internal(format!("the session call failed: {e}")))??;
-    Ok(Json(result))
+    if stream::wanted(&headers) {
+        service.check_session_call(&call)?;
+        let (tap, events) = Tap::channel();
+        let running = tokio::spawn(async move { service.session_execute_streaming(call, tap).await });
+        return Ok(stream::respond(events, async move { stream::body_of(&joined(running.await)?) }));
+    }
+    let result = tokio::spawn(async move { service.session_execute(call).await });
+    Ok(Json(joined(result.await)?).into_response())
+}
+
+/// The result of a session call's task.
+fn joined(
+    outcome: Result<Result<SessionResult, ExecuteError>, tokio::task::JoinError>,
+) -> Result<SessionResult, ApiError> {
+    Ok(outcome.map_err(|e| ApiError::internal(format!("the session call failed: {e}")))??)
 }
 
 #[utoipa::path(
