@@ -49,6 +49,8 @@ async fn e2b_python_sdk_runs_the_whole_workflow() {
     assert_eq!(out["context_after_restart"], "NameError", "{out}");
     assert_eq!(out["context_removed"], false, "{out}");
     assert!(out["removed_context_run"].is_string(), "{out}");
+    assert_eq!(out["streamed_command"], "1\n2\n", "{out}");
+    assert_eq!(out["streamed_cell"], "1\n2\n", "{out}");
     // A background command is listed, killed, and ends killed; it is gone then.
     assert_eq!(out["listed_running"], true, "{out}");
     assert_eq!(out["killed"], true, "{out}");

@@ -70,6 +70,19 @@ try:
 except CommandExitException as e:
     out["exit"] = {"code": e.exit_code, "stderr": e.stderr}
 
+# Output streams: each command and cell below waits for a file the client writes only once it
+# has seen the first line (a client that got the output at the end would wait for ever).
+def release(name):
+    return lambda line: line.startswith("1") and sbx.files.write(f"/home/user/{name}", "")
+
+
+wait = "while [ ! -f /home/user/{0} ]; do sleep 0.1; done"
+streamed = sbx.commands.run(f"echo 1; {wait.format('go1')}; echo 2", on_stdout=release("go1"), timeout=60)
+out["streamed_command"] = streamed.stdout
+wait_py = "import os, time\nprint('1', flush=True)\nwhile not os.path.exists('/home/user/go2'): time.sleep(0.1)\nprint('2')"
+streamed = sbx.run_code(wait_py, on_stdout=lambda m: release("go2")(m.line), timeout=60)
+out["streamed_cell"] = "".join(streamed.logs.stdout)
+
 handle = sbx.commands.run("sleep 100; echo finished", background=True)
 out["listed_running"] = handle.pid in [p.pid for p in sbx.commands.list()]
 out["killed"] = sbx.commands.kill(handle.pid)
