@@ -18,3 +18,21 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "${tools_pins[*]}" ]; then
   echo "${tools_pins[*]}" >"$stamp"
 fi
 export SANDBOX_TEST_TOOLS
+
+# The official E2B SDKs, which the E2B compatibility tests run unmodified against the daemon:
+# Python in a venv of their own, Node packages in a directory of their own, each with a pin stamp.
+SANDBOX_E2B_SDKS="${SANDBOX_E2B_SDKS:-/var/cache/sandbox-executor/e2b-sdks}"
+e2b_py_pins=(e2b==2.63.0 e2b-code-interpreter==2.11.5)
+e2b_js_pins=(e2b@2.51.0 @e2b/code-interpreter@2.8.0)
+e2b_stamp="$SANDBOX_E2B_SDKS/.pins"
+if [ "$(cat "$e2b_stamp" 2>/dev/null)" != "${e2b_py_pins[*]} ${e2b_js_pins[*]}" ]; then
+  echo "installing the E2B SDKs into $SANDBOX_E2B_SDKS: ${e2b_py_pins[*]} ${e2b_js_pins[*]}"
+  rm -rf "$SANDBOX_E2B_SDKS"
+  "${SANDBOX_TEST_PYTHON:-python3}" -m venv "$SANDBOX_E2B_SDKS/venv"
+  "$SANDBOX_E2B_SDKS/venv/bin/pip" install --quiet --disable-pip-version-check "${e2b_py_pins[@]}"
+  mkdir -p "$SANDBOX_E2B_SDKS/node"
+  (cd "$SANDBOX_E2B_SDKS/node" && echo '{"private":true}' >package.json \
+    && npm install --silent --no-audit --no-fund --save-exact "${e2b_js_pins[@]}")
+  echo "${e2b_py_pins[*]} ${e2b_js_pins[*]}" >"$e2b_stamp"
+fi
+export SANDBOX_E2B_SDKS

@@ -150,7 +150,10 @@ impl Executions {
         let _turn = ticket.turn().await;
         let queue_ms = lifecycle::ms(queued.elapsed());
         let language = req.language;
-        let cancel = self.sandboxes.cancel.child_token();
+        let cancel = match &req.cancel {
+            Some(session) => session.child_token(),
+            None => self.sandboxes.cancel.child_token(),
+        };
         let mut outcome = lifecycle::run(&self.sandboxes, &self.warm, &req, cancel, rich::output_tap(tap)).await;
         if let Some(phases) = outcome.as_mut().ok().and_then(|r| r.metrics.phases.as_mut()) {
             phases.queue_ms = queue_ms;
@@ -221,6 +224,8 @@ pub(crate) async fn self_test(sandboxes: &Sandboxes) -> Result<(), String> {
         tenant_id: crate::DEFAULT_TENANT.into(),
         scope: None,
         warm: false,
+        home_alias: false,
+        cancel: None,
     };
     let ran =
         lifecycle::run_with(sandboxes, &req, lifecycle::Start::Cold, CancellationToken::new(), Default::default())

@@ -41,7 +41,10 @@ pub use recorder::{ExecutionRecord, ExecutionRecorder, ExecutionState, StartedEx
 pub use request::{ExecutionRequest, InputFile, RequestedLimits, WorkspaceChoice, DEFAULT_TENANT};
 pub use result::*;
 pub use rich::{LiveEvent, RichResult, Tap};
+pub use sandbox::workspace_fs::{Entry as WorkspaceEntry, EntryKind as WorkspaceEntryKind};
 pub use service::{ExecutionService, HostInfo, Running, ServiceOptions, ServiceStats};
-pub use session::{NewSession, SessionCall, SessionConfig, SessionFile, SessionInfo, SessionResult, SessionStats};
+pub use session::{
+    NewSession, SessionCall, SessionCommand, SessionConfig, SessionFile, SessionInfo, SessionResult, SessionStats,
+};
 pub use templates::{Template, TemplateError, TemplateInfo, TemplateSpec, Templates};
 pub use warm::{WarmConfig, WarmInfo, WarmPoolInfo};

@@ -232,7 +232,7 @@ async fn launch_fresh(
     let (event, context) = event_and_context(&sandboxes.config, req);
     let runtimes = runtimes_for(&sandboxes.config, environment);
     let launch = runtime::launch(req.language, &runtimes, &req.code, &event, &context);
-    let spec = sandbox_spec(
+    let mut spec = sandbox_spec(
         &sandboxes.config,
         &sandboxes.cgroups,
         SpecParts {
@@ -245,6 +245,9 @@ async fn launch_fresh(
             stdin: req.stdin.clone(),
         },
     );
+    if req.home_alias {
+        crate::spec::alias_home(&mut spec);
+    }
     let max_output = req.limits.max_output_bytes.unwrap_or(sandboxes.config.limits.default_output_bytes);
     let kill = cancel.child_token();
     let started = async {

@@ -34,6 +34,11 @@ pub struct ExecutionRequest {
     pub scope: Option<String>,
     /// Whether a pre-started sandbox may serve the run (when one matches it).
     pub warm: bool,
+    /// Whether the workspace also shows as `/home/user` (E2B sandboxes' commands).
+    pub home_alias: bool,
+    /// Kills the run when cancelled (a session's end ends the commands run in it); `None`:
+    /// only the daemon's shutdown does.
+    pub cancel: Option<tokio_util::sync::CancellationToken>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

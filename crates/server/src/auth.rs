@@ -1,5 +1,7 @@
 //! API token check: when a token is configured, every request except `GET /health`, `GET /ready` and `GET /`
-//! must carry it as `Authorization: Bearer <token>` or `X-API-Key: <token>`.
+//! must carry it as `Authorization: Bearer <token>` or `X-API-Key: <token>`. The E2B routes
+//! (`/e2b/...`) check credentials themselves, in E2B's way: the control plane's `X-API-KEY`
+//! against the token, the sandbox plane's per-sandbox access tokens.
 //!
 //! Health and the root stay open because orchestrators and load balancers probe them without
 //! credentials (the root tells only the service's name, version and links). Everything else,
@@ -34,7 +36,7 @@ impl ApiToken {
 
     /// True when `presented` is the token. An empty credential never matches, so a
     /// misconfigured empty token locks the API rather than opening it.
-    fn matches(&self, presented: &str) -> bool {
+    pub(crate) fn matches(&self, presented: &str) -> bool {
         if presented.is_empty() {
             return false;
         }
@@ -52,7 +54,7 @@ enum Refusal {
 }
 
 pub async fn middleware(State(token): State<ApiToken>, req: Request, next: Next) -> Response {
-    if is_open(req.method(), req.uri().path()) {
+    if is_open(req.method(), req.uri().path()) || is_e2b(req.uri().path()) {
         return next.run(req).await;
     }
     match check(&token, req.headers()) {
@@ -65,6 +67,11 @@ pub async fn middleware(State(token): State<ApiToken>, req: Request, next: Next)
 /// readiness checks and the root, which load balancers probe.
 fn is_open(method: &Method, path: &str) -> bool {
     matches!(path, "/health" | "/ready" | "/") && (method == Method::GET || method == Method::HEAD)
+}
+
+/// The E2B compatibility routes, which authenticate their callers themselves.
+fn is_e2b(path: &str) -> bool {
+    path == "/e2b" || path.starts_with("/e2b/")
 }
 
 /// Accepts the request when any credential it carries is the token. Every credential is

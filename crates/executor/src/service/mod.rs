@@ -362,5 +362,6 @@ fn posture_of(sandboxes: &Sandboxes, self_test: Result<(), String>) -> Result<Po
     Ok(Posture { layers, health, missing_required })
 }
 
+mod session_ops;
 #[cfg(test)]
 mod tests;

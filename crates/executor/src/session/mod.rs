@@ -7,6 +7,8 @@
 //! idle for its TTL, when it reaches the lifetime cap, or when the daemon stops.
 
 mod cell;
+mod commands;
+mod entries;
 mod files;
 mod interpreter;
 mod registry;
@@ -15,6 +17,7 @@ mod sessions;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+pub use commands::SessionCommand;
 pub use files::SessionFile;
 pub use registry::SessionStats;
 pub(crate) use sessions::Sessions;
@@ -63,6 +66,9 @@ pub struct NewSession {
     pub template: crate::Template,
     /// Idle seconds; `None`: the default.
     pub ttl_secs: Option<u64>,
+    /// Whether the session's sandboxes also show its workspace as `/home/user`, with
+    /// `HOME` there (E2B sandboxes).
+    pub home_alias: bool,
 }
 
 /// A live session as `GET /sessions` shows it.

@@ -29,6 +29,9 @@ pub struct SessionStats {
     pub max_sessions: u64,
 }
 
+/// An interpreter slot, locked for the length of a call.
+type SharedSlot = Arc<tokio::sync::Mutex<Slot>>;
+
 pub(crate) struct Session {
     pub id: String,
     pub tenant: String,
@@ -43,9 +46,13 @@ pub(crate) struct Session {
     pub workspace: PathBuf,
     /// Cancelled when the session ends: kills every interpreter of it.
     pub cancel: CancellationToken,
+    /// Whether its sandboxes also show the workspace as `/home/user` (E2B sandboxes).
+    pub home_alias: bool,
     usage: Mutex<(Instant, SystemTime)>,
     busy: AtomicUsize,
     interpreters: Mutex<HashMap<Language, Arc<tokio::sync::Mutex<Slot>>>>,
+    /// Interpreters of named contexts, each with variables of its own (E2B code contexts).
+    contexts: Mutex<HashMap<(String, Language), SharedSlot>>,
 }
 
 /// Marks a session busy for one call: a busy session never expires, and the call's end
@@ -85,9 +92,11 @@ impl Session {
             workspace_name,
             workspace,
             cancel,
+            home_alias: false,
             usage: Mutex::new(now),
             busy: AtomicUsize::new(0),
             interpreters: Mutex::new(HashMap::new()),
+            contexts: Mutex::new(HashMap::new()),
         }
     }
 
@@ -107,8 +116,22 @@ impl Session {
         Arc::clone(map.entry(language).or_default())
     }
 
+    /// The interpreter slot of the named context `name` of `language`, created empty on
+    /// first use.
+    pub fn context_slot(&self, name: &str, language: Language) -> Arc<tokio::sync::Mutex<Slot>> {
+        let mut map = self.contexts.lock().unwrap_or_else(|p| p.into_inner());
+        Arc::clone(map.entry((name.to_string(), language)).or_default())
+    }
+
+    /// Takes the named context's slot out of the session.
+    pub fn take_context(&self, name: &str, language: Language) -> Option<Arc<tokio::sync::Mutex<Slot>>> {
+        self.contexts.lock().unwrap_or_else(|p| p.into_inner()).remove(&(name.to_string(), language))
+    }
+
     pub fn slots(&self) -> Vec<Arc<tokio::sync::Mutex<Slot>>> {
-        self.interpreters.lock().unwrap_or_else(|p| p.into_inner()).values().cloned().collect()
+        let mut slots: Vec<_> = self.interpreters.lock().unwrap_or_else(|p| p.into_inner()).values().cloned().collect();
+        slots.extend(self.contexts.lock().unwrap_or_else(|p| p.into_inner()).values().cloned());
+        slots
     }
 
     fn languages(&self) -> Vec<Language> {

@@ -37,6 +37,9 @@ pub struct SessionCall {
     /// Seconds; `None`: the template's default.
     pub timeout_secs: Option<f64>,
     pub max_output_bytes: Option<u64>,
+    /// A named interpreter of the session (with variables of its own) instead of the one of
+    /// its language; created on first use.
+    pub context: Option<String>,
 }
 
 /// A session call's result: a one-shot run's fields plus the notebook's.
@@ -124,7 +127,7 @@ impl Sessions {
         let workspace_name = format!("live-{id}");
         let workspaces = &self.sandboxes.workspaces;
         let workspace = workspaces.prepare(&WorkspaceChoice::Persistent(workspace_name.clone()), &id)?;
-        let session = Arc::new(Session::new(
+        let mut session = Session::new(
             id,
             new.tenant_id,
             new.scope,
@@ -134,7 +137,9 @@ impl Sessions {
             workspace_name,
             workspace.path,
             self.sandboxes.cancel.child_token(),
-        ));
+        );
+        session.home_alias = new.home_alias;
+        let session = Arc::new(session);
         if let Err(e) = self.registry.insert(Arc::clone(&session)) {
             workspaces.remove_persistent(&session.workspace_name);
             return Err(e);
@@ -155,7 +160,10 @@ impl Sessions {
         if call.language == Language::Shell {
             return self.shell(&session, call, timeout_ms, max_output, tap).await;
         }
-        let slot = session.slot(call.language);
+        let slot = match &call.context {
+            Some(name) => session.context_slot(name, call.language),
+            None => session.slot(call.language),
+        };
         let mut slot = slot.lock().await;
         // Destroyed while this call waited for its turn.
         if session.ended() {
@@ -287,6 +295,8 @@ impl Sessions {
             tenant_id: session.tenant.clone(),
             scope: session.scope.clone(),
             warm: true,
+            home_alias: session.home_alias,
+            cancel: Some(session.cancel.child_token()),
         };
         let result = self.executions.execute(request, tap).await?;
         Ok(SessionResult {
@@ -328,20 +338,28 @@ impl Sessions {
             .ok_or_else(|| ExecuteError::invalid("language", format!("{} keeps no interpreter", language.name())))?;
         let template = (session.template.language == language).then_some(&session.template);
         let limits = validate::limits_with_template(RequestedLimits::default(), template, &config.limits);
-        Ok(spec::sandbox_spec(
+        let mut env_vars = std::collections::BTreeMap::new();
+        if session.home_alias {
+            env_vars.insert("HOME".to_string(), spec::rootfs::HOME_USER.to_string());
+        }
+        let mut spec = spec::sandbox_spec(
             config,
             &self.sandboxes.cgroups,
             SpecParts {
                 launch,
                 environment,
                 workspace: &session.workspace,
-                env_vars: &Default::default(),
+                env_vars: &env_vars,
                 limits: &limits,
                 // The interpreter lives as long as the session may.
                 wall_time_ms: self.registry.config.max_lifetime_secs.saturating_mul(1000),
                 stdin: String::new(),
             },
-        ))
+        );
+        if session.home_alias {
+            spec::alias_home(&mut spec);
+        }
+        Ok(spec)
     }
 
     /// Ends the session `id` of `tenant`: its interpreters are killed, its workspace removed.

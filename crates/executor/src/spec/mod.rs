@@ -80,6 +80,11 @@ pub(crate) fn sandbox_spec(config: &ExecutorConfig, cgroups: &Manager, parts: Sp
     }
 }
 
+/// Shows the workspace also as `/home/user` (a symlink), for code written for E2B's sandboxes.
+pub(crate) fn alias_home(spec: &mut SandboxSpec) {
+    spec.mounts.push(Mount::Symlink { link_target: rootfs::WORKSPACE.into(), target: rootfs::HOME_USER.into() });
+}
+
 /// The wall clock of a pre-started sandbox. The launcher's clock runs from the start: room
 /// for the start itself (`ready_wait`), the idle time and the longest run; the daemon holds
 /// each run to its own timeout from the claim.

@@ -25,6 +25,9 @@ const ETC_FROM_HOST: [&str; 11] = [
 ];
 
 pub const WORKSPACE: &str = "/workspace";
+/// The workspace under the name E2B's sandboxes give it (a symlink to [`WORKSPACE`]) in the
+/// sandboxes that ask for it ([`super::alias_home`]).
+pub const HOME_USER: &str = "/home/user";
 
 pub struct RootfsOptions<'a> {
     pub identity: Identity,

@@ -101,6 +101,8 @@ pub fn build_request(draft: RequestDraft, policy: &LimitPolicy) -> Result<Execut
         tenant_id,
         scope,
         warm: draft.warm.unwrap_or(true),
+        home_alias: false,
+        cancel: None,
     })
 }
 

@@ -180,6 +180,8 @@ mod tests {
             tenant_id: "t".into(),
             scope: None,
             warm: true,
+            home_alias: false,
+            cancel: None,
         };
         req.stdin = "abc".into();
         req.workspace = WorkspaceChoice::Persistent("s".into());

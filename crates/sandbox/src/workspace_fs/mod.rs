@@ -5,6 +5,7 @@
 //! `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)`, so no component may be a symlink or lead
 //! outside the workspace, and only regular files are ever read or written.
 
+mod entries;
 mod walk;
 mod write;
 
@@ -16,6 +17,7 @@ use nix::errno::Errno;
 use nix::fcntl::{open, openat2, OFlag, OpenHow, ResolveFlag};
 use nix::sys::stat::{fstat, fstatat, Mode, SFlag};
 
+pub use entries::{list_dir, make_dir, remove, rename, stat, Entry, EntryKind};
 pub use walk::{list_files, walk, Listing};
 pub use write::{write_file, write_files};
 
@@ -45,6 +47,11 @@ impl WorkspaceFsError {
     /// Nothing is at the path.
     pub fn is_not_found(&self) -> bool {
         matches!(self, WorkspaceFsError::Io(_, Errno::ENOENT))
+    }
+
+    /// Something is already at the path (or a directory to remove or replace is not empty).
+    pub fn is_exists(&self) -> bool {
+        matches!(self, WorkspaceFsError::Io(_, Errno::EEXIST | Errno::ENOTEMPTY))
     }
 
     /// The workspace changed under the operation: trying again may well succeed.

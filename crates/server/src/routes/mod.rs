@@ -39,6 +39,7 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
         .route("/session/{id}/files", get(sessions::files::list).post(sessions::files::post))
         .route("/session/{id}/files/{*path}", get(sessions::files::get).put(sessions::files::put))
         .route("/openapi.json", get(openapi::openapi_json))
+        .nest("/e2b", crate::e2b::router())
 }
 
 pub(crate) async fn not_found(method: Method, uri: Uri) -> ApiError {

@@ -68,6 +68,8 @@ fn request(id: &str, tenant: &str, code: &str) -> ExecutionRequest {
         tenant_id: tenant.into(),
         scope: None,
         warm: false,
+        home_alias: false,
+        cancel: None,
     }
 }
 

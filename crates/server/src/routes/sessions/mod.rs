@@ -135,7 +135,7 @@ pub async fn create(
     let tenant_id = tenant::of(&headers, body.tenant_id)?;
     let scope = body.scope.map(check_scope).transpose()?;
     let template = state.service.templates().get(body.template.as_deref().unwrap_or("default"))?;
-    let new = NewSession { tenant_id, scope, template, ttl_secs: body.ttl };
+    let new = NewSession { tenant_id, scope, template, ttl_secs: body.ttl, home_alias: false };
     let session = state.service.create_session(new).await?;
     let created = SessionCreated { status: "success".into(), session };
     Ok((StatusCode::CREATED, Json(created)).into_response())
@@ -186,6 +186,7 @@ pub async fn execute(
         code: body.code,
         timeout_secs: body.timeout,
         max_output_bytes: body.limits.and_then(|l| l.max_output_bytes),
+        context: None,
     };
     // In a task of its own: a caller hanging up does not leave the interpreter mid-cell.
     let service = Arc::clone(&state.service);

@@ -1,0 +1,66 @@
+//! What the E2B compatibility layer does with a session besides cells and files: commands,
+//! interpreter restarts, and the workspace as a filesystem.
+
+use super::ExecutionService;
+use crate::{ExecuteError, ExecutionResult, Language, SessionCommand, WorkspaceEntry};
+
+impl ExecutionService {
+    /// Runs a shell command in the session's workspace (a one-shot sandbox) and waits for it.
+    pub async fn session_command(&self, command: SessionCommand) -> Result<ExecutionResult, ExecuteError> {
+        self.sessions.run_command(command).await
+    }
+
+    /// Kills the session's interpreter of `language` (of the named context `context`): the
+    /// next cell there starts a fresh one.
+    pub async fn restart_session_interpreter(
+        &self,
+        id: &str,
+        tenant: &str,
+        language: Language,
+        context: Option<&str>,
+    ) -> Result<(), ExecuteError> {
+        self.sessions.restart_interpreter(id, tenant, language, context).await
+    }
+
+    /// Ends the session's named context `context` of `language`: its interpreter is killed.
+    pub async fn drop_session_context(
+        &self,
+        id: &str,
+        tenant: &str,
+        context: &str,
+        language: Language,
+    ) -> Result<(), ExecuteError> {
+        self.sessions.drop_context(id, tenant, context, language).await
+    }
+
+    /// What is at `path` of the session's workspace (the workspace itself when empty).
+    pub fn session_stat(&self, id: &str, tenant: &str, path: &str) -> Result<WorkspaceEntry, ExecuteError> {
+        self.sessions.stat_entry(id, tenant, path)
+    }
+
+    /// The entries of the directory `path` of the session's workspace, `depth` levels down.
+    pub fn session_list_dir(
+        &self,
+        id: &str,
+        tenant: &str,
+        path: &str,
+        depth: u32,
+    ) -> Result<Vec<WorkspaceEntry>, ExecuteError> {
+        self.sessions.list_entries(id, tenant, path, depth)
+    }
+
+    /// Makes the directory `path` with its parents; false when it was there already.
+    pub fn session_make_dir(&self, id: &str, tenant: &str, path: &str) -> Result<bool, ExecuteError> {
+        self.sessions.make_dir(id, tenant, path)
+    }
+
+    /// Removes `path` of the session's workspace (a directory with everything in it).
+    pub fn session_remove(&self, id: &str, tenant: &str, path: &str) -> Result<(), ExecuteError> {
+        self.sessions.remove_entry(id, tenant, path)
+    }
+
+    /// Moves `from` to `to` within the session's workspace.
+    pub fn session_move(&self, id: &str, tenant: &str, from: &str, to: &str) -> Result<(), ExecuteError> {
+        self.sessions.move_entry(id, tenant, from, to)
+    }
+}

@@ -1,0 +1,253 @@
+//! What is at a path of a workspace, directory listings, and making, moving and removing
+//! entries: for file APIs that show a workspace as a filesystem. As everywhere in this
+//! module, every path is resolved beneath the workspace without following a symlink; a
+//! symlink is described (and removed or moved) as itself, never followed.
+
+use std::os::fd::OwnedFd;
+use std::path::Path;
+
+use nix::dir::Dir;
+use nix::errno::Errno;
+use nix::fcntl::{readlinkat, renameat, AtFlags, OFlag};
+use nix::sys::stat::{fstat, fstatat, mkdirat, FileStat, Mode, SFlag};
+use nix::unistd::{fchown, unlinkat, Gid, Uid, UnlinkatFlags};
+
+use super::{open_beneath, open_root, WorkspaceFsError};
+
+/// Entries listed at most, however deep.
+const MAX_ENTRIES: usize = 10_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    File,
+    Directory,
+    Symlink,
+    /// A FIFO, socket or device.
+    Other,
+}
+
+/// One entry of a workspace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Relative to the workspace, `/`-separated; empty for the workspace itself.
+    pub path: String,
+    pub kind: EntryKind,
+    pub size: u64,
+    /// Permission bits.
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub mtime_ns: i128,
+    /// Where a symlink points (as written in it, never resolved).
+    pub symlink_target: Option<String>,
+}
+
+fn parts(rel: &str) -> Vec<&str> {
+    rel.split('/').filter(|p| !p.is_empty() && *p != ".").collect()
+}
+
+/// Refuses `..` anywhere: every name used here must stay beneath the workspace.
+fn beneath(rel: &str) -> Result<(), WorkspaceFsError> {
+    match rel.split('/').any(|p| p == "..") {
+        true => Err(WorkspaceFsError::Symlink(rel.to_string())),
+        false => Ok(()),
+    }
+}
+
+/// The directory that holds `rel` (opened beneath the root) and the entry's name in it.
+fn parent_of<'a>(root: &OwnedFd, rel: &'a str) -> Result<(OwnedFd, &'a str), WorkspaceFsError> {
+    let parts = parts(rel);
+    let Some((name, parents)) = parts.split_last() else {
+        return Err(WorkspaceFsError::IsADirectory(rel.to_string()));
+    };
+    let dir = match parents.join("/") {
+        p if p.is_empty() => root.try_clone().map_err(|e| io(rel, e))?,
+        p => open_beneath(root, &p, OFlag::O_DIRECTORY | OFlag::O_RDONLY, Mode::empty(), rel)?,
+    };
+    Ok((dir, name))
+}
+
+fn io(shown: &str, e: std::io::Error) -> WorkspaceFsError {
+    WorkspaceFsError::Io(shown.to_string(), Errno::from_raw(e.raw_os_error().unwrap_or(0)))
+}
+
+fn describe(dir: &OwnedFd, name: &str, path: String, stat: &FileStat) -> Entry {
+    let kind = match SFlag::from_bits_truncate(stat.st_mode) & SFlag::S_IFMT {
+        SFlag::S_IFREG => EntryKind::File,
+        SFlag::S_IFDIR => EntryKind::Directory,
+        SFlag::S_IFLNK => EntryKind::Symlink,
+        _ => EntryKind::Other,
+    };
+    let symlink_target = (kind == EntryKind::Symlink)
+        .then(|| readlinkat(dir, name).ok().map(|t| t.to_string_lossy().into_owned()))
+        .flatten();
+    Entry {
+        path,
+        kind,
+        size: stat.st_size as u64,
+        mode: stat.st_mode & 0o7777,
+        uid: stat.st_uid,
+        gid: stat.st_gid,
+        mtime_ns: stat.st_mtime as i128 * 1_000_000_000 + stat.st_mtime_nsec as i128,
+        symlink_target,
+    }
+}
+
+/// What is at `rel` (the workspace itself when empty).
+pub fn stat(root: &Path, rel: &str) -> Result<Entry, WorkspaceFsError> {
+    beneath(rel)?;
+    let root = open_root(root)?;
+    if parts(rel).is_empty() {
+        let stat = fstat(&root).map_err(|e| WorkspaceFsError::Io(String::new(), e))?;
+        return Ok(describe(&root, ".", String::new(), &stat));
+    }
+    let (dir, name) = parent_of(&root, rel)?;
+    let stat = fstatat(&dir, name, AtFlags::AT_SYMLINK_NOFOLLOW).map_err(|e| WorkspaceFsError::Io(rel.into(), e))?;
+    Ok(describe(&dir, name, parts(rel).join("/"), &stat))
+}
+
+/// The entries of the directory `rel`, `depth` levels down (1: its own entries), sorted by
+/// path; symlinked directories are listed, not entered.
+pub fn list_dir(root: &Path, rel: &str, depth: u32) -> Result<Vec<Entry>, WorkspaceFsError> {
+    beneath(rel)?;
+    let root = open_root(root)?;
+    let prefix = parts(rel).join("/");
+    let dir = match prefix.as_str() {
+        "" => root.try_clone().map_err(|e| io(rel, e))?,
+        p => open_beneath(&root, p, OFlag::O_DIRECTORY | OFlag::O_RDONLY, Mode::empty(), rel)?,
+    };
+    let mut entries = Vec::new();
+    list_into(&dir, &prefix, depth.max(1), &mut entries)?;
+    entries.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(entries)
+}
+
+fn list_into(dir: &OwnedFd, prefix: &str, depth: u32, entries: &mut Vec<Entry>) -> Result<(), WorkspaceFsError> {
+    let copy = dir.try_clone().map_err(|e| io(prefix, e))?;
+    let mut listing = Dir::from_fd(copy).map_err(|e| WorkspaceFsError::Io(prefix.to_string(), e))?;
+    let names: Vec<String> = listing
+        .iter()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "." && n != "..")
+        .collect();
+    for name in names {
+        if entries.len() >= MAX_ENTRIES {
+            return Ok(());
+        }
+        let Ok(stat) = fstatat(dir, name.as_str(), AtFlags::AT_SYMLINK_NOFOLLOW) else { continue };
+        let path = if prefix.is_empty() { name.clone() } else { format!("{prefix}/{name}") };
+        let entry = describe(dir, &name, path.clone(), &stat);
+        let descend = entry.kind == EntryKind::Directory && depth > 1;
+        entries.push(entry);
+        if descend {
+            let flags = OFlag::O_DIRECTORY | OFlag::O_RDONLY;
+            if let Ok(sub) = open_beneath(dir, &name, flags, Mode::empty(), &path) {
+                list_into(&sub, &path, depth - 1, entries)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Makes the directory `rel` and its missing parents, given to `owner`; false when it was
+/// already there.
+pub fn make_dir(root: &Path, rel: &str, owner: Option<(u32, u32)>) -> Result<bool, WorkspaceFsError> {
+    beneath(rel)?;
+    let mut dir = open_root(root)?;
+    let parts = parts(rel);
+    let mut created = false;
+    for (i, part) in parts.iter().enumerate() {
+        let shown = parts[..=i].join("/");
+        created = match mkdirat(&dir, *part, Mode::from_bits_truncate(0o755)) {
+            Ok(()) => true,
+            Err(Errno::EEXIST) => false,
+            Err(e) => return Err(WorkspaceFsError::Io(shown, e)),
+        };
+        dir = open_beneath(&dir, part, OFlag::O_DIRECTORY | OFlag::O_RDONLY, Mode::empty(), &shown)?;
+        if let (true, Some((uid, gid))) = (created, owner) {
+            fchown(&dir, Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid)))
+                .map_err(|e| WorkspaceFsError::Io(shown, e))?;
+        }
+    }
+    Ok(created)
+}
+
+/// Removes `rel`: a file or symlink, or a directory with everything in it.
+pub fn remove(root: &Path, rel: &str) -> Result<(), WorkspaceFsError> {
+    beneath(rel)?;
+    let root = open_root(root)?;
+    let (dir, name) = parent_of(&root, rel)?;
+    remove_in(&dir, name, rel)
+}
+
+fn remove_in(dir: &OwnedFd, name: &str, shown: &str) -> Result<(), WorkspaceFsError> {
+    let stat = fstatat(dir, name, AtFlags::AT_SYMLINK_NOFOLLOW).map_err(|e| WorkspaceFsError::Io(shown.into(), e))?;
+    if SFlag::from_bits_truncate(stat.st_mode) & SFlag::S_IFMT != SFlag::S_IFDIR {
+        return unlinkat(dir, name, UnlinkatFlags::NoRemoveDir).map_err(|e| WorkspaceFsError::Io(shown.into(), e));
+    }
+    let sub = open_beneath(dir, name, OFlag::O_DIRECTORY | OFlag::O_RDONLY, Mode::empty(), shown)?;
+    let copy = sub.try_clone().map_err(|e| io(shown, e))?;
+    let mut listing = Dir::from_fd(copy).map_err(|e| WorkspaceFsError::Io(shown.to_string(), e))?;
+    let names: Vec<String> = listing
+        .iter()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "." && n != "..")
+        .collect();
+    for child in names {
+        remove_in(&sub, &child, &format!("{shown}/{child}"))?;
+    }
+    unlinkat(dir, name, UnlinkatFlags::RemoveDir).map_err(|e| WorkspaceFsError::Io(shown.into(), e))
+}
+
+/// Moves `from` to `to` (whose parent must exist), replacing a file there.
+pub fn rename(root: &Path, from: &str, to: &str) -> Result<(), WorkspaceFsError> {
+    beneath(from)?;
+    beneath(to)?;
+    let root = open_root(root)?;
+    let (from_dir, from_name) = parent_of(&root, from)?;
+    let (to_dir, to_name) = parent_of(&root, to)?;
+    renameat(&from_dir, from_name, &to_dir, to_name).map_err(|e| WorkspaceFsError::Io(from.into(), e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_are_described_made_moved_and_removed_beneath_the_root() {
+        let root = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret"), "s").unwrap();
+        let r = root.path();
+        assert!(make_dir(r, "d/e", None).unwrap());
+        assert!(!make_dir(r, "d/e", None).unwrap());
+        std::fs::write(r.join("d/f.txt"), "hello").unwrap();
+        std::os::unix::fs::symlink(outside.path(), r.join("d/out")).unwrap();
+        let listed: Vec<_> = list_dir(r, "d", 1).unwrap().into_iter().map(|e| (e.path, e.kind)).collect();
+        assert_eq!(
+            listed,
+            [
+                ("d/e".into(), EntryKind::Directory),
+                ("d/f.txt".into(), EntryKind::File),
+                ("d/out".into(), EntryKind::Symlink)
+            ]
+        );
+        let link = stat(r, "d/out").unwrap();
+        assert_eq!(link.symlink_target.as_deref(), Some(outside.path().to_str().unwrap()));
+        assert_eq!(stat(r, "d/f.txt").unwrap().size, 5);
+        // Nothing goes through the symlink or above the root.
+        assert!(stat(r, "d/out/secret").is_err());
+        assert!(list_dir(r, "d/out", 1).is_err());
+        assert!(make_dir(r, "d/out/x", None).is_err());
+        assert!(stat(r, "../").is_err());
+        assert!(remove(r, "d/out/secret").is_err());
+        assert!(rename(r, "d/f.txt", "../f.txt").is_err());
+        rename(r, "d/f.txt", "d/e/g.txt").unwrap();
+        assert_eq!(list_dir(r, "", 3).unwrap().len(), 4);
+        remove(r, "d").unwrap();
+        assert!(stat(r, "d").unwrap_err().is_not_found());
+        assert!(outside.path().join("secret").exists());
+    }
+}

@@ -1,0 +1,300 @@
+//! E2B's control plane (`E2B_API_URL`): create, list, inspect, connect to, time and kill
+//! sandboxes. The API key (`X-API-KEY`) is checked against the daemon's API token when one is
+//! configured, and names the caller's tenant: another key's sandboxes do not exist for it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use executor::NewSession;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::error::E2bError;
+use super::registry::{tenant_of_key, NewSandbox, Sandbox};
+use super::ENVD_VERSION;
+use crate::state::AppState;
+
+/// A sandbox's lifetime when the caller gives none (seconds).
+const DEFAULT_TIMEOUT: u64 = 300;
+/// The longest lifetime a sandbox may ask for (seconds): E2B's own cap.
+const MAX_TIMEOUT: u64 = 24 * 3600;
+
+/// The body of `POST /sandboxes` and `POST /v2/sandboxes`; fields this daemon does not use
+/// are accepted and ignored unless ignoring them would change what the caller gets.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateBody {
+    #[serde(rename = "templateID")]
+    template_id: String,
+    timeout: Option<u64>,
+    #[serde(default)]
+    metadata: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    env_vars: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    auto_pause: Option<bool>,
+    #[serde(default)]
+    network: Option<Value>,
+    #[serde(default)]
+    volume_mounts: Option<Vec<Value>>,
+    #[serde(default)]
+    mcp: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+struct TimeoutBody {
+    timeout: Option<u64>,
+}
+
+/// The caller's tenant, from its API key (checked against the daemon's token if it has one).
+pub(super) fn caller(state: &AppState, headers: &HeaderMap) -> Result<String, E2bError> {
+    let key = headers
+        .get("x-api-key")
+        .map(|v| v.to_str().map(str::trim))
+        .transpose()
+        .map_err(|_| E2bError::unauthorized("the X-API-KEY header is not visible ASCII"))?
+        .filter(|k| !k.is_empty())
+        .ok_or_else(|| E2bError::unauthorized("the request carries no X-API-KEY header (set E2B_API_KEY)"))?;
+    if let Some(token) = state.options.api_token.as_deref() {
+        if !crate::auth::ApiToken::new(token).matches(key) {
+            return Err(E2bError::unauthorized("the API key does not match the daemon's API token"));
+        }
+    }
+    Ok(tenant_of_key(key))
+}
+
+fn parse<T: serde::de::DeserializeOwned>(bytes: &Bytes) -> Result<T, E2bError> {
+    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { bytes };
+    serde_json::from_slice(bytes).map_err(|e| E2bError::bad_request(format!("the request body is invalid: {e}")))
+}
+
+/// Our template for an E2B template id.
+fn template_for(state: &AppState, id: &str) -> Result<executor::Template, E2bError> {
+    let ours = match id {
+        "base" => "default",
+        "code-interpreter-v1" | "code-interpreter" => "python-data",
+        other => other,
+    };
+    state.service.templates().get(ours).map_err(|_| E2bError::not_found(format!("template '{id}' not found")))
+}
+
+fn check_create(body: &CreateBody) -> Result<u64, E2bError> {
+    let timeout = body.timeout.unwrap_or(DEFAULT_TIMEOUT);
+    if timeout == 0 || timeout > MAX_TIMEOUT {
+        return Err(E2bError::bad_request(format!("timeout must be between 1 and {MAX_TIMEOUT} seconds")));
+    }
+    if body.auto_pause == Some(true) {
+        return Err(E2bError::bad_request("autoPause is not supported: sandboxes are killed at their end"));
+    }
+    let has_rules = |v: &Value| v.as_object().is_some_and(|o| o.values().any(|v| !v.is_null()));
+    if body.network.as_ref().is_some_and(has_rules) {
+        return Err(E2bError::bad_request("network rules are not supported: sandboxes have no network"));
+    }
+    if body.volume_mounts.as_ref().is_some_and(|v| !v.is_empty()) || body.mcp.as_ref().is_some_and(|m| !m.is_null()) {
+        return Err(E2bError::bad_request("volumeMounts and mcp are not supported"));
+    }
+    for name in body.env_vars.iter().flat_map(|vars| vars.keys()) {
+        let valid = !name.is_empty()
+            && !name.starts_with(|c: char| c.is_ascii_digit())
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if !valid {
+            return Err(E2bError::bad_request(format!("envVars: {name:?} is not a valid variable name")));
+        }
+    }
+    Ok(timeout)
+}
+
+/// `POST /sandboxes` and `POST /v2/sandboxes`.
+pub async fn create(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Result<Response, E2bError> {
+    let tenant = caller(&state, &headers)?;
+    let body: CreateBody = parse(&body)?;
+    let timeout = check_create(&body)?;
+    let template = template_for(&state, &body.template_id)?;
+    let config = state.service.session_config();
+    let new = NewSession {
+        tenant_id: tenant.clone(),
+        scope: Some(format!("e2b:{}", body.template_id.chars().take(200).collect::<String>())),
+        template,
+        // The sandbox ends at its end time, however idle: the reaper below kills it then.
+        ttl_secs: Some(config.max_ttl_secs),
+        home_alias: true,
+    };
+    let session = state.service.create_session(new).await?;
+    let sandbox = Arc::new(Sandbox::new(NewSandbox {
+        id: session.session_id,
+        tenant,
+        template_id: body.template_id,
+        timeout: Duration::from_secs(timeout),
+        metadata: body.metadata.unwrap_or_default(),
+        env_vars: body.env_vars.unwrap_or_default(),
+    }));
+    state.e2b.insert(Arc::clone(&sandbox));
+    state.e2b.start_reaper(&state.service);
+    Ok((StatusCode::CREATED, Json(created(&sandbox))).into_response())
+}
+
+fn created(sandbox: &Sandbox) -> Value {
+    json!({
+        "templateID": sandbox.template_id,
+        "sandboxID": sandbox.id,
+        "clientID": "sandbox-executor",
+        "envdVersion": ENVD_VERSION,
+        "envdAccessToken": sandbox.envd_token,
+        "trafficAccessToken": sandbox.traffic_token,
+        "domain": null,
+        "alias": null,
+    })
+}
+
+fn rfc3339(t: std::time::SystemTime) -> String {
+    humantime::format_rfc3339_millis(t).to_string()
+}
+
+fn listed(state: &AppState, sandbox: &Sandbox) -> Value {
+    let limits = state.service.limits();
+    json!({
+        "templateID": sandbox.template_id,
+        "sandboxID": sandbox.id,
+        "clientID": "sandbox-executor",
+        "startedAt": rfc3339(sandbox.started_at),
+        "endAt": rfc3339(sandbox.end_at()),
+        "envdVersion": ENVD_VERSION,
+        "cpuCount": 1,
+        "memoryMB": limits.default_memory_mb,
+        "diskSizeMB": limits.workspace_bytes / (1024 * 1024),
+        "state": "running",
+        "metadata": sandbox.metadata,
+    })
+}
+
+fn mine(state: &AppState, headers: &HeaderMap, id: &str) -> Result<(String, Arc<Sandbox>), E2bError> {
+    let tenant = caller(state, headers)?;
+    let sandbox =
+        state.e2b.get(id, &tenant).ok_or_else(|| E2bError::not_found(format!("sandbox \"{id}\" not found")))?;
+    Ok((tenant, sandbox))
+}
+
+/// `GET /sandboxes/{id}`.
+pub async fn info(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, E2bError> {
+    let (_, sandbox) = mine(&state, &headers, &id)?;
+    let mut detail = listed(&state, &sandbox);
+    detail["envdAccessToken"] = json!(sandbox.envd_token);
+    detail["allowInternetAccess"] = json!(false);
+    Ok(Json(detail))
+}
+
+/// `GET /sandboxes` and `GET /v2/sandboxes`: the caller's running sandboxes, filtered by
+/// `state` and `metadata` (`k=v&...`, URL-encoded once more).
+pub async fn list(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(query): Query<BTreeMap<String, String>>,
+) -> Result<Json<Vec<Value>>, E2bError> {
+    let tenant = caller(&state, &headers)?;
+    if let Some(states) = query.get("state") {
+        if !states.split(',').any(|s| s.trim() == "running") {
+            return Ok(Json(Vec::new()));
+        }
+    }
+    let wanted: Vec<(String, String)> = match query.get("metadata") {
+        Some(m) => serde_urlencoded_pairs(m),
+        None => Vec::new(),
+    };
+    let matches = |s: &Sandbox| wanted.iter().all(|(k, v)| s.metadata.get(k) == Some(v));
+    let sandboxes = state.e2b.list(&tenant);
+    Ok(Json(sandboxes.iter().filter(|s| matches(s)).map(|s| listed(&state, s)).collect()))
+}
+
+fn serde_urlencoded_pairs(text: &str) -> Vec<(String, String)> {
+    let decode = |s: &str| percent_decode(&s.replace('+', " "));
+    text.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| match pair.split_once('=') {
+            Some((k, v)) => (decode(k), decode(v)),
+            None => (decode(pair), String::new()),
+        })
+        .collect()
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (bytes[i], bytes.get(i + 1).and_then(|b| hex(*b)), bytes.get(i + 2).and_then(|b| hex(*b))) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `DELETE /sandboxes/{id}`: 204, or 404 when the caller has no such sandbox.
+pub async fn kill(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<StatusCode, E2bError> {
+    let tenant = caller(&state, &headers)?;
+    let sandbox =
+        state.e2b.remove(&id, &tenant).ok_or_else(|| E2bError::not_found(format!("sandbox \"{id}\" not found")))?;
+    // A session that already expired is as dead as one destroyed now.
+    let _ = state.service.destroy_session(&sandbox.id, &tenant).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /sandboxes/{id}/timeout`: the sandbox now ends `timeout` seconds from now.
+pub async fn set_timeout(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<StatusCode, E2bError> {
+    let (_, sandbox) = mine(&state, &headers, &id)?;
+    let body: TimeoutBody = parse(&body)?;
+    let timeout = body.timeout.ok_or_else(|| E2bError::bad_request("timeout is required"))?;
+    if timeout == 0 || timeout > MAX_TIMEOUT {
+        return Err(E2bError::bad_request(format!("timeout must be between 1 and {MAX_TIMEOUT} seconds")));
+    }
+    sandbox.set_timeout(Duration::from_secs(timeout));
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /sandboxes/{id}/connect` and `POST /v2/sandboxes/{id}/connect`: 200 with the
+/// create answer; a `timeout` moves the end later (never sooner).
+pub async fn connect(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, E2bError> {
+    let (_, sandbox) = mine(&state, &headers, &id)?;
+    let body: TimeoutBody = parse(&body)?;
+    if let Some(timeout) = body.timeout {
+        if timeout == 0 || timeout > MAX_TIMEOUT {
+            return Err(E2bError::bad_request(format!("timeout must be between 1 and {MAX_TIMEOUT} seconds")));
+        }
+        let end = std::time::SystemTime::now() + Duration::from_secs(timeout);
+        if end > sandbox.end_at() {
+            sandbox.set_timeout(Duration::from_secs(timeout));
+        }
+    }
+    Ok(Json(created(&sandbox)))
+}

@@ -1,0 +1,116 @@
+//! envd's `/files`: download one file, upload files (multipart or a raw body). Paths live
+//! under `/home/user`, the sandbox's workspace, which is read and written through the
+//! workspace's safe file access (no symlink is ever followed).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Multipart, Query, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+
+use super::error::E2bError;
+use super::plane::{shown_path, workspace_path, Plane};
+use crate::state::AppState;
+
+type Params = Query<BTreeMap<String, String>>;
+
+/// The workspace path of the `path` parameter; the user must be the sandbox's own.
+fn checked(query: &BTreeMap<String, String>, path: Option<&str>) -> Result<String, E2bError> {
+    if let Some(user) = query.get("username").filter(|u| !u.is_empty()) {
+        if user != "user" && user != "root" {
+            return Err(E2bError::unauthorized(format!("user {user:?} does not exist in the sandbox")));
+        }
+    }
+    let path = path.ok_or_else(|| E2bError::bad_request("the path parameter is required"))?;
+    let rel = workspace_path(path).map_err(|m| E2bError::new(StatusCode::FORBIDDEN, m))?;
+    if rel.is_empty() {
+        return Err(E2bError::bad_request(format!("{path}: is a directory")));
+    }
+    Ok(rel)
+}
+
+/// `GET /files?path=...`: the file's bytes.
+pub async fn download(
+    State(state): State<Arc<AppState>>,
+    Plane(sandbox): Plane,
+    Query(query): Params,
+) -> Result<Response, E2bError> {
+    let rel = checked(&query, query.get("path").map(String::as_str))?;
+    let (bytes, _) = state.service.download_session_file(&sandbox.id, &sandbox.tenant, &rel).map_err(|e| match e {
+        executor::ExecuteError::SessionNotFound(_) => E2bError::sandbox_gone(&sandbox.id),
+        executor::ExecuteError::Invalid { message, .. } => E2bError::bad_request(message),
+        e => E2bError::from(e),
+    })?;
+    let mut response = (StatusCode::OK, bytes).into_response();
+    let octets = HeaderValue::from_static("application/octet-stream");
+    response.headers_mut().insert(header::CONTENT_TYPE, octets);
+    Ok(response)
+}
+
+/// `POST /files`: multipart parts named `file` (each part's file name is its path, unless
+/// `path` is given for a single file), or the raw body written at `path`.
+pub async fn upload(
+    State(state): State<Arc<AppState>>,
+    Plane(sandbox): Plane,
+    Query(query): Params,
+    request: Request,
+) -> Result<Json<Vec<Value>>, E2bError> {
+    let content_type = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let files = if content_type.starts_with("multipart/form-data") {
+        let multipart = Multipart::from_request(request, &state)
+            .await
+            .map_err(|e| E2bError::bad_request(format!("the multipart body is invalid: {}", e.body_text())))?;
+        multipart_files(multipart, &query).await?
+    } else {
+        if request.headers().get(header::CONTENT_ENCODING).is_some_and(|v| v.as_bytes() != b"identity") {
+            return Err(E2bError::bad_request("compressed uploads are not supported; send the file uncompressed"));
+        }
+        let rel = checked(&query, query.get("path").map(String::as_str))?;
+        let bytes = Bytes::from_request(request, &state)
+            .await
+            .map_err(|e| E2bError::new(e.status(), format!("the body could not be read: {}", e.body_text())))?;
+        vec![(rel, bytes.to_vec())]
+    };
+    if files.is_empty() {
+        return Err(E2bError::bad_request("the request holds no file"));
+    }
+    let written = state.service.upload_session_files(&sandbox.id, &sandbox.tenant, files).map_err(|e| match e {
+        executor::ExecuteError::SessionNotFound(_) => E2bError::sandbox_gone(&sandbox.id),
+        e => E2bError::from(e),
+    })?;
+    Ok(Json(written.iter().map(|f| entry(&f.path)).collect()))
+}
+
+async fn multipart_files(
+    mut multipart: Multipart,
+    query: &BTreeMap<String, String>,
+) -> Result<Vec<(String, Vec<u8>)>, E2bError> {
+    let mut files = Vec::new();
+    let bad =
+        |e: axum::extract::multipart::MultipartError| E2bError::bad_request(format!("multipart: {}", e.body_text()));
+    while let Some(field) = multipart.next_field().await.map_err(bad)? {
+        if field.name() != Some("file") {
+            continue;
+        }
+        let name = field.file_name().map(str::to_owned);
+        let content = field.bytes().await.map_err(bad)?;
+        files.push((name, content.to_vec()));
+    }
+    let single = files.len() == 1;
+    files
+        .into_iter()
+        .map(|(name, content)| {
+            let path = if single { query.get("path").map(String::as_str).or(name.as_deref()) } else { name.as_deref() };
+            Ok((checked(query, path)?, content))
+        })
+        .collect()
+}
+
+fn entry(rel: &str) -> Value {
+    let name = rel.rsplit('/').next().unwrap_or(rel);
+    json!({ "name": name, "type": "file", "path": shown_path(rel) })
+}

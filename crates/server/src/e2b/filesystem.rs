@@ -1,0 +1,124 @@
+//! envd's Filesystem service (`/filesystem.Filesystem/*`): `Stat`, `ListDir`, `MakeDir`,
+//! `Move` and `Remove` on the sandbox's workspace (`/home/user`), through its safe file
+//! access: a symlink is shown as one, never followed.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use executor::{WorkspaceEntry, WorkspaceEntryKind};
+use serde_json::{json, Value};
+
+use super::connect;
+use super::error::ConnectError;
+use super::plane::{shown_path, workspace_path, Plane};
+use crate::state::AppState;
+
+/// The workspace path of the message's field `field`.
+fn path_of(message: &Value, field: &str) -> Result<String, ConnectError> {
+    let path = message[field].as_str().ok_or_else(|| ConnectError::invalid(format!("{field} is required")))?;
+    workspace_path(path).map_err(|m| ConnectError::new("permission_denied", m))
+}
+
+fn permissions(kind: WorkspaceEntryKind, mode: u32) -> String {
+    let first = match kind {
+        WorkspaceEntryKind::Directory => 'd',
+        WorkspaceEntryKind::Symlink => 'l',
+        _ => '-',
+    };
+    let bits = "rwxrwxrwx".chars().enumerate().map(|(i, c)| if mode & (1 << (8 - i)) != 0 { c } else { '-' });
+    std::iter::once(first).chain(bits).collect()
+}
+
+fn entry_info(entry: &WorkspaceEntry) -> Value {
+    let kind = match entry.kind {
+        WorkspaceEntryKind::File => "FILE_TYPE_FILE",
+        WorkspaceEntryKind::Directory => "FILE_TYPE_DIRECTORY",
+        WorkspaceEntryKind::Symlink => "FILE_TYPE_SYMLINK",
+        WorkspaceEntryKind::Other => "FILE_TYPE_UNSPECIFIED",
+    };
+    let name = match entry.path.rsplit('/').next() {
+        Some("") | None => "user",
+        Some(name) => name,
+    };
+    let modified = std::time::UNIX_EPOCH + std::time::Duration::from_nanos(entry.mtime_ns.max(0) as u64);
+    let mut info = json!({
+        "name": name,
+        "type": kind,
+        "path": shown_path(&entry.path),
+        "size": entry.size.to_string(),
+        "mode": entry.mode,
+        "permissions": permissions(entry.kind, entry.mode),
+        "owner": "user",
+        "group": "user",
+        "modifiedTime": humantime::format_rfc3339_nanos(modified).to_string(),
+    });
+    if let Some(target) = &entry.symlink_target {
+        info["symlinkTarget"] = json!(target);
+    }
+    info
+}
+
+/// `POST /filesystem.Filesystem/{method}`.
+pub async fn rpc(
+    State(state): State<Arc<AppState>>,
+    Plane(sandbox): Plane,
+    Path(method): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let answer = connect::request_message(&headers, &body).and_then(|message| {
+        let service = &state.service;
+        let (id, tenant) = (sandbox.id.as_str(), sandbox.tenant.as_str());
+        match method.as_str() {
+            "Stat" => {
+                let entry = service.session_stat(id, tenant, &path_of(&message, "path")?)?;
+                Ok(json!({ "entry": entry_info(&entry) }))
+            }
+            "ListDir" => {
+                let depth = message["depth"].as_u64().unwrap_or(1).clamp(1, 64) as u32;
+                let entries = service.session_list_dir(id, tenant, &path_of(&message, "path")?, depth)?;
+                Ok(json!({ "entries": entries.iter().map(entry_info).collect::<Vec<_>>() }))
+            }
+            "MakeDir" => make_dir(&state, id, tenant, &path_of(&message, "path")?),
+            "Move" => {
+                let (from, to) = (path_of(&message, "source")?, path_of(&message, "destination")?);
+                service.session_move(id, tenant, &from, &to)?;
+                Ok(json!({ "entry": entry_info(&service.session_stat(id, tenant, &to)?) }))
+            }
+            "Remove" => {
+                let path = path_of(&message, "path")?;
+                if path.is_empty() {
+                    return Err(ConnectError::new("permission_denied", "the home directory cannot be removed"));
+                }
+                service.session_remove(id, tenant, &path)?;
+                Ok(json!({}))
+            }
+            other => Err(ConnectError::new("unimplemented", format!("filesystem.Filesystem/{other} is not supported"))),
+        }
+    });
+    match answer {
+        Ok(message) => connect::unary(message),
+        Err(e) => e.into_response(),
+    }
+}
+
+fn make_dir(state: &AppState, id: &str, tenant: &str, path: &str) -> Result<Value, ConnectError> {
+    if !state.service.session_make_dir(id, tenant, path)? {
+        return Err(ConnectError::new("already_exists", format!("{} already exists", shown_path(path))));
+    }
+    Ok(json!({ "entry": entry_info(&state.service.session_stat(id, tenant, path)?) }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permissions_read_like_ls() {
+        assert_eq!(permissions(WorkspaceEntryKind::File, 0o644), "-rw-r--r--");
+        assert_eq!(permissions(WorkspaceEntryKind::Directory, 0o755), "drwxr-xr-x");
+    }
+}

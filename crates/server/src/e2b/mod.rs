@@ -1,0 +1,64 @@
+//! Compatibility with the E2B SDKs (`e2b`, `e2b-code-interpreter`, `@e2b/code-interpreter`),
+//! configured with `E2B_API_URL=<daemon>/e2b` and `E2B_SANDBOX_URL=<daemon>/e2b/sandbox`.
+//!
+//! An E2B sandbox is one session of the service: one workspace, shown to the code as
+//! `/home/user`, shared by files, commands and code contexts; it lives until its end time
+//! (`timeout`, moved by `set_timeout`) or until it is killed. Errors are in E2B's own formats
+//! (see `docs/e2b.md`), and every route accepts unknown JSON fields and cross-origin calls.
+
+mod connect;
+mod control;
+mod error;
+mod files;
+mod filesystem;
+mod interpreter;
+mod plane;
+mod process;
+mod registry;
+mod results;
+
+use std::sync::Arc;
+
+use axum::http::{Method, StatusCode, Uri};
+use axum::routing::{delete, get, post};
+use axum::Router;
+use tower_http::cors::CorsLayer;
+
+pub use registry::Sandboxes;
+
+use crate::state::AppState;
+use error::E2bError;
+
+/// The envd version the SDKs are told: it decides which features they use (section 3.5 of
+/// the protocol notes in docs/e2b.md).
+pub const ENVD_VERSION: &str = "0.5.7";
+
+/// The routes under `/e2b`: the control plane, and the sandbox plane under `/e2b/sandbox`.
+pub(crate) fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/sandboxes", post(control::create).get(control::list))
+        .route("/v2/sandboxes", post(control::create).get(control::list))
+        .route("/sandboxes/{id}", get(control::info).delete(control::kill))
+        .route("/sandboxes/{id}/timeout", post(control::set_timeout))
+        .route("/sandboxes/{id}/connect", post(control::connect))
+        .route("/v2/sandboxes/{id}/connect", post(control::connect))
+        .route("/sandbox/health", get(plane::health))
+        .route("/sandbox/files", get(files::download).post(files::upload))
+        .route("/sandbox/process.Process/{method}", post(process::rpc))
+        .route("/sandbox/filesystem.Filesystem/{method}", post(filesystem::rpc))
+        .route("/sandbox/execute", post(interpreter::execute))
+        .route("/sandbox/contexts", get(interpreter::list_contexts).post(interpreter::create_context))
+        .route("/sandbox/contexts/{id}", delete(interpreter::delete_context))
+        .route("/sandbox/contexts/{id}/restart", post(interpreter::restart_context))
+        .fallback(not_implemented)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(CorsLayer::permissive())
+}
+
+async fn not_implemented(method: Method, uri: Uri) -> E2bError {
+    E2bError::new(StatusCode::NOT_IMPLEMENTED, format!("{method} {} is not supported by this daemon", uri.path()))
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> E2bError {
+    E2bError::new(StatusCode::METHOD_NOT_ALLOWED, format!("{method} is not allowed on {}", uri.path()))
+}

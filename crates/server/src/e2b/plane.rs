@@ -1,0 +1,98 @@
+//! The sandbox plane (`E2B_SANDBOX_URL`): which sandbox a request is for (`E2b-Sandbox-Id`),
+//! and whether it may use it (`X-Access-Token` or `E2B-Traffic-Access-Token`, issued to the
+//! sandbox's creator). The port header (`E2b-Sandbox-Port`) needs no routing: every path but
+//! `/health` belongs to one port only.
+
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+
+use super::error::E2bError;
+use super::registry::Sandbox;
+use crate::state::AppState;
+
+pub const SANDBOX_ID_HEADER: &str = "e2b-sandbox-id";
+const TOKEN_HEADERS: [&str; 2] = ["x-access-token", "e2b-traffic-access-token"];
+
+/// The sandbox a sandbox-plane request is for, its access token checked.
+pub struct Plane(pub Arc<Sandbox>);
+
+impl FromRequestParts<Arc<AppState>> for Plane {
+    type Rejection = E2bError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, E2bError> {
+        let id = parts
+            .headers
+            .get(SANDBOX_ID_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| E2bError::bad_request("the E2b-Sandbox-Id header is missing (set E2B_SANDBOX_URL)"))?;
+        let presented: Vec<&str> = TOKEN_HEADERS
+            .iter()
+            .flat_map(|name| parts.headers.get_all(*name))
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        if presented.is_empty() {
+            return Err(E2bError::new(StatusCode::UNAUTHORIZED, "the request carries no X-Access-Token header"));
+        }
+        // A wrong token gets the same answer as an unknown sandbox: ids do not leak.
+        let sandbox = state.e2b.any(id).filter(|s| presented.iter().any(|t| s.accepts(t)));
+        sandbox.map(Plane).ok_or_else(|| E2bError::sandbox_gone(&id.chars().take(64).collect::<String>()))
+    }
+}
+
+/// `GET /health` of either port: 204 while the sandbox lives.
+pub async fn health(Plane(_): Plane) -> StatusCode {
+    StatusCode::NO_CONTENT
+}
+
+/// The path inside the sandbox's workspace of an E2B path: absolute under `/home/user` (or
+/// `/workspace`, its other name), or relative to the home. Anything else is outside the
+/// sandbox's own files.
+pub fn workspace_path(path: &str) -> Result<String, String> {
+    let path = path.trim();
+    let rel = if let Some(rest) = path.strip_prefix("~/") {
+        rest
+    } else if path.starts_with('/') {
+        ["/home/user", "/workspace"]
+            .iter()
+            .find_map(|root| match path.strip_prefix(root) {
+                Some("") => Some(""),
+                Some(rest) if rest.starts_with('/') => Some(rest.trim_start_matches('/')),
+                _ => None,
+            })
+            .ok_or_else(|| format!("{path}: only paths under /home/user are served"))?
+    } else {
+        path
+    };
+    Ok(rel.trim_end_matches('/').to_string())
+}
+
+/// The absolute path E2B shows for a workspace path.
+pub fn shown_path(rel: &str) -> String {
+    if rel.is_empty() {
+        "/home/user".into()
+    } else {
+        format!("/home/user/{rel}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_map_into_the_workspace() {
+        assert_eq!(workspace_path("/home/user/a.txt").unwrap(), "a.txt");
+        assert_eq!(workspace_path("/home/user").unwrap(), "");
+        assert_eq!(workspace_path("/workspace/d/b").unwrap(), "d/b");
+        assert_eq!(workspace_path("a/b/").unwrap(), "a/b");
+        assert_eq!(workspace_path("~/x").unwrap(), "x");
+        assert!(workspace_path("/etc/passwd").is_err());
+        assert!(workspace_path("/home/username").is_err());
+        assert_eq!(shown_path("a.txt"), "/home/user/a.txt");
+    }
+}
