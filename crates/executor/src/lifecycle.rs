@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::artifacts::{self, Snapshot};
 use crate::driver::event_and_context;
+use crate::egress::Door;
 use crate::runtime::runtimes_for;
 use crate::sandboxes::Sandboxes;
 use crate::spec::{sandbox_spec, SpecParts};
@@ -53,8 +54,10 @@ pub(crate) async fn run(
     let fixed = warm::Fixed::of(&req.limits, &sandboxes.config.limits);
     let mut start = Start::Cold;
     // A pre-started sandbox that cannot take the run (killed while it waited) is discarded;
-    // the run tries another, then goes cold.
-    for _ in 0..WARM_CLAIMS {
+    // the run tries another, then goes cold. A run with an egress policy goes cold: only a
+    // sandbox of its own gets its door.
+    let claims = if req.egress.is_some() { 0 } else { WARM_CLAIMS };
+    for _ in 0..claims {
         match warm.claim(req, fixed) {
             Some(Claim::Pooled(pooled)) => {
                 match run_with(sandboxes, req, Start::Pooled(pooled), cancel.clone()).await {
@@ -91,7 +94,7 @@ pub(crate) async fn run_with(
         return Ran::Done(Box::new(Err(e)));
     }
     let before = artifacts::snapshot(&sandbox.workspace().path);
-    let (run, path) = match sandbox.launch(sandboxes, req, &cancel).await {
+    let (run, path, door) = match sandbox.launch(sandboxes, req, &cancel).await {
         Ok(launched) => launched,
         Err(why) => {
             sandbox.discard(sandboxes).await;
@@ -99,6 +102,7 @@ pub(crate) async fn run_with(
         }
     };
     let result = run.and_then(|run| finish(sandboxes, req, run, sandbox.workspace(), &before, path));
+    let result = result.map(|result| with_network(result, door));
     sandbox.release(sandboxes);
     Ran::Done(Box::new(result))
 }
@@ -118,6 +122,14 @@ fn finish(
     result.isolation = sandboxes.active_layers.clone();
     result.metrics.path = path;
     Ok(result)
+}
+
+/// The result with what went through the run's egress door, if it had one.
+fn with_network(mut result: ExecutionResult, door: Option<Door>) -> ExecutionResult {
+    if let Some(door) = door {
+        outcome::with_network(&mut result, door.close());
+    }
+    result
 }
 
 /// A run's sandbox with its workspace, between its preparation and its release.
@@ -162,11 +174,11 @@ impl Sandbox {
         sandboxes: &Sandboxes,
         req: &ExecutionRequest,
         cancel: &CancellationToken,
-    ) -> Result<(Result<RunOutput, ExecuteError>, LaunchPath), String> {
+    ) -> Result<(Result<RunOutput, ExecuteError>, LaunchPath, Option<Door>), String> {
         match self {
             Sandbox::Pooled(pooled) => {
                 let run = warm::serve(sandboxes, req, pooled, cancel).await?;
-                Ok((run, LaunchPath::Warm))
+                Ok((run, LaunchPath::Warm, None))
             }
             Sandbox::Fresh { zygote, environment, workspace } => {
                 Ok(launch_fresh(sandboxes, req, zygote.as_deref(), environment.as_ref(), workspace, cancel).await)
@@ -191,7 +203,8 @@ impl Sandbox {
     }
 }
 
-/// A sandbox of the run's own, built from its spec: forked by `zygote` when it can, else cold.
+/// A sandbox of the run's own, built from its spec: forked by `zygote` when it can, else cold;
+/// with its egress door (cold) when it has a policy.
 async fn launch_fresh(
     sandboxes: &Sandboxes,
     req: &ExecutionRequest,
@@ -199,11 +212,11 @@ async fn launch_fresh(
     environment: Option<&Environment>,
     workspace: &Workspace,
     cancel: &CancellationToken,
-) -> (Result<RunOutput, ExecuteError>, LaunchPath) {
+) -> (Result<RunOutput, ExecuteError>, LaunchPath, Option<Door>) {
     let (event, context) = event_and_context(&sandboxes.config, req);
     let runtimes = runtimes_for(&sandboxes.config, environment);
     let launch = runtime::launch(req.language, &runtimes, &req.code, &event, &context);
-    let spec = sandbox_spec(
+    let mut spec = sandbox_spec(
         &sandboxes.config,
         &sandboxes.cgroups,
         SpecParts {
@@ -218,8 +231,12 @@ async fn launch_fresh(
     );
     let max_output = req.limits.max_output_bytes.unwrap_or(sandboxes.config.limits.default_output_bytes);
     let kill = cancel.child_token();
+    let (door, handoff) = match open_door(sandboxes, req, &mut spec, &kill) {
+        Ok(opened) => opened.unzip(),
+        Err(e) => return (Err(e), LaunchPath::Cold, None),
+    };
     let started = async {
-        if let Some(zygote) = zygote {
+        if let (Some(zygote), None) = (zygote, &handoff) {
             let executes = req.language != crate::Language::Python;
             let forked =
                 warm::fork(sandboxes, zygote, &spec, &workspace.path, max_output, kill.clone(), executes).await;
@@ -227,7 +244,7 @@ async fn launch_fresh(
                 return (run, LaunchPath::Forked);
             }
         }
-        (sandboxes.launcher.launch(&spec, max_output, kill.clone(), None).await, LaunchPath::Cold)
+        (sandboxes.launcher.launch(&spec, max_output, kill.clone(), handoff).await, LaunchPath::Cold)
     };
     let timeout = Duration::from_millis(req.timeout_ms) + BEHIND_THE_LAUNCHER;
     let ((run, path), ended) = deadline::race(started, timeout, cancel, &kill).await;
@@ -235,5 +252,21 @@ async fn launch_fresh(
         ended.correct(&mut run.report.outcome);
         run
     });
-    (run.map_err(|e| ExecuteError::Sandbox { stage: "launch".into(), message: e.to_string() }), path)
+    (run.map_err(|e| ExecuteError::Sandbox { stage: "launch".into(), message: e.to_string() }), path, door)
+}
+
+/// The run's egress door, when it has a policy: `spec` gets it, and the socket that goes to
+/// the launcher with the spec comes back with it. Passing a limit cancels `kill`.
+fn open_door(
+    sandboxes: &Sandboxes,
+    req: &ExecutionRequest,
+    spec: &mut sandbox::SandboxSpec,
+    kill: &CancellationToken,
+) -> Result<Option<(Door, std::os::fd::OwnedFd)>, ExecuteError> {
+    let Some(policy) = &req.egress else { return Ok(None) };
+    let config = sandboxes.config.egress.clone();
+    let opened = Door::open(policy, config, &req.execution_id, kill.clone())
+        .map_err(|e| ExecuteError::Internal(format!("egress door: {e}")))?;
+    crate::spec::with_egress_door(spec);
+    Ok(Some(opened))
 }

@@ -43,6 +43,8 @@ pub(crate) struct Session {
     pub workspace: PathBuf,
     /// Cancelled when the session ends: kills every interpreter of it.
     pub cancel: CancellationToken,
+    /// Where its interpreters and shell calls may connect; `None`: no network.
+    pub egress: Option<crate::EgressPolicy>,
     usage: Mutex<(Instant, SystemTime)>,
     busy: AtomicUsize,
     interpreters: Mutex<HashMap<Language, Arc<tokio::sync::Mutex<Slot>>>>,
@@ -88,6 +90,7 @@ impl Session {
             usage: Mutex::new(now),
             busy: AtomicUsize::new(0),
             interpreters: Mutex::new(HashMap::new()),
+            egress: None,
         }
     }
 

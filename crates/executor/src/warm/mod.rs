@@ -180,6 +180,7 @@ mod tests {
             tenant_id: "t".into(),
             scope: None,
             warm: true,
+            egress: None,
         };
         req.stdin = "abc".into();
         req.workspace = WorkspaceChoice::Persistent("s".into());
