@@ -308,6 +308,7 @@ mod tests {
             packages: Vec::new(),
             limits: crate::templates::TemplateLimits { memory_mb: 512, timeout_secs: 30 },
             origin: crate::templates::Origin::Builtin,
+            egress: None,
         };
         let environment = Environment { language: template.language, dir: None };
         let id = registry.new_id();

@@ -90,7 +90,7 @@ pub fn build_request(draft: RequestDraft, policy: &LimitPolicy) -> Result<Execut
     let stdin = draft.stdin.unwrap_or_default();
     let event = draft.event.or_else(|| event_from_stdin(&stdin));
     let scope = draft.scope.map(check_scope).transpose()?;
-    let egress = check_egress(&draft.egress)?;
+    let egress = check_egress(&draft.egress)?.or_else(|| draft.template.as_ref().and_then(|t| t.egress.clone()));
     Ok(ExecutionRequest {
         execution_id,
         language,

@@ -84,6 +84,36 @@ async fn an_allowed_host_is_reached_over_http_and_connect_and_every_attempt_is_l
     assert_eq!(r["network"]["connections"], 3);
     assert_eq!(r["network"]["allowed"], json!([format!("origin.test:{port}")]));
     assert_eq!(origin.hits(), 2, "the refused request must never reach the server");
+    let metrics = d.client().get(format!("{}/metrics", d.base)).send().await.unwrap().text().await.unwrap();
+    for counted in [
+        "sandbox_egress_connections_total{outcome=\"allowed\"} 2",
+        "sandbox_egress_connections_total{outcome=\"refused\"} 1",
+    ] {
+        assert!(metrics.contains(counted), "{counted} missing from /metrics:\n{metrics}");
+    }
+}
+
+#[tokio::test]
+async fn a_templates_policy_applies_to_its_runs_and_sessions_that_name_none() {
+    let origin = Origin::start().await;
+    let Some(d) = daemon(&[]).await else { return };
+    let port = origin.port;
+    let template = json!({"name": "with-origin", "language": "python", "egress": [format!("origin.test:{port}")]});
+    let created = d.post("/templates", &template).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    assert_eq!(created.body["template"]["network"], true, "{}", created.body);
+    let hello = fetch(&format!("http://origin.test:{port}/hello"));
+    let r = d.execute(json!({"code": hello, "template": "with-origin"})).await;
+    assert_eq!(common::text(&r, "stdout"), "200 hello from origin\n", "{r}");
+    let other = json!({"code": hello, "template": "with-origin", "egress": ["other.test"]});
+    let r = d.execute(other).await;
+    assert!(common::text(&r, "stdout").starts_with("403 "), "the request's own policy wins: {r}");
+    let session = d.post("/session/create", &json!({"template": "with-origin"})).await;
+    assert_eq!(session.status, 201, "{}", session.body);
+    let call = json!({"session_id": session.body["session_id"], "code": hello});
+    let r = d.post("/session/execute", &call).await;
+    assert_eq!(common::text(&r.body, "stdout"), "200 hello from origin\n", "{}", r.body);
+    assert_eq!(origin.hits(), 2);
 }
 
 #[tokio::test]

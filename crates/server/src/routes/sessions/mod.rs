@@ -141,7 +141,8 @@ pub async fn create(
     let tenant_id = tenant::of(&headers, body.tenant_id)?;
     let scope = body.scope.map(check_scope).transpose()?;
     let template = state.service.templates().get(body.template.as_deref().unwrap_or("default"))?;
-    let egress = executor::validate::check_egress(&body.egress.unwrap_or_default())?;
+    let egress =
+        executor::validate::check_egress(&body.egress.unwrap_or_default())?.or_else(|| template.egress.clone());
     let new = NewSession { tenant_id, scope, template, ttl_secs: body.ttl, egress };
     let session = state.service.create_session(new).await?;
     let created = SessionCreated { status: "success".into(), session };
