@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sandbox::runner::RunOutput;
+use sandbox::runner::{RunError, RunOutput};
 use tokio_util::sync::CancellationToken;
 
 use crate::artifacts::{self, Snapshot};
@@ -54,8 +54,11 @@ pub(crate) async fn run(
     let fixed = warm::Fixed::of(&req.limits, &sandboxes.config.limits);
     let mut start = Start::Cold;
     // A pre-started sandbox that cannot take the run (killed while it waited) is discarded;
-    // the run tries another, then goes cold. A run with an egress policy goes cold: only a
-    // sandbox of its own gets its door.
+    // the run tries another, then goes cold. A run with an egress policy is forked or goes
+    // cold: a pre-started sandbox was started without its door.
+    if req.egress.is_some() {
+        start = warm.claim_fork(req, fixed).map_or(Start::Cold, Start::Forked);
+    }
     let claims = if req.egress.is_some() { 0 } else { WARM_CLAIMS };
     for _ in 0..claims {
         match warm.claim(req, fixed) {
@@ -236,10 +239,15 @@ async fn launch_fresh(
         Err(e) => return (Err(e), LaunchPath::Cold, None),
     };
     let started = async {
-        if let (Some(zygote), None) = (zygote, &handoff) {
+        if let Some(zygote) = zygote {
             let executes = req.language != crate::Language::Python;
-            let forked =
-                warm::fork(sandboxes, zygote, &spec, &workspace.path, max_output, kill.clone(), executes).await;
+            // The fork gets a copy of the door's socket: the cold path keeps it if the fork fails.
+            let more = match handoff.as_ref().map(|fd| fd.try_clone()).transpose() {
+                Ok(copy) => copy.into_iter().collect(),
+                Err(e) => return (Err(RunError::Protocol(format!("egress door: {e}"))), LaunchPath::Cold),
+            };
+            let run = warm::ForkRun { max_output_bytes: max_output, cancel: kill.clone(), executes, more };
+            let forked = warm::fork(sandboxes, zygote, &spec, &workspace.path, run).await;
             if let Some(run) = forked {
                 return (run, LaunchPath::Forked);
             }

@@ -97,15 +97,19 @@ impl Interpreter {
         let (live, session_socket) =
             LiveSandbox::start_handing(launcher, spec, STREAM_CAP, cancel, socket.into_iter().collect())
                 .map_err(|e| ExecuteError::Internal(format!("session socket: {e}")))?;
-        let mut interpreter = Interpreter::serving(live, session_socket, LaunchPath::Cold);
-        interpreter.door = door;
-        Ok(interpreter)
+        Ok(Interpreter::serving(live, session_socket, LaunchPath::Cold).with_door(door))
     }
 
     /// The interpreter of a sandbox started elsewhere (forked), serving on `socket`.
     pub fn serving(live: LiveSandbox, socket: UnixStream, path: LaunchPath) -> Interpreter {
         let (reader, writer) = socket.into_split();
         Interpreter { reader: BufReader::new(reader), writer, live, next_id: 1, path, door: None }
+    }
+
+    /// The interpreter with `door` (its egress door), closed with it.
+    pub fn with_door(mut self, door: Option<Door>) -> Interpreter {
+        self.door = door;
+        self
     }
 
     /// Where its door's list of attempts is now (see [`Interpreter::network_since`]).

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::interpreter::{CallLimits, CallOutcome, Interpreter, Slot};
+use super::interpreter::{CallLimits, Interpreter, Slot};
 use super::registry::{Registry, Session, SessionStats};
 use super::{cell, egress};
 use super::{NewSession, SessionConfig, SessionInfo};
@@ -232,8 +232,8 @@ impl Sessions {
         let wall_ms = started.elapsed().as_secs_f64() * 1000.0;
         let changed = artifacts::changed_since(&session.workspace, &before);
         let Cell { execution_id, timeout_ms, slot, mut restarted, .. } = cell;
-        let ended = Ended { execution_id, timeout_ms, wall_ms, changed };
-        let (mut result, display, note) = settle(session, call.language, outcome, ended, slot, &mut restarted)?;
+        let ended = cell::Ended { execution_id, timeout_ms, wall_ms, changed };
+        let (mut result, display, note) = cell::settle(session, call.language, outcome, ended, slot, &mut restarted)?;
         if let Some(network) = network {
             crate::outcome::with_network(&mut result, network);
         }
@@ -297,7 +297,8 @@ impl Sessions {
         let mut spec = self.interpreter_spec(session, language)?;
         tracing::info!(session_id = %session.id, language = language.name(), "starting a session interpreter");
         let template = (session.template.needs_build()).then_some(&session.template);
-        // A zygote's fork cannot carry an egress door yet: such a session's interpreters go cold.
+        // A session with a policy has its packages' layer on PYTHONPATH, which a zygote's
+        // interpreter, started long before, never reads: its interpreters start cold.
         let forks = language == Language::Python && session.egress.is_none();
         let zygote = forks.then(|| self.warm.zygote(template)).flatten();
         if let Some(zygote) = zygote {
@@ -391,56 +392,4 @@ impl Sessions {
         self.sandboxes.workspaces.remove_persistent(&session.workspace_name);
         tracing::info!(session_id = %session.id, "session ended");
     }
-}
-
-/// How a cell ended, besides its outcome.
-struct Ended {
-    execution_id: String,
-    timeout_ms: u64,
-    wall_ms: f64,
-    changed: Vec<crate::Artifact>,
-}
-
-/// The result, display and note of a cell's outcome; a slot whose interpreter timed out or
-/// died learns why it is lost. An interpreter that could not start is the call's error.
-fn settle(
-    session: &Session,
-    language: Language,
-    outcome: CallOutcome,
-    ended: Ended,
-    slot: &mut Slot,
-    restarted: &mut Option<String>,
-) -> Result<(ExecutionResult, Option<String>, Option<String>), ExecuteError> {
-    let Ended { execution_id, timeout_ms, wall_ms, changed } = ended;
-    let language = language.name();
-    Ok(match outcome {
-        CallOutcome::Reply(mut reply) => {
-            let display = reply.display.take();
-            (cell::answered(execution_id, reply, wall_ms, changed), display, None)
-        }
-        CallOutcome::TimedOut => {
-            slot.live = None;
-            let secs = timeout_ms as f64 / 1000.0;
-            slot.lost = Some(format!("the previous {language} interpreter timed out after {secs} s and was killed"));
-            let message = format!(
-                "the cell did not finish within {secs} s: the session's {language} interpreter was killed, \
-                 and the next call starts a new one (variables are lost; the workspace's files remain)"
-            );
-            (cell::timed_out(execution_id, &message, wall_ms, changed), None, Some(message))
-        }
-        CallOutcome::Died(why, output) => {
-            slot.live = None;
-            if let Some(sandbox::Outcome::SetupFailed { stage, message }) = output.as_ref().map(|o| &o.report.outcome) {
-                slot.lost = restarted.take();
-                return Err(ExecuteError::Sandbox { stage: stage.clone(), message: message.clone() });
-            }
-            slot.lost = Some(format!("the previous {language} interpreter died ({why})"));
-            let message = format!(
-                "the session's {language} interpreter died during the cell ({why}); the next call starts a new \
-                 one (variables are lost; the workspace's files remain)"
-            );
-            let cancelled = session.cancel.is_cancelled();
-            (cell::died(execution_id, &message, output.as_ref(), cancelled, wall_ms, changed), None, Some(message))
-        }
-    })
 }

@@ -233,3 +233,47 @@ async fn bad_policies_and_a_server_that_forbids_egress_are_refused_with_400() {
     common::assert_error_body(&r, 400);
     assert_eq!(off.get("/info").await.body["egress"]["available"], false);
 }
+
+/// Waits until the Python zygote (the default template's) is ready to fork.
+async fn until_zygote_ready(d: &Daemon) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
+    loop {
+        let info = d.get("/info").await.body;
+        let pools = info["warm"]["pools"].as_array().cloned().unwrap_or_default();
+        let pool = pools.iter().find(|p| p["language"] == "python" && p["template"].is_null());
+        if pool.and_then(|p| p["ready"].as_u64()).unwrap_or(0) > 0 {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "no ready Python zygote after 180 s: {info}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn forked_runs_get_their_door_too_and_session_interpreters_with_a_policy_start_cold() {
+    let origin = Origin::start().await;
+    let Some(d) = daemon(&[]).await else { return };
+    let port = origin.port;
+    // The first Python run starts the pool; later ones are forked once the zygote is ready.
+    d.execute(json!({"code": "print(1)", "language": "python"})).await;
+    until_zygote_ready(&d).await;
+    let hello = fetch(&format!("http://origin.test:{port}/hello"));
+    let policy = json!([format!("origin.test:{port}")]);
+    let r = run(&d, &hello, policy.clone()).await;
+    let forked = r["metrics"]["path"] == "forked";
+    if common::is_root() {
+        assert!(forked, "a root daemon forks Python runs: {r}");
+    }
+    assert_eq!(common::text(&r, "stdout"), "200 hello from origin\n", "{r}");
+    assert_eq!(attempts(&r).len(), 1, "{r}");
+    let created = d.post("/session/create", &json!({"egress": policy})).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let call = d.post("/session/execute", &json!({"session_id": created.body["session_id"], "code": hello})).await;
+    assert_eq!(common::text(&call.body, "stdout"), "200 hello from origin\n", "{}", call.body);
+    // Its packages' layer is on PYTHONPATH, which only a fresh interpreter reads.
+    assert_eq!(call.body["metrics"]["path"], "cold", "{}", call.body);
+    let plain =
+        d.execute(json!({"code": "import os; print(os.environ.get('HTTP_PROXY'))", "language": "python"})).await;
+    assert_eq!(common::text(&plain, "stdout"), "None\n", "a fork without a policy has no proxy: {plain}");
+    assert_eq!(origin.hits(), 2);
+}
