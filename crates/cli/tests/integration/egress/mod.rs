@@ -98,17 +98,20 @@ async fn a_templates_policy_applies_to_its_runs_and_sessions_that_name_none() {
     let origin = Origin::start().await;
     let Some(d) = daemon(&[]).await else { return };
     let port = origin.port;
-    let template = json!({"name": "with-origin", "language": "python", "egress": [format!("origin.test:{port}")]});
+    // Custom templates are kept in the directory every test daemon shares: a name of its own.
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    let name = format!("egress-{}-{nanos}", std::process::id());
+    let template = json!({"name": name, "language": "python", "egress": [format!("origin.test:{port}")]});
     let created = d.post("/templates", &template).await;
     assert_eq!(created.status, 201, "{}", created.body);
     assert_eq!(created.body["template"]["network"], true, "{}", created.body);
     let hello = fetch(&format!("http://origin.test:{port}/hello"));
-    let r = d.execute(json!({"code": hello, "template": "with-origin"})).await;
+    let r = d.execute(json!({"code": hello, "template": name})).await;
     assert_eq!(common::text(&r, "stdout"), "200 hello from origin\n", "{r}");
-    let other = json!({"code": hello, "template": "with-origin", "egress": ["other.test"]});
+    let other = json!({"code": hello, "template": name, "egress": ["other.test"]});
     let r = d.execute(other).await;
     assert!(common::text(&r, "stdout").starts_with("403 "), "the request's own policy wins: {r}");
-    let session = d.post("/session/create", &json!({"template": "with-origin"})).await;
+    let session = d.post("/session/create", &json!({"template": name})).await;
     assert_eq!(session.status, 201, "{}", session.body);
     let call = json!({"session_id": session.body["session_id"], "code": hello});
     let r = d.post("/session/execute", &call).await;
