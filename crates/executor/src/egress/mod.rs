@@ -20,7 +20,9 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 pub use config::{EgressConfig, DOOR_PORT};
-pub use policy::{check_host_name, Destination, EgressPolicy, HostPattern, MAX_DESTINATIONS, WEB_PORTS};
+pub use policy::{
+    check_host_name, Destination, EgressPolicy, HostPattern, MAX_DESTINATIONS, MAX_DESTINATION_LEN, WEB_PORTS,
+};
 pub use report::{EgressInfo, NetworkAttempt, NetworkReport};
 
 use ledger::Ledger;
