@@ -60,11 +60,6 @@ impl Door {
         Ok((Door { run, task }, theirs))
     }
 
-    /// Whether the run was stopped for passing one of its limits.
-    pub fn limit_exceeded(&self) -> bool {
-        self.run.ledger.report().limit_exceeded.is_some()
-    }
-
     /// Where the list of attempts is now: [`Door::since`] it gives what came after.
     pub fn mark(&self) -> usize {
         self.run.ledger.report().attempts.len()
