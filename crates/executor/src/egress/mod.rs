@@ -11,6 +11,8 @@ mod policy;
 mod proxy;
 mod report;
 mod request;
+#[cfg(test)]
+mod tests;
 
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
