@@ -2,6 +2,7 @@
 # status: success
 # reason: none
 # denied: kill daemon, kill host sleeper, pidfd host sleeper, kill init
+# in-session: yes
 import ctypes
 import errno
 import os

@@ -8,6 +8,7 @@ mod latency;
 mod machine;
 mod measure;
 mod memory;
+mod phases;
 mod report;
 mod stats;
 mod workloads;

@@ -26,6 +26,9 @@ pub enum ExecuteError {
     /// The daemon is shutting down and takes no new executions.
     #[error("the daemon is shutting down")]
     ShuttingDown,
+    /// The daemon is shutting down, and the session named ends with it.
+    #[error("the daemon is shutting down: session {0} ends with it")]
+    SessionEnding(String),
     /// No execution with this id is known (never run, or its record has expired).
     #[error("no execution {0} is known")]
     NotFound(String),
@@ -70,7 +73,7 @@ impl ExecuteError {
             ExecuteError::AlreadyRunning(_) | ExecuteError::IdTaken(_) => "Conflict",
             ExecuteError::Sandbox { .. } => "SandboxError",
             ExecuteError::QueueFull { .. } => "QueueFull",
-            ExecuteError::ShuttingDown => "ShuttingDown",
+            ExecuteError::ShuttingDown | ExecuteError::SessionEnding(_) => "ShuttingDown",
             ExecuteError::NotFound(_) | ExecuteError::UnknownTemplate(_) => "NotFound",
             ExecuteError::TemplateBuild { .. } => "TemplateBuildError",
             ExecuteError::SessionNotFound(_) => "SessionNotFound",

@@ -125,10 +125,15 @@ impl Executions {
     }
 
     async fn run_admitted(&self, ticket: Ticket, req: ExecutionRequest) -> Result<ExecutionResult, ExecuteError> {
+        let queued = std::time::Instant::now();
         let _turn = ticket.turn().await;
+        let queue_ms = lifecycle::ms(queued.elapsed());
         let language = req.language;
         let cancel = self.sandboxes.cancel.child_token();
-        let outcome = lifecycle::run(&self.sandboxes, &self.warm, &req, cancel).await;
+        let mut outcome = lifecycle::run(&self.sandboxes, &self.warm, &req, cancel).await;
+        if let Some(phases) = outcome.as_mut().ok().and_then(|r| r.metrics.phases.as_mut()) {
+            phases.queue_ms = queue_ms;
+        }
         match &outcome {
             Ok(r) => {
                 tracing::info!(status = ?r.status, exit_code = r.exit_code, duration_ms = r.metrics.duration_ms, "finished")
@@ -142,8 +147,13 @@ impl Executions {
             }
             Err(e) => ExecutionResult::not_run(&ticket.execution_id, e.kind(), &e.to_string()),
         };
+        let storing = std::time::Instant::now();
         self.record_finished(&recorded);
         drop(ticket);
+        if let Some(phases) = outcome.as_mut().ok().and_then(|r| r.metrics.phases.as_mut()) {
+            phases.store_ms = lifecycle::ms(storing.elapsed());
+            phases.observe();
+        }
         outcome
     }
 

@@ -3,7 +3,7 @@
 //! files, the disk-full check, and the result with its layers and launch path.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sandbox::runner::{RunError, RunOutput};
 use tokio_util::sync::CancellationToken;
@@ -18,7 +18,7 @@ use crate::templates::Environment;
 use crate::warm::{self, Claim, Pool, Pooled, Zygote};
 use crate::workspace::Workspace;
 use crate::{deadline, outcome, runtime};
-use crate::{ExecuteError, ExecutionRequest, ExecutionResult, LaunchPath};
+use crate::{ExecuteError, ExecutionRequest, ExecutionResult, LaunchPath, Phases};
 
 /// Pre-started sandboxes a run tries before it goes cold.
 const WARM_CLAIMS: usize = 3;
@@ -88,6 +88,7 @@ pub(crate) async fn run_with(
     start: Start,
     cancel: CancellationToken,
 ) -> Ran {
+    let began = Instant::now();
     let mut sandbox = match Sandbox::prepare(sandboxes, req, start).await {
         Ok(sandbox) => sandbox,
         Err(ran) => return ran,
@@ -104,10 +105,23 @@ pub(crate) async fn run_with(
             return Ran::NotTaken(why);
         }
     };
+    let ran = began.elapsed();
     let result = run.and_then(|run| finish(sandboxes, req, run, sandbox.workspace(), &before, path));
+    let result = result.map(|mut result| {
+        let run_ms = result.metrics.duration_ms;
+        let launch_ms = (ms(ran) - run_ms).max(0.0);
+        let collect_ms = ms(began.elapsed()) - ms(ran);
+        result.metrics.phases = Some(Phases { launch_ms, run_ms, collect_ms, ..Phases::default() });
+        result
+    });
     let result = result.map(|result| with_network(result, door));
     sandbox.release(sandboxes);
     Ran::Done(Box::new(result))
+}
+
+/// A duration in ms, to the hundredth.
+pub(crate) fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 100_000.0).round() / 100.0
 }
 
 /// The result of a run that ended: what changed in its workspace, and whether it was full.

@@ -73,6 +73,7 @@ pub fn build(
             cpu_time_ms: round2(report.cpu_time_ms),
             peak_memory_mb: round2(report.peak_memory_kb as f64 / 1024.0),
             path: Default::default(),
+            phases: None,
         },
         artifacts,
         truncated: Truncated { stdout: run.stdout.truncated, stderr: run.stderr.truncated },

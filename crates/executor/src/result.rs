@@ -105,6 +105,41 @@ pub struct Metrics {
     /// never used before, handed this run).
     #[serde(default)]
     pub path: LaunchPath,
+    /// Where the time of the request went, phase by phase (one-shot runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phases: Option<Phases>,
+}
+
+/// Where the time of a one-shot request went, in ms, in the order a run goes through them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Phases {
+    /// Waiting for a place to run (the concurrency limit).
+    pub queue_ms: f64,
+    /// Getting a sandbox ready for the code: claiming a pre-started one or forking or
+    /// starting one, its workspace and files, up to the code's start.
+    pub launch_ms: f64,
+    /// The code's own run (`duration_ms`).
+    pub run_ms: f64,
+    /// Reading how it ended and what it changed (artifacts) into the result.
+    pub collect_ms: f64,
+    /// Committing the result to the store (and the outbox) before the answer. The stored
+    /// record is written before this is known, so it says 0 there.
+    pub store_ms: f64,
+}
+
+impl Phases {
+    /// Records the phases in the metrics' histograms.
+    pub fn observe(&self) {
+        for (phase, ms) in [
+            ("queue", self.queue_ms),
+            ("launch", self.launch_ms),
+            ("run", self.run_ms),
+            ("collect", self.collect_ms),
+            ("store", self.store_ms),
+        ] {
+            metrics::histogram!("sandbox_execution_phase_seconds", "phase" => phase).record(ms / 1000.0);
+        }
+    }
 }
 
 /// How a run's sandbox was started; both are isolated alike.
@@ -179,7 +214,13 @@ impl ExecutionResult {
                 message: message.to_string(),
                 traceback: String::new(),
             }),
-            metrics: Metrics { duration_ms: 0.0, cpu_time_ms: 0.0, peak_memory_mb: 0.0, path: LaunchPath::Cold },
+            metrics: Metrics {
+                duration_ms: 0.0,
+                cpu_time_ms: 0.0,
+                peak_memory_mb: 0.0,
+                path: LaunchPath::Cold,
+                phases: None,
+            },
             artifacts: Vec::new(),
             truncated: Truncated::default(),
             isolation: Vec::new(),

@@ -81,9 +81,10 @@ impl std::fmt::Debug for MetricsSource {
     }
 }
 
-/// Produces the outbox report (the daemon reads it from its store).
+/// Produces the outbox report for a tenant (the daemon reads it from its store): counts of
+/// the whole outbox, and the dead letters of that tenant's executions only.
 #[derive(Clone)]
-pub struct OutboxSource(pub Arc<dyn Fn() -> Value + Send + Sync>);
+pub struct OutboxSource(pub Arc<dyn Fn(&str) -> Value + Send + Sync>);
 
 impl std::fmt::Debug for OutboxSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

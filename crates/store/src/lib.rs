@@ -186,9 +186,9 @@ impl Store {
         outbox::counts(&self.conn())
     }
 
-    /// The newest `limit` dead letters, newest first.
-    pub fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, StoreError> {
-        outbox::dead_letters(&self.conn(), limit)
+    /// The newest `limit` dead letters of `tenant`'s executions, newest first.
+    pub fn dead_letters(&self, tenant: &str, limit: usize) -> Result<Vec<DeadLetter>, StoreError> {
+        outbox::dead_letters(&self.conn(), tenant, limit)
     }
 
     /// Resolves when an entry is added to the outbox (after its commit), so a deliverer can

@@ -114,12 +114,13 @@ pub(crate) fn counts(conn: &Connection) -> Result<OutboxCounts, StoreError> {
     Ok(counts)
 }
 
-pub(crate) fn dead_letters(conn: &Connection, limit: usize) -> Result<Vec<DeadLetter>, StoreError> {
+pub(crate) fn dead_letters(conn: &Connection, tenant: &str, limit: usize) -> Result<Vec<DeadLetter>, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT execution_id, COALESCE(last_error, ''), attempts, dead_at_ms FROM outbox
-         WHERE state = 'dead' ORDER BY dead_at_ms DESC, id DESC LIMIT ?1",
+        "SELECT o.execution_id, COALESCE(o.last_error, ''), o.attempts, o.dead_at_ms
+         FROM outbox o JOIN executions e ON e.execution_id = o.execution_id
+         WHERE o.state = 'dead' AND e.tenant_id = ?2 ORDER BY o.dead_at_ms DESC, o.id DESC LIMIT ?1",
     )?;
-    let rows = stmt.query_map([sql_limit(limit)], |row| {
+    let rows = stmt.query_map(rusqlite::params![sql_limit(limit), tenant], |row| {
         Ok(DeadLetter {
             execution_id: row.get(0)?,
             reason: row.get(1)?,

@@ -4,7 +4,7 @@ use serde_json::{json, Value};
 
 use super::{PathReport, Report, Target};
 use crate::baseline::Timings;
-use crate::measure::PHASES;
+use crate::phases::PHASES;
 use crate::stats::summarize;
 
 fn round(x: f64) -> f64 {

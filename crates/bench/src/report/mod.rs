@@ -11,8 +11,8 @@ use serde_json::Value;
 
 use crate::baseline::Timings;
 use crate::machine::Machine;
-use crate::measure::Phases;
 use crate::memory::ReadySandbox;
+use crate::phases::Phases;
 use crate::stats::{ms, ratio, summarize, Summary};
 use crate::workloads::{Endpoint, Goal, PYTHON_HELLO};
 

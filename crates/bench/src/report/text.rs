@@ -4,7 +4,7 @@ use std::fmt::{self, Display, Formatter};
 use std::time::Duration;
 
 use super::{served_text, PathReport, Report, WorkloadRow};
-use crate::measure::PHASES;
+use crate::phases::PHASES;
 use crate::stats::{ms, summarize, Summary};
 use crate::workloads::Endpoint;
 

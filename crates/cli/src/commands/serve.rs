@@ -191,12 +191,12 @@ fn outbox_gauges(store: &Arc<Store>) -> Arc<dyn Fn() + Send + Sync> {
 }
 
 /// `GET /outbox`: the counts and the newest dead letters, with why they were given up on.
-fn outbox_report(store: &Arc<Store>) -> Arc<dyn Fn() -> serde_json::Value + Send + Sync> {
+fn outbox_report(store: &Arc<Store>) -> Arc<dyn Fn(&str) -> serde_json::Value + Send + Sync> {
     let store = store.clone();
-    Arc::new(move || {
+    Arc::new(move |tenant| {
         let counts = store.counts().unwrap_or_default();
         let dead: Vec<serde_json::Value> = store
-            .dead_letters(100)
+            .dead_letters(tenant, 100)
             .unwrap_or_default()
             .into_iter()
             .map(|d| {

@@ -102,6 +102,9 @@ async fn a_refused_result_is_dead_lettered_at_once_and_visible() {
     assert_eq!(outbox["dead_letters"][0]["execution_id"], "refused-1");
     assert!(outbox["dead_letters"][0]["reason"].as_str().unwrap().contains("400"), "{outbox}");
     assert_eq!(outbox["dead_letters"][0]["attempts"], 1, "the rejected attempt counts: {outbox}");
+    let other = d.client().get(format!("{}/outbox", d.base)).header("X-Tenant-ID", "t2").send().await.unwrap();
+    let other: serde_json::Value = other.json().await.unwrap();
+    assert_eq!(other["dead_letters"], json!([]), "another tenant sees none of its dead letters: {other}");
     assert_eq!(cp.calls_to("/executions/refused-1/result").len(), 1, "a 400 is not retried");
     let text = d.client().get(format!("{}/metrics", d.base)).send().await.unwrap().text().await.unwrap();
     assert!(text.contains("sandbox_outbox_dead 1"), "{text}");

@@ -209,3 +209,28 @@ async fn metrics_and_structured_logs() {
     let text = finished.to_string();
     assert!(text.contains("req-log-check") && text.contains("log-check"), "{text}");
 }
+
+/// Every one-shot result says where its time went, and the metrics have a histogram per phase.
+#[tokio::test]
+async fn results_carry_their_phases_and_the_metrics_a_histogram_of_each() {
+    let d = Daemon::start().await;
+    if !common::sandbox_or_skip(&d).await {
+        return;
+    }
+    for (code, language) in [("print('hi')", "python"), ("echo hi", "shell"), ("console.log('hi')", "javascript")] {
+        let r = d.execute(json!({"code": code, "language": language})).await;
+        let metrics = &r["metrics"];
+        let phases = &metrics["phases"];
+        for phase in ["queue_ms", "launch_ms", "run_ms", "collect_ms", "store_ms"] {
+            let ms = phases[phase].as_f64().unwrap_or(-1.0);
+            assert!(ms >= 0.0, "{language}: {phase} in {metrics}");
+        }
+        assert_eq!(phases["run_ms"], metrics["duration_ms"], "the run phase is the run's own time: {metrics}");
+        assert!(phases["launch_ms"].as_f64().unwrap() > 0.0, "a sandbox takes time to get ready: {metrics}");
+    }
+    let text = d.client().get(format!("{}/metrics", d.base)).send().await.unwrap().text().await.unwrap();
+    for phase in ["queue", "launch", "run", "collect", "store"] {
+        let line = format!("sandbox_execution_phase_seconds_count{{phase=\"{phase}\"}} 3");
+        assert!(text.contains(&line), "{line} in:\n{text}");
+    }
+}

@@ -11,12 +11,16 @@ use crate::common::{self, Daemon};
 const TOKEN: &str = "peer-test-token";
 
 async fn peer(port: u16) -> Daemon {
+    peer_with_token(port, TOKEN).await
+}
+
+async fn peer_with_token(port: u16, token: &str) -> Daemon {
     let port = port.to_string();
     let env = [
         ("EXECUTOR_PORT", port.as_str()),
         ("EXECUTOR_NODE", port.as_str()),
         ("EXECUTOR_PEER_URL", "http://127.0.0.1:{node}"),
-        ("EXECUTOR_API_TOKEN", TOKEN),
+        ("EXECUTOR_API_TOKEN", token),
         ("SANDBOX_WARM_POOL", "0"),
     ];
     Daemon::start_with(&env).await
@@ -130,4 +134,29 @@ async fn made_up_and_spoofed_ids_reach_nothing(b: &Daemon, id: &str) {
         .await
         .unwrap();
     assert_eq!(spoofed.status().as_u16(), 404, "served where it is not: unknown");
+}
+
+/// The daemon that owns a session checks the token of a forwarded call itself: a peer that
+/// took another token cannot pass its callers through.
+#[tokio::test]
+async fn the_owner_checks_the_token_of_a_forwarded_call() {
+    let (owner_port, other_port) = (common::free_port(), common::free_port());
+    let owner = peer(owner_port).await;
+    let other = peer_with_token(other_port, "another-token").await;
+    if !common::sandbox_or_skip(&owner).await {
+        return;
+    }
+    let (status, created) = call(&owner, "POST", "/session/create", "t1", Some(json!({}))).await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["session_id"].as_str().unwrap();
+    let forwarded = other
+        .client()
+        .post(format!("{}/session/execute", other.base))
+        .bearer_auth("another-token")
+        .header("X-Tenant-ID", "t1")
+        .json(&json!({"session_id": id, "code": "1", "language": "python"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forwarded.status().as_u16(), 401, "the owner refuses a token that is not its own");
 }

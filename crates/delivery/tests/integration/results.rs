@@ -141,7 +141,7 @@ async fn a_client_error_is_dead_lettered_at_once_with_its_reason() {
     assert!(eventually(Duration::from_secs(3), || store.counts().unwrap().dead == 1).await);
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(cp.received().len(), 1, "never retried");
-    let dead = store.dead_letters(10).unwrap();
+    let dead = store.dead_letters("default", 10).unwrap();
     assert_eq!(dead[0].execution_id, "exec-bad");
     assert!(dead[0].reason.contains("400"), "{}", dead[0].reason);
     assert!(dead[0].reason.contains("Invalid status: crashed"), "{}", dead[0].reason);
@@ -163,7 +163,7 @@ async fn gives_up_when_the_entry_is_older_than_max_age() {
     assert!(eventually(Duration::from_secs(1), || cp.received().len() >= 2).await, "retried meanwhile");
     assert_eq!(store.counts().unwrap().dead, 0);
     assert!(eventually(Duration::from_secs(4), || store.counts().unwrap().dead == 1).await);
-    let dead = store.dead_letters(10).unwrap();
+    let dead = store.dead_letters("default", 10).unwrap();
     assert!(dead[0].reason.contains("undelivered after"), "{}", dead[0].reason);
     assert!(dead[0].reason.contains("503"), "{}", dead[0].reason);
     assert_eq!(dead[0].attempts as usize, cp.received().len(), "every attempt counts, the last one too");

@@ -36,6 +36,7 @@ pub(crate) fn answered(
             cpu_time_ms: round(reply.cpu_ms, 100.0),
             peak_memory_mb: round(reply.peak_kb as f64 / 1024.0, 100.0),
             path: Default::default(),
+            phases: None,
         },
         artifacts,
         truncated: Truncated { stdout: reply.stdout_truncated, stderr: reply.stderr_truncated },

@@ -146,7 +146,7 @@ impl Sessions {
     pub async fn call(&self, call: SessionCall) -> Result<SessionResult, ExecuteError> {
         let (session, _busy) = self.registry.get(&call.session_id, &call.tenant_id)?;
         // Once the daemon drains, its sessions take no new calls: they end with it.
-        self.accepting()?;
+        self.accepting().map_err(|_| ExecuteError::SessionEnding(session.id.clone()))?;
         let _in_flight = self.calls.token();
         let (timeout_ms, max_output) = self.call_limits(&session, &call)?;
         self.registry.reused();

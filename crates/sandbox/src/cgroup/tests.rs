@@ -320,3 +320,17 @@ fn v2_controllers_not_handed_down_to_a_delegated_subtree_are_missing_with_the_re
     assert!(!v2.dir.join("memory.max").exists(), "no memory limit where the controller is missing");
     assert_eq!(read(&v2.dir, "pids.max"), "64");
 }
+
+#[test]
+fn v2_a_parent_that_cannot_be_made_names_each_controller_in_its_reason() {
+    let root = tempfile::tempdir().unwrap();
+    let layout = fake_v2(root.path(), "cpu memory pids");
+    // Where the parent would go there is a file: no run's cgroup can be made under it.
+    fs::write(root.path().join("sandbox-executor"), "").unwrap();
+    let manager = Manager::with_layout(&CgroupConfig::default(), &layout, true);
+    for controller in ["memory", "pids", "cpu"] {
+        let state = manager.states().iter().find(|s| s.name == controller).unwrap();
+        assert!(!state.active, "{state:?}");
+        assert!(state.detail.contains(&format!("the {controller} controller")), "{state:?}");
+    }
+}

@@ -49,8 +49,7 @@ impl Tree {
         if let Some((parent, enabled, refusals)) = partial {
             return Tree::ready(parent, enabled, &offered, &refusals);
         }
-        let reason = format!("cannot prepare a cgroup v2 parent ({})", errors.join("; "));
-        (None, CONTROLLERS.iter().map(|c| ControllerState::missing(c, reason.clone())).collect())
+        (None, unusable(&format!("cannot prepare a cgroup v2 parent ({})", errors.join("; "))))
     }
 
     fn ready(
@@ -60,8 +59,7 @@ impl Tree {
         refusals: &[String],
     ) -> (Option<Tree>, Vec<ControllerState>) {
         if let Err(why) = files::probe(&parent) {
-            let reason = format!("cgroup v2: {why}");
-            return (None, CONTROLLERS.iter().map(|c| ControllerState::missing(c, reason.clone())).collect());
+            return (None, unusable(&format!("cgroup v2: {why}")));
         }
         let states = CONTROLLERS.iter().map(|c| state(c, &parent, &enabled, offered, refusals)).collect();
         let swap = parent.join("memory.swap.max").exists();
@@ -212,4 +210,13 @@ fn state(name: &str, parent: &Path, enabled: &[String], offered: &str, refusals:
         format!("cgroup v2: the tree does not offer the {name} controller (cgroup.controllers: {})", offered.trim())
     };
     ControllerState::missing(name, detail)
+}
+
+/// Every controller missing for one cause of the whole tree; each says which controller it is,
+/// as on v1 where each has a hierarchy (and a reason) of its own.
+fn unusable(why: &str) -> Vec<ControllerState> {
+    CONTROLLERS
+        .iter()
+        .map(|c| ControllerState::missing(c, format!("the {c} controller cannot be used: {why}")))
+        .collect()
 }

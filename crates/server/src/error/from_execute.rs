@@ -38,6 +38,7 @@ impl From<ExecuteError> for ApiError {
             )
             .with_retry_after(retry_after_secs),
             ExecuteError::ShuttingDown => SHUTTING_DOWN.with(detail).with_retry_after(5),
+            ExecuteError::SessionEnding(_) => SESSION_ENDING.with(detail).with_retry_after(5),
             ExecuteError::NotFound(_) => NO_EXECUTION.with(detail),
             ExecuteError::UnknownTemplate(_) => NO_TEMPLATE.with(detail),
             ExecuteError::TemplateBuild { template, log_tail, .. } => {
@@ -90,6 +91,14 @@ const SHUTTING_DOWN: Answer = Answer {
     code: ErrorCode::ShuttingDown,
     description: "The executor is shutting down and takes no new executions.",
     solution: "Send the request to another executor, or again once this one has restarted.",
+};
+
+const SESSION_ENDING: Answer = Answer {
+    code: ErrorCode::ShuttingDown,
+    description: "The executor is shutting down and the session ends with it: its interpreters stop and its \
+                  workspace is removed once the calls in flight are over.",
+    solution: "Download the files you need now (GET /session/{id}/files), then create a new session: \
+               another executor behind the same address takes it.",
 };
 
 const NO_EXECUTION: Answer = Answer {

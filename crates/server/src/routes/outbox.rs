@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::Json;
 use serde_json::Value;
 
@@ -16,16 +17,19 @@ use crate::state::AppState;
     operation_id = "outbox",
     tag = "health",
     responses(
-        (status = 200, description = "`pending`, `delivered` and `dead` counts, and the newest dead letters \
-            (`execution_id`, `reason`, `attempts`, `dead_at`)", body = Object),
+        (status = 200, description = "`pending`, `delivered` and `dead` counts of the whole outbox, and the \
+            newest dead letters of the caller's tenant (`X-Tenant-ID`): `execution_id`, `reason`, `attempts`, \
+            `dead_at_ms`", body = Object),
+        (status = 400, description = "The tenant id is malformed", body = ErrorBody),
         (status = 401, description = "The API token is missing or wrong", body = ErrorBody,
             headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
         (status = 404, description = "No control plane is configured, so nothing is delivered", body = ErrorBody),
     )
 )]
-pub async fn outbox(State(state): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {
+pub async fn outbox(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    let tenant = crate::tenant::of(&headers, None)?;
     match &state.options.outbox {
-        Some(source) => Ok(Json((source.0)())),
+        Some(source) => Ok(Json((source.0)(&tenant))),
         None => Err(ApiError::new(
             ErrorCode::NotFound,
             "This executor delivers no results.",

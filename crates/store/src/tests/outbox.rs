@@ -59,7 +59,7 @@ fn entries_go_through_retries_to_delivery_or_dead_letter() {
     assert_eq!(store.counts().expect("counts"), OutboxCounts { pending: 1, delivered: 1, dead: 1 });
 
     store.dead_letter(a, 2, "gave up after 2 attempts", now + 10).expect("dead");
-    let dead = store.dead_letters(10).expect("dead letters");
+    let dead = store.dead_letters("default", 10).expect("dead letters");
     let expected_a = DeadLetter {
         execution_id: "a".into(),
         reason: "gave up after 2 attempts".into(),
@@ -69,7 +69,8 @@ fn entries_go_through_retries_to_delivery_or_dead_letter() {
     assert_eq!(dead.len(), 2);
     assert_eq!(dead[0], expected_a, "newest first");
     assert_eq!((dead[1].execution_id.as_str(), dead[1].attempts), ("c", 1), "the attempt that was rejected counts");
-    assert_eq!(store.dead_letters(1).expect("dead letters").len(), 1);
+    assert_eq!(store.dead_letters("default", 1).expect("dead letters").len(), 1);
+    assert!(store.dead_letters("acme", 10).expect("dead letters").is_empty(), "only the tenant's own");
     assert_eq!(store.next_due_at().expect("next"), None);
 
     // A late report about a settled entry changes nothing.
@@ -115,7 +116,7 @@ fn purging_keeps_what_is_pending_or_recent() {
         assert_eq!(store.lookup(id).expect("lookup").is_some(), kept, "{id}");
     }
     assert_eq!(store.counts().expect("counts"), OutboxCounts { pending: 1, delivered: 0, dead: 0 });
-    assert!(store.dead_letters(10).expect("dead letters").is_empty());
+    assert!(store.dead_letters("default", 10).expect("dead letters").is_empty());
 }
 
 #[tokio::test]
