@@ -101,6 +101,7 @@ mod tests {
             warm: true,
             home_alias: false,
             cancel: None,
+            egress: None,
         };
         let node = Environment { language: Language::Javascript, dir: Some("/t/node".into()) };
         let message: serde_json::Value = serde_json::from_slice(&run_message(&config, &req, Some(&node))).unwrap();

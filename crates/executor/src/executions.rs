@@ -226,6 +226,7 @@ pub(crate) async fn self_test(sandboxes: &Sandboxes) -> Result<(), String> {
         warm: false,
         home_alias: false,
         cancel: None,
+        egress: None,
     };
     let ran =
         lifecycle::run_with(sandboxes, &req, lifecycle::Start::Cold, CancellationToken::new(), Default::default())

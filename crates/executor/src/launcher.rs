@@ -37,6 +37,19 @@ pub trait Launcher: Send + Sync {
         tap: OutputTap,
     ) -> LaunchFuture<'a>;
 
+    /// [`Launcher::launch`] with every descriptor of `handed` going with the spec (a
+    /// session's socket, then an egress door's). By default only the first goes.
+    fn launch_handed<'a>(
+        &'a self,
+        spec: &'a SandboxSpec,
+        max_output_bytes: u64,
+        cancel: CancellationToken,
+        handed: Vec<OwnedFd>,
+        tap: OutputTap,
+    ) -> LaunchFuture<'a> {
+        self.launch(spec, max_output_bytes, cancel, handed.into_iter().next(), tap)
+    }
+
     /// Runs `spec` in a sandbox forked by `zygote`; `handed` go with the spec.
     fn launch_forked<'a>(
         &'a self,
@@ -74,6 +87,18 @@ impl Launcher for ColdLauncher {
     ) -> LaunchFuture<'a> {
         let options = self.options(max_output_bytes, cancel, tap);
         Box::pin(async move { runner::run_with_handoff(spec, &options, handoff).await })
+    }
+
+    fn launch_handed<'a>(
+        &'a self,
+        spec: &'a SandboxSpec,
+        max_output_bytes: u64,
+        cancel: CancellationToken,
+        handed: Vec<OwnedFd>,
+        tap: OutputTap,
+    ) -> LaunchFuture<'a> {
+        let options = self.options(max_output_bytes, cancel, tap);
+        Box::pin(async move { runner::run_with_handed(spec, &options, handed).await })
     }
 
     fn launch_forked<'a>(

@@ -39,6 +39,8 @@ pub struct ExecutionRequest {
     /// Kills the run when cancelled (a session's end ends the commands run in it); `None`:
     /// only the daemon's shutdown does.
     pub cancel: Option<tokio_util::sync::CancellationToken>,
+    /// Where the run may connect through its egress door; `None`: no network at all.
+    pub egress: Option<crate::egress::EgressPolicy>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -11,6 +11,7 @@ mod cli;
 mod control_plane;
 mod drain;
 mod e2b;
+mod egress;
 mod escape;
 mod exact_numbers;
 mod faults;

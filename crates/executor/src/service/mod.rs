@@ -116,6 +116,7 @@ impl ExecutionService {
             limits: sandboxes.config.limits.clone(),
             templates: Vec::new(),
             warm: warm.info(),
+            egress: crate::egress::EgressInfo::of(&sandboxes.config.egress, posture.health.is_ok()),
         };
         Ok(Arc::new(ExecutionService {
             sandboxes,
@@ -140,12 +141,14 @@ impl ExecutionService {
     /// Runs `req` to its end and answers with its result, once recorded. The run goes on
     /// even if the caller stops waiting for it.
     pub async fn execute(&self, req: ExecutionRequest) -> Result<ExecutionResult, ExecuteError> {
+        self.permits_egress(req.egress.as_ref())?;
         self.executions.execute(req, None).await
     }
 
     /// [`ExecutionService::execute`], passing the run's output chunks to `tap` as the code
     /// writes them (within the output cap).
     pub async fn execute_streaming(&self, req: ExecutionRequest, tap: Tap) -> Result<ExecutionResult, ExecuteError> {
+        self.permits_egress(req.egress.as_ref())?;
         self.executions.execute(req, Some(tap)).await
     }
 
@@ -153,12 +156,14 @@ impl ExecutionService {
     /// refused: queue full, a conflicting id, shutting down) before this returns, and the run
     /// goes on in a task of its own, which the returned future awaits.
     pub fn start_streaming(&self, req: ExecutionRequest, tap: Tap) -> Result<Running, ExecuteError> {
+        self.permits_egress(req.egress.as_ref())?;
         self.executions.spawn(req, Some(tap))
     }
 
     /// Takes `req` on and returns at once with its id; the result is recorded when it ends
     /// and can be read with [`ExecutionService::lookup`].
     pub fn submit(&self, req: ExecutionRequest) -> Result<String, ExecuteError> {
+        self.permits_egress(req.egress.as_ref())?;
         self.executions.submit(req)
     }
 
@@ -228,6 +233,17 @@ impl ExecutionService {
         self.sessions.config()
     }
 
+    /// Refuses an egress policy the configuration does not allow (egress off, or a
+    /// destination outside its cap).
+    pub fn permits_egress(&self, policy: Option<&crate::EgressPolicy>) -> Result<(), ExecuteError> {
+        match policy {
+            Some(policy) => {
+                self.sandboxes.config.egress.permits(policy).map_err(|why| ExecuteError::invalid("egress", why))
+            }
+            None => Ok(()),
+        }
+    }
+
     pub fn limits(&self) -> &LimitPolicy {
         &self.sandboxes.config.limits
     }
@@ -273,6 +289,7 @@ impl ExecutionService {
     /// Starts a session: its template built (when needed) and its workspace created. Its
     /// interpreters start with the first call of each language.
     pub async fn create_session(&self, new: NewSession) -> Result<SessionInfo, ExecuteError> {
+        self.permits_egress(new.egress.as_ref())?;
         self.sessions.create(new).await
     }
 

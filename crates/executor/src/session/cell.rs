@@ -41,6 +41,7 @@ pub(crate) fn answered(
         artifacts,
         truncated: Truncated { stdout: reply.stdout_truncated, stderr: reply.stderr_truncated },
         isolation: Vec::new(),
+        network: None,
     }
 }
 

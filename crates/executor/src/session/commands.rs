@@ -62,6 +62,7 @@ impl Sessions {
             warm: true,
             home_alias: true,
             cancel: Some(cancel),
+            egress: session.egress.clone(),
         };
         self.executions.execute(request, command.tap).await
     }

@@ -8,6 +8,7 @@
 
 mod cell;
 mod commands;
+pub(crate) mod egress;
 mod entries;
 mod files;
 mod interpreter;
@@ -69,6 +70,9 @@ pub struct NewSession {
     /// Whether the session's sandboxes also show its workspace as `/home/user`, with
     /// `HOME` there (E2B sandboxes).
     pub home_alias: bool,
+    /// Where the session's code may connect (interpreters and shell calls alike); `None`:
+    /// no network. Packages it installs go to the session's own layer (see [`egress`]).
+    pub egress: Option<crate::EgressPolicy>,
 }
 
 /// A live session as `GET /sessions` shows it.

@@ -48,6 +48,8 @@ pub(crate) struct Session {
     pub cancel: CancellationToken,
     /// Whether its sandboxes also show the workspace as `/home/user` (E2B sandboxes).
     pub home_alias: bool,
+    /// Where its interpreters and shell calls may connect; `None`: no network.
+    pub egress: Option<crate::EgressPolicy>,
     usage: Mutex<(Instant, SystemTime)>,
     busy: AtomicUsize,
     interpreters: Mutex<HashMap<Language, Arc<tokio::sync::Mutex<Slot>>>>,
@@ -97,6 +99,7 @@ impl Session {
             busy: AtomicUsize::new(0),
             interpreters: Mutex::new(HashMap::new()),
             contexts: Mutex::new(HashMap::new()),
+            egress: None,
         }
     }
 
@@ -328,6 +331,7 @@ mod tests {
             packages: Vec::new(),
             limits: crate::templates::TemplateLimits { memory_mb: 512, timeout_secs: 30 },
             origin: crate::templates::Origin::Builtin,
+            egress: None,
         };
         let environment = Environment { language: template.language, dir: None };
         let id = registry.new_id();

@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::cell;
 use super::interpreter::{CallLimits, Interpreter, Slot};
 use super::registry::{Registry, Session, SessionStats};
+use super::{cell, egress};
 use super::{NewSession, SessionConfig, SessionInfo};
 use crate::executions::Executions;
 use crate::recorder::now_ms;
@@ -127,6 +127,12 @@ impl Sessions {
         let workspace_name = format!("live-{id}");
         let workspaces = &self.sandboxes.workspaces;
         let workspace = workspaces.prepare(&WorkspaceChoice::Persistent(workspace_name.clone()), &id)?;
+        if new.egress.is_some() {
+            if let Err(e) = workspaces.write_files(&workspace, &egress::layer_files()) {
+                workspaces.remove_persistent(&workspace_name);
+                return Err(e);
+            }
+        }
         let mut session = Session::new(
             id,
             new.tenant_id,
@@ -139,6 +145,7 @@ impl Sessions {
             self.sandboxes.cancel.child_token(),
         );
         session.home_alias = new.home_alias;
+        session.egress = new.egress;
         let session = Arc::new(session);
         if let Err(e) = self.registry.insert(Arc::clone(&session)) {
             workspaces.remove_persistent(&session.workspace_name);
@@ -243,7 +250,9 @@ impl Sessions {
         let before = artifacts::snapshot(&session.workspace);
         let path = interpreter.path;
         let started = Instant::now();
+        let mark = interpreter.network_mark();
         let outcome = interpreter.call(&call.code, &cell.limits, cell.tap.as_ref()).await;
+        let network = interpreter.network_since(mark);
         let wall_ms = started.elapsed().as_secs_f64() * 1000.0;
         let changed = artifacts::changed_since(&session.workspace, &before);
         let Cell { execution_id, timeout_ms, slot, mut restarted, .. } = cell;
@@ -251,6 +260,9 @@ impl Sessions {
         let cancelled = session.cancel.is_cancelled();
         let settled = cell::settle(call.language, outcome, ended, slot, &mut restarted, cancelled)?;
         let cell::Settled { mut result, display, results, execution_count, note } = settled;
+        if let Some(network) = network {
+            crate::outcome::with_network(&mut result, network);
+        }
         let language = call.language.name();
         // The interpreter's sandbox was built like a one-shot run's: the same layers.
         result.isolation = self.sandboxes.active_layers.clone();
@@ -288,7 +300,7 @@ impl Sessions {
             workspace: WorkspaceChoice::Persistent(session.workspace_name.clone()),
             event: None,
             stdin: String::new(),
-            env_vars: Default::default(),
+            env_vars: egress::package_vars(session.egress.as_ref()),
             files: Vec::new(),
             limits: RequestedLimits { max_output_bytes: Some(max_output), ..Default::default() },
             template: None,
@@ -297,6 +309,7 @@ impl Sessions {
             warm: true,
             home_alias: session.home_alias,
             cancel: Some(session.cancel.child_token()),
+            egress: session.egress.clone(),
         };
         let result = self.executions.execute(request, tap).await?;
         Ok(SessionResult {
@@ -314,10 +327,13 @@ impl Sessions {
     /// Starts the session's interpreter of `language`: forked by a ready zygote of its
     /// template when there is one (Python), else cold.
     async fn start_interpreter(&self, session: &Session, language: Language) -> Result<Interpreter, ExecuteError> {
-        let spec = self.interpreter_spec(session, language)?;
+        let mut spec = self.interpreter_spec(session, language)?;
         tracing::info!(session_id = %session.id, language = language.name(), "starting a session interpreter");
         let template = (session.template.needs_build()).then_some(&session.template);
-        let zygote = (language == Language::Python).then(|| self.warm.zygote(template)).flatten();
+        // A session with a policy has its packages' layer on PYTHONPATH, which a zygote's
+        // interpreter, started long before, never reads: its interpreters start cold.
+        let forks = language == Language::Python && session.egress.is_none();
+        let zygote = forks.then(|| self.warm.zygote(template)).flatten();
         if let Some(zygote) = zygote {
             let cancel = session.cancel.child_token();
             if let Some((live, socket)) =
@@ -326,7 +342,9 @@ impl Sessions {
                 return Ok(Interpreter::serving(live, socket, LaunchPath::Forked));
             }
         }
-        Interpreter::start(Arc::clone(&self.sandboxes.launcher), spec, session.cancel.child_token())
+        let cancel = session.cancel.child_token();
+        let door = egress::open_door(&self.sandboxes, session.egress.as_ref(), &session.id, &mut spec, &cancel)?;
+        Interpreter::start(Arc::clone(&self.sandboxes.launcher), spec, cancel, door)
     }
 
     /// The cold-path spec of the session's interpreter of `language`.
@@ -338,7 +356,7 @@ impl Sessions {
             .ok_or_else(|| ExecuteError::invalid("language", format!("{} keeps no interpreter", language.name())))?;
         let template = (session.template.language == language).then_some(&session.template);
         let limits = validate::limits_with_template(RequestedLimits::default(), template, &config.limits);
-        let mut env_vars = std::collections::BTreeMap::new();
+        let mut env_vars = egress::package_vars(session.egress.as_ref());
         if session.home_alias {
             env_vars.insert("HOME".to_string(), spec::rootfs::HOME_USER.to_string());
         }

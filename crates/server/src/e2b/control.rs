@@ -124,6 +124,8 @@ pub async fn create(State(state): State<Arc<AppState>>, headers: HeaderMap, body
         // The sandbox ends at its end time, however idle: the reaper below kills it then.
         ttl_secs: Some(config.max_ttl_secs),
         home_alias: true,
+        // E2B's network rules are refused above: an E2B sandbox has no network.
+        egress: None,
     };
     let session = state.service.create_session(new).await?;
     let sandbox = Arc::new(Sandbox::new(NewSandbox {

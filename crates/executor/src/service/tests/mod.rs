@@ -38,6 +38,7 @@ async fn harness_with(max_running: usize, max_queued: usize, warm: crate::WarmCo
         required_layers: Vec::new(),
         confinement: Default::default(),
         cgroups: Default::default(),
+        egress: Default::default(),
     };
     let recorded = Arc::new(Recorded::default());
     let options = ServiceOptions {
@@ -70,6 +71,7 @@ fn request(id: &str, tenant: &str, code: &str) -> ExecutionRequest {
         warm: false,
         home_alias: false,
         cancel: None,
+        egress: None,
     }
 }
 
