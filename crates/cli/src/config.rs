@@ -89,6 +89,8 @@ pub struct SandboxArgs {
     /// CPUs each run may use at most (a CFS quota; fractions allowed); 0 for no quota.
     #[arg(long, env = "SANDBOX_CPU_QUOTA", default_value_t = 1.0)]
     pub cpu_quota: f64,
+    #[command(flatten)]
+    pub egress: crate::egress_args::EgressArgs,
 }
 
 #[derive(Args, Debug)]
@@ -368,6 +370,7 @@ impl SandboxArgs {
             required_layers: self.require,
             confinement: executor::ConfinementLayers::probed(self.seccomp, self.landlock),
             cgroups: sandbox::cgroup::CgroupConfig { parent: cgroup_parent, cpu_quota: self.cpu_quota },
+            egress: self.egress.into_config()?,
         })
     }
 }

@@ -4,6 +4,7 @@
 
 mod commands;
 mod config;
+mod egress_args;
 mod telemetry;
 
 use clap::{Parser, Subcommand};

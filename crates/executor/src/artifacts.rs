@@ -20,6 +20,9 @@ pub const MAX_CONTENT_BYTES: u64 = 10 * 1024 * 1024;
 /// The most content (file bytes, before base64) returned for one run.
 pub const MAX_TOTAL_CONTENT_BYTES: u64 = 20 * 1024 * 1024;
 
+/// A session's runtime packages (see `session::egress`): not the run's artifacts.
+pub const PACKAGES_DIR: &str = ".packages";
+
 /// What the workspace held before a run, to tell what the run changed.
 pub struct Snapshot(HashMap<String, FileEntry>);
 
@@ -35,7 +38,8 @@ pub fn changed_since(workspace: &Path, before: &Snapshot) -> Vec<Artifact> {
     let after = workspace_fs::list_files(workspace, MAX_FILES).unwrap_or_default();
     let mut budget = MAX_TOTAL_CONTENT_BYTES;
     let mut artifacts = Vec::new();
-    for file in after.into_iter().filter(|f| before.0.get(&f.path) != Some(f)) {
+    let packages = |path: &str| path.strip_prefix(PACKAGES_DIR).is_some_and(|rest| rest.starts_with('/'));
+    for file in after.into_iter().filter(|f| before.0.get(&f.path) != Some(f) && !packages(&f.path)) {
         let cap = is_output(&file.path).then_some(budget.min(MAX_CONTENT_BYTES));
         if let Some((artifact, sent)) = describe(workspace, file, cap) {
             budget -= sent;

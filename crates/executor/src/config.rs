@@ -22,6 +22,8 @@ pub struct ExecutorConfig {
     pub confinement: crate::ConfinementLayers,
     /// Where runs' cgroups go and the CPU each may use.
     pub cgroups: sandbox::cgroup::CgroupConfig,
+    /// Whether runs may have network through their egress door, and its limits.
+    pub egress: std::sync::Arc<crate::egress::EgressConfig>,
 }
 
 /// Where templates are defined, built and cached.

@@ -99,6 +99,7 @@ mod tests {
             tenant_id: "default".into(),
             scope: None,
             warm: true,
+            egress: None,
         };
         let node = Environment { language: Language::Javascript, dir: Some("/t/node".into()) };
         let message: serde_json::Value = serde_json::from_slice(&run_message(&config, &req, Some(&node))).unwrap();

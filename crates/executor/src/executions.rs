@@ -200,6 +200,7 @@ pub(crate) async fn self_test(sandboxes: &Sandboxes) -> Result<(), String> {
         tenant_id: crate::DEFAULT_TENANT.into(),
         scope: None,
         warm: false,
+        egress: None,
     };
     let ran = lifecycle::run_with(sandboxes, &req, lifecycle::Start::Cold, CancellationToken::new()).await;
     let result = match ran {

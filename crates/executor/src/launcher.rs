@@ -36,6 +36,18 @@ pub trait Launcher: Send + Sync {
         handoff: Option<OwnedFd>,
     ) -> LaunchFuture<'a>;
 
+    /// [`Launcher::launch`] with every descriptor of `handed` going with the spec (a
+    /// session's socket, then an egress door's). By default only the first goes.
+    fn launch_handed<'a>(
+        &'a self,
+        spec: &'a SandboxSpec,
+        max_output_bytes: u64,
+        cancel: CancellationToken,
+        handed: Vec<OwnedFd>,
+    ) -> LaunchFuture<'a> {
+        self.launch(spec, max_output_bytes, cancel, handed.into_iter().next())
+    }
+
     /// Runs `spec` in a sandbox forked by `zygote`; `handed` go with the spec.
     fn launch_forked<'a>(
         &'a self,
@@ -70,6 +82,16 @@ impl Launcher for ColdLauncher {
         handoff: Option<OwnedFd>,
     ) -> LaunchFuture<'a> {
         Box::pin(async move { runner::run_with_handoff(spec, &self.options(max_output_bytes, cancel), handoff).await })
+    }
+
+    fn launch_handed<'a>(
+        &'a self,
+        spec: &'a SandboxSpec,
+        max_output_bytes: u64,
+        cancel: CancellationToken,
+        handed: Vec<OwnedFd>,
+    ) -> LaunchFuture<'a> {
+        Box::pin(async move { runner::run_with_handed(spec, &self.options(max_output_bytes, cancel), handed).await })
     }
 
     fn launch_forked<'a>(

@@ -8,6 +8,7 @@ pub mod config;
 pub mod confinement;
 mod deadline;
 mod driver;
+pub mod egress;
 pub mod error;
 mod exact_json;
 mod executions;
@@ -33,6 +34,7 @@ mod workspace;
 
 pub use config::{ExecutorConfig, LimitPolicy, RuntimePaths, TemplateConfig};
 pub use confinement::ConfinementLayers;
+pub use egress::{EgressConfig, EgressPolicy, NetworkAttempt, NetworkReport};
 pub use error::ExecuteError;
 pub use exact_json::{ExactJson, MAX_VALUE_DEPTH};
 pub use language::Language;

@@ -5,11 +5,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sandbox::runner::RunOutput;
+use sandbox::runner::{RunError, RunOutput};
 use tokio_util::sync::CancellationToken;
 
 use crate::artifacts::{self, Snapshot};
 use crate::driver::event_and_context;
+use crate::egress::Door;
 use crate::runtime::runtimes_for;
 use crate::sandboxes::Sandboxes;
 use crate::spec::{sandbox_spec, SpecParts};
@@ -53,8 +54,13 @@ pub(crate) async fn run(
     let fixed = warm::Fixed::of(&req.limits, &sandboxes.config.limits);
     let mut start = Start::Cold;
     // A pre-started sandbox that cannot take the run (killed while it waited) is discarded;
-    // the run tries another, then goes cold.
-    for _ in 0..WARM_CLAIMS {
+    // the run tries another, then goes cold. A run with an egress policy is forked or goes
+    // cold: a pre-started sandbox was started without its door.
+    if req.egress.is_some() {
+        start = warm.claim_fork(req, fixed).map_or(Start::Cold, Start::Forked);
+    }
+    let claims = if req.egress.is_some() { 0 } else { WARM_CLAIMS };
+    for _ in 0..claims {
         match warm.claim(req, fixed) {
             Some(Claim::Pooled(pooled)) => {
                 match run_with(sandboxes, req, Start::Pooled(pooled), cancel.clone()).await {
@@ -92,7 +98,7 @@ pub(crate) async fn run_with(
         return Ran::Done(Box::new(Err(e)));
     }
     let before = artifacts::snapshot(&sandbox.workspace().path);
-    let (run, path) = match sandbox.launch(sandboxes, req, &cancel).await {
+    let (run, path, door) = match sandbox.launch(sandboxes, req, &cancel).await {
         Ok(launched) => launched,
         Err(why) => {
             sandbox.discard(sandboxes).await;
@@ -108,6 +114,7 @@ pub(crate) async fn run_with(
         result.metrics.phases = Some(Phases { launch_ms, run_ms, collect_ms, ..Phases::default() });
         result
     });
+    let result = result.map(|result| with_network(result, door));
     sandbox.release(sandboxes);
     Ran::Done(Box::new(result))
 }
@@ -132,6 +139,14 @@ fn finish(
     result.isolation = sandboxes.active_layers.clone();
     result.metrics.path = path;
     Ok(result)
+}
+
+/// The result with what went through the run's egress door, if it had one.
+fn with_network(mut result: ExecutionResult, door: Option<Door>) -> ExecutionResult {
+    if let Some(door) = door {
+        outcome::with_network(&mut result, door.close());
+    }
+    result
 }
 
 /// A run's sandbox with its workspace, between its preparation and its release.
@@ -176,11 +191,11 @@ impl Sandbox {
         sandboxes: &Sandboxes,
         req: &ExecutionRequest,
         cancel: &CancellationToken,
-    ) -> Result<(Result<RunOutput, ExecuteError>, LaunchPath), String> {
+    ) -> Result<(Result<RunOutput, ExecuteError>, LaunchPath, Option<Door>), String> {
         match self {
             Sandbox::Pooled(pooled) => {
                 let run = warm::serve(sandboxes, req, pooled, cancel).await?;
-                Ok((run, LaunchPath::Warm))
+                Ok((run, LaunchPath::Warm, None))
             }
             Sandbox::Fresh { zygote, environment, workspace } => {
                 Ok(launch_fresh(sandboxes, req, zygote.as_deref(), environment.as_ref(), workspace, cancel).await)
@@ -205,7 +220,8 @@ impl Sandbox {
     }
 }
 
-/// A sandbox of the run's own, built from its spec: forked by `zygote` when it can, else cold.
+/// A sandbox of the run's own, built from its spec: forked by `zygote` when it can, else cold;
+/// either way with its egress door when it has a policy.
 async fn launch_fresh(
     sandboxes: &Sandboxes,
     req: &ExecutionRequest,
@@ -213,11 +229,11 @@ async fn launch_fresh(
     environment: Option<&Environment>,
     workspace: &Workspace,
     cancel: &CancellationToken,
-) -> (Result<RunOutput, ExecuteError>, LaunchPath) {
+) -> (Result<RunOutput, ExecuteError>, LaunchPath, Option<Door>) {
     let (event, context) = event_and_context(&sandboxes.config, req);
     let runtimes = runtimes_for(&sandboxes.config, environment);
     let launch = runtime::launch(req.language, &runtimes, &req.code, &event, &context);
-    let spec = sandbox_spec(
+    let mut spec = sandbox_spec(
         &sandboxes.config,
         &sandboxes.cgroups,
         SpecParts {
@@ -232,16 +248,25 @@ async fn launch_fresh(
     );
     let max_output = req.limits.max_output_bytes.unwrap_or(sandboxes.config.limits.default_output_bytes);
     let kill = cancel.child_token();
+    let (door, handoff) = match open_door(sandboxes, req, &mut spec, &kill) {
+        Ok(opened) => opened.unzip(),
+        Err(e) => return (Err(e), LaunchPath::Cold, None),
+    };
     let started = async {
         if let Some(zygote) = zygote {
             let executes = req.language != crate::Language::Python;
-            let forked =
-                warm::fork(sandboxes, zygote, &spec, &workspace.path, max_output, kill.clone(), executes).await;
+            // The fork gets a copy of the door's socket: the cold path keeps it if the fork fails.
+            let more = match handoff.as_ref().map(|fd| fd.try_clone()).transpose() {
+                Ok(copy) => copy.into_iter().collect(),
+                Err(e) => return (Err(RunError::Protocol(format!("egress door: {e}"))), LaunchPath::Cold),
+            };
+            let run = warm::ForkRun { max_output_bytes: max_output, cancel: kill.clone(), executes, more };
+            let forked = warm::fork(sandboxes, zygote, &spec, &workspace.path, run).await;
             if let Some(run) = forked {
                 return (run, LaunchPath::Forked);
             }
         }
-        (sandboxes.launcher.launch(&spec, max_output, kill.clone(), None).await, LaunchPath::Cold)
+        (sandboxes.launcher.launch(&spec, max_output, kill.clone(), handoff).await, LaunchPath::Cold)
     };
     let timeout = Duration::from_millis(req.timeout_ms) + BEHIND_THE_LAUNCHER;
     let ((run, path), ended) = deadline::race(started, timeout, cancel, &kill).await;
@@ -249,5 +274,21 @@ async fn launch_fresh(
         ended.correct(&mut run.report.outcome);
         run
     });
-    (run.map_err(|e| ExecuteError::Sandbox { stage: "launch".into(), message: e.to_string() }), path)
+    (run.map_err(|e| ExecuteError::Sandbox { stage: "launch".into(), message: e.to_string() }), path, door)
+}
+
+/// The run's egress door, when it has a policy: `spec` gets it, and the socket that goes to
+/// the launcher with the spec comes back with it. Passing a limit cancels `kill`.
+fn open_door(
+    sandboxes: &Sandboxes,
+    req: &ExecutionRequest,
+    spec: &mut sandbox::SandboxSpec,
+    kill: &CancellationToken,
+) -> Result<Option<(Door, std::os::fd::OwnedFd)>, ExecuteError> {
+    let Some(policy) = &req.egress else { return Ok(None) };
+    let config = sandboxes.config.egress.clone();
+    let opened = Door::open(policy, config, &req.execution_id, kill.clone())
+        .map_err(|e| ExecuteError::Internal(format!("egress door: {e}")))?;
+    crate::spec::with_egress_door(spec);
+    Ok(Some(opened))
 }

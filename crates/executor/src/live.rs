@@ -43,12 +43,24 @@ impl LiveSandbox {
         max_output_bytes: u64,
         cancel: CancellationToken,
     ) -> std::io::Result<(LiveSandbox, UnixStream)> {
+        LiveSandbox::start_handing(launcher, spec, max_output_bytes, cancel, Vec::new())
+    }
+
+    /// [`LiveSandbox::start`], with `more` going to the launcher after the socket (an egress
+    /// door's socket).
+    pub fn start_handing(
+        launcher: Arc<dyn Launcher>,
+        spec: SandboxSpec,
+        max_output_bytes: u64,
+        cancel: CancellationToken,
+        more: Vec<OwnedFd>,
+    ) -> std::io::Result<(LiveSandbox, UnixStream)> {
         let (ours, theirs) = StdUnixStream::pair()?;
         ours.set_nonblocking(true)?;
         let ours = UnixStream::from_std(ours)?;
         let token = cancel.clone();
-        let handoff = OwnedFd::from(theirs);
-        let task = tokio::spawn(async move { launcher.launch(&spec, max_output_bytes, token, Some(handoff)).await });
+        let handed = std::iter::once(OwnedFd::from(theirs)).chain(more).collect();
+        let task = tokio::spawn(async move { launcher.launch_handed(&spec, max_output_bytes, token, handed).await });
         Ok((LiveSandbox { cancel, task, reported: false }, ours))
     }
 

@@ -78,6 +78,7 @@ pub fn build(
         artifacts,
         truncated: Truncated { stdout: run.stdout.truncated, stderr: run.stderr.truncated },
         isolation: Vec::new(),
+        network: None,
     };
     if result.termination_reason == Some(TerminationReason::SandboxLost) {
         if !result.stderr.is_empty() && !result.stderr.ends_with('\n') {
@@ -91,6 +92,17 @@ pub fn build(
     result.execution_time = round3(result.execution_time);
     apply_channel(&mut result, report.channel.as_deref(), report.channel_truncated);
     Ok(result)
+}
+
+/// Puts what went through a run's egress door into its result; a run its door stopped for
+/// passing a limit was killed for it.
+pub(crate) fn with_network(result: &mut ExecutionResult, network: crate::NetworkReport) {
+    if network.limit_exceeded.is_some() {
+        result.status = ExecutionStatus::Killed;
+        result.process_status = ProcessStatus::Error;
+        result.termination_reason = Some(TerminationReason::NetworkLimit);
+    }
+    result.network = Some(network);
 }
 
 /// How a run ended, as its result says it.

@@ -34,6 +34,8 @@ pub struct ExecutionRequest {
     pub scope: Option<String>,
     /// Whether a pre-started sandbox may serve the run (when one matches it).
     pub warm: bool,
+    /// Where the run may connect through its egress door; `None`: no network at all.
+    pub egress: Option<crate::egress::EgressPolicy>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

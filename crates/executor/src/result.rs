@@ -45,6 +45,9 @@ pub enum TerminationReason {
     /// forked it) after it had been handed the code: the run started and was cut short
     /// (`status: killed`, `exit_code: -1`; stderr ends with a note saying so).
     SandboxLost,
+    /// The run passed its network limit (bytes moved or connections opened through its
+    /// egress door, see `network.limit_exceeded`); it was stopped (`status: killed`).
+    NetworkLimit,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -73,6 +76,10 @@ pub struct ExecutionResult {
     /// The isolation layers the run was under (the names `GET /info` lists as active).
     #[serde(default)]
     pub isolation: Vec<String>,
+    /// The run's network through its egress door: what it was allowed and every attempt.
+    /// Absent for runs without an egress policy (they have no network).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<crate::egress::NetworkReport>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
@@ -211,6 +218,7 @@ impl ExecutionResult {
             artifacts: Vec::new(),
             truncated: Truncated::default(),
             isolation: Vec::new(),
+            network: None,
         }
     }
 }

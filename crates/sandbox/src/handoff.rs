@@ -23,6 +23,14 @@ pub fn send(socket: BorrowedFd<'_>, first: &[u8], fds: &[BorrowedFd<'_>]) -> std
     Ok(sent)
 }
 
+/// [`send`] that never waits: `WouldBlock` when the socket's buffer is full.
+pub fn send_now(socket: BorrowedFd<'_>, first: &[u8], fds: &[BorrowedFd<'_>]) -> std::io::Result<usize> {
+    let fds: Vec<RawFd> = fds.iter().map(|fd| fd.as_raw_fd()).collect();
+    let cmsgs = [ControlMessage::ScmRights(&fds)];
+    let flags = MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL;
+    Ok(sendmsg::<()>(socket.as_raw_fd(), &[IoSlice::new(first)], &cmsgs, flags, None)?)
+}
+
 /// Reads the first bytes of `socket` and the descriptors sent with them, in their order.
 /// Each is moved to a high, close-on-exec number, so that placing it at its fixed number in
 /// the program can never clobber another.

@@ -4,10 +4,12 @@
 //! collects its output; [`init`] (child side) builds the sandbox and runs the program.
 //! [`confinement`] (data) with [`seccomp`] and [`landlock`] are the layers applied last, right
 //! before the program starts. [`handoff`] passes a session's socket to the launcher.
+//! [`egress`] receives the connections a run's egress door hands over.
 //! [`workspace_fs`] and [`host`] are the daemon's own careful file and mount operations.
 
 pub mod cgroup;
 pub mod confinement;
+pub mod egress;
 pub mod handoff;
 pub mod host;
 pub mod init;

@@ -33,6 +33,20 @@ pub struct SandboxSpec {
     /// socket came with the spec.
     #[serde(default)]
     pub session_fd: Option<i32>,
+    /// When set, the run's only way out of its network namespace (see [`crate::egress`]):
+    /// the launcher brings up the loopback interface, listens on 127.0.0.1 at this port and
+    /// hands every connection it accepts to the daemon over the socket that came with the
+    /// spec (after the session socket and the handed mount, if any). The run fails closed if
+    /// the spec asks for it and no socket came with the spec.
+    #[serde(default)]
+    pub egress: Option<EgressDoor>,
+}
+
+/// Where the run's egress door listens inside its network namespace.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct EgressDoor {
+    /// The port on 127.0.0.1 the sandbox's proxy settings name.
+    pub port: u16,
 }
 
 /// Who the program runs as, inside and outside the user namespace.

@@ -154,5 +154,6 @@ pub(crate) fn interrupted_result(execution_id: String, started_at_ms: i64, now_m
         artifacts: Vec::new(),
         truncated: Truncated::default(),
         isolation: Vec::new(),
+        network: None,
     }
 }

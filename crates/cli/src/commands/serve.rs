@@ -83,7 +83,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
 async fn open_service(args: &ServeArgs, store: &Arc<Store>) -> anyhow::Result<Arc<ExecutionService>> {
     let state_dir = args.state_dir();
     let workspace_root = args.sandbox.workspace_path.clone().unwrap_or_else(|| state_dir.join("workspaces"));
-    let config = args.sandbox.clone().into_config(workspace_root, &state_dir)?;
+    let mut config = args.sandbox.clone().into_config(workspace_root, &state_dir)?;
+    // A run's proxy never reaches this daemon's own API, whatever else it may reach.
+    let mut egress = (*config.egress).clone();
+    egress.never.push(std::net::SocketAddr::new(args.host, args.port));
+    config.egress = Arc::new(egress);
     let defaults = ServiceOptions::default();
     let options = ServiceOptions {
         recorder: Some(store.clone()),

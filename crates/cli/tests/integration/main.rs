@@ -10,6 +10,7 @@ mod charts;
 mod cli;
 mod control_plane;
 mod drain;
+mod egress;
 mod escape;
 mod exact_numbers;
 mod faults;

@@ -291,6 +291,7 @@ async fn run_spec(confinement: Confinement, script: &str) -> (Outcome, String) {
         channel_fd: None,
         session_fd: None,
         confinement,
+        egress: None,
     };
     let options = sandbox::runner::RunOptions {
         init_exe: common::BIN.into(),

@@ -17,6 +17,8 @@ pub struct HostInfo {
     pub templates: Vec<String>,
     /// The pre-started sandboxes that serve runs warm.
     pub warm: crate::WarmInfo,
+    /// Whether runs may have network through an egress policy, and how it is enforced.
+    pub egress: crate::egress::EgressInfo,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

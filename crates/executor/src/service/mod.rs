@@ -114,6 +114,7 @@ impl ExecutionService {
             limits: sandboxes.config.limits.clone(),
             templates: Vec::new(),
             warm: warm.info(),
+            egress: crate::egress::EgressInfo::of(&sandboxes.config.egress, posture.health.is_ok()),
         };
         Ok(Arc::new(ExecutionService {
             sandboxes,
@@ -138,12 +139,14 @@ impl ExecutionService {
     /// Runs `req` to its end and answers with its result, once recorded. The run goes on
     /// even if the caller stops waiting for it.
     pub async fn execute(&self, req: ExecutionRequest) -> Result<ExecutionResult, ExecuteError> {
+        self.permits_egress(req.egress.as_ref())?;
         self.executions.execute(req).await
     }
 
     /// Takes `req` on and returns at once with its id; the result is recorded when it ends
     /// and can be read with [`ExecutionService::lookup`].
     pub fn submit(&self, req: ExecutionRequest) -> Result<String, ExecuteError> {
+        self.permits_egress(req.egress.as_ref())?;
         self.executions.submit(req)
     }
 
@@ -213,6 +216,17 @@ impl ExecutionService {
         self.sessions.config()
     }
 
+    /// Refuses an egress policy the configuration does not allow (egress off, or a
+    /// destination outside its cap).
+    pub fn permits_egress(&self, policy: Option<&crate::EgressPolicy>) -> Result<(), ExecuteError> {
+        match policy {
+            Some(policy) => {
+                self.sandboxes.config.egress.permits(policy).map_err(|why| ExecuteError::invalid("egress", why))
+            }
+            None => Ok(()),
+        }
+    }
+
     pub fn limits(&self) -> &LimitPolicy {
         &self.sandboxes.config.limits
     }
@@ -258,6 +272,7 @@ impl ExecutionService {
     /// Starts a session: its template built (when needed) and its workspace created. Its
     /// interpreters start with the first call of each language.
     pub async fn create_session(&self, new: NewSession) -> Result<SessionInfo, ExecuteError> {
+        self.permits_egress(new.egress.as_ref())?;
         self.sessions.create(new).await
     }
 

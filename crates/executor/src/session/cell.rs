@@ -4,10 +4,11 @@
 use sandbox::runner::{LimitHit, RunOutput};
 use sandbox::Outcome;
 
-use super::interpreter::CellReply;
+use super::interpreter::{CallOutcome, CellReply, Slot};
+use super::registry::Session;
 use crate::{
-    Artifact, ExecutionError, ExecutionResult, ExecutionStatus, Metrics, ProcessStatus, TerminationReason, Truncated,
-    MAX_VALUE_DEPTH,
+    Artifact, ExecuteError, ExecutionError, ExecutionResult, ExecutionStatus, Language, Metrics, ProcessStatus,
+    TerminationReason, Truncated, MAX_VALUE_DEPTH,
 };
 
 /// The result of a cell the interpreter answered.
@@ -40,6 +41,7 @@ pub(crate) fn answered(
         artifacts,
         truncated: Truncated { stdout: reply.stdout_truncated, stderr: reply.stderr_truncated },
         isolation: Vec::new(),
+        network: None,
     }
 }
 
@@ -145,4 +147,56 @@ fn lost(execution_id: String, message: &str, wall_ms: f64, artifacts: Vec<Artifa
 
 fn round(x: f64, scale: f64) -> f64 {
     (x * scale).round() / scale
+}
+
+/// How a cell ended, besides its outcome.
+pub(crate) struct Ended {
+    pub execution_id: String,
+    pub timeout_ms: u64,
+    pub wall_ms: f64,
+    pub changed: Vec<crate::Artifact>,
+}
+
+/// The result, display and note of a cell's outcome; a slot whose interpreter timed out or
+/// died learns why it is lost. An interpreter that could not start is the call's error.
+pub(crate) fn settle(
+    session: &Session,
+    language: Language,
+    outcome: CallOutcome,
+    ended: Ended,
+    slot: &mut Slot,
+    restarted: &mut Option<String>,
+) -> Result<(ExecutionResult, Option<String>, Option<String>), ExecuteError> {
+    let Ended { execution_id, timeout_ms, wall_ms, changed } = ended;
+    let language = language.name();
+    Ok(match outcome {
+        CallOutcome::Reply(mut reply) => {
+            let display = reply.display.take();
+            (answered(execution_id, reply, wall_ms, changed), display, None)
+        }
+        CallOutcome::TimedOut => {
+            slot.live = None;
+            let secs = timeout_ms as f64 / 1000.0;
+            slot.lost = Some(format!("the previous {language} interpreter timed out after {secs} s and was killed"));
+            let message = format!(
+                "the cell did not finish within {secs} s: the session's {language} interpreter was killed, \
+                 and the next call starts a new one (variables are lost; the workspace's files remain)"
+            );
+            (timed_out(execution_id, &message, wall_ms, changed), None, Some(message))
+        }
+        CallOutcome::Died(why, output) => {
+            slot.live = None;
+            if let Some(sandbox::Outcome::SetupFailed { stage, message }) = output.as_ref().map(|o| &o.report.outcome) {
+                slot.lost = restarted.take();
+                return Err(ExecuteError::Sandbox { stage: stage.clone(), message: message.clone() });
+            }
+            slot.lost = Some(format!("the previous {language} interpreter died ({why})"));
+            let message = format!(
+                "the session's {language} interpreter died during the cell ({why}); the next call starts a new \
+                 one (variables are lost; the workspace's files remain)"
+            );
+            let cancelled = session.cancel.is_cancelled();
+            (died(execution_id, &message, output.as_ref(), cancelled, wall_ms, changed), None, Some(message))
+        }
+    })
 }

@@ -12,9 +12,11 @@ use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::UnixStream;
 use tokio_util::sync::CancellationToken;
 
+use crate::egress::Door;
 use crate::launcher::Launcher;
 use crate::live::LiveSandbox;
-use crate::{deadline, ExecuteError, ExecutionError, LaunchPath};
+use crate::{deadline, ExecuteError, ExecutionError, LaunchPath, NetworkReport};
+use std::os::fd::OwnedFd;
 
 /// Bytes kept of the interpreter's own stdout and stderr (not a cell's: the drivers capture
 /// those per cell); the tail of stderr explains a crash.
@@ -37,6 +39,8 @@ pub(crate) struct Interpreter {
     next_id: u64,
     /// How its sandbox was started: cold, or forked by a zygote.
     pub path: LaunchPath,
+    /// Its egress door, when its session has a policy; closed with it.
+    door: Option<Door>,
 }
 
 /// What a driver answers for one cell.
@@ -82,20 +86,40 @@ pub(crate) struct CallLimits {
 impl Interpreter {
     /// Starts the sandbox of `spec` with one end of a fresh socket pair; `cancel` (a child of
     /// the session's token) kills it.
+    /// `door`: its egress door and the socket that goes to its launcher.
     pub fn start(
         launcher: Arc<dyn Launcher>,
         spec: SandboxSpec,
         cancel: CancellationToken,
+        door: Option<(Door, OwnedFd)>,
     ) -> Result<Interpreter, ExecuteError> {
-        let (live, socket) = LiveSandbox::start(launcher, spec, STREAM_CAP, cancel)
-            .map_err(|e| ExecuteError::Internal(format!("session socket: {e}")))?;
-        Ok(Interpreter::serving(live, socket, LaunchPath::Cold))
+        let (door, socket) = door.unzip();
+        let (live, session_socket) =
+            LiveSandbox::start_handing(launcher, spec, STREAM_CAP, cancel, socket.into_iter().collect())
+                .map_err(|e| ExecuteError::Internal(format!("session socket: {e}")))?;
+        Ok(Interpreter::serving(live, session_socket, LaunchPath::Cold).with_door(door))
     }
 
     /// The interpreter of a sandbox started elsewhere (forked), serving on `socket`.
     pub fn serving(live: LiveSandbox, socket: UnixStream, path: LaunchPath) -> Interpreter {
         let (reader, writer) = socket.into_split();
-        Interpreter { reader: BufReader::new(reader), writer, live, next_id: 1, path }
+        Interpreter { reader: BufReader::new(reader), writer, live, next_id: 1, path, door: None }
+    }
+
+    /// The interpreter with `door` (its egress door), closed with it.
+    pub fn with_door(mut self, door: Option<Door>) -> Interpreter {
+        self.door = door;
+        self
+    }
+
+    /// Where its door's list of attempts is now (see [`Interpreter::network_since`]).
+    pub fn network_mark(&self) -> usize {
+        self.door.as_ref().map_or(0, Door::mark)
+    }
+
+    /// What went through its door since `mark`, when it has one.
+    pub fn network_since(&self, mark: usize) -> Option<NetworkReport> {
+        self.door.as_ref().map(|door| door.since(mark))
     }
 
     /// Sends `code` and waits for the answer; on a timeout, a death or a broken answer the

@@ -7,6 +7,7 @@
 //! idle for its TTL, when it reaches the lifetime cap, or when the daemon stops.
 
 mod cell;
+pub(crate) mod egress;
 mod files;
 mod interpreter;
 mod registry;
@@ -63,6 +64,9 @@ pub struct NewSession {
     pub template: crate::Template,
     /// Idle seconds; `None`: the default.
     pub ttl_secs: Option<u64>,
+    /// Where the session's code may connect (interpreters and shell calls alike); `None`:
+    /// no network. Packages it installs go to the session's own layer (see [`egress`]).
+    pub egress: Option<crate::EgressPolicy>,
 }
 
 /// A live session as `GET /sessions` shows it.

@@ -43,6 +43,8 @@ pub(crate) struct Session {
     pub workspace: PathBuf,
     /// Cancelled when the session ends: kills every interpreter of it.
     pub cancel: CancellationToken,
+    /// Where its interpreters and shell calls may connect; `None`: no network.
+    pub egress: Option<crate::EgressPolicy>,
     usage: Mutex<(Instant, SystemTime)>,
     busy: AtomicUsize,
     interpreters: Mutex<HashMap<Language, Arc<tokio::sync::Mutex<Slot>>>>,
@@ -88,6 +90,7 @@ impl Session {
             usage: Mutex::new(now),
             busy: AtomicUsize::new(0),
             interpreters: Mutex::new(HashMap::new()),
+            egress: None,
         }
     }
 
@@ -305,6 +308,7 @@ mod tests {
             packages: Vec::new(),
             limits: crate::templates::TemplateLimits { memory_mb: 512, timeout_secs: 30 },
             origin: crate::templates::Origin::Builtin,
+            egress: None,
         };
         let environment = Environment { language: template.language, dir: None };
         let id = registry.new_id();

@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::cell;
-use super::interpreter::{CallLimits, CallOutcome, Interpreter, Slot};
+use super::interpreter::{CallLimits, Interpreter, Slot};
 use super::registry::{Registry, Session, SessionStats};
+use super::{cell, egress};
 use super::{NewSession, SessionConfig, SessionInfo};
 use crate::executions::Executions;
 use crate::recorder::now_ms;
@@ -115,7 +115,13 @@ impl Sessions {
         let workspace_name = format!("live-{id}");
         let workspaces = &self.sandboxes.workspaces;
         let workspace = workspaces.prepare(&WorkspaceChoice::Persistent(workspace_name.clone()), &id)?;
-        let session = Arc::new(Session::new(
+        if new.egress.is_some() {
+            if let Err(e) = workspaces.write_files(&workspace, &egress::layer_files()) {
+                workspaces.remove_persistent(&workspace_name);
+                return Err(e);
+            }
+        }
+        let mut session = Session::new(
             id,
             new.tenant_id,
             new.scope,
@@ -125,7 +131,9 @@ impl Sessions {
             workspace_name,
             workspace.path,
             self.sandboxes.cancel.child_token(),
-        ));
+        );
+        session.egress = new.egress;
+        let session = Arc::new(session);
         if let Err(e) = self.registry.insert(Arc::clone(&session)) {
             workspaces.remove_persistent(&session.workspace_name);
             return Err(e);
@@ -218,12 +226,17 @@ impl Sessions {
         let before = artifacts::snapshot(&session.workspace);
         let path = interpreter.path;
         let started = Instant::now();
+        let mark = interpreter.network_mark();
         let outcome = interpreter.call(&call.code, &cell.limits).await;
+        let network = interpreter.network_since(mark);
         let wall_ms = started.elapsed().as_secs_f64() * 1000.0;
         let changed = artifacts::changed_since(&session.workspace, &before);
         let Cell { execution_id, timeout_ms, slot, mut restarted, .. } = cell;
-        let ended = Ended { execution_id, timeout_ms, wall_ms, changed };
-        let (mut result, display, note) = settle(session, call.language, outcome, ended, slot, &mut restarted)?;
+        let ended = cell::Ended { execution_id, timeout_ms, wall_ms, changed };
+        let (mut result, display, note) = cell::settle(session, call.language, outcome, ended, slot, &mut restarted)?;
+        if let Some(network) = network {
+            crate::outcome::with_network(&mut result, network);
+        }
         let language = call.language.name();
         // The interpreter's sandbox was built like a one-shot run's: the same layers.
         result.isolation = self.sandboxes.active_layers.clone();
@@ -258,13 +271,14 @@ impl Sessions {
             workspace: WorkspaceChoice::Persistent(session.workspace_name.clone()),
             event: None,
             stdin: String::new(),
-            env_vars: Default::default(),
+            env_vars: egress::package_vars(session.egress.as_ref()),
             files: Vec::new(),
             limits: RequestedLimits { max_output_bytes: Some(max_output), ..Default::default() },
             template: None,
             tenant_id: session.tenant.clone(),
             scope: session.scope.clone(),
             warm: true,
+            egress: session.egress.clone(),
         };
         let result = self.executions.execute(request).await?;
         Ok(SessionResult {
@@ -280,10 +294,13 @@ impl Sessions {
     /// Starts the session's interpreter of `language`: forked by a ready zygote of its
     /// template when there is one (Python), else cold.
     async fn start_interpreter(&self, session: &Session, language: Language) -> Result<Interpreter, ExecuteError> {
-        let spec = self.interpreter_spec(session, language)?;
+        let mut spec = self.interpreter_spec(session, language)?;
         tracing::info!(session_id = %session.id, language = language.name(), "starting a session interpreter");
         let template = (session.template.needs_build()).then_some(&session.template);
-        let zygote = (language == Language::Python).then(|| self.warm.zygote(template)).flatten();
+        // A session with a policy has its packages' layer on PYTHONPATH, which a zygote's
+        // interpreter, started long before, never reads: its interpreters start cold.
+        let forks = language == Language::Python && session.egress.is_none();
+        let zygote = forks.then(|| self.warm.zygote(template)).flatten();
         if let Some(zygote) = zygote {
             let cancel = session.cancel.child_token();
             if let Some((live, socket)) =
@@ -292,7 +309,9 @@ impl Sessions {
                 return Ok(Interpreter::serving(live, socket, LaunchPath::Forked));
             }
         }
-        Interpreter::start(Arc::clone(&self.sandboxes.launcher), spec, session.cancel.child_token())
+        let cancel = session.cancel.child_token();
+        let door = egress::open_door(&self.sandboxes, session.egress.as_ref(), &session.id, &mut spec, &cancel)?;
+        Interpreter::start(Arc::clone(&self.sandboxes.launcher), spec, cancel, door)
     }
 
     /// The cold-path spec of the session's interpreter of `language`.
@@ -311,7 +330,7 @@ impl Sessions {
                 launch,
                 environment,
                 workspace: &session.workspace,
-                env_vars: &Default::default(),
+                env_vars: &egress::package_vars(session.egress.as_ref()),
                 limits: &limits,
                 // The interpreter lives as long as the session may.
                 wall_time_ms: self.registry.config.max_lifetime_secs.saturating_mul(1000),
@@ -373,56 +392,4 @@ impl Sessions {
         self.sandboxes.workspaces.remove_persistent(&session.workspace_name);
         tracing::info!(session_id = %session.id, "session ended");
     }
-}
-
-/// How a cell ended, besides its outcome.
-struct Ended {
-    execution_id: String,
-    timeout_ms: u64,
-    wall_ms: f64,
-    changed: Vec<crate::Artifact>,
-}
-
-/// The result, display and note of a cell's outcome; a slot whose interpreter timed out or
-/// died learns why it is lost. An interpreter that could not start is the call's error.
-fn settle(
-    session: &Session,
-    language: Language,
-    outcome: CallOutcome,
-    ended: Ended,
-    slot: &mut Slot,
-    restarted: &mut Option<String>,
-) -> Result<(ExecutionResult, Option<String>, Option<String>), ExecuteError> {
-    let Ended { execution_id, timeout_ms, wall_ms, changed } = ended;
-    let language = language.name();
-    Ok(match outcome {
-        CallOutcome::Reply(mut reply) => {
-            let display = reply.display.take();
-            (cell::answered(execution_id, reply, wall_ms, changed), display, None)
-        }
-        CallOutcome::TimedOut => {
-            slot.live = None;
-            let secs = timeout_ms as f64 / 1000.0;
-            slot.lost = Some(format!("the previous {language} interpreter timed out after {secs} s and was killed"));
-            let message = format!(
-                "the cell did not finish within {secs} s: the session's {language} interpreter was killed, \
-                 and the next call starts a new one (variables are lost; the workspace's files remain)"
-            );
-            (cell::timed_out(execution_id, &message, wall_ms, changed), None, Some(message))
-        }
-        CallOutcome::Died(why, output) => {
-            slot.live = None;
-            if let Some(sandbox::Outcome::SetupFailed { stage, message }) = output.as_ref().map(|o| &o.report.outcome) {
-                slot.lost = restarted.take();
-                return Err(ExecuteError::Sandbox { stage: stage.clone(), message: message.clone() });
-            }
-            slot.lost = Some(format!("the previous {language} interpreter died ({why})"));
-            let message = format!(
-                "the session's {language} interpreter died during the cell ({why}); the next call starts a new \
-                 one (variables are lost; the workspace's files remain)"
-            );
-            let cancelled = session.cancel.is_cancelled();
-            (cell::died(execution_id, &message, output.as_ref(), cancelled, wall_ms, changed), None, Some(message))
-        }
-    })
 }

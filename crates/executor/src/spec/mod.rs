@@ -77,7 +77,23 @@ pub(crate) fn sandbox_spec(config: &ExecutorConfig, cgroups: &Manager, parts: Sp
         stdin: parts.stdin,
         channel_fd: parts.launch.has_channel.then_some(driver::CHANNEL_FD),
         session_fd: parts.launch.handoff_fd,
+        egress: None,
     }
+}
+
+/// Gives `spec` its egress door (see [`sandbox::EgressDoor`]) and points the program's proxy
+/// settings at it, the HTTP and HTTPS ones in both spellings and pip's and npm's: the only
+/// way out of the sandbox. The program's own variables of these names give way.
+pub(crate) fn with_egress_door(spec: &mut SandboxSpec) {
+    let port = crate::egress::DOOR_PORT;
+    spec.egress = Some(sandbox::EgressDoor { port });
+    let proxy = format!("http://127.0.0.1:{port}");
+    let names = ["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "PIP_PROXY", "npm_config_proxy"];
+    let mut ours: Vec<(String, String)> = names.iter().map(|n| (n.to_string(), proxy.clone())).collect();
+    ours.push(("npm_config_https_proxy".into(), proxy.clone()));
+    ours.extend(["NO_PROXY", "no_proxy"].map(|n| (n.to_string(), String::new())));
+    spec.env.retain(|(name, _)| !ours.iter().any(|(o, _)| o == name));
+    spec.env.extend(ours);
 }
 
 /// The wall clock of a pre-started sandbox. The launcher's clock runs from the start: room

@@ -20,6 +20,7 @@ pub(crate) fn config() -> ExecutorConfig {
         required_layers: Vec::new(),
         confinement: ConfinementLayers { seccomp: true, landlock: true },
         cgroups: CgroupConfig::default(),
+        egress: Default::default(),
     }
 }
 

@@ -14,6 +14,7 @@ pub fn builtins() -> Vec<Template> {
         packages: packages.iter().map(|p| p.to_string()).collect(),
         limits: TemplateLimits { memory_mb, timeout_secs },
         origin: Origin::Builtin,
+        egress: None,
     };
     vec![
         template("default", "Python with its standard library", Language::Python, &[], 512, 30),

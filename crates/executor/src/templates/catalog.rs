@@ -112,6 +112,7 @@ mod tests {
             packages: packages.iter().map(|p| p.to_string()).collect(),
             limits: None,
             network: false,
+            egress: Vec::new(),
         }
     }
 

@@ -31,9 +31,14 @@ pub struct TemplateSpec {
     /// Default limits of runs using the template; absent values take the server's defaults.
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::json_shape::optional_object")]
     pub limits: Option<TemplateLimitsSpec>,
-    /// Must be false (or absent): sandboxes have no network, whatever the template.
+    /// Must be false (or absent): network is given by destination, in `egress`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub network: bool,
+    /// Destinations the template's runs and sessions may reach through the egress proxy
+    /// when they name none themselves (the syntax of `POST /execute`'s `egress`); absent or
+    /// empty: no network.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub egress: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
@@ -74,6 +79,8 @@ pub struct Template {
     pub packages: Vec<String>,
     pub limits: TemplateLimits,
     pub origin: Origin,
+    /// Where its runs and sessions may connect when they name no policy themselves.
+    pub egress: Option<crate::EgressPolicy>,
 }
 
 impl Template {
@@ -91,10 +98,11 @@ impl Template {
         if spec.network {
             return Err(TemplateError::invalid(
                 "network",
-                "network access is not supported: sandboxes never have a network, so network must be false",
+                "must be false: a template gives network by destination, in egress (see docs/egress.md)",
             ));
         }
         check_packages(language, &spec.packages)?;
+        let egress = crate::EgressPolicy::parse(&spec.egress).map_err(|why| TemplateError::invalid("egress", why))?;
         let asked = spec.limits.unwrap_or_default();
         // Timeouts are whole seconds here; the server's default may not be.
         let default_timeout = policy.default_timeout_secs.round().max(1.0) as u64;
@@ -114,6 +122,7 @@ impl Template {
             packages: spec.packages,
             limits,
             origin,
+            egress,
         })
     }
 
@@ -129,6 +138,7 @@ impl Template {
                 timeout_secs: Some(self.limits.timeout_secs),
             }),
             network: false,
+            egress: self.egress.as_ref().map(crate::EgressPolicy::describe).unwrap_or_default(),
         }
     }
 

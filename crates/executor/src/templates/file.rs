@@ -78,6 +78,7 @@ mod tests {
             packages: vec!["numpy".into()],
             limits: Some(TemplateLimitsSpec { memory_mb: Some(700), timeout_secs: None }),
             network: false,
+            egress: Vec::new(),
         };
         write_specs(&path, &[spec]).unwrap();
         let back = read_specs(&path, false).unwrap();

@@ -72,8 +72,11 @@ pub struct TemplateInfo {
     pub language: Language,
     pub packages: Vec<String>,
     pub limits: TemplateLimits,
-    /// Always false: sandboxes have no network.
+    /// Whether its runs have network by default (an `egress` policy).
     pub network: bool,
+    /// Destinations its runs and sessions may reach when they name none themselves.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub egress: Vec<String>,
     /// Whether runs can start at once; an unbuilt template is built by its first run.
     pub built: bool,
     /// Built into the daemon (it cannot be redefined).
@@ -121,7 +124,8 @@ impl Templates {
             language: template.language,
             packages: template.packages.clone(),
             limits: template.limits,
-            network: false,
+            network: template.egress.is_some(),
+            egress: template.egress.as_ref().map(crate::EgressPolicy::describe).unwrap_or_default(),
             built: self.builder.is_built(template),
             builtin: template.origin == Origin::Builtin,
         }

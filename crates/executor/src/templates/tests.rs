@@ -14,6 +14,7 @@ fn spec(name: &str, language: &str, packages: &[&str]) -> TemplateSpec {
         packages: packages.iter().map(|p| p.to_string()).collect(),
         limits: None,
         network: false,
+        egress: Vec::new(),
     }
 }
 

@@ -12,7 +12,9 @@ mod tests;
 
 use std::collections::BTreeMap;
 
-use crate::{ExecuteError, ExecutionRequest, Language, LimitPolicy, RequestedLimits, Template, WorkspaceChoice};
+use crate::{
+    EgressPolicy, ExecuteError, ExecutionRequest, Language, LimitPolicy, RequestedLimits, Template, WorkspaceChoice,
+};
 
 pub(crate) use files::check_no_file_is_a_parent;
 pub use files::validate_relative_path;
@@ -45,6 +47,8 @@ pub struct RequestDraft {
     /// Any positive timeout up to the server's maximum is taken, below its minimum too (the
     /// NVIDIA dialect: its client sends timeouts such as 0.05 s).
     pub any_positive_timeout: bool,
+    /// The destinations the run may reach (`egress`); empty: no network.
+    pub egress: Vec<String>,
 }
 
 /// The timeout of a call that names none: the template's, or the server's default.
@@ -86,6 +90,7 @@ pub fn build_request(draft: RequestDraft, policy: &LimitPolicy) -> Result<Execut
     let stdin = draft.stdin.unwrap_or_default();
     let event = draft.event.or_else(|| event_from_stdin(&stdin));
     let scope = draft.scope.map(check_scope).transpose()?;
+    let egress = check_egress(&draft.egress)?.or_else(|| draft.template.as_ref().and_then(|t| t.egress.clone()));
     Ok(ExecutionRequest {
         execution_id,
         language,
@@ -101,7 +106,13 @@ pub fn build_request(draft: RequestDraft, policy: &LimitPolicy) -> Result<Execut
         tenant_id,
         scope,
         warm: draft.warm.unwrap_or(true),
+        egress,
     })
+}
+
+/// The run's egress policy; `None`: no network.
+pub fn check_egress(asked: &[String]) -> Result<Option<EgressPolicy>, ExecuteError> {
+    EgressPolicy::parse(asked).map_err(|why| ExecuteError::invalid("egress", why))
 }
 
 /// Longest `scope`.

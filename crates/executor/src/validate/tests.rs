@@ -192,6 +192,7 @@ fn template(language: Language, memory_mb: u64, timeout_secs: u64) -> crate::Tem
         packages: Vec::new(),
         limits: crate::templates::TemplateLimits { memory_mb, timeout_secs },
         origin: crate::templates::Origin::Builtin,
+        egress: None,
     }
 }
 

@@ -25,7 +25,7 @@ use crate::{ExecutionRequest, Language, LimitPolicy, RequestedLimits, WorkspaceC
 pub(crate) use pool::{Claim, Pool};
 pub(crate) use pooled::Pooled;
 pub(crate) use serve::serve;
-pub(crate) use zygote::{fork, fork_live, Zygote};
+pub(crate) use zygote::{fork, fork_live, ForkRun, Zygote};
 
 /// How many sandboxes are kept ready, and for how long.
 #[derive(Debug, Clone)]
@@ -180,6 +180,7 @@ mod tests {
             tenant_id: "t".into(),
             scope: None,
             warm: true,
+            egress: None,
         };
         req.stdin = "abc".into();
         req.workspace = WorkspaceChoice::Persistent("s".into());

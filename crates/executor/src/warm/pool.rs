@@ -99,6 +99,22 @@ impl Pool {
         claimed
     }
 
+    /// [`Pool::claim`] for a run that only a fork can serve (a run with an egress door: a
+    /// pre-started sandbox started without one): its zygote, or None (the run goes cold).
+    pub fn claim_fork(self: &Arc<Self>, req: &ExecutionRequest, fixed: Fixed) -> Option<Arc<Zygote>> {
+        let key = key_for(req, self.config.zygote_lib.is_some())?;
+        if !self.enabled() || !self.forks(&key) {
+            return None;
+        }
+        match self.claim(req, fixed)? {
+            Claim::Forked(zygote) => Some(zygote),
+            Claim::Pooled(pooled) => {
+                self.retire_later(vec![*pooled]);
+                None
+            }
+        }
+    }
+
     /// The ready Python zygote of `template` (None: the system interpreter), for a session's
     /// interpreter to be forked from; the pool is started if it was not.
     pub fn zygote(self: &Arc<Self>, template: Option<&Template>) -> Option<Arc<Zygote>> {

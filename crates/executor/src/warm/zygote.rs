@@ -9,6 +9,7 @@
 //! workspace (handed over as a detached mount), its own cgroup, rlimits, and the run's
 //! seccomp and Landlock layers before the first line of user code.
 
+use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -151,6 +152,16 @@ pub(crate) async fn fork_live(
     }
 }
 
+/// How a forked one-shot run goes besides its spec and workspace.
+pub(crate) struct ForkRun {
+    pub max_output_bytes: u64,
+    pub cancel: CancellationToken,
+    /// Whether the fork executes the spec's program (not the Python driver).
+    pub executes: bool,
+    /// Descriptors handed after the workspace's mount (an egress door's socket).
+    pub more: Vec<OwnedFd>,
+}
+
 /// Runs `spec` (a cold-path spec) in a sandbox forked by `zygote`, with `workspace` handed
 /// over; the fork executes the spec's program unless it is the Python driver. None when the zygote could not fork it: nothing of the run started, and it goes
 /// cold (the zygote is then replaced).
@@ -159,10 +170,9 @@ pub(crate) async fn fork(
     zygote: &Zygote,
     spec: &SandboxSpec,
     workspace: &Path,
-    max_output_bytes: u64,
-    cancel: CancellationToken,
-    executes: bool,
+    run: ForkRun,
 ) -> Option<Result<RunOutput, RunError>> {
+    let ForkRun { max_output_bytes, cancel, executes, more } = run;
     let mount = match sandbox::zygote::detached_mount(workspace) {
         Ok(mount) => mount,
         Err(e) => {
@@ -171,7 +181,8 @@ pub(crate) async fn fork(
         }
     };
     let spec = spec::forked(spec.clone(), executes);
-    match service.launcher.launch_forked(&zygote.link, &spec, max_output_bytes, cancel, vec![mount]).await {
+    let handed = std::iter::once(mount).chain(more).collect();
+    match service.launcher.launch_forked(&zygote.link, &spec, max_output_bytes, cancel, handed).await {
         Err(RunError::Spawn(_, e)) => {
             tracing::warn!(error = %e, "the zygote could not fork the run; running it cold");
             zygote.mark_broken();

@@ -18,6 +18,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::waitpid;
 use nix::unistd::{lseek, pipe2, ForkResult, Pid, Whence};
 
+use super::egress::Door;
 use super::error::{SetupError, SetupResult, Stage};
 use super::pid1::Pid1Report;
 use super::program::{ProgramFds, Resumed, Start};
@@ -83,15 +84,7 @@ pub fn launch(spec: &SandboxSpec, handed: Vec<OwnedFd>, control: BorrowedFd<'_>,
     // not separate process groups, so a signal to theirs would reach this sandbox and the
     // other way round. The program takes a session of its own as well (`program::place`).
     nix::unistd::setsid().stage(|| "new session".into())?;
-    let mut handed = handed.into_iter();
-    // Fail closed: a session program without its channel must not run.
-    let session = match (spec.session_fd, spec.session_fd.and_then(|_| handed.next())) {
-        (Some(at), Some(fd)) if Some(at) != spec.channel_fd => Some((fd, at)),
-        (Some(_), Some(_)) => return Err(SetupError::new("session socket", "same descriptor as the channel")),
-        (Some(_), None) => return Err(SetupError::new("session socket", "none came with the spec")),
-        (None, _) => None,
-    };
-    let mount = spec.mounts.iter().any(|m| matches!(m, crate::Mount::Handed { .. })).then(|| handed.next()).flatten();
+    let Handed { session, mount, egress } = take_handed(spec, handed)?;
     let stdin = memfd_with("stdin", spec.stdin.as_bytes())?;
     let channel = match spec.channel_fd {
         Some(at) => Some((memfd_with("channel", b"")?, at)),
@@ -102,12 +95,18 @@ pub fn launch(spec: &SandboxSpec, handed: Vec<OwnedFd>, control: BorrowedFd<'_>,
         None => None,
     };
     userns::enter(&spec.identity)?;
+    // In the run's network namespace, before anything of the run exists to race for the port.
+    let door = match (spec.egress, egress) {
+        (Some(at), Some(fd)) => Some(Door::open(at.port, fd)?),
+        _ => None,
+    };
     let (report_read, report_write) = pipe2(OFlag::O_CLOEXEC).stage(|| "report pipe".into())?;
     let started = Instant::now();
     let pid = match sys::fork().stage(|| "fork sandbox init".into())? {
         ForkResult::Child => {
             drop(report_read);
             drop(channel_copy);
+            drop(door);
             let resumed = pid1::run(spec, ProgramFds { stdin, channel, session }, mount, report_write, how);
             return Ok(Launched::Program(resumed));
         }
@@ -126,7 +125,7 @@ pub fn launch(spec: &SandboxSpec, handed: Vec<OwnedFd>, control: BorrowedFd<'_>,
     nix::unistd::dup2_stderr(&null).stage(|| "release stderr".into())?;
 
     let limit = Duration::from_millis(spec.limits.wall_time_ms);
-    let timed_out = wait_until(pid, started + limit, control)?;
+    let timed_out = wait_until(pid, started + limit, control, door.as_ref())?;
     let wall_time_ms = started.elapsed().as_secs_f64() * 1000.0;
     let pid1 = pid1_report(report_read);
     let outcome = if timed_out { Outcome::TimedOut } else { pid1.outcome };
@@ -148,6 +147,32 @@ pub fn launch(spec: &SandboxSpec, handed: Vec<OwnedFd>, control: BorrowedFd<'_>,
     }))
 }
 
+/// The descriptors that came with the spec, each where the spec says it goes.
+struct Handed {
+    session: Option<(OwnedFd, i32)>,
+    mount: Option<OwnedFd>,
+    egress: Option<OwnedFd>,
+}
+
+/// Sorts out `handed`: the session socket first when the spec has one, then the mount of a
+/// [`Mount::Handed`](crate::Mount::Handed) step, then the egress door's socket. Fails closed:
+/// a session program without its channel, or a door without its socket, must not run.
+fn take_handed(spec: &SandboxSpec, handed: Vec<OwnedFd>) -> SetupResult<Handed> {
+    let mut handed = handed.into_iter();
+    let session = match (spec.session_fd, spec.session_fd.and_then(|_| handed.next())) {
+        (Some(at), Some(fd)) if Some(at) != spec.channel_fd => Some((fd, at)),
+        (Some(_), Some(_)) => return Err(SetupError::new("session socket", "same descriptor as the channel")),
+        (Some(_), None) => return Err(SetupError::new("session socket", "none came with the spec")),
+        (None, _) => None,
+    };
+    let mount = spec.mounts.iter().any(|m| matches!(m, crate::Mount::Handed { .. })).then(|| handed.next()).flatten();
+    let egress = match spec.egress {
+        Some(_) => Some(handed.next().ok_or_else(|| SetupError::new("egress door", "no socket came with the spec"))?),
+        None => None,
+    };
+    Ok(Handed { session, mount, egress })
+}
+
 fn memfd_with(name: &str, contents: &[u8]) -> SetupResult<OwnedFd> {
     let fd = memfd_create(name, MFdFlags::MFD_CLOEXEC).stage(|| format!("memfd {name}"))?;
     let mut file = std::fs::File::from(fd);
@@ -160,14 +185,17 @@ fn memfd_with(name: &str, contents: &[u8]) -> SetupResult<OwnedFd> {
 /// Waits for pid 1 until `deadline`; past it, kills it, which takes the whole pid namespace
 /// (and so every process of the run, forked, double-forked or not) down with it. The same
 /// happens at once if the daemon goes away: its end of the control socket hangs up.
-fn wait_until(pid: Pid, deadline: Instant, control: BorrowedFd<'_>) -> SetupResult<bool> {
+fn wait_until(pid: Pid, deadline: Instant, control: BorrowedFd<'_>, door: Option<&Door>) -> SetupResult<bool> {
     let pidfd = sys::pidfd_open(pid).stage(|| "pidfd_open".into())?;
     let mut timed_out = false;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         let ms = PollTimeout::try_from(left.as_millis().min(i32::MAX as u128) as i32).unwrap_or(PollTimeout::MAX);
         // POLLHUP needs no asking; the daemon's half-close after the spec is not a hang-up.
-        let mut fds = [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN), PollFd::new(control, PollFlags::empty())];
+        let mut fds = vec![PollFd::new(pidfd.as_fd(), PollFlags::POLLIN), PollFd::new(control, PollFlags::empty())];
+        if let Some(door) = door {
+            fds.push(PollFd::new(door.listener(), PollFlags::POLLIN));
+        }
         match poll(&mut fds, ms) {
             Ok(0) => {
                 timed_out = true;
@@ -178,6 +206,11 @@ fn wait_until(pid: Pid, deadline: Instant, control: BorrowedFd<'_>) -> SetupResu
                 let _ = kill(pid, Signal::SIGKILL);
                 break;
             }
+            // Only the door's listener is ready: hand its connections over and wait on.
+            Ok(_) if fds[..2].iter().all(|fd| fd.revents().is_none_or(|r| r.is_empty())) => match door {
+                Some(door) => door.pass(),
+                None => break,
+            },
             Ok(_) => break,
             Err(Errno::EINTR) => continue,
             Err(e) => return Err(SetupError::new("poll", e)),

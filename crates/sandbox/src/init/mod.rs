@@ -1,6 +1,7 @@
 //! The child side: everything that runs in the re-executed init child and below it.
 
 mod confine;
+mod egress;
 mod error;
 mod launcher;
 mod mount;

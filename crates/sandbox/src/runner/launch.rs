@@ -26,6 +26,16 @@ pub async fn run_with_handoff(
     options: &RunOptions,
     handoff: Option<OwnedFd>,
 ) -> Result<RunOutput, RunError> {
+    run_with_handed(spec, options, handoff.into_iter().collect()).await
+}
+
+/// [`run`], handing `handed` to the launcher with the spec, in their order (see
+/// [`crate::init::launcher`]: the session socket, the mount, the egress door's socket).
+pub async fn run_with_handed(
+    spec: &SandboxSpec,
+    options: &RunOptions,
+    handed: Vec<OwnedFd>,
+) -> Result<RunOutput, RunError> {
     let spawn_err = |e| RunError::Spawn(options.init_exe.display().to_string(), e);
     let (ours, theirs) = StdUnixStream::pair().map_err(spawn_err)?;
     let mut child = Command::new(&options.init_exe)
@@ -45,7 +55,7 @@ pub async fn run_with_handoff(
     let stdout: Stream = Box::new(child.stdout.take().ok_or_else(|| RunError::Protocol("no stdout".into()))?);
     let stderr: Stream = Box::new(child.stderr.take().ok_or_else(|| RunError::Protocol("no stderr".into()))?);
     let launcher = LauncherProcess::Executed(child);
-    supervise(spec, options, launcher, control, [stdout, stderr], handoff.into_iter().collect()).await
+    supervise(spec, options, launcher, control, [stdout, stderr], handed).await
 }
 
 /// Runs `spec` in a sandbox whose launcher `zygote` forks (see [`crate::zygote`]); the

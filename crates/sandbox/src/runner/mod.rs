@@ -11,5 +11,5 @@ mod process;
 mod report;
 mod supervise;
 
-pub use launch::{run, run_forked, run_with_handoff};
+pub use launch::{run, run_forked, run_with_handed, run_with_handoff};
 pub use output::{Captured, LimitHit, RunError, RunOptions, RunOutput};

@@ -46,6 +46,7 @@ async fn service_with(options: executor::ServiceOptions) -> (Arc<ExecutionServic
         required_layers: Vec::new(),
         confinement: Default::default(),
         cgroups: Default::default(),
+        egress: Default::default(),
     };
     let service = ExecutionService::new(config, options).await.expect("service");
     (service, dir)

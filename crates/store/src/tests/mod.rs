@@ -52,6 +52,7 @@ fn result(id: &str, stdout: &str) -> ExecutionResult {
         artifacts: Vec::new(),
         truncated: Truncated::default(),
         isolation: Vec::new(),
+        network: None,
     }
 }
 

@@ -91,7 +91,7 @@ impl Case {
             "language": self.language,
             "timeout": self.get("timeout").map_or(20, |t| t.parse::<u64>().unwrap()),
         });
-        for key in ["limits", "files", "env_vars", "stdin"] {
+        for key in ["limits", "files", "env_vars", "stdin", "egress"] {
             if let Some(raw) = self.get(key) {
                 let value: Value = serde_json::from_str(&fill(raw, values))
                     .unwrap_or_else(|e| panic!("{}: {key} is not JSON: {e}", self.name));

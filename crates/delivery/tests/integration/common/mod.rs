@@ -187,6 +187,7 @@ pub fn result(execution_id: &str, status: ExecutionStatus) -> ExecutionResult {
         }],
         truncated: Truncated::default(),
         isolation: Vec::new(),
+        network: None,
     }
 }
 

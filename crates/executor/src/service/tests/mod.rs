@@ -38,6 +38,7 @@ async fn harness_with(max_running: usize, max_queued: usize, warm: crate::WarmCo
         required_layers: Vec::new(),
         confinement: Default::default(),
         cgroups: Default::default(),
+        egress: Default::default(),
     };
     let recorded = Arc::new(Recorded::default());
     let options = ServiceOptions {
@@ -68,6 +69,7 @@ fn request(id: &str, tenant: &str, code: &str) -> ExecutionRequest {
         tenant_id: tenant.into(),
         scope: None,
         warm: false,
+        egress: None,
     }
 }
 

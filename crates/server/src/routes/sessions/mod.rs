@@ -36,6 +36,13 @@ pub struct CreateSessionRequest {
     #[schema(example = 300)]
     #[serde(default, deserialize_with = "executor::json_shape::whole_number")]
     pub ttl: Option<u64>,
+    /// Destinations the session's code may reach through its egress proxy (the syntax of
+    /// `POST /execute`'s `egress`); absent or empty: no network. In a session with a policy,
+    /// `pip install` installs into the session's own layer (`/workspace/.packages/python`,
+    /// on every Python's path in the session) and `npm install` into its workspace: later
+    /// cells import them; other sessions never see them; they go with the session.
+    #[schema(example = json!(["pypi.org", "files.pythonhosted.org"]))]
+    pub egress: Option<Vec<String>>,
 }
 
 /// The session as created.
@@ -117,7 +124,7 @@ pub fn session_id(id: String) -> Result<String, ApiError> {
     request_body(content = CreateSessionRequest, content_type = "application/json"),
     responses(
         (status = 201, description = "The session was created (its interpreters start with the first call of each language)", body = SessionCreated),
-        (status = 400, description = "A bad ttl, tenant_id or scope", body = ErrorBody),
+        (status = 400, description = "A bad ttl, tenant_id, scope or egress policy", body = ErrorBody),
         (status = 404, description = "`Executor.NotFound`: no template has this name (the known ones are listed)", body = ErrorBody),
         (status = 401, description = "The API token is missing or wrong", body = ErrorBody),
         (status = 429, description = "`Executor.SessionLimit`: as many sessions are alive as the daemon, or the tenant, may keep",
@@ -134,7 +141,9 @@ pub async fn create(
     let tenant_id = tenant::of(&headers, body.tenant_id)?;
     let scope = body.scope.map(check_scope).transpose()?;
     let template = state.service.templates().get(body.template.as_deref().unwrap_or("default"))?;
-    let new = NewSession { tenant_id, scope, template, ttl_secs: body.ttl };
+    let egress =
+        executor::validate::check_egress(&body.egress.unwrap_or_default())?.or_else(|| template.egress.clone());
+    let new = NewSession { tenant_id, scope, template, ttl_secs: body.ttl, egress };
     let session = state.service.create_session(new).await?;
     let created = SessionCreated { status: "success".into(), session };
     Ok((StatusCode::CREATED, Json(created)).into_response())

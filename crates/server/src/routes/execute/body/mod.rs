@@ -67,6 +67,12 @@ pub struct ExecuteRequest {
     /// false always starts a fresh one. Both are isolated alike. Default true.
     #[schema(default = true)]
     pub warm: Option<bool>,
+    /// Destinations the run may reach through its egress proxy: host names (`pypi.org`),
+    /// `*.suffix` wildcards (names under the suffix, not the suffix itself), each with an
+    /// optional `:port` (without one, 80 and 443); at most 64, no address literals. Absent or
+    /// empty: no network at all. Within what the server allows (`GET /info`, `egress`).
+    #[schema(example = json!(["pypi.org", "*.pythonhosted.org"]))]
+    pub egress: Option<Vec<String>>,
 }
 
 /// A file's content: UTF-8 text, or an object naming its encoding.
@@ -172,6 +178,7 @@ impl ExecuteRequest {
             scope: self.scope,
             warm: self.warm,
             any_positive_timeout: dialect,
+            egress: self.egress.unwrap_or_default(),
         })
     }
 }

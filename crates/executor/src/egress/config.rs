@@ -1,0 +1,64 @@
+//! What the daemon's operator decides about egress: whether runs may have any, the most a
+//! policy may allow, whether private addresses may be reached, and each run's limits.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use super::policy::{Destination, EgressPolicy};
+
+/// The port of the door inside every sandbox (each has its own network namespace).
+pub const DOOR_PORT: u16 = 3128;
+
+#[derive(Debug, Clone)]
+pub struct EgressConfig {
+    /// `false`: a request, session or template with a policy is refused.
+    pub enabled: bool,
+    /// The most any policy may allow: each of its destinations must be within one of these.
+    /// `None`: any host name.
+    pub cap: Option<Vec<Destination>>,
+    /// Whether destinations that resolve to loopback, private, link-local, shared or
+    /// otherwise non-public addresses may be reached. Off by default: with it on, a run can
+    /// reach whatever the host reaches on those networks.
+    pub allow_private: bool,
+    /// Names the proxy resolves to these addresses instead of asking DNS (tests map names
+    /// to 127.0.0.1 with it).
+    pub hosts: BTreeMap<String, IpAddr>,
+    /// Bytes (both ways, all connections) a run may move; past it the run is stopped.
+    pub max_bytes: u64,
+    /// Connections a run may open (allowed or refused); past it the run is stopped.
+    pub max_connections: u64,
+    /// Addresses never reached, whatever the rest allows (the daemon's own API).
+    pub never: Vec<SocketAddr>,
+    /// How long the proxy waits for a client's request line and headers, and for a connection.
+    pub handshake_timeout: Duration,
+}
+
+impl Default for EgressConfig {
+    fn default() -> Self {
+        EgressConfig {
+            enabled: true,
+            cap: None,
+            allow_private: false,
+            hosts: BTreeMap::new(),
+            max_bytes: 1 << 30,
+            max_connections: 1024,
+            never: Vec::new(),
+            handshake_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl EgressConfig {
+    /// Checks a policy against the switch and the cap; the message names what is refused.
+    pub fn permits(&self, policy: &EgressPolicy) -> Result<(), String> {
+        if !self.enabled {
+            return Err("egress is turned off on this server".into());
+        }
+        let Some(cap) = &self.cap else { return Ok(()) };
+        match policy.allow.iter().find(|d| !cap.iter().any(|c| c.covers(d))) {
+            Some(outside) => Err(format!("{outside} is outside what this server allows")),
+            None => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! An egress policy: the destinations a run may reach through its door, each a host name
+//! (exact, or `*.suffix` for the names under a suffix) and a port (`:port`; without one, the
+//! web ports 80 and 443). No address literals and no ranges: the proxy resolves names itself.
+
+use std::fmt;
+
+/// Ports a destination without `:port` allows.
+pub const WEB_PORTS: [u16; 2] = [80, 443];
+/// Most destinations a policy may list.
+pub const MAX_DESTINATIONS: usize = 64;
+/// Longest destination, as written (a host name is at most 253 characters).
+pub const MAX_DESTINATION_LEN: usize = 253;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostPattern {
+    /// This name only.
+    Exact(String),
+    /// Names under this suffix (`*.example.com`: `a.example.com`, `b.a.example.com`, not
+    /// `example.com` itself).
+    Under(String),
+}
+
+/// One allowed destination.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Destination {
+    pub host: HostPattern,
+    /// `None`: [`WEB_PORTS`].
+    pub port: Option<u16>,
+}
+
+/// The destinations a run may reach; a run without one has no network at all.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct EgressPolicy {
+    pub allow: Vec<Destination>,
+}
+
+impl Destination {
+    /// Parses `host`, `*.suffix`, either with `:port`.
+    pub fn parse(text: &str) -> Result<Destination, String> {
+        if text.len() > MAX_DESTINATION_LEN {
+            return Err(format!("a destination is at most {MAX_DESTINATION_LEN} characters"));
+        }
+        let text = text.to_ascii_lowercase();
+        let (host, port) = match text.rsplit_once(':') {
+            Some((host, port)) => {
+                let digits = !port.is_empty() && !port.starts_with('0') && port.bytes().all(|b| b.is_ascii_digit());
+                let port = port.parse::<u16>().ok().filter(|_| digits);
+                (host.to_owned(), Some(port.ok_or_else(|| format!("{text:?}: the port must be 1 to 65535"))?))
+            }
+            None => (text.clone(), None),
+        };
+        let (pattern, name) = match host.strip_prefix("*.") {
+            Some(suffix) => (HostPattern::Under(suffix.to_owned()), suffix),
+            None => (HostPattern::Exact(host.clone()), host.as_str()),
+        };
+        check_host_name(name).map_err(|why| format!("{text:?}: {why}"))?;
+        Ok(Destination { host: pattern, port })
+    }
+
+    fn ports(&self) -> Vec<u16> {
+        self.port.map(|p| vec![p]).unwrap_or(WEB_PORTS.to_vec())
+    }
+
+    /// Whether `host` (lowercase, without a trailing dot) at `port` is this destination.
+    pub fn admits(&self, host: &str, port: u16) -> bool {
+        self.ports().contains(&port)
+            && match &self.host {
+                HostPattern::Exact(name) => host == name,
+                HostPattern::Under(suffix) => {
+                    host.strip_suffix(suffix.as_str()).is_some_and(|rest| rest.ends_with('.'))
+                }
+            }
+    }
+
+    /// Whether everything `other` allows, this allows too (a cap checking a request).
+    pub fn covers(&self, other: &Destination) -> bool {
+        let ports = self.ports();
+        let host = match (&self.host, &other.host) {
+            (HostPattern::Exact(a), HostPattern::Exact(b)) => a == b,
+            (HostPattern::Exact(_), HostPattern::Under(_)) => false,
+            (HostPattern::Under(_), HostPattern::Exact(b)) => self.admits(b, ports[0]),
+            (HostPattern::Under(a), HostPattern::Under(b)) => a == b || b.ends_with(&format!(".{a}")),
+        };
+        host && other.ports().iter().all(|p| ports.contains(p))
+    }
+}
+
+impl fmt::Display for Destination {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.host {
+            HostPattern::Exact(name) => write!(f, "{name}")?,
+            HostPattern::Under(suffix) => write!(f, "*.{suffix}")?,
+        }
+        match self.port {
+            Some(port) => write!(f, ":{port}"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl EgressPolicy {
+    /// Parses a list of destinations; an empty list is no policy (no network).
+    pub fn parse(items: &[String]) -> Result<Option<EgressPolicy>, String> {
+        if items.len() > MAX_DESTINATIONS {
+            return Err(format!("at most {MAX_DESTINATIONS} destinations"));
+        }
+        let allow = items.iter().map(|item| Destination::parse(item)).collect::<Result<Vec<_>, _>>()?;
+        Ok((!allow.is_empty()).then_some(EgressPolicy { allow }))
+    }
+
+    /// Whether the policy lets a run reach `host` at `port`.
+    pub fn admits(&self, host: &str, port: u16) -> bool {
+        self.allow.iter().any(|d| d.admits(host, port))
+    }
+
+    /// The destinations as the caller wrote them (normalised).
+    pub fn describe(&self) -> Vec<String> {
+        self.allow.iter().map(ToString::to_string).collect()
+    }
+}
+
+/// A host name as DNS spells it: dot-separated labels of letters, digits and hyphens, not an
+/// address literal.
+pub fn check_host_name(name: &str) -> Result<(), &'static str> {
+    if name.is_empty() || name.len() > MAX_DESTINATION_LEN {
+        return Err("a host name of 1 to 253 characters is required");
+    }
+    if name.parse::<std::net::IpAddr>().is_ok() || name.starts_with('[') {
+        return Err("address literals are not allowed, only host names");
+    }
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    };
+    if !name.split('.').all(label_ok) {
+        return Err("a host name is dot-separated labels of letters, digits and hyphens");
+    }
+    // Top-level domains start with a letter; a name ending in digits is an address.
+    if !name.rsplit('.').next().is_some_and(|last| last.starts_with(|c: char| c.is_ascii_alphabetic())) {
+        return Err("address literals are not allowed, only host names (the last label starts with a letter)");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(text: &str) -> Destination {
+        Destination::parse(text).unwrap()
+    }
+
+    #[test]
+    fn a_wildcard_matches_only_names_under_its_suffix() {
+        let under = d("*.example.com");
+        assert!(under.admits("a.example.com", 443));
+        assert!(under.admits("b.a.example.com", 80));
+        assert!(!under.admits("example.com", 443));
+        assert!(!under.admits("badexample.com", 443));
+        assert!(!under.admits("a.example.com.evil.org", 443));
+        assert!(!under.admits("a.example.com", 22));
+    }
+
+    #[test]
+    fn an_exact_name_with_a_port_matches_that_port_only() {
+        let exact = d("Index.Test:8080");
+        assert!(exact.admits("index.test", 8080));
+        assert!(!exact.admits("index.test", 443));
+        assert!(!exact.admits("x.index.test", 8080));
+    }
+
+    #[test]
+    fn addresses_and_odd_names_are_refused() {
+        for bad in ["127.0.0.1", "[::1]", "::1", "10.0.0.0/8", "", "*.", "a..b", "-a.b", "a.b:0", "a.b:99999", "a_b.c"]
+        {
+            assert!(Destination::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_cap_covers_what_is_within_it() {
+        assert!(d("*.example.com").covers(&d("a.example.com")));
+        assert!(d("*.example.com").covers(&d("*.a.example.com")));
+        assert!(!d("*.example.com").covers(&d("example.com")));
+        assert!(!d("a.example.com").covers(&d("*.example.com")));
+        assert!(d("pypi.org").covers(&d("pypi.org:443")));
+        assert!(!d("pypi.org:443").covers(&d("pypi.org")));
+        assert!(!d("pypi.org").covers(&d("pypi.org:8080")));
+    }
+}

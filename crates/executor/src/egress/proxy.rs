@@ -1,0 +1,165 @@
+//! One connection through a run's door: read what it asks, decide, connect, relay. A refused
+//! destination gets an explicit answer (403, or 400 for what is not a proxy request), never
+//! a connection that looks as if it succeeded. No TLS is opened: CONNECT relays bytes.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::ledger::Entry;
+use super::report::NetworkAttempt;
+use super::request::{self, ProxyRequest};
+use super::{address, RunDoor};
+
+const CHUNK: usize = 16 * 1024;
+/// What the proxy reads and drops after its own answer, at most.
+const DRAIN_BYTES: usize = 1 << 20;
+const DRAIN_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Serves one connection the run's door handed over, to its end.
+pub(super) async fn serve(mut client: TcpStream, run: Arc<RunDoor>) {
+    let attempt = |host: &str, port: u16, method: &str, reason: Option<String>| NetworkAttempt {
+        host: host.to_owned(),
+        port,
+        method: method.to_owned(),
+        allowed: reason.is_none(),
+        reason,
+        ..NetworkAttempt::default()
+    };
+    if !run.ledger.connection() {
+        run.ledger.record(attempt("", 0, "", Some("the run's connection limit is passed".into())));
+        return answer(&mut client, "429 Too Many Requests", "the run's connection limit is passed").await;
+    }
+    let req = match tokio::time::timeout(run.config.handshake_timeout, request::read(&mut client)).await {
+        Ok(Ok(req)) => req,
+        Ok(Err(why)) => {
+            run.ledger.record(attempt("", 0, "", Some(why.clone())));
+            return answer(&mut client, "400 Bad Request", &why).await;
+        }
+        Err(_) => {
+            let why = "the request did not arrive in time".to_owned();
+            run.ledger.record(attempt("", 0, "", Some(why.clone())));
+            return answer(&mut client, "408 Request Timeout", &why).await;
+        }
+    };
+    let target = match decide(&run, &req).await {
+        Ok(target) => target,
+        Err(why) => {
+            run.ledger.record(attempt(&req.host, req.port, &req.method, Some(why.clone())));
+            return answer(&mut client, "403 Forbidden", &why).await;
+        }
+    };
+    let entry = run.ledger.record(attempt(&req.host, req.port, &req.method, None));
+    let connect = tokio::time::timeout(run.config.handshake_timeout, TcpStream::connect(target)).await;
+    let upstream = match connect {
+        Ok(Ok(upstream)) => upstream,
+        Ok(Err(e)) => return fail(&run, entry, &mut client, format!("cannot connect: {e}")).await,
+        Err(_) => return fail(&run, entry, &mut client, "the destination did not answer in time".into()).await,
+    };
+    relay(client, upstream, req, &run, entry).await;
+}
+
+/// Where an allowed request goes: the first address of its name the configuration lets the
+/// proxy reach, or why it may not go anywhere.
+async fn decide(run: &RunDoor, req: &ProxyRequest) -> Result<SocketAddr, String> {
+    if !run.policy.admits(&req.host, req.port) {
+        return Err(format!("{}:{} is not in the run's egress allowlist", req.host, req.port));
+    }
+    let addresses: Vec<SocketAddr> = match run.config.hosts.get(&req.host) {
+        Some(ip) => vec![SocketAddr::new(*ip, req.port)],
+        None => {
+            let lookup = tokio::net::lookup_host((req.host.as_str(), req.port));
+            match tokio::time::timeout(run.config.handshake_timeout, lookup).await {
+                Ok(Ok(found)) => found.collect(),
+                Ok(Err(e)) => return Err(format!("{} does not resolve: {e}", req.host)),
+                Err(_) => return Err(format!("{} did not resolve in time", req.host)),
+            }
+        }
+    };
+    let mut why = format!("{} has no address", req.host);
+    for addr in addresses {
+        match address::refusal(addr, run.config.allow_private, &run.config.never) {
+            None => return Ok(addr),
+            Some(refused) => why = format!("{}: {refused}", req.host),
+        }
+    }
+    Err(why)
+}
+
+async fn fail(run: &RunDoor, entry: Entry, client: &mut TcpStream, why: String) {
+    run.ledger.failed(entry, why.clone());
+    answer(client, "502 Bad Gateway", &why).await;
+}
+
+/// The proxy's own answer, closing the connection.
+async fn answer(client: &mut TcpStream, status: &str, why: &str) {
+    let body = format!("sandbox egress: {why}\n");
+    let text = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: text/plain; charset=utf-8\r\nX-Sandbox-Egress: refused\r\n\
+         Connection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = client.write_all(text.as_bytes()).await;
+    let _ = client.shutdown().await;
+    // What the client still sends is read and dropped for a moment: closing with it unread
+    // would reset the connection, and the client might lose the answer.
+    let drain = async {
+        let (mut sink, mut total) = ([0u8; 8192], 0usize);
+        while total < DRAIN_BYTES {
+            match client.read(&mut sink).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => total += n,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(DRAIN_WAIT, drain).await;
+}
+
+/// Relays both ways, counting every byte, until both sides are done, the run passes a
+/// limit, or the run ends (its door closes and takes this task with it).
+async fn relay(mut client: TcpStream, mut upstream: TcpStream, req: ProxyRequest, run: &RunDoor, entry: Entry) {
+    if req.is_connect() && client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n").await.is_err() {
+        return;
+    }
+    let first = [req.head, req.rest].concat();
+    if !first.is_empty() && !forward(&first, &mut upstream, run, entry, true).await {
+        return;
+    }
+    let (client_read, client_write) = client.into_split();
+    let (upstream_read, upstream_write) = upstream.into_split();
+    let up = pump(client_read, upstream_write, run, entry, true);
+    let down = pump(upstream_read, client_write, run, entry, false);
+    tokio::select! {
+        _ = async { tokio::join!(up, down) } => {}
+        _ = run.cut.cancelled() => {}
+    }
+}
+
+async fn pump(
+    mut from: impl AsyncReadExt + Unpin,
+    mut to: impl AsyncWrite + Unpin,
+    run: &RunDoor,
+    entry: Entry,
+    up: bool,
+) {
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if !forward(&buf[..n], &mut to, run, entry, up).await {
+            return;
+        }
+    }
+    let _ = to.shutdown().await;
+}
+
+/// Counts `bytes` and passes them on; `false` when they may not go (a limit) or could not.
+async fn forward(bytes: &[u8], to: &mut (impl AsyncWrite + Unpin), run: &RunDoor, entry: Entry, up: bool) -> bool {
+    let n = bytes.len() as u64;
+    let within = if up { run.ledger.moved(entry, n, 0) } else { run.ledger.moved(entry, 0, n) };
+    within && to.write_all(bytes).await.is_ok()
+}
