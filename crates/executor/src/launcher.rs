@@ -14,7 +14,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use sandbox::cgroup::Manager;
-use sandbox::runner::{self, RunError, RunOptions, RunOutput};
+use sandbox::runner::{self, Adjustable, RunError, RunOptions, RunOutput};
 use sandbox::zygote::ZygoteLink;
 use sandbox::SandboxSpec;
 use tokio_util::sync::CancellationToken;
@@ -48,6 +48,18 @@ pub trait Launcher: Send + Sync {
         self.launch(spec, max_output_bytes, cancel, handed.into_iter().next())
     }
 
+    /// [`Launcher::launch_handed`] for a sandbox whose limits and output cap `adjust` changes
+    /// after its start. By default it cannot: `adjust` refuses every change.
+    fn launch_adjustable<'a>(
+        &'a self,
+        spec: &'a SandboxSpec,
+        adjust: Arc<Adjustable>,
+        cancel: CancellationToken,
+        handed: Vec<OwnedFd>,
+    ) -> LaunchFuture<'a> {
+        self.launch_handed(spec, adjust.output_cap(), cancel, handed)
+    }
+
     /// Runs `spec` in a sandbox forked by `zygote`; `handed` go with the spec.
     fn launch_forked<'a>(
         &'a self,
@@ -69,7 +81,8 @@ pub struct ColdLauncher {
 
 impl ColdLauncher {
     fn options(&self, max_output_bytes: u64, cancel: CancellationToken) -> RunOptions {
-        RunOptions { init_exe: self.init_exe.clone(), max_output_bytes, cancel, cgroups: self.cgroups.clone() }
+        let cgroups = self.cgroups.clone();
+        RunOptions { init_exe: self.init_exe.clone(), max_output_bytes, cancel, cgroups, adjust: None }
     }
 }
 
@@ -92,6 +105,17 @@ impl Launcher for ColdLauncher {
         handed: Vec<OwnedFd>,
     ) -> LaunchFuture<'a> {
         Box::pin(async move { runner::run_with_handed(spec, &self.options(max_output_bytes, cancel), handed).await })
+    }
+
+    fn launch_adjustable<'a>(
+        &'a self,
+        spec: &'a SandboxSpec,
+        adjust: Arc<Adjustable>,
+        cancel: CancellationToken,
+        handed: Vec<OwnedFd>,
+    ) -> LaunchFuture<'a> {
+        let options = RunOptions { adjust: Some(adjust.clone()), ..self.options(adjust.output_cap(), cancel) };
+        Box::pin(async move { runner::run_with_handed(spec, &options, handed).await })
     }
 
     fn launch_forked<'a>(

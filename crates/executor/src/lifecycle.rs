@@ -65,6 +65,10 @@ pub(crate) async fn run(
             Some(Claim::Pooled(pooled)) => {
                 match run_with(sandboxes, req, Start::Pooled(pooled), cancel.clone()).await {
                     Ran::Done(result) => return *result,
+                    Ran::NotTaken(why) if why.starts_with(warm::REFUSED_LIMITS) => {
+                        tracing::info!(%why, "a pre-started sandbox cannot take the run's limits; running it cold");
+                        break;
+                    }
                     Ran::NotTaken(why) => tracing::warn!(%why, "the warm path could not take the run"),
                 }
             }
@@ -221,7 +225,7 @@ impl Sandbox {
 }
 
 /// A sandbox of the run's own, built from its spec: forked by `zygote` when it can, else cold;
-/// either way with its egress door when it has a policy.
+/// with its egress door (cold) when it has a policy.
 async fn launch_fresh(
     sandboxes: &Sandboxes,
     req: &ExecutionRequest,

@@ -32,4 +32,5 @@ mod sessions;
 mod templates;
 mod tenancy;
 mod warm;
+mod warm_limits;
 mod warm_sessions;

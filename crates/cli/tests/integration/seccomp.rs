@@ -298,6 +298,7 @@ async fn run_spec(confinement: Confinement, script: &str) -> (Outcome, String) {
         max_output_bytes: 1 << 16,
         cancel: Default::default(),
         cgroups: None,
+        adjust: None,
     };
     let out = sandbox::runner::run(&spec, &options).await.expect("the sandbox runs");
     let text = String::from_utf8_lossy(&out.stdout.bytes).into_owned() + &String::from_utf8_lossy(&out.stderr.bytes);

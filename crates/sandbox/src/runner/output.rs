@@ -20,6 +20,9 @@ pub struct RunOptions {
     pub cancel: CancellationToken,
     /// Gives each run its own cgroup with the spec's memory and process limits.
     pub cgroups: Option<Arc<cgroup::Manager>>,
+    /// Set for a sandbox whose limits (and output cap, which then replaces
+    /// `max_output_bytes`) are changed from outside after its start.
+    pub adjust: Option<Arc<super::Adjustable>>,
 }
 
 /// A limit the run ran into, as the daemon saw it.

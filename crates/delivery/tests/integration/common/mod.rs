@@ -175,7 +175,13 @@ pub fn result(execution_id: &str, status: ExecutionStatus) -> ExecutionResult {
         execution_time: 0.25,
         return_value: Some(ExactJson::parse(RETURN_VALUE).expect("valid JSON")),
         error: None,
-        metrics: Metrics { duration_ms: 250.0, cpu_time_ms: 120.5, peak_memory_mb: 12.0, path: Default::default(), phases: None },
+        metrics: Metrics {
+            duration_ms: 250.0,
+            cpu_time_ms: 120.5,
+            peak_memory_mb: 12.0,
+            path: Default::default(),
+            phases: None,
+        },
         artifacts: vec![Artifact {
             path: "out/report.csv".to_owned(),
             size: 10,
