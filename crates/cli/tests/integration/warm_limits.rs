@@ -74,14 +74,34 @@ async fn a_javascript_fork_bomb_on_a_pre_started_sandbox_stops_at_the_requested_
     fork_bomb_stops_at_the_requested_count(&d).await;
 }
 
-/// An unprivileged daemon sets the waiting driver's process rlimit as its own user.
+/// An unprivileged daemon (without cgroups of its own here) sets the waiting program's
+/// process rlimit as its own user; a root daemon as the program's ids.
 #[tokio::test]
-async fn an_unprivileged_daemon_applies_a_claims_limits_too() {
-    let d = Daemon::start_unprivileged(&[]).await;
-    if !common::sandbox_or_skip(&d).await {
-        return;
+async fn the_process_rlimit_of_a_claim_is_the_runs_on_a_root_and_an_unprivileged_daemon() {
+    let root = warm_daemon().await;
+    let unprivileged = Daemon::start_unprivileged(&[("SANDBOX_REQUIRE", "namespaces")]).await;
+    for d in root.iter().chain([&unprivileged]) {
+        if !common::sandbox_or_skip(d).await {
+            continue;
+        }
+        let count = "const { spawn } = require('child_process');\n\
+                     let n = 0;\n\
+                     for (let i = 0; i < 60; i++) { try { const c = spawn('sleep', ['5']); if (c.pid) n++; } catch (e) {} }\n\
+                     const u = require('child_process').execSync('ulimit -u', { shell: '/bin/bash' }).toString().trim();\n\
+                     console.log(u, n < 24)";
+        let body = json!({"code": count, "language": "javascript", "timeout": 20, "limits": {"max_processes": 24}});
+        let mut cold_body = body.clone();
+        cold_body["warm"] = json!(false);
+        let cold = d.execute(cold_body).await;
+        let r = warm_run(d, body).await;
+        assert_eq!(r["stdout"], cold["stdout"], "warm {r}\ncold {cold}");
+        assert_eq!((&r["status"], &r["termination_reason"]), (&cold["status"], &cold["termination_reason"]), "{r}");
+        // With the pids controller the run is stopped at its limit; without, spawns fail past it.
+        let stopped = r["termination_reason"] == "process_limit";
+        let refused = r["error"]["message"].as_str().is_some_and(|m| m.contains("EAGAIN"));
+        let fewer = r["stdout"].as_str().unwrap_or("").ends_with(" true\n");
+        assert!(stopped || refused || fewer, "fewer than 24 processes: {r}");
     }
-    fork_bomb_stops_at_the_requested_count(&d).await;
 }
 
 async fn fork_bomb_stops_at_the_requested_count(d: &Daemon) {
