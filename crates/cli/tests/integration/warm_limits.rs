@@ -114,10 +114,11 @@ async fn fork_bomb_stops_at_the_requested_count(d: &Daemon) {
     let body = json!({"code": bomb, "language": "javascript", "timeout": 20, "limits": {"max_processes": 24}});
     let r = warm_run(d, body).await;
     assert_eq!((&r["status"], &r["termination_reason"]), (&json!("killed"), &json!("process_limit")), "{r}");
-    // The next claimant has the default limits back: a fresh sandbox, not the bomb's.
-    let few = "const { execSync } = require('child_process'); console.log(execSync('echo ok').toString().trim())";
-    let r = warm_run(d, json!({"code": few, "language": "javascript"})).await;
-    assert_eq!(r["stdout"], "ok\n", "{r}");
+    // The next claimant has the default limits: a fresh sandbox, not the bomb's.
+    let ulimit = "console.log(require('child_process').execSync('ulimit -u', { shell: '/bin/bash' }).toString())";
+    let cold = d.execute(json!({"code": ulimit, "language": "javascript", "warm": false})).await;
+    let r = warm_run(d, json!({"code": ulimit, "language": "javascript"})).await;
+    assert_eq!((&r["status"], &r["stdout"]), (&json!("success"), &cold["stdout"]), "{r}\n{cold}");
     // A process limit above the one the sandbox started with may need a privilege the daemon
     // lacks: served warm or cold, the run has it.
     let many = "const { execSync } = require('child_process'); console.log(execSync('ulimit -u', { shell: '/bin/bash' }).toString().trim())";

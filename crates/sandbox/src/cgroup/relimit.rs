@@ -85,3 +85,48 @@ fn check_room(dir: &Path, file: &str, limit: u64, what: &str) -> io::Result<()> 
         None => Err(io::Error::other(format!("cannot read {}", dir.join(file).display()))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fake(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, value) in files {
+            std::fs::write(dir.path().join(name), value).unwrap();
+        }
+        dir
+    }
+
+    fn read(dir: &Path, file: &str) -> String {
+        std::fs::read_to_string(dir.join(file)).unwrap()
+    }
+
+    #[test]
+    fn a_limit_at_or_below_what_the_cgroup_holds_is_refused_and_nothing_is_written() {
+        let dir =
+            fake(&[("memory.current", "1000\n"), ("memory.max", "5000"), ("pids.current", "10"), ("pids.max", "20")]);
+        let limiter = Limiter::V2 { dir: dir.path().into() };
+        let low = RunLimits { memory_bytes: Some(4000), processes: Some(10) };
+        assert!(limiter.set(&low).is_err(), "ten processes already there");
+        assert_eq!((read(dir.path(), "memory.max"), read(dir.path(), "pids.max")), ("5000".into(), "20".into()));
+        limiter.set(&RunLimits { memory_bytes: Some(8000), processes: Some(12) }).unwrap();
+        assert_eq!((read(dir.path(), "memory.max"), read(dir.path(), "pids.max")), ("8000".into(), "12".into()));
+    }
+
+    #[test]
+    fn v1_memory_and_swap_move_together_either_way() {
+        let dir = fake(&[
+            ("memory.usage_in_bytes", "100"),
+            ("memory.limit_in_bytes", "1000"),
+            ("memory.memsw.limit_in_bytes", "1000"),
+        ]);
+        let limiter = Limiter::V1 { memory: Some(dir.path().into()), memsw: true, pids: None };
+        for bytes in [3000, 500] {
+            limiter.set(&RunLimits { memory_bytes: Some(bytes), processes: Some(4) }).unwrap();
+            let both = (read(dir.path(), "memory.limit_in_bytes"), read(dir.path(), "memory.memsw.limit_in_bytes"));
+            assert_eq!(both, (bytes.to_string(), bytes.to_string()));
+        }
+        assert!(limiter.set(&RunLimits { memory_bytes: Some(100), processes: None }).is_err());
+    }
+}
