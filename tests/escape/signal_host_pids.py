@@ -9,7 +9,14 @@ import signal
 
 # Guessing stops here on hosts whose pid_max is larger (up to 4194304): each guess is a system call.
 GUESSES = 1 << 16
+# The run's processes and their threads (an interpreter may run threads; a thread's id answers
+# kill too).
 own = {int(p) for p in os.listdir("/proc") if p.isdigit()}
+for pid in list(own):
+    try:
+        own.update(int(t) for t in os.listdir(f"/proc/{pid}/task"))
+    except OSError:
+        pass
 
 
 def attempt(what, call):

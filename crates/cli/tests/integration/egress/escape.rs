@@ -1,6 +1,6 @@
 //! Escape cases of the door: through the proxy a run reaches neither the daemon's API, nor
 //! the host's loopback services (unless the operator allows private destinations), nor a
-//! metadata address, nor a listener of its own or another sandbox; and abusing the relay
+//! metadata address, nor a listener of its own or of another run; and abusing the relay
 //! (raw bytes, a huge CONNECT line, a client that never speaks) stalls neither the daemon
 //! nor other runs.
 
@@ -93,4 +93,40 @@ async fn abusing_the_relay_stalls_neither_the_daemon_nor_other_runs() {
     assert!(out.contains("200 hello from origin"), "{abused}");
     assert_eq!(common::text(&other, "stdout"), "200 hello from origin\n", "{other}");
     assert_eq!(d.get("/health").await.status, 200);
+}
+
+#[tokio::test]
+async fn another_runs_listener_is_not_reachable_through_the_proxy() {
+    let origin = Origin::start().await;
+    let Some(d) = daemon(&[("EGRESS_HOSTS", "origin.test=127.0.0.1,peer.test=127.0.0.1")]).await else { return };
+    let port = origin.port;
+    // Run A listens inside its sandbox, says so through its own door, then waits for a peer.
+    let listener = format!(
+        "import socket, urllib.request\n\
+         srv = socket.socket(); srv.bind(('127.0.0.1', 45457)); srv.listen(); srv.settimeout(8)\n\
+         urllib.request.urlopen('http://origin.test:{port}/hello', timeout=20).read()\n\
+         try:\n    srv.accept(); print('accepted a connection')\n\
+         except socket.timeout:\n    print('no connection came')\n"
+    );
+    let policy = json!([format!("origin.test:{port}"), "peer.test:45457"]);
+    let body = json!({"code": listener, "language": "python", "egress": policy, "async": true, "timeout": 60});
+    let accepted = d.post("/execute", &body).await;
+    assert_eq!(accepted.status, 202, "{}", accepted.body);
+    let id = accepted.body["execution_id"].as_str().unwrap().to_owned();
+    while origin.hits() == 0 {
+        let record = d.get(&format!("/executions/{id}")).await;
+        assert_ne!(record.body["state"], "finished", "run A ended before it listened: {}", record.body);
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // Run B asks its proxy for A's port: the proxy connects on the host, where no sandbox is.
+    let r = run(&d, &tunnel("peer.test", 45457, "/"), policy).await;
+    assert!(common::text(&r, "stdout").starts_with("tunnel refused:"), "{r}");
+    let a = loop {
+        let record = d.get(&format!("/executions/{id}")).await;
+        if record.body["state"] == "finished" {
+            break record.body["result"].clone();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(common::text(&a, "stdout"), "no connection came\n", "{a}");
 }

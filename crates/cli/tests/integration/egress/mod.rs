@@ -280,3 +280,30 @@ async fn forked_runs_get_their_door_too_and_session_interpreters_with_a_policy_s
     assert_eq!(common::text(&plain, "stdout"), "None\n", "a fork without a policy has no proxy: {plain}");
     assert_eq!(origin.hits(), 2);
 }
+
+#[tokio::test]
+async fn a_session_cell_past_the_limit_is_stopped_and_the_next_cell_has_a_new_interpreter() {
+    let origin = Origin::start().await;
+    let Some(d) = daemon(&[("EGRESS_MAX_CONNECTIONS", "2")]).await else { return };
+    let port = origin.port;
+    let created = d.post("/session/create", &json!({"egress": [format!("origin.test:{port}")]})).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let id = created.body["session_id"].clone();
+    let hello = fetch(&format!("http://origin.test:{port}/hello"));
+    let call = |code: String| json!({"session_id": id, "code": code, "language": "python"});
+    let first = d.post("/session/execute", &call(hello.clone())).await;
+    assert_eq!(common::text(&first.body, "stdout"), "200 hello from origin\n", "{}", first.body);
+    assert_eq!(first.body["network"]["attempts"].as_array().map(Vec::len), Some(1), "{}", first.body);
+    let many = format!("{}import time\ntime.sleep(30)\n", hello.repeat(3));
+    let cut = d.post("/session/execute", &call(many)).await;
+    assert_eq!(cut.body["termination_reason"], "network_limit", "{}", cut.body);
+    assert_eq!(cut.body["network"]["limit_exceeded"], "connections", "{}", cut.body);
+    let next = d.post("/session/execute", &call(hello)).await;
+    assert_eq!(next.body["interpreter_restarted"], true, "{}", next.body);
+    assert_eq!(
+        common::text(&next.body, "stdout"),
+        "200 hello from origin\n",
+        "a new interpreter, a new door: {}",
+        next.body
+    );
+}
