@@ -225,7 +225,7 @@ impl Sandbox {
 }
 
 /// A sandbox of the run's own, built from its spec: forked by `zygote` when it can, else cold;
-/// with its egress door (cold) when it has a policy.
+/// either way with its egress door when it has a policy.
 async fn launch_fresh(
     sandboxes: &Sandboxes,
     req: &ExecutionRequest,

@@ -11,6 +11,8 @@ mod policy;
 mod proxy;
 mod report;
 mod request;
+#[cfg(test)]
+mod tests;
 
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
@@ -20,7 +22,9 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 pub use config::{EgressConfig, DOOR_PORT};
-pub use policy::{check_host_name, Destination, EgressPolicy, HostPattern, MAX_DESTINATIONS, WEB_PORTS};
+pub use policy::{
+    check_host_name, Destination, EgressPolicy, HostPattern, MAX_DESTINATIONS, MAX_DESTINATION_LEN, WEB_PORTS,
+};
 pub use report::{EgressInfo, NetworkAttempt, NetworkReport};
 
 use ledger::Ledger;
@@ -56,11 +60,6 @@ impl Door {
         let socket = Connections::new(ours)?;
         let task = tokio::spawn(accept(socket, run.clone()));
         Ok((Door { run, task }, theirs))
-    }
-
-    /// Whether the run was stopped for passing one of its limits.
-    pub fn limit_exceeded(&self) -> bool {
-        self.run.ledger.report().limit_exceeded.is_some()
     }
 
     /// Where the list of attempts is now: [`Door::since`] it gives what came after.

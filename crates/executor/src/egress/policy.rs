@@ -8,6 +8,8 @@ use std::fmt;
 pub const WEB_PORTS: [u16; 2] = [80, 443];
 /// Most destinations a policy may list.
 pub const MAX_DESTINATIONS: usize = 64;
+/// Longest destination, as written (a host name is at most 253 characters).
+pub const MAX_DESTINATION_LEN: usize = 253;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HostPattern {
@@ -35,10 +37,14 @@ pub struct EgressPolicy {
 impl Destination {
     /// Parses `host`, `*.suffix`, either with `:port`.
     pub fn parse(text: &str) -> Result<Destination, String> {
-        let text = text.trim().to_ascii_lowercase();
+        if text.len() > MAX_DESTINATION_LEN {
+            return Err(format!("a destination is at most {MAX_DESTINATION_LEN} characters"));
+        }
+        let text = text.to_ascii_lowercase();
         let (host, port) = match text.rsplit_once(':') {
             Some((host, port)) => {
-                let port = port.parse::<u16>().ok().filter(|p| *p > 0);
+                let digits = !port.is_empty() && !port.starts_with('0') && port.bytes().all(|b| b.is_ascii_digit());
+                let port = port.parse::<u16>().ok().filter(|_| digits);
                 (host.to_owned(), Some(port.ok_or_else(|| format!("{text:?}: the port must be 1 to 65535"))?))
             }
             None => (text.clone(), None),
@@ -116,7 +122,7 @@ impl EgressPolicy {
 /// A host name as DNS spells it: dot-separated labels of letters, digits and hyphens, not an
 /// address literal.
 pub fn check_host_name(name: &str) -> Result<(), &'static str> {
-    if name.is_empty() || name.len() > 253 {
+    if name.is_empty() || name.len() > MAX_DESTINATION_LEN {
         return Err("a host name of 1 to 253 characters is required");
     }
     if name.parse::<std::net::IpAddr>().is_ok() || name.starts_with('[') {
@@ -132,8 +138,9 @@ pub fn check_host_name(name: &str) -> Result<(), &'static str> {
     if !name.split('.').all(label_ok) {
         return Err("a host name is dot-separated labels of letters, digits and hyphens");
     }
-    if name.split('.').all(|l| l.bytes().all(|b| b.is_ascii_digit())) {
-        return Err("address literals are not allowed, only host names");
+    // Top-level domains start with a letter; a name ending in digits is an address.
+    if !name.rsplit('.').next().is_some_and(|last| last.starts_with(|c: char| c.is_ascii_alphabetic())) {
+        return Err("address literals are not allowed, only host names (the last label starts with a letter)");
     }
     Ok(())
 }

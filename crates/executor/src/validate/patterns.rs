@@ -66,6 +66,16 @@ pub const PACKAGE_MAX_LEN: usize = crate::templates::MAX_SPEC_LEN;
 pub const MAX_PACKAGES: usize = crate::templates::MAX_PACKAGES;
 pub const TEMPLATE_DESCRIPTION_MAX_LEN: usize = crate::templates::MAX_DESCRIPTION_CHARS;
 
+/// An egress destination (see `egress::Destination::parse`): `*.` optionally, dot-separated
+/// labels of letters, digits and hyphens (the last starting with a letter: no address
+/// literal), `:port` optionally.
+pub const EGRESS_DESTINATION: &str = concat!(
+    "^(?:\\*\\.)?(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)*[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?",
+    "(?::(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?$"
+);
+pub const EGRESS_DESTINATION_MAX_LEN: usize = crate::egress::MAX_DESTINATION_LEN;
+pub const EGRESS_MAX_DESTINATIONS: usize = crate::egress::MAX_DESTINATIONS;
+
 #[cfg(test)]
 mod tests {
     use regex::Regex;
@@ -100,5 +110,38 @@ mod tests {
         agree(SCOPE, |s| super::super::check_scope(s.to_owned()).is_ok(), &scopes);
         let names = ["A", "_a1", "1a", "", "a-b", "ÄB"];
         agree(ENV_NAME, super::super::env::is_valid_name, &names);
+    }
+
+    #[test]
+    fn egress_pattern_is_the_destination_check() {
+        let samples = [
+            "pypi.org",
+            "*.example.com",
+            "a.b:443",
+            "A-b.c0:65535",
+            "x",
+            "x:0",
+            "x:65536",
+            "x:01",
+            "1.2.3.4",
+            "::1",
+            "[::1]:80",
+            "*.",
+            "*",
+            "a..b",
+            "-a.b",
+            "a-.b",
+            "a.1b",
+            "a_b.c",
+            " a.b",
+            "a.b ",
+            "*.*.a",
+            "a.b.",
+            "10.0.0.0/8",
+            "é.com",
+            "a.b:",
+            ":80",
+        ];
+        agree(EGRESS_DESTINATION, |s| crate::egress::Destination::parse(s).is_ok(), &samples);
     }
 }

@@ -206,9 +206,11 @@ fn wait_until(pid: Pid, deadline: Instant, control: BorrowedFd<'_>, door: Option
                 let _ = kill(pid, Signal::SIGKILL);
                 break;
             }
-            Ok(_) if door.is_some() && fds[..2].iter().all(|fd| fd.revents().is_none_or(|r| r.is_empty())) => {
-                door.inspect(|door| door.pass());
-            }
+            // Only the door's listener is ready: hand its connections over and wait on.
+            Ok(_) if fds[..2].iter().all(|fd| fd.revents().is_none_or(|r| r.is_empty())) => match door {
+                Some(door) => door.pass(),
+                None => break,
+            },
             Ok(_) => break,
             Err(Errno::EINTR) => continue,
             Err(e) => return Err(SetupError::new("poll", e)),

@@ -1,6 +1,7 @@
 //! Runtime packages: a session whose policy allows a package index (a PEP 503 index served
 //! here on loopback, holding a wheel built here) pip-installs a package into its own layer,
-//! imports it in the next cell, and another session never sees it.
+//! imports it in the next cell, and another session never sees it; likewise npm from a
+//! registry served here.
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -100,4 +101,71 @@ async fn a_session_pip_installs_from_an_allowed_index_and_another_session_does_n
     }
     let r = d.post("/session/destroy", &json!({"session_id": first})).await;
     assert_eq!(r.status, 200, "{}", r.body);
+}
+
+/// An npm package `egressnpm` (`module.exports = 42`) as a registry serves it: its tarball,
+/// and its packument naming the tarball at `base` with its hashes.
+fn npm_package(base: &str) -> (Vec<u8>, String) {
+    let script = r#"
+import base64, hashlib, io, json, sys, tarfile
+files = {"package/package.json": json.dumps({"name": "egressnpm", "version": "1.0.0", "main": "index.js"}).encode(),
+         "package/index.js": b"module.exports = 42;\n"}
+out = io.BytesIO()
+with tarfile.open(fileobj=out, mode="w:gz") as t:
+    for name, data in files.items():
+        info = tarfile.TarInfo(name); info.size = len(data); info.mode = 0o644
+        t.addfile(info, io.BytesIO(data))
+tgz = out.getvalue()
+print(json.dumps({"tgz": base64.b64encode(tgz).decode(), "shasum": hashlib.sha1(tgz).hexdigest(),
+                  "integrity": "sha512-" + base64.b64encode(hashlib.sha512(tgz).digest()).decode()}))
+"#;
+    let out = Command::new("python3").arg("-c").arg(script).output().expect("python3");
+    assert!(out.status.success(), "building the npm package failed");
+    let made: Value = serde_json::from_slice(&out.stdout).unwrap();
+    use base64::Engine;
+    let tgz = base64::engine::general_purpose::STANDARD.decode(made["tgz"].as_str().unwrap()).unwrap();
+    let packument = json!({
+        "name": "egressnpm",
+        "dist-tags": {"latest": "1.0.0"},
+        "versions": {"1.0.0": {
+            "name": "egressnpm", "version": "1.0.0", "main": "index.js",
+            "dist": {"tarball": format!("{base}/egressnpm/-/egressnpm-1.0.0.tgz"), "shasum": made["shasum"], "integrity": made["integrity"]},
+        }},
+    });
+    (tgz, packument.to_string())
+}
+
+#[tokio::test]
+async fn a_session_npm_installs_from_an_allowed_registry_into_its_workspace() {
+    // The registry's port is in the packument: bind first, then serve.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tgz, packument) = npm_package(&format!("http://npm.test:{port}"));
+    let app = Router::new()
+        .route("/egressnpm", get(move || async move { ([("content-type", "application/json")], packument) }))
+        .route("/egressnpm/-/egressnpm-1.0.0.tgz", get(move || async move { tgz }));
+    listener.set_nonblocking(true).unwrap();
+    let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let env = [("EGRESS_ALLOW_PRIVATE", "true"), ("EGRESS_HOSTS", "npm.test=127.0.0.1")];
+    let d = Daemon::start_with(&env).await;
+    if !common::sandbox_or_skip(&d).await {
+        return;
+    }
+    let id = create(&d, json!([format!("npm.test:{port}")])).await;
+    let install = format!(
+        "npm install --no-audit --no-fund --no-update-notifier --registry http://npm.test:{port}/ egressnpm 2>&1; echo npm exit $?"
+    );
+    let r = d
+        .post("/session/execute", &json!({"session_id": id, "code": install, "language": "shell", "timeout": 120}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(common::text(&r.body, "stdout").contains("npm exit 0"), "{}", r.body);
+    let cell = json!({"session_id": id, "code": "require('egressnpm')", "language": "javascript"});
+    let r = d.post("/session/execute", &cell).await;
+    assert_eq!(r.body["display"], "42", "{}", r.body);
+    let other = create(&d, json!([])).await;
+    let cell = json!({"session_id": other, "code": "require('egressnpm')", "language": "javascript"});
+    let r = d.post("/session/execute", &cell).await;
+    assert!(r.body["error"]["message"].as_str().is_some_and(|m| m.contains("Cannot find module")), "{}", r.body);
 }

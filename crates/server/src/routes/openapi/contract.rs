@@ -92,6 +92,9 @@ fn request_bodies(schemas: &mut Value, contract: &Contract) {
     let create = &mut schemas["CreateSessionRequest"]["properties"];
     merge(&mut create["ttl"], json!({ "minimum": 1, "maximum": contract.max_ttl_secs }));
     merge(&mut create["scope"], scope_schema());
+    for schema in ["ExecuteRequest", "CreateSessionRequest", "TemplateSpec"] {
+        merge(&mut schemas[schema]["properties"]["egress"], egress_schema());
+    }
     merge(&mut schemas["UploadRequest"]["properties"]["path"], path_schema());
     merge(&mut schemas["UploadRequest"]["properties"]["content_base64"], json!({ "pattern": patterns::BASE64 }));
     // `utf8` is taken for `utf-8`; base64 content must be base64.
@@ -256,6 +259,18 @@ fn env_schema() -> Value {
 
 /// Adds `extra`'s keys to `target` (a nullable field's schema keeps its `null` alternative:
 /// the keys go to its non-null branch when it has one).
+/// An egress policy: at most so many destinations, each as `egress::Destination` reads it.
+fn egress_schema() -> Value {
+    json!({
+        "maxItems": patterns::EGRESS_MAX_DESTINATIONS,
+        "items": {
+            "type": "string",
+            "pattern": patterns::EGRESS_DESTINATION,
+            "maxLength": patterns::EGRESS_DESTINATION_MAX_LEN,
+        },
+    })
+}
+
 fn merge(target: &mut Value, extra: Value) {
     let target = match target.get_mut("oneOf").and_then(Value::as_array_mut) {
         Some(branches) => match branches.iter_mut().find(|b| b["type"] != "null") {
