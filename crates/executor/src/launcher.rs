@@ -14,7 +14,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use sandbox::cgroup::Manager;
-use sandbox::runner::{self, OutputTap, RunError, RunOptions, RunOutput};
+use sandbox::runner::{self, Adjustable, OutputTap, RunError, RunOptions, RunOutput};
 use sandbox::zygote::ZygoteLink;
 use sandbox::SandboxSpec;
 use tokio_util::sync::CancellationToken;
@@ -50,6 +50,19 @@ pub trait Launcher: Send + Sync {
         self.launch(spec, max_output_bytes, cancel, handed.into_iter().next(), tap)
     }
 
+    /// [`Launcher::launch_handed`] for a sandbox whose limits and output cap `adjust` changes
+    /// after its start. By default it cannot: `adjust` refuses every change.
+    fn launch_adjustable<'a>(
+        &'a self,
+        spec: &'a SandboxSpec,
+        adjust: Arc<Adjustable>,
+        cancel: CancellationToken,
+        handed: Vec<OwnedFd>,
+        tap: OutputTap,
+    ) -> LaunchFuture<'a> {
+        self.launch_handed(spec, adjust.output_cap(), cancel, handed, tap)
+    }
+
     /// Runs `spec` in a sandbox forked by `zygote`; `handed` go with the spec.
     fn launch_forked<'a>(
         &'a self,
@@ -72,7 +85,8 @@ pub struct ColdLauncher {
 
 impl ColdLauncher {
     fn options(&self, max_output_bytes: u64, cancel: CancellationToken, tap: OutputTap) -> RunOptions {
-        RunOptions { init_exe: self.init_exe.clone(), max_output_bytes, cancel, cgroups: self.cgroups.clone(), tap }
+        let cgroups = self.cgroups.clone();
+        RunOptions { init_exe: self.init_exe.clone(), max_output_bytes, cancel, cgroups, tap, adjust: None }
     }
 }
 
@@ -98,6 +112,18 @@ impl Launcher for ColdLauncher {
         tap: OutputTap,
     ) -> LaunchFuture<'a> {
         let options = self.options(max_output_bytes, cancel, tap);
+        Box::pin(async move { runner::run_with_handed(spec, &options, handed).await })
+    }
+
+    fn launch_adjustable<'a>(
+        &'a self,
+        spec: &'a SandboxSpec,
+        adjust: Arc<Adjustable>,
+        cancel: CancellationToken,
+        handed: Vec<OwnedFd>,
+        tap: OutputTap,
+    ) -> LaunchFuture<'a> {
+        let options = RunOptions { adjust: Some(adjust.clone()), ..self.options(adjust.output_cap(), cancel, tap) };
         Box::pin(async move { runner::run_with_handed(spec, &options, handed).await })
     }
 

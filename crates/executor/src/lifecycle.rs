@@ -67,6 +67,10 @@ pub(crate) async fn run(
             Some(Claim::Pooled(pooled)) => {
                 match run_with(sandboxes, req, Start::Pooled(pooled), cancel.clone(), tap.clone()).await {
                     Ran::Done(result) => return *result,
+                    Ran::NotTaken(why) if why.starts_with(warm::REFUSED_LIMITS) => {
+                        tracing::info!(%why, "a pre-started sandbox cannot take the run's limits; running it cold");
+                        break;
+                    }
                     Ran::NotTaken(why) => tracing::warn!(%why, "the warm path could not take the run"),
                 }
             }

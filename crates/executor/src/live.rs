@@ -7,7 +7,7 @@ use std::os::unix::net::UnixStream as StdUnixStream;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sandbox::runner::{OutputTap, RunError, RunOutput};
+use sandbox::runner::{Adjustable, OutputTap, RunError, RunOutput};
 use sandbox::zygote::ZygoteLink;
 use sandbox::SandboxSpec;
 use tokio::io::AsyncReadExt;
@@ -67,6 +67,28 @@ impl LiveSandbox {
         let task =
             tokio::spawn(async move { launcher.launch_handed(&spec, max_output_bytes, token, handed, output).await });
         Ok((LiveSandbox { cancel, task, reported: false, tap }, ours))
+    }
+
+    /// [`LiveSandbox::start_ready`] for a sandbox whose limits and output cap `adjust` changes
+    /// after its start (a pre-started one, at its claim).
+    pub async fn start_adjustable(
+        launcher: Arc<dyn Launcher>,
+        spec: SandboxSpec,
+        adjust: Arc<Adjustable>,
+        cancel: CancellationToken,
+        wait: Duration,
+    ) -> Result<(LiveSandbox, UnixStream), String> {
+        let (ours, theirs) = StdUnixStream::pair().map_err(|e| format!("socket: {e}"))?;
+        let ours = ours.set_nonblocking(true).and_then(|()| UnixStream::from_std(ours));
+        let mut socket = ours.map_err(|e| format!("socket: {e}"))?;
+        let token = cancel.clone();
+        let handed = vec![OwnedFd::from(theirs)];
+        let tap = OutputTap::default();
+        let output = tap.clone();
+        let task = tokio::spawn(async move { launcher.launch_adjustable(&spec, adjust, token, handed, output).await });
+        let mut live = LiveSandbox { cancel, task, reported: false, tap };
+        live.ready(&mut socket, wait).await?;
+        Ok((live, socket))
     }
 
     /// Starts the sandbox of `spec` in a fork of `zygote` (a forked spec), handing it one end

@@ -36,4 +36,5 @@ mod streaming;
 mod templates;
 mod tenancy;
 mod warm;
+mod warm_limits;
 mod warm_sessions;

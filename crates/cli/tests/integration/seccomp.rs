@@ -299,6 +299,7 @@ async fn run_spec(confinement: Confinement, script: &str) -> (Outcome, String) {
         cancel: Default::default(),
         cgroups: None,
         tap: Default::default(),
+        adjust: None,
     };
     let out = sandbox::runner::run(&spec, &options).await.expect("the sandbox runs");
     let text = String::from_utf8_lossy(&out.stdout.bytes).into_owned() + &String::from_utf8_lossy(&out.stderr.bytes);

@@ -40,9 +40,6 @@ pub(crate) struct SpecParts<'a> {
 /// A sandbox's spec, for one-shot runs, pre-started sandboxes and session interpreters alike.
 pub(crate) fn sandbox_spec(config: &ExecutorConfig, cgroups: &Manager, parts: SpecParts<'_>) -> SandboxSpec {
     let limits = &config.limits;
-    let memory_mb = parts.limits.memory_mb.unwrap_or(limits.default_memory_mb);
-    let memory_bytes = memory_mb * 1024 * 1024;
-    let processes = parts.limits.max_processes.unwrap_or(limits.default_processes);
     let template_vars = parts.environment.map(Environment::vars).unwrap_or_default();
     let mounts = rootfs::mounts(rootfs::RootfsOptions {
         identity: config.identity,
@@ -59,21 +56,7 @@ pub(crate) fn sandbox_spec(config: &ExecutorConfig, cgroups: &Manager, parts: Sp
         hostname: "sandbox".into(),
         confinement: landlock::for_mounts(config.confinement, &mounts),
         mounts,
-        limits: Limits {
-            wall_time_ms: parts.wall_time_ms,
-            // RLIMIT_DATA also counts address space nothing uses (Node reserves gigabytes):
-            // only a stand-in for when the run's cgroup cannot limit memory.
-            data_bytes: (!cgroups.active("memory")).then_some(memory_bytes),
-            memory_bytes: Some(memory_bytes),
-            file_size_bytes: limits.workspace_bytes,
-            open_files: limits.open_files,
-            // With the pids controller the cgroup is the limit (and says when it was hit).
-            // RLIMIT_NPROC counts the same processes (the launcher and init joined the
-            // sandbox's user namespace) and stays one above it, as a backstop.
-            processes: if cgroups.active("pids") { processes + RUN_OVERHEAD_PROCESSES + 1 } else { processes },
-            pids: cgroups.active("pids").then_some(processes + RUN_OVERHEAD_PROCESSES),
-            channel_bytes: limits.max_return_value_bytes,
-        },
+        limits: run_limits(config, cgroups, parts.limits, parts.wall_time_ms),
         stdin: parts.stdin,
         channel_fd: parts.launch.has_channel.then_some(driver::CHANNEL_FD),
         session_fd: parts.launch.handoff_fd,
@@ -84,6 +67,34 @@ pub(crate) fn sandbox_spec(config: &ExecutorConfig, cgroups: &Manager, parts: Sp
 /// Shows the workspace also as `/home/user` (a symlink), for code written for E2B's sandboxes.
 pub(crate) fn alias_home(spec: &mut SandboxSpec) {
     spec.mounts.push(Mount::Symlink { link_target: rootfs::WORKSPACE.into(), target: rootfs::HOME_USER.into() });
+}
+
+/// The limits of a sandbox whose run asked for `requested`: its cgroup's, its program's
+/// rlimits, its wall clock.
+pub(crate) fn run_limits(
+    config: &ExecutorConfig,
+    cgroups: &Manager,
+    requested: &RequestedLimits,
+    wall_time_ms: u64,
+) -> Limits {
+    let limits = &config.limits;
+    let memory_bytes = requested.memory_mb.unwrap_or(limits.default_memory_mb) * 1024 * 1024;
+    let processes = requested.max_processes.unwrap_or(limits.default_processes);
+    Limits {
+        wall_time_ms,
+        // RLIMIT_DATA also counts address space nothing uses (Node reserves gigabytes):
+        // only a stand-in for when the run's cgroup cannot limit memory.
+        data_bytes: (!cgroups.active("memory")).then_some(memory_bytes),
+        memory_bytes: Some(memory_bytes),
+        file_size_bytes: limits.workspace_bytes,
+        open_files: limits.open_files,
+        // With the pids controller the cgroup is the limit (and says when it was hit).
+        // RLIMIT_NPROC counts the same processes (the launcher and init joined the
+        // sandbox's user namespace) and stays one above it, as a backstop.
+        processes: if cgroups.active("pids") { processes + RUN_OVERHEAD_PROCESSES + 1 } else { processes },
+        pids: cgroups.active("pids").then_some(processes + RUN_OVERHEAD_PROCESSES),
+        channel_bytes: limits.max_return_value_bytes,
+    }
 }
 
 /// Gives `spec` its egress door (see [`sandbox::EgressDoor`]) and points the program's proxy

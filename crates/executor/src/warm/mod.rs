@@ -24,7 +24,7 @@ use crate::{ExecutionRequest, Language, LimitPolicy, RequestedLimits, WorkspaceC
 
 pub(crate) use pool::{Claim, Pool};
 pub(crate) use pooled::Pooled;
-pub(crate) use serve::serve;
+pub(crate) use serve::{serve, REFUSED_LIMITS};
 pub(crate) use zygote::{fork, fork_live, ForkRun, Zygote};
 
 /// How many sandboxes are kept ready, and for how long.

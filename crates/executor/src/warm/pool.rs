@@ -90,7 +90,10 @@ impl Pool {
                 (zygote.cloned().map(Claim::Forked), Vec::new())
             } else {
                 let stale: Vec<Pooled> = extract(&mut slot.ready, |p| !p.alive());
-                let at = slot.ready.iter().position(|p| p.fixed == fixed && p.template == req.template);
+                // One started with the run's limits, else any: the claim gives it the run's.
+                let fits = |p: &Pooled| p.template == req.template;
+                let exact = slot.ready.iter().position(|p| fits(p) && p.fixed == fixed);
+                let at = exact.or_else(|| slot.ready.iter().position(fits));
                 (at.map(|at| Claim::Pooled(Box::new(slot.ready.remove(at)))), stale)
             }
         });

@@ -1,8 +1,10 @@
 //! One pre-started sandbox: started like a cold run's, minus the run, which it waits for.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use sandbox::runner::Adjustable;
 use tokio::net::UnixStream;
 use tokio_util::sync::CancellationToken;
 
@@ -27,6 +29,8 @@ pub(crate) struct Pooled {
     pub live: LiveSandbox,
     pub started: Instant,
     pub fixed: Fixed,
+    /// Gives it a claiming run's own limits from outside (see [`super::serve`]).
+    pub adjust: Arc<Adjustable>,
     pub environment: Option<Environment>,
     /// The template it was started for, as defined then.
     pub template: Option<Template>,
@@ -65,7 +69,9 @@ impl Pooled {
         let binds = HostBinds::of(&spec.mounts);
         let started = Instant::now();
         let token = parent.child_token();
-        let launched = LiveSandbox::start_ready(service.launcher.clone(), spec, fixed.output_bytes, token, READY_WAIT);
+        let adjust = Adjustable::new(fixed.output_bytes);
+        let launcher = service.launcher.clone();
+        let launched = LiveSandbox::start_adjustable(launcher, spec, adjust.clone(), token, READY_WAIT);
         let (live, socket) = match launched.await {
             Ok(launched) => launched,
             Err(why) => {
@@ -74,7 +80,7 @@ impl Pooled {
             }
         };
         let template = template.cloned();
-        Ok(Pooled { socket, workspace, live, started, fixed, environment, template, binds })
+        Ok(Pooled { socket, workspace, live, started, fixed, adjust, environment, template, binds })
     }
 
     /// Whether the sandbox is still waiting for a run: its launcher has not ended, its

@@ -8,12 +8,17 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 
 use super::pooled::Pooled;
+use super::Fixed;
 use crate::sandboxes::Sandboxes;
-use crate::{deadline, driver};
+use crate::{deadline, driver, spec};
 use crate::{ExecuteError, ExecutionRequest};
 
 /// How long a pre-started sandbox may take to say it has its run (it only reads it).
 const TAKE_WAIT: Duration = Duration::from_secs(10);
+
+/// How the refusal of a sandbox that cannot take a run's limits begins: the other ready
+/// sandboxes of its pool were started alike, so the run goes cold.
+pub(crate) const REFUSED_LIMITS: &str = "the run's limits cannot be applied";
 
 /// Runs `req` on `pooled` and awaits its end; `Err(why)` when the sandbox did not take the
 /// run (nothing of it started: it may go elsewhere).
@@ -24,6 +29,14 @@ pub(crate) async fn serve(
     cancel: &CancellationToken,
 ) -> Result<Result<RunOutput, ExecuteError>, String> {
     let message = driver::run_message(&sandboxes.config, req, pooled.environment.as_ref());
+    let fixed = Fixed::of(&req.limits, &sandboxes.config.limits);
+    if pooled.fixed != fixed {
+        // Applied from outside before the run is handed over; a limit that cannot be applied
+        // gives the sandbox up (the run goes elsewhere), never a run with other limits.
+        let limits = spec::run_limits(&sandboxes.config, &sandboxes.cgroups, &req.limits, req.timeout_ms);
+        pooled.adjust.apply(&limits, fixed.output_bytes).map_err(|e| format!("{REFUSED_LIMITS}: {e}"))?;
+        pooled.fixed = fixed;
+    }
     let claimed = Instant::now();
     match tokio::time::timeout(TAKE_WAIT, take(pooled, &message)).await {
         Ok(Ok(())) => {}

@@ -10,6 +10,7 @@
 pub mod attach;
 pub mod detect;
 mod files;
+mod relimit;
 pub mod v1;
 pub mod v2;
 
@@ -20,6 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde::Serialize;
 
 pub use detect::{Hierarchy, Kind, Layout, CONTROLLERS};
+pub use relimit::Limiter;
 
 /// CFS period the CPU quota is expressed in.
 pub const CPU_PERIOD_US: u64 = 100_000;

@@ -104,6 +104,11 @@ impl Trees {
 }
 
 impl Run {
+    /// The run's directory in the hierarchy of `controller`, if it has one.
+    pub fn dir_of(&self, controller: &str) -> Option<PathBuf> {
+        self.dirs.get(controller).cloned()
+    }
+
     pub fn dirs(&self) -> Vec<PathBuf> {
         let mut dirs: Vec<PathBuf> = self.dirs.values().cloned().collect();
         dirs.sort();

@@ -1,6 +1,7 @@
 //! The program's output streams, kept up to a cap, and the exchange with the launcher.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
@@ -13,20 +14,25 @@ use super::output::{Captured, OutputStream, OutputTap, RunError};
 /// is kept still ends on its own.
 pub(super) struct Flood {
     total: AtomicU64,
-    limit: u64,
+    /// Bytes kept of each stream (changed from outside on a sandbox claimed after its start).
+    pub cap: Arc<AtomicU64>,
     pub cut: CancellationToken,
 }
 
 impl Flood {
     const MARGIN: u64 = 16 * 1024 * 1024;
 
-    pub fn new(cap: u64) -> Flood {
-        let limit = cap.saturating_mul(2).saturating_add(Self::MARGIN);
-        Flood { total: AtomicU64::new(0), limit, cut: CancellationToken::new() }
+    pub fn new(cap: Arc<AtomicU64>) -> Flood {
+        Flood { total: AtomicU64::new(0), cap, cut: CancellationToken::new() }
+    }
+
+    fn cap(&self) -> u64 {
+        self.cap.load(Ordering::SeqCst)
     }
 
     fn add(&self, n: u64) {
-        if self.total.fetch_add(n, Ordering::Relaxed) + n > self.limit {
+        let limit = self.cap().saturating_mul(2).saturating_add(Self::MARGIN);
+        if self.total.fetch_add(n, Ordering::Relaxed) + n > limit {
             self.cut.cancel();
         }
     }
@@ -43,12 +49,11 @@ pub(super) async fn exchange(mut control: UnixStream, payload: Vec<u8>) -> Resul
     Ok(raw)
 }
 
-/// Reads a stream to its end, keeping at most `cap` bytes, so a flood of output costs the
-/// daemon a fixed amount of memory and never blocks the writer. What is kept also goes to
-/// `tap` as it comes.
+/// Reads a stream to its end, keeping at most the flood's cap of bytes, so a flood of output
+/// costs the daemon a fixed amount of memory and never blocks the writer. What is kept also
+/// goes to `tap` as it comes.
 pub(super) async fn capture(
     stream: Option<impl AsyncRead + Unpin>,
-    cap: u64,
     flood: &Flood,
     (tap, which): (&OutputTap, OutputStream),
 ) -> Captured {
@@ -61,7 +66,7 @@ pub(super) async fn capture(
             Ok(n) => {
                 out.total_bytes += n as u64;
                 flood.add(n as u64);
-                let room = cap.saturating_sub(out.bytes.len() as u64) as usize;
+                let room = flood.cap().saturating_sub(out.bytes.len() as u64) as usize;
                 let kept = &chunk[..n.min(room)];
                 out.bytes.extend_from_slice(kept);
                 out.truncated |= n > room;

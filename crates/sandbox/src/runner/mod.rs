@@ -4,6 +4,7 @@
 //! namespace work happens in a fresh single-threaded process, never in a fork of the async
 //! runtime.
 
+mod adjust;
 mod capture;
 mod launch;
 mod output;
@@ -11,5 +12,6 @@ mod process;
 mod report;
 mod supervise;
 
+pub use adjust::Adjustable;
 pub use launch::{run, run_forked, run_with_handed, run_with_handoff};
 pub use output::{Captured, LimitHit, OutputSink, OutputStream, OutputTap, RunError, RunOptions, RunOutput};

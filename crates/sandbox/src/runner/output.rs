@@ -22,6 +22,9 @@ pub struct RunOptions {
     pub cgroups: Option<Arc<cgroup::Manager>>,
     /// Where the kept part of the output also goes, as the program writes it.
     pub tap: OutputTap,
+    /// Set for a sandbox whose limits (and output cap, which then replaces
+    /// `max_output_bytes`) are changed from outside after its start.
+    pub adjust: Option<Arc<super::Adjustable>>,
 }
 
 /// One of the program's output streams.

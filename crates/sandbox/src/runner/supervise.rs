@@ -1,6 +1,8 @@
 //! The part of a run common to both launchers: cgroup, spec, output, limits, report.
 
 use std::os::fd::{AsFd, OwnedFd};
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::net::UnixStream;
@@ -36,11 +38,17 @@ pub(super) async fn supervise(
             return Ok(RunOutput { report, stdout: Captured::default(), stderr: Captured::default(), limit: None });
         }
     };
+    let cap = match &options.adjust {
+        Some(adjust) => {
+            adjust.started(cgroup.as_ref().map(RunCgroup::limiter), child.id().unwrap_or(0));
+            adjust.output_cap.clone()
+        }
+        None => Arc::new(AtomicU64::new(options.max_output_bytes)),
+    };
     let payload = hand_over(&control, spec, handed)?;
-    let cap = options.max_output_bytes;
     let flood = Flood::new(cap);
-    let stdout = capture(Some(stdout), cap, &flood, (&options.tap, OutputStream::Stdout));
-    let stderr = capture(Some(stderr), cap, &flood, (&options.tap, OutputStream::Stderr));
+    let stdout = capture(Some(stdout), &flood, (&options.tap, OutputStream::Stdout));
+    let stderr = capture(Some(stderr), &flood, (&options.tap, OutputStream::Stderr));
     let limit = Duration::from_millis(spec.limits.wall_time_ms) + BACKSTOP;
     let ending = watch(&mut child, control, payload, limit, options, &flood, cgroup.as_ref());
     let (ending, stdout, stderr) = tokio::join!(ending, stdout, stderr);
