@@ -62,7 +62,8 @@ def _normalise(mime, data):
     return str(data)
 
 
-def _plain(obj):
+def text_of(obj):
+    """repr(obj), capped; what a value shows as text/plain."""
     try:
         text = repr(obj)
     except Exception as e:
@@ -130,10 +131,10 @@ def bundle_of(obj, plain=None):
         if png is not None:
             bundle["image/png"] = base64.b64encode(png).decode("ascii")
     if "text/plain" not in bundle:
-        bundle["text/plain"] = plain if plain is not None else _plain(obj)
+        bundle["text/plain"] = plain if plain is not None else text_of(obj)
     return bundle
 
 
 def figure_bundle(fig, png):
     """The bundle of a figure shown (plt.show(), or left open at the end of a cell)."""
-    return {"text/plain": _plain(fig), "image/png": base64.b64encode(png).decode("ascii")}
+    return {"text/plain": text_of(fig), "image/png": base64.b64encode(png).decode("ascii")}

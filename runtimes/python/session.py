@@ -42,7 +42,6 @@ import types
 
 SESSION_FILE = __file__
 WORKSPACE = os.getcwd()
-MAX_DISPLAY_CHARS = 64 * 1024
 
 
 def _load_driver():
@@ -262,12 +261,7 @@ def _await_if_needed(result):
 
 
 def _value_fields(value, max_value):
-    try:
-        text = repr(value)
-    except Exception as e:
-        text = f"<repr() failed: {type(e).__name__}: {e}>"
-    if len(text) > MAX_DISPLAY_CHARS:
-        text = text[:MAX_DISPLAY_CHARS] + "..."
+    text = RICH.text_of(value)
     try:
         encoded = json.dumps(value, allow_nan=False)
         plain = json.loads(encoded) if len(encoded) <= max_value else None

@@ -88,6 +88,11 @@ impl ColdLauncher {
         let cgroups = self.cgroups.clone();
         RunOptions { init_exe: self.init_exe.clone(), max_output_bytes, cancel, cgroups, tap, adjust: None }
     }
+
+    /// Runs `spec` with `options`, handing `handed` to the launcher with it.
+    fn run<'a>(&'a self, spec: &'a SandboxSpec, options: RunOptions, handed: Vec<OwnedFd>) -> LaunchFuture<'a> {
+        Box::pin(async move { runner::run_with_handed(spec, &options, handed).await })
+    }
 }
 
 impl Launcher for ColdLauncher {
@@ -99,8 +104,7 @@ impl Launcher for ColdLauncher {
         handoff: Option<OwnedFd>,
         tap: OutputTap,
     ) -> LaunchFuture<'a> {
-        let options = self.options(max_output_bytes, cancel, tap);
-        Box::pin(async move { runner::run_with_handoff(spec, &options, handoff).await })
+        self.run(spec, self.options(max_output_bytes, cancel, tap), handoff.into_iter().collect())
     }
 
     fn launch_handed<'a>(
@@ -111,8 +115,7 @@ impl Launcher for ColdLauncher {
         handed: Vec<OwnedFd>,
         tap: OutputTap,
     ) -> LaunchFuture<'a> {
-        let options = self.options(max_output_bytes, cancel, tap);
-        Box::pin(async move { runner::run_with_handed(spec, &options, handed).await })
+        self.run(spec, self.options(max_output_bytes, cancel, tap), handed)
     }
 
     fn launch_adjustable<'a>(
@@ -124,7 +127,7 @@ impl Launcher for ColdLauncher {
         tap: OutputTap,
     ) -> LaunchFuture<'a> {
         let options = RunOptions { adjust: Some(adjust.clone()), ..self.options(adjust.output_cap(), cancel, tap) };
-        Box::pin(async move { runner::run_with_handed(spec, &options, handed).await })
+        self.run(spec, options, handed)
     }
 
     fn launch_forked<'a>(

@@ -6,13 +6,12 @@
 use std::os::fd::OwnedFd;
 use std::path::Path;
 
-use nix::dir::Dir;
 use nix::errno::Errno;
 use nix::fcntl::{readlinkat, renameat, AtFlags, OFlag};
 use nix::sys::stat::{fstat, fstatat, mkdirat, FileStat, Mode, SFlag};
 use nix::unistd::{fchown, unlinkat, Gid, Uid, UnlinkatFlags};
 
-use super::{open_beneath, open_root, WorkspaceFsError};
+use super::{child_names, io_error, open_beneath, open_root, WorkspaceFsError};
 
 /// Entries listed at most, however deep.
 const MAX_ENTRIES: usize = 10_000;
@@ -61,14 +60,10 @@ fn parent_of<'a>(root: &OwnedFd, rel: &'a str) -> Result<(OwnedFd, &'a str), Wor
         return Err(WorkspaceFsError::IsADirectory(rel.to_string()));
     };
     let dir = match parents.join("/") {
-        p if p.is_empty() => root.try_clone().map_err(|e| io(rel, e))?,
+        p if p.is_empty() => root.try_clone().map_err(|e| io_error(rel, &e))?,
         p => open_beneath(root, &p, OFlag::O_DIRECTORY | OFlag::O_RDONLY, Mode::empty(), rel)?,
     };
     Ok((dir, name))
-}
-
-fn io(shown: &str, e: std::io::Error) -> WorkspaceFsError {
-    WorkspaceFsError::Io(shown.to_string(), Errno::from_raw(e.raw_os_error().unwrap_or(0)))
 }
 
 fn describe(dir: &OwnedFd, name: &str, path: String, stat: &FileStat) -> Entry {
@@ -113,7 +108,7 @@ pub fn list_dir(root: &Path, rel: &str, depth: u32) -> Result<Vec<Entry>, Worksp
     let root = open_root(root)?;
     let prefix = parts(rel).join("/");
     let dir = match prefix.as_str() {
-        "" => root.try_clone().map_err(|e| io(rel, e))?,
+        "" => root.try_clone().map_err(|e| io_error(rel, &e))?,
         p => open_beneath(&root, p, OFlag::O_DIRECTORY | OFlag::O_RDONLY, Mode::empty(), rel)?,
     };
     let mut entries = Vec::new();
@@ -123,15 +118,7 @@ pub fn list_dir(root: &Path, rel: &str, depth: u32) -> Result<Vec<Entry>, Worksp
 }
 
 fn list_into(dir: &OwnedFd, prefix: &str, depth: u32, entries: &mut Vec<Entry>) -> Result<(), WorkspaceFsError> {
-    let copy = dir.try_clone().map_err(|e| io(prefix, e))?;
-    let mut listing = Dir::from_fd(copy).map_err(|e| WorkspaceFsError::Io(prefix.to_string(), e))?;
-    let names: Vec<String> = listing
-        .iter()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n != "." && n != "..")
-        .collect();
-    for name in names {
+    for name in child_names(dir, prefix)? {
         if entries.len() >= MAX_ENTRIES {
             return Ok(());
         }
@@ -187,15 +174,7 @@ fn remove_in(dir: &OwnedFd, name: &str, shown: &str) -> Result<(), WorkspaceFsEr
         return unlinkat(dir, name, UnlinkatFlags::NoRemoveDir).map_err(|e| WorkspaceFsError::Io(shown.into(), e));
     }
     let sub = open_beneath(dir, name, OFlag::O_DIRECTORY | OFlag::O_RDONLY, Mode::empty(), shown)?;
-    let copy = sub.try_clone().map_err(|e| io(shown, e))?;
-    let mut listing = Dir::from_fd(copy).map_err(|e| WorkspaceFsError::Io(shown.to_string(), e))?;
-    let names: Vec<String> = listing
-        .iter()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n != "." && n != "..")
-        .collect();
-    for child in names {
+    for child in child_names(&sub, shown)? {
         remove_in(&sub, &child, &format!("{shown}/{child}"))?;
     }
     unlinkat(dir, name, UnlinkatFlags::RemoveDir).map_err(|e| WorkspaceFsError::Io(shown.into(), e))

@@ -102,6 +102,23 @@ fn open_beneath(
     })
 }
 
+/// An I/O error about `shown`, as the workspace's error.
+fn io_error(shown: &str, e: &std::io::Error) -> WorkspaceFsError {
+    WorkspaceFsError::Io(shown.to_string(), Errno::from_raw(e.raw_os_error().unwrap_or(0)))
+}
+
+/// The names in the directory `dir` (shown as `shown`), but `.` and `..`.
+fn child_names(dir: &OwnedFd, shown: &str) -> Result<Vec<String>, WorkspaceFsError> {
+    let copy = dir.try_clone().map_err(|e| io_error(shown, &e))?;
+    let mut listing = nix::dir::Dir::from_fd(copy).map_err(|e| WorkspaceFsError::Io(shown.to_string(), e))?;
+    Ok(listing
+        .iter()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "." && n != "..")
+        .collect())
+}
+
 fn is_symlink(dir: impl AsFd, name: &str) -> bool {
     kind_of(dir, name) == Some(SFlag::S_IFLNK)
 }

@@ -7,11 +7,10 @@ use std::os::fd::OwnedFd;
 use std::path::Path;
 
 use nix::dir::Dir;
-use nix::errno::Errno;
 use nix::fcntl::{openat, AtFlags, OFlag};
 use nix::sys::stat::{fstat, fstatat, Mode, SFlag};
 
-use super::{open_beneath, open_root, FileEntry, WorkspaceFsError};
+use super::{io_error, open_beneath, open_root, FileEntry, WorkspaceFsError};
 
 /// The regular files of a workspace: every one counted, the first `max_listed` (in path order
 /// of those found) described.
@@ -115,8 +114,4 @@ fn read_dir(
 fn identity(dir: &OwnedFd, shown: &str) -> Result<(u64, u64), WorkspaceFsError> {
     let stat = fstat(dir).map_err(|e| WorkspaceFsError::Io(shown.to_string(), e))?;
     Ok((stat.st_dev, stat.st_ino))
-}
-
-fn io_error(shown: &str, e: &std::io::Error) -> WorkspaceFsError {
-    WorkspaceFsError::Io(shown.to_string(), Errno::from_raw(e.raw_os_error().unwrap_or(0)))
 }

@@ -17,7 +17,7 @@ use nix::fcntl::{renameat, OFlag};
 use nix::sys::stat::{mkdirat, Mode, SFlag};
 use nix::unistd::{fchown, unlinkat, Gid, Uid, UnlinkatFlags};
 
-use super::{kind_of, open_beneath, open_root, WorkspaceFsError};
+use super::{io_error, kind_of, open_beneath, open_root, WorkspaceFsError};
 
 /// Makes the temporary names of this process unique (with its pid and the time).
 static NEXT_TEMP: AtomicU64 = AtomicU64::new(0);
@@ -255,8 +255,4 @@ fn changed_if_gone(e: WorkspaceFsError, shown: &str) -> WorkspaceFsError {
         WorkspaceFsError::Io(_, errno @ (Errno::EEXIST | Errno::ENOENT)) => changed_or_io(shown, errno),
         e => e,
     }
-}
-
-fn io_error(shown: &str, e: &std::io::Error) -> WorkspaceFsError {
-    WorkspaceFsError::Io(shown.to_string(), Errno::from_raw(e.raw_os_error().unwrap_or(0)))
 }
