@@ -2,10 +2,9 @@
 //! port, an outage, and a daemon killed with 100 results still pending.
 
 use crate::common;
-use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use crate::common::control_plane::ControlPlane;
+use crate::common::control_plane::{ClosedPort, ControlPlane};
 use crate::common::Daemon;
 use serde_json::json;
 
@@ -19,11 +18,6 @@ fn env<'a>(url: &'a str, fallback: &'a str) -> Vec<(&'a str, &'a str)> {
         ("HEARTBEAT_INTERVAL_SECS", "0.5"),
         ("RESULTS_FALLBACK_DIR", fallback),
     ]
-}
-
-/// A loopback port with nothing listening on it (yet).
-fn closed_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 #[tokio::test]
@@ -112,8 +106,8 @@ async fn a_refused_result_is_dead_lettered_at_once_and_visible() {
 
 #[tokio::test]
 async fn results_wait_in_fallback_files_until_a_closed_port_opens() {
-    let port = closed_port();
-    let url = format!("http://127.0.0.1:{port}");
+    let port = ClosedPort::new();
+    let url = port.url();
     let fallback = tempfile::tempdir().unwrap();
     let d = Daemon::start_with(&env(&url, fallback.path().to_str().unwrap())).await;
     if !common::sandbox_or_skip(&d).await {
@@ -130,7 +124,7 @@ async fn results_wait_in_fallback_files_until_a_closed_port_opens() {
     let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).expect("fallback file")).unwrap();
     assert_eq!(saved["execution_id"], "closed-0");
     assert_eq!(saved["result"]["stdout"], "waiting\n");
-    let cp = ControlPlane::start_on(([127, 0, 0, 1], port).into()).await;
+    let cp = ControlPlane::start_on(port).await;
     let all = |cp: &ControlPlane| (0..3).all(|i| cp.accepted().contains_key(&format!("closed-{i}")));
     assert!(cp.wait_for(Duration::from_secs(15), all).await, "{:?}", cp.accepted());
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -142,8 +136,8 @@ async fn results_wait_in_fallback_files_until_a_closed_port_opens() {
 
 #[tokio::test]
 async fn a_daemon_killed_with_100_results_pending_delivers_them_all_after_restart() {
-    let port = closed_port();
-    let url = format!("http://127.0.0.1:{port}");
+    let port = ClosedPort::new();
+    let url = port.url();
     let fallback = tempfile::tempdir().unwrap();
     let fallback_dir = fallback.path().to_str().unwrap().to_string();
     let d = Daemon::start_with(&env(&url, &fallback_dir)).await;
@@ -156,7 +150,7 @@ async fn a_daemon_killed_with_100_results_pending_delivers_them_all_after_restar
         futures::future::join_all(runs).await;
     }
     let state = d.kill_hard();
-    let cp = ControlPlane::start_on(([127, 0, 0, 1], port).into()).await;
+    let cp = ControlPlane::start_on(port).await;
     let _d = Daemon::start_in(state, &env(&url, &fallback_dir)).await;
     let all = |cp: &ControlPlane| cp.accepted().len() == 100;
     assert!(cp.wait_for(Duration::from_secs(60), all).await, "delivered {} of 100", cp.accepted().len());
@@ -169,8 +163,8 @@ async fn a_daemon_killed_with_100_results_pending_delivers_them_all_after_restar
 /// The scenario as written: the control plane is down for the first minute of a run.
 #[tokio::test]
 async fn a_control_plane_down_for_the_first_minute_misses_nothing() {
-    let port = closed_port();
-    let url = format!("http://127.0.0.1:{port}");
+    let port = ClosedPort::new();
+    let url = port.url();
     let fallback = tempfile::tempdir().unwrap();
     let mut vars = env(&url, fallback.path().to_str().unwrap());
     vars.retain(|(k, _)| *k != "DELIVERY_BACKOFF_MAX_SECS");
@@ -183,12 +177,13 @@ async fn a_control_plane_down_for_the_first_minute_misses_nothing() {
     let mut ids = Vec::new();
     while started.elapsed() < Duration::from_secs(55) {
         let id = format!("outage-{}", ids.len());
-        d.execute(json!({"code": "date +%s", "language": "shell", "execution_id": id})).await;
+        let r = d.execute(json!({"code": "date +%s", "language": "shell", "execution_id": id})).await;
+        assert_eq!(r["status"], "success", "{r}");
         ids.push(id);
         tokio::time::sleep(Duration::from_secs(5)).await;
     }
     tokio::time::sleep(Duration::from_secs(60).saturating_sub(started.elapsed())).await;
-    let cp = ControlPlane::start_on(([127, 0, 0, 1], port).into()).await;
+    let cp = ControlPlane::start_on(port).await;
     let all = |cp: &ControlPlane| ids.iter().all(|id| cp.accepted().contains_key(id));
     assert!(cp.wait_for(Duration::from_secs(20), all).await, "delivered {:?} of {ids:?}", cp.accepted());
     assert!(cp.accepted().values().all(|n| *n == 1));

@@ -35,6 +35,27 @@ struct Recorded {
     reject_results: bool,
 }
 
+/// A loopback port that refuses every connection until a control plane starts on it, and
+/// that nothing else can take meanwhile: bound, not yet listening. (A port merely found free
+/// could be taken by another test's server while a daemon keeps calling it.)
+pub struct ClosedPort(tokio::net::TcpSocket);
+
+impl ClosedPort {
+    pub fn new() -> ClosedPort {
+        let socket = tokio::net::TcpSocket::new_v4().expect("a socket for the control plane");
+        socket.bind(SocketAddr::from(([127, 0, 0, 1], 0))).expect("bind the control plane's port");
+        ClosedPort(socket)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.0.local_addr().expect("the control plane's port")
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr())
+    }
+}
+
 #[derive(Clone)]
 pub struct ControlPlane {
     recorded: Arc<Mutex<Recorded>>,
@@ -44,27 +65,25 @@ pub struct ControlPlane {
 impl ControlPlane {
     /// Starts on a free loopback port.
     pub async fn start() -> ControlPlane {
-        ControlPlane::start_on(SocketAddr::from(([127, 0, 0, 1], 0))).await
+        ControlPlane::start_on(ClosedPort::new()).await
     }
 
-    /// Starts on `addr` (to come up where a daemon already points). It runs on a thread and
+    /// Starts on `port` (to come up where a daemon already points). It runs on a thread and
     /// runtime of its own, so it keeps answering while a test blocks (a daemon's `Drop` waits
     /// for the daemon to exit, and the daemon reports its exit to this stand-in), until the test's
     /// process ends.
-    pub async fn start_on(addr: SocketAddr) -> ControlPlane {
+    pub async fn start_on(port: ClosedPort) -> ControlPlane {
         let recorded = Arc::new(Mutex::new(Recorded::default()));
         let app = Router::new()
             .route("/api/v1/internal/executions/{id}/result", post(result))
             .route("/api/v1/internal/executions/{id}/heartbeat", post(other))
             .route("/api/v1/internal/containers/{event}", post(other))
             .with_state(recorded.clone());
-        let listener = std::net::TcpListener::bind(addr).expect("bind the control plane");
-        listener.set_nonblocking(true).unwrap();
-        let addr = listener.local_addr().unwrap();
+        let addr = port.addr();
         std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                let listener = port.0.listen(1024).expect("listen on the control plane's port");
                 let _ = axum::serve(listener, app).await;
             });
         });
