@@ -146,6 +146,10 @@ pub struct ServeArgs {
     /// the warm path off.
     #[arg(long, env = "SANDBOX_WARM_POOL", default_value_t = 2)]
     pub warm_pool: usize,
+    /// Sandboxes each Python zygote builds ahead of their runs (fresh namespaces, root, /tmp
+    /// and cgroup, waiting for the run that claims them); 0: every forked run builds its own.
+    #[arg(long, env = "SANDBOX_WARM_PREBUILT", default_value_t = 2)]
+    pub warm_prebuilt: usize,
     /// Seconds an idle pre-started sandbox is kept before it is replaced by a fresh one.
     #[arg(long, env = "SANDBOX_WARM_MAX_IDLE_SECS", default_value_t = 60)]
     pub warm_max_idle_secs: u64,

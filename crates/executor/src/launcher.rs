@@ -21,58 +21,52 @@ use tokio_util::sync::CancellationToken;
 
 pub type LaunchFuture<'a> = Pin<Box<dyn Future<Output = Result<RunOutput, RunError>> + Send + 'a>>;
 
+/// Where a sandbox's launcher comes from.
+#[derive(Clone, Copy)]
+pub enum Origin<'a> {
+    /// A fresh launcher process: the cold path.
+    Fresh,
+    /// A fork of this zygote.
+    Forked(&'a ZygoteLink),
+}
+
+/// How much of each output stream is kept.
+pub enum OutputCap {
+    Fixed(u64),
+    /// Changed from outside after the start (a sandbox started ahead of its run gets the
+    /// run's limits at its claim).
+    Adjustable(Arc<Adjustable>),
+}
+
+/// One sandbox to start and see to its end.
+pub struct SandboxStart<'a> {
+    pub spec: &'a SandboxSpec,
+    pub origin: Origin<'a>,
+    pub output: OutputCap,
+    /// Kills it early.
+    pub cancel: CancellationToken,
+    /// Descriptors that go with the spec, in the order the launcher takes them (see
+    /// `sandbox::init::launcher`): a claim's or a session's socket, a workspace's mount, an
+    /// egress door's socket.
+    pub handed: Vec<OwnedFd>,
+    /// Where the kept output also goes as it comes.
+    pub tap: OutputTap,
+}
+
+impl<'a> SandboxStart<'a> {
+    /// A fresh sandbox for `spec` keeping `max_output_bytes` of each stream, nothing handed.
+    pub fn fresh(spec: &'a SandboxSpec, max_output_bytes: u64, cancel: CancellationToken, tap: OutputTap) -> Self {
+        let output = OutputCap::Fixed(max_output_bytes);
+        SandboxStart { spec, origin: Origin::Fresh, output, cancel, handed: Vec::new(), tap }
+    }
+}
+
 /// Starts sandboxes for the executor and waits for their end: the one door through which
-/// every run path (cold, forked, pre-started, a session's interpreter) gets a sandbox, so a
-/// test can put a fake one in its place ([`crate::ServiceOptions::launcher`]).
+/// every run path (cold, forked, pre-started, pre-built, a session's interpreter) gets a
+/// sandbox, so a test can put a fake one in its place ([`crate::ServiceOptions::launcher`]).
 pub trait Launcher: Send + Sync {
-    /// Runs `spec` to its end, keeping at most `max_output_bytes` of each output stream
-    /// (which also go to `tap` as they come); `cancel` kills it early; `handoff` (a session's
-    /// socket) goes to the program at [`SandboxSpec::session_fd`].
-    fn launch<'a>(
-        &'a self,
-        spec: &'a SandboxSpec,
-        max_output_bytes: u64,
-        cancel: CancellationToken,
-        handoff: Option<OwnedFd>,
-        tap: OutputTap,
-    ) -> LaunchFuture<'a>;
-
-    /// [`Launcher::launch`] with every descriptor of `handed` going with the spec (a
-    /// session's socket, then an egress door's). By default only the first goes.
-    fn launch_handed<'a>(
-        &'a self,
-        spec: &'a SandboxSpec,
-        max_output_bytes: u64,
-        cancel: CancellationToken,
-        handed: Vec<OwnedFd>,
-        tap: OutputTap,
-    ) -> LaunchFuture<'a> {
-        self.launch(spec, max_output_bytes, cancel, handed.into_iter().next(), tap)
-    }
-
-    /// [`Launcher::launch_handed`] for a sandbox whose limits and output cap `adjust` changes
-    /// after its start. By default it cannot: `adjust` refuses every change.
-    fn launch_adjustable<'a>(
-        &'a self,
-        spec: &'a SandboxSpec,
-        adjust: Arc<Adjustable>,
-        cancel: CancellationToken,
-        handed: Vec<OwnedFd>,
-        tap: OutputTap,
-    ) -> LaunchFuture<'a> {
-        self.launch_handed(spec, adjust.output_cap(), cancel, handed, tap)
-    }
-
-    /// Runs `spec` in a sandbox forked by `zygote`; `handed` go with the spec.
-    fn launch_forked<'a>(
-        &'a self,
-        zygote: &'a ZygoteLink,
-        spec: &'a SandboxSpec,
-        max_output_bytes: u64,
-        cancel: CancellationToken,
-        handed: Vec<OwnedFd>,
-        tap: OutputTap,
-    ) -> LaunchFuture<'a>;
+    /// Starts the sandbox of `start` and runs it to its end.
+    fn start<'a>(&'a self, start: SandboxStart<'a>) -> LaunchFuture<'a>;
 }
 
 /// Starts sandboxes through [`sandbox::runner`]: a fresh `init_exe` child per spec (the cold
@@ -83,63 +77,20 @@ pub struct ColdLauncher {
     pub cgroups: Option<Arc<Manager>>,
 }
 
-impl ColdLauncher {
-    fn options(&self, max_output_bytes: u64, cancel: CancellationToken, tap: OutputTap) -> RunOptions {
-        let cgroups = self.cgroups.clone();
-        RunOptions { init_exe: self.init_exe.clone(), max_output_bytes, cancel, cgroups, tap, adjust: None }
-    }
-
-    /// Runs `spec` with `options`, handing `handed` to the launcher with it.
-    fn run<'a>(&'a self, spec: &'a SandboxSpec, options: RunOptions, handed: Vec<OwnedFd>) -> LaunchFuture<'a> {
-        Box::pin(async move { runner::run_with_handed(spec, &options, handed).await })
-    }
-}
-
 impl Launcher for ColdLauncher {
-    fn launch<'a>(
-        &'a self,
-        spec: &'a SandboxSpec,
-        max_output_bytes: u64,
-        cancel: CancellationToken,
-        handoff: Option<OwnedFd>,
-        tap: OutputTap,
-    ) -> LaunchFuture<'a> {
-        self.run(spec, self.options(max_output_bytes, cancel, tap), handoff.into_iter().collect())
-    }
-
-    fn launch_handed<'a>(
-        &'a self,
-        spec: &'a SandboxSpec,
-        max_output_bytes: u64,
-        cancel: CancellationToken,
-        handed: Vec<OwnedFd>,
-        tap: OutputTap,
-    ) -> LaunchFuture<'a> {
-        self.run(spec, self.options(max_output_bytes, cancel, tap), handed)
-    }
-
-    fn launch_adjustable<'a>(
-        &'a self,
-        spec: &'a SandboxSpec,
-        adjust: Arc<Adjustable>,
-        cancel: CancellationToken,
-        handed: Vec<OwnedFd>,
-        tap: OutputTap,
-    ) -> LaunchFuture<'a> {
-        let options = RunOptions { adjust: Some(adjust.clone()), ..self.options(adjust.output_cap(), cancel, tap) };
-        self.run(spec, options, handed)
-    }
-
-    fn launch_forked<'a>(
-        &'a self,
-        zygote: &'a ZygoteLink,
-        spec: &'a SandboxSpec,
-        max_output_bytes: u64,
-        cancel: CancellationToken,
-        handed: Vec<OwnedFd>,
-        tap: OutputTap,
-    ) -> LaunchFuture<'a> {
-        let options = self.options(max_output_bytes, cancel, tap);
-        Box::pin(async move { runner::run_forked(zygote, spec, &options, handed).await })
+    fn start<'a>(&'a self, start: SandboxStart<'a>) -> LaunchFuture<'a> {
+        let SandboxStart { spec, origin, output, cancel, handed, tap } = start;
+        let (max_output_bytes, adjust) = match output {
+            OutputCap::Fixed(bytes) => (bytes, None),
+            OutputCap::Adjustable(adjust) => (adjust.output_cap(), Some(adjust)),
+        };
+        let cgroups = self.cgroups.clone();
+        let options = RunOptions { init_exe: self.init_exe.clone(), max_output_bytes, cancel, cgroups, tap, adjust };
+        Box::pin(async move {
+            match origin {
+                Origin::Fresh => runner::run_with_handed(spec, &options, handed).await,
+                Origin::Forked(zygote) => runner::run_forked(zygote, spec, &options, handed).await,
+            }
+        })
     }
 }

@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use crate::artifacts::{self, Snapshot};
 use crate::driver::event_and_context;
 use crate::egress::Door;
+use crate::launcher::SandboxStart;
 use crate::runtime::runtimes_for;
 use crate::sandboxes::Sandboxes;
 use crate::spec::{sandbox_spec, SpecParts};
@@ -284,12 +285,15 @@ async fn launch_fresh(
             };
             let run =
                 warm::ForkRun { max_output_bytes: max_output, cancel: kill.clone(), executes, more, tap: tap.clone() };
-            let forked = warm::fork(sandboxes, zygote, &spec, &workspace.path, run).await;
-            if let Some(run) = forked {
-                return (run, LaunchPath::Forked);
+            if let Some(forked) = warm::fork(sandboxes, zygote, &spec, &workspace.path, run).await {
+                return forked;
             }
         }
-        (sandboxes.launcher.launch(&spec, max_output, kill.clone(), handoff, tap).await, LaunchPath::Cold)
+        let start = SandboxStart {
+            handed: handoff.into_iter().collect(),
+            ..SandboxStart::fresh(&spec, max_output, kill.clone(), tap)
+        };
+        (sandboxes.launcher.start(start).await, LaunchPath::Cold)
     };
     let timeout = Duration::from_millis(req.timeout_ms) + BEHIND_THE_LAUNCHER;
     let ((run, path), ended) = deadline::race(started, timeout, cancel, &kill).await;

@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::driver;
-use crate::launcher::Launcher;
+use crate::launcher::{Launcher, Origin, OutputCap, SandboxStart};
 
 /// How long a killed sandbox may take to be gone.
 pub(crate) const KILL_WAIT: Duration = Duration::from_secs(10);
@@ -64,8 +64,9 @@ impl LiveSandbox {
         let handed = std::iter::once(OwnedFd::from(theirs)).chain(more).collect();
         let tap = OutputTap::default();
         let output = tap.clone();
-        let task =
-            tokio::spawn(async move { launcher.launch_handed(&spec, max_output_bytes, token, handed, output).await });
+        let task = tokio::spawn(async move {
+            launcher.start(SandboxStart { handed, ..SandboxStart::fresh(&spec, max_output_bytes, token, output) }).await
+        });
         Ok((LiveSandbox { cancel, task, reported: false, tap }, ours))
     }
 
@@ -84,22 +85,27 @@ impl LiveSandbox {
         let token = cancel.clone();
         let handed = vec![OwnedFd::from(theirs)];
         let tap = OutputTap::default();
-        let output = tap.clone();
-        let task = tokio::spawn(async move { launcher.launch_adjustable(&spec, adjust, token, handed, output).await });
+        let output_tap = tap.clone();
+        let task = tokio::spawn(async move {
+            let output = OutputCap::Adjustable(adjust);
+            let origin = Origin::Fresh;
+            launcher.start(SandboxStart { spec: &spec, origin, output, cancel: token, handed, tap: output_tap }).await
+        });
         let mut live = LiveSandbox { cancel, task, reported: false, tap };
         live.ready(&mut socket, wait).await?;
         Ok((live, socket))
     }
 
     /// Starts the sandbox of `spec` in a fork of `zygote` (a forked spec), handing it one end
-    /// of a fresh socket pair (at [`SandboxSpec::session_fd`]) and then `handed`; returns it
-    /// and the daemon's end. The zygote is kept while the sandbox lives.
+    /// of a fresh socket pair (at [`SandboxSpec::session_fd`], or the claim socket of a
+    /// sandbox built ahead of its run) and then `handed`; returns it and the daemon's end.
+    /// The zygote is kept while the sandbox lives.
     pub fn start_forked<Z: AsRef<ZygoteLink> + Send + Sync + 'static>(
         launcher: Arc<dyn Launcher>,
         zygote: Arc<Z>,
         spec: SandboxSpec,
         handed: Vec<OwnedFd>,
-        max_output_bytes: u64,
+        output: OutputCap,
         cancel: CancellationToken,
     ) -> std::io::Result<(LiveSandbox, UnixStream)> {
         let (ours, theirs) = StdUnixStream::pair()?;
@@ -108,9 +114,10 @@ impl LiveSandbox {
         let token = cancel.clone();
         let fds = std::iter::once(OwnedFd::from(theirs)).chain(handed).collect();
         let tap = OutputTap::default();
-        let output = tap.clone();
+        let tap_to = tap.clone();
         let task = tokio::spawn(async move {
-            launcher.launch_forked((*zygote).as_ref(), &spec, max_output_bytes, token, fds, output).await
+            let origin = Origin::Forked((*zygote).as_ref());
+            launcher.start(SandboxStart { spec: &spec, origin, output, cancel: token, handed: fds, tap: tap_to }).await
         });
         Ok((LiveSandbox { cancel, task, reported: false, tap }, ours))
     }
@@ -193,7 +200,6 @@ mod tests {
     use std::io::Write;
 
     use sandbox::runner::Captured;
-    use sandbox::zygote::ZygoteLink;
     use sandbox::{Outcome, SandboxReport};
 
     use super::*;
@@ -225,16 +231,11 @@ mod tests {
     }
 
     impl Launcher for Greeter {
-        fn launch<'a>(
-            &'a self,
-            _spec: &'a SandboxSpec,
-            _max_output_bytes: u64,
-            cancel: CancellationToken,
-            handoff: Option<OwnedFd>,
-            _tap: sandbox::runner::OutputTap,
-        ) -> LaunchFuture<'a> {
+        fn start<'a>(&'a self, start: SandboxStart<'a>) -> LaunchFuture<'a> {
+            let SandboxStart { origin, cancel, handed, .. } = start;
+            assert!(matches!(origin, Origin::Fresh), "a live sandbox of these tests is never forked");
             Box::pin(async move {
-                let mut socket = StdUnixStream::from(handoff.expect("a handed socket"));
+                let mut socket = StdUnixStream::from(handed.into_iter().next().expect("a handed socket"));
                 socket.write_all(self.greeting).unwrap();
                 if self.exits {
                     drop(socket);
@@ -243,18 +244,6 @@ mod tests {
                 cancel.cancelled().await;
                 Ok(output(Outcome::Cancelled, ""))
             })
-        }
-
-        fn launch_forked<'a>(
-            &'a self,
-            _zygote: &'a ZygoteLink,
-            _spec: &'a SandboxSpec,
-            _max_output_bytes: u64,
-            _cancel: CancellationToken,
-            _handed: Vec<OwnedFd>,
-            _tap: sandbox::runner::OutputTap,
-        ) -> LaunchFuture<'a> {
-            unreachable!("a live sandbox is never forked")
         }
     }
 

@@ -142,7 +142,7 @@ impl Phases {
     }
 }
 
-/// How a run's sandbox was started; both are isolated alike.
+/// How a run's sandbox was started; all are isolated alike.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LaunchPath {
@@ -154,6 +154,10 @@ pub enum LaunchPath {
     /// Forked for the run from a zygote that had loaded the interpreter and the template's
     /// modules, into a sandbox of its own.
     Forked,
+    /// Forked by a zygote before the run, with fresh namespaces, root, /tmp and cgroup
+    /// built ahead; the run's claim brought its workspace, files, stdin, limits and last
+    /// confinement. Used for that run only.
+    Prebuilt,
 }
 
 /// A file the run created or changed in its workspace.

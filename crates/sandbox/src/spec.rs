@@ -40,7 +40,48 @@ pub struct SandboxSpec {
     /// the spec asks for it and no socket came with the spec.
     #[serde(default)]
     pub egress: Option<EgressDoor>,
+    /// When set, the sandbox is built ahead of its run: its program waits, before anything
+    /// of the run exists, for a [`Claim`] on the socket that came with the spec (the only
+    /// one), and takes its run's command line, environment, stdin, limits, confinement,
+    /// files and workspace from it. The spec's own values of those only shape the wait.
+    #[serde(default)]
+    pub awaits_claim: bool,
 }
+
+/// A run claiming a sandbox built ahead of it ([`SandboxSpec::awaits_claim`]): what the
+/// run's own spec has beyond the sandbox's. Sent by the daemon on the claim socket, with the
+/// run's workspace (a detached mount) and its session socket as descriptors.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Claim {
+    pub argv: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub cwd: String,
+    pub stdin: String,
+    pub limits: Limits,
+    pub confinement: Confinement,
+    /// Where the program finds the sandbox's private channel (see
+    /// [`SandboxSpec::channel_fd`]); none: the program does not get it.
+    pub channel_fd: Option<i32>,
+    /// Where the program finds the session socket, the first descriptor sent with the claim.
+    pub session_fd: Option<i32>,
+    /// Where the handed mount (the next descriptor) is attached; the run fails closed
+    /// without it.
+    pub mount_at: Option<String>,
+    /// The run's files, written into [`CLAIM_DIR`] (a tmpfs of the sandbox), which is then
+    /// made read-only. Each must lie below it.
+    pub files: Vec<ClaimFile>,
+}
+
+/// One file of a [`Claim`].
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ClaimFile {
+    pub target: String,
+    pub contents: String,
+    pub mode: u32,
+}
+
+/// Where a claimed run's files go: a sandbox that awaits a claim has a tmpfs here.
+pub const CLAIM_DIR: &str = "/sandbox";
 
 /// Where the run's egress door listens inside its network namespace.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]

@@ -42,6 +42,11 @@ impl ZygoteLink {
         Ok(ZygoteLink { socket })
     }
 
+    /// Another link to the same zygote (for a task that outlives its owner's borrow).
+    pub fn try_clone(&self) -> std::io::Result<ZygoteLink> {
+        Ok(ZygoteLink { socket: self.socket.try_clone()? })
+    }
+
     /// Asks the zygote for one fork; the returned control socket is non-blocking.
     pub fn fork_launcher(&self) -> std::io::Result<ForkedParts> {
         let (ours, theirs) = StdUnixStream::pair()?;
@@ -56,6 +61,12 @@ impl ZygoteLink {
         let fds = [theirs.as_fd(), stdout_w.as_fd(), stderr_w.as_fd()];
         crate::handoff::send(self.socket.as_fd(), FORK, &fds)?;
         Ok(ForkedParts { control: ours, stdout, stderr })
+    }
+}
+
+impl AsRef<ZygoteLink> for ZygoteLink {
+    fn as_ref(&self) -> &ZygoteLink {
+        self
     }
 }
 

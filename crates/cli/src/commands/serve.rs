@@ -96,6 +96,7 @@ async fn open_service(args: &ServeArgs, store: &Arc<Store>) -> anyhow::Result<Ar
         sessions: executor::SessionConfig { id_prefix: args.node_name.clone(), ..args.sessions.clone().into_config()? },
         warm: executor::WarmConfig {
             per_key: args.warm_pool,
+            prebuilt: args.warm_prebuilt,
             max_idle: Duration::from_secs(args.warm_max_idle_secs.max(1)),
             max_templates: args.warm_templates,
             zygote_lib: args.zygote_library(),

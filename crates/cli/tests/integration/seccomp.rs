@@ -292,6 +292,7 @@ async fn run_spec(confinement: Confinement, script: &str) -> (Outcome, String) {
         session_fd: None,
         confinement,
         egress: None,
+        awaits_claim: false,
     };
     let options = sandbox::runner::RunOptions {
         init_exe: common::BIN.into(),

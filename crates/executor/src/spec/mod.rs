@@ -3,7 +3,10 @@
 //! a zygote's sandbox and a zygote's fork are that same spec with the changes named here.
 
 mod landlock;
+mod prebuilt;
 pub(crate) mod rootfs;
+
+pub(crate) use prebuilt::{claim_of, prebuilt, Shape};
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -61,6 +64,7 @@ pub(crate) fn sandbox_spec(config: &ExecutorConfig, cgroups: &Manager, parts: Sp
         channel_fd: parts.launch.has_channel.then_some(driver::CHANNEL_FD),
         session_fd: parts.launch.handoff_fd,
         egress: None,
+        awaits_claim: false,
     }
 }
 

@@ -6,10 +6,14 @@
 //! Its driver imports what it can and then blocks on a socket handed to it at start; the run
 //! (code, event, context, environment) arrives there when a request claims the sandbox.
 //! After that run the sandbox is gone, like any other; the pool starts a new one.
+//!
+//! A zygote also builds a few forks ahead of their runs ([`prebuilt`]): sandboxes with their
+//! namespaces, root, /tmp and cgroup made, whose program waits for the run that claims it.
 
 mod binds;
 mod pool;
 mod pooled;
+mod prebuilt;
 mod refill;
 mod serve;
 mod zygote;
@@ -37,6 +41,8 @@ pub struct WarmConfig {
     pub max_idle: Duration,
     /// Templates kept warm at once (the most recently used), besides the system interpreters.
     pub max_templates: usize,
+    /// Sandboxes each zygote builds ahead of their runs (see [`prebuilt`]).
+    pub prebuilt: usize,
     /// The shared library Python zygotes fork runs with; without it Python runs use
     /// pre-started sandboxes like JavaScript.
     pub zygote_lib: Option<PathBuf>,
@@ -45,7 +51,7 @@ pub struct WarmConfig {
 impl Default for WarmConfig {
     /// Off: a service that is not a long-running daemon has no use for it.
     fn default() -> Self {
-        WarmConfig { per_key: 0, max_idle: Duration::from_secs(60), max_templates: 2, zygote_lib: None }
+        WarmConfig { per_key: 0, max_idle: Duration::from_secs(60), max_templates: 2, prebuilt: 0, zygote_lib: None }
     }
 }
 
@@ -67,6 +73,8 @@ pub struct WarmPoolInfo {
     pub template: Option<String>,
     /// Sandboxes started and waiting for a run (a zygote counts as one).
     pub ready: usize,
+    /// Sandboxes the pool's zygote built ahead of their runs, waiting for one each.
+    pub prebuilt: usize,
     /// `fork`: a zygote forks a sandbox per run; `pre-start`: each sandbox serves one run.
     pub kind: &'static str,
 }

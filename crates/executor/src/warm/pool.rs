@@ -209,6 +209,7 @@ impl Pool {
                 template: key.template.clone(),
                 ready: slot.ready.iter().filter(|p| p.alive()).count()
                     + slot.zygote.as_ref().filter(|z| z.alive()).map_or(0, |_| 1),
+                prebuilt: slot.zygote.as_ref().filter(|z| z.alive()).map_or(0, |z| z.prebuilt_count()),
                 kind: if self.forks(key) { "fork" } else { "pre-start" },
             })
             .collect();

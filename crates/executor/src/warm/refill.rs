@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::pool::{extract, Pool, Slot};
 use super::pooled::Pooled;
+use super::prebuilt::Prebuilt;
 use super::zygote::Zygote;
 use super::Key;
 use crate::{Language, Template};
@@ -173,7 +174,9 @@ impl Pool {
                 (Some(Ok(zygote)), Some(slot)) => {
                     slot.failed_at = None;
                     slot.filling = false;
-                    (None, slot.zygote.replace(Arc::new(zygote)))
+                    let zygote = Arc::new(zygote);
+                    self.keep_prebuilt(&zygote);
+                    (None, slot.zygote.replace(zygote))
                 }
                 (Some(Ok(zygote)), None) => (Some(zygote), None),
                 (Some(Err(e)), slot) => {
@@ -197,6 +200,58 @@ impl Pool {
         }
         self.retire_zygote_later(dead);
         self.starting.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// Keeps `zygote`'s sandboxes built ahead at the configured number while it lives: one
+    /// at a time, when runs leave room, woken when one was taken and every [`TICK`] (to
+    /// replace those idle too long).
+    fn keep_prebuilt(self: &Arc<Self>, zygote: &Arc<Zygote>) {
+        if self.config.prebuilt == 0 {
+            return;
+        }
+        let (pool, zygote, wanted) = (Arc::downgrade(self), Arc::downgrade(zygote), zygote.wanted.clone());
+        tokio::spawn(async move {
+            loop {
+                // Held only while building: a zygote being retired is not kept alive by this.
+                let (Some(pool), Some(zygote)) = (pool.upgrade(), zygote.upgrade()) else { return };
+                if !pool.enabled() || !zygote.alive() {
+                    return;
+                }
+                pool.top_up_prebuilt(&zygote).await;
+                let wake = wanted.notified();
+                drop((pool, zygote));
+                let _ = tokio::time::timeout(TICK, wake).await;
+            }
+        });
+    }
+
+    /// Retires `zygote`'s stale sandboxes built ahead and builds new ones up to the number.
+    async fn top_up_prebuilt(&self, zygote: &Zygote) {
+        for stale in zygote.stale_prebuilt(self.config.max_idle) {
+            stale.retire().await;
+        }
+        while self.enabled() && zygote.alive() && zygote.prebuilt_count() < self.config.prebuilt {
+            self.wait_for_room().await;
+            self.starting.fetch_add(1, Ordering::SeqCst);
+            let built = Prebuilt::build(&self.sandboxes, zygote, self.config.max_idle).await;
+            let kept = match built {
+                Ok(built) => match zygote.keep(built) {
+                    None => true,
+                    Some(unwanted) => {
+                        unwanted.retire().await;
+                        false
+                    }
+                },
+                Err(why) => {
+                    tracing::warn!(template = ?zygote.template.as_ref().map(|t| &t.name), %why, "cannot build a sandbox ahead of its run");
+                    false
+                }
+            };
+            self.starting.fetch_sub(1, Ordering::SeqCst);
+            if !kept {
+                return;
+            }
+        }
     }
 
     /// Retires a zygote once the runs it forked are over (killing it would take them along).

@@ -12,22 +12,25 @@
 use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sandbox::runner::{OutputTap, RunError, RunOutput};
 use sandbox::zygote::ZygoteLink;
 use sandbox::{Outcome, SandboxSpec};
 use tokio::net::UnixStream;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::binds::HostBinds;
+use super::prebuilt::{Claiming, Prebuilt};
+use crate::launcher::{Origin, OutputCap, SandboxStart};
 use crate::live::LiveSandbox;
 use crate::runtime::{self, runtimes_for};
 use crate::sandboxes::Sandboxes;
-use crate::spec::{self, ZygoteParts};
+use crate::spec::{self, Shape, ZygoteParts};
 use crate::workspace::Workspace;
-use crate::{ExecuteError, Template, WorkspaceChoice};
+use crate::{ExecuteError, LaunchPath, Template, WorkspaceChoice};
 
 /// How long a zygote may take to start and import what it preloads.
 const READY_WAIT: Duration = Duration::from_secs(120);
@@ -42,6 +45,10 @@ pub(crate) struct Zygote {
     pub template: Option<Template>,
     /// What it bound from the host, which its forks bind again from its own view.
     binds: HostBinds,
+    /// Sandboxes it built ahead of their runs, waiting for one each.
+    prebuilt: Mutex<Vec<Prebuilt>>,
+    /// Wakes the upkeep of `prebuilt` when one was taken.
+    pub wanted: Arc<Notify>,
 }
 
 impl Zygote {
@@ -83,7 +90,8 @@ impl Zygote {
         match linked {
             Ok((live, link)) => {
                 let broken = AtomicBool::new(false);
-                Ok(Zygote { link, live, workspace, broken, template: template.cloned(), binds })
+                let (prebuilt, wanted) = (Mutex::new(Vec::new()), Arc::new(Notify::new()));
+                Ok(Zygote { link, live, workspace, broken, template: template.cloned(), binds, prebuilt, wanted })
             }
             Err(why) => {
                 service.workspaces.release(workspace);
@@ -102,9 +110,54 @@ impl Zygote {
         self.broken.store(true, Ordering::SeqCst);
     }
 
-    /// Kills the zygote and removes its workspace. Its forks live in sandboxes of their own
-    /// and end with their runs.
+    /// Its sandbox's token: cancelling it ends the zygote and what it built ahead.
+    pub fn token(&self) -> &CancellationToken {
+        &self.live.cancel
+    }
+
+    /// A sandbox it built ahead that a run of `shape` can claim, if one waits.
+    pub fn take_prebuilt(&self, shape: &Shape) -> Option<Prebuilt> {
+        let mut ready = self.ready();
+        // Those that ended while they waited go (their launchers are gone already).
+        ready.retain(Prebuilt::alive);
+        let at = ready.iter().position(|p| p.fits(shape))?;
+        self.wanted.notify_one();
+        Some(ready.remove(at))
+    }
+
+    /// How many sandboxes it has built ahead and waiting.
+    pub fn prebuilt_count(&self) -> usize {
+        self.ready().iter().filter(|p| p.alive()).count()
+    }
+
+    /// Keeps `built`, unless the zygote can no longer fork (it is given back).
+    pub fn keep(&self, built: Prebuilt) -> Option<Prebuilt> {
+        if !self.alive() {
+            return Some(built);
+        }
+        self.ready().push(built);
+        None
+    }
+
+    /// Takes out those waiting longer than `max_idle` or dead, to be retired.
+    pub fn stale_prebuilt(&self, max_idle: Duration) -> Vec<Prebuilt> {
+        let mut ready = self.ready();
+        let (stale, kept) = ready.drain(..).partition(|p| !p.alive() || p.built.elapsed() > max_idle);
+        *ready = kept;
+        stale
+    }
+
+    fn ready(&self) -> std::sync::MutexGuard<'_, Vec<Prebuilt>> {
+        self.prebuilt.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Kills the zygote, with what it built ahead, and removes its workspace. Its forks live
+    /// in sandboxes of their own and end with their runs.
     pub async fn retire(mut self, service: &Sandboxes) {
+        let prebuilt: Vec<Prebuilt> = self.ready().drain(..).collect();
+        for built in prebuilt {
+            built.retire().await;
+        }
         self.live.kill().await;
         service.workspaces.release(self.workspace);
     }
@@ -140,6 +193,7 @@ pub(crate) async fn fork_live(
     let spec = spec::forked(spec.clone(), false);
     let launcher = service.launcher.clone();
     let output = service.config.limits.default_output_bytes;
+    let output = OutputCap::Fixed(output);
     let started = LiveSandbox::start_forked(launcher, zygote.clone(), spec, vec![mount], output, cancel);
     let (mut live, mut socket) = started.map_err(|e| tracing::warn!(error = %e, "session socket")).ok()?;
     match live.ready(&mut socket, SESSION_READY_WAIT).await {
@@ -165,26 +219,57 @@ pub(crate) struct ForkRun {
 }
 
 /// Runs `spec` (a cold-path spec) in a sandbox forked by `zygote`, with `workspace` handed
-/// over; the fork executes the spec's program unless it is the Python driver. None when the zygote could not fork it: nothing of the run started, and it goes
-/// cold (the zygote is then replaced).
+/// over: one the zygote built ahead when one fits the run, else one forked for it. The fork
+/// executes the spec's program unless it is the Python driver. None when the zygote could not
+/// fork it: nothing of the run started, and it goes cold (the zygote is then replaced).
 pub(crate) async fn fork(
     service: &Sandboxes,
     zygote: &Zygote,
     spec: &SandboxSpec,
     workspace: &Path,
     run: ForkRun,
-) -> Option<Result<RunOutput, RunError>> {
-    let ForkRun { max_output_bytes, cancel, executes, more, tap } = run;
-    let mount = match sandbox::zygote::detached_mount(workspace) {
-        Ok(mount) => mount,
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot hand the workspace to a forked run; running it cold");
-            return None;
+) -> Option<(Result<RunOutput, RunError>, LaunchPath)> {
+    let spec = spec::forked(spec.clone(), run.executes);
+    // A run with an egress door needs a sandbox built with it.
+    let shape = Shape::of(&spec);
+    let prebuilt = if run.more.is_empty() { zygote.take_prebuilt(&shape) } else { None };
+    if let Some(prebuilt) = prebuilt {
+        let claim = Claiming { output_cap: run.max_output_bytes, tap: &run.tap, cancel: &run.cancel };
+        match detached(workspace) {
+            Some(mount) => match prebuilt.serve(&spec, mount, claim).await {
+                Ok(ran) => return Some((ran, LaunchPath::Prebuilt)),
+                Err(why) => tracing::warn!(%why, "a pre-built sandbox did not take the run; forking one"),
+            },
+            None => return None,
         }
-    };
-    let spec = spec::forked(spec.clone(), executes);
+    }
+    fork_now(service, zygote, &spec, workspace, run).await.map(|ran| (ran, LaunchPath::Forked))
+}
+
+/// A detached copy of the workspace's mount, for a fork to attach; None when there is none.
+fn detached(workspace: &Path) -> Option<OwnedFd> {
+    sandbox::zygote::detached_mount(workspace)
+        .map_err(|e| tracing::warn!(error = %e, "cannot hand the workspace to a forked run; running it cold"))
+        .ok()
+}
+
+/// [`fork`] into a sandbox the zygote forks now, from the run's forked spec.
+async fn fork_now(
+    service: &Sandboxes,
+    zygote: &Zygote,
+    spec: &SandboxSpec,
+    workspace: &Path,
+    run: ForkRun,
+) -> Option<Result<RunOutput, RunError>> {
+    let ForkRun { max_output_bytes, cancel, more, tap, .. } = run;
+    let mount = detached(workspace)?;
     let handed = std::iter::once(mount).chain(more).collect();
-    match service.launcher.launch_forked(&zygote.link, &spec, max_output_bytes, cancel, handed, tap).await {
+    let start = SandboxStart {
+        origin: Origin::Forked(&zygote.link),
+        handed,
+        ..SandboxStart::fresh(spec, max_output_bytes, cancel, tap)
+    };
+    match service.launcher.start(start).await {
         Err(RunError::Spawn(_, e)) => {
             tracing::warn!(error = %e, "the zygote could not fork the run; running it cold");
             zygote.mark_broken();

@@ -84,7 +84,7 @@ pub fn launch(spec: &SandboxSpec, handed: Vec<OwnedFd>, control: BorrowedFd<'_>,
     // not separate process groups, so a signal to theirs would reach this sandbox and the
     // other way round. The program takes a session of its own as well (`program::place`).
     nix::unistd::setsid().stage(|| "new session".into())?;
-    let Handed { session, mount, egress } = take_handed(spec, handed)?;
+    let Handed { claim, session, mount, egress } = take_handed(spec, handed)?;
     let stdin = memfd_with("stdin", spec.stdin.as_bytes())?;
     let channel = match spec.channel_fd {
         Some(at) => Some((memfd_with("channel", b"")?, at)),
@@ -107,7 +107,8 @@ pub fn launch(spec: &SandboxSpec, handed: Vec<OwnedFd>, control: BorrowedFd<'_>,
             drop(report_read);
             drop(channel_copy);
             drop(door);
-            let resumed = pid1::run(spec, ProgramFds { stdin, channel, session }, mount, report_write, how);
+            let fds = ProgramFds { stdin, channel, session, claim };
+            let resumed = pid1::run(spec, fds, mount, report_write, how);
             return Ok(Launched::Program(resumed));
         }
         ForkResult::Parent { child } => child,
@@ -115,8 +116,10 @@ pub fn launch(spec: &SandboxSpec, handed: Vec<OwnedFd>, control: BorrowedFd<'_>,
     drop(report_write);
     drop(stdin);
     drop(channel);
-    // Only the program holds the session socket: when it dies, the daemon reads end-of-file.
+    // Only the program holds the session and claim sockets: when it dies, the daemon reads
+    // end-of-file.
     drop(session);
+    drop(claim);
     drop(mount);
     // The program's output pipes must reach end-of-file when the sandbox's last process
     // exits, not when the launcher does.
@@ -149,16 +152,23 @@ pub fn launch(spec: &SandboxSpec, handed: Vec<OwnedFd>, control: BorrowedFd<'_>,
 
 /// The descriptors that came with the spec, each where the spec says it goes.
 struct Handed {
+    claim: Option<OwnedFd>,
     session: Option<(OwnedFd, i32)>,
     mount: Option<OwnedFd>,
     egress: Option<OwnedFd>,
 }
 
-/// Sorts out `handed`: the session socket first when the spec has one, then the mount of a
-/// [`Mount::Handed`](crate::Mount::Handed) step, then the egress door's socket. Fails closed:
-/// a session program without its channel, or a door without its socket, must not run.
+/// Sorts out `handed`: the claim socket first when the spec awaits a claim, the session
+/// socket when the spec has one, then the mount of a [`Mount::Handed`](crate::Mount::Handed)
+/// step, then the egress door's socket. Fails closed: a session program without its channel,
+/// a door without its socket, or a sandbox awaiting a claim without the socket it comes on
+/// must not run.
 fn take_handed(spec: &SandboxSpec, handed: Vec<OwnedFd>) -> SetupResult<Handed> {
     let mut handed = handed.into_iter();
+    let claim = match spec.awaits_claim {
+        true => Some(handed.next().ok_or_else(|| SetupError::new("claim socket", "none came with the spec"))?),
+        false => None,
+    };
     let session = match (spec.session_fd, spec.session_fd.and_then(|_| handed.next())) {
         (Some(at), Some(fd)) if Some(at) != spec.channel_fd => Some((fd, at)),
         (Some(_), Some(_)) => return Err(SetupError::new("session socket", "same descriptor as the channel")),
@@ -170,10 +180,11 @@ fn take_handed(spec: &SandboxSpec, handed: Vec<OwnedFd>) -> SetupResult<Handed> 
         Some(_) => Some(handed.next().ok_or_else(|| SetupError::new("egress door", "no socket came with the spec"))?),
         None => None,
     };
-    Ok(Handed { session, mount, egress })
+    Ok(Handed { claim, session, mount, egress })
 }
 
-fn memfd_with(name: &str, contents: &[u8]) -> SetupResult<OwnedFd> {
+/// A close-on-exec anonymous memory file holding `contents`, read from its start.
+pub(super) fn memfd_with(name: &str, contents: &[u8]) -> SetupResult<OwnedFd> {
     let fd = memfd_create(name, MFdFlags::MFD_CLOEXEC).stage(|| format!("memfd {name}"))?;
     let mut file = std::fs::File::from(fd);
     file.write_all(contents).stage(|| format!("fill {name}"))?;

@@ -1,5 +1,6 @@
 //! The child side: everything that runs in the re-executed init child and below it.
 
+mod claim;
 mod confine;
 mod egress;
 mod error;
@@ -13,6 +14,7 @@ mod sys;
 mod userns;
 mod zygote;
 
+pub use claim::{CLAIM_READY, CLAIM_TAKEN};
 pub use error::SetupError;
 pub use launcher::main;
 pub(crate) use userns::NAMESPACES;

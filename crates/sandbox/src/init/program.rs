@@ -1,5 +1,6 @@
 //! Starts the user's program (the sandbox's pid 2) and reaps every process of the sandbox.
 
+use std::borrow::Cow;
 use std::ffi::CString;
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -11,7 +12,7 @@ use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{chdir, execve, pipe2, ForkResult, Pid};
 
 use super::error::{SetupError, SetupResult, Stage};
-use super::{confine, privileges, rlimit, sys};
+use super::{claim, confine, privileges, rlimit, sys};
 use crate::spec::{Outcome, SandboxSpec};
 
 /// Descriptors the program gets besides the inherited stdout and stderr.
@@ -20,6 +21,8 @@ pub struct ProgramFds {
     pub channel: Option<(OwnedFd, i32)>,
     /// A session's request socket and where the program finds it.
     pub session: Option<(OwnedFd, i32)>,
+    /// Where the run comes from in a sandbox built ahead of it (see [`super::claim`]).
+    pub claim: Option<OwnedFd>,
 }
 
 /// How the program starts.
@@ -78,9 +81,10 @@ pub fn start(spec: &SandboxSpec, fds: ProgramFds, how: Start) -> SetupResult<Sta
     match sys::fork().stage(|| "fork program".into())? {
         ForkResult::Child => {
             drop(err_read);
-            let err = match how {
-                Start::Exec => exec(spec, fds),
-                Start::Resume => match place(spec, fds) {
+            let err = match (claimed(spec, fds), how) {
+                (Err(e), _) => e,
+                (Ok((spec, fds)), Start::Exec) => exec(&spec, fds),
+                (Ok((spec, fds)), Start::Resume) => match place(&spec, fds) {
                     Ok(keep_below) => {
                         let confinement = spec.confinement.clone();
                         return Ok(Started::Program(Resumed { confinement, keep_below, errors: err_write }));
@@ -93,6 +97,15 @@ pub fn start(spec: &SandboxSpec, fds: ProgramFds, how: Start) -> SetupResult<Sta
             sys::exit_now(127)
         }
         ForkResult::Parent { child } => Ok(Started::Parent(child, err_read)),
+    }
+}
+
+/// The run's spec and descriptors: the sandbox's own, or those of the run that claims it
+/// when it was built ahead of its run.
+fn claimed(spec: &SandboxSpec, mut fds: ProgramFds) -> SetupResult<(Cow<'_, SandboxSpec>, ProgramFds)> {
+    match fds.claim.take() {
+        Some(socket) => claim::take(spec, fds, socket).map(|(spec, fds)| (Cow::Owned(spec), fds)),
+        None => Ok((Cow::Borrowed(spec), fds)),
     }
 }
 
@@ -152,6 +165,7 @@ fn place(spec: &SandboxSpec, fds: ProgramFds) -> SetupResult<i32> {
         stdin: rehome(fds.stdin)?,
         channel: fds.channel.map(|(fd, at)| rehome(fd).map(|fd| (fd, at))).transpose()?,
         session: fds.session.map(|(fd, at)| rehome(fd).map(|fd| (fd, at))).transpose()?,
+        claim: None,
     };
     nix::unistd::dup2_stdin(&fds.stdin).stage(|| "stdin".into())?;
     let mut keep_below = 3;

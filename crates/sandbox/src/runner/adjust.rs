@@ -45,14 +45,8 @@ impl Adjustable {
     /// process and data rlimits) and keeps `output_cap` bytes of each stream from now on.
     /// An error means some limit may not hold: the sandbox must not take the run.
     pub fn apply(&self, limits: &Limits, output_cap: u64) -> Result<(), String> {
-        let started = self.started.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(started) = started.as_ref() else { return Err("the sandbox has not started".into()) };
-        // Without a cgroup here the rlimits below are all the limits a fresh sandbox gets too.
-        if let Some(cgroup) = &started.cgroup {
-            let run = RunLimits { memory_bytes: limits.memory_bytes, processes: limits.pids };
-            cgroup.set(&run).map_err(|e| format!("cgroup limits: {e}"))?;
-        }
-        let program = program_processes(started.launcher);
+        let launcher = self.apply_cgroup(limits, output_cap)?;
+        let program = program_processes(launcher);
         if program.is_empty() {
             return Err("the sandbox's program is not running".into());
         }
@@ -63,9 +57,22 @@ impl Adjustable {
         for (resource, value) in rlimits.iter_mut() {
             *value = getrlimit(*resource).maximum.map_or(*value, |hard| (*value).min(hard));
         }
-        set_rlimits(&program, &rlimits)?;
+        set_rlimits(&program, &rlimits)
+    }
+
+    /// [`Adjustable::apply`] for a sandbox whose program sets its rlimits itself (one that
+    /// awaits a claim, which carries them): the cgroup's limits and the output cap only.
+    /// Returns the launcher's pid.
+    pub fn apply_cgroup(&self, limits: &Limits, output_cap: u64) -> Result<u32, String> {
+        let started = self.started.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(started) = started.as_ref() else { return Err("the sandbox has not started".into()) };
+        // Without a cgroup here the rlimits are all the limits a fresh sandbox gets too.
+        if let Some(cgroup) = &started.cgroup {
+            let run = RunLimits { memory_bytes: limits.memory_bytes, processes: limits.pids };
+            cgroup.set(&run).map_err(|e| format!("cgroup limits: {e}"))?;
+        }
         self.output_cap.store(output_cap, Ordering::SeqCst);
-        Ok(())
+        Ok(started.launcher)
     }
 }
 

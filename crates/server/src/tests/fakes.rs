@@ -21,17 +21,14 @@
 //! The service's start-up self-test (a shell `exit 0`) therefore succeeds.
 
 use std::collections::HashMap;
-use std::os::fd::OwnedFd;
 use std::sync::Mutex;
 
-use executor::launcher::{LaunchFuture, Launcher};
+use executor::launcher::{LaunchFuture, Launcher, Origin, SandboxStart};
 use executor::{
     ExactJson, ExecuteError, ExecutionRecord, ExecutionRecorder, ExecutionResult, ExecutionState, StartedExecution,
 };
 use sandbox::runner::{Captured, LimitHit, RunOutput};
-use sandbox::zygote::ZygoteLink;
 use sandbox::{Mount, Outcome, SandboxReport, SandboxSpec};
-use tokio_util::sync::CancellationToken;
 
 /// Where the executor puts the workspace in every sandbox.
 const WORKSPACE: &str = "/workspace";
@@ -68,32 +65,15 @@ impl FakeLauncher {
 }
 
 impl Launcher for FakeLauncher {
-    fn launch<'a>(
-        &'a self,
-        spec: &'a SandboxSpec,
-        _max_output_bytes: u64,
-        cancel: CancellationToken,
-        _handoff: Option<OwnedFd>,
-        _tap: sandbox::runner::OutputTap,
-    ) -> LaunchFuture<'a> {
+    fn start<'a>(&'a self, start: SandboxStart<'a>) -> LaunchFuture<'a> {
+        let SandboxStart { spec, origin, cancel, .. } = start;
         Box::pin(async move {
-            if code_of(spec).lines().any(|line| line.trim() == "block") {
+            let fresh = matches!(origin, Origin::Fresh);
+            if fresh && code_of(spec).lines().any(|line| line.trim() == "block") {
                 cancel.cancelled().await;
             }
             Ok(self.answer(spec))
         })
-    }
-
-    fn launch_forked<'a>(
-        &'a self,
-        _zygote: &'a ZygoteLink,
-        spec: &'a SandboxSpec,
-        _max_output_bytes: u64,
-        _cancel: CancellationToken,
-        _handed: Vec<OwnedFd>,
-        _tap: sandbox::runner::OutputTap,
-    ) -> LaunchFuture<'a> {
-        Box::pin(async move { Ok(self.answer(spec)) })
     }
 }
 

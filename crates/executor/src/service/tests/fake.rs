@@ -6,12 +6,11 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use sandbox::runner::{Captured, RunError, RunOutput};
-use sandbox::zygote::ZygoteLink;
 use sandbox::{Mount, Outcome, SandboxReport, SandboxSpec};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 
-use crate::launcher::{LaunchFuture, Launcher};
+use crate::launcher::{LaunchFuture, Launcher, Origin, SandboxStart};
 use crate::recorder::{rfc3339, ExecutionRecord, ExecutionRecorder, ExecutionState, StartedExecution};
 use crate::{ExactJson, ExecuteError, ExecutionResult};
 
@@ -109,32 +108,17 @@ fn output(outcome: Outcome, stdout: Vec<u8>) -> RunOutput {
 }
 
 impl Launcher for FakeLauncher {
-    fn launch<'a>(
-        &'a self,
-        spec: &'a SandboxSpec,
-        _max_output_bytes: u64,
-        cancel: CancellationToken,
-        handoff: Option<OwnedFd>,
-        _tap: sandbox::runner::OutputTap,
-    ) -> LaunchFuture<'a> {
+    fn start<'a>(&'a self, start: SandboxStart<'a>) -> LaunchFuture<'a> {
+        let SandboxStart { spec, origin, cancel, handed, .. } = start;
         Box::pin(async move {
-            Ok(match handoff {
+            if matches!(origin, Origin::Forked(_)) {
+                return Err(RunError::Protocol("these tests start no zygote".into()));
+            }
+            Ok(match handed.into_iter().next() {
                 Some(handed) => FakeLauncher::pre_started(spec, cancel, handed).await,
                 None => FakeLauncher::cold(spec, cancel).await,
             })
         })
-    }
-
-    fn launch_forked<'a>(
-        &'a self,
-        _zygote: &'a ZygoteLink,
-        _spec: &'a SandboxSpec,
-        _max_output_bytes: u64,
-        _cancel: CancellationToken,
-        _handed: Vec<OwnedFd>,
-        _tap: sandbox::runner::OutputTap,
-    ) -> LaunchFuture<'a> {
-        Box::pin(async { Err(RunError::Protocol("these tests start no zygote".into())) })
     }
 }
 

@@ -1,0 +1,166 @@
+//! Sandboxes a zygote builds ahead of their runs. Each is a fork of the zygote whose
+//! launcher has made its fresh user, pid, mount, network, IPC, UTS and cgroup namespaces, its
+//! own cgroup, root and /tmp, and whose program waits, with nothing of any run in it, for the
+//! claim of one run: its workspace (a detached mount), files, environment, stdin, limits and
+//! confinement ([`sandbox::Claim`]). The cgroup's limits become the run's at the claim; the
+//! program applies the rest itself before the code starts. One run each, then it is gone.
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sandbox::runner::{Adjustable, OutputTap, RunError, RunOutput};
+use sandbox::SandboxSpec;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::UnixStream;
+use tokio_util::sync::CancellationToken;
+
+use super::zygote::Zygote;
+use crate::launcher::OutputCap;
+use crate::live::LiveSandbox;
+use crate::runtime::{self, runtimes_for};
+use crate::sandboxes::Sandboxes;
+use crate::spec::{self, Shape, SpecParts};
+use crate::{deadline, validate, Language, RequestedLimits};
+
+/// How long a fork may take to build its sandbox.
+const READY_WAIT: Duration = Duration::from_secs(10);
+/// How long a claimed sandbox may take to put its run in place.
+const TAKE_WAIT: Duration = Duration::from_secs(10);
+
+pub(crate) struct Prebuilt {
+    live: LiveSandbox,
+    /// Its program waits for the claim on it.
+    socket: UnixStream,
+    adjust: Arc<Adjustable>,
+    shape: Shape,
+    pub built: Instant,
+}
+
+impl Prebuilt {
+    /// Has `zygote` fork a sandbox shaped for its Python runs and waits until it is built.
+    pub async fn build(service: &Sandboxes, zygote: &Zygote, max_idle: Duration) -> Result<Prebuilt, String> {
+        let like = typical_run(service, zygote).await?;
+        let shape = Shape::of(&like);
+        let wall_time_ms = spec::pre_started_wall_time_ms(&service.config.limits, READY_WAIT, max_idle);
+        let spec = spec::prebuilt(&shape, &like, wall_time_ms);
+        let adjust = Adjustable::new(service.config.limits.default_output_bytes);
+        let link = Arc::new(zygote.link.try_clone().map_err(|e| format!("zygote link: {e}"))?);
+        let output = OutputCap::Adjustable(adjust.clone());
+        let token = zygote.token().child_token();
+        let launcher = service.launcher.clone();
+        let started = LiveSandbox::start_forked(launcher, link, spec, Vec::new(), output, token);
+        let (mut live, mut socket) = started.map_err(|e| format!("claim socket: {e}"))?;
+        live.ready(&mut socket, READY_WAIT).await?;
+        Ok(Prebuilt { live, socket, adjust, shape, built: Instant::now() })
+    }
+
+    /// Whether a run of this shape can claim it.
+    pub fn fits(&self, shape: &Shape) -> bool {
+        self.shape == *shape
+    }
+
+    /// Whether it still waits: its launcher runs and its program has not hung up (it writes
+    /// nothing while it waits).
+    pub fn alive(&self) -> bool {
+        let hung_up = match self.socket.try_read(&mut [0u8; 1]) {
+            Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
+            Ok(_) => true,
+        };
+        self.live.alive() && !hung_up
+    }
+
+    /// Kills it (nothing of a run is in it).
+    pub async fn retire(mut self) {
+        self.live.kill().await;
+    }
+
+    /// Hands it the run of the forked spec `run` with its workspace's detached mount, keeping
+    /// `output_cap` bytes of each stream, and awaits the run's end, held to the run's own
+    /// timeout from the claim. `Err(why)` when it did not take the run: nothing of the run
+    /// started, and it may go elsewhere.
+    pub async fn serve(mut self, run: &SandboxSpec, mount: OwnedFd, claim: Claiming<'_>) -> Result<RunResult, String> {
+        self.adjust.apply_cgroup(&run.limits, claim.output_cap)?;
+        if let Some(sink) = claim.tap.sink() {
+            self.live.tap.set(sink);
+        }
+        let payload = serde_json::to_vec(&spec::claim_of(run)).map_err(|e| format!("claim: {e}"))?;
+        match tokio::time::timeout(TAKE_WAIT, self.hand_over(&payload, mount)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(format!("the pre-built sandbox did not take the run: {e}")),
+            Err(_) => return Err("the pre-built sandbox did not take the run in time".into()),
+        }
+        let claimed = Instant::now();
+        let timeout = Duration::from_millis(run.limits.wall_time_ms);
+        let (joined, ended) = deadline::race(&mut self.live.task, timeout, claim.cancel, &self.live.cancel).await;
+        Ok(match joined {
+            Err(e) => Err(RunError::Protocol(format!("pre-built run task failed: {e}"))),
+            Ok(Err(e)) => Err(e),
+            Ok(Ok(mut output)) => {
+                ended.correct(&mut output.report.outcome);
+                // The launcher's clock started with the sandbox; the run's starts at the claim.
+                output.report.wall_time_ms = claimed.elapsed().as_secs_f64() * 1000.0;
+                if run.channel_fd.is_none() {
+                    // The sandbox has a channel; a run without one never had it.
+                    output.report.channel = None;
+                    output.report.channel_truncated = false;
+                }
+                Ok(output)
+            }
+        })
+    }
+
+    /// Sends the claim (the mount with its first byte); only a program that answers has it.
+    async fn hand_over(&mut self, payload: &[u8], mount: OwnedFd) -> std::io::Result<()> {
+        // One byte into the socket's empty buffer never waits.
+        let sent = sandbox::handoff::send(self.socket.as_fd(), &payload[..1], &[mount.as_fd()])?;
+        drop(mount);
+        self.socket.write_all(&payload[sent..]).await?;
+        self.socket.shutdown().await?;
+        let mut taken = [0u8; sandbox::init::CLAIM_TAKEN.len()];
+        self.socket.read_exact(&mut taken).await?;
+        match &taken == sandbox::init::CLAIM_TAKEN {
+            true => Ok(()),
+            false => Err(std::io::Error::other("it answered something else than taken")),
+        }
+    }
+}
+
+impl Drop for Prebuilt {
+    /// One given up (not taken, or dropped unclaimed) must not wait on: it is killed. After
+    /// its run it is gone already.
+    fn drop(&mut self) {
+        self.live.cancel.cancel();
+    }
+}
+
+/// What a claim needs besides the run's spec and workspace.
+pub(crate) struct Claiming<'a> {
+    pub output_cap: u64,
+    pub tap: &'a OutputTap,
+    pub cancel: &'a CancellationToken,
+}
+
+pub(crate) type RunResult = Result<RunOutput, RunError>;
+
+/// The forked spec of a plain Python run of `zygote`'s template: what its sandboxes are
+/// shaped for.
+async fn typical_run(service: &Sandboxes, zygote: &Zygote) -> Result<SandboxSpec, String> {
+    let environment = match &zygote.template {
+        Some(template) => Some(service.templates.prepare(template).await.map_err(|e| e.to_string())?),
+        None => None,
+    };
+    let runtimes = runtimes_for(&service.config, environment.as_ref());
+    let policy = &service.config.limits;
+    let limits = validate::limits_with_template(RequestedLimits::default(), zygote.template.as_ref(), policy);
+    let parts = SpecParts {
+        launch: runtime::launch(Language::Python, &runtimes, "", "", ""),
+        environment: environment.as_ref(),
+        workspace: std::path::Path::new(crate::spec::rootfs::WORKSPACE),
+        env_vars: &Default::default(),
+        limits: &limits,
+        wall_time_ms: (policy.default_timeout_secs * 1000.0) as u64,
+        stdin: String::new(),
+    };
+    Ok(spec::forked(spec::sandbox_spec(&service.config, &service.cgroups, parts), false))
+}
