@@ -16,7 +16,7 @@ use futures::StreamExt;
 use serde_json::{json, Value};
 
 use cases::Case;
-use host::{As, Host};
+use host::{As, Host, Warmth};
 
 /// What one case came to.
 struct Outcome {
@@ -100,25 +100,32 @@ fn print_table(title: &str, rows: &[(String, String, Vec<String>)]) {
 
 #[tokio::test]
 async fn every_escape_case_is_denied_and_the_host_is_unharmed_on_the_cold_path() {
-    every_escape_case_is_denied(false, As::Root).await;
+    every_escape_case_is_denied(Warmth::Cold, As::Root).await;
 }
 
-/// The same cases against a daemon serving runs from pre-started sandboxes.
+/// The same cases against a daemon serving runs from sandboxes started ahead: JavaScript's
+/// pre-started, Python's built ahead by its zygotes.
 #[tokio::test]
 async fn every_escape_case_is_denied_and_the_host_is_unharmed_on_the_warm_path() {
-    every_escape_case_is_denied(true, As::Root).await;
+    every_escape_case_is_denied(Warmth::Prebuilt, As::Root).await;
+}
+
+/// The same cases against a daemon whose zygotes fork a sandbox for each Python run.
+#[tokio::test]
+async fn every_escape_case_is_denied_and_the_host_is_unharmed_on_the_forked_path() {
+    every_escape_case_is_denied(Warmth::Forked, As::Root).await;
 }
 
 /// The same cases against a daemon that is not root: its sandboxes run as its own uid, the
 /// uid of everything else it starts.
 #[tokio::test]
 async fn every_escape_case_is_denied_and_the_host_is_unharmed_on_the_cold_path_of_an_unprivileged_daemon() {
-    every_escape_case_is_denied(false, As::Unprivileged).await;
+    every_escape_case_is_denied(Warmth::Cold, As::Unprivileged).await;
 }
 
 #[tokio::test]
 async fn every_escape_case_is_denied_and_the_host_is_unharmed_on_the_warm_path_of_an_unprivileged_daemon() {
-    every_escape_case_is_denied(true, As::Unprivileged).await;
+    every_escape_case_is_denied(Warmth::Prebuilt, As::Unprivileged).await;
 }
 
 /// The cases marked `in-session` as cells of interpreter sessions.
@@ -145,8 +152,8 @@ fn selected(cases: Vec<Case>) -> Vec<Case> {
 
 /// Starts the host, or says why not: where sandbox tests are required (`CI=true` or
 /// `SANDBOX_TESTS_REQUIRED=1`) a daemon whose sandbox cannot run fails.
-async fn host(warm: bool, daemon: As) -> Option<Host> {
-    let host = Host::start(warm, daemon).await;
+async fn host(warmth: Warmth, daemon: As) -> Option<Host> {
+    let host = Host::start(warmth, daemon).await;
     assert!(
         host.is_some() || !common::sandbox_tests_required(),
         "the sandbox of a {daemon:?} daemon does not work on this host (sandbox tests are required here)"
@@ -161,13 +168,15 @@ async fn run_checked(host: &Host, case: &Case, run: impl std::future::Future<Out
     let (mut outcome, bystander) =
         if case.bystander() { bystander::beside(host, run).await } else { (run.await, Vec::new()) };
     outcome.failures.extend(bystander);
-    let claimed = outcome.results.iter().filter(|r| r["metrics"]["path"] == "warm").count();
-    outcome.failures.extend(host.outlived(&before, claimed));
+    let claimed = |path: &str| outcome.results.iter().filter(|r| r["metrics"]["path"] == path).count();
+    let (warm, prebuilt) = (claimed("warm"), claimed("prebuilt"));
+    outcome.failures.extend(host.outlived(&before, warm, prebuilt));
     outcome
 }
 
-async fn every_escape_case_is_denied(warm: bool, daemon: As) {
-    let Some(mut host) = host(warm, daemon).await else { return };
+async fn every_escape_case_is_denied(warmth: Warmth, daemon: As) {
+    let warm = warmth != Warmth::Cold;
+    let Some(mut host) = host(warmth, daemon).await else { return };
     let mut paths: BTreeMap<String, usize> = BTreeMap::new();
     let cases = selected(cases::load());
     let missing = host.missing_layers().await;
@@ -206,18 +215,13 @@ async fn every_escape_case_is_denied(warm: bool, daemon: As) {
         earlier.push((session, values["TOKEN"].clone()));
         rows.push((outcome.case, format!("{} ({:.1} s)", outcome.summary, took.as_secs_f64()), outcome.failures));
     }
-    print_table(
-        &format!(
-            "escape suite, {} {daemon:?} daemon, runs per launch path: {paths:?}",
-            ["cold", "warm"][usize::from(warm)]
-        ),
-        &rows,
-    );
+    print_table(&format!("escape suite, {warmth:?} {daemon:?} daemon, runs per launch path: {paths:?}"), &rows);
     if warm && std::env::var("ESCAPE_ONLY").is_err() {
-        // JavaScript cases run on pre-started sandboxes, Python ones are forked by a zygote
-        // where the daemon can hand a forked run its workspace (a detached mount, which takes
-        // root), else cold.
-        let python = if common::is_root() && daemon == As::Root { "forked" } else { "cold" };
+        // JavaScript cases run on pre-started sandboxes, Python ones on sandboxes a zygote
+        // built ahead or forks for the run where the daemon can hand a fork its workspace (a
+        // detached mount, which takes root), else cold.
+        let zygote = if warmth == Warmth::Forked { "forked" } else { "prebuilt" };
+        let python = if common::is_root() && daemon == As::Root { zygote } else { "cold" };
         for path in ["warm", python] {
             assert!(paths.get(path).is_some_and(|n| *n > 0), "no case ran on the {path} path: {paths:?}");
         }
@@ -280,7 +284,7 @@ fn mixed_schedule(cases: &[Case]) -> Vec<(usize, Vec<&Case>)> {
 
 #[tokio::test]
 async fn two_hundred_mixed_attempts_leave_the_daemon_healthy() {
-    let Some(mut host) = host(true, As::Root).await else { return };
+    let Some(mut host) = host(Warmth::Prebuilt, As::Root).await else { return };
     let cases = cases::load();
     let before = hello_latencies(&host, 7).await;
     let rss_before = host.rss_kb();

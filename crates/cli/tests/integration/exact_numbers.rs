@@ -87,7 +87,7 @@ async fn python_integers_past_64_bits_come_back_exact_everywhere() {
     until_ready(&d, "python").await;
     let warm = json!({"code": PY_HANDLER, "language": "python", "execution_id": "exact-warm"});
     let text = execute_text(&d, warm).await;
-    assert_eq!(path_of(&text), "forked", "{text}");
+    assert!(["forked", "prebuilt"].contains(&path_of(&text).as_str()), "{text}");
     assert_python_value(&text);
 
     // Top-level values too.

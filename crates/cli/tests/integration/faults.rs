@@ -6,6 +6,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::common::Daemon;
+use crate::warm::path_of;
 use serde_json::{json, Value};
 
 /// Polls `GET /executions/{id}` until the run is finished (at most `within`).
@@ -71,10 +72,6 @@ async fn until_full(d: &Daemon, language: &str) {
     }
 }
 
-fn path_of(r: &Value) -> &str {
-    r["metrics"]["path"].as_str().unwrap_or_else(|| panic!("no metrics.path: {r}"))
-}
-
 fn signal(signal: &str, pids: impl IntoIterator<Item = u32>) {
     for pid in pids {
         let _ = Command::new("kill").args([format!("-{signal}"), pid.to_string()]).status();
@@ -91,7 +88,7 @@ fn kill(pids: impl IntoIterator<Item = u32>) {
 async fn a_forked_run_whose_zygote_is_killed_is_reported_cut_short() {
     let Some(d) = common::sandboxed().await else { return };
     until_ready(&d, "python").await;
-    let zygotes = common::descendants_matching(d.pid(), " /sandbox/driver.py --zygote ");
+    let zygotes = common::zygotes(d.pid());
     assert_eq!(zygotes.len(), 1, "one Python zygote: {zygotes:?}");
     let marker = format!("zygote-fault-{}", std::process::id());
     let code = format!(
@@ -124,7 +121,7 @@ async fn a_forked_run_whose_zygote_is_killed_is_reported_cut_short() {
     );
     // The pool replaces its zygote, and forked runs go on.
     let deadline = Instant::now() + Duration::from_secs(180);
-    while common::descendants_matching(d.pid(), " /sandbox/driver.py --zygote ").iter().all(|p| zygotes.contains(p)) {
+    while common::zygotes(d.pid()).iter().all(|p| zygotes.contains(p)) {
         assert!(Instant::now() < deadline, "no new zygote after 180 s");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

@@ -26,6 +26,7 @@ mod nvidia;
 mod nvidia_data;
 mod peers;
 mod posture;
+mod prebuilt;
 mod quickstart;
 mod readme;
 mod rich_results;

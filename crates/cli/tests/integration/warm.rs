@@ -35,8 +35,13 @@ pub(crate) async fn until_ready(d: &Daemon, language: &str, template: Option<&st
     }
 }
 
+/// The run's launch path, a zygote's two ways as one: `forked` whether its sandbox was
+/// forked for it or built ahead (`prebuilt`), which depends on whether one was ready.
 pub(crate) fn path_of(r: &Value) -> &str {
-    r["metrics"]["path"].as_str().unwrap_or_else(|| panic!("no metrics.path: {r}"))
+    match r["metrics"]["path"].as_str().unwrap_or_else(|| panic!("no metrics.path: {r}")) {
+        "prebuilt" => "forked",
+        path => path,
+    }
 }
 
 /// The warm path of a language: Python and shell runs are forked by a zygote, JavaScript
@@ -332,7 +337,7 @@ async fn a_forked_run_keeps_its_own_limits() {
 async fn a_dead_zygote_is_replaced_and_no_run_fails() {
     let Some(d) = warm_daemon().await else { return };
     until_ready(&d, "python", None).await;
-    let zygotes = common::descendants_matching(d.pid(), " /sandbox/driver.py --zygote ");
+    let zygotes = common::zygotes(d.pid());
     assert_eq!(zygotes.len(), 1, "one Python zygote: {zygotes:?}");
     let killed = std::process::Command::new("kill").args(["-KILL", &zygotes[0].to_string()]).status().unwrap();
     assert!(killed.success());

@@ -170,15 +170,28 @@ impl Pool {
             for pooled in slot.ready {
                 pooled.retire(&self.sandboxes).await;
             }
-            match slot.zygote.map(Arc::try_unwrap) {
-                Some(Ok(zygote)) => zygote.retire(&self.sandboxes).await,
-                Some(Err(shared)) => shared.kill(),
-                None => {}
+            if let Some(zygote) = slot.zygote {
+                self.retire_zygote_now(zygote).await;
             }
         }
         // Those being started end too, and remove their workspaces themselves.
         let deadline = Instant::now() + Duration::from_secs(15);
         while self.starting.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Retires `zygote` once nothing else holds it, which the upkeep of its sandboxes built
+    /// ahead stops doing at once when the pool closes; one still shared after a moment (a
+    /// session forked from it) is killed, and its workspace goes with the next daemon's start.
+    async fn retire_zygote_now(&self, mut zygote: Arc<Zygote>) {
+        let deadline = Instant::now() + Duration::from_secs(2);
+        loop {
+            match Arc::try_unwrap(zygote) {
+                Ok(zygote) => return zygote.retire(&self.sandboxes).await,
+                Err(shared) if Instant::now() < deadline => zygote = shared,
+                Err(shared) => return shared.kill(),
+            }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }

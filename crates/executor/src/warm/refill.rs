@@ -206,7 +206,8 @@ impl Pool {
     /// at a time, when runs leave room, woken when one was taken and every [`TICK`] (to
     /// replace those idle too long).
     fn keep_prebuilt(self: &Arc<Self>, zygote: &Arc<Zygote>) {
-        if self.config.prebuilt == 0 {
+        // Only a root daemon can hand a fork its run's workspace (a detached mount).
+        if self.config.prebuilt == 0 || !sandbox::host::is_root() {
             return;
         }
         let (pool, zygote, wanted) = (Arc::downgrade(self), Arc::downgrade(zygote), zygote.wanted.clone());

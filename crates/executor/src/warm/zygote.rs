@@ -235,12 +235,9 @@ pub(crate) async fn fork(
     let prebuilt = if run.more.is_empty() { zygote.take_prebuilt(&shape) } else { None };
     if let Some(prebuilt) = prebuilt {
         let claim = Claiming { output_cap: run.max_output_bytes, tap: &run.tap, cancel: &run.cancel };
-        match detached(workspace) {
-            Some(mount) => match prebuilt.serve(&spec, mount, claim).await {
-                Ok(ran) => return Some((ran, LaunchPath::Prebuilt)),
-                Err(why) => tracing::warn!(%why, "a pre-built sandbox did not take the run; forking one"),
-            },
-            None => return None,
+        match prebuilt.serve(&spec, detached(workspace)?, claim).await {
+            Ok(ran) => return Some((ran, LaunchPath::Prebuilt)),
+            Err(why) => tracing::warn!(%why, "a pre-built sandbox did not take the run; forking one"),
         }
     }
     fork_now(service, zygote, &spec, workspace, run).await.map(|ran| (ran, LaunchPath::Forked))

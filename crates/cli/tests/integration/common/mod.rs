@@ -435,9 +435,10 @@ fn host_processes() -> Vec<(u32, u32, String)> {
 /// The processes of the daemon's pre-started sandboxes that wait for a run (or are starting):
 /// trees under a direct child of the daemon made of nothing but the sandbox's launcher and
 /// init (`sandbox-init`) and at most one driver still waiting (`driver.py --warm`,
-/// `driver.js --warm`) or a zygote between forks (`driver.py --zygote`). A run happens inside
-/// its driver (or a fork below the zygote), and its sandbox is gone when its result is back:
-/// a tree with anything else in it is not waiting.
+/// `driver.js --warm`) or a zygote between forks (`driver.py --zygote`), with the sandboxes
+/// the zygote built ahead of their runs. A run happens inside its driver (or a fork below the
+/// zygote), and its sandbox is gone when its result is back: a tree with anything else in it
+/// is not waiting.
 pub fn waiting_sandboxes(daemon: u32) -> std::collections::BTreeSet<u32> {
     let procs = host_processes();
     let children = |pid: u32| procs.iter().filter(move |p| p.1 == pid);
@@ -449,18 +450,45 @@ pub fn waiting_sandboxes(daemon: u32) -> std::collections::BTreeSet<u32> {
     };
     let mut waiting = std::collections::BTreeSet::new();
     for launcher in children(daemon).filter(|p| is_init(p)) {
-        let mut tree = vec![launcher];
-        let mut i = 0;
-        while i < tree.len() && tree.len() <= 4 {
-            tree.extend(children(tree[i].0));
-            i += 1;
-        }
+        // The launcher, its pid 1 and that one's children; a zygote's forks are below.
+        let init: Vec<_> = children(launcher.0).collect();
+        let programs: Vec<_> = init.iter().flat_map(|p| children(p.0)).collect();
+        let tree: Vec<_> = std::iter::once(launcher).chain(init).chain(programs).collect();
         let drivers = tree.iter().filter(|p| is_waiting(p)).count();
         if tree.len() <= 3 && drivers <= 1 && tree.iter().all(|p| is_init(p) || is_waiting(p)) {
             waiting.extend(tree.iter().map(|p| p.0));
+            for zygote in tree.iter().filter(|p| p.2.contains(" --zygote")) {
+                waiting.extend(built_ahead(&procs, zygote));
+            }
         }
     }
     waiting
+}
+
+/// The sandboxes `zygote` built ahead of their runs, waiting: a fork of it (the launcher)
+/// with one child (pid 1) with one child (the program), all still the zygote's image.
+fn built_ahead(procs: &[(u32, u32, String)], zygote: &(u32, u32, String)) -> Vec<u32> {
+    let children = |pid: u32| procs.iter().filter(move |p| p.1 == pid).collect::<Vec<_>>();
+    let mut found = Vec::new();
+    for launcher in children(zygote.0) {
+        let init = children(launcher.0);
+        let program = init.first().map(|p| children(p.0)).unwrap_or_default();
+        let tree = [vec![launcher], init.clone(), program.clone()].concat();
+        if init.len() == 1 && program.len() == 1 && tree.iter().all(|p| p.2 == zygote.2) {
+            found.extend(tree.iter().map(|p| p.0));
+        }
+    }
+    found
+}
+
+/// The daemon's Python zygotes: processes running the zygote driver whose parent does not
+/// (the zygote's forks, a run's launcher or a sandbox built ahead, have its command line).
+pub fn zygotes(daemon: u32) -> Vec<u32> {
+    const ZYGOTE: &str = " /sandbox/driver.py --zygote ";
+    let forks = descendants_matching(daemon, ZYGOTE);
+    let procs = host_processes();
+    let parent = |pid: u32| procs.iter().find(|p| p.0 == pid).map(|p| p.1);
+    forks.iter().copied().filter(|&pid| parent(pid).is_none_or(|ppid| !forks.contains(&ppid))).collect()
 }
 
 /// The cgroups (their directory names) of [`waiting_sandboxes`].

@@ -10,6 +10,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use serde_json::Value;
+
 use crate::common::{self, Daemon};
 
 /// A random hex string (the kernel's, so no extra dependency).
@@ -30,6 +32,8 @@ pub enum As {
 pub struct Waiting {
     zygotes: BTreeSet<u32>,
     prestarted: BTreeSet<u32>,
+    /// The programs of the sandboxes zygotes built ahead, each waiting for its claim.
+    prebuilt: BTreeSet<u32>,
 }
 
 /// Everything the cases aim at, and the baseline the host is compared against.
@@ -49,15 +53,39 @@ pub struct Host {
     clock: (SystemTime, Instant),
     state_baseline: BTreeSet<String>,
     pub rss_baseline_kb: u64,
+    /// Whether its zygotes build sandboxes ahead of their runs.
+    builds_ahead: bool,
+}
+
+/// The launch paths of a daemon of the suite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Warmth {
+    /// Every run cold.
+    Cold,
+    /// Its defaults: JavaScript in pre-started sandboxes, Python in sandboxes its zygotes
+    /// build ahead of their runs (or fork for them when none is ready).
+    Prebuilt,
+    /// As `Prebuilt`, but zygotes build nothing ahead: every Python run gets a fork of its own.
+    Forked,
+}
+
+impl Warmth {
+    fn settings(self) -> Option<(&'static str, &'static str)> {
+        match self {
+            Warmth::Cold => Some(("SANDBOX_WARM_POOL", "0")),
+            Warmth::Forked => Some(("SANDBOX_WARM_PREBUILT", "0")),
+            Warmth::Prebuilt => None,
+        }
+    }
 }
 
 impl Host {
     /// Starts a daemon whose sandboxes run as a host uid of their own (when root), so that a
     /// process of that uid can only be a leftover of this suite, plants the canaries, and
     /// starts the listener and the sleeper.
-    /// `warm`: the daemon keeps pre-started sandboxes (its default); else every run is cold.
+    /// `warmth`: which launch paths the daemon has (see [`Warmth`]).
     /// `daemon`: whether it runs as root (when the tests do) or as an unprivileged user.
-    pub async fn start(warm: bool, daemon: As) -> Option<Host> {
+    pub async fn start(warmth: Warmth, daemon: As) -> Option<Host> {
         let env_canary = format!("se-canary-{}", random());
         let root = common::is_root() && daemon == As::Root;
         let uid = root.then(|| 200_000 + std::process::id() % 50_000);
@@ -71,9 +99,7 @@ impl Host {
             // Waiting sandboxes are compared before and after each case: none is replaced for age.
             ("SANDBOX_WARM_MAX_IDLE_SECS", "86400"),
         ];
-        if !warm {
-            env.push(("SANDBOX_WARM_POOL", "0"));
-        }
+        env.extend(warmth.settings());
         if uid.is_some() {
             env.extend([("SANDBOX_HOST_UID", uid_text.as_str()), ("SANDBOX_HOST_GID", uid_text.as_str())]);
         }
@@ -115,6 +141,7 @@ impl Host {
             clock: (SystemTime::now(), Instant::now()),
             state_baseline,
             rss_baseline_kb: 0,
+            builds_ahead: root && warmth == Warmth::Prebuilt,
         };
         host.rss_baseline_kb = rss_kb(host.daemon.pid());
         Some(host)
@@ -127,7 +154,11 @@ impl Host {
         while Instant::now() < deadline {
             let info = self.daemon.get("/info").await.body;
             let pools = info["warm"]["pools"].as_array().cloned().unwrap_or_default();
-            if pools.iter().all(|p| p["ready"].as_u64().unwrap_or(0) > 0) {
+            let ready = |p: &Value| p["ready"].as_u64().unwrap_or(0) > 0;
+            // A root daemon's zygotes build sandboxes ahead (an unprivileged one's cannot).
+            let built =
+                |p: &Value| !(self.builds_ahead && p["kind"] == "fork") || p["prebuilt"].as_u64().unwrap_or(0) > 0;
+            if pools.iter().all(|p| ready(p) && built(p)) {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -181,13 +212,21 @@ impl Host {
         let drivers = |mode: &str| {
             procs.iter().filter(|p| idle.contains(&p.pid) && p.cmdline.contains(mode)).map(|p| p.pid).collect()
         };
-        Waiting { zygotes: drivers(" --zygote"), prestarted: drivers(" --warm") }
+        let zygotes: BTreeSet<u32> = drivers(" --zygote");
+        // A zygote's fork is its sandbox's launcher; the launcher's child is that sandbox's
+        // pid 1, whose child is the program waiting for its claim.
+        let children = |pids: BTreeSet<u32>| -> BTreeSet<u32> {
+            procs.iter().filter(|p| pids.contains(&p.ppid)).map(|p| p.pid).collect()
+        };
+        let prebuilt = children(children(children(zygotes.clone())));
+        Waiting { zygotes, prestarted: drivers(" --warm"), prebuilt }
     }
 
     /// What a case did to the sandboxes that were `before` it, when `claimed` of its runs were
-    /// served by pre-started ones: every zygote lives, no more pre-started sandboxes are gone
-    /// than served the case, and none of those left is stopped.
-    pub fn outlived(&self, before: &Waiting, claimed: usize) -> Vec<String> {
+    /// served by pre-started ones and `claimed_prebuilt` by ones built ahead: every zygote
+    /// lives, no more waiting sandboxes are gone than served the case, and none of those left
+    /// is stopped.
+    pub fn outlived(&self, before: &Waiting, claimed: usize, claimed_prebuilt: usize) -> Vec<String> {
         let procs = processes();
         let state = |pid: u32| procs.iter().find(|p| p.pid == pid).map(|p| p.state).filter(|s| !matches!(s, 'Z' | 'X'));
         let mut problems = Vec::new();
@@ -202,9 +241,13 @@ impl Host {
         if gone > claimed {
             problems.push(format!("{gone} pre-started sandboxes died, {claimed} of them served the case"));
         }
-        for &pid in &before.prestarted {
+        let gone = before.prebuilt.iter().filter(|&&pid| state(pid).is_none()).count();
+        if gone > claimed_prebuilt {
+            problems.push(format!("{gone} sandboxes built ahead died, {claimed_prebuilt} of them served the case"));
+        }
+        for &pid in before.prestarted.iter().chain(&before.prebuilt) {
             if matches!(state(pid), Some('T' | 't')) {
-                problems.push(format!("the pre-started sandbox {pid} is stopped"));
+                problems.push(format!("the waiting sandbox {pid} is stopped"));
             }
         }
         problems
@@ -516,12 +559,11 @@ fn idle_sandboxes(procs: &[Process], daemon: u32) -> BTreeSet<u32> {
     let children = |pid: u32| procs.iter().filter(move |p| p.ppid == pid);
     let mut idle = BTreeSet::new();
     for launcher in children(daemon) {
-        let mut tree = vec![launcher];
-        let mut i = 0;
-        while i < tree.len() && tree.len() <= 4 {
-            tree.extend(children(tree[i].pid));
-            i += 1;
-        }
+        // The launcher, its pid 1 and that one's children: a zygote's forks (its sandboxes
+        // built ahead, its runs) are sandboxes of their own below it.
+        let init: Vec<&Process> = children(launcher.pid).collect();
+        let programs: Vec<&Process> = init.iter().flat_map(|p| children(p.pid)).collect();
+        let tree: Vec<&Process> = std::iter::once(launcher).chain(init).chain(programs).collect();
         let is_init = |p: &Process| p.cmdline.starts_with("sandbox-init ");
         let is_waiting = |p: &Process| {
             [" /sandbox/driver.py --warm", " /sandbox/driver.js --warm", " /sandbox/driver.py --zygote"]
@@ -531,9 +573,29 @@ fn idle_sandboxes(procs: &[Process], daemon: u32) -> BTreeSet<u32> {
         let drivers = tree.iter().filter(|p| is_waiting(p)).count();
         if tree.len() <= 3 && drivers <= 1 && tree.iter().all(|p| is_init(p) || is_waiting(p)) && is_init(launcher) {
             idle.extend(tree.iter().map(|p| p.pid));
+            for zygote in tree.iter().filter(|p| p.cmdline.contains(" --zygote")) {
+                idle.extend(built_ahead(procs, zygote));
+            }
         }
     }
     idle
+}
+
+/// The sandboxes `zygote` built ahead of their runs, waiting: each a fork of it (the
+/// launcher) with one child (pid 1) with one child (the program), all still the zygote's
+/// image. Between cases no run is in flight, and a run's sandbox ends with its program.
+fn built_ahead(procs: &[Process], zygote: &Process) -> Vec<u32> {
+    let children = |pid: u32| procs.iter().filter(move |p| p.ppid == pid).collect::<Vec<_>>();
+    let mut found = Vec::new();
+    for launcher in children(zygote.pid) {
+        let init = children(launcher.pid);
+        let program = init.first().map(|p| children(p.pid)).unwrap_or_default();
+        let tree = [vec![launcher], init.clone(), program.clone()].concat();
+        if init.len() == 1 && program.len() == 1 && tree.iter().all(|p| p.cmdline == zygote.cmdline) {
+            found.extend(tree.iter().map(|p| p.pid));
+        }
+    }
+    found
 }
 
 /// The workspaces (device and inode) of the idle pre-started sandboxes: their drivers'

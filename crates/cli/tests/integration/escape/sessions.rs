@@ -6,7 +6,7 @@ use std::time::Instant;
 use serde_json::json;
 
 use super::cases::{self, Case};
-use super::host::{As, Host};
+use super::host::{As, Host, Warmth};
 use super::{host, print_table, run_checked, selected, Outcome, Values};
 
 /// Runs `case` as the one cell of a fresh interpreter session, and destroys the session.
@@ -49,7 +49,7 @@ async fn run_in_session(host: &Host, case: &Case, values: &Values, foreign: &[St
 }
 
 pub async fn session_cases_are_denied(daemon: As) {
-    let Some(mut host) = host(true, daemon).await else { return };
+    let Some(mut host) = host(Warmth::Prebuilt, daemon).await else { return };
     let cases: Vec<Case> = selected(cases::load()).into_iter().filter(|c| c.in_session().is_some()).collect();
     let mut earlier: Vec<String> = Vec::new();
     let mut rows = Vec::new();

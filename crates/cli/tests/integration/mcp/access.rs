@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use super::{call, client, over_http, over_stdio, python, refused, texts};
 use crate::common::{self, Daemon};
 use crate::escape::cases;
-use crate::escape::host::{As, Host};
+use crate::escape::host::{As, Host, Warmth};
 
 const TOKEN: &str = "mcp-test-token";
 
@@ -97,7 +97,7 @@ async fn tenants_stay_apart() {
 #[tokio::test]
 async fn hostile_code_through_run_code_is_contained() {
     let Some(python) = python() else { return };
-    let Some(mut host) = Host::start(false, As::Root).await else {
+    let Some(mut host) = Host::start(Warmth::Cold, As::Root).await else {
         assert!(!common::sandbox_tests_required(), "the sandbox does not work on this host");
         return;
     };
