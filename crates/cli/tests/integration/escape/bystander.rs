@@ -3,12 +3,15 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use serde_json::Value;
+
 use super::host::{processes, random, Host};
 
 /// Runs `case` while a run of another tenant is in flight (a Python one, so cold or
 /// forked by a zygote like the daemon's other Python runs), and reports what went wrong
 /// with that run: it must end as if nothing had happened beside it.
-pub async fn beside<T>(host: &Host, case: impl std::future::Future<Output = T>) -> (T, Vec<String>) {
+/// Returns also the other run's result (its launch path counts among the sandboxes it took).
+pub async fn beside<T>(host: &Host, case: impl std::future::Future<Output = T>) -> (T, Vec<String>, Value) {
     let marker = format!("se-bystander-{}", random());
     // Its sleeper (named by the marker, so the host can see it) ends only by the host's SIGTERM.
     let code = format!(
@@ -42,5 +45,5 @@ pub async fn beside<T>(host: &Host, case: impl std::future::Future<Output = T>) 
     if r.status != 200 || r.body["status"] != "success" || r.body["stdout"] != "survived\n" {
         problems.push(format!("the other tenant's run in flight failed: HTTP {}: {}", r.status, r.body));
     }
-    (outcome, problems)
+    (outcome, problems, r.body)
 }

@@ -209,10 +209,13 @@ impl Host {
     pub fn waiting(&self) -> Waiting {
         let procs = processes();
         let idle = idle_sandboxes(&procs, self.daemon.pid());
-        let drivers = |mode: &str| {
-            procs.iter().filter(|p| idle.contains(&p.pid) && p.cmdline.contains(mode)).map(|p| p.pid).collect()
+        // A zygote's forks have its command line: the zygote is the one whose parent has not.
+        let forked = |p: &Process| procs.iter().any(|r| r.pid == p.ppid && r.cmdline.contains(" --zygote"));
+        let drivers = |mode: &str| -> BTreeSet<u32> {
+            let waiting = procs.iter().filter(|p| idle.contains(&p.pid) && p.cmdline.contains(mode));
+            waiting.filter(|p| !forked(p)).map(|p| p.pid).collect()
         };
-        let zygotes: BTreeSet<u32> = drivers(" --zygote");
+        let zygotes = drivers(" --zygote");
         // A zygote's fork is its sandbox's launcher; the launcher's child is that sandbox's
         // pid 1, whose child is the program waiting for its claim.
         let children = |pids: BTreeSet<u32>| -> BTreeSet<u32> {
