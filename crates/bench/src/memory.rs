@@ -15,12 +15,16 @@ pub struct ReadySandbox {
     pub processes: usize,
     /// PSS summed over its processes, or None when a process's smaps_rollup could not be read.
     pub pss_kb: Option<u64>,
+    /// For a zygote: the PSS of each sandbox it built ahead of its runs (a subtree under the
+    /// zygote, counted in `pss_kb` as well).
+    pub built_ahead_kb: Vec<Option<u64>>,
 }
 
 impl ReadySandbox {
     pub fn to_json(&self) -> Value {
-        json!({"pid": self.pid, "command": self.command, "processes": self.processes,
-               "pss_mb": self.pss_kb.map(|k| (k as f64 / 1024.0 * 100.0).round() / 100.0)})
+        let mb = |kb: Option<u64>| kb.map(|k| (k as f64 / 1024.0 * 100.0).round() / 100.0);
+        json!({"pid": self.pid, "command": self.command, "processes": self.processes, "pss_mb": mb(self.pss_kb),
+               "built_ahead_pss_mb": self.built_ahead_kb.iter().map(|kb| mb(*kb)).collect::<Vec<_>>()})
     }
 
     /// What it is, for grouping: its interpreter's path and its role (a zygote that forks
@@ -59,9 +63,28 @@ pub fn ready_sandboxes(daemon: u32) -> Vec<ReadySandbox> {
                 stack.extend(children.get(&pid).into_iter().flatten().map(|&c| (c, depth + 1)));
             }
             let pss_kb = tree.iter().map(|&pid| pss_kb(pid)).sum();
-            ReadySandbox { pid: root, command: command(deepest.1), processes: tree.len(), pss_kb }
+            let command = command(deepest.1);
+            // A zygote's forks have its command line: its own process is the shallowest one.
+            let zygote = tree.iter().copied().find(|&pid| self::command(pid).contains("--zygote"));
+            let built_ahead_kb = zygote
+                .and_then(|z| children.get(&z))
+                .into_iter()
+                .flatten()
+                .map(|&fork| subtree(&children, fork).iter().map(|&pid| self::pss_kb(pid)).sum())
+                .collect();
+            ReadySandbox { pid: root, command, processes: tree.len(), pss_kb, built_ahead_kb }
         })
         .collect()
+}
+
+/// `root` and every process under it.
+fn subtree(children: &HashMap<u32, Vec<u32>>, root: u32) -> Vec<u32> {
+    let (mut tree, mut stack) = (Vec::new(), vec![root]);
+    while let Some(pid) = stack.pop() {
+        tree.push(pid);
+        stack.extend(children.get(&pid).into_iter().flatten());
+    }
+    tree
 }
 
 /// The PSS of one process in KiB.
@@ -114,7 +137,13 @@ mod tests {
 
     #[test]
     fn a_sandbox_is_known_by_its_interpreter_and_role() {
-        let s = |command: &str| ReadySandbox { pid: 1, command: command.into(), processes: 3, pss_kb: None };
+        let s = |command: &str| ReadySandbox {
+            pid: 1,
+            command: command.into(),
+            processes: 3,
+            pss_kb: None,
+            built_ahead_kb: Vec::new(),
+        };
         assert_eq!(s("/usr/bin/python3 -u -B /sandbox/driver.py --zygote /opt").kind(), "/usr/bin/python3 zygote");
         assert_eq!(s("/usr/bin/node /sandbox/driver.js --warm").kind(), "/usr/bin/node pre-started");
     }

@@ -197,11 +197,17 @@ impl Report {
             )?;
         }
         let mut by_kind: Vec<(String, Vec<u64>)> = Vec::new();
+        let mut count = |kind: String, kb: u64| match by_kind.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, all)) => all.push(kb),
+            None => by_kind.push((kind, vec![kb])),
+        };
         for s in &self.ready.sandboxes {
             let Some(kb) = s.pss_kb else { continue };
-            match by_kind.iter_mut().find(|(kind, _)| *kind == s.kind()) {
-                Some((_, all)) => all.push(kb),
-                None => by_kind.push((s.kind(), vec![kb])),
+            // A zygote's own figure leaves out the sandboxes it built ahead, counted apart.
+            let ahead: Vec<u64> = s.built_ahead_kb.iter().flatten().copied().collect();
+            count(s.kind(), kb.saturating_sub(ahead.iter().sum()));
+            for kb in ahead {
+                count("a sandbox built ahead".to_owned(), kb);
             }
         }
         let per: Vec<String> = by_kind
