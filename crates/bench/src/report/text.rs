@@ -196,21 +196,8 @@ impl Report {
                 s.command.chars().take(70).collect::<String>()
             )?;
         }
-        let mut by_kind: Vec<(String, Vec<u64>)> = Vec::new();
-        let mut count = |kind: String, kb: u64| match by_kind.iter_mut().find(|(k, _)| *k == kind) {
-            Some((_, all)) => all.push(kb),
-            None => by_kind.push((kind, vec![kb])),
-        };
-        for s in &self.ready.sandboxes {
-            let Some(kb) = s.pss_kb else { continue };
-            // A zygote's own figure leaves out the sandboxes it built ahead, counted apart.
-            let ahead: Vec<u64> = s.built_ahead_kb.iter().flatten().copied().collect();
-            count(s.kind(), kb.saturating_sub(ahead.iter().sum()));
-            for kb in ahead {
-                count("a sandbox built ahead".to_owned(), kb);
-            }
-        }
-        let per: Vec<String> = by_kind
+        let per: Vec<String> = self
+            .pss_by_kind()
             .iter()
             .map(|(name, all)| {
                 format!("{name} {} MB (mean of {})", mb(Some(all.iter().sum::<u64>() / all.len() as u64)), all.len())
@@ -221,6 +208,25 @@ impl Report {
             "PSS per ready sandbox or zygote (with its launcher and init): {}",
             if per.is_empty() { "none ready".to_owned() } else { per.join(", ") }
         )
+    }
+
+    /// The PSS figures of the ready sandboxes by kind; a zygote's own leaves out the sandboxes
+    /// it built ahead, counted apart.
+    fn pss_by_kind(&self) -> Vec<(String, Vec<u64>)> {
+        let mut by_kind: Vec<(String, Vec<u64>)> = Vec::new();
+        let mut count = |kind: String, kb: u64| match by_kind.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, all)) => all.push(kb),
+            None => by_kind.push((kind, vec![kb])),
+        };
+        for s in &self.ready.sandboxes {
+            let Some(kb) = s.pss_kb else { continue };
+            let ahead: Vec<u64> = s.built_ahead_kb.iter().flatten().copied().collect();
+            count(s.kind(), kb.saturating_sub(ahead.iter().sum()));
+            for kb in ahead {
+                count("a sandbox built ahead".to_owned(), kb);
+            }
+        }
+        by_kind
     }
 
     fn write_targets(&self, f: &mut Formatter<'_>, p: &PathReport) -> fmt::Result {

@@ -117,6 +117,9 @@ impl Zygote {
 
     /// A sandbox it built ahead that a run of `shape` can claim, if one waits.
     pub fn take_prebuilt(&self, shape: &Shape) -> Option<Prebuilt> {
+        if !self.alive() {
+            return None;
+        }
         let mut ready = self.ready();
         // Those that ended while they waited go (their launchers are gone already).
         ready.retain(Prebuilt::alive);

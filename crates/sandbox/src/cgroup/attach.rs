@@ -1,5 +1,6 @@
 //! The runner's side of a run's cgroup: create and join it, watch it, and finish it.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::{Manager, RunCgroup, RunLimits, Usage};
@@ -27,6 +28,19 @@ pub fn attach(manager: Option<&Manager>, limits: &Limits, pid: Option<u32>) -> R
             Err(e)
         }
     }
+}
+
+/// [`attach`] on a blocking thread: moving a process into a cgroup takes the kernel's
+/// cgroup threadgroup lock, which waits for an RCU grace period (milliseconds), and the
+/// runtime's other tasks (other runs' output and reports) must not wait with it.
+pub async fn attach_apart(
+    manager: Option<Arc<Manager>>,
+    limits: Limits,
+    pid: Option<u32>,
+) -> Result<Option<RunCgroup>, String> {
+    let Some(manager) = manager else { return Ok(None) };
+    let joined = tokio::task::spawn_blocking(move || attach(Some(&manager), &limits, pid)).await;
+    joined.unwrap_or_else(|e| Err(format!("create the run's cgroup: {e}")))
 }
 
 /// Resolves once a fork or clone of the run was refused by its process limit; never

@@ -6,21 +6,20 @@
 //! Standard output and error are the program's own streams, passed down untouched.
 
 use std::io::{Read, Write};
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::memfd::{memfd_create, MFdFlags};
-use nix::sys::resource::{getrusage, UsageWho};
 use nix::sys::signal::{kill, Signal};
-use nix::sys::wait::waitpid;
+use nix::sys::wait::{waitpid, WaitPidFlag};
 use nix::unistd::{lseek, pipe2, ForkResult, Pid, Whence};
 
 use super::egress::Door;
 use super::error::{SetupError, SetupResult, Stage};
-use super::pid1::Pid1Report;
+use super::pid1::{Pid1Report, Usage};
 use super::program::{ProgramFds, Resumed, Start};
 use super::{pid1, sys, userns};
 use crate::spec::{Outcome, SandboxReport, SandboxSpec};
@@ -54,6 +53,8 @@ pub enum Launched {
 
 pub fn report_to(control: &mut std::fs::File, report: &SandboxReport) {
     let _ = control.write_all(&serde_json::to_vec(report).unwrap_or_default());
+    // The report is whole: the daemon need not wait for this process's end to know it.
+    let _ = nix::sys::socket::shutdown(control.as_raw_fd(), nix::sys::socket::Shutdown::Write);
 }
 
 /// The spec, and the descriptors the daemon may have sent with its first byte.
@@ -95,6 +96,12 @@ pub fn launch(spec: &SandboxSpec, handed: Vec<OwnedFd>, control: BorrowedFd<'_>,
         None => None,
     };
     userns::enter(&spec.identity)?;
+    if how == Start::Resume {
+        // A zygote's fork dies with the zygote (its only thread that forks), at once: a
+        // sandbox it built ahead must not take a run while the zygote's sandbox is coming
+        // down. (Set after the change of ids above, which clears it.)
+        nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).stage(|| "set parent death signal".into())?;
+    }
     // In the run's network namespace, before anything of the run exists to race for the port.
     let door = match (spec.egress, egress) {
         (Some(at), Some(fd)) => Some(Door::open(at.port, fd)?),
@@ -128,13 +135,11 @@ pub fn launch(spec: &SandboxSpec, handed: Vec<OwnedFd>, control: BorrowedFd<'_>,
     nix::unistd::dup2_stderr(&null).stage(|| "release stderr".into())?;
 
     let limit = Duration::from_millis(spec.limits.wall_time_ms);
-    let timed_out = wait_until(pid, started + limit, control, door.as_ref())?;
+    let timed_out = wait_until(pid, started + limit, control, (report_read.as_fd(), door.as_ref()))?;
     let wall_time_ms = started.elapsed().as_secs_f64() * 1000.0;
     let pid1 = pid1_report(report_read);
     let outcome = if timed_out { Outcome::TimedOut } else { pid1.outcome };
-    let usage = getrusage(UsageWho::RUSAGE_CHILDREN).stage(|| "getrusage".into())?;
-    let cpu = usage.user_time() + usage.system_time();
-    let cpu_time_ms = cpu.tv_sec() as f64 * 1000.0 + cpu.tv_usec() as f64 / 1000.0;
+    let usage = Usage::children().max(pid1.usage);
     let (channel, channel_truncated) = match channel_copy {
         Some(fd) => read_channel(fd, spec.limits.channel_bytes)?,
         None => (None, false),
@@ -142,8 +147,8 @@ pub fn launch(spec: &SandboxSpec, handed: Vec<OwnedFd>, control: BorrowedFd<'_>,
     Ok(Launched::Report(SandboxReport {
         outcome,
         wall_time_ms,
-        cpu_time_ms,
-        peak_memory_kb: usage.max_rss().max(0) as u64,
+        cpu_time_ms: usage.cpu_time_ms,
+        peak_memory_kb: usage.peak_memory_kb,
         channel,
         channel_truncated,
         full_filesystems: pid1.full_filesystems,
@@ -193,42 +198,49 @@ pub(super) fn memfd_with(name: &str, contents: &[u8]) -> SetupResult<OwnedFd> {
     Ok(fd)
 }
 
-/// Waits for pid 1 until `deadline`; past it, kills it, which takes the whole pid namespace
-/// (and so every process of the run, forked, double-forked or not) down with it. The same
-/// happens at once if the daemon goes away: its end of the control socket hangs up.
-fn wait_until(pid: Pid, deadline: Instant, control: BorrowedFd<'_>, door: Option<&Door>) -> SetupResult<bool> {
-    let pidfd = sys::pidfd_open(pid).stage(|| "pidfd_open".into())?;
+/// Waits for the end of pid 1's report (it writes it once every other process of the run is
+/// reaped, then closes it: nothing of the run is left) until `deadline`; past it, kills pid
+/// 1, which takes the whole pid namespace (and so every process of the run, forked,
+/// double-forked or not) down with it. The same happens at once if the daemon goes away:
+/// its end of the control socket hangs up. A pid 1 that was killed is reaped before the
+/// report is made; one that reported is reaped if it is gone already, else its own end
+/// (its mount namespace torn down) is left to whoever adopts it.
+fn wait_until(pid: Pid, deadline: Instant, control: BorrowedFd<'_>, (report, door): Watched<'_>) -> SetupResult<bool> {
     let mut timed_out = false;
-    loop {
+    let reported = loop {
         let left = deadline.saturating_duration_since(Instant::now());
         let ms = PollTimeout::try_from(left.as_millis().min(i32::MAX as u128) as i32).unwrap_or(PollTimeout::MAX);
         // POLLHUP needs no asking; the daemon's half-close after the spec is not a hang-up.
-        let mut fds = vec![PollFd::new(pidfd.as_fd(), PollFlags::POLLIN), PollFd::new(control, PollFlags::empty())];
+        let mut fds = vec![PollFd::new(report, PollFlags::empty()), PollFd::new(control, PollFlags::empty())];
         if let Some(door) = door {
             fds.push(PollFd::new(door.listener(), PollFlags::POLLIN));
         }
+        let hung_up = |fd: &PollFd<'_>| {
+            fd.revents().is_some_and(|r| r.intersects(PollFlags::POLLHUP | PollFlags::POLLERR | PollFlags::POLLNVAL))
+        };
         match poll(&mut fds, ms) {
             Ok(0) => {
                 timed_out = true;
                 let _ = kill(pid, Signal::SIGKILL);
-                break;
+                break false;
             }
-            Ok(_) if fds[1].revents().is_some_and(|r| r.contains(PollFlags::POLLHUP)) => {
+            Ok(_) if hung_up(&fds[1]) => {
                 let _ = kill(pid, Signal::SIGKILL);
-                break;
+                break false;
             }
-            // Only the door's listener is ready: hand its connections over and wait on.
-            Ok(_) if fds[..2].iter().all(|fd| fd.revents().is_none_or(|r| r.is_empty())) => match door {
+            Ok(_) if hung_up(&fds[0]) => break true,
+            // The door's listener is ready: hand its connections over and wait on.
+            Ok(_) => match door {
                 Some(door) => door.pass(),
-                None => break,
+                None => continue,
             },
-            Ok(_) => break,
             Err(Errno::EINTR) => continue,
             Err(e) => return Err(SetupError::new("poll", e)),
         }
-    }
+    };
+    let flags = reported.then_some(WaitPidFlag::WNOHANG);
     loop {
-        match waitpid(pid, None) {
+        match waitpid(pid, flags) {
             Ok(_) => return Ok(timed_out),
             Err(Errno::EINTR) => continue,
             Err(e) => return Err(SetupError::new("wait for sandbox init", e)),
@@ -236,13 +248,18 @@ fn wait_until(pid: Pid, deadline: Instant, control: BorrowedFd<'_>, door: Option
     }
 }
 
+/// What the launcher watches besides pid 1 and the control socket: the read end of pid 1's
+/// report, and the egress door's listener if the run has one.
+type Watched<'a> = (BorrowedFd<'a>, Option<&'a Door>);
+
 /// Pid 1 reports every failure to build the sandbox; one that ended without a report was
 /// killed (from outside, or by the memory limit), perhaps with the program running: the
 /// sandbox was lost, which is not a sandbox that could not be built.
 fn pid1_report(report: OwnedFd) -> Pid1Report {
     let mut raw = Vec::new();
     let _ = std::fs::File::from(report).read_to_end(&mut raw);
-    serde_json::from_slice(&raw).unwrap_or(Pid1Report { outcome: Outcome::Lost, full_filesystems: Vec::new() })
+    let lost = Pid1Report { outcome: Outcome::Lost, full_filesystems: Vec::new(), usage: Default::default() };
+    serde_json::from_slice(&raw).unwrap_or(lost)
 }
 
 fn read_channel(fd: OwnedFd, limit: u64) -> SetupResult<(Option<String>, bool)> {

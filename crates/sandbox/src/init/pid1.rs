@@ -6,6 +6,7 @@ use std::os::fd::OwnedFd;
 use std::path::Path;
 
 use nix::sys::prctl;
+use nix::sys::resource::{getrusage, UsageWho};
 use nix::sys::signal::Signal;
 use serde::{Deserialize, Serialize};
 
@@ -22,6 +23,44 @@ pub struct Pid1Report {
     /// Size-capped filesystems of the sandbox that are full (only pid 1 sees them).
     #[serde(default)]
     pub full_filesystems: Vec<String>,
+    /// What the run used: pid 1's own and its reaped children's (every process of the run),
+    /// so that the launcher need not wait for pid 1's own end to know it.
+    #[serde(default)]
+    pub usage: Usage,
+}
+
+/// CPU time and the largest resident set of some processes.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
+pub struct Usage {
+    pub cpu_time_ms: f64,
+    pub peak_memory_kb: u64,
+}
+
+impl Usage {
+    /// Of this process's reaped children.
+    pub fn children() -> Usage {
+        Usage::of(UsageWho::RUSAGE_CHILDREN)
+    }
+
+    /// Of this process and its reaped children.
+    fn with_children() -> Usage {
+        Usage::children().max(Usage::of(UsageWho::RUSAGE_SELF))
+    }
+
+    fn of(who: UsageWho) -> Usage {
+        let Ok(usage) = getrusage(who) else { return Usage::default() };
+        let cpu = usage.user_time() + usage.system_time();
+        let cpu_time_ms = cpu.tv_sec() as f64 * 1000.0 + cpu.tv_usec() as f64 / 1000.0;
+        Usage { cpu_time_ms, peak_memory_kb: usage.max_rss().max(0) as u64 }
+    }
+
+    /// The larger of each figure: two views of the same processes, one perhaps partial.
+    pub fn max(self, other: Usage) -> Usage {
+        Usage {
+            cpu_time_ms: self.cpu_time_ms.max(other.cpu_time_ms),
+            peak_memory_kb: self.peak_memory_kb.max(other.peak_memory_kb),
+        }
+    }
 }
 
 /// Room in the root tmpfs besides the files the spec writes into it.
@@ -39,8 +78,15 @@ pub fn run(spec: &SandboxSpec, fds: ProgramFds, handed: Option<OwnedFd>, report:
         Err(e) => Outcome::SetupFailed { stage: e.stage, message: e.message },
     };
     let full_filesystems = full_filesystems(&spec.mounts);
+    let usage = Usage::with_children();
+    // The run's output streams end here, with the run, and the report is closed once
+    // written: the daemon has the whole run before this process's own end, which tears down
+    // the sandbox's mount namespace and takes milliseconds more.
+    let _ = nix::unistd::close(libc::STDOUT_FILENO);
+    let _ = nix::unistd::close(libc::STDERR_FILENO);
     let mut report = std::fs::File::from(report);
-    let _ = report.write_all(&serde_json::to_vec(&Pid1Report { outcome, full_filesystems }).unwrap_or_default());
+    let _ = report.write_all(&serde_json::to_vec(&Pid1Report { outcome, full_filesystems, usage }).unwrap_or_default());
+    drop(report);
     sys::exit_now(0)
 }
 

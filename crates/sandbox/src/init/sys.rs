@@ -4,7 +4,7 @@
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use nix::errno::Errno;
-use nix::unistd::{ForkResult, Pid};
+use nix::unistd::ForkResult;
 
 /// Forks the process. Sound here because the init child is single-threaded (it is a fresh
 /// exec of this binary that never starts a runtime), so no lock can be held by a thread that
@@ -55,15 +55,6 @@ pub fn cloexec_from(from: u32, keep_below: i32) -> nix::Result<()> {
     // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets a flag on descriptors in range.
     let res = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
     Errno::result(res).map(drop)
-}
-
-/// A descriptor that refers to the process `pid`, readable once it exits.
-pub fn pidfd_open(pid: Pid) -> nix::Result<OwnedFd> {
-    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
-    let res = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };
-    let fd = Errno::result(res)? as RawFd;
-    // SAFETY: the kernel just returned this descriptor to us; nobody else owns it.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 /// Takes ownership of standard input (the launcher's control socket) as a close-on-exec

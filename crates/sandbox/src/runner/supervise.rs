@@ -28,7 +28,7 @@ pub(super) async fn supervise(
 ) -> Result<RunOutput, RunError> {
     let started = Instant::now();
     // The launcher waits for its spec: nothing of the run starts before it is in its cgroup.
-    let cgroup = match attach::attach(options.cgroups.as_deref(), &spec.limits, child.id()) {
+    let cgroup = match attach::attach_apart(options.cgroups.clone(), spec.limits, child.id()).await {
         Ok(cgroup) => cgroup,
         Err(message) => {
             child.start_kill();
@@ -52,7 +52,12 @@ pub(super) async fn supervise(
     let limit = Duration::from_millis(spec.limits.wall_time_ms) + BACKSTOP;
     let ending = watch(&mut child, control, payload, limit, options, &flood, cgroup.as_ref());
     let (ending, stdout, stderr) = tokio::join!(ending, stdout, stderr);
-    child.wait().await;
+    // A launcher that reported has nothing of the run left under it (its pid 1 reports once
+    // every other process is reaped); its own end and its pid 1's (tearing down the
+    // sandbox's namespaces) need not hold up the result. Any other is killed and awaited.
+    if !matches!(ending, Ending::Report(Ok(_))) {
+        child.wait().await;
+    }
     let usage = attach::finish(cgroup, options.cgroups.as_deref()).await;
     let (report, limit) = report::assemble(ending, usage, started.elapsed())?;
     Ok(RunOutput { report, stdout, stderr, limit })
