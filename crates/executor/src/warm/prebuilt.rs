@@ -10,18 +10,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sandbox::runner::{Adjustable, OutputTap, RunError, RunOutput};
+use sandbox::zygote::ZygoteLink;
 use sandbox::SandboxSpec;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 use tokio_util::sync::CancellationToken;
 
-use super::zygote::Zygote;
 use crate::launcher::OutputCap;
 use crate::live::LiveSandbox;
 use crate::runtime::{self, runtimes_for};
 use crate::sandboxes::Sandboxes;
 use crate::spec::{self, Shape, SpecParts};
-use crate::{deadline, validate, Language, RequestedLimits};
+use crate::{deadline, validate, Language, RequestedLimits, Template};
 
 /// How long a fork may take to build its sandbox.
 const READY_WAIT: Duration = Duration::from_secs(10);
@@ -38,16 +38,18 @@ pub(crate) struct Prebuilt {
 }
 
 impl Prebuilt {
-    /// Has `zygote` fork a sandbox shaped for its Python runs and waits until it is built.
-    pub async fn build(service: &Sandboxes, zygote: &Zygote, max_idle: Duration) -> Result<Prebuilt, String> {
-        let like = typical_run(service, zygote).await?;
+    /// Has the zygote of `link` fork a sandbox shaped for its Python runs (of `template`)
+    /// and waits until it is built; `token` (the zygote's) ends it with the zygote.
+    pub async fn build(service: &Sandboxes, of: ForkSource<'_>, max_idle: Duration) -> Result<Prebuilt, String> {
+        let ForkSource { link, token, template } = of;
+        let like = typical_run(service, template).await?;
         let shape = Shape::of(&like);
         let wall_time_ms = spec::pre_started_wall_time_ms(&service.config.limits, READY_WAIT, max_idle);
         let spec = spec::prebuilt(&shape, &like, wall_time_ms);
         let adjust = Adjustable::new(service.config.limits.default_output_bytes);
-        let link = Arc::new(zygote.link.try_clone().map_err(|e| format!("zygote link: {e}"))?);
+        let link = Arc::new(link.try_clone().map_err(|e| format!("zygote link: {e}"))?);
         let output = OutputCap::Adjustable(adjust.clone());
-        let token = zygote.token().child_token();
+        let token = token.child_token();
         let launcher = service.launcher.clone();
         let started = LiveSandbox::start_forked(launcher, link, spec, Vec::new(), output, token);
         let (mut live, mut socket) = started.map_err(|e| format!("claim socket: {e}"))?;
@@ -134,6 +136,13 @@ impl Drop for Prebuilt {
     }
 }
 
+/// What of a zygote its sandboxes built ahead are made with.
+pub(crate) struct ForkSource<'a> {
+    pub link: &'a ZygoteLink,
+    pub token: &'a CancellationToken,
+    pub template: Option<&'a Template>,
+}
+
 /// What a claim needs besides the run's spec and workspace.
 pub(crate) struct Claiming<'a> {
     pub output_cap: u64,
@@ -143,16 +152,15 @@ pub(crate) struct Claiming<'a> {
 
 pub(crate) type RunResult = Result<RunOutput, RunError>;
 
-/// The forked spec of a plain Python run of `zygote`'s template: what its sandboxes are
-/// shaped for.
-async fn typical_run(service: &Sandboxes, zygote: &Zygote) -> Result<SandboxSpec, String> {
-    let environment = match &zygote.template {
+/// The forked spec of a plain Python run of `template`: what its sandboxes are shaped for.
+async fn typical_run(service: &Sandboxes, template: Option<&Template>) -> Result<SandboxSpec, String> {
+    let environment = match template {
         Some(template) => Some(service.templates.prepare(template).await.map_err(|e| e.to_string())?),
         None => None,
     };
     let runtimes = runtimes_for(&service.config, environment.as_ref());
     let policy = &service.config.limits;
-    let limits = validate::limits_with_template(RequestedLimits::default(), zygote.template.as_ref(), policy);
+    let limits = validate::limits_with_template(RequestedLimits::default(), template, policy);
     let parts = SpecParts {
         launch: runtime::launch(Language::Python, &runtimes, "", "", ""),
         environment: environment.as_ref(),

@@ -23,7 +23,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::binds::HostBinds;
-use super::prebuilt::{Claiming, Prebuilt};
+use super::prebuilt::{Claiming, ForkSource, Prebuilt};
 use crate::launcher::{Origin, OutputCap, SandboxStart};
 use crate::live::LiveSandbox;
 use crate::runtime::{self, runtimes_for};
@@ -110,9 +110,9 @@ impl Zygote {
         self.broken.store(true, Ordering::SeqCst);
     }
 
-    /// Its sandbox's token: cancelling it ends the zygote and what it built ahead.
-    pub fn token(&self) -> &CancellationToken {
-        &self.live.cancel
+    /// What its sandboxes built ahead are made with (its sandbox's token ends them with it).
+    pub fn fork_source(&self) -> ForkSource<'_> {
+        ForkSource { link: &self.link, token: &self.live.cancel, template: self.template.as_ref() }
     }
 
     /// A sandbox it built ahead that a run of `shape` can claim, if one waits.

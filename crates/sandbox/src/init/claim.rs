@@ -19,8 +19,7 @@ use std::path::{Component, Path};
 use nix::mount::{mount, MsFlags};
 
 use super::error::{SetupError, SetupResult, Stage};
-use super::launcher::memfd_with;
-use super::program::ProgramFds;
+use super::fds::{memfd_with, ProgramFds};
 use super::sys;
 use crate::spec::{Claim, ClaimFile, SandboxSpec, CLAIM_DIR};
 

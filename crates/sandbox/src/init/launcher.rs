@@ -12,15 +12,15 @@ use std::time::{Duration, Instant};
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sys::memfd::{memfd_create, MFdFlags};
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag};
-use nix::unistd::{lseek, pipe2, ForkResult, Pid, Whence};
+use nix::unistd::{pipe2, ForkResult, Pid};
 
 use super::egress::Door;
 use super::error::{SetupError, SetupResult, Stage};
+use super::fds::{memfd_with, ProgramFds};
 use super::pid1::{Pid1Report, Usage};
-use super::program::{ProgramFds, Resumed, Start};
+use super::program::{Resumed, Start};
 use super::{pid1, sys, userns};
 use crate::spec::{Outcome, SandboxReport, SandboxSpec};
 
@@ -186,16 +186,6 @@ fn take_handed(spec: &SandboxSpec, handed: Vec<OwnedFd>) -> SetupResult<Handed> 
         None => None,
     };
     Ok(Handed { claim, session, mount, egress })
-}
-
-/// A close-on-exec anonymous memory file holding `contents`, read from its start.
-pub(super) fn memfd_with(name: &str, contents: &[u8]) -> SetupResult<OwnedFd> {
-    let fd = memfd_create(name, MFdFlags::MFD_CLOEXEC).stage(|| format!("memfd {name}"))?;
-    let mut file = std::fs::File::from(fd);
-    file.write_all(contents).stage(|| format!("fill {name}"))?;
-    let fd = OwnedFd::from(file);
-    lseek(&fd, 0, Whence::SeekSet).stage(|| format!("rewind {name}"))?;
-    Ok(fd)
 }
 
 /// Waits for the end of pid 1's report (it writes it once every other process of the run is

@@ -4,6 +4,7 @@ mod claim;
 mod confine;
 mod egress;
 mod error;
+mod fds;
 mod launcher;
 mod mount;
 mod pid1;

@@ -11,7 +11,8 @@ use nix::sys::signal::Signal;
 use serde::{Deserialize, Serialize};
 
 use super::error::{SetupResult, Stage};
-use super::program::{self, ProgramFds, Resumed, Start, Started};
+use super::fds::ProgramFds;
+use super::program::{self, Resumed, Start, Started};
 use super::{mount, sys, userns};
 use crate::host;
 use crate::spec::{Mount, Outcome, SandboxSpec};

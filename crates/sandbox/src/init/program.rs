@@ -12,18 +12,9 @@ use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{chdir, execve, pipe2, ForkResult, Pid};
 
 use super::error::{SetupError, SetupResult, Stage};
+use super::fds::ProgramFds;
 use super::{claim, confine, privileges, rlimit, sys};
 use crate::spec::{Outcome, SandboxSpec};
-
-/// Descriptors the program gets besides the inherited stdout and stderr.
-pub struct ProgramFds {
-    pub stdin: OwnedFd,
-    pub channel: Option<(OwnedFd, i32)>,
-    /// A session's request socket and where the program finds it.
-    pub session: Option<(OwnedFd, i32)>,
-    /// Where the run comes from in a sandbox built ahead of it (see [`super::claim`]).
-    pub claim: Option<OwnedFd>,
-}
 
 /// How the program starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
