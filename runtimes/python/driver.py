@@ -450,6 +450,8 @@ def _zygote(library, preload):
     fork_entry = library.sandbox_zygote_fork
     fork_entry.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_int)
     fork_entry.restype = ctypes.c_int
+    take_claim = library.sandbox_zygote_claim
+    take_claim.restype = ctypes.c_int
     requests = socket.socket(fileno=WARM_FD)
     requests.sendall(b"ready\n")
     gc.freeze()  # what is loaded now stays shared with the forks: their collector skips it
@@ -462,11 +464,36 @@ def _zygote(library, preload):
                 os.close(fd)
             continue
         if os.fork() == 0:
-            if fork_entry(*fds) != 0:
+            started = fork_entry(*fds)
+            if started == BUILT_AHEAD:  # a sandbox built ahead of its run
+                _warm_up_fork()
+                started = take_claim()
+            if started != 0:
                 os._exit(127)
             _run_forked()  # confined by now; never returns
         for fd in fds:
             os.close(fd)
+
+
+# What sandbox_zygote_fork returns in a sandbox built ahead of its run, whose claim is to come.
+BUILT_AHEAD = 1
+
+
+def _warm_up_fork():
+    """A sandbox built ahead of its run, before its claim (nothing of any run is in it): goes
+    through what a run goes through (the environment, JSON, compiling and calling a handler),
+    so that the interpreter's first writes to memory it shares with the zygote, one page
+    copied each, happen now rather than in the run's time. Leaves nothing behind."""
+    try:
+        environ = dict(os.environ)
+        os.environ.clear()
+        os.environ.update(environ)
+        json.loads(json.dumps({"warm": [1, 2.5, "up", None]}))
+        namespace = {"__builtins__": builtins}
+        exec(compile("def handler(event):\n    return event\n", FILENAME, "exec", dont_inherit=True), namespace)
+        namespace["handler"]({})
+    except Exception:
+        pass
 
 
 def _reap():

@@ -19,7 +19,7 @@ pub use claim::{CLAIM_READY, CLAIM_TAKEN};
 pub use error::SetupError;
 pub use launcher::main;
 pub(crate) use userns::NAMESPACES;
-pub use zygote::{fork_entry, prepare_forks, HELLO};
+pub use zygote::{fork_entry, prepare_forks, take_claim, BUILT_AHEAD, HELLO};
 
 /// The hidden subcommand that turns this binary into the init child.
 pub const INIT_ARG: &str = "__sandbox-init";

@@ -27,33 +27,61 @@ pub enum Start {
 }
 
 /// Held only by the program of a resumed sandbox: its descriptors, directory, limits and
-/// privileges are the run's, its confinement is still to come.
+/// privileges are the run's, its confinement is still to come. In a sandbox built ahead of
+/// its run, all of that waits for the run's claim ([`Resumed::take_claim`]).
 pub struct Resumed {
     confinement: crate::Confinement,
     /// Descriptors from here on are not the program's.
     keep_below: i32,
     /// Closed once the program is confined; a message on it means it never ran.
     errors: OwnedFd,
+    /// The sandbox's spec and the program's descriptors while it waits for its claim.
+    waiting: Option<Box<(SandboxSpec, ProgramFds)>>,
 }
 
 impl Resumed {
+    /// Whether it still waits for the claim of its run.
+    pub fn awaits_claim(&self) -> bool {
+        self.waiting.is_some()
+    }
+
+    /// Waits for the run's claim and puts the run in place: its descriptors, directory,
+    /// limits and privileges (see [`super::claim`]). Never returns when that fails.
+    pub fn take_claim(self) -> Resumed {
+        let Resumed { errors, waiting, .. } = self;
+        let Some(waited) = waiting else { return Resumed { errors, waiting: None, ..self } };
+        let (spec, fds) = *waited;
+        let placed = claimed(&spec, fds).and_then(|(run, fds)| Ok((run.confinement.clone(), place(&run, fds)?)));
+        match placed {
+            Ok((confinement, keep_below)) => Resumed { confinement, keep_below, errors, waiting: None },
+            Err(err) => fail(errors, err),
+        }
+    }
+
     /// Closes every descriptor the program does not own (the zygote's and the launcher's),
-    /// then applies the confinement. Call it last, once nothing else holds a descriptor.
-    /// Never returns when something fails: the program must not run unconfined.
+    /// then applies the confinement (a sandbox built ahead takes its claim first). Call it
+    /// last, once nothing else holds a descriptor. Never returns when something fails: the
+    /// program must not run unconfined.
     pub fn confine(self) {
-        let errors = self.errors.as_raw_fd();
-        let closed = sys::close_from(self.keep_below, errors);
+        let this = self.take_claim();
+        let errors = this.errors.as_raw_fd();
+        let closed = sys::close_from(this.keep_below, errors);
         // An executed program may read its own /proc files; so may this one.
         let steps = closed
             .stage(|| "close descriptors".into())
             .and_then(|()| nix::sys::prctl::set_dumpable(true).stage(|| "set dumpable".into()))
-            .and_then(|()| confine::apply(&self.confinement));
+            .and_then(|()| confine::apply(&this.confinement));
         if let Err(err) = steps {
-            let mut pipe = std::fs::File::from(self.errors);
-            let _ = pipe.write_all(format!("{}\n{}", err.stage, err.message).as_bytes());
-            sys::exit_now(127)
+            fail(this.errors, err)
         }
     }
+}
+
+/// Tells the program's pid 1 why it never ran, and ends it.
+fn fail(errors: OwnedFd, err: SetupError) -> ! {
+    let mut pipe = std::fs::File::from(errors);
+    let _ = pipe.write_all(format!("{}\n{}", err.stage, err.message).as_bytes());
+    sys::exit_now(127)
 }
 
 /// What [`start`] returns: the program's pid in its parent, or (resumed) the program itself.
@@ -72,13 +100,20 @@ pub fn start(spec: &SandboxSpec, fds: ProgramFds, how: Start) -> SetupResult<Sta
     match sys::fork().stage(|| "fork program".into())? {
         ForkResult::Child => {
             drop(err_read);
+            if how == Start::Resume && fds.claim.is_some() {
+                // Its claim is taken once the resumed interpreter asks for it.
+                let waiting = Some(Box::new((spec.clone(), fds)));
+                let confinement = Default::default();
+                return Ok(Started::Program(Resumed { confinement, keep_below: 0, errors: err_write, waiting }));
+            }
             let err = match (claimed(spec, fds), how) {
                 (Err(e), _) => e,
                 (Ok((spec, fds)), Start::Exec) => exec(&spec, fds),
                 (Ok((spec, fds)), Start::Resume) => match place(&spec, fds) {
                     Ok(keep_below) => {
                         let confinement = spec.confinement.clone();
-                        return Ok(Started::Program(Resumed { confinement, keep_below, errors: err_write }));
+                        let resumed = Resumed { confinement, keep_below, errors: err_write, waiting: None };
+                        return Ok(Started::Program(resumed));
                     }
                     Err(e) => e,
                 },

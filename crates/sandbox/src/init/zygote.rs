@@ -11,12 +11,13 @@
 
 use std::io::Write;
 use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::sync::Mutex;
 
 use nix::sys::signal::{signal, SigHandler, Signal};
 
 use super::error::{SetupResult, Stage};
 use super::launcher::{self, Launched};
-use super::program::Start;
+use super::program::{Resumed, Start};
 use super::sys;
 
 /// What the launcher writes first.
@@ -32,9 +33,30 @@ pub fn prepare_forks() -> i32 {
     i32::from(!compiled)
 }
 
+/// What [`fork_entry`] returns in the program of a sandbox built ahead of its run: the
+/// interpreter may touch what a run touches (its first writes to pages it shares with the
+/// zygote then happen before the run), then calls [`take_claim`].
+pub const BUILT_AHEAD: i32 = 1;
+
+/// The program of a sandbox built ahead, between [`fork_entry`] and [`take_claim`].
+fn waiting() -> std::sync::MutexGuard<'static, Option<Resumed>> {
+    static WAITING: Mutex<Option<Resumed>> = Mutex::new(None);
+    WAITING.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Called by the program of a sandbox built ahead once it is ready for its run: waits for the
+/// claim, puts the run in place and confines the program. Returns 0 in the run's program;
+/// it never returns when that fails, and -1 in a process that waits for no claim.
+pub fn take_claim() -> i32 {
+    let Some(resumed) = waiting().take() else { return -1 };
+    resumed.confine();
+    0
+}
+
 /// Called in a fresh fork of the zygote with the three descriptors the daemon sent for the
 /// run: the control socket and the write ends of the run's stdout and stderr. Returns 0 only
-/// in the run's program, confined; everywhere else it ends the process.
+/// in the run's program, confined, or [`BUILT_AHEAD`] in the program of a sandbox built ahead
+/// of its run; everywhere else it ends the process.
 pub fn fork_entry(control: RawFd, stdout: RawFd, stderr: RawFd) -> i32 {
     // SAFETY: the zygote received these three descriptors for this run and hands them over
     // here; it uses them no more (it closes its copies in its own process, not this fork).
@@ -50,6 +72,10 @@ pub fn fork_entry(control: RawFd, stdout: RawFd, stderr: RawFd) -> i32 {
             // Not closed here: the program's own descriptors were placed over the low
             // numbers, perhaps over this one; if not, the confinement closes it.
             let _ = control.into_raw_fd();
+            if resumed.awaits_claim() {
+                *waiting() = Some(resumed);
+                return BUILT_AHEAD;
+            }
             resumed.confine();
             return 0;
         }
