@@ -125,6 +125,10 @@ fn python_shapes() -> Vec<Workload> {
     let seed_000_answer = Expect::ReturnValue(json!({"message": "Hello", "input": "Alice"}));
     let seed_001_answer = Expect::ReturnValue(json!({"message": "Hello World!"}));
     let nvidia_hello = nvidia("print(\"Hello, World!\")");
+    // A variable the interpreter reads only as it starts: the one reason a run goes cold on
+    // the warm pass, so its `served by` says how often that happens to such a request.
+    let start_var = json!({"language": "python", "code": "import os\nprint(os.environ['PYTHONHASHSEED'])",
+                           "env_vars": {"PYTHONHASHSEED": "0"}});
     vec![
         shape(
             PYTHON_HELLO,
@@ -139,6 +143,7 @@ fn python_shapes() -> Vec<Workload> {
         },
         shape("seed000-stdin", Python, seed_000, seed_000_answer, vec![WithinOfHello(1.0)]),
         shape("seed001-session-id", Python, seed_001, seed_001_answer, vec![WithinOfHello(1.0)]),
+        shape("python-start-var", Python, start_var, Expect::Stdout("0"), vec![]),
         shape("nvidia-hello", Python, nvidia_hello, Expect::Stdout("Hello, World!"), vec![P50AtMost(5.0)]),
         Workload {
             same_program: Some("numpy-pandas"),
