@@ -33,6 +33,8 @@ pub(crate) struct LiveSandbox {
     reported: bool,
     /// Where its output goes as it comes, once set (a pre-started sandbox's run sets it).
     pub tap: OutputTap,
+    /// What must live as long as it does (the zygote a session's sandbox was forked from).
+    keeps: Option<Arc<dyn std::any::Any + Send + Sync>>,
 }
 
 impl LiveSandbox {
@@ -67,7 +69,7 @@ impl LiveSandbox {
         let task = tokio::spawn(async move {
             launcher.start(SandboxStart { handed, ..SandboxStart::fresh(&spec, max_output_bytes, token, output) }).await
         });
-        Ok((LiveSandbox { cancel, task, reported: false, tap }, ours))
+        Ok((LiveSandbox { cancel, task, reported: false, tap, keeps: None }, ours))
     }
 
     /// [`LiveSandbox::start_ready`] for a sandbox whose limits and output cap `adjust` changes
@@ -91,7 +93,7 @@ impl LiveSandbox {
             let origin = Origin::Fresh;
             launcher.start(SandboxStart { spec: &spec, origin, output, cancel: token, handed, tap: output_tap }).await
         });
-        let mut live = LiveSandbox { cancel, task, reported: false, tap };
+        let mut live = LiveSandbox { cancel, task, reported: false, tap, keeps: None };
         live.ready(&mut socket, wait).await?;
         Ok((live, socket))
     }
@@ -119,7 +121,7 @@ impl LiveSandbox {
             let origin = Origin::Forked((*zygote).as_ref());
             launcher.start(SandboxStart { spec: &spec, origin, output, cancel: token, handed: fds, tap: tap_to }).await
         });
-        Ok((LiveSandbox { cancel, task, reported: false, tap }, ours))
+        Ok((LiveSandbox { cancel, task, reported: false, tap, keeps: None }, ours))
     }
 
     /// [`LiveSandbox::start`], then [`LiveSandbox::ready`]: a sandbox whose program is ready
@@ -161,6 +163,12 @@ impl LiveSandbox {
             .map(|o| format!("{:?} {}", o.report.outcome, String::from_utf8_lossy(&o.stderr.bytes).trim()))
             .unwrap_or_default();
         format!("{why}: {output}")
+    }
+
+    /// The sandbox, keeping `what` alive as long as it is kept.
+    pub fn keeping(mut self, what: Arc<dyn std::any::Any + Send + Sync>) -> LiveSandbox {
+        self.keeps = Some(what);
+        self
     }
 
     /// Whether the sandbox is still running.

@@ -142,3 +142,31 @@ async fn with_none_built_ahead_a_zygote_forks_each_run() {
     assert_eq!((r["metrics"]["path"].as_str(), r["stdout"].as_str()), (Some("forked"), Some("forked\n")), "{r}");
     assert_eq!(built(&d).await, 0);
 }
+
+#[tokio::test]
+async fn a_session_interpreter_starts_in_a_sandbox_built_ahead_and_ends_with_its_session() {
+    let Some(d) = daemon(&[]).await else { return };
+    until_built(&d, 2).await;
+    let created = d.post("/session/create", &json!({})).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let session = created.body["session_id"].as_str().expect("session_id").to_string();
+    let marker = format!("prebuilt-session-{}", std::process::id());
+    let cells = [
+        format!("import subprocess\nkept = subprocess.Popen(['sh', '-c', 'sleep 300; : {marker}'])\nx = 41"),
+        "print(x + 1)".to_string(),
+    ];
+    let mut last = Value::Null;
+    for code in &cells {
+        last = d.post("/session/execute", &json!({"session_id": session, "code": code})).await.body;
+        assert_eq!(last["metrics"]["path"], "prebuilt", "{last}");
+    }
+    assert_eq!(last["stdout"], "42\n", "the interpreter keeps its state: {last}");
+    assert!(!common::descendants_matching(d.pid(), &marker).is_empty(), "the session's process runs");
+    let destroyed = d.post("/session/destroy", &json!({"session_id": session})).await;
+    assert_eq!(destroyed.status, 200, "{}", destroyed.body);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !common::descendants_matching(d.pid(), &marker).is_empty() {
+        assert!(Instant::now() < deadline, "the session's sandbox outlived its session");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -73,11 +73,11 @@ async fn sessions_forked_from_one_zygote_share_nothing() {
     let planted = "import subprocess\nsecret = 'a-secret'\nopen('a.txt', 'w').write(secret)\n\
                    p = subprocess.Popen(['sleep', '30'])\nprint('planted')";
     let r = cell(&d, &a, "python", planted).await;
-    assert_eq!((r["stdout"].as_str(), r["metrics"]["path"].as_str()), (Some("planted\n"), Some("forked")), "{r}");
+    assert_eq!((r["stdout"].as_str(), crate::warm::path_of(&r)), (Some("planted\n"), "forked"), "{r}");
     let look = "import os\nprocs = [p for p in os.listdir('/proc') if p.isdigit()]\n\
                 print('secret' in globals(), sorted(os.listdir('.')), len(procs))";
     let r = cell(&d, &b, "python", look).await;
-    assert_eq!(r["metrics"]["path"], "forked", "{r}");
+    assert_eq!(crate::warm::path_of(&r), "forked", "{r}");
     // Its own pid 1 and itself: the other session's interpreter and its sleep are not there.
     assert_eq!(r["stdout"], "False [] 2\n", "{r}");
 }

@@ -17,7 +17,6 @@ use crate::rich::Tap;
 use crate::sandboxes::Sandboxes;
 use crate::spec::{self, SpecParts};
 use crate::warm::{self, Pool};
-use crate::LaunchPath;
 use crate::{artifacts, runtime, validate};
 use crate::{
     ExecuteError, ExecutionRequest, ExecutionResult, Language, RequestedLimits, StartedExecution, WorkspaceChoice,
@@ -336,10 +335,10 @@ impl Sessions {
         let zygote = forks.then(|| self.warm.zygote(template)).flatten();
         if let Some(zygote) = zygote {
             let cancel = session.cancel.child_token();
-            if let Some((live, socket)) =
+            if let Some((live, socket, path)) =
                 warm::fork_live(&self.sandboxes, zygote, &spec, &session.workspace, cancel).await
             {
-                return Ok(Interpreter::serving(live, socket, LaunchPath::Forked));
+                return Ok(Interpreter::serving(live, socket, path));
             }
         }
         let cancel = session.cancel.child_token();

@@ -23,6 +23,8 @@ use crate::{ExecutorConfig, LimitPolicy, RequestedLimits};
 const RUN_OVERHEAD_PROCESSES: u64 = 2;
 /// A zygote's sandbox lives this long at most; the pool then starts a new one.
 const ZYGOTE_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+/// The same in ms: no fork of a zygote outlives it.
+pub(crate) const ZYGOTE_LIFETIME_MS: u64 = ZYGOTE_LIFETIME.as_millis() as u64;
 /// Processes of the zygote's own cgroup: each fork starts there before the daemon moves it
 /// into its run's cgroup.
 const ZYGOTE_PROCESSES: u64 = 256;
@@ -150,7 +152,7 @@ pub(crate) fn zygote(config: &ExecutorConfig, cgroups: &Manager, parts: ZygotePa
             workspace: parts.workspace,
             env_vars: &BTreeMap::new(),
             limits: &limits,
-            wall_time_ms: ZYGOTE_LIFETIME.as_millis() as u64,
+            wall_time_ms: ZYGOTE_LIFETIME_MS,
             stdin: String::new(),
         },
     );

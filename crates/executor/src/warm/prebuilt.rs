@@ -40,12 +40,13 @@ pub(crate) struct Prebuilt {
 impl Prebuilt {
     /// Has the zygote of `link` fork a sandbox shaped for its Python runs (of `template`)
     /// and waits until it is built; `token` (the zygote's) ends it with the zygote.
-    pub async fn build(service: &Sandboxes, of: ForkSource<'_>, max_idle: Duration) -> Result<Prebuilt, String> {
+    pub async fn build(service: &Sandboxes, of: ForkSource<'_>) -> Result<Prebuilt, String> {
         let ForkSource { link, token, template } = of;
         let like = typical_run(service, template).await?;
         let shape = Shape::of(&like);
-        let wall_time_ms = spec::pre_started_wall_time_ms(&service.config.limits, READY_WAIT, max_idle);
-        let spec = spec::prebuilt(&shape, &like, wall_time_ms);
+        // Its launcher's clock: a one-shot run is held to its own timeout by the daemon, and a
+        // session interpreter may live as long as its zygote.
+        let spec = spec::prebuilt(&shape, &like, spec::ZYGOTE_LIFETIME_MS);
         let adjust = Adjustable::new(service.config.limits.default_output_bytes);
         let link = Arc::new(link.try_clone().map_err(|e| format!("zygote link: {e}"))?);
         let output = OutputCap::Adjustable(adjust.clone());
@@ -82,15 +83,12 @@ impl Prebuilt {
     /// timeout from the claim. `Err(why)` when it did not take the run: nothing of the run
     /// started, and it may go elsewhere.
     pub async fn serve(mut self, run: &SandboxSpec, mount: OwnedFd, claim: Claiming<'_>) -> Result<RunResult, String> {
-        self.adjust.apply_cgroup(&run.limits, claim.output_cap)?;
         if let Some(sink) = claim.tap.sink() {
             self.live.tap.set(sink);
         }
-        let payload = serde_json::to_vec(&spec::claim_of(run)).map_err(|e| format!("claim: {e}"))?;
-        match tokio::time::timeout(TAKE_WAIT, self.hand_over(&payload, mount)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(format!("the pre-built sandbox did not take the run: {e}")),
-            Err(_) => return Err("the pre-built sandbox did not take the run in time".into()),
+        if let Err(why) = self.claim(run, vec![mount], claim.output_cap).await {
+            self.give_up();
+            return Err(why);
         }
         let claimed = Instant::now();
         let timeout = Duration::from_millis(run.limits.wall_time_ms);
@@ -112,11 +110,49 @@ impl Prebuilt {
         })
     }
 
-    /// Sends the claim (the mount with its first byte); only a program that answers has it.
-    async fn hand_over(&mut self, payload: &[u8], mount: OwnedFd) -> std::io::Result<()> {
+    /// Hands it the session interpreter of the forked spec `run`, with its workspace's
+    /// detached mount and the program's end of the session socket; returns the sandbox, the
+    /// interpreter's from now on (its launcher's clock is the zygote's lifetime; the session
+    /// holds it to its own). `Err(why)` when it did not take it.
+    pub async fn serve_session(
+        mut self,
+        run: &SandboxSpec,
+        mount: OwnedFd,
+        session: OwnedFd,
+        output_cap: u64,
+    ) -> Result<LiveSandbox, String> {
+        match self.claim(run, vec![session, mount], output_cap).await {
+            Ok(()) => Ok(self.live),
+            Err(why) => {
+                self.give_up();
+                Err(why)
+            }
+        }
+    }
+
+    /// Kills one that will not serve a run.
+    pub fn give_up(self) {
+        self.live.cancel.cancel();
+    }
+
+    /// Gives its cgroup the run's limits and sends the claim with `handed` (see
+    /// [`sandbox::Claim`]); `Ok` once the program has the run in place.
+    async fn claim(&mut self, run: &SandboxSpec, handed: Vec<OwnedFd>, output_cap: u64) -> Result<(), String> {
+        self.adjust.apply_cgroup(&run.limits, output_cap)?;
+        let payload = serde_json::to_vec(&spec::claim_of(run)).map_err(|e| format!("claim: {e}"))?;
+        match tokio::time::timeout(TAKE_WAIT, self.hand_over(&payload, handed)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(format!("the pre-built sandbox did not take the run: {e}")),
+            Err(_) => Err("the pre-built sandbox did not take the run in time".into()),
+        }
+    }
+
+    /// Sends the claim (`handed` with its first byte); only a program that answers has it.
+    async fn hand_over(&mut self, payload: &[u8], handed: Vec<OwnedFd>) -> std::io::Result<()> {
         // One byte into the socket's empty buffer never waits.
-        let sent = sandbox::handoff::send(self.socket.as_fd(), &payload[..1], &[mount.as_fd()])?;
-        drop(mount);
+        let fds: Vec<_> = handed.iter().map(|fd| fd.as_fd()).collect();
+        let sent = sandbox::handoff::send(self.socket.as_fd(), &payload[..1], &fds)?;
+        drop(handed);
         self.socket.write_all(&payload[sent..]).await?;
         self.socket.shutdown().await?;
         let mut taken = [0u8; sandbox::init::CLAIM_TAKEN.len()];
@@ -125,14 +161,6 @@ impl Prebuilt {
             true => Ok(()),
             false => Err(std::io::Error::other("it answered something else than taken")),
         }
-    }
-}
-
-impl Drop for Prebuilt {
-    /// One given up (not taken, or dropped unclaimed) must not wait on: it is killed. After
-    /// its run it is gone already.
-    fn drop(&mut self) {
-        self.live.cancel.cancel();
     }
 }
 

@@ -234,7 +234,7 @@ impl Pool {
         while self.enabled() && zygote.alive() && zygote.prebuilt_count() < self.config.prebuilt {
             self.wait_for_room().await;
             self.starting.fetch_add(1, Ordering::SeqCst);
-            let built = Prebuilt::build(&self.sandboxes, zygote.fork_source(), self.config.max_idle).await;
+            let built = Prebuilt::build(&self.sandboxes, zygote.fork_source()).await;
             let kept = match built {
                 Ok(built) => match zygote.keep(built) {
                     None => true,

@@ -18,6 +18,7 @@ use std::time::Duration;
 use sandbox::runner::{OutputTap, RunError, RunOutput};
 use sandbox::zygote::ZygoteLink;
 use sandbox::{Outcome, SandboxSpec};
+use std::os::unix::net::UnixStream as StdUnixStream;
 use tokio::net::UnixStream;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -180,30 +181,83 @@ impl AsRef<ZygoteLink> for Zygote {
 /// How long a forked session interpreter may take to say it is ready.
 const SESSION_READY_WAIT: Duration = Duration::from_secs(10);
 
-/// Starts a session's interpreter (`spec`, its cold-path spec) in a sandbox forked by
-/// `zygote`, with `workspace` handed over, and waits until it is ready. None when the
-/// zygote could not fork it (the zygote is then replaced): it is to be started cold.
+/// Starts a session's interpreter (`spec`, its cold-path spec) in a sandbox of `zygote`, with
+/// `workspace` handed over: one it built ahead when one fits, else one it forks now; and waits
+/// until it is ready. None when the zygote could not fork it (the zygote is then replaced):
+/// it is to be started cold.
 pub(crate) async fn fork_live(
     service: &Sandboxes,
     zygote: Arc<Zygote>,
     spec: &SandboxSpec,
     workspace: &Path,
     cancel: CancellationToken,
-) -> Option<(LiveSandbox, UnixStream)> {
-    let mount = sandbox::zygote::detached_mount(workspace)
-        .map_err(|e| tracing::warn!(error = %e, "cannot hand the workspace to a forked interpreter"))
-        .ok()?;
+) -> Option<(LiveSandbox, UnixStream, LaunchPath)> {
     let spec = spec::forked(spec.clone(), false);
+    if let Some(prebuilt) = zygote.take_prebuilt(&Shape::of(&spec)) {
+        if let Some((live, socket)) = session_on_prebuilt(service, &zygote, prebuilt, &spec, workspace, &cancel).await {
+            return Some((live, socket, LaunchPath::Prebuilt));
+        }
+    }
+    let mount = detached(workspace)?;
     let launcher = service.launcher.clone();
-    let output = service.config.limits.default_output_bytes;
-    let output = OutputCap::Fixed(output);
+    let output = OutputCap::Fixed(service.config.limits.default_output_bytes);
     let started = LiveSandbox::start_forked(launcher, zygote.clone(), spec, vec![mount], output, cancel);
     let (mut live, mut socket) = started.map_err(|e| tracing::warn!(error = %e, "session socket")).ok()?;
     match live.ready(&mut socket, SESSION_READY_WAIT).await {
-        Ok(()) => Some((live, socket)),
+        Ok(()) => Some((live, socket, LaunchPath::Forked)),
         Err(why) => {
             tracing::warn!(%why, "the zygote could not fork a session interpreter; starting it cold");
             zygote.mark_broken();
+            None
+        }
+    }
+}
+
+/// A session's interpreter in `prebuilt`: the session's socket and workspace go with the
+/// claim; the sandbox then ends with the session (`cancel`) and keeps its zygote alive.
+async fn session_on_prebuilt(
+    service: &Sandboxes,
+    zygote: &Arc<Zygote>,
+    prebuilt: Prebuilt,
+    spec: &SandboxSpec,
+    workspace: &Path,
+    cancel: &CancellationToken,
+) -> Option<(LiveSandbox, UnixStream)> {
+    let Some(mount) = detached(workspace) else {
+        prebuilt.give_up();
+        return None;
+    };
+    let pair = StdUnixStream::pair().and_then(|(ours, theirs)| {
+        ours.set_nonblocking(true)?;
+        Ok((UnixStream::from_std(ours)?, OwnedFd::from(theirs)))
+    });
+    let (mut socket, theirs) = match pair {
+        Ok(pair) => pair,
+        Err(e) => {
+            tracing::warn!(error = %e, "session socket");
+            prebuilt.give_up();
+            return None;
+        }
+    };
+    let output = service.config.limits.default_output_bytes;
+    let mut live = match prebuilt.serve_session(spec, mount, theirs, output).await {
+        Ok(live) => live,
+        Err(why) => {
+            tracing::warn!(%why, "a pre-built sandbox did not take a session interpreter; forking one");
+            return None;
+        }
+    };
+    let (session, sandbox) = (cancel.clone(), live.cancel.clone());
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = session.cancelled() => sandbox.cancel(),
+            _ = sandbox.cancelled() => {}
+        }
+    });
+    match live.ready(&mut socket, SESSION_READY_WAIT).await {
+        Ok(()) => Some((live.keeping(zygote.clone()), socket)),
+        Err(why) => {
+            tracing::warn!(%why, "a pre-built session interpreter did not get ready");
             None
         }
     }
@@ -238,7 +292,11 @@ pub(crate) async fn fork(
     let prebuilt = if run.more.is_empty() { zygote.take_prebuilt(&shape) } else { None };
     if let Some(prebuilt) = prebuilt {
         let claim = Claiming { output_cap: run.max_output_bytes, tap: &run.tap, cancel: &run.cancel };
-        match prebuilt.serve(&spec, detached(workspace)?, claim).await {
+        let Some(mount) = detached(workspace) else {
+            prebuilt.give_up();
+            return None;
+        };
+        match prebuilt.serve(&spec, mount, claim).await {
             Ok(ran) => return Some((ran, LaunchPath::Prebuilt)),
             Err(why) => tracing::warn!(%why, "a pre-built sandbox did not take the run; forking one"),
         }
