@@ -24,7 +24,7 @@ const RUN_OVERHEAD_PROCESSES: u64 = 2;
 /// A zygote's sandbox lives this long at most; the pool then starts a new one.
 const ZYGOTE_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 /// The same in ms: no fork of a zygote outlives it.
-pub(crate) const ZYGOTE_LIFETIME_MS: u64 = ZYGOTE_LIFETIME.as_millis() as u64;
+const ZYGOTE_LIFETIME_MS: u64 = ZYGOTE_LIFETIME.as_millis() as u64;
 /// Processes of the zygote's own cgroup: each fork starts there before the daemon moves it
 /// into its run's cgroup.
 const ZYGOTE_PROCESSES: u64 = 256;

@@ -43,10 +43,12 @@ fn is_claimed_file(mount: &Mount) -> bool {
 }
 
 /// The spec of a sandbox of `shape` built ahead of its run, from a forked spec of a run like
-/// the ones it will serve (for its channel and limits), alive for `wall_time_ms` at most.
-pub(crate) fn prebuilt(shape: &Shape, like: &SandboxSpec, wall_time_ms: u64) -> SandboxSpec {
+/// the ones it will serve (for its limits). Its launcher's clock is its zygote's lifetime: a
+/// one-shot run is held to its own timeout by the daemon, and a session interpreter may live
+/// as long as its zygote.
+pub(crate) fn prebuilt(shape: &Shape, like: &SandboxSpec) -> SandboxSpec {
     let mut limits = like.limits;
-    limits.wall_time_ms = wall_time_ms;
+    limits.wall_time_ms = super::ZYGOTE_LIFETIME_MS;
     SandboxSpec {
         argv: Vec::new(),
         env: Vec::new(),

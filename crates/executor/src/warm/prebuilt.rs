@@ -44,9 +44,7 @@ impl Prebuilt {
         let ForkSource { link, token, template } = of;
         let like = typical_run(service, template).await?;
         let shape = Shape::of(&like);
-        // Its launcher's clock: a one-shot run is held to its own timeout by the daemon, and a
-        // session interpreter may live as long as its zygote.
-        let spec = spec::prebuilt(&shape, &like, spec::ZYGOTE_LIFETIME_MS);
+        let spec = spec::prebuilt(&shape, &like);
         let adjust = Adjustable::new(service.config.limits.default_output_bytes);
         let link = Arc::new(link.try_clone().map_err(|e| format!("zygote link: {e}"))?);
         let output = OutputCap::Adjustable(adjust.clone());

@@ -414,6 +414,20 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     format!("{:x}", sha2::Sha256::digest(bytes))
 }
 
+/// The daemon's child (a sandbox's launcher) that `pid` runs under, if any.
+pub fn sandbox_of(daemon: u32, pid: u32) -> Option<u32> {
+    let procs = host_processes();
+    let mut at = pid;
+    for _ in 0..64 {
+        let parent = procs.iter().find(|p| p.0 == at)?.1;
+        if parent == daemon {
+            return Some(at);
+        }
+        at = parent;
+    }
+    None
+}
+
 /// Processes (pid, parent, command line) of the host.
 fn host_processes() -> Vec<(u32, u32, String)> {
     let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };

@@ -28,7 +28,7 @@ pub enum As {
     Unprivileged,
 }
 
-/// The daemon's sandboxes that wait for a run, by kind (see [`idle_sandboxes`]).
+/// The daemon's sandboxes that wait for a run, by kind (see `common::waiting_sandboxes`).
 pub struct Waiting {
     zygotes: BTreeSet<u32>,
     prestarted: BTreeSet<u32>,
@@ -208,7 +208,7 @@ impl Host {
     /// The drivers of the sandboxes waiting for a run now: Python zygotes and pre-started ones.
     pub fn waiting(&self) -> Waiting {
         let procs = processes();
-        let idle = idle_sandboxes(&procs, self.daemon.pid());
+        let idle = common::waiting_sandboxes(self.daemon.pid());
         // A zygote's forks have its command line: the zygote is the one whose parent has not.
         let forked = |p: &Process| procs.iter().any(|r| r.pid == p.ppid && r.cmdline.contains(" --zygote"));
         let drivers = |mode: &str| -> BTreeSet<u32> {
@@ -374,11 +374,11 @@ impl Host {
 
     /// Processes of the sandbox's host uid, with one of `markers` in their command line, or
     /// descended from the daemon; the daemon's idle pre-started sandboxes aside (see
-    /// [`idle_sandboxes`]), and they never carry a marker.
+    /// `common::waiting_sandboxes`), and they never carry a marker.
     fn strays(&self, markers: &[String]) -> Vec<String> {
         let daemon = self.daemon.pid();
         let procs = processes();
-        let idle = idle_sandboxes(&procs, daemon);
+        let idle = common::waiting_sandboxes(daemon);
         let descends = descends_from(&procs, daemon);
         procs
             .iter()
@@ -551,60 +551,10 @@ fn state_entries(root: &Path) -> BTreeSet<String> {
     out
 }
 
-/// The processes of the daemon's idle pre-started sandboxes: trees under a direct child of
-/// the daemon made of nothing but the sandbox's launcher and init (`sandbox-init`) and at
-/// most one driver still waiting for its run (`driver.py --warm`, `driver.js --warm`) or
-/// a Python zygote between forks (`driver.py --zygote`). A run happens inside its driver
-/// (or a fork of the zygote, below it), and its sandbox is gone when its result is back, so
-/// a leftover of a run (any other program, a second driver, a fork) makes its whole tree
-/// stray.
-fn idle_sandboxes(procs: &[Process], daemon: u32) -> BTreeSet<u32> {
-    let children = |pid: u32| procs.iter().filter(move |p| p.ppid == pid);
-    let mut idle = BTreeSet::new();
-    for launcher in children(daemon) {
-        // The launcher, its pid 1 and that one's children: a zygote's forks (its sandboxes
-        // built ahead, its runs) are sandboxes of their own below it.
-        let init: Vec<&Process> = children(launcher.pid).collect();
-        let programs: Vec<&Process> = init.iter().flat_map(|p| children(p.pid)).collect();
-        let tree: Vec<&Process> = std::iter::once(launcher).chain(init).chain(programs).collect();
-        let is_init = |p: &Process| p.cmdline.starts_with("sandbox-init ");
-        let is_waiting = |p: &Process| {
-            [" /sandbox/driver.py --warm", " /sandbox/driver.js --warm", " /sandbox/driver.py --zygote"]
-                .iter()
-                .any(|mode| p.cmdline.contains(mode))
-        };
-        let drivers = tree.iter().filter(|p| is_waiting(p)).count();
-        if tree.len() <= 3 && drivers <= 1 && tree.iter().all(|p| is_init(p) || is_waiting(p)) && is_init(launcher) {
-            idle.extend(tree.iter().map(|p| p.pid));
-            for zygote in tree.iter().filter(|p| p.cmdline.contains(" --zygote")) {
-                idle.extend(built_ahead(procs, zygote));
-            }
-        }
-    }
-    idle
-}
-
-/// The sandboxes `zygote` built ahead of their runs, waiting: each a fork of it (the
-/// launcher) with one child (pid 1) with one child (the program), all still the zygote's
-/// image. Between cases no run is in flight, and a run's sandbox ends with its program.
-fn built_ahead(procs: &[Process], zygote: &Process) -> Vec<u32> {
-    let children = |pid: u32| procs.iter().filter(move |p| p.ppid == pid).collect::<Vec<_>>();
-    let mut found = Vec::new();
-    for launcher in children(zygote.pid) {
-        let init = children(launcher.pid);
-        let program = init.first().map(|p| children(p.pid)).unwrap_or_default();
-        let tree = [vec![launcher], init.clone(), program.clone()].concat();
-        if init.len() == 1 && program.len() == 1 && tree.iter().all(|p| p.cmdline == zygote.cmdline) {
-            found.extend(tree.iter().map(|p| p.pid));
-        }
-    }
-    found
-}
-
 /// The workspaces (device and inode) of the idle pre-started sandboxes: their drivers'
 /// working directories.
 fn idle_workspaces(procs: &[Process], daemon: u32) -> BTreeSet<(u64, u64)> {
-    let idle = idle_sandboxes(procs, daemon);
+    let idle = common::waiting_sandboxes(daemon);
     procs
         .iter()
         .filter(|p| idle.contains(&p.pid) && (p.cmdline.contains("--warm") || p.cmdline.contains("--zygote")))
