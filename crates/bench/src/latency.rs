@@ -16,7 +16,7 @@ use crate::daemon::Daemon;
 use crate::machine::{rss_mb, Machine};
 use crate::report::{BaselineRow, PathReport, ReadyMemory, Report};
 use crate::workloads::{self, Endpoint, PYTHON_DATA};
-use crate::{measure, memory};
+use crate::{e2b_sdk, measure, memory};
 
 #[derive(ClapArgs)]
 pub struct Args {
@@ -55,6 +55,19 @@ pub struct Args {
     /// Print the figures as JSON instead of tables.
     #[arg(long)]
     json: bool,
+    /// Measure this one shape alone, with `--runs` and `--warmup` (e2b-sdk-run_code: the
+    /// official E2B Python SDK's `Sandbox.run_code`, which the other shapes do not include).
+    #[arg(long, value_enum)]
+    shape: Option<OnlyShape>,
+    /// The Python of the E2B SDK (default: `$SANDBOX_E2B_SDKS/venv/bin/python`).
+    #[arg(long)]
+    e2b_python: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum OnlyShape {
+    #[value(name = "e2b-sdk-run_code")]
+    E2bSdkRunCode,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -70,6 +83,9 @@ macro_rules! note {
 }
 
 pub async fn run(binary: &Path, args: Args) -> anyhow::Result<()> {
+    if args.shape == Some(OnlyShape::E2bSdkRunCode) {
+        return e2b_sdk_run_code(binary, &args).await;
+    }
     let machine = Machine::read();
     let templates = match &args.templates_dir {
         Some(dir) => dir.clone(),
@@ -128,6 +144,18 @@ pub async fn run(binary: &Path, args: Args) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&report.to_json())?);
     } else {
         print!("{report}");
+    }
+    Ok(())
+}
+
+/// The shape `e2b-sdk-run_code` alone.
+async fn e2b_sdk_run_code(binary: &Path, args: &Args) -> anyhow::Result<()> {
+    let python = args.e2b_python.clone().unwrap_or_else(e2b_sdk::default_python);
+    note!("e2b-sdk-run_code x{}", args.runs);
+    let summary = e2b_sdk::measure(binary, &python, args.warmup, args.runs).await?;
+    match args.json {
+        true => println!("{}", serde_json::json!({"e2b-sdk-run_code": summary.to_json()})),
+        false => println!("e2b-sdk-run_code  {summary}"),
     }
     Ok(())
 }

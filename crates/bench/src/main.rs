@@ -4,6 +4,7 @@
 mod baseline;
 mod daemon;
 mod delivery;
+mod e2b_sdk;
 mod latency;
 mod machine;
 mod measure;

@@ -49,6 +49,7 @@ impl Peers {
         }
         let client = reqwest::Client::builder()
             .connect_timeout(CONNECT_WAIT)
+            .tcp_nodelay(true)
             .build()
             .map_err(|e| format!("peer client: {e}"))?;
         Ok(Peers { node: node.to_owned(), url_template: url_template.trim_end_matches('/').to_owned(), client })
