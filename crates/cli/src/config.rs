@@ -117,15 +117,6 @@ pub struct ServeArgs {
     /// Executions waiting for a turn; beyond this, requests get 503 Executor.QueueFull.
     #[arg(long, env = "EXECUTOR_MAX_QUEUE", default_value_t = executor::ServiceOptions::default().max_queued)]
     pub max_queue: usize,
-    /// This daemon's name among peers (a DNS label; in Kubernetes, its pod's name): the ids
-    /// it hands out start with it. Set with --peer-url.
-    #[arg(long, env = "EXECUTOR_NODE", requires = "peer_url")]
-    pub node_name: Option<String>,
-    /// How to reach a peer by its name: an http(s) URL with `{node}` in it, e.g.
-    /// `http://{node}.sandbox-executor-peers:8080`. A call for an id a peer handed out is
-    /// forwarded there. Set with --node-name.
-    #[arg(long, env = "EXECUTOR_PEER_URL", requires = "node_name")]
-    pub peer_url: Option<String>,
     /// On SIGTERM, how long running executions may go on before they are killed (seconds).
     #[arg(long, env = "EXECUTOR_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
     pub shutdown_grace_secs: u64,
@@ -161,6 +152,12 @@ pub struct ServeArgs {
     /// forking off: Python runs then use pre-started sandboxes.
     #[arg(long, env = "SANDBOX_ZYGOTE_LIB")]
     pub zygote_lib: Option<PathBuf>,
+    /// Web origins (comma-separated `scheme://host[:port]`) whose pages may call the API
+    /// from a browser; none by default: no CORS headers at all.
+    #[arg(long, env = "EXECUTOR_CORS_ORIGINS", default_value = "")]
+    pub cors_origins: String,
+    #[command(flatten)]
+    pub peers: crate::peer_args::PeerArgs,
     #[command(flatten)]
     pub sessions: SessionArgs,
     #[command(flatten)]
@@ -241,16 +238,9 @@ pub struct ControlPlaneArgs {
 }
 
 impl ServeArgs {
-    /// The peers of `--node-name` and `--peer-url`, when both are set.
-    pub fn peers(&self) -> anyhow::Result<Option<std::sync::Arc<server::peers::Peers>>> {
-        match (&self.node_name, &self.peer_url) {
-            (Some(node), Some(url)) => {
-                let peers =
-                    server::peers::Peers::new(node, url).map_err(|e| anyhow::anyhow!("--node-name/--peer-url: {e}"))?;
-                Ok(Some(std::sync::Arc::new(peers)))
-            }
-            _ => Ok(None),
-        }
+    /// The web origins allowed to call the API from a browser.
+    pub fn cors_origins(&self) -> anyhow::Result<Vec<server::cors::Origin>> {
+        server::cors::parse_origins(&self.cors_origins).map_err(|e| anyhow::anyhow!("--cors-origins: {e}"))
     }
 
     /// The zygote library: as configured (empty: none), or found beside this program.

@@ -5,6 +5,7 @@
 mod commands;
 mod config;
 mod egress_args;
+mod peer_args;
 mod telemetry;
 
 use clap::{Parser, Subcommand};

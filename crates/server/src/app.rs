@@ -21,7 +21,7 @@ use crate::request_id::{self, RequestId};
 use crate::routes;
 use crate::state::{AppOptions, AppState};
 
-/// The whole HTTP API. Layers, outermost first: request id (so everything below, including
+/// The whole HTTP API. Layers, outermost first: CORS (only for the configured origins), request id (so everything below, including
 /// the panic handler, renders errors with it), tracing, the API token check (before any body
 /// is read), panic catching, body limit.
 pub fn app(service: Arc<ExecutionService>, options: AppOptions) -> Router {
@@ -32,6 +32,7 @@ pub fn app(service: Arc<ExecutionService>, options: AppOptions) -> Router {
 pub(crate) fn assemble(router: Router<Arc<AppState>>, service: Arc<ExecutionService>, options: AppOptions) -> Router {
     let max_body_bytes = options.max_body_bytes;
     let token = options.api_token.as_deref().map(ApiToken::new);
+    let cors = crate::cors::layer(&options.cors_origins);
     let contract = routes::openapi::Contract {
         authenticated: token.is_some(),
         limits: service.limits().clone(),
@@ -58,7 +59,7 @@ pub(crate) fn assemble(router: Router<Arc<AppState>>, service: Arc<ExecutionServ
     if let Some(token) = token {
         router = router.layer(middleware::from_fn_with_state(token, auth::middleware));
     }
-    router
+    let router = router
         // Every error answer is logged once, at its own level, where it is rendered
         // ([`ApiError`]); the layer's own failure line would repeat each 5xx at ERROR.
         .layer(
@@ -67,7 +68,13 @@ pub(crate) fn assemble(router: Router<Arc<AppState>>, service: Arc<ExecutionServ
                 .on_failure(DefaultOnFailure::new().level(Level::DEBUG)),
         )
         .layer(middleware::from_fn(request_id::middleware))
-        .with_state(state)
+        .with_state(state);
+    // Outermost: a preflight is answered before the token check, and every answer (errors
+    // too) carries the headers an allowed origin's page needs to read it.
+    match cors {
+        Some(cors) => router.layer(cors),
+        None => router,
+    }
 }
 
 /// Serves `app` on `listener` until `shutdown` completes, then lets running requests finish.

@@ -6,6 +6,7 @@
 
 mod app;
 mod auth;
+pub mod cors;
 pub mod dialect;
 mod e2b;
 pub mod error;

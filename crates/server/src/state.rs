@@ -43,6 +43,8 @@ pub struct AppOptions {
     pub outbox: Option<OutboxSource>,
     /// The daemons this one shares the load with; `None`: it serves alone.
     pub peers: Option<Arc<crate::peers::Peers>>,
+    /// The web origins whose pages may call the API from a browser (CORS); none by default.
+    pub cors_origins: Vec<axum::http::HeaderValue>,
 }
 
 impl Default for AppOptions {
@@ -57,6 +59,7 @@ impl Default for AppOptions {
             metrics: None,
             outbox: None,
             peers: None,
+            cors_origins: Vec::new(),
         }
     }
 }

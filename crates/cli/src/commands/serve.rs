@@ -46,7 +46,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         }),
         outbox: delivering.then(|| server::OutboxSource(outbox_report(&store))),
         nvidia_template,
-        peers: args.peers()?,
+        peers: args.peers.peers()?,
+        cors_origins: args.cors_origins()?,
         ..server::AppOptions::default()
     };
     let router = server::app(service.clone(), options);
@@ -93,7 +94,10 @@ async fn open_service(args: &ServeArgs, store: &Arc<Store>) -> anyhow::Result<Ar
         recorder: Some(store.clone()),
         max_running: args.max_concurrent.unwrap_or(defaults.max_running),
         max_queued: args.max_queue,
-        sessions: executor::SessionConfig { id_prefix: args.node_name.clone(), ..args.sessions.clone().into_config()? },
+        sessions: executor::SessionConfig {
+            id_prefix: args.peers.node_name.clone(),
+            ..args.sessions.clone().into_config()?
+        },
         warm: executor::WarmConfig {
             per_key: args.warm_pool,
             prebuilt: args.warm_prebuilt,

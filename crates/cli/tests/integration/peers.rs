@@ -1,6 +1,7 @@
 //! Three daemons on loopback as peers, as pods behind one Service: a session created through
 //! one is used through the other two, an async execution started on one is read through
-//! another, tokens and tenants hold on forwarded calls, and a peer that stopped gives 404.
+//! another, tokens and tenants hold on forwarded calls, and a peer that stopped gives 503
+//! naming it (`peer_faults` has peers that freeze or die during a call).
 
 use std::time::{Duration, Instant};
 
@@ -8,26 +9,33 @@ use serde_json::{json, Value};
 
 use crate::common::{self, Daemon};
 
-const TOKEN: &str = "peer-test-token";
+pub(crate) const TOKEN: &str = "peer-test-token";
 
 async fn peer(port: u16) -> Daemon {
     peer_with_token(port, TOKEN).await
 }
 
 async fn peer_with_token(port: u16, token: &str) -> Daemon {
+    peer_with(port, &[("EXECUTOR_API_TOKEN", token)]).await
+}
+
+/// A peer on `port` (its name), with the test's token unless `extra` names another, and `extra`.
+pub(crate) async fn peer_with(port: u16, extra: &[(&str, &str)]) -> Daemon {
     let port = port.to_string();
-    let env = [
+    let mut env = vec![
         ("EXECUTOR_PORT", port.as_str()),
         ("EXECUTOR_NODE", port.as_str()),
         ("EXECUTOR_PEER_URL", "http://127.0.0.1:{node}"),
-        ("EXECUTOR_API_TOKEN", token),
+        ("EXECUTOR_API_TOKEN", TOKEN),
         ("SANDBOX_WARM_POOL", "0"),
     ];
+    env.retain(|(name, _)| !extra.iter().any(|(other, _)| other == name));
+    env.extend_from_slice(extra);
     Daemon::start_with(&env).await
 }
 
 /// A call as a tenant with the token; returns the status and the JSON body.
-async fn call(d: &Daemon, method: &str, path: &str, tenant: &str, body: Option<Value>) -> (u16, Value) {
+pub(crate) async fn call(d: &Daemon, method: &str, path: &str, tenant: &str, body: Option<Value>) -> (u16, Value) {
     let url = format!("{}{path}", d.base);
     let request = match method {
         "GET" => d.client().get(url),
@@ -78,16 +86,17 @@ async fn peers_serve_each_others_sessions_and_executions() {
 
     made_up_and_spoofed_ids_reach_nothing(&b, &id).await;
 
-    // A peer that stopped: its ids are unknown, at once.
+    // A peer that stopped: its ids are its, and it cannot be reached: 503 naming it, at once.
     a.signal("TERM");
     let mut a = a;
     a.wait_exit(Duration::from_secs(30)).await.expect("the peer stops");
     let started = Instant::now();
     let (status, r) = call(&b, "POST", "/session/execute", "t1", cell("x")).await;
-    assert_eq!((status, r["error_code"].as_str()), (404, Some("Executor.NotFound")), "{r}");
+    assert_eq!((status, r["error_code"].as_str()), (503, Some("Executor.PeerUnavailable")), "{r}");
+    assert_eq!(r["peer"], ports[0].to_string(), "{r}");
     assert!(started.elapsed() < Duration::from_secs(10), "a gone peer does not hang the call");
-    let (status, _) = call(&c, "GET", &format!("/executions/{run}"), "t1", None).await;
-    assert_eq!(status, 404);
+    let (status, r) = call(&c, "GET", &format!("/executions/{run}"), "t1", None).await;
+    assert_eq!((status, r["error_code"].as_str()), (503, Some("Executor.PeerUnavailable")), "{r}");
 }
 
 /// An async execution started on `owner` is read through `reader`, and not by another tenant
@@ -117,11 +126,18 @@ async fn async_run_read_through_a_peer(owner: &Daemon, reader: &Daemon, other: &
 /// Ids that name no peer, and calls posing as forwarded, are unknown.
 async fn made_up_and_spoofed_ids_reach_nothing(b: &Daemon, id: &str) {
     // An id made up to name some other host is not a way out: only peers' URLs are reached.
-    for made_up in ["evil.0123456789ab", "127.0.0.1.0123456789ab", "1.0123456789ab"] {
+    for made_up in ["evil.0123456789ab", "127.0.0.1.0123456789ab"] {
         let body = Some(json!({"session_id": made_up, "code": "1", "language": "python"}));
         let (status, r) = call(b, "POST", "/session/execute", "t1", body).await;
         assert_eq!((status, r["error_code"].as_str()), (404, Some("Executor.NotFound")), "{made_up}: {r}");
     }
+    // A name that makes a peer's URL (port 1 here) is a peer that cannot be reached.
+    let body = Some(json!({"session_id": "1.0123456789ab", "code": "1", "language": "python"}));
+    let (status, r) = call(b, "POST", "/session/execute", "t1", body).await;
+    assert_eq!(
+        (status, r["error_code"].as_str(), r["peer"].as_str()),
+        (503, Some("Executor.PeerUnavailable"), Some("1"))
+    );
     // A caller cannot pass a call off as forwarded to have another daemon's id served here.
     let spoofed = b
         .client()

@@ -4,7 +4,8 @@
 //! An E2B sandbox is one session of the service: one workspace, shown to the code as
 //! `/home/user`, shared by files, commands and code contexts; it lives until its end time
 //! (`timeout`, moved by `set_timeout`) or until it is killed. Errors are in E2B's own formats
-//! (see `docs/e2b.md`), and every route accepts unknown JSON fields and cross-origin calls.
+//! (see `docs/e2b.md`), and every route accepts unknown JSON fields; cross-origin calls only
+//! from the origins the daemon is configured to allow, as for the rest of the API.
 
 mod connect;
 mod control;
@@ -22,7 +23,6 @@ use std::sync::Arc;
 use axum::http::{Method, StatusCode, Uri};
 use axum::routing::{delete, get, post};
 use axum::Router;
-use tower_http::cors::CorsLayer;
 
 pub use registry::Sandboxes;
 
@@ -52,7 +52,6 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
         .route("/sandbox/contexts/{id}/restart", post(interpreter::restart_context))
         .fallback(not_implemented)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(CorsLayer::permissive())
 }
 
 async fn not_implemented(method: Method, uri: Uri) -> E2bError {

@@ -36,6 +36,11 @@ pub enum ErrorCode {
     ShuttingDown,
     Unauthorized,
     SessionLimit,
+    /// The peer daemon that owns what a call names cannot be reached, is silent, or has as
+    /// many of this daemon's calls in flight as it may.
+    PeerUnavailable,
+    /// The peer daemon that owns what a call names answered with more than may be relayed.
+    PeerAnswerTooLarge,
 }
 
 impl ErrorCode {
@@ -57,13 +62,18 @@ impl ErrorCode {
             ErrorCode::ShuttingDown => "Executor.ShuttingDown",
             ErrorCode::Unauthorized => "Executor.Unauthorized",
             ErrorCode::SessionLimit => "Executor.SessionLimit",
+            ErrorCode::PeerUnavailable => "Executor.PeerUnavailable",
+            ErrorCode::PeerAnswerTooLarge => "Executor.PeerAnswerTooLarge",
         }
     }
 
     /// A 5xx the daemon answers by design (back-pressure, an orderly stop): the client is told
     /// to retry, and nothing is broken, so it is no error in the daemon's log.
     pub fn expected(self) -> bool {
-        matches!(self, ErrorCode::QueueFull | ErrorCode::ShuttingDown | ErrorCode::NotReady)
+        matches!(
+            self,
+            ErrorCode::QueueFull | ErrorCode::ShuttingDown | ErrorCode::NotReady | ErrorCode::PeerUnavailable
+        )
     }
 
     pub fn status(self) -> StatusCode {
@@ -76,9 +86,12 @@ impl ErrorCode {
             ErrorCode::Conflict => StatusCode::CONFLICT,
             ErrorCode::TemplatePackages => StatusCode::UNPROCESSABLE_ENTITY,
             ErrorCode::Sandbox | ErrorCode::TemplateBuild | ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-            ErrorCode::Unhealthy | ErrorCode::NotReady | ErrorCode::QueueFull | ErrorCode::ShuttingDown => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            ErrorCode::Unhealthy
+            | ErrorCode::NotReady
+            | ErrorCode::QueueFull
+            | ErrorCode::ShuttingDown
+            | ErrorCode::PeerUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::PeerAnswerTooLarge => StatusCode::BAD_GATEWAY,
             ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
             ErrorCode::SessionLimit => StatusCode::TOO_MANY_REQUESTS,
         }

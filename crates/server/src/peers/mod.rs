@@ -3,20 +3,26 @@
 //! Service's DNS name); no membership of its own. The ids a daemon hands out (sessions,
 //! executions it names) start with its name, and a call for an id another daemon owns is
 //! forwarded there with the caller's token and tenant, which the owner checks as for any
-//! call. A call for a daemon that is gone answers the ordinary 404. A streamed answer
-//! (server-sent events) is relayed as it comes.
+//! call. A peer that cannot be reached, stays silent, or has as many calls from this daemon
+//! as it may, answers 503 `Executor.PeerUnavailable` naming it, with `Retry-After`
+//! ([`relay`] owns those limits). A streamed answer (server-sent events) is relayed as it
+//! comes.
+
+mod in_flight;
+mod relay;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::{to_bytes, Body, Bytes};
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderName, Method, StatusCode};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use executor::ExecuteError;
 
 use crate::error::ApiError;
+pub use relay::PeerLimits;
 
 /// Marks a forwarded call: its receiver serves it itself, whatever the id says.
 const FORWARDED_BY: &str = "x-executor-forwarded-by";
@@ -25,8 +31,6 @@ const CONNECT_WAIT: Duration = Duration::from_secs(2);
 /// What of the caller's request goes along.
 const REQUEST_HEADERS: [&str; 6] =
     ["authorization", "x-api-key", "x-tenant-id", "content-type", "accept", "x-request-id"];
-/// What of the owner's answer does not come back (the connection's own).
-const HOP_HEADERS: [&str; 4] = ["connection", "transfer-encoding", "content-length", "keep-alive"];
 
 #[derive(Debug)]
 pub struct Peers {
@@ -35,11 +39,13 @@ pub struct Peers {
     /// A peer's base URL, with `{node}` where its name goes.
     url_template: String,
     client: reqwest::Client,
+    limits: PeerLimits,
+    in_flight: in_flight::InFlight,
 }
 
 impl Peers {
     /// `node` must be a DNS label (lower case), and `url_template` an http(s) URL with `{node}`.
-    pub fn new(node: &str, url_template: &str) -> Result<Peers, String> {
+    pub fn new(node: &str, url_template: &str, limits: PeerLimits) -> Result<Peers, String> {
         if !is_label(node) {
             return Err(format!("the node name {node:?} is not a DNS label (a-z, 0-9, '-', at most 63)"));
         }
@@ -47,12 +53,19 @@ impl Peers {
         if !scheme || !url_template.contains("{node}") {
             return Err(format!("the peer URL {url_template:?} must be an http(s) URL with {{node}} in it"));
         }
+        if limits.answer_wait.is_zero() || limits.stream_idle.is_zero() {
+            return Err("the peer timeouts must be at least 1 s".to_owned());
+        }
+        if limits.max_in_flight == 0 || limits.max_answer_bytes == 0 {
+            return Err("the calls in flight to a peer and its answers' size must be at least 1".to_owned());
+        }
         let client = reqwest::Client::builder()
             .connect_timeout(CONNECT_WAIT)
             .tcp_nodelay(true)
             .build()
             .map_err(|e| format!("peer client: {e}"))?;
-        Ok(Peers { node: node.to_owned(), url_template: url_template.trim_end_matches('/').to_owned(), client })
+        let url_template = url_template.trim_end_matches('/').to_owned();
+        Ok(Peers { node: node.to_owned(), url_template, client, limits, in_flight: Default::default() })
     }
 
     /// An id this daemon hands out: its name, a dot, then the id as a lone daemon makes it.
@@ -104,7 +117,7 @@ impl Named {
         }
     }
 
-    /// The answer for an id whose daemon is gone: the one for an id nobody knows.
+    /// The answer for an id no peer can own (no URL can be made of its name).
     fn unknown(&self) -> Response {
         let error = match self {
             Named::Session(id) => ExecuteError::SessionNotFound(id.clone()),
@@ -185,10 +198,11 @@ fn names_a_session_in_body(method: &Method, path: &str) -> bool {
     method == Method::POST && matches!(path, "/execute" | "/session/execute" | "/session/destroy")
 }
 
-/// Sends the call to `owner` and its answer back; a peer that cannot be reached is gone.
+/// Sends the call to `owner` and its answer back.
 async fn relay(peers: &Peers, owner: &str, request: Request, body: Bytes, named: &Named) -> Response {
     let path = request.uri().path_and_query().map_or("/", |p| p.as_str());
-    let url = format!("{}{path}", peers.url_of(owner));
+    let base = peers.url_of(owner);
+    let url = format!("{base}{path}");
     let mut call = peers.client.request(request.method().clone(), &url).header(FORWARDED_BY, &peers.node);
     for name in REQUEST_HEADERS {
         if let Some(value) = request.headers().get(name) {
@@ -196,36 +210,11 @@ async fn relay(peers: &Peers, owner: &str, request: Request, body: Bytes, named:
         }
     }
     tracing::debug!(%url, owner, id = named.id(), "forwarding the call to the daemon that owns it");
-    let answer = match call.body(body).send().await {
-        Ok(answer) => answer,
-        Err(e) => {
-            tracing::warn!(owner, error = %e, "a peer cannot be reached: answering as for an unknown id");
-            return named.unknown();
-        }
-    };
-    let status = StatusCode::from_u16(answer.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
-    let mut headers = HeaderMap::new();
-    for (name, value) in answer.headers() {
-        if !HOP_HEADERS.contains(&name.as_str()) {
-            if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name.as_ref()), value.to_str()) {
-                if let Ok(value) = value.parse() {
-                    headers.insert(name, value);
-                }
-            }
-        }
-    }
-    // A streamed answer (server-sent events) goes on as it comes.
-    let streamed = headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
-    if streamed.is_some_and(|kind| kind.starts_with(crate::routes::stream::EVENT_STREAM)) {
-        return (status, headers, Body::from_stream(answer.bytes_stream())).into_response();
-    }
-    match answer.bytes().await {
-        Ok(bytes) => (status, headers, bytes).into_response(),
-        Err(e) => {
-            tracing::warn!(owner, error = %e, "a peer's answer broke off");
-            ApiError::from(ExecuteError::Internal(format!("the daemon that owns {} broke off its answer", named.id())))
-                .into_response()
-        }
+    let to =
+        relay::Owner { node: owner, base, client: &peers.client, limits: &peers.limits, in_flight: &peers.in_flight };
+    match relay::relay(&to, call.body(body)).await {
+        Some(answer) => answer,
+        None => named.unknown(),
     }
 }
 
@@ -246,11 +235,14 @@ mod tests {
 
     #[test]
     fn a_peer_url_needs_its_node_and_a_scheme() {
-        assert!(Peers::new("pod-0", "http://{node}.headless:8080").is_ok());
-        assert!(Peers::new("Pod_0", "http://{node}:8080").is_err());
-        assert!(Peers::new("pod-0", "http://peer:8080").is_err());
-        assert!(Peers::new("pod-0", "ftp://{node}").is_err());
-        let peers = Peers::new("pod-0", "http://{node}.h:8080/").unwrap();
+        let new = |node, url| Peers::new(node, url, PeerLimits::default());
+        assert!(new("pod-0", "http://{node}.headless:8080").is_ok());
+        assert!(new("Pod_0", "http://{node}:8080").is_err());
+        assert!(new("pod-0", "http://peer:8080").is_err());
+        assert!(new("pod-0", "ftp://{node}").is_err());
+        let stuck = PeerLimits { answer_wait: Duration::ZERO, ..PeerLimits::default() };
+        assert!(Peers::new("pod-0", "http://{node}:8080", stuck).is_err());
+        let peers = new("pod-0", "http://{node}.h:8080/").unwrap();
         assert_eq!((peers.url_of("pod-2"), peers.owned_id("x")), ("http://pod-2.h:8080".into(), "pod-0.x".into()));
     }
 }
