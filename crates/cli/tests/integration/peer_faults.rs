@@ -1,7 +1,7 @@
 //! Peers that freeze (SIGSTOP: the kernel still accepts their connections, nothing answers)
 //! or die during a call. A call through another daemon answers 503 `Executor.PeerUnavailable`
 //! naming the owner, with `Retry-After`, within its configured deadline, not a hang and not a
-//! 404; the calls in flight to one peer are bounded; a streamed answer relayed from a peer
+//! 404; the calls in flight to one peer are bounded, and their plain answers' size; a streamed answer relayed from a peer
 //! that goes silent or dies ends with a `done` event carrying that error.
 
 use std::time::Duration;
@@ -47,7 +47,11 @@ async fn session_on(owner: &Daemon) -> String {
 async fn a_frozen_owner_is_answered_for_with_503_naming_it() {
     let ports = [common::free_port(), common::free_port()];
     let a = peer_with(ports[0], &[]).await;
-    let limits = [("EXECUTOR_PEER_TIMEOUT_SECS", "2"), ("EXECUTOR_PEER_MAX_IN_FLIGHT", "1")];
+    let limits = [
+        ("EXECUTOR_PEER_TIMEOUT_SECS", "2"),
+        ("EXECUTOR_PEER_MAX_IN_FLIGHT", "1"),
+        ("EXECUTOR_PEER_MAX_ANSWER_MB", "1"),
+    ];
     let b = peer_with(ports[1], &limits).await;
     if !common::sandbox_or_skip(&a).await {
         return;
@@ -57,6 +61,12 @@ async fn a_frozen_owner_is_answered_for_with_503_naming_it() {
         call(&a, "POST", "/execute", "t1", Some(json!({"code": "echo hi", "language": "shell", "async": true}))).await;
     assert_eq!(status, 202, "{accepted}");
     let run = accepted["execution_id"].as_str().unwrap().to_owned();
+    // An answer over the peer's cap is not relayed.
+    let file = format!("/session/{session}/files/big.txt");
+    let (status, r) = call(&a, "PUT", &file, "t1", Some(Value::String("x".repeat(2 << 20)))).await;
+    assert!(status < 300, "{status} {r}");
+    let (status, r) = call(&b, "GET", &file, "t1", None).await;
+    assert_eq!((status, r["error_code"].as_str()), (502, Some("Executor.PeerAnswerTooLarge")), "{r}");
     {
         let _frozen = Frozen::new(&a);
         // One call waits for the frozen owner; a second one to it finds no place.

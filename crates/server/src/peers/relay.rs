@@ -250,3 +250,42 @@ fn chain(error: &dyn std::error::Error) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a client receives of a peer's stream made of `chunks`.
+    async fn relayed(chunks: Vec<&'static str>) -> String {
+        let (client, limits, in_flight) = (reqwest::Client::new(), PeerLimits::default(), InFlight::default());
+        let owner = Owner {
+            node: "pod-1",
+            base: "http://pod-1".into(),
+            client: &client,
+            limits: &limits,
+            in_flight: &in_flight,
+        };
+        let permit = in_flight.try_enter("pod-1", 1).unwrap();
+        let chunks = stream::iter(chunks.into_iter().map(|c| Ok(Bytes::from(c)))).boxed();
+        let parts: Vec<Bytes> = relayed_events(chunks, &owner, permit).map(|part| part.unwrap()).collect().await;
+        String::from_utf8(parts.concat()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn events_pass_whole_and_a_stream_cut_before_done_ends_with_an_error() {
+        let body = relayed(vec!["event: stdout\ndata: {\"te", "xt\":\"a\"}\n\n:\n\nevent: std"]).await;
+        let (events, done) = body.split_once("event: done\ndata: ").expect("a final done");
+        assert_eq!(events, "event: stdout\ndata: {\"text\":\"a\"}\n\n:\n\n", "the cut event is left out");
+        let done: serde_json::Value = serde_json::from_str(done.trim_end()).unwrap();
+        assert_eq!(
+            (done["error_code"].as_str(), done["peer"].as_str()),
+            (Some("Executor.PeerUnavailable"), Some("pod-1"))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_stream_that_ends_with_done_is_relayed_as_it_is() {
+        let whole = "event: stdout\ndata: {}\n\nevent: done\ndata: {\"status\":\"success\"}\n\n";
+        assert_eq!(relayed(vec![&whole[..10], &whole[10..]]).await, whole);
+    }
+}
