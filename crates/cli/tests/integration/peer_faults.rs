@@ -1,7 +1,8 @@
 //! Peers that freeze (SIGSTOP: the kernel still accepts their connections, nothing answers)
 //! or die during a call. A call through another daemon answers 503 `Executor.PeerUnavailable`
 //! naming the owner, with `Retry-After`, within its configured deadline, not a hang and not a
-//! 404; the calls in flight to one peer are bounded, and their plain answers' size; a streamed answer relayed from a peer
+//! 404; the calls in flight to one peer (and one tenant's share of them) are
+//! bounded, and their plain answers' size; a streamed answer relayed from a peer
 //! that goes silent or dies ends with a `done` event carrying that error.
 
 use std::time::Duration;
@@ -30,8 +31,12 @@ impl Drop for Frozen<'_> {
 
 /// A cell sent through `via`, as tenant t1: its status, `Retry-After` and JSON body.
 async fn cell_through(client: reqwest::Client, via: String, session: String) -> (u16, Option<String>, Value) {
+    cell_as(client, via, session, "t1").await
+}
+
+async fn cell_as(client: reqwest::Client, via: String, session: String, tenant: &str) -> (u16, Option<String>, Value) {
     let body = json!({"session_id": session, "code": "1", "language": "python"});
-    let request = client.post(format!("{via}/session/execute")).bearer_auth(TOKEN).header("X-Tenant-ID", "t1");
+    let request = client.post(format!("{via}/session/execute")).bearer_auth(TOKEN).header("X-Tenant-ID", tenant);
     let response = request.json(&body).send().await.expect("the call is answered");
     let retry = response.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned());
     (response.status().as_u16(), retry, response.json().await.unwrap_or(Value::Null))
@@ -49,7 +54,7 @@ async fn a_frozen_owner_is_answered_for_with_503_naming_it() {
     let a = peer_with(ports[0], &[]).await;
     let limits = [
         ("EXECUTOR_PEER_TIMEOUT_SECS", "2"),
-        ("EXECUTOR_PEER_MAX_IN_FLIGHT", "1"),
+        ("EXECUTOR_PEER_MAX_IN_FLIGHT", "4"),
         ("EXECUTOR_PEER_MAX_ANSWER_MB", "1"),
     ];
     let b = peer_with(ports[1], &limits).await;
@@ -69,13 +74,18 @@ async fn a_frozen_owner_is_answered_for_with_503_naming_it() {
     assert_eq!((status, r["error_code"].as_str()), (502, Some("Executor.PeerAnswerTooLarge")), "{r}");
     {
         let _frozen = Frozen::new(&a);
-        // One call waits for the frozen owner; a second one to it finds no place.
+        // One call waits for the frozen owner; a second one of the tenant finds no place (a
+        // tenant has a quarter of the 4 calls a peer may have), another tenant's does.
         let first = tokio::spawn(cell_through(b.client().clone(), b.base.clone(), session.clone()));
         tokio::time::sleep(Duration::from_millis(500)).await;
+        let other = tokio::spawn(cell_as(b.client().clone(), b.base.clone(), session.clone(), "t2"));
         let (status, retry, second) = cell_through(b.client().clone(), b.base.clone(), session.clone()).await;
         assert_eq!((status, second["error_code"].as_str()), (503, Some("Executor.PeerUnavailable")), "{second}");
         assert!(retry.is_some(), "{second}");
         assert!(second["error_detail"].as_str().unwrap().contains("in flight"), "{second}");
+        let (status, _, other) = other.await.unwrap();
+        assert_eq!(status, 503, "{other}");
+        assert!(other["error_detail"].as_str().unwrap().contains("health probe"), "waited its turn: {other}");
 
         let (status, retry, first) = first.await.unwrap();
         assert_eq!((status, first["error_code"].as_str()), (503, Some("Executor.PeerUnavailable")), "{first}");

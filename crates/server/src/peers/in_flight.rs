@@ -1,37 +1,64 @@
 //! How many forwarded calls each peer has from this daemon at once: a frozen or slow peer
-//! holds at most its share of this daemon's connections and tasks, never all of them.
+//! holds at most its share of this daemon's connections and tasks, never all of them, and
+//! one tenant at most a quarter of a peer's share, so that its long calls leave room for
+//! other tenants' calls to the same peer.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-/// The calls in flight, by peer. A peer with none has no entry, so peers named by made-up ids
-/// leave nothing behind.
+/// A peer's calls (`tenant` None) or one tenant's calls to it.
+type Key = (String, Option<String>);
+
+/// The calls in flight, by peer and by tenant. A key with none has no entry, so peers named
+/// by made-up ids, and tenants, leave nothing behind.
 #[derive(Debug, Default)]
 pub struct InFlight {
-    counts: Arc<Mutex<HashMap<String, usize>>>,
+    counts: Arc<Mutex<HashMap<Key, usize>>>,
 }
 
 /// One call in flight to a peer, until it is dropped (a streamed answer's end included).
 #[derive(Debug)]
 pub struct Permit {
-    counts: Arc<Mutex<HashMap<String, usize>>>,
-    node: String,
+    counts: Arc<Mutex<HashMap<Key, usize>>>,
+    keys: [Key; 2],
+}
+
+/// Why a call found no place.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Full {
+    /// The peer has `max` calls in flight.
+    Peer,
+    /// The tenant has its share of them.
+    Tenant(usize),
+}
+
+/// The calls to one peer one tenant may have in flight of the peer's `max`.
+pub fn tenant_share(max: usize) -> usize {
+    (max / 4).max(1)
 }
 
 impl InFlight {
-    /// A place for one more call to `node`, unless `max` are in flight to it already.
-    pub fn try_enter(&self, node: &str, max: usize) -> Option<Permit> {
+    /// A place for one more call of `tenant` to `node`, unless `max` are in flight to it
+    /// already, or the tenant has its share of them.
+    pub fn try_enter(&self, node: &str, tenant: &str, max: usize) -> Result<Permit, Full> {
+        let keys = [(node.to_owned(), None), (node.to_owned(), Some(tenant.to_owned()))];
         let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
-        let count = counts.get(node).copied().unwrap_or(0);
-        if count >= max {
-            return None;
+        let count = |key: &Key| counts.get(key).copied().unwrap_or(0);
+        if count(&keys[0]) >= max {
+            return Err(Full::Peer);
         }
-        counts.insert(node.to_owned(), count + 1);
-        Some(Permit { counts: Arc::clone(&self.counts), node: node.to_owned() })
+        let share = tenant_share(max);
+        if count(&keys[1]) >= share {
+            return Err(Full::Tenant(share));
+        }
+        for key in &keys {
+            *counts.entry(key.clone()).or_insert(0) += 1;
+        }
+        Ok(Permit { counts: Arc::clone(&self.counts), keys })
     }
 
     #[cfg(test)]
-    fn peers(&self) -> usize {
+    fn keys(&self) -> usize {
         self.counts.lock().unwrap_or_else(PoisonError::into_inner).len()
     }
 }
@@ -39,10 +66,12 @@ impl InFlight {
 impl Drop for Permit {
     fn drop(&mut self) {
         let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(count) = counts.get_mut(&self.node) {
-            *count -= 1;
-            if *count == 0 {
-                counts.remove(&self.node);
+        for key in &self.keys {
+            if let Some(count) = counts.get_mut(key) {
+                *count -= 1;
+                if *count == 0 {
+                    counts.remove(key);
+                }
             }
         }
     }
@@ -55,13 +84,16 @@ mod tests {
     #[test]
     fn each_peer_has_at_most_its_share_and_idle_peers_leave_nothing() {
         let in_flight = InFlight::default();
-        let first = in_flight.try_enter("a", 2).unwrap();
-        let second = in_flight.try_enter("a", 2).unwrap();
-        assert!(in_flight.try_enter("a", 2).is_none(), "a third call to a");
-        let other = in_flight.try_enter("b", 2).expect("another peer has its own share");
+        let first = in_flight.try_enter("a", "t1", 8).unwrap();
+        let second = in_flight.try_enter("a", "t1", 8).unwrap();
+        assert_eq!(in_flight.try_enter("a", "t1", 8).unwrap_err(), Full::Tenant(2), "a tenant's third call to a");
+        let others: Vec<Permit> =
+            (0..6).map(|i| in_flight.try_enter("a", &format!("t{}", i / 2 + 2), 8).unwrap()).collect();
+        assert_eq!(in_flight.try_enter("a", "t9", 8).unwrap_err(), Full::Peer, "a ninth call to a");
+        let elsewhere = in_flight.try_enter("b", "t1", 8).expect("another peer has its own share");
         drop(first);
-        let third = in_flight.try_enter("a", 2).expect("a place came free");
-        drop((second, third, other));
-        assert_eq!(in_flight.peers(), 0);
+        let third = in_flight.try_enter("a", "t1", 8).expect("a place came free");
+        drop((second, third, others, elsewhere));
+        assert_eq!(in_flight.keys(), 0);
     }
 }

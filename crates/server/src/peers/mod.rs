@@ -198,6 +198,18 @@ fn names_a_session_in_body(method: &Method, path: &str) -> bool {
     method == Method::POST && matches!(path, "/execute" | "/session/execute" | "/session/destroy")
 }
 
+/// The tenant a call names, as the routes read it (`X-Tenant-ID`, else the JSON body's
+/// `tenant_id`, else the default one), for its share of the calls to a peer; the owner
+/// checks it.
+fn tenant_named(headers: &axum::http::HeaderMap, body: &Bytes) -> String {
+    let header = headers.get(crate::tenant::TENANT_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let in_body = || {
+        let body = serde_json::from_slice::<serde_json::Value>(body).ok()?;
+        body.get("tenant_id")?.as_str().map(str::to_owned)
+    };
+    header.or_else(in_body).unwrap_or_else(|| executor::DEFAULT_TENANT.to_owned())
+}
+
 /// Sends the call to `owner` and its answer back.
 async fn relay(peers: &Peers, owner: &str, request: Request, body: Bytes, named: &Named) -> Response {
     let path = request.uri().path_and_query().map_or("/", |p| p.as_str());
@@ -210,8 +222,14 @@ async fn relay(peers: &Peers, owner: &str, request: Request, body: Bytes, named:
         }
     }
     tracing::debug!(%url, owner, id = named.id(), "forwarding the call to the daemon that owns it");
-    let to =
-        relay::Owner { node: owner, base, client: &peers.client, limits: &peers.limits, in_flight: &peers.in_flight };
+    let to = relay::Owner {
+        node: owner,
+        base,
+        client: &peers.client,
+        limits: &peers.limits,
+        in_flight: &peers.in_flight,
+        tenant: &tenant_named(request.headers(), &body),
+    };
     match relay::relay(&to, call.body(body)).await {
         Some(answer) => answer,
         None => named.unknown(),

@@ -13,7 +13,7 @@ use axum::http::{header, HeaderMap, HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures::stream::{self, BoxStream, Stream, StreamExt};
 
-use super::in_flight::{InFlight, Permit};
+use super::in_flight::{Full, InFlight, Permit};
 use crate::error::{ApiError, ErrorCode};
 
 /// What of the owner's answer does not come back (the connection's own).
@@ -29,7 +29,8 @@ pub struct PeerLimits {
     /// How long a streamed answer may go without a byte (the owner sends a keep-alive comment
     /// every 15 s).
     pub stream_idle: Duration,
-    /// Forwarded calls in flight to one peer at once (streamed answers until their end).
+    /// Forwarded calls in flight to one peer at once (streamed answers until their end); one
+    /// tenant may have a quarter of them.
     pub max_in_flight: usize,
     /// The largest plain answer relayed.
     pub max_answer_bytes: usize,
@@ -55,14 +56,25 @@ pub(super) struct Owner<'a> {
     pub client: &'a reqwest::Client,
     pub limits: &'a PeerLimits,
     pub in_flight: &'a InFlight,
+    /// The caller's tenant, as the call names it (the owner checks it).
+    pub tenant: &'a str,
 }
 
 /// Sends `call` to `owner` and relays its answer; `None` when no peer can have that name
 /// (no URL can be made of it).
 pub(super) async fn relay(owner: &Owner<'_>, call: reqwest::RequestBuilder) -> Option<Response> {
-    let Some(permit) = owner.in_flight.try_enter(owner.node, owner.limits.max_in_flight) else {
-        let why = format!("{} calls to it are in flight already, as many as may be", owner.limits.max_in_flight);
-        return Some(unavailable(owner, &why).into_response());
+    let max = owner.limits.max_in_flight;
+    let permit = match owner.in_flight.try_enter(owner.node, owner.tenant, max) {
+        Ok(permit) => permit,
+        Err(Full::Peer) => {
+            let why = format!("{max} calls to it are in flight already, as many as may be");
+            return Some(unavailable(owner, &why).into_response());
+        }
+        Err(Full::Tenant(share)) => {
+            let why =
+                format!("{share} calls of this tenant to it are in flight already, as many as one tenant may have");
+            return Some(unavailable(owner, &why).into_response());
+        }
     };
     let call = call.build().ok()?;
     let answer = match answer_in_time(owner, owner.client.execute(call)).await {
@@ -264,8 +276,9 @@ mod tests {
             client: &client,
             limits: &limits,
             in_flight: &in_flight,
+            tenant: "t",
         };
-        let permit = in_flight.try_enter("pod-1", 1).unwrap();
+        let permit = in_flight.try_enter("pod-1", "t", 1).unwrap();
         let chunks = stream::iter(chunks.into_iter().map(|c| Ok(Bytes::from(c)))).boxed();
         let parts: Vec<Bytes> = relayed_events(chunks, &owner, permit).map(|part| part.unwrap()).collect().await;
         String::from_utf8(parts.concat()).unwrap()
