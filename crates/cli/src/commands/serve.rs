@@ -21,6 +21,8 @@ const MAINTENANCE_EVERY: Duration = Duration::from_secs(30);
 pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     telemetry::init_logging(&args.log_level, &args.log_format)?;
     args.check_exposure()?;
+    // Settings the service does not take are checked before anything starts.
+    let (peers, cors_origins) = (args.peers.peers()?, args.cors_origins()?);
     let prometheus = telemetry::install_metrics();
     let state_dir = args.state_dir();
     // Before anything of the directory is read or changed (store recovery, workspaces).
@@ -46,8 +48,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         }),
         outbox: delivering.then(|| server::OutboxSource(outbox_report(&store))),
         nvidia_template,
-        peers: args.peers.peers()?,
-        cors_origins: args.cors_origins()?,
+        peers,
+        cors_origins,
         ..server::AppOptions::default()
     };
     let router = server::app(service.clone(), options);
