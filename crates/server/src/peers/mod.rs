@@ -62,6 +62,11 @@ impl Peers {
         let client = reqwest::Client::builder()
             .connect_timeout(CONNECT_WAIT)
             .tcp_nodelay(true)
+            // A peer whose host vanished (no reset ever comes) is found out by the kernel; a
+            // frozen one still acknowledges, which is what the health probe is for.
+            .tcp_keepalive(limits.answer_wait)
+            .tcp_keepalive_interval(limits.answer_wait)
+            .tcp_keepalive_retries(3)
             .build()
             .map_err(|e| format!("peer client: {e}"))?;
         let url_template = url_template.trim_end_matches('/').to_owned();
