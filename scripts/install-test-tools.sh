@@ -36,3 +36,22 @@ if [ "$(cat "$e2b_stamp" 2>/dev/null)" != "${e2b_py_pins[*]} ${e2b_js_pins[*]}" 
   echo "${e2b_py_pins[*]} ${e2b_js_pins[*]}" >"$e2b_stamp"
 fi
 export SANDBOX_E2B_SDKS
+
+# openapi-python-client, which generates a Python client from docs/openapi.json that a test
+# then runs code with: a venv of its own (its dependencies differ from schemathesis's), with a
+# pin stamp. promtool (Debian's `prometheus` package) checks a live /metrics scrape.
+SANDBOX_OPENAPI_CLIENT="${SANDBOX_OPENAPI_CLIENT:-/var/cache/sandbox-executor/openapi-client}"
+openapi_client_pins=(openapi-python-client==0.29.1)
+openapi_stamp="$SANDBOX_OPENAPI_CLIENT/.pins"
+if [ "$(cat "$openapi_stamp" 2>/dev/null)" != "${openapi_client_pins[*]}" ]; then
+  echo "installing the OpenAPI client generator into $SANDBOX_OPENAPI_CLIENT: ${openapi_client_pins[*]}"
+  rm -rf "$SANDBOX_OPENAPI_CLIENT"
+  "${SANDBOX_TEST_PYTHON:-python3}" -m venv "$SANDBOX_OPENAPI_CLIENT"
+  "$SANDBOX_OPENAPI_CLIENT/bin/pip" install --quiet --disable-pip-version-check "${openapi_client_pins[@]}"
+  echo "${openapi_client_pins[*]}" >"$openapi_stamp"
+fi
+export SANDBOX_OPENAPI_CLIENT
+if ! command -v promtool >/dev/null 2>&1; then
+  echo "installing promtool (Debian's prometheus package)"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus >/dev/null
+fi

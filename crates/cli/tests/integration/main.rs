@@ -24,6 +24,7 @@ mod limits;
 mod mcp;
 mod nvidia;
 mod nvidia_data;
+mod openapi_client;
 mod peers;
 mod posture;
 mod prebuilt;
