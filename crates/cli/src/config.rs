@@ -289,6 +289,10 @@ impl ServeArgs {
     }
 }
 
+/// Variables the daemon reads besides its flags' `env` (docs/configuration.md documents
+/// them all; a test holds both lists to the code and the document).
+pub const READ_DIRECTLY: &[&str] = &["EXECUTOR_API_KEY", "STATE_DIR", "CONTAINER_ID", "POD_NAME"];
+
 /// The state directory of commands without a `--state-dir` flag: `STATE_DIR`, or the default.
 pub fn state_dir_from_env() -> PathBuf {
     std::env::var_os("STATE_DIR").filter(|v| !v.is_empty()).map(PathBuf::from).unwrap_or_else(default_state_dir)
