@@ -291,6 +291,7 @@ impl ServeArgs {
 
 /// Variables the daemon reads besides its flags' `env` (docs/configuration.md documents
 /// them all; a test holds both lists to the code and the document).
+#[cfg(test)]
 pub const READ_DIRECTLY: &[&str] = &["EXECUTOR_API_KEY", "STATE_DIR", "CONTAINER_ID", "POD_NAME"];
 
 /// The state directory of commands without a `--state-dir` flag: `STATE_DIR`, or the default.

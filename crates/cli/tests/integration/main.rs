@@ -22,6 +22,7 @@ mod languages;
 mod lifecycle;
 mod limits;
 mod mcp;
+mod metrics;
 mod nvidia;
 mod nvidia_data;
 mod openapi_client;
