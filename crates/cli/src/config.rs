@@ -240,6 +240,14 @@ pub struct ControlPlaneArgs {
     pub results_fallback_dir: PathBuf,
 }
 
+impl ControlPlaneArgs {
+    /// The control plane's URL; unset or empty (a compose file's `${CONTROL_PLANE_URL:-}`):
+    /// standalone.
+    pub fn url(&self) -> Option<&str> {
+        self.control_plane_url.as_deref().map(str::trim).filter(|url| !url.is_empty())
+    }
+}
+
 impl ServeArgs {
     /// The peers of `--node-name` and `--peer-url`, when both are set.
     pub fn peers(&self) -> anyhow::Result<Option<std::sync::Arc<server::peers::Peers>>> {
