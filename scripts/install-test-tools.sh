@@ -39,7 +39,7 @@ export SANDBOX_E2B_SDKS
 
 # openapi-python-client, which generates a Python client from docs/openapi.json that a test
 # then runs code with: a venv of its own (its dependencies differ from schemathesis's), with a
-# pin stamp. promtool (Debian's `prometheus` package) checks a live /metrics scrape.
+# pin stamp.
 SANDBOX_OPENAPI_CLIENT="${SANDBOX_OPENAPI_CLIENT:-/var/cache/sandbox-executor/openapi-client}"
 openapi_client_pins=(openapi-python-client==0.29.1)
 openapi_stamp="$SANDBOX_OPENAPI_CLIENT/.pins"
@@ -51,7 +51,17 @@ if [ "$(cat "$openapi_stamp" 2>/dev/null)" != "${openapi_client_pins[*]}" ]; the
   echo "${openapi_client_pins[*]}" >"$openapi_stamp"
 fi
 export SANDBOX_OPENAPI_CLIENT
-if ! command -v promtool >/dev/null 2>&1; then
-  echo "installing promtool (Debian's prometheus package)"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus >/dev/null
+# promtool alone, unpacked from the package (installing it would start a Prometheus server).
+SANDBOX_PROMTOOL="${SANDBOX_PROMTOOL:-/var/cache/sandbox-executor/promtool/usr/bin/promtool}"
+if ! [ -x "$SANDBOX_PROMTOOL" ]; then
+  echo "unpacking promtool from Debian's prometheus package"
+  promtool_dir="$(dirname "$(dirname "$(dirname "$SANDBOX_PROMTOOL")")")"
+  download="$(mktemp -d)"
+  chmod 755 "$download"
+  apt-get update -qq
+  (cd "$download" && apt-get download -qq prometheus 2>/dev/null)
+  mkdir -p "$promtool_dir"
+  dpkg-deb -x "$download"/prometheus_*.deb "$promtool_dir"
+  rm -rf "$download"
 fi
+export SANDBOX_PROMTOOL

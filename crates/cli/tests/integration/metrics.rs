@@ -1,31 +1,37 @@
 //! `GET /metrics` as a scraper reads it: `promtool check metrics` (from Debian's `prometheus`
-//! package, installed by `scripts/install-test-tools.sh`) finds nothing, every family is there
+//! package, unpacked by `scripts/install-test-tools.sh`) finds nothing, every family is there
 //! at zero before the first run, histograms reach the longest timeout, and the build is named.
 
 use std::collections::BTreeSet;
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use serde_json::json;
 
 use crate::common::{self, Daemon};
 
-/// Whether promtool is installed; off CI, a missing one skips the test with the reason printed.
-fn promtool_or_skip() -> bool {
-    if Command::new("promtool").arg("--version").output().is_ok_and(|o| o.status.success()) {
-        return true;
+/// promtool as `scripts/install-test-tools.sh` unpacks it (`SANDBOX_PROMTOOL`), else the one on
+/// PATH; off CI, a missing one skips the test with the reason printed.
+fn promtool() -> Option<PathBuf> {
+    let unpacked = std::env::var("SANDBOX_PROMTOOL")
+        .unwrap_or_else(|_| "/var/cache/sandbox-executor/promtool/usr/bin/promtool".into());
+    for candidate in [PathBuf::from(unpacked), PathBuf::from("promtool")] {
+        if Command::new(&candidate).arg("--version").output().is_ok_and(|o| o.status.success()) {
+            return Some(candidate);
+        }
     }
-    let reason = "promtool is not installed (scripts/install-test-tools.sh installs Debian's prometheus package)";
+    let reason = "promtool is not installed (scripts/install-test-tools.sh unpacks Debian's)";
     if common::sandbox_tests_required() {
         panic!("{reason}");
     }
     eprintln!("SKIP: {reason}");
-    false
+    None
 }
 
 /// `promtool check metrics` on `text`: its complaints, empty when there are none.
-fn promtool_findings(text: &str) -> String {
-    let mut child = Command::new("promtool")
+fn promtool_findings(promtool: &Path, text: &str) -> String {
+    let mut child = Command::new(promtool)
         .args(["check", "metrics"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -48,8 +54,8 @@ async fn scrape(daemon: &Daemon) -> String {
 }
 
 /// Checks what every scrape must satisfy: promtool is content, each family is typed once.
-fn check_exposition(text: &str) {
-    let findings = promtool_findings(text);
+fn check_exposition(promtool: &Path, text: &str) {
+    let findings = promtool_findings(promtool, text);
     assert!(findings.is_empty(), "{findings}\nin:\n{text}");
     let mut families = BTreeSet::new();
     for line in text.lines().filter(|l| l.starts_with("# TYPE ")) {
@@ -61,12 +67,10 @@ fn check_exposition(text: &str) {
 
 #[tokio::test]
 async fn metrics_pass_promtool_and_every_family_is_there_from_the_start() {
-    if !promtool_or_skip() {
-        return;
-    }
+    let Some(promtool) = promtool() else { return };
     let daemon = Daemon::start().await;
     let text = scrape(&daemon).await;
-    check_exposition(&text);
+    check_exposition(&promtool, &text);
     for series in [
         r#"sandbox_executions_total{language="python",status="success"} 0"#,
         r#"sandbox_executions_total{language="shell",status="timeout"} 0"#,
@@ -89,7 +93,7 @@ async fn metrics_pass_promtool_and_every_family_is_there_from_the_start() {
     let result = daemon.execute(json!({"code": "print(1)"})).await;
     assert_eq!(result["status"], "success", "{result}");
     let text = scrape(&daemon).await;
-    check_exposition(&text);
+    check_exposition(&promtool, &text);
     // A run of any length up to the longest timeout falls in a bucket below +Inf.
     let bucket = r#"sandbox_execution_duration_seconds_bucket{language="python",le="3600"} 1"#;
     assert!(text.contains(&format!("{bucket}\n")), "no {bucket} in:\n{text}");
