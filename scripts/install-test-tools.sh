@@ -36,3 +36,32 @@ if [ "$(cat "$e2b_stamp" 2>/dev/null)" != "${e2b_py_pins[*]} ${e2b_js_pins[*]}" 
   echo "${e2b_py_pins[*]} ${e2b_js_pins[*]}" >"$e2b_stamp"
 fi
 export SANDBOX_E2B_SDKS
+
+# openapi-python-client, which generates a Python client from docs/openapi.json that a test
+# then runs code with: a venv of its own (its dependencies differ from schemathesis's), with a
+# pin stamp.
+SANDBOX_OPENAPI_CLIENT="${SANDBOX_OPENAPI_CLIENT:-/var/cache/sandbox-executor/openapi-client}"
+openapi_client_pins=(openapi-python-client==0.29.1)
+openapi_stamp="$SANDBOX_OPENAPI_CLIENT/.pins"
+if [ "$(cat "$openapi_stamp" 2>/dev/null)" != "${openapi_client_pins[*]}" ]; then
+  echo "installing the OpenAPI client generator into $SANDBOX_OPENAPI_CLIENT: ${openapi_client_pins[*]}"
+  rm -rf "$SANDBOX_OPENAPI_CLIENT"
+  "${SANDBOX_TEST_PYTHON:-python3}" -m venv "$SANDBOX_OPENAPI_CLIENT"
+  "$SANDBOX_OPENAPI_CLIENT/bin/pip" install --quiet --disable-pip-version-check "${openapi_client_pins[@]}"
+  echo "${openapi_client_pins[*]}" >"$openapi_stamp"
+fi
+export SANDBOX_OPENAPI_CLIENT
+# promtool alone, unpacked from the package (installing it would start a Prometheus server).
+SANDBOX_PROMTOOL="${SANDBOX_PROMTOOL:-/var/cache/sandbox-executor/promtool/usr/bin/promtool}"
+if ! [ -x "$SANDBOX_PROMTOOL" ]; then
+  echo "unpacking promtool from Debian's prometheus package"
+  promtool_dir="$(dirname "$(dirname "$(dirname "$SANDBOX_PROMTOOL")")")"
+  download="$(mktemp -d)"
+  chmod 755 "$download"
+  apt-get update -qq
+  (cd "$download" && apt-get download -qq prometheus 2>/dev/null)
+  mkdir -p "$promtool_dir"
+  dpkg-deb -x "$download"/prometheus_*.deb "$promtool_dir"
+  rm -rf "$download"
+fi
+export SANDBOX_PROMTOOL

@@ -237,6 +237,14 @@ pub struct ControlPlaneArgs {
     pub results_fallback_dir: PathBuf,
 }
 
+impl ControlPlaneArgs {
+    /// The control plane's URL; unset or empty (a compose file's `${CONTROL_PLANE_URL:-}`):
+    /// standalone.
+    pub fn url(&self) -> Option<&str> {
+        self.control_plane_url.as_deref().map(str::trim).filter(|url| !url.is_empty())
+    }
+}
+
 impl ServeArgs {
     /// The web origins allowed to call the API from a browser.
     pub fn cors_origins(&self) -> anyhow::Result<Vec<server::cors::Origin>> {
@@ -278,6 +286,11 @@ impl ServeArgs {
         self.state_dir.clone().unwrap_or_else(default_state_dir)
     }
 }
+
+/// Variables the daemon reads besides its flags' `env` (docs/configuration.md documents
+/// them all; a test holds both lists to the code and the document).
+#[cfg(test)]
+pub const READ_DIRECTLY: &[&str] = &["EXECUTOR_API_KEY", "STATE_DIR", "CONTAINER_ID", "POD_NAME"];
 
 /// The state directory of commands without a `--state-dir` flag: `STATE_DIR`, or the default.
 pub fn state_dir_from_env() -> PathBuf {

@@ -4,6 +4,8 @@
 
 mod commands;
 mod config;
+#[cfg(test)]
+mod documented_env;
 mod egress_args;
 mod peer_args;
 mod telemetry;

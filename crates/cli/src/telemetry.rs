@@ -22,15 +22,41 @@ pub fn init_logging(level: &str, format: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Histogram buckets of every `_seconds` family: from a millisecond to the longest timeout a
+/// run may ask for (an hour).
+const SECONDS: [f64; 19] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 600.0, 1800.0,
+    3600.0,
+];
+
 /// Installs the Prometheus recorder behind the `metrics` facade; `GET /metrics` renders it.
+/// Every family is described (its HELP line) and its series exist from the start.
 pub fn install_metrics() -> Option<PrometheusHandle> {
-    const SECONDS: [f64; 14] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 60.0];
     let builder = PrometheusBuilder::new().set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &SECONDS).ok()?;
-    match builder.install_recorder() {
-        Ok(handle) => Some(handle),
+    let handle = match builder.install_recorder() {
+        Ok(handle) => handle,
         Err(e) => {
             tracing::warn!(error = %e, "metrics are not recorded");
-            None
+            return None;
         }
+    };
+    executor::describe_metrics();
+    delivery::describe_metrics();
+    describe_daemon_metrics();
+    Some(handle)
+}
+
+/// The daemon's own families: its build, and the outbox gauges set at each scrape.
+fn describe_daemon_metrics() {
+    metrics::describe_gauge!("sandbox_executor_build_info", "Always 1; the labels say which build of the daemon runs.");
+    metrics::gauge!("sandbox_executor_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+    let outbox = [
+        ("sandbox_outbox_pending", "Results waiting for delivery to the control plane."),
+        ("sandbox_outbox_delivered", "Delivered results still kept in the store."),
+        ("sandbox_outbox_dead", "Results the control plane refused or never took, kept for inspection."),
+    ];
+    for (name, help) in outbox {
+        metrics::describe_gauge!(name, help);
+        metrics::gauge!(name).set(0.0);
     }
 }

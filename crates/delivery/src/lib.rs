@@ -23,11 +23,13 @@ mod config;
 mod fallback;
 mod in_flight;
 mod lifecycle;
+mod metrics;
 mod worker;
 
 pub use attempt::AttemptOutcome;
 pub use config::ControlPlaneConfig;
 pub use lifecycle::RunningExecutions;
+pub use metrics::describe_metrics;
 pub use worker::FlushSummary;
 
 #[derive(Debug, thiserror::Error)]

@@ -182,12 +182,13 @@ impl Executions {
     }
 
     pub fn count(&self, language: Language, result: &ExecutionResult) {
-        let (slot, status) = match result.status {
-            ExecutionStatus::Success => (0, "success"),
-            ExecutionStatus::Failed => (1, "failed"),
-            ExecutionStatus::Timeout => (2, "timeout"),
-            ExecutionStatus::Killed => (3, "killed"),
+        let slot = match result.status {
+            ExecutionStatus::Success => 0,
+            ExecutionStatus::Failed => 1,
+            ExecutionStatus::Timeout => 2,
+            ExecutionStatus::Killed => 3,
         };
+        let status = result.status.name();
         self.finished[slot].fetch_add(1, Ordering::Relaxed);
         metrics::counter!("sandbox_executions_total", "language" => language.name(), "status" => status).increment(1);
         metrics::histogram!("sandbox_execution_duration_seconds", "language" => language.name())

@@ -12,6 +12,21 @@ pub enum ExecutionStatus {
     Killed,
 }
 
+impl ExecutionStatus {
+    pub const ALL: [ExecutionStatus; 4] =
+        [ExecutionStatus::Success, ExecutionStatus::Failed, ExecutionStatus::Timeout, ExecutionStatus::Killed];
+
+    /// The name the API and the metrics' `status` label give it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ExecutionStatus::Success => "success",
+            ExecutionStatus::Failed => "failed",
+            ExecutionStatus::Timeout => "timeout",
+            ExecutionStatus::Killed => "killed",
+        }
+    }
+}
+
 /// The NVIDIA sandbox's vocabulary for the same outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]

@@ -27,14 +27,14 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let state_dir = args.state_dir();
     // Before anything of the directory is read or changed (store recovery, workspaces).
     let _lock = StateLock::take(&state_dir)?;
-    let delivering = args.control_plane.control_plane_url.is_some();
+    let delivering = args.control_plane.url().is_some();
     let store = open_store(&state_dir, delivering)?;
     let service = open_service(&args, &store).await?;
     let nvidia_template = Some(args.nvidia_template.clone()).filter(|name| !name.is_empty());
     if let Some(name) = &nvidia_template {
         service.templates().get(name).map_err(|e| anyhow!("--nvidia-template: {e}"))?;
     }
-    let deliverer = match &args.control_plane.control_plane_url {
+    let deliverer = match args.control_plane.url() {
         Some(url) => Some(start_delivery(&args.control_plane, url, args.port, &store, &service)?),
         None => None,
     };

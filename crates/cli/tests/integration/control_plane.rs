@@ -188,3 +188,12 @@ async fn a_control_plane_down_for_the_first_minute_misses_nothing() {
     assert!(cp.wait_for(Duration::from_secs(20), all).await, "delivered {:?} of {ids:?}", cp.accepted());
     assert!(cp.accepted().values().all(|n| *n == 1));
 }
+
+/// An empty `CONTROL_PLANE_URL` (a compose file's `${CONTROL_PLANE_URL:-}`) is no control
+/// plane: the daemon starts standalone, as without the variable, and delivers nothing.
+#[tokio::test]
+async fn an_empty_control_plane_url_runs_standalone() {
+    let d = Daemon::start_with(&[("CONTROL_PLANE_URL", "")]).await;
+    let outbox = d.get("/outbox").await;
+    assert_eq!(outbox.status, 404, "an empty URL must not deliver: {}", outbox.body);
+}

@@ -99,10 +99,9 @@ fn request_bodies(schemas: &mut Value, contract: &Contract) {
     merge(&mut schemas["UploadRequest"]["properties"]["content_base64"], json!({ "pattern": patterns::BASE64 }));
     // `utf8` is taken for `utf-8`; base64 content must be base64.
     merge(&mut schemas["FileEncoding"], json!({ "enum": ["utf-8", "utf8", "base64"] }));
-    schemas["EncodedFile"]["oneOf"] = json!([
-        { "properties": { "encoding": { "enum": ["utf-8", "utf8"] } } },
-        { "required": ["encoding"], "properties": { "encoding": { "enum": ["base64"] }, "content": { "pattern": patterns::BASE64 } } },
-    ]);
+    schemas["EncodedFile"]["if"] =
+        json!({ "required": ["encoding"], "properties": { "encoding": { "const": "base64" } } });
+    schemas["EncodedFile"]["then"] = json!({ "properties": { "content": { "pattern": patterns::BASE64 } } });
     template_spec(&mut schemas["TemplateSpec"]);
     let caps = [("memory_mb", limits.max_memory_mb), ("timeout_secs", limits.max_timeout_secs.floor() as u64)];
     for (field, cap) in caps {
@@ -123,25 +122,17 @@ fn execute_request(execute: &mut Value, limits: &LimitPolicy) {
         }),
     );
     // One of `code` and `generated_code` (absent and null are alike); the dialect's requests
-    // say how long they may run, and any positive time will do.
-    execute["oneOf"] = json!([
-        {
-            "required": ["code"],
-            "properties": {
-                "code": { "type": "string" },
-                "generated_code": { "type": "null" },
-                "timeout": { "minimum": limits.min_timeout_secs },
-            },
-        },
-        {
-            "required": ["generated_code", "timeout"],
-            "properties": {
-                "generated_code": { "type": "string" },
-                "timeout": { "type": "number", "exclusiveMinimum": 0 },
-                "code": { "type": "null" },
-            },
-        },
-    ]);
+    // say how long they may run, and any positive time will do. Written as `if`/`then`/`else`
+    // rather than `oneOf`: generated clients then build one model with every field.
+    execute["if"] = json!({ "required": ["generated_code"], "properties": { "generated_code": { "type": "string" } } });
+    execute["then"] = json!({
+        "required": ["generated_code", "timeout"],
+        "properties": { "timeout": { "type": "number", "exclusiveMinimum": 0 }, "code": { "type": "null" } },
+    });
+    execute["else"] = json!({
+        "required": ["code"],
+        "properties": { "code": { "type": "string" }, "timeout": { "minimum": limits.min_timeout_secs } },
+    });
 }
 
 /// A new template: its packages' rules are its language's.
@@ -154,18 +145,11 @@ fn template_spec(spec: &mut Value) {
     );
     merge(&mut properties["network"], json!({ "enum": [false] }));
     merge(&mut properties["packages"], json!({ "maxItems": patterns::MAX_PACKAGES }));
-    let packages = |languages: &[&str], pattern: &str| {
-        json!({
-            "properties": {
-                "language": { "enum": languages },
-                "packages": { "items": { "pattern": pattern, "maxLength": patterns::PACKAGE_MAX_LEN } },
-            }
-        })
-    };
-    spec["oneOf"] = json!([
-        packages(&["python", "py", "python3"], patterns::PIP_PACKAGE),
-        packages(&["javascript", "js", "node", "nodejs"], patterns::NPM_PACKAGE),
-    ]);
+    let packages = |pattern: &str| json!({ "properties": { "packages": { "items": { "pattern": pattern, "maxLength": patterns::PACKAGE_MAX_LEN } } } });
+    spec["if"] = json!({ "properties": { "language": { "enum": ["python", "py", "python3"] } } });
+    spec["then"] = packages(patterns::PIP_PACKAGE);
+    spec["else"] = packages(patterns::NPM_PACKAGE);
+    spec["else"]["properties"]["language"] = json!({ "enum": ["javascript", "js", "node", "nodejs"] });
 }
 
 /// The answers a route gives besides its own: the tenant header, the token, the body's
