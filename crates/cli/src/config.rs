@@ -377,7 +377,7 @@ impl SandboxArgs {
             required_layers: self.require,
             confinement: executor::ConfinementLayers::probed(self.seccomp, self.landlock),
             cgroups: sandbox::cgroup::CgroupConfig { parent: cgroup_parent, cpu_quota: self.cpu_quota },
-            egress: self.egress.into_config()?,
+            egress: self.egress.into_config(state_dir)?,
         })
     }
 }

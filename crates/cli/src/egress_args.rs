@@ -3,11 +3,12 @@
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use clap::Args;
-use executor::egress::{Destination, EgressConfig};
+use executor::egress::{ca_bundle, Destination, EgressConfig, HOST_CA_BUNDLE};
 
 fn defaults() -> EgressConfig {
     EgressConfig::default()
@@ -37,10 +38,16 @@ pub struct EgressArgs {
     /// Connections a run may open through its door before it is stopped.
     #[arg(long, env = "EGRESS_MAX_CONNECTIONS", default_value_t = defaults().max_connections)]
     pub egress_max_connections: u64,
+    /// A PEM file of CA certificates sandboxes trust besides the host's bundle (a corporate
+    /// proxy's, a private package index's): appended to it at start, in the state directory.
+    #[arg(long, env = "SANDBOX_EXTRA_CA_FILE")]
+    pub extra_ca_file: Option<PathBuf>,
 }
 
 impl EgressArgs {
-    pub fn into_config(self) -> anyhow::Result<Arc<EgressConfig>> {
+    /// The configuration; a CA file added by the operator is combined with the host's bundle
+    /// into `state_dir`.
+    pub fn into_config(self, state_dir: &Path) -> anyhow::Result<Arc<EgressConfig>> {
         let allow = self.egress_allow.iter().map(|s| s.trim()).filter(|s| !s.is_empty());
         let cap = allow
             .map(|d| Destination::parse(d).map_err(|why| anyhow::anyhow!("--egress-allow: {why}")))
@@ -52,6 +59,9 @@ impl EgressArgs {
                 address.trim().parse().with_context(|| format!("--egress-hosts: {address:?} is not an address"))?;
             hosts.insert(name.trim().trim_end_matches('.').to_ascii_lowercase(), address);
         }
+        let extra = self.extra_ca_file.as_deref().filter(|p| !p.as_os_str().is_empty());
+        let ca_bundle = ca_bundle(Path::new(HOST_CA_BUNDLE), extra, state_dir)
+            .map_err(|why| anyhow::anyhow!("--extra-ca-file: {why}"))?;
         Ok(Arc::new(EgressConfig {
             enabled: self.enabled,
             cap: (!cap.is_empty()).then_some(cap),
@@ -59,6 +69,7 @@ impl EgressArgs {
             hosts,
             max_bytes: self.egress_max_bytes,
             max_connections: self.egress_max_connections,
+            ca_bundle,
             ..defaults()
         }))
     }

@@ -57,8 +57,7 @@ pub(crate) fn run_message(
     environment: Option<&Environment>,
 ) -> Vec<u8> {
     let (event, context) = event_and_context(config, req);
-    let template_vars = environment.map(Environment::vars).unwrap_or_default();
-    let env: serde_json::Map<String, serde_json::Value> = rootfs::environment(&template_vars, &req.env_vars)
+    let env: serde_json::Map<String, serde_json::Value> = rootfs::environment(config, environment, &req.env_vars)
         .into_iter()
         .map(|(k, v)| (k, serde_json::Value::String(v)))
         .collect();

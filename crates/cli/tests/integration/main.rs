@@ -39,6 +39,7 @@ mod seccomp;
 mod session_files;
 mod sessions;
 mod streaming;
+mod template_env;
 mod templates;
 mod tenancy;
 mod warm;

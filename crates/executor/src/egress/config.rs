@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use super::policy::{Destination, EgressPolicy};
@@ -32,6 +33,9 @@ pub struct EgressConfig {
     pub never: Vec<SocketAddr>,
     /// How long the proxy waits for a client's request line and headers, and for a connection.
     pub handshake_timeout: Duration,
+    /// The host file bound read-only as every sandbox's CA bundle (see [`super::ca_bundle`]);
+    /// `None`: no bundle, and TLS from a sandbox verifies nothing it could trust.
+    pub ca_bundle: Option<PathBuf>,
 }
 
 impl Default for EgressConfig {
@@ -45,6 +49,7 @@ impl Default for EgressConfig {
             max_connections: 1024,
             never: Vec::new(),
             handshake_timeout: Duration::from_secs(10),
+            ca_bundle: None,
         }
     }
 }

@@ -13,6 +13,7 @@ mod report;
 mod request;
 #[cfg(test)]
 mod tests;
+mod trust;
 
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
@@ -26,6 +27,8 @@ pub use policy::{
     check_host_name, Destination, EgressPolicy, HostPattern, MAX_DESTINATIONS, MAX_DESTINATION_LEN, WEB_PORTS,
 };
 pub use report::{EgressInfo, NetworkAttempt, NetworkReport};
+pub(crate) use trust::variables as ca_variables;
+pub use trust::{ca_bundle, HOST_CA_BUNDLE, SANDBOX_CA_BUNDLE};
 
 use ledger::Ledger;
 

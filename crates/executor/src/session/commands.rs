@@ -56,7 +56,7 @@ impl Sessions {
             env_vars: command.env_vars,
             files: Vec::new(),
             limits: RequestedLimits::default(),
-            template: None,
+            template: session.sandbox_template().cloned(),
             tenant_id: session.tenant.clone(),
             scope: session.scope.clone(),
             warm: true,

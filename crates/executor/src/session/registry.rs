@@ -103,6 +103,13 @@ impl Session {
         }
     }
 
+    /// The template whose environment each of its sandboxes gets (interpreters of every
+    /// language and shell calls alike), and whose zygote may fork them; `None` for one
+    /// without packages, which runs the system interpreters as they are.
+    pub fn sandbox_template(&self) -> Option<&Template> {
+        self.template.needs_build().then_some(&self.template)
+    }
+
     fn begin_call(self: &Arc<Self>) -> CallGuard {
         self.busy.fetch_add(1, Ordering::SeqCst);
         CallGuard(Arc::clone(self))

@@ -302,7 +302,7 @@ impl Sessions {
             env_vars: egress::package_vars(session.egress.as_ref()),
             files: Vec::new(),
             limits: RequestedLimits { max_output_bytes: Some(max_output), ..Default::default() },
-            template: None,
+            template: session.sandbox_template().cloned(),
             tenant_id: session.tenant.clone(),
             scope: session.scope.clone(),
             warm: true,
@@ -328,7 +328,7 @@ impl Sessions {
     async fn start_interpreter(&self, session: &Session, language: Language) -> Result<Interpreter, ExecuteError> {
         let mut spec = self.interpreter_spec(session, language)?;
         tracing::info!(session_id = %session.id, language = language.name(), "starting a session interpreter");
-        let template = (session.template.needs_build()).then_some(&session.template);
+        let template = session.sandbox_template();
         // A session with a policy has its packages' layer on PYTHONPATH, which a zygote's
         // interpreter, started long before, never reads: its interpreters start cold.
         let forks = language == Language::Python && session.egress.is_none();
@@ -348,7 +348,9 @@ impl Sessions {
 
     /// The cold-path spec of the session's interpreter of `language`.
     fn interpreter_spec(&self, session: &Session, language: Language) -> Result<SandboxSpec, ExecuteError> {
-        let environment = (session.environment.language == language).then_some(&session.environment);
+        // Every interpreter sees the template's environment; only its own language's takes
+        // the template's interpreter.
+        let environment = Some(&session.environment);
         let config = &self.sandboxes.config;
         let runtimes = runtime::runtimes_for(config, environment);
         let launch = runtime::session_launch(language, &runtimes)

@@ -45,17 +45,17 @@ pub(crate) struct SpecParts<'a> {
 /// A sandbox's spec, for one-shot runs, pre-started sandboxes and session interpreters alike.
 pub(crate) fn sandbox_spec(config: &ExecutorConfig, cgroups: &Manager, parts: SpecParts<'_>) -> SandboxSpec {
     let limits = &config.limits;
-    let template_vars = parts.environment.map(Environment::vars).unwrap_or_default();
     let mounts = rootfs::mounts(rootfs::RootfsOptions {
         identity: config.identity,
         workspace_host: parts.workspace,
         tmp_bytes: limits.tmp_bytes,
         run_files: parts.launch.files,
         template: parts.environment.map(Environment::mounts).unwrap_or_default(),
+        ca_bundle: config.egress.ca_bundle.as_deref(),
     });
     SandboxSpec {
         argv: parts.launch.argv,
-        env: rootfs::environment(&template_vars, parts.env_vars),
+        env: rootfs::environment(config, parts.environment, parts.env_vars),
         cwd: rootfs::WORKSPACE.into(),
         identity: config.identity,
         hostname: "sandbox".into(),

@@ -37,6 +37,8 @@ pub struct RootfsOptions<'a> {
     pub run_files: Vec<(String, String)>,
     /// The run's template environment (read-only binds below /opt).
     pub template: Vec<Mount>,
+    /// The host file bound read-only as the sandbox's CA bundle, if any.
+    pub ca_bundle: Option<&'a Path>,
 }
 
 pub fn mounts(options: RootfsOptions<'_>) -> Vec<Mount> {
@@ -57,6 +59,14 @@ pub fn mounts(options: RootfsOptions<'_>) -> Vec<Mount> {
         mode: 0o644,
     }));
     mounts.extend(ETC_FROM_HOST.iter().map(|p| bind_ro(p)));
+    if let Some(bundle) = options.ca_bundle {
+        mounts.push(Mount::Bind {
+            source: bundle.display().to_string(),
+            target: crate::egress::SANDBOX_CA_BUNDLE.into(),
+            writable: false,
+            optional: false,
+        });
+    }
     mounts.push(Mount::Proc { target: "/proc".into() });
     mounts.push(Mount::Dev { target: "/dev".into(), shm_size_bytes: options.tmp_bytes });
     mounts.push(Mount::Tmpfs { target: "/tmp".into(), size_bytes: options.tmp_bytes, mode: 0o1777 });
@@ -86,11 +96,12 @@ fn etc_files(id: Identity) -> Vec<(&'static str, String)> {
     ]
 }
 
-/// The program's whole environment: a fixed clean base, then the template's variables, then
-/// the caller's.
+/// A program's whole environment, on every path (cold, forked, pre-started, built ahead): a
+/// fixed clean base, the CA bundle's variables, the template's, then the caller's `env_vars`.
 pub fn environment(
-    template: &[(String, String)],
-    extra: &std::collections::BTreeMap<String, String>,
+    config: &crate::ExecutorConfig,
+    template: Option<&crate::templates::Environment>,
+    env_vars: &std::collections::BTreeMap<String, String>,
 ) -> Vec<(String, String)> {
     let base = [
         ("PATH", "/usr/local/bin:/usr/bin:/bin"),
@@ -106,7 +117,8 @@ pub fn environment(
     ];
     let mut env: std::collections::BTreeMap<String, String> =
         base.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    env.extend(template.iter().cloned());
-    env.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
+    env.extend(crate::egress::ca_variables(config.egress.ca_bundle.as_deref()));
+    env.extend(template.map(crate::templates::Environment::vars).unwrap_or_default());
+    env.extend(env_vars.iter().map(|(k, v)| (k.clone(), v.clone())));
     env.into_iter().collect()
 }

@@ -123,3 +123,28 @@ fn a_fork_that_executes_its_program_reads_the_command_line_from_a_file() {
     let rules = spec.confinement.landlock.unwrap();
     assert!(rules.read_exec.iter().any(|p| p == driver::FORKED_EXEC), "the fork may read it");
 }
+
+#[test]
+fn every_sandbox_gets_the_ca_bundle_and_its_variables_and_the_template_environment() {
+    let mut config = config();
+    let bare = run_spec(&config, &Manager::without(&config.cgroups, "test"));
+    assert!(!bare.env.iter().any(|(k, _)| k == "SSL_CERT_FILE"), "no bundle, no variables");
+    let egress = crate::egress::EgressConfig { ca_bundle: Some("/state/ca.crt".into()), ..Default::default() };
+    config.egress = std::sync::Arc::new(egress);
+    let spec = run_spec(&config, &Manager::without(&config.cgroups, "test"));
+    let bundle = Mount::Bind {
+        source: "/state/ca.crt".into(),
+        target: crate::egress::SANDBOX_CA_BUNDLE.into(),
+        writable: false,
+        optional: false,
+    };
+    assert!(spec.mounts.contains(&bundle), "{:?}", spec.mounts);
+    for name in ["SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "PIP_CERT", "NODE_EXTRA_CA_CERTS"] {
+        assert!(spec.env.contains(&(name.into(), crate::egress::SANDBOX_CA_BUNDLE.into())), "{name}: {:?}", spec.env);
+    }
+    // A pre-started driver's run message carries the same environment as a cold run's.
+    let data = crate::templates::Environment { language: Language::Python, dir: Some("/t/venv".into()) };
+    let env = rootfs::environment(&config, Some(&data), &BTreeMap::new());
+    assert!(env.contains(&("PIP_CERT".into(), crate::egress::SANDBOX_CA_BUNDLE.into())));
+    assert!(env.iter().any(|(k, v)| k == "PATH" && v.starts_with("/opt/sandbox-env/bin:")), "{env:?}");
+}

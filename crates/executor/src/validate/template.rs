@@ -3,11 +3,11 @@
 
 use crate::{ExecuteError, Language, LimitPolicy, RequestedLimits, Template};
 
-/// The request's language, which must be the template's; without one, the template's, and
-/// without either, Python.
+/// The request's language, which must be the template's (or shell, which runs in any
+/// template's environment); without one, the template's, and without either, Python.
 pub(super) fn language(requested: Option<Language>, template: Option<&Template>) -> Result<Language, ExecuteError> {
     match (requested, template) {
-        (Some(asked), Some(t)) if asked != t.language => Err(ExecuteError::invalid(
+        (Some(asked), Some(t)) if asked != t.language && asked != Language::Shell => Err(ExecuteError::invalid(
             "template",
             format!(
                 "template {:?} is for {}, but the request's language is {}; leave language out, \

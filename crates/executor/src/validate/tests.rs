@@ -201,12 +201,15 @@ fn a_template_gives_the_language_and_must_match_it() {
     let node = Some(template(Language::Javascript, 512, 30));
     let req = build(RequestDraft { template: node.clone(), ..draft("1") }).unwrap();
     assert_eq!((req.language, req.template.map(|t| t.name)), (Language::Javascript, Some("t".into())));
-    let d = RequestDraft { template: node, language: Some("python".into()), ..draft("1") };
+    let d = RequestDraft { template: node.clone(), language: Some("python".into()), ..draft("1") };
     let err = build(d).unwrap_err().to_string();
     assert!(
         err.starts_with("template: template \"t\" is for javascript, but the request's language is python"),
         "{err}"
     );
+    // A shell script runs in any template's environment.
+    let shell = build(RequestDraft { template: node, language: Some("shell".into()), ..draft("1") }).unwrap();
+    assert_eq!((shell.language, shell.template.map(|t| t.name)), (Language::Shell, Some("t".into())));
 }
 
 #[test]

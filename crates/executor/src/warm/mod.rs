@@ -117,8 +117,12 @@ pub(crate) fn key_for(req: &ExecutionRequest, forking: bool) -> Option<Key> {
     }
     let template = req.template.as_ref().map(|t| t.name.clone());
     let key = |language| Some(Key { language, template: template.clone() });
+    // A shell run forks from the Python zygote of its template, which has the template's
+    // environment: only a Python template has one.
+    let python_template = req.template.as_ref().is_none_or(|t| t.language == Language::Python);
     match req.language {
-        Language::Python | Language::Shell if forking => key(Language::Python),
+        Language::Python if forking => key(Language::Python),
+        Language::Shell if forking && python_template => key(Language::Python),
         Language::Shell => None,
         _ if req.workspace != WorkspaceChoice::Fresh || !req.stdin.is_empty() => None,
         Language::Javascript if crate::runtime::is_es_module(&req.code) => None,

@@ -6,6 +6,7 @@
 mod escape;
 mod origin;
 mod packages;
+mod tls;
 
 use serde_json::{json, Value};
 

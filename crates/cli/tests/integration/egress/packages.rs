@@ -45,15 +45,18 @@ sys.stdout.buffer.write(out.getvalue())
 }
 
 /// The index: `/simple/egresspkg/` links the wheel with its hash, `/files/` serves it.
-async fn index() -> Origin {
+pub(super) fn index_routes() -> Router {
     let wheel = build_wheel();
     let sha = common::sha256_hex(&wheel);
     let page = format!("<!DOCTYPE html><html><body><a href=\"/files/{WHEEL}#sha256={sha}\">{WHEEL}</a></body></html>");
-    let app = Router::new()
+    Router::new()
         .route("/simple/", get(|| async { axum::response::Html("<a href=\"/simple/egresspkg/\">egresspkg</a>") }))
         .route("/simple/egresspkg/", get(move || async move { axum::response::Html(page) }))
-        .route(&format!("/files/{WHEEL}"), get(move || async move { wheel }));
-    Origin::serve(app).await
+        .route(&format!("/files/{WHEEL}"), get(move || async move { wheel }))
+}
+
+async fn index() -> Origin {
+    Origin::serve(index_routes()).await
 }
 
 async fn call(d: &Daemon, id: &str, code: &str) -> Value {
