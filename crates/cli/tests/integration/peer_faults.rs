@@ -77,7 +77,8 @@ async fn a_frozen_owner_is_answered_for_with_503_naming_it() {
         // One call waits for the frozen owner; a second one of the tenant finds no place (a
         // tenant has a quarter of the 4 calls a peer may have), another tenant's does.
         let first = tokio::spawn(cell_through(b.client().clone(), b.base.clone(), session.clone()));
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        // It holds its place for the 2 s of its wait and the 2 s of the health probe.
+        tokio::time::sleep(Duration::from_secs(1)).await;
         let other = tokio::spawn(cell_as(b.client().clone(), b.base.clone(), session.clone(), "t2"));
         let (status, retry, second) = cell_through(b.client().clone(), b.base.clone(), session.clone()).await;
         assert_eq!((status, second["error_code"].as_str()), (503, Some("Executor.PeerUnavailable")), "{second}");

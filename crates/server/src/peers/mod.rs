@@ -26,7 +26,7 @@ pub use relay::PeerLimits;
 
 /// Marks a forwarded call: its receiver serves it itself, whatever the id says.
 const FORWARDED_BY: &str = "x-executor-forwarded-by";
-/// How long a peer may take to accept the connection before it counts as gone.
+/// How long a peer may take to accept the connection before it is unavailable.
 const CONNECT_WAIT: Duration = Duration::from_secs(2);
 /// What of the caller's request goes along.
 const REQUEST_HEADERS: [&str; 6] =
