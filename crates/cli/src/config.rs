@@ -207,6 +207,9 @@ impl SessionArgs {
         if self.session_max_lifetime_secs == 0 {
             bail!("--session-max-lifetime-secs must be at least 1");
         }
+        if self.session_max_interpreters == 0 {
+            bail!("--session-max-interpreters must be at least 1");
+        }
         Ok(executor::SessionConfig {
             default_ttl_secs: self.session_default_ttl_secs,
             max_ttl_secs: self.session_max_ttl_secs,
