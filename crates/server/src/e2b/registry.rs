@@ -1,5 +1,5 @@
 //! The E2B sandboxes this daemon serves: each is one session of the service, with what E2B
-//! adds to it (its owner's tenant, access tokens, end time, metadata, environment variables,
+//! adds to it (its owner's tenant, access tokens, metadata, environment variables,
 //! code contexts). The session owns its lifetime: when it ends (its E2B timeout reached,
 //! killed, the daemon stopping), the sandbox is gone for every API at once.
 
