@@ -184,6 +184,10 @@ pub struct SessionArgs {
     /// The longest a session lives however busy it is (seconds).
     #[arg(long, env = "SESSION_MAX_LIFETIME_SECS", default_value_t = sessions().max_lifetime_secs)]
     pub session_max_lifetime_secs: u64,
+    /// Interpreters one session may keep at once (a language's, and each named context's,
+    /// E2B code contexts included); more get 429.
+    #[arg(long, env = "SESSION_MAX_INTERPRETERS", default_value_t = sessions().max_interpreters)]
+    pub session_max_interpreters: usize,
 }
 
 impl SessionArgs {
@@ -200,12 +204,16 @@ impl SessionArgs {
         if self.session_max_lifetime_secs == 0 {
             bail!("--session-max-lifetime-secs must be at least 1");
         }
+        if self.session_max_interpreters == 0 {
+            bail!("--session-max-interpreters must be at least 1");
+        }
         Ok(executor::SessionConfig {
             default_ttl_secs: self.session_default_ttl_secs,
             max_ttl_secs: self.session_max_ttl_secs,
             max_sessions: self.session_max_count,
             max_per_tenant: self.session_max_per_tenant,
             max_lifetime_secs: self.session_max_lifetime_secs,
+            max_interpreters: self.session_max_interpreters,
             id_prefix: None,
         })
     }

@@ -193,3 +193,50 @@ async fn a_value_may_nest_126_levels_and_no_deeper() {
     let r: Value = serde_json::from_str(&cell(&d, &id, "python", "v = 41\nv + 1").await).expect("JSON");
     assert_eq!((&r["return_value"], &r["interpreter_restarted"]), (&json!(42), &json!(false)), "{r}");
 }
+
+/// The raw text of the `done` event's data in a streamed answer.
+async fn done_text(d: &Daemon, path: &str, body: &Value) -> String {
+    let call = d.client().post(format!("{}{path}", d.base)).header("Accept", "text/event-stream").json(body);
+    let (status, text) = send(call).await;
+    assert_eq!(status, 200, "{text}");
+    let data = text.split("event: done\ndata: ").nth(1).unwrap_or_else(|| panic!("no done event in {text}"));
+    data.lines().next().expect("the done data").to_owned()
+}
+
+/// The exact JSON text of `field` in the answer `text`.
+fn raw_field(text: &str, field: &str) -> String {
+    let fields: std::collections::HashMap<String, Box<serde_json::value::RawValue>> =
+        serde_json::from_str(text).expect("a JSON object");
+    fields.get(field).unwrap_or_else(|| panic!("no {field} in {text}")).get().to_owned()
+}
+
+/// A value with integers past 64 bits and keys out of order.
+const UNSORTED: &str = "{'zeta': 1, 'alpha': {'y': 2**64 + 1, 'b': 10**30}, 'mid': [10**30, -2**70]}";
+const UNSORTED_JSON: &str =
+    "{\"zeta\":1,\"alpha\":{\"y\":18446744073709551617,\"b\":1000000000000000000000000000000},\"mid\":[1000000000000000000000000000000,-1180591620717411303424]}";
+
+#[tokio::test]
+async fn a_streamed_done_event_carries_the_plain_answers_exact_json() {
+    let Some(d) = common::sandboxed().await else { return };
+    let run = json!({"code": format!("def handler(event):\n    return {UNSORTED}"), "tenant_id": "t1"});
+    let plain = execute_text(&d, run.clone()).await;
+    let done = done_text(&d, "/execute", &run).await;
+    assert_eq!(raw_field(&plain, "return_value"), UNSORTED_JSON, "{plain}");
+    assert_eq!(raw_field(&done, "return_value"), raw_field(&plain, "return_value"), "streamed {done}\nplain {plain}");
+    // A session cell, each on a fresh session (the same execution count).
+    let mut texts = Vec::new();
+    for streamed in [false, true] {
+        let created = d.post("/session/create", &json!({"tenant_id": "t1"})).await;
+        assert_eq!(created.status, 201, "{}", created.body);
+        let cell = json!({"tenant_id": "t1", "session_id": created.body["session_id"], "code": UNSORTED});
+        texts.push(match streamed {
+            true => done_text(&d, "/session/execute", &cell).await,
+            false => send(d.client().post(format!("{}/session/execute", d.base)).json(&cell)).await.1,
+        });
+    }
+    let (plain, done) = (&texts[0], &texts[1]);
+    assert_eq!(raw_field(plain, "return_value"), UNSORTED_JSON, "{plain}");
+    for field in ["return_value", "results", "display", "stdout", "status", "execution_count"] {
+        assert_eq!(raw_field(done, field), raw_field(plain, field), "{field}: streamed {done}\nplain {plain}");
+    }
+}

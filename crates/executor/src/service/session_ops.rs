@@ -1,6 +1,9 @@
 //! What the E2B compatibility layer does with a session besides cells and files: commands,
 //! interpreter restarts, and the workspace as a filesystem.
 
+use std::future::Future;
+use std::time::{Duration, SystemTime};
+
 use super::ExecutionService;
 use crate::{ExecuteError, ExecutionResult, Language, SessionCommand, WorkspaceEntry};
 
@@ -8,6 +11,40 @@ impl ExecutionService {
     /// Runs a shell command in the session's workspace (a one-shot sandbox) and waits for it.
     pub async fn session_command(&self, command: SessionCommand) -> Result<ExecutionResult, ExecuteError> {
         self.sessions.run_command(command).await
+    }
+
+    /// The session now ends `after` from now however idle or busy, at most at the lifetime
+    /// cap (SESSION_MAX_LIFETIME_SECS); when it then ends.
+    pub fn end_session_in(&self, id: &str, tenant: &str, after: Duration) -> Result<SystemTime, ExecuteError> {
+        self.sessions.end_in(id, tenant, after)
+    }
+
+    /// When the live session ends if nothing else happens; `SessionNotFound` once it ended.
+    pub fn session_ends_at(&self, id: &str, tenant: &str) -> Result<SystemTime, ExecuteError> {
+        self.sessions.ends_at(id, tenant)
+    }
+
+    /// Resolves once the session has ended, however it ended (destroyed, expired, its end
+    /// reached, the daemon stopping).
+    pub fn session_ended(
+        &self,
+        id: &str,
+        tenant: &str,
+    ) -> Result<impl Future<Output = ()> + Send + 'static, ExecuteError> {
+        self.sessions.ended(id, tenant)
+    }
+
+    /// Makes room for the session's named context `context` of `language`: it counts against
+    /// the session's interpreter cap (SESSION_MAX_INTERPRETERS) from now on; past the cap,
+    /// `SessionLimit`.
+    pub fn open_session_context(
+        &self,
+        id: &str,
+        tenant: &str,
+        context: &str,
+        language: Language,
+    ) -> Result<(), ExecuteError> {
+        self.sessions.open_context(id, tenant, context, language)
     }
 
     /// Kills the session's interpreter of `language` (of the named context `context`): the

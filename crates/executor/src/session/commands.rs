@@ -80,8 +80,8 @@ impl Sessions {
     ) -> Result<(), ExecuteError> {
         let (session, _busy) = self.registry.get(id, tenant)?;
         let slot = match context {
-            Some(name) => session.context_slot(name, language),
-            None => session.slot(language),
+            Some(name) => session.context_slot(name, language)?,
+            None => session.slot(language)?,
         };
         let mut slot = slot.lock().await;
         if let Some(mut interpreter) = slot.live.take() {

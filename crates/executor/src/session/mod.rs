@@ -4,7 +4,8 @@
 //! Every interpreter is an ordinary sandbox built by the same spec code as a one-shot run
 //! (see [`crate::spec::sandbox_spec`]); its requests travel on a socket handed to it at start
 //! (never a path in the workspace). A session ends when it is destroyed, when it has been
-//! idle for its TTL, when it reaches the lifetime cap, or when the daemon stops.
+//! idle for its TTL (or, if it has one, at its explicit end), when it reaches the lifetime
+//! cap, or when the daemon stops: for every API at once.
 
 mod cell;
 mod commands;
@@ -12,6 +13,8 @@ pub(crate) mod egress;
 mod entries;
 mod files;
 mod interpreter;
+mod lifetime;
+mod live;
 mod registry;
 mod sessions;
 
@@ -43,6 +46,9 @@ pub struct SessionConfig {
     pub max_lifetime_secs: u64,
     /// What session ids start with (and a dot): the daemon's name among peers.
     pub id_prefix: Option<String>,
+    /// Interpreters one session keeps at once: its languages' and its named contexts'
+    /// (each a sandbox with its own memory and process budget); more are refused (429).
+    pub max_interpreters: usize,
 }
 
 impl Default for SessionConfig {
@@ -54,6 +60,7 @@ impl Default for SessionConfig {
             max_per_tenant: 10,
             max_lifetime_secs: 24 * 3600,
             id_prefix: None,
+            max_interpreters: 8,
         }
     }
 }
@@ -65,8 +72,12 @@ pub struct NewSession {
     pub tenant_id: String,
     pub scope: Option<String>,
     pub template: crate::Template,
-    /// Idle seconds; `None`: the default.
+    /// Idle seconds; `None`: the default. Unused when the session has a `lifetime_secs`.
     pub ttl_secs: Option<u64>,
+    /// An explicit end: the session ends this many seconds after its creation however busy
+    /// or idle (no idle TTL), at most at the lifetime cap (E2B sandboxes). `None`: it ends
+    /// when idle past its TTL.
+    pub lifetime_secs: Option<u64>,
     /// Whether the session's sandboxes also show its workspace as `/home/user`, with
     /// `HOME` there (E2B sandboxes).
     pub home_alias: bool,
@@ -90,9 +101,10 @@ pub struct SessionInfo {
     pub created_at: String,
     /// RFC 3339: the end of the last call (or the creation).
     pub last_used_at: String,
-    /// Idle seconds after which the session expires.
+    /// Idle seconds after which the session expires (for a session with an explicit end,
+    /// the seconds from its creation to that end).
     pub ttl: u64,
     /// RFC 3339: when the session expires if it stays idle (sooner if it reaches the
-    /// lifetime cap).
+    /// lifetime cap); for a session with an explicit end, that end, however busy.
     pub expires_at: String,
 }

@@ -1,19 +1,16 @@
 //! The live sessions: lookup by id and tenant, the caps, expiry, and the counters.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use tokio_util::sync::CancellationToken;
 use utoipa::ToSchema;
 
-use super::interpreter::Slot;
+pub(crate) use super::live::{CallGuard, Session};
 use super::{SessionConfig, SessionInfo};
-use crate::templates::Environment;
-use crate::{ExecuteError, Language, Template};
+use crate::ExecuteError;
 
 /// The seed's session counters, as `GET /metrics` reports them.
 #[derive(Debug, Clone, Copy, Default, Serialize, ToSchema)]
@@ -27,152 +24,6 @@ pub struct SessionStats {
     pub sessions_expired: u64,
     pub active_sessions: u64,
     pub max_sessions: u64,
-}
-
-/// An interpreter slot, locked for the length of a call.
-type SharedSlot = Arc<tokio::sync::Mutex<Slot>>;
-
-pub(crate) struct Session {
-    pub id: String,
-    pub tenant: String,
-    pub scope: Option<String>,
-    pub template: Template,
-    pub environment: Environment,
-    pub ttl: Duration,
-    pub created: SystemTime,
-    pub started: Instant,
-    /// The persistent workspace's name and host path.
-    pub workspace_name: String,
-    pub workspace: PathBuf,
-    /// Cancelled when the session ends: kills every interpreter of it.
-    pub cancel: CancellationToken,
-    /// Whether its sandboxes also show the workspace as `/home/user` (E2B sandboxes).
-    pub home_alias: bool,
-    /// Where its interpreters and shell calls may connect; `None`: no network.
-    pub egress: Option<crate::EgressPolicy>,
-    usage: Mutex<(Instant, SystemTime)>,
-    busy: AtomicUsize,
-    interpreters: Mutex<HashMap<Language, Arc<tokio::sync::Mutex<Slot>>>>,
-    /// Interpreters of named contexts, each with variables of its own (E2B code contexts).
-    contexts: Mutex<HashMap<(String, Language), SharedSlot>>,
-}
-
-/// Marks a session busy for one call: a busy session never expires, and the call's end
-/// counts as its last use.
-pub(crate) struct CallGuard(Arc<Session>);
-
-impl Drop for CallGuard {
-    fn drop(&mut self) {
-        *self.0.usage.lock().unwrap_or_else(|p| p.into_inner()) = (Instant::now(), SystemTime::now());
-        self.0.busy.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-impl Session {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        id: String,
-        tenant: String,
-        scope: Option<String>,
-        template: Template,
-        environment: Environment,
-        ttl: Duration,
-        workspace_name: String,
-        workspace: PathBuf,
-        cancel: CancellationToken,
-    ) -> Session {
-        let now = (Instant::now(), SystemTime::now());
-        Session {
-            id,
-            tenant,
-            scope,
-            template,
-            environment,
-            ttl,
-            created: now.1,
-            started: now.0,
-            workspace_name,
-            workspace,
-            cancel,
-            home_alias: false,
-            usage: Mutex::new(now),
-            busy: AtomicUsize::new(0),
-            interpreters: Mutex::new(HashMap::new()),
-            contexts: Mutex::new(HashMap::new()),
-            egress: None,
-        }
-    }
-
-    /// The template whose environment each of its sandboxes gets (interpreters of every
-    /// language and shell calls alike), and whose zygote may fork them; `None` for one
-    /// without packages, which runs the system interpreters as they are.
-    pub fn sandbox_template(&self) -> Option<&Template> {
-        self.template.needs_build().then_some(&self.template)
-    }
-
-    fn begin_call(self: &Arc<Self>) -> CallGuard {
-        self.busy.fetch_add(1, Ordering::SeqCst);
-        CallGuard(Arc::clone(self))
-    }
-
-    /// Whether the session has ended (destroyed, expired, or the daemon is stopping).
-    pub fn ended(&self) -> bool {
-        self.cancel.is_cancelled()
-    }
-
-    /// The interpreter slot of `language`, created empty on first use.
-    pub fn slot(&self, language: Language) -> Arc<tokio::sync::Mutex<Slot>> {
-        let mut map = self.interpreters.lock().unwrap_or_else(|p| p.into_inner());
-        Arc::clone(map.entry(language).or_default())
-    }
-
-    /// The interpreter slot of the named context `name` of `language`, created empty on
-    /// first use.
-    pub fn context_slot(&self, name: &str, language: Language) -> Arc<tokio::sync::Mutex<Slot>> {
-        let mut map = self.contexts.lock().unwrap_or_else(|p| p.into_inner());
-        Arc::clone(map.entry((name.to_string(), language)).or_default())
-    }
-
-    /// Takes the named context's slot out of the session.
-    pub fn take_context(&self, name: &str, language: Language) -> Option<Arc<tokio::sync::Mutex<Slot>>> {
-        self.contexts.lock().unwrap_or_else(|p| p.into_inner()).remove(&(name.to_string(), language))
-    }
-
-    pub fn slots(&self) -> Vec<Arc<tokio::sync::Mutex<Slot>>> {
-        let mut slots: Vec<_> = self.interpreters.lock().unwrap_or_else(|p| p.into_inner()).values().cloned().collect();
-        slots.extend(self.contexts.lock().unwrap_or_else(|p| p.into_inner()).values().cloned());
-        slots
-    }
-
-    fn languages(&self) -> Vec<Language> {
-        let mut languages: Vec<Language> =
-            self.interpreters.lock().unwrap_or_else(|p| p.into_inner()).keys().copied().collect();
-        languages.sort_by_key(|l| l.name());
-        languages
-    }
-
-    /// Idle past its TTL (and not busy), or past the lifetime cap.
-    fn expired(&self, now: Instant, lifetime: Duration) -> bool {
-        let idle = self.busy.load(Ordering::SeqCst) == 0
-            && now.duration_since(self.usage.lock().unwrap_or_else(|p| p.into_inner()).0) >= self.ttl;
-        idle || now.duration_since(self.started) >= lifetime
-    }
-
-    pub fn info(&self) -> SessionInfo {
-        let (_, last_used) = *self.usage.lock().unwrap_or_else(|p| p.into_inner());
-        let rfc3339 = |t: SystemTime| humantime::format_rfc3339_millis(t).to_string();
-        SessionInfo {
-            session_id: self.id.clone(),
-            tenant_id: self.tenant.clone(),
-            scope: self.scope.clone(),
-            template: self.template.name.clone(),
-            languages: self.languages(),
-            created_at: rfc3339(self.created),
-            last_used_at: rfc3339(last_used),
-            ttl: self.ttl.as_secs(),
-            expires_at: rfc3339(last_used + self.ttl),
-        }
-    }
 }
 
 pub(crate) struct Registry {
@@ -244,6 +95,14 @@ impl Registry {
         }
     }
 
+    /// The live session `id` of `tenant`, without marking it used (what it says of itself).
+    pub fn peek(&self, id: &str, tenant: &str) -> Result<Arc<Session>, ExecuteError> {
+        match self.live().get(id) {
+            Some(s) if s.tenant == tenant && !s.expired(Instant::now(), self.lifetime()) => Ok(Arc::clone(s)),
+            _ => Err(ExecuteError::SessionNotFound(id.to_string())),
+        }
+    }
+
     /// Counts one call to an existing session.
     pub fn reused(&self) {
         self.reused.fetch_add(1, Ordering::Relaxed);
@@ -289,7 +148,7 @@ impl Registry {
 
     pub fn list(&self, tenant: &str) -> Vec<SessionInfo> {
         let mut sessions: Vec<SessionInfo> =
-            self.live().values().filter(|s| s.tenant == tenant).map(|s| s.info()).collect();
+            self.live().values().filter(|s| s.tenant == tenant).map(|s| s.info(self.lifetime())).collect();
         sessions.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.session_id.cmp(&b.session_id)));
         sessions
     }
@@ -305,7 +164,7 @@ impl Registry {
         }
     }
 
-    fn lifetime(&self) -> Duration {
+    pub fn lifetime(&self) -> Duration {
         Duration::from_secs(self.config.max_lifetime_secs)
     }
 }
@@ -329,6 +188,10 @@ fn check_room(live: &HashMap<String, Arc<Session>>, config: &SessionConfig, tena
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::templates::Environment;
+    use crate::{Language, Template};
+    use std::path::PathBuf;
+    use tokio_util::sync::CancellationToken;
 
     fn session(registry: &Registry, tenant: &str, ttl: Duration) -> Arc<Session> {
         let template = Template {
@@ -405,5 +268,40 @@ mod tests {
         assert_eq!(r.take_expired().len(), 1);
         assert_eq!(r.stats().sessions_expired, 2);
         assert_eq!(r.stats().active_sessions, 0);
+    }
+
+    #[test]
+    fn a_session_with_an_end_ends_there_busy_or_not_and_never_past_the_lifetime() {
+        let r = registry(10, 10);
+        let s = session(&r, "a", Duration::ZERO);
+        r.insert(Arc::clone(&s)).unwrap();
+        // Idle past its TTL, but its end is an hour away: it lives.
+        let lifetime = Duration::from_secs(7200);
+        let end = s.end_in(Duration::from_secs(3600), lifetime);
+        assert!(r.take_expired().is_empty());
+        assert_eq!(s.ends_at(lifetime), end);
+        // Asked past the lifetime cap: it ends at the cap.
+        let capped = s.end_in(Duration::from_secs(10_000), lifetime);
+        assert!(capped <= s.created + lifetime && capped > end, "{capped:?}");
+        let _busy = s.begin_call();
+        s.end_in(Duration::ZERO, lifetime);
+        assert_eq!(r.take_expired().len(), 1, "a busy session ends at its end");
+        assert!(matches!(r.peek(&s.id, "a"), Err(ExecuteError::SessionNotFound(_))));
+    }
+
+    #[test]
+    fn interpreters_are_capped_per_session_contexts_included() {
+        let r = registry(10, 10);
+        let mut s = session(&r, "a", Duration::from_secs(60));
+        Arc::get_mut(&mut s).unwrap().max_interpreters = 2;
+        s.slot(Language::Python).unwrap();
+        s.context_slot("c1", Language::Python).unwrap();
+        assert!(matches!(s.context_slot("c2", Language::Python), Err(ExecuteError::SessionLimit(_))));
+        assert!(matches!(s.slot(Language::Javascript), Err(ExecuteError::SessionLimit(_))));
+        // The ones it has are still there, and a context taken out makes room.
+        s.slot(Language::Python).unwrap();
+        s.context_slot("c1", Language::Python).unwrap();
+        s.take_context("c1", Language::Python).unwrap();
+        s.context_slot("c2", Language::Python).unwrap();
     }
 }

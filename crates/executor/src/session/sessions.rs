@@ -8,6 +8,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::interpreter::{CallLimits, Interpreter, Slot};
+use super::live::{check_lifetime, check_ttl};
 use super::registry::{Registry, Session, SessionStats};
 use super::{cell, egress};
 use super::{NewSession, SessionConfig, SessionInfo};
@@ -113,13 +114,10 @@ impl Sessions {
     pub async fn create(&self, new: NewSession) -> Result<SessionInfo, ExecuteError> {
         self.accepting()?;
         let config = &self.registry.config;
-        let ttl = new.ttl_secs.unwrap_or(config.default_ttl_secs);
-        if ttl == 0 || ttl > config.max_ttl_secs {
-            return Err(ExecuteError::invalid(
-                "ttl",
-                format!("must be between 1 and {} seconds, got {ttl}", config.max_ttl_secs),
-            ));
-        }
+        let ttl = match new.lifetime_secs {
+            Some(lifetime) => check_lifetime(lifetime)?,
+            None => check_ttl(new.ttl_secs.unwrap_or(config.default_ttl_secs), config)?,
+        };
         self.registry.check_room(&new.tenant_id)?;
         let environment = self.sandboxes.templates.prepare(&new.template).await?;
         let id = self.registry.new_id();
@@ -145,13 +143,17 @@ impl Sessions {
         );
         session.home_alias = new.home_alias;
         session.egress = new.egress;
+        session.max_interpreters = config.max_interpreters;
+        if let Some(lifetime) = new.lifetime_secs {
+            session.end_in(Duration::from_secs(lifetime), self.registry.lifetime());
+        }
         let session = Arc::new(session);
         if let Err(e) = self.registry.insert(Arc::clone(&session)) {
             workspaces.remove_persistent(&session.workspace_name);
             return Err(e);
         }
         tracing::info!(session_id = %session.id, tenant_id = %session.tenant, template = %session.template.name, ttl, "session created");
-        Ok(session.info())
+        Ok(session.info(self.registry.lifetime()))
     }
 
     /// Runs one cell in the session's interpreter of its language (starting one when needed),
@@ -167,8 +169,8 @@ impl Sessions {
             return self.shell(&session, call, timeout_ms, max_output, tap).await;
         }
         let slot = match &call.context {
-            Some(name) => session.context_slot(name, call.language),
-            None => session.slot(call.language),
+            Some(name) => session.context_slot(name, call.language)?,
+            None => session.slot(call.language)?,
         };
         let mut slot = slot.lock().await;
         // Destroyed while this call waited for its turn.

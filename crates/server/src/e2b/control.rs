@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -116,32 +116,43 @@ pub async fn create(State(state): State<Arc<AppState>>, headers: HeaderMap, body
     let body: CreateBody = parse(&body)?;
     let timeout = check_create(&body)?;
     let template = template_for(&state, &body.template_id)?;
-    let config = state.service.session_config();
     let new = NewSession {
         tenant_id: tenant.clone(),
         scope: Some(format!("e2b:{}", body.template_id.chars().take(200).collect::<String>())),
         template,
-        // The sandbox ends at its end time, however idle: the reaper below kills it then.
-        ttl_secs: Some(config.max_ttl_secs),
+        // The sandbox ends at its timeout however idle (bounded by the operator's lifetime
+        // cap): the session owns that end, for every API at once.
+        ttl_secs: None,
+        lifetime_secs: Some(timeout),
         home_alias: true,
         // E2B's network rules are refused above: an E2B sandbox has no network.
         egress: None,
     };
     let session = state.service.create_session(new).await?;
+    let ended = state.service.session_ended(&session.session_id, &tenant)?;
     let sandbox = Arc::new(Sandbox::new(NewSandbox {
         id: session.session_id,
         tenant,
         template_id: body.template_id,
-        timeout: Duration::from_secs(timeout),
         metadata: body.metadata.unwrap_or_default(),
         env_vars: body.env_vars.unwrap_or_default(),
     }));
     state.e2b.insert(Arc::clone(&sandbox));
-    state.e2b.start_reaper(&state.service);
-    Ok((StatusCode::CREATED, Json(created(&sandbox))).into_response())
+    state.e2b.forget_when(sandbox.id.clone(), ended);
+    let end = ends_at(&state, &sandbox)?;
+    Ok((StatusCode::CREATED, Json(created(&sandbox, end))).into_response())
 }
 
-fn created(sandbox: &Sandbox) -> Value {
+/// When the sandbox's session ends; 404 once it has ended, however it ended.
+fn ends_at(state: &AppState, sandbox: &Sandbox) -> Result<SystemTime, E2bError> {
+    state.service.session_ends_at(&sandbox.id, &sandbox.tenant).map_err(|_| gone(&sandbox.id))
+}
+
+fn gone(id: &str) -> E2bError {
+    E2bError::not_found(format!("sandbox \"{id}\" not found"))
+}
+
+fn created(sandbox: &Sandbox, end: SystemTime) -> Value {
     json!({
         "templateID": sandbox.template_id,
         "sandboxID": sandbox.id,
@@ -151,21 +162,22 @@ fn created(sandbox: &Sandbox) -> Value {
         "trafficAccessToken": sandbox.traffic_token,
         "domain": null,
         "alias": null,
+        "endAt": rfc3339(end),
     })
 }
 
-fn rfc3339(t: std::time::SystemTime) -> String {
+fn rfc3339(t: SystemTime) -> String {
     humantime::format_rfc3339_millis(t).to_string()
 }
 
-fn listed(state: &AppState, sandbox: &Sandbox) -> Value {
+fn listed(state: &AppState, sandbox: &Sandbox, end: SystemTime) -> Value {
     let limits = state.service.limits();
     json!({
         "templateID": sandbox.template_id,
         "sandboxID": sandbox.id,
         "clientID": "sandbox-executor",
         "startedAt": rfc3339(sandbox.started_at),
-        "endAt": rfc3339(sandbox.end_at()),
+        "endAt": rfc3339(end),
         "envdVersion": ENVD_VERSION,
         "cpuCount": 1,
         "memoryMB": limits.default_memory_mb,
@@ -175,11 +187,12 @@ fn listed(state: &AppState, sandbox: &Sandbox) -> Value {
     })
 }
 
-fn mine(state: &AppState, headers: &HeaderMap, id: &str) -> Result<(String, Arc<Sandbox>), E2bError> {
+/// The caller's live sandbox `id` and when it ends.
+fn mine(state: &AppState, headers: &HeaderMap, id: &str) -> Result<(Arc<Sandbox>, SystemTime), E2bError> {
     let tenant = caller(state, headers)?;
-    let sandbox =
-        state.e2b.get(id, &tenant).ok_or_else(|| E2bError::not_found(format!("sandbox \"{id}\" not found")))?;
-    Ok((tenant, sandbox))
+    let sandbox = state.e2b.get(id, &tenant).ok_or_else(|| gone(id))?;
+    let end = ends_at(state, &sandbox)?;
+    Ok((sandbox, end))
 }
 
 /// `GET /sandboxes/{id}`.
@@ -188,8 +201,8 @@ pub async fn info(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, E2bError> {
-    let (_, sandbox) = mine(&state, &headers, &id)?;
-    let mut detail = listed(&state, &sandbox);
+    let (sandbox, end) = mine(&state, &headers, &id)?;
+    let mut detail = listed(&state, &sandbox, end);
     detail["envdAccessToken"] = json!(sandbox.envd_token);
     detail["allowInternetAccess"] = json!(false);
     Ok(Json(detail))
@@ -214,7 +227,8 @@ pub async fn list(
     };
     let matches = |s: &Sandbox| wanted.iter().all(|(k, v)| s.metadata.get(k) == Some(v));
     let sandboxes = state.e2b.list(&tenant);
-    Ok(Json(sandboxes.iter().filter(|s| matches(s)).map(|s| listed(&state, s)).collect()))
+    let live = sandboxes.iter().filter(|s| matches(s)).filter_map(|s| Some((s, ends_at(&state, s).ok()?)));
+    Ok(Json(live.map(|(s, end)| listed(&state, s, end)).collect()))
 }
 
 fn serde_urlencoded_pairs(text: &str) -> Vec<(String, String)> {
@@ -255,27 +269,28 @@ pub async fn kill(
     Path(id): Path<String>,
 ) -> Result<StatusCode, E2bError> {
     let tenant = caller(&state, &headers)?;
-    let sandbox =
-        state.e2b.remove(&id, &tenant).ok_or_else(|| E2bError::not_found(format!("sandbox \"{id}\" not found")))?;
-    // A session that already expired is as dead as one destroyed now.
-    let _ = state.service.destroy_session(&sandbox.id, &tenant).await;
+    let sandbox = state.e2b.remove(&id, &tenant).ok_or_else(|| gone(&id))?;
+    // A sandbox whose session already ended was not there to kill.
+    state.service.destroy_session(&sandbox.id, &tenant).await.map_err(|_| gone(&id))?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `POST /sandboxes/{id}/timeout`: the sandbox now ends `timeout` seconds from now.
+/// `POST /sandboxes/{id}/timeout`: the sandbox now ends `timeout` seconds from now (at most
+/// at the operator's lifetime cap).
 pub async fn set_timeout(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<StatusCode, E2bError> {
-    let (_, sandbox) = mine(&state, &headers, &id)?;
+    let (sandbox, _) = mine(&state, &headers, &id)?;
     let body: TimeoutBody = parse(&body)?;
     let timeout = body.timeout.ok_or_else(|| E2bError::bad_request("timeout is required"))?;
     if timeout == 0 || timeout > MAX_TIMEOUT {
         return Err(E2bError::bad_request(format!("timeout must be between 1 and {MAX_TIMEOUT} seconds")));
     }
-    sandbox.set_timeout(Duration::from_secs(timeout));
+    let ended = state.service.end_session_in(&sandbox.id, &sandbox.tenant, Duration::from_secs(timeout));
+    ended.map_err(|_| gone(&id))?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -287,16 +302,16 @@ pub async fn connect(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<Value>, E2bError> {
-    let (_, sandbox) = mine(&state, &headers, &id)?;
+    let (sandbox, mut end) = mine(&state, &headers, &id)?;
     let body: TimeoutBody = parse(&body)?;
     if let Some(timeout) = body.timeout {
         if timeout == 0 || timeout > MAX_TIMEOUT {
             return Err(E2bError::bad_request(format!("timeout must be between 1 and {MAX_TIMEOUT} seconds")));
         }
-        let end = std::time::SystemTime::now() + Duration::from_secs(timeout);
-        if end > sandbox.end_at() {
-            sandbox.set_timeout(Duration::from_secs(timeout));
+        if SystemTime::now() + Duration::from_secs(timeout) > end {
+            let later = state.service.end_session_in(&sandbox.id, &sandbox.tenant, Duration::from_secs(timeout));
+            end = later.map_err(|_| gone(&id))?;
         }
     }
-    Ok(Json(created(&sandbox)))
+    Ok(Json(created(&sandbox, end)))
 }

@@ -73,13 +73,29 @@ fn parse<T: serde::de::DeserializeOwned>(bytes: &Bytes) -> Result<T, TextError> 
         .map_err(|e| text(StatusCode::BAD_REQUEST, format!("the request body is invalid: {e}")))
 }
 
-/// `POST /contexts`.
-pub async fn create_context(Plane(sandbox): Plane, body: Bytes) -> Result<Json<Value>, TextError> {
+/// `POST /contexts`: each context is an interpreter of the sandbox's session, counted against
+/// its cap (429 past it).
+pub async fn create_context(
+    State(state): State<Arc<AppState>>,
+    Plane(sandbox): Plane,
+    body: Bytes,
+) -> Result<Json<Value>, TextError> {
     let body: ContextBody = parse(&body)?;
     let language = language(body.language.as_deref())?;
     let cwd = body.cwd.unwrap_or_else(|| "/home/user".into());
     workspace_path(&cwd).map_err(|m| text(StatusCode::BAD_REQUEST, m))?;
-    Ok(Json(context_json(&sandbox.add_context(language, cwd))))
+    let context = sandbox.add_context(language, cwd);
+    if let Err(e) = state.service.open_session_context(&sandbox.id, &sandbox.tenant, &context.id, language) {
+        sandbox.remove_context(&context.id);
+        return Err(match e {
+            ExecuteError::SessionLimit(why) => text(StatusCode::TOO_MANY_REQUESTS, why),
+            ExecuteError::SessionNotFound(_) => {
+                text(StatusCode::NOT_FOUND, format!("sandbox {} not found", sandbox.id))
+            }
+            e => text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        });
+    }
+    Ok(Json(context_json(&context)))
 }
 
 /// `GET /contexts`.

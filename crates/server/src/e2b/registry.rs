@@ -1,17 +1,16 @@
 //! The E2B sandboxes this daemon serves: each is one session of the service, with what E2B
-//! adds to it (its owner's tenant, access tokens, end time, metadata, environment variables,
-//! code contexts), and the reaper that kills each at its end time.
+//! adds to it (its owner's tenant, access tokens, metadata, environment variables,
+//! code contexts). The session owns its lifetime: when it ends (its E2B timeout reached,
+//! killed, the daemon stopping), the sandbox is gone for every API at once.
 
 use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
 use std::sync::{Arc, Mutex, Weak};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
-use executor::{ExecutionService, Language};
+use executor::Language;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
-
-/// How often the reaper looks for sandboxes past their end.
-const REAP_EVERY: Duration = Duration::from_millis(500);
 
 /// A command running in a sandbox: its configuration as `Process.List` shows it, and what
 /// kills it.
@@ -48,7 +47,6 @@ pub struct Sandbox {
     pub started_at: SystemTime,
     pub metadata: BTreeMap<String, String>,
     pub env_vars: BTreeMap<String, String>,
-    end_at: Mutex<SystemTime>,
     contexts: Mutex<Vec<Context>>,
     /// The process ids handed out so far.
     next_pid: Mutex<u32>,
@@ -61,7 +59,6 @@ pub struct NewSandbox {
     pub id: String,
     pub tenant: String,
     pub template_id: String,
-    pub timeout: Duration,
     pub metadata: BTreeMap<String, String>,
     pub env_vars: BTreeMap<String, String>,
 }
@@ -78,20 +75,10 @@ impl Sandbox {
             started_at: now,
             metadata: new.metadata,
             env_vars: new.env_vars,
-            end_at: Mutex::new(now + new.timeout),
             contexts: Mutex::new(Vec::new()),
             next_pid: Mutex::new(1000),
             processes: Mutex::new(BTreeMap::new()),
         }
-    }
-
-    pub fn end_at(&self) -> SystemTime {
-        *self.end_at.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// The sandbox now ends `timeout` from now.
-    pub fn set_timeout(&self, timeout: Duration) {
-        *self.end_at.lock().unwrap_or_else(|p| p.into_inner()) = SystemTime::now() + timeout;
     }
 
     /// Whether `presented` is one of the sandbox's access tokens (compared in constant time).
@@ -189,7 +176,6 @@ impl Sandbox {
 #[derive(Default)]
 pub struct Sandboxes {
     live: Mutex<HashMap<String, Arc<Sandbox>>>,
-    reaper: std::sync::OnceLock<()>,
 }
 
 impl Sandboxes {
@@ -226,28 +212,14 @@ impl Sandboxes {
         mine
     }
 
-    fn take_ended(&self, now: SystemTime) -> Vec<Arc<Sandbox>> {
-        let mut live = self.live();
-        let ended: Vec<String> = live.values().filter(|s| s.end_at() <= now).map(|s| s.id.clone()).collect();
-        ended.into_iter().filter_map(|id| live.remove(&id)).collect()
-    }
-
-    /// Starts (once) the task that kills sandboxes at their end time.
-    pub fn start_reaper(self: &Arc<Self>, service: &Arc<ExecutionService>) {
+    /// Forgets the sandbox `id` once `ended` (its session's end) resolves.
+    pub fn forget_when(self: &Arc<Self>, id: String, ended: impl Future<Output = ()> + Send + 'static) {
         let sandboxes: Weak<Sandboxes> = Arc::downgrade(self);
-        let service: Weak<ExecutionService> = Arc::downgrade(service);
-        self.reaper.get_or_init(|| {
-            tokio::spawn(async move {
-                loop {
-                    tokio::time::sleep(REAP_EVERY).await;
-                    let (Some(sandboxes), Some(service)) = (sandboxes.upgrade(), service.upgrade()) else { return };
-                    for sandbox in sandboxes.take_ended(SystemTime::now()) {
-                        tracing::info!(sandbox_id = %sandbox.id, "E2B sandbox reached its end time");
-                        // Already gone (expired as a session) is as good.
-                        let _ = service.destroy_session(&sandbox.id, &sandbox.tenant).await;
-                    }
-                }
-            });
+        tokio::spawn(async move {
+            ended.await;
+            if let Some(sandboxes) = sandboxes.upgrade() {
+                sandboxes.live().remove(&id);
+            }
         });
     }
 }

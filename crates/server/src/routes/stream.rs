@@ -16,6 +16,7 @@ use executor::LiveEvent;
 #[cfg(doc)]
 use executor::Tap;
 use futures::stream::{self, Stream};
+use serde_json::value::RawValue;
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
@@ -47,13 +48,13 @@ pub fn wanted(headers: &HeaderMap) -> bool {
 /// its error's body) is the final `done` event.
 pub fn respond<F>(events: mpsc::UnboundedReceiver<LiveEvent>, running: F) -> Response
 where
-    F: Future<Output = Result<Value, ApiError>> + Send + 'static,
+    F: Future<Output = Result<Box<RawValue>, ApiError>> + Send + 'static,
 {
     let (done, finished) = oneshot::channel();
     tokio::spawn(request_id::scoped(async move {
         let body = match running.await {
             Ok(body) => body,
-            Err(err) => err.logged_body(),
+            Err(err) => raw(&err.logged_body()),
         };
         let _ = done.send(body);
     }));
@@ -65,9 +66,9 @@ where
 struct Live {
     events: mpsc::UnboundedReceiver<LiveEvent>,
     /// The call's end, until it came.
-    finished: Option<oneshot::Receiver<Value>>,
+    finished: Option<oneshot::Receiver<Box<RawValue>>>,
     /// The final body, once the call ended: sent after the events left.
-    done: Option<Value>,
+    done: Option<Box<RawValue>>,
 }
 
 fn events_of(live: Live) -> impl Stream<Item = Result<Event, Infallible>> {
@@ -86,7 +87,7 @@ impl Live {
                 // Every event the call sent before it ended is queued by now.
                 return match self.events.try_recv() {
                     Ok(event) => (event_of(event), true),
-                    Err(_) => (json_event("done", body), false),
+                    Err(_) => (Event::default().event("done").data(body.get()), false),
                 };
             }
             let Some(finished) = self.finished.as_mut() else { return (json_event("done", &Value::Null), false) };
@@ -103,15 +104,20 @@ impl Live {
                 Some(body) => body,
                 None => finished.await,
             };
-            self.done = Some(body.unwrap_or(Value::Null));
+            self.done = Some(body.unwrap_or_else(|_| raw(&Value::Null)));
             self.finished = None;
         }
     }
 }
 
-/// The JSON of a plain answer's body.
-pub fn body_of<T: serde::Serialize>(answer: &T) -> Result<Value, ApiError> {
-    serde_json::to_value(answer).map_err(|e| ApiError::internal(format!("cannot serialise the answer: {e}")))
+/// The JSON text of a plain answer's body, byte for byte (never through a `Value`, which
+/// would round big integers and sort keys).
+pub fn body_of<T: serde::Serialize>(answer: &T) -> Result<Box<RawValue>, ApiError> {
+    serde_json::value::to_raw_value(answer).map_err(|e| ApiError::internal(format!("cannot serialise the answer: {e}")))
+}
+
+fn raw(value: &Value) -> Box<RawValue> {
+    serde_json::value::to_raw_value(value).unwrap_or_default()
 }
 
 fn event_of(event: LiveEvent) -> Event {
@@ -150,7 +156,7 @@ mod tests {
             tap.send(LiveEvent::Stderr("b".into()));
             let data = serde_json::Map::from_iter([("text/plain".to_string(), Value::from("42"))]);
             tap.send(LiveEvent::Result(RichResult { is_main_result: true, data }));
-            Ok(serde_json::json!({"status": "success"}))
+            super::body_of(&serde_json::json!({"status": "success"}))
         });
         release.send(()).unwrap();
         let body = body_of(response).await;

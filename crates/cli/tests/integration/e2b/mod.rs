@@ -5,6 +5,7 @@
 //! `scripts/install-test-tools.sh` (`SANDBOX_E2B_SDKS`).
 
 mod http;
+mod lifetimes;
 mod sdks;
 
 use std::path::{Path, PathBuf};
