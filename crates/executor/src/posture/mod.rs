@@ -18,7 +18,7 @@ const APPLIED: [(&str, &str); 7] = [
     ("no_new_privs", "set before exec"),
     ("capabilities", "all dropped, including bounding and ambient sets"),
     ("rlimits", "core 0, file size, open files, processes; data segment where the memory controller is missing"),
-    ("rootfs", "read-only binds of /usr, runtime files and the template environment, synthesized /etc, fresh /proc, minimal /dev"),
+    ("rootfs", "read-only binds of /usr, runtime files, the CA bundle and the template environment, synthesized /etc, fresh /proc, minimal /dev"),
     ("tmp_size_cap", "/tmp is a size-capped tmpfs"),
 ];
 

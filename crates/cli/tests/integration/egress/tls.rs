@@ -172,3 +172,31 @@ async fn urllib_and_node_verify_https_through_the_door_in_one_shot_runs() {
     assert_eq!(r["return_value"], "verified", "{r}");
     assert_eq!(common::text(&r, "stderr"), "", "Node loads the bundle without a warning: {r}");
 }
+
+#[test]
+fn a_daemon_given_a_ca_file_without_certificates_refuses_to_start_and_says_why() {
+    let dir = common::fresh_dir("ca-");
+    let not_pem = dir.path().join("not.pem");
+    std::fs::write(&not_pem, "just text\n").unwrap();
+    for (file, why) in [(dir.path().join("missing.pem"), "cannot read"), (not_pem, "holds no PEM certificate")] {
+        let mut daemon = std::process::Command::new(common::BIN)
+            .arg("serve")
+            .env("EXECUTOR_PORT", common::free_port().to_string())
+            .env("STATE_DIR", dir.path().join("state"))
+            .env("SANDBOX_EXTRA_CA_FILE", &file)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // A daemon that started anyway is stopped, and the test fails below.
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while daemon.try_wait().unwrap().is_none() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = daemon.kill();
+        let out = daemon.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "started with {}: {stderr}", file.display());
+        assert!(stderr.contains("--extra-ca-file") && stderr.contains(why), "{stderr}");
+    }
+}
