@@ -7,6 +7,7 @@
 mod app;
 mod auth;
 pub mod dialect;
+mod download;
 mod e2b;
 pub mod error;
 mod json;

@@ -213,9 +213,10 @@ async fn relay(peers: &Peers, owner: &str, request: Request, body: Bytes, named:
             }
         }
     }
-    // A streamed answer (server-sent events) goes on as it comes.
+    // A streamed answer (server-sent events, a file's bytes) goes on as it comes.
     let streamed = headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
-    if streamed.is_some_and(|kind| kind.starts_with(crate::routes::stream::EVENT_STREAM)) {
+    let is_download = request.method() == Method::GET && matches!(named, Named::Session(_)) && status.is_success();
+    if is_download || streamed.is_some_and(|kind| kind.starts_with(crate::routes::stream::EVENT_STREAM)) {
         return (status, headers, Body::from_stream(answer.bytes_stream())).into_response();
     }
     match answer.bytes().await {

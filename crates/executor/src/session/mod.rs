@@ -14,15 +14,17 @@ mod files;
 mod interpreter;
 mod registry;
 mod sessions;
+mod transfers;
 
 use serde::Serialize;
 use utoipa::ToSchema;
 
 pub use commands::SessionCommand;
-pub use files::SessionFile;
+pub use files::{FileDownload, SessionFile};
 pub use registry::SessionStats;
 pub(crate) use sessions::Sessions;
 pub use sessions::{SessionCall, SessionResult};
+pub use transfers::Transfer;
 
 use crate::Language;
 
@@ -43,6 +45,11 @@ pub struct SessionConfig {
     pub max_lifetime_secs: u64,
     /// What session ids start with (and a dot): the daemon's name among peers.
     pub id_prefix: Option<String>,
+    /// File transfers (downloads) under way at once, all tenants together; more are refused
+    /// (503, Retry-After).
+    pub max_transfers: usize,
+    /// File transfers under way at once for one tenant; more are refused (503, Retry-After).
+    pub max_transfers_per_tenant: usize,
 }
 
 impl Default for SessionConfig {
@@ -54,6 +61,8 @@ impl Default for SessionConfig {
             max_per_tenant: 10,
             max_lifetime_secs: 24 * 3600,
             id_prefix: None,
+            max_transfers: 64,
+            max_transfers_per_tenant: 16,
         }
     }
 }
