@@ -301,6 +301,8 @@ async fn download_file_refuses_a_file_over_its_cap_and_names_the_http_api() {
         let r = client(&python, connect, steps.clone()).await;
         let r = r.as_array().unwrap_or_else(|| panic!("the client failed: {r}"));
         assert_eq!(r[1]["is_error"], false, "{}", r[1]);
+        // Not the whole report when it is the file itself: 5 MB of it.
+        assert_eq!(r[2]["is_error"], true, "the file came back: {}", r[2]["structured"]["size"]);
         let text = refused(&r[2], "Executor.PayloadTooLarge");
         assert!(text.contains("5000000 bytes") && text.contains("4194304"), "{text}");
         assert!(text.contains("GET /session/") && text.contains("/files/big.bin"), "{text}");
