@@ -180,3 +180,26 @@ async fn downloads_past_the_caps_are_refused_in_each_protocol_and_a_gone_reader_
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// A daemon among peers on `port` (named by it).
+async fn peer(port: u16) -> Daemon {
+    let port = port.to_string();
+    let env = [
+        ("EXECUTOR_PORT", port.as_str()),
+        ("EXECUTOR_NODE", port.as_str()),
+        ("EXECUTOR_PEER_URL", "http://127.0.0.1:{node}"),
+        ("SANDBOX_WARM_POOL", "0"),
+    ];
+    Daemon::start_with(&env).await
+}
+
+#[tokio::test]
+async fn many_readers_through_a_peer_get_the_file_whole_without_the_relaying_daemon_holding_it() {
+    let (owner, relay) = (peer(common::free_port()).await, peer(common::free_port()).await);
+    if !common::sandbox_or_skip(&owner).await {
+        return;
+    }
+    let (id, sha) = session_with_file(&owner, "default", "big", BIG_BYTES).await;
+    let url = format!("{}/session/{id}/files/big", relay.base);
+    readers_get_it_whole(&relay, || relay.client().get(&url), &sha).await;
+}
