@@ -70,7 +70,7 @@ pub async fn upload(
         let bytes = Bytes::from_request(request, &state)
             .await
             .map_err(|e| E2bError::new(e.status(), format!("the body could not be read: {}", e.body_text())))?;
-        vec![(rel, bytes.to_vec())]
+        vec![(rel, Vec::from(bytes))]
     };
     if files.is_empty() {
         return Err(E2bError::bad_request("the request holds no file"));
@@ -95,7 +95,7 @@ async fn multipart_files(
         }
         let name = field.file_name().map(str::to_owned);
         let content = field.bytes().await.map_err(bad)?;
-        files.push((name, content.to_vec()));
+        files.push((name, Vec::from(content)));
     }
     let single = files.len() == 1;
     files

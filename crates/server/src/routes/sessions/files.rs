@@ -130,7 +130,7 @@ pub async fn put(
     RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
     let (id, path) = path_params(params)?;
-    let mut files = upload(&state, &headers, id, vec![(path, body.to_vec())]).await?;
+    let mut files = upload(&state, &headers, id, vec![(path, Vec::from(body))]).await?;
     let file = files.pop().ok_or_else(|| ApiError::internal("the upload described no file"))?;
     Ok((StatusCode::CREATED, Json(FileUploaded { status: "success".into(), file })).into_response())
 }
@@ -212,7 +212,7 @@ async fn form_files(mut form: Multipart) -> Result<Vec<(String, Vec<u8>)>, ApiEr
                 last_placed = next_path.is_some();
                 let path = next_path.take().unwrap_or(file_name);
                 let bytes = field.bytes().await.map_err(form_error)?;
-                files.push((path, bytes.to_vec()));
+                files.push((path, Vec::from(bytes)));
             }
             None if field.name() == Some("path") => {
                 if next_path.is_some() {
