@@ -188,6 +188,13 @@ pub struct SessionArgs {
     /// E2B code contexts included); more get 429.
     #[arg(long, env = "SESSION_MAX_INTERPRETERS", default_value_t = sessions().max_interpreters)]
     pub session_max_interpreters: usize,
+    /// File downloads under way at once, all tenants together (session files and E2B's
+    /// /files); more get 503 Executor.QueueFull (E2B: 429) with Retry-After.
+    #[arg(long, env = "SESSION_MAX_TRANSFERS", default_value_t = sessions().max_transfers)]
+    pub session_max_transfers: usize,
+    /// File downloads under way at once for one tenant; more are refused likewise.
+    #[arg(long, env = "SESSION_MAX_TRANSFERS_PER_TENANT", default_value_t = sessions().max_transfers_per_tenant)]
+    pub session_max_transfers_per_tenant: usize,
 }
 
 impl SessionArgs {
@@ -207,6 +214,9 @@ impl SessionArgs {
         if self.session_max_interpreters == 0 {
             bail!("--session-max-interpreters must be at least 1");
         }
+        if self.session_max_transfers == 0 || self.session_max_transfers_per_tenant == 0 {
+            bail!("--session-max-transfers and --session-max-transfers-per-tenant must be at least 1");
+        }
         Ok(executor::SessionConfig {
             default_ttl_secs: self.session_default_ttl_secs,
             max_ttl_secs: self.session_max_ttl_secs,
@@ -215,6 +225,8 @@ impl SessionArgs {
             max_lifetime_secs: self.session_max_lifetime_secs,
             max_interpreters: self.session_max_interpreters,
             id_prefix: None,
+            max_transfers: self.session_max_transfers,
+            max_transfers_per_tenant: self.session_max_transfers_per_tenant,
         })
     }
 }

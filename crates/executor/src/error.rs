@@ -23,6 +23,10 @@ pub enum ExecuteError {
     /// As many executions are running and waiting as the daemon takes; try again later.
     #[error("{running} executions are running and {queued} waiting, the most this daemon takes")]
     QueueFull { running: usize, queued: usize, retry_after_secs: u64 },
+    /// As many file transfers are under way as the daemon (or the tenant) may have; try
+    /// again later.
+    #[error("{message}")]
+    TransfersFull { message: String, retry_after_secs: u64 },
     /// The daemon is shutting down and takes no new executions.
     #[error("the daemon is shutting down")]
     ShuttingDown,
@@ -72,7 +76,7 @@ impl ExecuteError {
             ExecuteError::TooLarge { .. } => "PayloadTooLarge",
             ExecuteError::AlreadyRunning(_) | ExecuteError::IdTaken(_) => "Conflict",
             ExecuteError::Sandbox { .. } => "SandboxError",
-            ExecuteError::QueueFull { .. } => "QueueFull",
+            ExecuteError::QueueFull { .. } | ExecuteError::TransfersFull { .. } => "QueueFull",
             ExecuteError::ShuttingDown | ExecuteError::SessionEnding(_) => "ShuttingDown",
             ExecuteError::NotFound(_) | ExecuteError::UnknownTemplate(_) => "NotFound",
             ExecuteError::TemplateBuild { .. } => "TemplateBuildError",

@@ -93,6 +93,11 @@ fn encode_segment(segment: &str) -> String {
     out
 }
 
+/// The largest file a [`Backend`] brings back for `download_file`: a tool's result is one
+/// JSON message, held whole in memory (a binary file base64-encoded in it), so larger files
+/// are for the HTTP API's streamed downloads (`GET /session/{id}/files/{path}`).
+pub const MAX_DOWNLOAD_BYTES: u64 = 4 * 1024 * 1024;
+
 /// A successful answer: the JSON body, or a file's bytes with their MIME type.
 #[derive(Debug, Clone)]
 pub enum Answer {
@@ -108,6 +113,8 @@ pub enum Failure {
     Api { status: u16, body: Value },
     /// The daemon could not be reached, or answered something that is not the API's.
     Unreachable(String),
+    /// The file asked for is over [`MAX_DOWNLOAD_BYTES`]: its size, when the answer told it.
+    FileTooLarge { size: Option<u64> },
 }
 
 impl Failure {
@@ -129,13 +136,22 @@ impl Failure {
                 }
             }
             Failure::Unreachable(why) => why.clone(),
+            Failure::FileTooLarge { size } => {
+                let size = size.map_or_else(|| "more than".to_owned(), |size| format!("{size} bytes,"));
+                format!(
+                    "The file is {size} over the {MAX_DOWNLOAD_BYTES} bytes download_file returns (a tool's result \
+                     is one JSON message). Download it with the executor's HTTP API instead: \
+                     GET /session/{{session_id}}/files/{{path}} streams files of any size."
+                )
+            }
         }
     }
 }
 
 /// The executor, as the tools reach it.
 pub trait Backend: Send + Sync + 'static {
-    /// Makes `call`. `request` holds what the transport knows of the MCP request: over
+    /// Makes `call`; a file's answer over [`MAX_DOWNLOAD_BYTES`] is not read but refused with
+    /// [`Failure::FileTooLarge`]. `request` holds what the transport knows of the MCP request: over
     /// Streamable HTTP, its `http::request::Parts` (the caller's headers, whose
     /// `X-Tenant-ID` names the tenant); over stdio, nothing.
     fn call<'a>(&'a self, call: ApiCall, request: &'a Extensions) -> BoxFuture<'a, Result<Answer, Failure>>;

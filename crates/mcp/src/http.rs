@@ -7,7 +7,7 @@ use reqwest::{Method, Response};
 use rmcp::model::Extensions;
 use serde_json::Value;
 
-use crate::backend::{Answer, ApiCall, Backend, BoxFuture, Failure};
+use crate::backend::{Answer, ApiCall, Backend, BoxFuture, Failure, MAX_DOWNLOAD_BYTES};
 
 /// The header naming the caller's tenant.
 const TENANT_HEADER: HeaderName = HeaderName::from_static("x-tenant-id");
@@ -62,20 +62,35 @@ impl HttpBackend {
                 .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()));
             return Err(Failure::Api { status: status.as_u16(), body });
         }
-        let mime_type = response
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("application/octet-stream")
-            .to_owned();
-        let bytes = read(response).await?;
         if call.is_file {
-            return Ok(Answer::File { bytes, mime_type });
+            return file(response).await;
         }
+        let bytes = read(response).await?;
         serde_json::from_slice(&bytes).map(Answer::Json).map_err(|e| {
             Failure::Unreachable(format!("the executor answered {status} with a body that is not JSON: {e}"))
         })
     }
+}
+
+/// A file's bytes, at most [`MAX_DOWNLOAD_BYTES`] of them: a larger file is refused before it
+/// is read (by its length), or as soon as more comes.
+async fn file(mut response: Response) -> Result<Answer, Failure> {
+    let mime_type =
+        response.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("application/octet-stream");
+    let mime_type = mime_type.to_owned();
+    let length = response.content_length();
+    if let Some(size) = length.filter(|&size| size > MAX_DOWNLOAD_BYTES) {
+        return Err(Failure::FileTooLarge { size: Some(size) });
+    }
+    let mut bytes = Vec::with_capacity(length.unwrap_or(0) as usize);
+    let broke = |e: reqwest::Error| Failure::Unreachable(format!("the executor's answer broke off: {e}"));
+    while let Some(chunk) = response.chunk().await.map_err(broke)? {
+        if (bytes.len() + chunk.len()) as u64 > MAX_DOWNLOAD_BYTES {
+            return Err(Failure::FileTooLarge { size: None });
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(Answer::File { bytes, mime_type })
 }
 
 async fn read(response: Response) -> Result<Vec<u8>, Failure> {

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use rmcp::ServiceExt;
 
-pub use backend::{Answer, ApiCall, Backend, BoxFuture, Failure, HttpCall};
+pub use backend::{Answer, ApiCall, Backend, BoxFuture, Failure, HttpCall, MAX_DOWNLOAD_BYTES};
 pub use http::HttpBackend;
 pub use rmcp;
 pub use tools::SandboxTools;

@@ -8,6 +8,7 @@ mod app;
 mod auth;
 pub mod cors;
 pub mod dialect;
+mod download;
 mod e2b;
 pub mod error;
 mod json;

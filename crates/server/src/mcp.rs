@@ -12,10 +12,11 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::{middleware, Router};
+use futures::StreamExt;
 use mcp_tools::rmcp::model::Extensions;
 use mcp_tools::rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
 use mcp_tools::rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
-use mcp_tools::{Answer, ApiCall, Backend, BoxFuture, Failure, SandboxTools};
+use mcp_tools::{Answer, ApiCall, Backend, BoxFuture, Failure, SandboxTools, MAX_DOWNLOAD_BYTES};
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -120,6 +121,9 @@ async fn answer(response: Response, is_file: bool) -> Result<Answer, Failure> {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("application/octet-stream")
         .to_owned();
+    if is_file && status.is_success() {
+        return file(response, mime_type).await;
+    }
     let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
         .await
         .map_err(|e| Failure::Unreachable(format!("the route's answer could not be read: {e}")))?;
@@ -128,10 +132,26 @@ async fn answer(response: Response, is_file: bool) -> Result<Answer, Failure> {
             serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
         return Err(Failure::Api { status: status.as_u16(), body });
     }
-    if is_file {
-        return Ok(Answer::File { bytes: bytes.to_vec(), mime_type });
-    }
     serde_json::from_slice(&bytes)
         .map(Answer::Json)
         .map_err(|e| Failure::Unreachable(format!("the route answered JSON that does not parse: {e}")))
+}
+
+/// A file's bytes, at most [`MAX_DOWNLOAD_BYTES`] of them: a larger file (by its length, or
+/// by what comes of a relayed stream without one) is refused before it is read.
+async fn file(response: Response, mime_type: String) -> Result<Answer, Failure> {
+    let length = response.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if let Some(size) = length.filter(|&size| size > MAX_DOWNLOAD_BYTES) {
+        return Err(Failure::FileTooLarge { size: Some(size) });
+    }
+    let mut body = response.into_body().into_data_stream();
+    let mut bytes = Vec::with_capacity(length.unwrap_or(0) as usize);
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| Failure::Unreachable(format!("the file's bytes broke off: {e}")))?;
+        if (bytes.len() + chunk.len()) as u64 > MAX_DOWNLOAD_BYTES {
+            return Err(Failure::FileTooLarge { size: None });
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(Answer::File { bytes, mime_type })
 }

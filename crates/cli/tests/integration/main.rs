@@ -11,6 +11,7 @@ mod cli;
 mod control_plane;
 mod cors;
 mod docs_commands;
+mod downloads;
 mod drain;
 mod e2b;
 mod egress;

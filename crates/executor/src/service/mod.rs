@@ -20,8 +20,8 @@ use crate::session::Sessions;
 use crate::templates::Templates;
 use crate::warm::Pool;
 use crate::{
-    ExecuteError, ExecutionRequest, ExecutionResult, ExecutorConfig, Language, LimitPolicy, NewSession, SessionCall,
-    SessionFile, SessionInfo, SessionResult, SessionStats,
+    ExecuteError, ExecutionRequest, ExecutionResult, ExecutorConfig, FileDownload, Language, LimitPolicy, NewSession,
+    SessionCall, SessionFile, SessionInfo, SessionResult, SessionStats,
 };
 
 pub use crate::posture::{HostInfo, Isolation, LanguageInfo, Layer, Platform};
@@ -346,8 +346,8 @@ impl ExecutionService {
         self.sessions.list_files(id, tenant)
     }
 
-    /// The bytes of the file at `path` and its MIME type.
-    pub fn download_session_file(&self, id: &str, tenant: &str, path: &str) -> Result<(Vec<u8>, String), ExecuteError> {
+    /// The file at `path`, opened for reading, with its place among the transfers under way.
+    pub fn download_session_file(&self, id: &str, tenant: &str, path: &str) -> Result<FileDownload, ExecuteError> {
         self.sessions.download_file(id, tenant, path)
     }
 }

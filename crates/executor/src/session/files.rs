@@ -1,17 +1,17 @@
-//! Files of a session's workspace: upload, list, download. The workspace holds whatever the
+//! Files of a session's workspace: upload, list, download (streamed by the caller). The workspace holds whatever the
 //! session's code left there, so paths are checked as text first (the same rules as the
 //! files of `/execute`) and then opened by the kernel beneath the workspace without ever
 //! following a symlink; a file with more than one hard link is never read (it could be a
 //! link to a file the caller must not see).
 
 use std::collections::BTreeSet;
-use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 
 use sandbox::workspace_fs::{self, WorkspaceFsError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::transfers::Transfer;
 use super::Sessions;
 use crate::validate::{check_no_file_is_a_parent, validate_relative_path};
 use crate::ExecuteError;
@@ -108,11 +108,13 @@ impl Sessions {
         Ok(files.into_iter().map(|f| describe(&f.path, (f.size, f.mtime_ns))).collect())
     }
 
-    /// The bytes of the file at `path` and its MIME type.
-    pub fn download_file(&self, id: &str, tenant: &str, path: &str) -> Result<(Vec<u8>, String), ExecuteError> {
-        let (session, _busy) = self.registry.get(id, tenant)?;
+    /// The regular file at `path`, opened for reading (never through a symlink, never one with
+    /// several hard links), with its place among the transfers under way: the caller streams
+    /// it, and the place is freed when the download is dropped.
+    pub fn download_file(&self, id: &str, tenant: &str, path: &str) -> Result<FileDownload, ExecuteError> {
+        let (session, call) = self.registry.get(id, tenant)?;
         let path = checked_path(path)?;
-        let mut file = workspace_fs::open_file(&session.workspace, &path).map_err(|e| fs_error(&path, e))?;
+        let file = workspace_fs::open_file(&session.workspace, &path).map_err(|e| fs_error(&path, e))?;
         let meta = file.metadata().map_err(|e| ExecuteError::Internal(format!("{path}: {e}")))?;
         if meta.nlink() > 1 {
             return Err(ExecuteError::invalid(
@@ -121,20 +123,24 @@ impl Sessions {
             ));
         }
         let cap = self.sandboxes.workspaces.size_bytes();
-        let mut bytes = Vec::with_capacity(meta.len().min(cap) as usize);
-        (&mut file)
-            .take(cap + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|e| ExecuteError::Internal(format!("reading {path}: {e}")))?;
-        if bytes.len() as u64 > cap {
-            return Err(ExecuteError::TooLarge {
-                what: format!("file {path:?}"),
-                actual: bytes.len() as u64,
-                limit: cap,
-            });
+        if meta.len() > cap {
+            return Err(ExecuteError::TooLarge { what: format!("file {path:?}"), actual: meta.len(), limit: cap });
         }
-        Ok((bytes, mime(&path)))
+        let transfer = Transfer::new(self.transfers.begin(tenant)?, call);
+        Ok(FileDownload { file, size: meta.len(), mime_type: mime(&path), transfer })
     }
+}
+
+/// A file of a session's workspace being downloaded. Its bytes are read from `file` as they
+/// go out, `size` of them at most (what the file held when it was opened: a file the
+/// session's code grows meanwhile is served as it was then).
+pub struct FileDownload {
+    pub file: std::fs::File,
+    pub size: u64,
+    /// Guessed from the extension.
+    pub mime_type: String,
+    /// Held until the download ends.
+    pub transfer: Transfer,
 }
 
 fn checked_path(path: &str) -> Result<String, ExecuteError> {

@@ -17,15 +17,17 @@ mod lifetime;
 mod live;
 mod registry;
 mod sessions;
+mod transfers;
 
 use serde::Serialize;
 use utoipa::ToSchema;
 
 pub use commands::SessionCommand;
-pub use files::SessionFile;
+pub use files::{FileDownload, SessionFile};
 pub use registry::SessionStats;
 pub(crate) use sessions::Sessions;
 pub use sessions::{SessionCall, SessionResult};
+pub use transfers::Transfer;
 
 use crate::Language;
 
@@ -49,6 +51,11 @@ pub struct SessionConfig {
     /// Interpreters one session keeps at once: its languages' and its named contexts'
     /// (each a sandbox with its own memory and process budget); more are refused (429).
     pub max_interpreters: usize,
+    /// File transfers (downloads) under way at once, all tenants together; more are refused
+    /// (503, Retry-After).
+    pub max_transfers: usize,
+    /// File transfers under way at once for one tenant; more are refused (503, Retry-After).
+    pub max_transfers_per_tenant: usize,
 }
 
 impl Default for SessionConfig {
@@ -61,6 +68,8 @@ impl Default for SessionConfig {
             max_lifetime_secs: 24 * 3600,
             id_prefix: None,
             max_interpreters: 8,
+            max_transfers: 64,
+            max_transfers_per_tenant: 16,
         }
     }
 }

@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 use super::interpreter::{CallLimits, Interpreter, Slot};
 use super::live::{check_lifetime, check_ttl};
 use super::registry::{Registry, Session, SessionStats};
+use super::transfers::Transfers;
 use super::{cell, egress};
 use super::{NewSession, SessionConfig, SessionInfo};
 use crate::executions::Executions;
@@ -79,6 +80,8 @@ pub(crate) struct Sessions {
     pub warm: Arc<Pool>,
     /// Calls in flight: a shutdown lets them finish within its grace.
     calls: tokio_util::task::TaskTracker,
+    /// Downloads under way, within their caps.
+    pub(super) transfers: Arc<Transfers>,
 }
 
 /// What one call of a session runs: its id, its limits, and the interpreter slot it holds.
@@ -100,7 +103,9 @@ impl Sessions {
         warm: Arc<Pool>,
     ) -> Arc<Sessions> {
         let calls = tokio_util::task::TaskTracker::new();
-        let sessions = Arc::new(Sessions { registry: Registry::new(config), sandboxes, executions, warm, calls });
+        let transfers = Transfers::new(config.max_transfers, config.max_transfers_per_tenant);
+        let registry = Registry::new(config);
+        let sessions = Arc::new(Sessions { registry, sandboxes, executions, warm, calls, transfers });
         sessions.start_reaper();
         sessions
     }

@@ -13,7 +13,7 @@ use rmcp::model::{CallToolResult, ContentBlock, Extensions, Implementation, Serv
 use rmcp::{tool, tool_handler, tool_router, ErrorData, ServerHandler};
 use serde_json::Value;
 
-use crate::backend::{Answer, ApiCall, Backend, Failure};
+use crate::backend::{Answer, ApiCall, Backend, Failure, MAX_DOWNLOAD_BYTES};
 use params::{CreateSession, DownloadFile, Encoding, RunCode, SessionRef, UploadFile};
 
 const INSTRUCTIONS: &str = "Runs code in isolated, disposable Linux sandboxes (no network). \
@@ -55,7 +55,7 @@ fn refusal(failure: Failure) -> CallToolResult {
     let message = failure.message();
     match failure {
         Failure::Api { body, .. } => failed(message, Some(body)),
-        Failure::Unreachable(_) => failed(message, None),
+        Failure::Unreachable(_) | Failure::FileTooLarge { .. } => failed(message, None),
     }
 }
 
@@ -76,6 +76,24 @@ fn bad_argument(message: impl Into<String>) -> CallToolResult {
         "solution": "Correct the arguments as the tool's input schema describes.",
     });
     failed(format!("The tool's arguments are invalid: {message}"), Some(body))
+}
+
+/// A file over what `download_file` returns: the HTTP API streams it.
+fn too_large(args: &DownloadFile, size: Option<u64>) -> CallToolResult {
+    let size = size.map_or_else(|| "more than".to_owned(), |size| format!("{size} bytes,"));
+    let detail = format!("{} is {size} over the {MAX_DOWNLOAD_BYTES} bytes download_file returns", args.path);
+    let solution = format!(
+        "Download it with the executor's HTTP API, which streams files of any size: GET /session/{}/files/{}; \
+         or have the session's code read or summarise it.",
+        args.session_id, args.path
+    );
+    let body = serde_json::json!({
+        "error_code": "Executor.PayloadTooLarge",
+        "description": "The file is too large for download_file (a tool's result is one JSON message).",
+        "error_detail": detail,
+        "solution": solution,
+    });
+    failed(format!("The file is too large for download_file: {detail}. {solution}"), Some(body))
 }
 
 /// A tool's answer either way: what it shows on success, or the refusal.
@@ -158,7 +176,7 @@ impl SandboxTools {
     #[tool(
         description = "Read a file from a session's workspace, e.g. a result the code wrote. Text \
         files come back as text, images (PNG, JPEG, GIF, WebP) as images, other binary files as \
-        base64.",
+        base64. Files over 4 MiB are refused: summarise them with run_code instead.",
         annotations(title = "Download a file", read_only_hint = true, open_world_hint = false)
     )]
     async fn download_file(
@@ -213,7 +231,11 @@ impl SandboxTools {
     async fn download(&self, args: DownloadFile, request: &Extensions) -> Result<CallToolResult, CallToolResult> {
         params::check_path(&args.path).map_err(bad_argument)?;
         let call = ApiCall::GetFile { session_id: args.session_id.clone(), path: args.path.clone() };
-        Ok(match self.call(call, request).await? {
+        let answer = self.backend.call(call, request).await.map_err(|failure| match failure {
+            Failure::FileTooLarge { size } => too_large(&args, size),
+            failure => refusal(failure),
+        })?;
+        Ok(match answer {
             Answer::File { bytes, mime_type } => content::file_result(&args.session_id, &args.path, bytes, &mime_type),
             Answer::Json(value) => content::json_result(value.to_string(), value),
         })

@@ -11,11 +11,13 @@ use serde_json::json;
 pub struct E2bError {
     pub status: StatusCode,
     pub message: String,
+    /// Seconds for a `Retry-After` header (a refusal that passes with time).
+    pub retry_after: Option<u64>,
 }
 
 impl E2bError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> E2bError {
-        E2bError { status, message: message.into() }
+        E2bError { status, message: message.into(), retry_after: None }
     }
 
     pub fn bad_request(message: impl Into<String>) -> E2bError {
@@ -47,7 +49,9 @@ fn status_of(e: &ExecuteError) -> StatusCode {
         | ExecuteError::UnknownTemplate(_) => StatusCode::NOT_FOUND,
         ExecuteError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         ExecuteError::WorkspaceFull { .. } => StatusCode::INSUFFICIENT_STORAGE,
-        ExecuteError::QueueFull { .. } | ExecuteError::SessionLimit(_) => StatusCode::TOO_MANY_REQUESTS,
+        ExecuteError::QueueFull { .. } | ExecuteError::SessionLimit(_) | ExecuteError::TransfersFull { .. } => {
+            StatusCode::TOO_MANY_REQUESTS
+        }
         ExecuteError::ShuttingDown | ExecuteError::SessionEnding(_) => StatusCode::SERVICE_UNAVAILABLE,
         ExecuteError::AlreadyRunning(_) | ExecuteError::IdTaken(_) | ExecuteError::FileConflict(_) => {
             StatusCode::CONFLICT
@@ -60,7 +64,13 @@ fn status_of(e: &ExecuteError) -> StatusCode {
 
 impl From<ExecuteError> for E2bError {
     fn from(e: ExecuteError) -> E2bError {
-        E2bError::new(status_of(&e), e.to_string())
+        let retry_after = match e {
+            ExecuteError::QueueFull { retry_after_secs, .. } | ExecuteError::TransfersFull { retry_after_secs, .. } => {
+                Some(retry_after_secs)
+            }
+            _ => None,
+        };
+        E2bError { retry_after, ..E2bError::new(status_of(&e), e.to_string()) }
     }
 }
 
@@ -72,6 +82,9 @@ impl IntoResponse for E2bError {
         // at once, except a full daemon (429, 503).
         if !matches!(self.status, StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE) {
             response.headers_mut().insert("should-retry", HeaderValue::from_static("false"));
+        }
+        if let Some(secs) = self.retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
     }

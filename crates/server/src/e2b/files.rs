@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Multipart, Query, Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::{header, StatusCode};
+use axum::response::Response;
 use axum::Json;
 use serde_json::{json, Value};
 
@@ -33,22 +33,19 @@ fn checked(query: &BTreeMap<String, String>, path: Option<&str>) -> Result<Strin
     Ok(rel)
 }
 
-/// `GET /files?path=...`: the file's bytes.
+/// `GET /files?path=...`: the file's bytes, streamed from the file.
 pub async fn download(
     State(state): State<Arc<AppState>>,
     Plane(sandbox): Plane,
     Query(query): Params,
 ) -> Result<Response, E2bError> {
     let rel = checked(&query, query.get("path").map(String::as_str))?;
-    let (bytes, _) = state.service.download_session_file(&sandbox.id, &sandbox.tenant, &rel).map_err(|e| match e {
+    let download = state.service.download_session_file(&sandbox.id, &sandbox.tenant, &rel).map_err(|e| match e {
         executor::ExecuteError::SessionNotFound(_) => E2bError::sandbox_gone(&sandbox.id),
         executor::ExecuteError::Invalid { message, .. } => E2bError::bad_request(message),
         e => E2bError::from(e),
     })?;
-    let mut response = (StatusCode::OK, bytes).into_response();
-    let octets = HeaderValue::from_static("application/octet-stream");
-    response.headers_mut().insert(header::CONTENT_TYPE, octets);
-    Ok(response)
+    Ok(crate::download::response(download, "application/octet-stream"))
 }
 
 /// `POST /files`: multipart parts named `file` (each part's file name is its path, unless
@@ -73,7 +70,7 @@ pub async fn upload(
         let bytes = Bytes::from_request(request, &state)
             .await
             .map_err(|e| E2bError::new(e.status(), format!("the body could not be read: {}", e.body_text())))?;
-        vec![(rel, bytes.to_vec())]
+        vec![(rel, Vec::from(bytes))]
     };
     if files.is_empty() {
         return Err(E2bError::bad_request("the request holds no file"));
@@ -98,7 +95,7 @@ async fn multipart_files(
         }
         let name = field.file_name().map(str::to_owned);
         let content = field.bytes().await.map_err(bad)?;
-        files.push((name, content.to_vec()));
+        files.push((name, Vec::from(content)));
     }
     let single = files.len() == 1;
     files

@@ -37,6 +37,13 @@ impl From<ExecuteError> for ApiError {
                 format!("Retry after {retry_after_secs} s (the Retry-After header), or run fewer executions at once."),
             )
             .with_retry_after(retry_after_secs),
+            ExecuteError::TransfersFull { retry_after_secs, .. } => ApiError::new(
+                ErrorCode::QueueFull,
+                "The executor is serving as many file downloads at once as it takes.",
+                detail,
+                format!("Retry after {retry_after_secs} s (the Retry-After header), or download fewer files at once."),
+            )
+            .with_retry_after(retry_after_secs),
             ExecuteError::ShuttingDown => SHUTTING_DOWN.with(detail).with_retry_after(5),
             ExecuteError::SessionEnding(_) => SESSION_ENDING.with(detail).with_retry_after(5),
             ExecuteError::NotFound(_) => NO_EXECUTION.with(detail),

@@ -235,7 +235,9 @@ async fn relay(peers: &Peers, owner: &str, request: Request, body: Bytes, named:
         in_flight: &peers.in_flight,
         tenant: &tenant_named(request.headers(), &body),
     };
-    match relay::relay(&to, call.body(body)).await {
+    // A file download goes on as it comes.
+    let download = request.method() == Method::GET && matches!(named, Named::Session(_));
+    match relay::relay(&to, call.body(body), download).await {
         Some(answer) => answer,
         None => named.unknown(),
     }

@@ -61,8 +61,9 @@ pub(super) struct Owner<'a> {
 }
 
 /// Sends `call` to `owner` and relays its answer; `None` when no peer can have that name
-/// (no URL can be made of it).
-pub(super) async fn relay(owner: &Owner<'_>, call: reqwest::RequestBuilder) -> Option<Response> {
+/// (no URL can be made of it). A `download`'s successful answer (a file's bytes) is passed on
+/// as it comes, never held whole.
+pub(super) async fn relay(owner: &Owner<'_>, call: reqwest::RequestBuilder, download: bool) -> Option<Response> {
     let max = owner.limits.max_in_flight;
     let permit = match owner.in_flight.try_enter(owner.node, owner.tenant, max) {
         Ok(permit) => permit,
@@ -87,6 +88,10 @@ pub(super) async fn relay(owner: &Owner<'_>, call: reqwest::RequestBuilder) -> O
     if kind.is_some_and(|kind| kind.starts_with(crate::routes::stream::EVENT_STREAM)) {
         let events = relayed_events(answer.bytes_stream().boxed(), owner, permit);
         return Some((status, headers, Body::from_stream(events)).into_response());
+    }
+    if download && status.is_success() {
+        let bytes = relayed_bytes(answer.bytes_stream().boxed(), owner.limits.answer_wait, permit);
+        return Some((status, headers, Body::from_stream(bytes)).into_response());
     }
     Some(match read_capped(owner, answer).await {
         Ok(bytes) => (status, headers, bytes).into_response(),
@@ -159,6 +164,24 @@ fn answer_headers(from: &reqwest::header::HeaderMap) -> HeaderMap {
         }
     }
     headers
+}
+
+/// A file's bytes as the owner sends them, each chunk within `wait`; a stall or a break ends
+/// the body with an error, so the caller sees a cut transfer rather than a short file.
+fn relayed_bytes(
+    chunks: BoxStream<'static, reqwest::Result<Bytes>>,
+    wait: Duration,
+    permit: Permit,
+) -> impl Stream<Item = std::io::Result<Bytes>> {
+    stream::unfold(Some((chunks, permit)), move |state| async move {
+        let (mut chunks, permit) = state?;
+        match tokio::time::timeout(wait, chunks.next()).await {
+            Ok(Some(Ok(chunk))) => Some((Ok(chunk), Some((chunks, permit)))),
+            Ok(None) => None,
+            Ok(Some(Err(e))) => Some((Err(std::io::Error::other(chain(&e))), None)),
+            Err(_) => Some((Err(std::io::Error::other("the peer's download stalled")), None)),
+        }
+    })
 }
 
 /// What a relayed stream still has to pass on.

@@ -282,3 +282,31 @@ async fn malformed_requests_get_jsonrpc_errors() {
     }
     assert_eq!(d.get("/health").await.status, 200);
 }
+
+/// `download_file` of a file over its cap (a tool's result is one JSON message held whole in
+/// memory): a clear refusal that points to the HTTP API, over both transports; a file within
+/// it comes back whole.
+#[tokio::test]
+async fn download_file_refuses_a_file_over_its_cap_and_names_the_http_api() {
+    let Some(python) = python() else { return };
+    let Some(d) = common::sandboxed().await else { return };
+    let write = "head -c 5000000 /dev/zero > big.bin && head -c 4194304 /dev/zero | tr '\\0' a > edge.txt";
+    let steps = json!([
+        {"op": "call", "tool": "create_session", "args": {}, "save": {"s": "/session_id"}},
+        call("run_code", json!({"session_id": "$s", "language": "shell", "code": write})),
+        call("download_file", json!({"session_id": "$s", "path": "big.bin"})),
+        call("download_file", json!({"session_id": "$s", "path": "edge.txt"})),
+    ]);
+    for connect in [over_http(&d, json!({})), over_stdio(&d, &[])] {
+        let r = client(&python, connect, steps.clone()).await;
+        let r = r.as_array().unwrap_or_else(|| panic!("the client failed: {r}"));
+        assert_eq!(r[1]["is_error"], false, "{}", r[1]);
+        // Not the whole report when it is the file itself: 5 MB of it.
+        assert_eq!(r[2]["is_error"], true, "the file came back: {}", r[2]["structured"]["size"]);
+        let text = refused(&r[2], "Executor.PayloadTooLarge");
+        assert!(text.contains("5000000 bytes") && text.contains("4194304"), "{text}");
+        assert!(text.contains("GET /session/") && text.contains("/files/big.bin"), "{text}");
+        assert_eq!(r[3]["is_error"], false, "a file of exactly the cap comes back: {}", r[3]);
+        assert_eq!(r[3]["structured"]["size"], 4194304, "{}", r[3]["structured"]["path"]);
+    }
+}

@@ -1,6 +1,6 @@
 //! Files of a session's workspace: `PUT /session/{id}/files/{path}` (raw bytes),
 //! `POST /session/{id}/files` (JSON with base64 content), `GET /session/{id}/files` (the
-//! list) and `GET /session/{id}/files/{path}` (raw bytes). The tenant is the `X-Tenant-ID`
+//! list) and `GET /session/{id}/files/{path}` (raw bytes, streamed from the file). The tenant is the `X-Tenant-ID`
 //! header (default `default`); another tenant's session is not found (404).
 
 use std::sync::Arc;
@@ -130,7 +130,7 @@ pub async fn put(
     RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
     let (id, path) = path_params(params)?;
-    let mut files = upload(&state, &headers, id, vec![(path, body.to_vec())]).await?;
+    let mut files = upload(&state, &headers, id, vec![(path, Vec::from(body))]).await?;
     let file = files.pop().ok_or_else(|| ApiError::internal("the upload described no file"))?;
     Ok((StatusCode::CREATED, Json(FileUploaded { status: "success".into(), file })).into_response())
 }
@@ -212,7 +212,7 @@ async fn form_files(mut form: Multipart) -> Result<Vec<(String, Vec<u8>)>, ApiEr
                 last_placed = next_path.is_some();
                 let path = next_path.take().unwrap_or(file_name);
                 let bytes = field.bytes().await.map_err(form_error)?;
-                files.push((path, bytes.to_vec()));
+                files.push((path, Vec::from(bytes)));
             }
             None if field.name() == Some("path") => {
                 if next_path.is_some() {
@@ -337,6 +337,9 @@ pub async fn list(
         (status = 400, description = "The path is refused (absolute, `..`, bad characters, a symlink on the way, \
             a file with several hard links, not a regular file)", body = ErrorBody),
         (status = 404, description = "`Session X not found or expired`, or no such file", body = ErrorBody),
+        (status = 503, description = "`Executor.QueueFull`: as many downloads are under way as the daemon (or the \
+            tenant) may have at once (`SESSION_MAX_TRANSFERS`, `SESSION_MAX_TRANSFERS_PER_TENANT`)", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
     )
 )]
 pub async fn get(
@@ -349,16 +352,13 @@ pub async fn get(
     let tenant_id = tenant::of(&headers, None)?;
     let service = Arc::clone(&state.service);
     let shown = path.clone();
-    let (bytes, mime) = blocking(move || service.download_session_file(&id, &tenant_id, &path)).await?;
+    let download = blocking(move || service.download_session_file(&id, &tenant_id, &path)).await?;
     let name = shown.rsplit('/').next().unwrap_or_default().to_owned();
-    let mut response = bytes.into_response();
-    let headers = response.headers_mut();
-    if let Ok(value) = HeaderValue::from_str(&mime) {
-        headers.insert(header::CONTENT_TYPE, value);
-    }
+    let mime = download.mime_type.clone();
+    let mut response = crate::download::response(download, &mime);
     // The name passed the path rules: no quote, backslash or control character in it.
     if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
-        headers.insert(header::CONTENT_DISPOSITION, value);
+        response.headers_mut().insert(header::CONTENT_DISPOSITION, value);
     }
     Ok(response)
 }
