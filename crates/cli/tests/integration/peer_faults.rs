@@ -66,12 +66,18 @@ async fn a_frozen_owner_is_answered_for_with_503_naming_it() {
         call(&a, "POST", "/execute", "t1", Some(json!({"code": "echo hi", "language": "shell", "async": true}))).await;
     assert_eq!(status, 202, "{accepted}");
     let run = accepted["execution_id"].as_str().unwrap().to_owned();
-    // An answer over the peer's cap is not relayed.
+    // A plain answer over the peer's cap is not relayed.
+    let big_cell = json!({"session_id": session, "code": "print('x' * (2 << 20))", "language": "python"});
+    let (status, r) = call(&b, "POST", "/session/execute", "t1", Some(big_cell)).await;
+    assert_eq!((status, r["error_code"].as_str()), (502, Some("Executor.PeerAnswerTooLarge")), "{}", r["error_detail"]);
+    // A file's bytes are no plain answer: they stream through whole, whatever their size.
     let file = format!("/session/{session}/files/big.txt");
     let (status, r) = call(&a, "PUT", &file, "t1", Some(Value::String("x".repeat(2 << 20)))).await;
     assert!(status < 300, "{status} {r}");
-    let (status, r) = call(&b, "GET", &file, "t1", None).await;
-    assert_eq!((status, r["error_code"].as_str()), (502, Some("Executor.PeerAnswerTooLarge")), "{r}");
+    let download = b.client().get(format!("{}{file}", b.base)).bearer_auth(TOKEN).header("X-Tenant-ID", "t1");
+    let download = download.send().await.expect("the download is answered");
+    assert_eq!(download.status().as_u16(), 200);
+    assert_eq!(download.bytes().await.expect("the whole file").len(), 2 << 20);
     {
         let _frozen = Frozen::new(&a);
         // One call waits for the frozen owner; a second one of the tenant finds no place (a

@@ -235,8 +235,10 @@ async fn relay(peers: &Peers, owner: &str, request: Request, body: Bytes, named:
         in_flight: &peers.in_flight,
         tenant: &tenant_named(request.headers(), &body),
     };
-    // A file download goes on as it comes.
-    let download = request.method() == Method::GET && matches!(named, Named::Session(_));
+    // A file download (a session's `/files/{path}`) goes on as it comes.
+    let download = request.method() == Method::GET
+        && matches!(named, Named::Session(_))
+        && request.uri().path().contains("/files/");
     match relay::relay(&to, call.body(body), download).await {
         Some(answer) => answer,
         None => named.unknown(),
