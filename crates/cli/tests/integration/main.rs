@@ -9,6 +9,7 @@ mod cgroups;
 mod charts;
 mod cli;
 mod control_plane;
+mod deep_trees;
 mod drain;
 mod e2b;
 mod egress;

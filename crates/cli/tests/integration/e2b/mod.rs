@@ -6,6 +6,7 @@
 
 mod http;
 mod sdks;
+mod trees;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
