@@ -86,9 +86,7 @@ impl Visitor for Remover {
 /// Makes everything under `root` readable by others, and executable by others where its
 /// owner may execute it (directories, programs); symlinks are left alone.
 pub fn open_to_others(root: &Path) -> Result<(), WorkspaceFsError> {
-    let root = open_root(root)?;
-    add_modes(&root, "")?;
-    depth_first(&root, "", &mut Opener)
+    depth_first(&open_root(root)?, "", &mut Opener)
 }
 
 struct Opener;
@@ -101,6 +99,7 @@ impl Visitor for Opener {
             match SFlag::from_bits_truncate(stat.st_mode) & SFlag::S_IFMT {
                 // Changed on entering it, through the descriptor the walk opens.
                 SFlag::S_IFDIR => subdirs.push(name),
+                // A built tree nothing changes any more: still the file just seen.
                 SFlag::S_IFREG => add_file_modes(dir, &name, stat.st_mode, &joined(prefix, &name))?,
                 _ => {}
             }
@@ -130,8 +129,7 @@ fn add_modes(dir: &OwnedFd, shown: &str) -> Result<(), WorkspaceFsError> {
     Ok(())
 }
 
-/// Adds the wanted bits to the regular file `name` of `dir` (a built tree nothing changes
-/// any more, so it is still the file just seen).
+/// Adds the wanted bits to the regular file `name` of `dir`.
 fn add_file_modes(dir: &OwnedFd, name: &OsStr, mode: u32, shown: &str) -> Result<(), WorkspaceFsError> {
     let wanted = wanted(mode, false);
     if mode & wanted == wanted {
