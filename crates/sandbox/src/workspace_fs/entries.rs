@@ -13,7 +13,7 @@ use nix::sys::stat::{fstat, fstatat, mkdirat, FileStat, Mode, SFlag};
 use nix::unistd::{fchown, Gid, Uid};
 
 use super::tree::{depth_first, Visitor};
-use super::{child_names, io_error, joined, open_beneath, open_root, WorkspaceFsError};
+use super::{child_names, io_error, joined, open_beneath, open_root, WorkspaceFsError, MAX_PATH_BYTES};
 
 /// Entries listed at most, however deep.
 const MAX_ENTRIES: usize = 10_000;
@@ -104,7 +104,8 @@ pub fn stat(root: &Path, rel: &str) -> Result<Entry, WorkspaceFsError> {
 }
 
 /// The entries of the directory `rel`, `depth` levels down (1: its own entries), sorted by
-/// path; symlinked directories are listed, not entered.
+/// path, but none whose path is over `MAX_PATH_BYTES`; symlinked directories are listed,
+/// not entered.
 pub fn list_dir(root: &Path, rel: &str, depth: u32) -> Result<Vec<Entry>, WorkspaceFsError> {
     beneath(rel)?;
     let root = open_root(root)?;
@@ -132,6 +133,10 @@ impl Visitor for Lister {
         for name in child_names(dir, prefix)? {
             if self.entries.len() >= MAX_ENTRIES {
                 break;
+            }
+            // No route takes a longer path (and anything under it is longer still).
+            if prefix.len() + 1 + name.len() > MAX_PATH_BYTES {
+                continue;
             }
             let Ok(stat) = fstatat(dir, name.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW) else { continue };
             let entry = describe(dir, &name, joined(prefix, &name), &stat);

@@ -104,3 +104,19 @@ fn names_too_long_for_the_kernel_are_the_callers_mistake() {
         assert!(err.is_path_problem(), "{err}");
     }
 }
+
+#[test]
+fn listings_leave_out_paths_no_route_takes() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let name = "n".repeat(255);
+    let mut at = open_root(root).unwrap();
+    for _ in 0..20 {
+        nix::sys::stat::mkdirat(&at, name.as_str(), Mode::from_bits_truncate(0o755)).unwrap();
+        at = nix::fcntl::openat(&at, name.as_str(), OFlag::O_DIRECTORY | OFlag::O_RDONLY, Mode::empty()).unwrap();
+    }
+    let listed = list_dir(root, "", 64).unwrap();
+    // 16 levels of 256 bytes fit in 4096 bytes; the 17th does not.
+    assert_eq!(listed.len(), 16);
+    assert!(listed.iter().all(|e| e.path.len() <= MAX_PATH_BYTES));
+}
