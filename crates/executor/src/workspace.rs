@@ -105,17 +105,21 @@ impl Workspaces {
         })
     }
 
-    /// Removes a fresh workspace after its run; persistent ones stay.
     /// Removes a fresh workspace whose run is over, in the background (on a runtime): its
     /// sandbox is gone, and unmounting it need not delay the result.
     pub fn release(&self, workspace: Workspace) {
-        if !workspace.fresh {
-            return;
+        if workspace.fresh {
+            self.remove_later(workspace.path);
         }
+    }
+
+    /// Removes `path` on the blocking pool when there is a runtime: what the code left there
+    /// may take long to remove, and no async worker waits for it.
+    fn remove_later(&self, path: PathBuf) {
         let mount = self.mount;
         match tokio::runtime::Handle::try_current() {
-            Ok(_) => drop(self.removals.spawn_blocking(move || remove(mount, &workspace.path))),
-            Err(_) => remove(mount, &workspace.path),
+            Ok(_) => drop(self.removals.spawn_blocking(move || remove(mount, &path))),
+            Err(_) => remove(mount, &path),
         }
     }
 
@@ -126,11 +130,12 @@ impl Workspaces {
         self.removals.reopen();
     }
 
-    /// Unmounts and removes the persistent workspace `name` (a session's, when it ends).
+    /// Unmounts and removes the persistent workspace `name` (a session's, when it ends), in
+    /// the background.
     pub fn remove_persistent(&self, name: &str) {
         let mut known = self.persistent.lock().unwrap_or_else(|p| p.into_inner());
         if known.remove(name) {
-            self.remove(&self.root.join("persistent").join(name));
+            self.remove_later(self.root.join("persistent").join(name));
         }
     }
 
@@ -144,11 +149,11 @@ impl Workspaces {
         self.size_bytes
     }
 
-    /// Unmounts and removes every persistent workspace (at shutdown).
+    /// Unmounts and removes every persistent workspace (at shutdown; `removed` waits for them).
     pub fn clear_persistent(&self) {
         let mut known = self.persistent.lock().unwrap_or_else(|p| p.into_inner());
         for name in known.drain() {
-            self.remove(&self.root.join("persistent").join(name));
+            self.remove_later(self.root.join("persistent").join(name));
         }
     }
 
@@ -174,8 +179,10 @@ fn remove(mount: bool, path: &Path) {
     if let Err(e) = if mount { host::unmount(path) } else { Ok(()) } {
         tracing::warn!(path = %path.display(), error = %e, "cannot unmount workspace");
     }
-    if let Err(e) = std::fs::remove_dir_all(path) {
-        if e.kind() != std::io::ErrorKind::NotFound {
+    // The code may have left a tree of any depth: the removal is iterative, holding a
+    // bounded number of descriptors.
+    if let Err(e) = workspace_fs::remove_tree(path) {
+        if !e.is_not_found() {
             tracing::warn!(path = %path.display(), error = %e, "cannot remove workspace");
         }
     }

@@ -22,7 +22,7 @@ pub async fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let root = args.sandbox.private_root("check");
     let config = args.sandbox.into_config(root.clone(), &crate::config::state_dir_from_env())?;
     let service = ExecutionService::new(config, executor::ServiceOptions::default()).await.map_err(|e| anyhow!("{e}"));
-    let _ = std::fs::remove_dir_all(&root);
+    let _ = sandbox::workspace_fs::remove_tree(&root);
     let service = service?;
     let info = service.info();
     let missing = service.missing_required();

@@ -58,7 +58,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let service =
         ExecutionService::new(config, executor::ServiceOptions::default()).await.map_err(|e| anyhow!("{e}"))?;
     if let Err(reason) = service.health() {
-        let _ = std::fs::remove_dir_all(&root);
+        let _ = sandbox::workspace_fs::remove_tree(&root);
         return Err(anyhow!("the sandbox does not work on this host: {reason}"));
     }
     let template = args.template.as_deref().map(|name| service.templates().get(name)).transpose();
@@ -84,7 +84,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         Err(e) => Err(e.into()),
     };
     service.shutdown(std::time::Duration::ZERO).await;
-    let _ = std::fs::remove_dir_all(&root);
+    let _ = sandbox::workspace_fs::remove_tree(&root);
     let result = outcome.map_err(|e| anyhow!("{e}"))?;
     println!("{}", serde_json::to_string_pretty(&result)?);
     Ok(match result.status {

@@ -10,6 +10,7 @@ mod charts;
 mod cli;
 mod control_plane;
 mod cors;
+mod deep_trees;
 mod docs_commands;
 mod downloads;
 mod drain;

@@ -2,9 +2,11 @@
 //! interpreter restarts, and the workspace as a filesystem.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use super::ExecutionService;
+use crate::session::Sessions;
 use crate::{ExecuteError, ExecutionResult, Language, SessionCommand, WorkspaceEntry};
 
 impl ExecutionService {
@@ -71,33 +73,51 @@ impl ExecutionService {
     }
 
     /// What is at `path` of the session's workspace (the workspace itself when empty).
-    pub fn session_stat(&self, id: &str, tenant: &str, path: &str) -> Result<WorkspaceEntry, ExecuteError> {
-        self.sessions.stat_entry(id, tenant, path)
+    pub async fn session_stat(&self, id: &str, tenant: &str, path: &str) -> Result<WorkspaceEntry, ExecuteError> {
+        let (sessions, id, tenant, path) = self.owned(id, tenant, path);
+        off_runtime(move || sessions.stat_entry(&id, &tenant, &path)).await
     }
 
     /// The entries of the directory `path` of the session's workspace, `depth` levels down.
-    pub fn session_list_dir(
+    pub async fn session_list_dir(
         &self,
         id: &str,
         tenant: &str,
         path: &str,
         depth: u32,
     ) -> Result<Vec<WorkspaceEntry>, ExecuteError> {
-        self.sessions.list_entries(id, tenant, path, depth)
+        let (sessions, id, tenant, path) = self.owned(id, tenant, path);
+        off_runtime(move || sessions.list_entries(&id, &tenant, &path, depth)).await
     }
 
     /// Makes the directory `path` with its parents; false when it was there already.
-    pub fn session_make_dir(&self, id: &str, tenant: &str, path: &str) -> Result<bool, ExecuteError> {
-        self.sessions.make_dir(id, tenant, path)
+    pub async fn session_make_dir(&self, id: &str, tenant: &str, path: &str) -> Result<bool, ExecuteError> {
+        let (sessions, id, tenant, path) = self.owned(id, tenant, path);
+        off_runtime(move || sessions.make_dir(&id, &tenant, &path)).await
     }
 
     /// Removes `path` of the session's workspace (a directory with everything in it).
-    pub fn session_remove(&self, id: &str, tenant: &str, path: &str) -> Result<(), ExecuteError> {
-        self.sessions.remove_entry(id, tenant, path)
+    pub async fn session_remove(&self, id: &str, tenant: &str, path: &str) -> Result<(), ExecuteError> {
+        let (sessions, id, tenant, path) = self.owned(id, tenant, path);
+        off_runtime(move || sessions.remove_entry(&id, &tenant, &path)).await
     }
 
     /// Moves `from` to `to` within the session's workspace.
-    pub fn session_move(&self, id: &str, tenant: &str, from: &str, to: &str) -> Result<(), ExecuteError> {
-        self.sessions.move_entry(id, tenant, from, to)
+    pub async fn session_move(&self, id: &str, tenant: &str, from: &str, to: &str) -> Result<(), ExecuteError> {
+        let (sessions, id, tenant, from) = self.owned(id, tenant, from);
+        let to = to.to_string();
+        off_runtime(move || sessions.move_entry(&id, &tenant, &from, &to)).await
     }
+
+    fn owned(&self, id: &str, tenant: &str, path: &str) -> (Arc<Sessions>, String, String, String) {
+        (self.sessions.clone(), id.to_string(), tenant.to_string(), path.to_string())
+    }
+}
+
+/// Runs file work on the blocking pool: a deep or wide tree takes as long as it takes
+/// without holding an async worker that other requests need.
+async fn off_runtime<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ExecuteError> + Send + 'static,
+) -> Result<T, ExecuteError> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| ExecuteError::Internal(format!("file task failed: {e}")))?
 }

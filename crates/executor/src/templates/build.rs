@@ -114,7 +114,7 @@ impl Builder {
             .and_then(|()| fsutil::open_to_others(&tmp).map_err(|e| format!("making the environment readable: {e}")))
             .and_then(|()| replace_env(&dir, &tmp));
         if let Err(reason) = installed {
-            let _ = std::fs::remove_dir_all(&tmp);
+            let _ = sandbox::workspace_fs::remove_tree(&tmp);
             tracing::warn!(template = %template.name, %reason, "the template's build failed");
             return Err(TemplateError::Build { name: template.name.clone(), reason, log_tail: log_tail(&log_path) });
         }
@@ -176,7 +176,7 @@ fn replace_env(dir: &Path, built: &Path) -> Result<(), String> {
     };
     std::fs::rename(built, &env).map_err(|e| format!("cannot put the build in place: {e}"))?;
     if had_old {
-        let _ = std::fs::remove_dir_all(&old);
+        let _ = sandbox::workspace_fs::remove_tree(&old);
     }
     Ok(())
 }

@@ -33,23 +33,10 @@ pub fn check_reachable(dir: &Path) -> Result<(), String> {
 }
 
 /// Adds read permission for everyone to every file under `root`, and execute permission
-/// where the owner has it (directories, programs), whatever the umask of the tools was.
-pub fn open_to_others(root: &Path) -> std::io::Result<()> {
-    let meta = std::fs::symlink_metadata(root)?;
-    if meta.file_type().is_symlink() {
-        return Ok(());
-    }
-    let mode = meta.permissions().mode();
-    let wanted = if mode & 0o100 != 0 || meta.is_dir() { 0o555 } else { 0o444 };
-    if mode & wanted != wanted {
-        add_mode(root, wanted)?;
-    }
-    if meta.is_dir() {
-        for entry in std::fs::read_dir(root)? {
-            open_to_others(&entry?.path())?;
-        }
-    }
-    Ok(())
+/// where the owner has it (directories, programs), whatever the umask of the tools was; a
+/// package may ship a tree of any depth, so the walk is the workspaces' iterative one.
+pub fn open_to_others(root: &Path) -> Result<(), sandbox::workspace_fs::WorkspaceFsError> {
+    sandbox::workspace_fs::open_to_others(root)
 }
 
 /// Removes the entries of `dir` whose names start with one of `prefixes`.
@@ -58,7 +45,7 @@ pub fn remove_matching(dir: &Path, prefixes: &[&str]) {
     for entry in entries.flatten() {
         let name = entry.file_name();
         if prefixes.iter().any(|p| name.to_string_lossy().starts_with(p)) {
-            if let Err(e) = std::fs::remove_dir_all(entry.path()) {
+            if let Err(e) = sandbox::workspace_fs::remove_tree(&entry.path()) {
                 tracing::warn!(path = %entry.path().display(), error = %e, "cannot remove a leftover build");
             }
         }

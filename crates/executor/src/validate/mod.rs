@@ -17,7 +17,7 @@ use crate::{
 };
 
 pub(crate) use files::check_no_file_is_a_parent;
-pub use files::validate_relative_path;
+pub use files::{validate_relative_path, validate_workspace_path};
 
 /// A request as the caller sent it, before validation (JSON already decoded, base64 file
 /// contents already decoded).

@@ -3,15 +3,17 @@
 //! module, every path is resolved beneath the workspace without following a symlink; a
 //! symlink is described (and removed or moved) as itself, never followed.
 
+use std::ffi::{OsStr, OsString};
 use std::os::fd::OwnedFd;
 use std::path::Path;
 
 use nix::errno::Errno;
 use nix::fcntl::{readlinkat, renameat, AtFlags, OFlag};
 use nix::sys::stat::{fstat, fstatat, mkdirat, FileStat, Mode, SFlag};
-use nix::unistd::{fchown, unlinkat, Gid, Uid, UnlinkatFlags};
+use nix::unistd::{fchown, Gid, Uid};
 
-use super::{child_names, io_error, open_beneath, open_root, WorkspaceFsError};
+use super::tree::{depth_first, Visitor};
+use super::{child_names, io_error, joined, open_beneath, open_root, WorkspaceFsError, MAX_PATH_BYTES};
 
 /// Entries listed at most, however deep.
 const MAX_ENTRIES: usize = 10_000;
@@ -41,12 +43,12 @@ pub struct Entry {
     pub symlink_target: Option<String>,
 }
 
-fn parts(rel: &str) -> Vec<&str> {
+pub(super) fn parts(rel: &str) -> Vec<&str> {
     rel.split('/').filter(|p| !p.is_empty() && *p != ".").collect()
 }
 
 /// Refuses `..` anywhere: every name used here must stay beneath the workspace.
-fn beneath(rel: &str) -> Result<(), WorkspaceFsError> {
+pub(super) fn beneath(rel: &str) -> Result<(), WorkspaceFsError> {
     match rel.split('/').any(|p| p == "..") {
         true => Err(WorkspaceFsError::Symlink(rel.to_string())),
         false => Ok(()),
@@ -54,19 +56,19 @@ fn beneath(rel: &str) -> Result<(), WorkspaceFsError> {
 }
 
 /// The directory that holds `rel` (opened beneath the root) and the entry's name in it.
-fn parent_of<'a>(root: &OwnedFd, rel: &'a str) -> Result<(OwnedFd, &'a str), WorkspaceFsError> {
+pub(super) fn parent_of<'a>(root: &OwnedFd, rel: &'a str) -> Result<(OwnedFd, &'a str), WorkspaceFsError> {
     let parts = parts(rel);
     let Some((name, parents)) = parts.split_last() else {
         return Err(WorkspaceFsError::IsADirectory(rel.to_string()));
     };
     let dir = match parents.join("/") {
         p if p.is_empty() => root.try_clone().map_err(|e| io_error(rel, &e))?,
-        p => open_beneath(root, &p, OFlag::O_DIRECTORY | OFlag::O_RDONLY, Mode::empty(), rel)?,
+        p => open_beneath(root, p.as_str(), OFlag::O_DIRECTORY | OFlag::O_RDONLY, Mode::empty(), rel)?,
     };
     Ok((dir, name))
 }
 
-fn describe(dir: &OwnedFd, name: &str, path: String, stat: &FileStat) -> Entry {
+fn describe(dir: &OwnedFd, name: &OsStr, path: String, stat: &FileStat) -> Entry {
     let kind = match SFlag::from_bits_truncate(stat.st_mode) & SFlag::S_IFMT {
         SFlag::S_IFREG => EntryKind::File,
         SFlag::S_IFDIR => EntryKind::Directory,
@@ -94,15 +96,16 @@ pub fn stat(root: &Path, rel: &str) -> Result<Entry, WorkspaceFsError> {
     let root = open_root(root)?;
     if parts(rel).is_empty() {
         let stat = fstat(&root).map_err(|e| WorkspaceFsError::Io(String::new(), e))?;
-        return Ok(describe(&root, ".", String::new(), &stat));
+        return Ok(describe(&root, OsStr::new("."), String::new(), &stat));
     }
     let (dir, name) = parent_of(&root, rel)?;
     let stat = fstatat(&dir, name, AtFlags::AT_SYMLINK_NOFOLLOW).map_err(|e| WorkspaceFsError::Io(rel.into(), e))?;
-    Ok(describe(&dir, name, parts(rel).join("/"), &stat))
+    Ok(describe(&dir, OsStr::new(name), parts(rel).join("/"), &stat))
 }
 
 /// The entries of the directory `rel`, `depth` levels down (1: its own entries), sorted by
-/// path; symlinked directories are listed, not entered.
+/// path, but none whose path is over `MAX_PATH_BYTES`; symlinked directories are listed,
+/// not entered.
 pub fn list_dir(root: &Path, rel: &str, depth: u32) -> Result<Vec<Entry>, WorkspaceFsError> {
     beneath(rel)?;
     let root = open_root(root)?;
@@ -111,30 +114,39 @@ pub fn list_dir(root: &Path, rel: &str, depth: u32) -> Result<Vec<Entry>, Worksp
         "" => root.try_clone().map_err(|e| io_error(rel, &e))?,
         p => open_beneath(&root, p, OFlag::O_DIRECTORY | OFlag::O_RDONLY, Mode::empty(), rel)?,
     };
-    let mut entries = Vec::new();
-    list_into(&dir, &prefix, depth.max(1), &mut entries)?;
+    let mut lister = Lister { entries: Vec::new(), depth: depth.max(1) as usize };
+    depth_first(&dir, &prefix, &mut lister)?;
+    let mut entries = lister.entries;
     entries.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(entries)
 }
 
-fn list_into(dir: &OwnedFd, prefix: &str, depth: u32, entries: &mut Vec<Entry>) -> Result<(), WorkspaceFsError> {
-    for name in child_names(dir, prefix)? {
-        if entries.len() >= MAX_ENTRIES {
-            return Ok(());
-        }
-        let Ok(stat) = fstatat(dir, name.as_str(), AtFlags::AT_SYMLINK_NOFOLLOW) else { continue };
-        let path = if prefix.is_empty() { name.clone() } else { format!("{prefix}/{name}") };
-        let entry = describe(dir, &name, path.clone(), &stat);
-        let descend = entry.kind == EntryKind::Directory && depth > 1;
-        entries.push(entry);
-        if descend {
-            let flags = OFlag::O_DIRECTORY | OFlag::O_RDONLY;
-            if let Ok(sub) = open_beneath(dir, &name, flags, Mode::empty(), &path) {
-                list_into(&sub, &path, depth - 1, entries)?;
+/// Describes entries down to `depth` levels, at most `MAX_ENTRIES` of them.
+struct Lister {
+    entries: Vec<Entry>,
+    depth: usize,
+}
+
+impl Visitor for Lister {
+    fn enter(&mut self, dir: &OwnedFd, prefix: &str, depth: usize) -> Result<Vec<OsString>, WorkspaceFsError> {
+        let mut subdirs = Vec::new();
+        for name in child_names(dir, prefix)? {
+            if self.entries.len() >= MAX_ENTRIES {
+                break;
             }
+            // No route takes a longer path (and anything under it is longer still).
+            if prefix.len() + 1 + name.len() > MAX_PATH_BYTES {
+                continue;
+            }
+            let Ok(stat) = fstatat(dir, name.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW) else { continue };
+            let entry = describe(dir, &name, joined(prefix, &name), &stat);
+            if entry.kind == EntryKind::Directory && depth + 1 < self.depth {
+                subdirs.push(name);
+            }
+            self.entries.push(entry);
         }
+        Ok(subdirs)
     }
-    Ok(())
 }
 
 /// Makes the directory `rel` and its missing parents, given to `owner`; false when it was
@@ -142,11 +154,14 @@ fn list_into(dir: &OwnedFd, prefix: &str, depth: u32, entries: &mut Vec<Entry>) 
 pub fn make_dir(root: &Path, rel: &str, owner: Option<(u32, u32)>) -> Result<bool, WorkspaceFsError> {
     beneath(rel)?;
     let mut dir = open_root(root)?;
-    let parts = parts(rel);
     let mut created = false;
-    for (i, part) in parts.iter().enumerate() {
-        let shown = parts[..=i].join("/");
-        created = match mkdirat(&dir, *part, Mode::from_bits_truncate(0o755)) {
+    let mut shown = String::with_capacity(rel.len());
+    for part in parts(rel) {
+        if !shown.is_empty() {
+            shown.push('/');
+        }
+        shown.push_str(part);
+        created = match mkdirat(&dir, part, Mode::from_bits_truncate(0o755)) {
             Ok(()) => true,
             Err(Errno::EEXIST) => false,
             Err(e) => return Err(WorkspaceFsError::Io(shown, e)),
@@ -154,30 +169,10 @@ pub fn make_dir(root: &Path, rel: &str, owner: Option<(u32, u32)>) -> Result<boo
         dir = open_beneath(&dir, part, OFlag::O_DIRECTORY | OFlag::O_RDONLY, Mode::empty(), &shown)?;
         if let (true, Some((uid, gid))) = (created, owner) {
             fchown(&dir, Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid)))
-                .map_err(|e| WorkspaceFsError::Io(shown, e))?;
+                .map_err(|e| WorkspaceFsError::Io(shown.clone(), e))?;
         }
     }
     Ok(created)
-}
-
-/// Removes `rel`: a file or symlink, or a directory with everything in it.
-pub fn remove(root: &Path, rel: &str) -> Result<(), WorkspaceFsError> {
-    beneath(rel)?;
-    let root = open_root(root)?;
-    let (dir, name) = parent_of(&root, rel)?;
-    remove_in(&dir, name, rel)
-}
-
-fn remove_in(dir: &OwnedFd, name: &str, shown: &str) -> Result<(), WorkspaceFsError> {
-    let stat = fstatat(dir, name, AtFlags::AT_SYMLINK_NOFOLLOW).map_err(|e| WorkspaceFsError::Io(shown.into(), e))?;
-    if SFlag::from_bits_truncate(stat.st_mode) & SFlag::S_IFMT != SFlag::S_IFDIR {
-        return unlinkat(dir, name, UnlinkatFlags::NoRemoveDir).map_err(|e| WorkspaceFsError::Io(shown.into(), e));
-    }
-    let sub = open_beneath(dir, name, OFlag::O_DIRECTORY | OFlag::O_RDONLY, Mode::empty(), shown)?;
-    for child in child_names(&sub, shown)? {
-        remove_in(&sub, &child, &format!("{shown}/{child}"))?;
-    }
-    unlinkat(dir, name, UnlinkatFlags::RemoveDir).map_err(|e| WorkspaceFsError::Io(shown.into(), e))
 }
 
 /// Moves `from` to `to` (whose parent must exist), replacing a file there.
@@ -192,6 +187,7 @@ pub fn rename(root: &Path, from: &str, to: &str) -> Result<(), WorkspaceFsError>
 
 #[cfg(test)]
 mod tests {
+    use super::super::remove;
     use super::*;
 
     #[test]

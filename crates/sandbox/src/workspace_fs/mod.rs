@@ -6,9 +6,12 @@
 //! outside the workspace, and only regular files are ever read or written.
 
 mod entries;
+mod remove;
+mod tree;
 mod walk;
 mod write;
 
+use std::ffi::OsString;
 use std::fs::File;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
@@ -16,10 +19,18 @@ use std::path::Path;
 use nix::errno::Errno;
 use nix::fcntl::{open, openat2, OFlag, OpenHow, ResolveFlag};
 use nix::sys::stat::{fstat, fstatat, Mode, SFlag};
+use nix::NixPath;
 
-pub use entries::{list_dir, make_dir, remove, rename, stat, Entry, EntryKind};
+pub use entries::{list_dir, make_dir, rename, stat, Entry, EntryKind};
+pub use remove::{open_to_others, remove, remove_tree};
 pub use walk::{list_files, walk, Listing};
 pub use write::{write_file, write_files};
+
+/// The longest path a file route takes (the kernel's `PATH_MAX`); a walk describes no file
+/// deeper than that (it counts it).
+pub const MAX_PATH_BYTES: usize = 4096;
+/// The longest name of one entry (`NAME_MAX`).
+pub const MAX_NAME_BYTES: usize = 255;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WorkspaceFsError {
@@ -59,9 +70,18 @@ impl WorkspaceFsError {
         matches!(self, WorkspaceFsError::Changed(_))
     }
 
-    /// The path itself is unacceptable (as opposed to an I/O failure or a race).
+    /// The path itself is unacceptable (as opposed to an I/O failure or a race): the
+    /// caller's mistake, such as a name too long for the kernel or a file where a
+    /// directory must be.
     pub fn is_path_problem(&self) -> bool {
-        !matches!(self, WorkspaceFsError::Io(..) | WorkspaceFsError::Changed(_))
+        match self {
+            WorkspaceFsError::Io(_, errno) => matches!(
+                errno,
+                Errno::ENAMETOOLONG | Errno::ENOTDIR | Errno::EISDIR | Errno::ELOOP | Errno::EINVAL | Errno::EXDEV
+            ),
+            WorkspaceFsError::Changed(_) => false,
+            _ => true,
+        }
     }
 }
 
@@ -84,9 +104,9 @@ fn resolve() -> ResolveFlag {
         | ResolveFlag::RESOLVE_NO_XDEV
 }
 
-fn open_beneath(
+fn open_beneath<P: ?Sized + NixPath>(
     dir: impl AsFd,
-    name: &str,
+    name: &P,
     flags: OFlag,
     mode: Mode,
     shown: &str,
@@ -107,24 +127,34 @@ fn io_error(shown: &str, e: &std::io::Error) -> WorkspaceFsError {
     WorkspaceFsError::Io(shown.to_string(), Errno::from_raw(e.raw_os_error().unwrap_or(0)))
 }
 
-/// The names in the directory `dir` (shown as `shown`), but `.` and `..`.
-fn child_names(dir: &OwnedFd, shown: &str) -> Result<Vec<String>, WorkspaceFsError> {
+/// The names in the directory `dir` (shown as `shown`), but `.` and `..`, as the kernel has
+/// them (the code may make names that are not UTF-8).
+fn child_names(dir: &OwnedFd, shown: &str) -> Result<Vec<OsString>, WorkspaceFsError> {
+    use std::os::unix::ffi::OsStrExt;
     let copy = dir.try_clone().map_err(|e| io_error(shown, &e))?;
     let mut listing = nix::dir::Dir::from_fd(copy).map_err(|e| WorkspaceFsError::Io(shown.to_string(), e))?;
     Ok(listing
         .iter()
         .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .map(|e| std::ffi::OsStr::from_bytes(e.file_name().to_bytes()).to_os_string())
         .filter(|n| n != "." && n != "..")
         .collect())
 }
 
-fn is_symlink(dir: impl AsFd, name: &str) -> bool {
+/// `prefix/name` (or `name` when `prefix` is empty), as text.
+fn joined(prefix: &str, name: &std::ffi::OsStr) -> String {
+    match prefix {
+        "" => name.to_string_lossy().into_owned(),
+        prefix => format!("{prefix}/{}", name.to_string_lossy()),
+    }
+}
+
+fn is_symlink<P: ?Sized + NixPath>(dir: impl AsFd, name: &P) -> bool {
     kind_of(dir, name) == Some(SFlag::S_IFLNK)
 }
 
 /// The type of what `name` is in `dir` (a symlink is not followed), or None if nothing is.
-fn kind_of(dir: impl AsFd, name: &str) -> Option<SFlag> {
+fn kind_of<P: ?Sized + NixPath>(dir: impl AsFd, name: &P) -> Option<SFlag> {
     let stat = fstatat(dir, name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW).ok()?;
     Some(SFlag::from_bits_truncate(stat.st_mode) & SFlag::S_IFMT)
 }

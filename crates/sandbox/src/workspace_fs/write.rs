@@ -139,7 +139,7 @@ impl Batch {
                 Err(Errno::EEXIST) => false,
                 Err(e) => return Err(changed_or_io(&shown, e)),
             };
-            let sub = open_beneath(&dir, part, OFlag::O_DIRECTORY | OFlag::O_RDONLY, Mode::empty(), &shown)
+            let sub = open_beneath(&dir, *part, OFlag::O_DIRECTORY | OFlag::O_RDONLY, Mode::empty(), &shown)
                 .map_err(|e| changed_if_gone(e, &shown))?;
             if created {
                 let parent = std::mem::replace(&mut dir, sub);
@@ -149,12 +149,12 @@ impl Batch {
                 dir = sub;
             }
         }
-        if kind_of(&dir, name) == Some(SFlag::S_IFDIR) {
+        if kind_of(&dir, *name) == Some(SFlag::S_IFDIR) {
             return Err(WorkspaceFsError::IsADirectory(rel.into()));
         }
         let temp = temp_name();
         let flags = OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL;
-        let fd = open_beneath(&dir, &temp, flags, Mode::from_bits_truncate(0o644), rel)
+        let fd = open_beneath(&dir, temp.as_str(), flags, Mode::from_bits_truncate(0o644), rel)
             .map_err(|e| changed_if_gone(e, rel))?;
         let staged = Staged { dir, name: name.to_string(), temp, shown: rel.to_string() };
         // From here on a failure removes the temporary file with the rest of the batch.
@@ -217,7 +217,7 @@ fn place(staged: Staged) -> Result<Placed, (Staged, WorkspaceFsError)> {
         }
     };
     // A directory may have been swapped in since the file was staged.
-    if replaced && kind_of(dir, &aside) == Some(SFlag::S_IFDIR) {
+    if replaced && kind_of(dir, aside.as_str()) == Some(SFlag::S_IFDIR) {
         let _ = renameat(dir, aside.as_str(), dir, name);
         let err = WorkspaceFsError::IsADirectory(staged.shown.clone());
         return Err((staged, err));

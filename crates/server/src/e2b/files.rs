@@ -75,10 +75,15 @@ pub async fn upload(
     if files.is_empty() {
         return Err(E2bError::bad_request("the request holds no file"));
     }
-    let written = state.service.upload_session_files(&sandbox.id, &sandbox.tenant, files).map_err(|e| match e {
-        executor::ExecuteError::SessionNotFound(_) => E2bError::sandbox_gone(&sandbox.id),
-        e => E2bError::from(e),
-    })?;
+    // Measuring the workspace walks all of it: off the async workers.
+    let (service, id, tenant) = (state.service.clone(), sandbox.id.clone(), sandbox.tenant.clone());
+    let written = tokio::task::spawn_blocking(move || service.upload_session_files(&id, &tenant, files))
+        .await
+        .map_err(|e| E2bError::from(executor::ExecuteError::Internal(format!("file task failed: {e}"))))?
+        .map_err(|e| match e {
+            executor::ExecuteError::SessionNotFound(_) => E2bError::sandbox_gone(&sandbox.id),
+            e => E2bError::from(e),
+        })?;
     Ok(Json(written.iter().map(|f| entry(&f.path)).collect()))
 }
 

@@ -69,47 +69,52 @@ pub async fn rpc(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let answer = connect::request_message(&headers, &body).and_then(|message| {
-        let service = &state.service;
-        let (id, tenant) = (sandbox.id.as_str(), sandbox.tenant.as_str());
-        match method.as_str() {
-            "Stat" => {
-                let entry = service.session_stat(id, tenant, &path_of(&message, "path")?)?;
-                Ok(json!({ "entry": entry_info(&entry) }))
-            }
-            "ListDir" => {
-                let depth = message["depth"].as_u64().unwrap_or(1).clamp(1, 64) as u32;
-                let entries = service.session_list_dir(id, tenant, &path_of(&message, "path")?, depth)?;
-                Ok(json!({ "entries": entries.iter().map(entry_info).collect::<Vec<_>>() }))
-            }
-            "MakeDir" => make_dir(&state, id, tenant, &path_of(&message, "path")?),
-            "Move" => {
-                let (from, to) = (path_of(&message, "source")?, path_of(&message, "destination")?);
-                service.session_move(id, tenant, &from, &to)?;
-                Ok(json!({ "entry": entry_info(&service.session_stat(id, tenant, &to)?) }))
-            }
-            "Remove" => {
-                let path = path_of(&message, "path")?;
-                if path.is_empty() {
-                    return Err(ConnectError::new("permission_denied", "the home directory cannot be removed"));
-                }
-                service.session_remove(id, tenant, &path)?;
-                Ok(json!({}))
-            }
-            other => Err(ConnectError::new("unimplemented", format!("filesystem.Filesystem/{other} is not supported"))),
-        }
-    });
+    let answer = match connect::request_message(&headers, &body) {
+        Ok(message) => call(&state, &sandbox.id, &sandbox.tenant, &method, &message).await,
+        Err(e) => Err(e),
+    };
     match answer {
         Ok(message) => connect::unary(message),
         Err(e) => e.into_response(),
     }
 }
 
-fn make_dir(state: &AppState, id: &str, tenant: &str, path: &str) -> Result<Value, ConnectError> {
-    if !state.service.session_make_dir(id, tenant, path)? {
-        return Err(ConnectError::new("already_exists", format!("{} already exists", shown_path(path))));
+/// One call of the service on the sandbox's workspace (the work runs off the async workers,
+/// in the core).
+async fn call(state: &AppState, id: &str, tenant: &str, method: &str, message: &Value) -> Result<Value, ConnectError> {
+    let service = &state.service;
+    match method {
+        "Stat" => {
+            let entry = service.session_stat(id, tenant, &path_of(message, "path")?).await?;
+            Ok(json!({ "entry": entry_info(&entry) }))
+        }
+        "ListDir" => {
+            let depth = message["depth"].as_u64().unwrap_or(1).clamp(1, 64) as u32;
+            let entries = service.session_list_dir(id, tenant, &path_of(message, "path")?, depth).await?;
+            Ok(json!({ "entries": entries.iter().map(entry_info).collect::<Vec<_>>() }))
+        }
+        "MakeDir" => {
+            let path = path_of(message, "path")?;
+            if !service.session_make_dir(id, tenant, &path).await? {
+                return Err(ConnectError::new("already_exists", format!("{} already exists", shown_path(&path))));
+            }
+            Ok(json!({ "entry": entry_info(&service.session_stat(id, tenant, &path).await?) }))
+        }
+        "Move" => {
+            let (from, to) = (path_of(message, "source")?, path_of(message, "destination")?);
+            service.session_move(id, tenant, &from, &to).await?;
+            Ok(json!({ "entry": entry_info(&service.session_stat(id, tenant, &to).await?) }))
+        }
+        "Remove" => {
+            let path = path_of(message, "path")?;
+            if path.is_empty() {
+                return Err(ConnectError::new("permission_denied", "the home directory cannot be removed"));
+            }
+            service.session_remove(id, tenant, &path).await?;
+            Ok(json!({}))
+        }
+        other => Err(ConnectError::new("unimplemented", format!("filesystem.Filesystem/{other} is not supported"))),
     }
-    Ok(json!({ "entry": entry_info(&state.service.session_stat(id, tenant, path)?) }))
 }
 
 #[cfg(test)]

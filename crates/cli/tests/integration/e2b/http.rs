@@ -18,7 +18,7 @@ fn control(daemon: &Daemon, method: Method, path: &str, key: Option<&str>) -> Re
 }
 
 /// A request to the sandbox plane for `id` with `token`.
-fn plane(daemon: &Daemon, method: Method, path: &str, id: &str, token: &str) -> RequestBuilder {
+pub(super) fn plane(daemon: &Daemon, method: Method, path: &str, id: &str, token: &str) -> RequestBuilder {
     daemon
         .client()
         .request(method, format!("{}/e2b/sandbox{path}", daemon.base))
@@ -38,7 +38,7 @@ async fn e2b_error(request: RequestBuilder, status: u16) -> String {
 }
 
 /// Sends a Connect unary call, checks the status and the Connect error code.
-async fn connect_error(request: RequestBuilder, status: u16, code: &str) {
+pub(super) async fn connect_error(request: RequestBuilder, status: u16, code: &str) {
     let response = request.header("content-type", "application/json").send().await.unwrap();
     let got = response.status().as_u16();
     assert_eq!(response.headers()["content-type"], "application/json");
@@ -48,7 +48,7 @@ async fn connect_error(request: RequestBuilder, status: u16, code: &str) {
 }
 
 /// Creates a `base` sandbox with `key`: its id and envd access token.
-async fn create(daemon: &Daemon, key: &str) -> (String, String) {
+pub(super) async fn create(daemon: &Daemon, key: &str) -> (String, String) {
     let response = control(daemon, Method::POST, "/v2/sandboxes", Some(key))
         .json(&json!({"templateID": "base", "timeout": 120, "unknownField": {"a": 1}}))
         .send()

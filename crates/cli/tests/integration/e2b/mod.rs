@@ -7,6 +7,7 @@
 mod http;
 mod lifetimes;
 mod sdks;
+mod trees;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -5,10 +5,12 @@
 
 use std::collections::BTreeSet;
 
+use sandbox::workspace_fs;
+
 use crate::{ExecuteError, InputFile, LimitPolicy};
 
 pub(super) const MAX_PATH_BYTES: usize = 1024;
-const MAX_COMPONENT_BYTES: usize = 255;
+const MAX_COMPONENT_BYTES: usize = workspace_fs::MAX_NAME_BYTES;
 
 /// Checks a relative file path and returns it in the form the workspace uses.
 ///
@@ -34,6 +36,29 @@ pub fn validate_relative_path(path: &str) -> Result<String, String> {
         check_component(component)?;
     }
     Ok(path.to_owned())
+}
+
+/// Checks a path of a workspace shown as a filesystem (E2B's Filesystem service), relative
+/// to the workspace. The code may have made any name, so any character but NUL passes; what
+/// is bounded is the work: at most `MAX_PATH_BYTES` of path (so at most half as many
+/// components), each name at most `MAX_NAME_BYTES`, as the kernel takes them, and no `..`.
+pub fn validate_workspace_path(path: &str) -> Result<(), String> {
+    let limit = workspace_fs::MAX_PATH_BYTES;
+    if path.len() > limit {
+        return Err(format!("the path is {} bytes, over {limit}", path.len()));
+    }
+    if path.contains('\0') {
+        return Err("the path contains a NUL character".into());
+    }
+    for component in path.split('/') {
+        if component == ".." {
+            return Err("the path must not contain a \"..\" component".into());
+        }
+        if component.len() > MAX_COMPONENT_BYTES {
+            return Err(format!("a path component is {} bytes, over {MAX_COMPONENT_BYTES}", component.len()));
+        }
+    }
+    Ok(())
 }
 
 fn check_component(component: &str) -> Result<(), String> {

@@ -82,3 +82,20 @@ fn file_count_and_sizes_are_capped() {
     assert!(matches!(err, ExecuteError::TooLarge { actual: 16, limit: 15, .. }), "{err:?}");
     assert!(check_files(files(&[("a", 10), ("b", 5)]), &policy).is_ok());
 }
+
+#[test]
+fn workspace_paths_take_any_name_within_the_kernels_bounds() {
+    for ok in ["", "a b/ü:*?/.hidden", &"n".repeat(255), &"ab/".repeat(1365)] {
+        assert_eq!(validate_workspace_path(ok), Ok(()), "{ok:?}");
+    }
+    let refused = [
+        ("a/../b".to_string(), "\"..\""),
+        ("a\0b".to_string(), "NUL"),
+        ("n".repeat(256), "256 bytes, over 255"),
+        ("a/".repeat(30_000), "60000 bytes, over 4096"),
+    ];
+    for (path, why) in refused {
+        let err = validate_workspace_path(&path).unwrap_err();
+        assert!(err.contains(why), "{err}");
+    }
+}
