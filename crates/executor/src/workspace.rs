@@ -90,8 +90,10 @@ impl Workspaces {
     pub fn write_files(&self, workspace: &Workspace, files: &[InputFile]) -> Result<(), ExecuteError> {
         let batch: Vec<(&str, &[u8])> = files.iter().map(|f| (f.path.as_str(), f.content.as_slice())).collect();
         workspace_fs::write_files(&workspace.path, &batch, Some(self.owner)).map_err(|(index, e)| {
-            let path = &files[index].path;
-            if e.is_no_space() {
+            let path = index.and_then(|i| files.get(i)).map_or("", |f| f.path.as_str());
+            if e.is_out_of_descriptors() {
+                ExecuteError::ResourcesExhausted(format!("writing the request's files: {e}"))
+            } else if e.is_no_space() {
                 let adding = files.iter().map(|f| f.content.len() as u64).sum();
                 let files_bytes = workspace_fs::walk(&workspace.path, 0).map_or(0, |l| l.bytes);
                 ExecuteError::WorkspaceFull { files_bytes, adding, limit: self.size_bytes }

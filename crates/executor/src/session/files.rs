@@ -82,8 +82,10 @@ impl Sessions {
         let batch: Vec<(&str, &[u8])> = checked.iter().map(|(p, c)| (p.as_str(), c.as_slice())).collect();
         workspace_fs::write_files(workspace, &batch, Some(self.sandboxes.workspaces.owner())).map_err(
             |(index, e)| {
-                let path = &checked[index].0;
-                if e.is_no_space() {
+                let path = index.and_then(|i| checked.get(i)).map_or("", |(path, _)| path.as_str());
+                if e.is_out_of_descriptors() {
+                    ExecuteError::ResourcesExhausted(format!("writing the files: {e}"))
+                } else if e.is_no_space() {
                     ExecuteError::WorkspaceFull { files_bytes: kept, adding, limit: cap }
                 } else if e.is_conflict() {
                     ExecuteError::FileConflict(e.to_string())
@@ -145,6 +147,7 @@ fn fs_error(path: &str, e: WorkspaceFsError) -> ExecuteError {
     match e {
         e if e.is_not_found() => ExecuteError::FileNotFound(path.to_string()),
         e if e.is_path_problem() => ExecuteError::invalid("path", e.to_string()),
+        e if e.is_out_of_descriptors() => ExecuteError::ResourcesExhausted(format!("{path}: {e}")),
         e => ExecuteError::Internal(format!("{path}: {e}")),
     }
 }

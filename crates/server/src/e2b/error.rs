@@ -48,7 +48,9 @@ fn status_of(e: &ExecuteError) -> StatusCode {
         ExecuteError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         ExecuteError::WorkspaceFull { .. } => StatusCode::INSUFFICIENT_STORAGE,
         ExecuteError::QueueFull { .. } | ExecuteError::SessionLimit(_) => StatusCode::TOO_MANY_REQUESTS,
-        ExecuteError::ShuttingDown | ExecuteError::SessionEnding(_) => StatusCode::SERVICE_UNAVAILABLE,
+        ExecuteError::ShuttingDown | ExecuteError::SessionEnding(_) | ExecuteError::ResourcesExhausted(_) => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
         ExecuteError::AlreadyRunning(_) | ExecuteError::IdTaken(_) | ExecuteError::FileConflict(_) => {
             StatusCode::CONFLICT
         }

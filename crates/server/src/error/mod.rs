@@ -36,6 +36,8 @@ pub enum ErrorCode {
     ShuttingDown,
     Unauthorized,
     SessionLimit,
+    /// The daemon is out of open descriptors for the moment: the request did not run.
+    ResourcesExhausted,
 }
 
 impl ErrorCode {
@@ -57,13 +59,17 @@ impl ErrorCode {
             ErrorCode::ShuttingDown => "Executor.ShuttingDown",
             ErrorCode::Unauthorized => "Executor.Unauthorized",
             ErrorCode::SessionLimit => "Executor.SessionLimit",
+            ErrorCode::ResourcesExhausted => "Executor.ResourcesExhausted",
         }
     }
 
     /// A 5xx the daemon answers by design (back-pressure, an orderly stop): the client is told
     /// to retry, and nothing is broken, so it is no error in the daemon's log.
     pub fn expected(self) -> bool {
-        matches!(self, ErrorCode::QueueFull | ErrorCode::ShuttingDown | ErrorCode::NotReady)
+        matches!(
+            self,
+            ErrorCode::QueueFull | ErrorCode::ShuttingDown | ErrorCode::NotReady | ErrorCode::ResourcesExhausted
+        )
     }
 
     pub fn status(self) -> StatusCode {
@@ -76,9 +82,11 @@ impl ErrorCode {
             ErrorCode::Conflict => StatusCode::CONFLICT,
             ErrorCode::TemplatePackages => StatusCode::UNPROCESSABLE_ENTITY,
             ErrorCode::Sandbox | ErrorCode::TemplateBuild | ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-            ErrorCode::Unhealthy | ErrorCode::NotReady | ErrorCode::QueueFull | ErrorCode::ShuttingDown => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            ErrorCode::Unhealthy
+            | ErrorCode::NotReady
+            | ErrorCode::QueueFull
+            | ErrorCode::ShuttingDown
+            | ErrorCode::ResourcesExhausted => StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
             ErrorCode::SessionLimit => StatusCode::TOO_MANY_REQUESTS,
         }
