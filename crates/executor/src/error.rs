@@ -114,3 +114,28 @@ impl ExecuteError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Linux's numbers.
+    const EMFILE: i32 = 24;
+    const ENFILE: i32 = 23;
+    const EACCES: i32 = 13;
+
+    #[test]
+    fn out_of_descriptors_is_exhaustion_and_other_failures_are_internal() {
+        for errno in [EMFILE, ENFILE] {
+            let e = ExecuteError::io("egress door", &std::io::Error::from_raw_os_error(errno));
+            assert!(matches!(e, ExecuteError::ResourcesExhausted(_)), "{e}");
+            assert_eq!(e.kind(), "ResourcesExhausted");
+        }
+        let e = ExecuteError::io("egress door", &std::io::Error::from_raw_os_error(EACCES));
+        assert!(matches!(e, ExecuteError::Internal(_)), "{e}");
+        let spawn = sandbox::runner::RunError::Spawn("x".into(), std::io::Error::from_raw_os_error(EMFILE));
+        assert!(matches!(ExecuteError::launch("launch", &spawn), ExecuteError::ResourcesExhausted(_)));
+        let other = sandbox::runner::RunError::Protocol("early eof".into());
+        assert!(matches!(ExecuteError::launch("launch", &other), ExecuteError::Sandbox { .. }));
+    }
+}
