@@ -189,3 +189,48 @@ async fn the_daemon_wide_cap_counts_every_runs_open_connections() {
     let (_, r) = execute_as(&d, "third", third).await;
     assert_eq!(answers(&r), [("200".to_owned(), 3)].into(), "{r}");
 }
+
+#[tokio::test]
+async fn a_daemon_out_of_descriptors_answers_503_or_runs_never_500_and_its_door_stays_open() {
+    let holder = Holder::start().await;
+    // Caps above what 1024 descriptors hold: the run takes every descriptor the daemon has.
+    let caps = [("EGRESS_MAX_OPEN", "5000"), ("EGRESS_MAX_OPEN_PER_RUN", "5000")];
+    let Some(d) = daemon(&caps, 1024, 1024).await else { return };
+    // The neighbour's connection to the API is made now: later there is no descriptor to accept it.
+    let (status, _) = execute_as(&d, "neighbour", json!({"code": "print('ok')", "language": "python"})).await;
+    assert_eq!(status, 200);
+    let port = holder.port;
+    let greedy = json!({"code": hold(port, 700, 25), "language": "python",
+                        "egress": [format!("origin.test:{port}")], "timeout": 90});
+    let runner = {
+        let (client, base) = (d.client().clone(), d.base.clone());
+        tokio::spawn(async move { client.post(format!("{base}/execute")).json(&greedy).send().await.unwrap() })
+    };
+    let held = holder.settled(300).await;
+    let mut answered = std::collections::BTreeMap::new();
+    for body in [
+        json!({"code": "print('ok')", "language": "python"}),
+        json!({"code": "print(open('in.txt').read())", "language": "python", "files": {"in.txt": "ok"}}),
+        json!({"code": "echo ok", "language": "shell"}),
+    ] {
+        for _ in 0..4 {
+            let request = d.client().post(format!("{}/execute", d.base)).header("X-Tenant-ID", "neighbour");
+            let response = request.json(&body).timeout(Duration::from_secs(60)).send().await.expect("an answer");
+            let (status, retry) = (response.status().as_u16(), response.headers().contains_key("retry-after"));
+            let r: Value = response.json().await.unwrap();
+            match status {
+                200 => assert_eq!((r["status"].as_str(), common::text(&r, "stdout")), (Some("success"), "ok\n"), "{r}"),
+                503 => assert!(r["error_code"] == "Executor.ResourcesExhausted" && retry, "{r}"),
+                _ => panic!("{status}: {r}"),
+            }
+            *answered.entry(status).or_insert(0) += 1;
+        }
+    }
+    eprintln!("{held} connections held; the neighbour's answers: {answered:?}");
+    let r: Value = runner.await.unwrap().json().await.unwrap();
+    assert_eq!(r["status"], "success", "{r}");
+    let connections = r["network"]["connections"].as_u64().unwrap();
+    assert_eq!(connections, 700, "every connection, lost ones too, is counted: {r}");
+    assert!(!d.log().contains("panicked"), "{}", d.log());
+    assert_eq!(d.get("/health").await.status, 200);
+}
