@@ -104,6 +104,15 @@ impl ExecuteError {
         }
     }
 
+    /// [`ExecuteError::io`] of the daemon's safe workspace access.
+    pub fn workspace_io(what: &str, e: &sandbox::workspace_fs::WorkspaceFsError) -> Self {
+        if e.is_out_of_descriptors() {
+            ExecuteError::ResourcesExhausted(format!("{what}: {e}"))
+        } else {
+            ExecuteError::Internal(format!("{what}: {e}"))
+        }
+    }
+
     /// A sandbox that could not start: out of descriptors is
     /// [`ExecuteError::ResourcesExhausted`], anything else a sandbox error of `stage`.
     pub fn launch(stage: &str, e: &sandbox::runner::RunError) -> Self {

@@ -92,7 +92,7 @@ impl Workspaces {
         workspace_fs::write_files(&workspace.path, &batch, Some(self.owner)).map_err(|(index, e)| {
             // No file named: the workspace itself could not be opened.
             let Some(path) = index.and_then(|i| files.get(i)).map(|f| f.path.as_str()) else {
-                return ExecuteError::io("opening the workspace", &std::io::Error::from_raw_os_error(e.errno()));
+                return ExecuteError::workspace_io("opening the workspace", &e);
             };
             if e.is_out_of_descriptors() {
                 ExecuteError::ResourcesExhausted(format!("writing the request's files: {e}"))

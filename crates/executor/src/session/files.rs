@@ -61,7 +61,7 @@ impl Sessions {
         let adding: u64 = checked.iter().map(|(_, c)| c.len() as u64).sum();
         let cap = self.sandboxes.workspaces.size_bytes();
         let listing = workspace_fs::walk(workspace, 0)
-            .map_err(|e| ExecuteError::Internal(format!("measuring the session's workspace: {e}")))?;
+            .map_err(|e| ExecuteError::workspace_io("measuring the session's workspace", &e))?;
         // Files about to be replaced stop counting.
         let replaced: u64 = paths
             .iter()
@@ -106,7 +106,7 @@ impl Sessions {
     pub fn list_files(&self, id: &str, tenant: &str) -> Result<Vec<SessionFile>, ExecuteError> {
         let (session, _busy) = self.registry.get(id, tenant)?;
         let files = workspace_fs::list_files(&session.workspace, MAX_LISTED)
-            .map_err(|e| ExecuteError::Internal(format!("listing the session's files: {e}")))?;
+            .map_err(|e| ExecuteError::workspace_io("listing the session's files", &e))?;
         Ok(files.into_iter().map(|f| describe(&f.path, (f.size, f.mtime_ns))).collect())
     }
 

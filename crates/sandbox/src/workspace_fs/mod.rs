@@ -59,14 +59,6 @@ impl WorkspaceFsError {
         matches!(self, WorkspaceFsError::Changed(_))
     }
 
-    /// The system error behind it (0 when it is none).
-    pub fn errno(&self) -> i32 {
-        match self {
-            WorkspaceFsError::Io(_, errno) => *errno as i32,
-            _ => 0,
-        }
-    }
-
     /// The daemon (`EMFILE`) or the system (`ENFILE`) is out of open descriptors: the
     /// host's state at the moment, not the path's fault.
     pub fn is_out_of_descriptors(&self) -> bool {
