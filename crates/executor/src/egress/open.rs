@@ -34,6 +34,7 @@ impl OpenSlot {
             });
         }
         run.ledger.open_now(run.open.now());
+        gauge(run);
         Ok(OpenSlot { run: run.clone() })
     }
 }
@@ -42,5 +43,11 @@ impl Drop for OpenSlot {
     fn drop(&mut self) {
         self.run.open.give_back();
         self.run.config.open.give_back();
+        gauge(&self.run);
     }
+}
+
+/// The daemon's open egress connections, for `/metrics`.
+fn gauge(run: &RunDoor) {
+    metrics::gauge!("sandbox_egress_open_connections").set(run.config.open.now() as f64);
 }

@@ -188,6 +188,15 @@ async fn the_daemon_wide_cap_counts_every_runs_open_connections() {
     let third = json!({"code": hold(port, 3, 0), "language": "python", "egress": policy, "timeout": 60});
     let (_, r) = execute_as(&d, "third", third).await;
     assert_eq!(answers(&r), [("200".to_owned(), 3)].into(), "{r}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let metrics = d.client().get(format!("{}/metrics", d.base)).send().await.unwrap().text().await.unwrap();
+        if metrics.lines().any(|l| l == "sandbox_egress_open_connections 0") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "connections still counted open after every run:\n{metrics}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 #[tokio::test]
