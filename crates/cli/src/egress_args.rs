@@ -8,7 +8,9 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use clap::Args;
-use executor::egress::{ca_bundle, Destination, EgressConfig, HOST_CA_BUNDLE};
+use executor::egress::{
+    ca_bundle, Destination, EgressConfig, DEFAULT_MAX_OPEN, DEFAULT_MAX_OPEN_PER_RUN, HOST_CA_BUNDLE,
+};
 
 fn defaults() -> EgressConfig {
     EgressConfig::default()
@@ -42,6 +44,22 @@ pub struct EgressArgs {
     /// proxy's, a private package index's): appended to it at start, in the state directory.
     #[arg(long, env = "SANDBOX_EXTRA_CA_FILE")]
     pub extra_ca_file: Option<PathBuf>,
+    /// Connections a run may have open at once through its door; one more is refused (429)
+    /// and the run goes on.
+    #[arg(long, env = "EGRESS_MAX_OPEN_PER_RUN", default_value_t = DEFAULT_MAX_OPEN_PER_RUN)]
+    pub egress_max_open_per_run: u64,
+    /// Connections all runs together may have open at once; one more is refused (503).
+    /// Default: 1024, or a quarter of the daemon's descriptor limit when that is less (each
+    /// open connection holds two descriptors).
+    #[arg(long, env = "EGRESS_MAX_OPEN")]
+    pub egress_max_open: Option<u64>,
+}
+
+/// The daemon-wide limit of open egress connections when none is configured: at most half
+/// of the daemon's descriptors go to them (two each).
+fn default_max_open() -> u64 {
+    let soft = sandbox::host::open_files_limit().map_or(u64::MAX, |(soft, _)| soft);
+    DEFAULT_MAX_OPEN.min(soft / 4).max(1)
 }
 
 impl EgressArgs {
@@ -70,6 +88,8 @@ impl EgressArgs {
             max_bytes: self.egress_max_bytes,
             max_connections: self.egress_max_connections,
             ca_bundle,
+            max_open_per_run: self.egress_max_open_per_run,
+            max_open: self.egress_max_open.unwrap_or_else(default_max_open),
             ..defaults()
         }))
     }

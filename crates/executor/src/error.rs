@@ -63,6 +63,10 @@ pub enum ExecuteError {
          {limit}-byte cap (the filesystem also counts whole blocks and directories)"
     )]
     WorkspaceFull { files_bytes: u64, adding: u64, limit: u64 },
+    /// The daemon (or the host) is out of open descriptors just now, so what the request
+    /// needs could not be opened; nothing of it ran. Trying again later may succeed.
+    #[error("the server is out of open descriptors for now: {0}")]
+    ResourcesExhausted(String),
     /// Anything else on the daemon's side.
     #[error("{0}")]
     Internal(String),
@@ -85,11 +89,66 @@ impl ExecuteError {
             ExecuteError::FileNotFound(_) => "FileNotFound",
             ExecuteError::FileConflict(_) => "Conflict",
             ExecuteError::WorkspaceFull { .. } => "PayloadTooLarge",
+            ExecuteError::ResourcesExhausted(_) => "ResourcesExhausted",
             ExecuteError::Internal(_) => "InternalError",
         }
     }
 
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
         ExecuteError::Invalid { field: field.into(), message: message.into() }
+    }
+
+    /// A failure of the daemon's own I/O while serving a request: out of descriptors is
+    /// [`ExecuteError::ResourcesExhausted`] (the caller may retry), anything else internal.
+    pub fn io(what: &str, e: &std::io::Error) -> Self {
+        if sandbox::host::out_of_descriptors(e) {
+            ExecuteError::ResourcesExhausted(format!("{what}: {e}"))
+        } else {
+            ExecuteError::Internal(format!("{what}: {e}"))
+        }
+    }
+
+    /// [`ExecuteError::io`] of the daemon's safe workspace access.
+    pub fn workspace_io(what: &str, e: &sandbox::workspace_fs::WorkspaceFsError) -> Self {
+        if e.is_out_of_descriptors() {
+            ExecuteError::ResourcesExhausted(format!("{what}: {e}"))
+        } else {
+            ExecuteError::Internal(format!("{what}: {e}"))
+        }
+    }
+
+    /// A sandbox that could not start: out of descriptors is
+    /// [`ExecuteError::ResourcesExhausted`], anything else a sandbox error of `stage`.
+    pub fn launch(stage: &str, e: &sandbox::runner::RunError) -> Self {
+        if e.out_of_descriptors() {
+            ExecuteError::ResourcesExhausted(e.to_string())
+        } else {
+            ExecuteError::Sandbox { stage: stage.into(), message: e.to_string() }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Linux's numbers.
+    const EMFILE: i32 = 24;
+    const ENFILE: i32 = 23;
+    const EACCES: i32 = 13;
+
+    #[test]
+    fn out_of_descriptors_is_exhaustion_and_other_failures_are_internal() {
+        for errno in [EMFILE, ENFILE] {
+            let e = ExecuteError::io("egress door", &std::io::Error::from_raw_os_error(errno));
+            assert!(matches!(e, ExecuteError::ResourcesExhausted(_)), "{e}");
+            assert_eq!(e.kind(), "ResourcesExhausted");
+        }
+        let e = ExecuteError::io("egress door", &std::io::Error::from_raw_os_error(EACCES));
+        assert!(matches!(e, ExecuteError::Internal(_)), "{e}");
+        let spawn = sandbox::runner::RunError::Spawn("x".into(), std::io::Error::from_raw_os_error(EMFILE));
+        assert!(matches!(ExecuteError::launch("launch", &spawn), ExecuteError::ResourcesExhausted(_)));
+        let other = sandbox::runner::RunError::Protocol("early eof".into());
+        assert!(matches!(ExecuteError::launch("launch", &other), ExecuteError::Sandbox { .. }));
     }
 }

@@ -301,7 +301,7 @@ async fn launch_fresh(
         ended.correct(&mut run.report.outcome);
         run
     });
-    (run.map_err(|e| ExecuteError::Sandbox { stage: "launch".into(), message: e.to_string() }), path, door)
+    (run.map_err(|e| ExecuteError::launch("launch", &e)), path, door)
 }
 
 /// The run's egress door, when it has a policy: `spec` gets it, and the socket that goes to
@@ -314,8 +314,8 @@ fn open_door(
 ) -> Result<Option<(Door, std::os::fd::OwnedFd)>, ExecuteError> {
     let Some(policy) = &req.egress else { return Ok(None) };
     let config = sandboxes.config.egress.clone();
-    let opened = Door::open(policy, config, &req.execution_id, kill.clone())
-        .map_err(|e| ExecuteError::Internal(format!("egress door: {e}")))?;
+    let opened =
+        Door::open(policy, config, &req.execution_id, kill.clone()).map_err(|e| ExecuteError::io("egress door", &e))?;
     crate::spec::with_egress_door(spec);
     Ok(Some(opened))
 }

@@ -90,8 +90,13 @@ impl Workspaces {
     pub fn write_files(&self, workspace: &Workspace, files: &[InputFile]) -> Result<(), ExecuteError> {
         let batch: Vec<(&str, &[u8])> = files.iter().map(|f| (f.path.as_str(), f.content.as_slice())).collect();
         workspace_fs::write_files(&workspace.path, &batch, Some(self.owner)).map_err(|(index, e)| {
-            let path = &files[index].path;
-            if e.is_no_space() {
+            // No file named: the workspace itself could not be opened.
+            let Some(path) = index.and_then(|i| files.get(i)).map(|f| f.path.as_str()) else {
+                return ExecuteError::workspace_io("opening the workspace", &e);
+            };
+            if e.is_out_of_descriptors() {
+                ExecuteError::ResourcesExhausted(format!("writing the request's files: {e}"))
+            } else if e.is_no_space() {
                 let adding = files.iter().map(|f| f.content.len() as u64).sum();
                 let files_bytes = workspace_fs::walk(&workspace.path, 0).map_or(0, |l| l.bytes);
                 ExecuteError::WorkspaceFull { files_bytes, adding, limit: self.size_bytes }
@@ -210,4 +215,22 @@ fn reachable_by_others(root: &Path) -> Result<(), ExecuteError> {
 fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_workspace_that_cannot_be_opened_is_an_error_and_no_files_need_none() {
+        let root = tempfile::tempdir().unwrap();
+        let meta = std::fs::metadata(root.path()).unwrap();
+        let owner = (std::os::unix::fs::MetadataExt::uid(&meta), std::os::unix::fs::MetadataExt::gid(&meta));
+        let workspaces = Workspaces::open(&root.path().join("root"), 1 << 20, owner).unwrap();
+        let gone = Workspace { path: root.path().join("gone"), fresh: true };
+        workspaces.write_files(&gone, &[]).expect("a run without files opens nothing");
+        let file = InputFile { path: "a.txt".into(), content: b"a".to_vec() };
+        let err = workspaces.write_files(&gone, &[file]).unwrap_err();
+        assert!(matches!(&err, ExecuteError::Internal(why) if why.starts_with("opening the workspace")), "{err}");
+    }
 }

@@ -29,14 +29,18 @@ impl Connections {
         registered.map(Connections).map_err(|e| std::io::Error::other(e.to_string()))
     }
 
-    /// The next connection the launcher handed over; `None` once the launcher is gone.
-    pub async fn next(&self) -> Option<OwnedFd> {
+    /// The next connection the launcher handed over, or one lost on the way (the daemon had
+    /// no descriptor for it); `None` once the launcher is gone (or its socket fails). Running
+    /// out of descriptors never ends the door.
+    pub async fn next(&self) -> Option<Received> {
         loop {
             let mut ready = self.0.readable().await.ok()?;
             match ready.try_io(|fd| receive_connection(fd.get_ref().as_fd())) {
-                Ok(Ok(Received::Connection(fd))) => return Some(fd),
                 Ok(Ok(Received::Nothing)) | Err(_) => continue,
-                Ok(Ok(Received::Closed)) | Ok(Err(_)) => return None,
+                Ok(Ok(Received::Closed)) => return None,
+                Ok(Ok(received)) => return Some(received),
+                Ok(Err(e)) if crate::host::out_of_descriptors(&e) => return Some(Received::Lost(e)),
+                Ok(Err(_)) => return None,
             }
         }
     }
@@ -47,6 +51,9 @@ impl Connections {
 pub enum Received {
     /// A connection accepted in the sandbox.
     Connection(OwnedFd),
+    /// A connection that came without its descriptor: the daemon was out of descriptors, and
+    /// the kernel closed it.
+    Lost(std::io::Error),
     /// A packet without a descriptor (ignored).
     Nothing,
     /// The launcher is gone.
@@ -65,7 +72,9 @@ pub fn receive_connection(socket: BorrowedFd<'_>) -> std::io::Result<Received> {
         Err(e) => return Err(e.into()),
     };
     let mut fds = Vec::new();
-    for cmsg in msg.cmsgs()? {
+    // Truncated (`MSG_CTRUNC`): the descriptor did not fit in this process.
+    let cmsgs = msg.cmsgs().map_err(|_| std::io::Error::from_raw_os_error(libc::EMFILE))?;
+    for cmsg in cmsgs {
         if let ControlMessageOwned::ScmRights(received) = cmsg {
             fds.extend(received);
         }

@@ -49,3 +49,24 @@ pub fn filesystem_full(path: &Path) -> bool {
         Err(_) => false,
     }
 }
+
+/// The daemon's own limit of open descriptors: `(soft, hard)`.
+pub fn open_files_limit() -> nix::Result<(u64, u64)> {
+    nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+}
+
+/// Raises the daemon's soft limit of open descriptors to its hard limit (an unprivileged
+/// process may, and a service manager's default soft limit, 1024, is far below what a
+/// daemon holding many sandboxes and connections needs); returns the limits now in force.
+pub fn raise_open_files_limit() -> nix::Result<(u64, u64)> {
+    let (soft, hard) = open_files_limit()?;
+    if soft < hard {
+        nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, hard, hard)?;
+    }
+    open_files_limit()
+}
+
+/// Whether an error is the process (`EMFILE`) or the system (`ENFILE`) out of descriptors.
+pub fn out_of_descriptors(error: &std::io::Error) -> bool {
+    matches!(error.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
+}

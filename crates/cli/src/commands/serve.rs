@@ -20,6 +20,8 @@ const MAINTENANCE_EVERY: Duration = Duration::from_secs(30);
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     telemetry::init_logging(&args.log_level, &args.log_format)?;
+    // Before anything is opened, and before the egress limits are set from it.
+    raise_open_files_limit();
     args.check_exposure()?;
     // Settings the service does not take are checked before anything starts.
     let (peers, cors_origins) = (args.peers.peers()?, args.cors_origins()?);
@@ -79,6 +81,15 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Raises the soft limit of open descriptors to the hard one: a service manager's default
+/// soft limit (1024) is far below what sandboxes, sessions and egress connections take.
+fn raise_open_files_limit() {
+    match sandbox::host::raise_open_files_limit() {
+        Ok((soft, hard)) => tracing::info!(soft, hard, "open descriptors limit"),
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open descriptors limit"),
+    }
 }
 
 /// The execution service of the daemon's configuration, refused when a layer it requires is

@@ -40,6 +40,12 @@ impl Ledger {
         true
     }
 
+    /// Notes how many connections the run has open now (the report keeps the most).
+    pub fn open_now(&self, open: u64) {
+        let mut report = self.lock();
+        report.peak_open = report.peak_open.max(open);
+    }
+
     /// Lists an attempt and logs it.
     pub fn record(&self, attempt: NetworkAttempt) -> Entry {
         let outcome = if attempt.allowed { "allowed" } else { "refused" };

@@ -7,6 +7,7 @@
 mod address;
 mod config;
 mod ledger;
+mod open;
 mod policy;
 mod proxy;
 mod report;
@@ -18,11 +19,11 @@ mod trust;
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
 
-use sandbox::egress::Connections;
+use sandbox::egress::{Connections, Received};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-pub use config::{EgressConfig, DOOR_PORT};
+pub use config::{EgressConfig, OpenConnections, DEFAULT_MAX_OPEN, DEFAULT_MAX_OPEN_PER_RUN, DOOR_PORT};
 pub use policy::{
     check_host_name, Destination, EgressPolicy, HostPattern, MAX_DESTINATIONS, MAX_DESTINATION_LEN, WEB_PORTS,
 };
@@ -37,6 +38,8 @@ struct RunDoor {
     policy: EgressPolicy,
     config: Arc<EgressConfig>,
     ledger: Ledger,
+    /// The run's connections open now.
+    open: OpenConnections,
     /// Cancelled when the run passes a limit (the run's kill).
     cut: CancellationToken,
 }
@@ -59,7 +62,7 @@ impl Door {
         let (ours, theirs) = sandbox::egress::pair()?;
         let ledger =
             Ledger::new(policy.describe(), config.max_bytes, config.max_connections, cut.clone(), execution_id);
-        let run = Arc::new(RunDoor { policy: policy.clone(), config, ledger, cut });
+        let run = Arc::new(RunDoor { policy: policy.clone(), config, ledger, open: OpenConnections::default(), cut });
         let socket = Connections::new(ours)?;
         let task = tokio::spawn(accept(socket, run.clone()));
         Ok((Door { run, task }, theirs))
@@ -98,12 +101,16 @@ impl Drop for Door {
 /// tasks end with this one.
 async fn accept(socket: Connections, run: Arc<RunDoor>) {
     let mut connections = JoinSet::new();
-    while let Some(fd) = socket.next().await {
-        match client(fd) {
-            Ok(stream) => {
-                connections.spawn(proxy::serve(stream, run.clone()));
-            }
-            Err(e) => tracing::warn!(error = %e, "a connection from a run's door was not a TCP socket"),
+    while let Some(received) = socket.next().await {
+        match received {
+            Received::Connection(fd) => match client(fd) {
+                Ok(stream) => {
+                    connections.spawn(proxy::serve(stream, run.clone()));
+                }
+                Err(e) => tracing::warn!(error = %e, "a connection from a run's door was not a TCP socket"),
+            },
+            Received::Lost(e) => proxy::lost(&run, &e),
+            Received::Nothing | Received::Closed => {}
         }
         while connections.try_join_next().is_some() {}
     }

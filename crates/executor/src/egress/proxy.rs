@@ -9,6 +9,7 @@ use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::ledger::Entry;
+use super::open::{Full, OpenSlot};
 use super::report::NetworkAttempt;
 use super::request::{self, ProxyRequest};
 use super::{address, RunDoor};
@@ -17,6 +18,9 @@ const CHUNK: usize = 16 * 1024;
 /// What the proxy reads and drops after its own answer, at most.
 const DRAIN_BYTES: usize = 1 << 20;
 const DRAIN_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+/// The drain of a refusal for too many open connections: short, since its descriptor is
+/// what the limit spares.
+const FULL_DRAIN_WAIT: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// Serves one connection the run's door handed over, to its end.
 pub(super) async fn serve(mut client: TcpStream, run: Arc<RunDoor>) {
@@ -32,6 +36,15 @@ pub(super) async fn serve(mut client: TcpStream, run: Arc<RunDoor>) {
         run.ledger.record(attempt("", 0, "", Some("the run's connection limit is passed".into())));
         return answer(&mut client, "429 Too Many Requests", "the run's connection limit is passed").await;
     }
+    // Counted open until this connection ends; refused at once, before its request is read,
+    // when the run or the daemon has as many open as it may.
+    let _open = match OpenSlot::take(&run) {
+        Ok(slot) => slot,
+        Err(Full { status, why }) => {
+            run.ledger.record(attempt("", 0, "", Some(why.clone())));
+            return answer_within(&mut client, status, &why, FULL_DRAIN_WAIT).await;
+        }
+    };
     let req = match tokio::time::timeout(run.config.handshake_timeout, request::read(&mut client)).await {
         Ok(Ok(req)) => req,
         Ok(Err(why)) => {
@@ -59,6 +72,15 @@ pub(super) async fn serve(mut client: TcpStream, run: Arc<RunDoor>) {
         Err(_) => return fail(&run, entry, &mut client, "the destination did not answer in time".into()).await,
     };
     relay(client, upstream, req, &run, entry).await;
+}
+
+/// A connection the daemon had no descriptor for (the kernel closed it): counted and listed
+/// like any refusal, so that the run's result says why it failed.
+pub(super) fn lost(run: &RunDoor, e: &std::io::Error) {
+    tracing::warn!(execution_id = %run.ledger.execution_id, error = %e, "an egress connection was lost: the server is out of descriptors");
+    run.ledger.connection();
+    let why = format!("the server is out of descriptors ({e}); the connection was closed");
+    run.ledger.record(NetworkAttempt { reason: Some(why), ..NetworkAttempt::default() });
 }
 
 /// Where an allowed request goes: the first address of its name the configuration lets the
@@ -95,6 +117,11 @@ async fn fail(run: &RunDoor, entry: Entry, client: &mut TcpStream, why: String) 
 
 /// The proxy's own answer, closing the connection.
 async fn answer(client: &mut TcpStream, status: &str, why: &str) {
+    answer_within(client, status, why, DRAIN_WAIT).await
+}
+
+/// [`answer`], reading what the client still sends for `drain_wait` at most.
+async fn answer_within(client: &mut TcpStream, status: &str, why: &str, drain_wait: std::time::Duration) {
     let body = format!("sandbox egress: {why}\n");
     let text = format!(
         "HTTP/1.1 {status}\r\nContent-Type: text/plain; charset=utf-8\r\nX-Sandbox-Egress: refused\r\n\
@@ -114,7 +141,7 @@ async fn answer(client: &mut TcpStream, status: &str, why: &str) {
             }
         }
     };
-    let _ = tokio::time::timeout(DRAIN_WAIT, drain).await;
+    let _ = tokio::time::timeout(drain_wait, drain).await;
 }
 
 /// Relays both ways, counting every byte, until both sides are done, the run passes a

@@ -15,6 +15,9 @@ pub struct NetworkReport {
     pub attempts: Vec<NetworkAttempt>,
     /// Connections the run opened (allowed or refused).
     pub connections: u64,
+    /// The most connections the run had open at once through its door.
+    #[serde(default)]
+    pub peak_open: u64,
     /// Bytes from the run to its destinations, all connections together.
     pub bytes_sent: u64,
     /// Bytes from the destinations to the run.
@@ -42,6 +45,10 @@ pub struct EgressInfo {
     pub max_bytes_per_run: u64,
     /// Connections a run may open before it is stopped.
     pub max_connections_per_run: u64,
+    /// Connections a run may have open at once; one more is refused (429), the run goes on.
+    pub max_open_connections_per_run: u64,
+    /// Connections all runs together may have open at once; one more is refused (503).
+    pub max_open_connections: u64,
 }
 
 impl EgressInfo {
@@ -61,6 +68,8 @@ impl EgressInfo {
             private_destinations: config.allow_private,
             max_bytes_per_run: config.max_bytes,
             max_connections_per_run: config.max_connections,
+            max_open_connections_per_run: config.max_open_per_run,
+            max_open_connections: config.max_open,
         }
     }
 }

@@ -31,7 +31,7 @@ fn config(max_connections: u64) -> Arc<EgressConfig> {
 }
 
 /// A client connection whose other end goes through `launcher` as the launcher hands it.
-async fn connect(launcher: &OwnedFd) -> TcpStream {
+async fn connect_through(launcher: &OwnedFd) -> TcpStream {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
     let (accepted, _) = listener.accept().unwrap();
@@ -52,10 +52,10 @@ async fn an_allowed_host_is_relayed_and_another_refused_and_both_are_listed() {
     let port = origin().await;
     let policy = EgressPolicy::parse(&[format!("origin.test:{port}")]).unwrap().unwrap();
     let (door, launcher) = Door::open(&policy, config(10), "t", CancellationToken::new()).unwrap();
-    let mut plain = connect(&launcher).await;
+    let mut plain = connect_through(&launcher).await;
     let answer = exchange(&mut plain, &format!("GET http://origin.test:{port}/x HTTP/1.1\r\nHost: o\r\n\r\n")).await;
     assert!(answer.starts_with("HTTP/1.1 200 OK") && answer.ends_with("ok"), "{answer}");
-    let mut refused = connect(&launcher).await;
+    let mut refused = connect_through(&launcher).await;
     let answer = exchange(&mut refused, "CONNECT other.test:443 HTTP/1.1\r\n\r\n").await;
     assert!(answer.starts_with("HTTP/1.1 403 Forbidden") && answer.contains("not in the run's egress allowlist"));
     let report = door.close();
@@ -71,13 +71,54 @@ async fn one_connection_too_many_stops_the_run() {
     let policy = EgressPolicy::parse(&[format!("origin.test:{port}")]).unwrap().unwrap();
     let cut = CancellationToken::new();
     let (door, launcher) = Door::open(&policy, config(1), "t", cut.clone()).unwrap();
-    let mut first = connect(&launcher).await;
+    let mut first = connect_through(&launcher).await;
     let answer = exchange(&mut first, &format!("GET http://origin.test:{port}/ HTTP/1.1\r\n\r\n")).await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(!cut.is_cancelled());
-    let mut second = connect(&launcher).await;
+    let mut second = connect_through(&launcher).await;
     let answer = exchange(&mut second, &format!("GET http://origin.test:{port}/ HTTP/1.1\r\n\r\n")).await;
     assert!(answer.starts_with("HTTP/1.1 429"), "{answer}");
     assert!(cut.is_cancelled(), "passing the limit stops the run");
     assert_eq!(door.close().limit_exceeded.as_deref(), Some("connections"));
+}
+
+/// The first line the proxy answers on `stream` after `request`.
+async fn status_line(stream: &mut TcpStream, request: &str) -> String {
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut buf = [0u8; 256];
+    let n = stream.read(&mut buf).await.unwrap();
+    String::from_utf8_lossy(&buf[..n]).lines().next().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn open_connections_are_capped_per_run_and_per_daemon_and_freed_when_they_end() {
+    let port = origin().await;
+    let policy = EgressPolicy::parse(&[format!("origin.test:{port}")]).unwrap().unwrap();
+    let config = Arc::new(EgressConfig { max_open_per_run: 1, max_open: 2, ..(*config(100)).clone() });
+    let connect = format!("CONNECT origin.test:{port} HTTP/1.1\r\n\r\n");
+    let (door, launcher) = Door::open(&policy, config.clone(), "a", CancellationToken::new()).unwrap();
+    let mut held = connect_through(&launcher).await;
+    assert!(status_line(&mut held, &connect).await.starts_with("HTTP/1.1 200"));
+    let mut refused = connect_through(&launcher).await;
+    let line = status_line(&mut refused, &connect).await;
+    assert!(line.starts_with("HTTP/1.1 429"), "the run's own cap: {line}");
+    let (other, other_launcher) = Door::open(&policy, config.clone(), "b", CancellationToken::new()).unwrap();
+    let mut second = connect_through(&other_launcher).await;
+    assert!(status_line(&mut second, &connect).await.starts_with("HTTP/1.1 200"));
+    let (third, third_launcher) = Door::open(&policy, config.clone(), "c", CancellationToken::new()).unwrap();
+    let mut over = connect_through(&third_launcher).await;
+    let line = status_line(&mut over, &connect).await;
+    assert!(line.starts_with("HTTP/1.1 503"), "the daemon's cap: {line}");
+    assert_eq!(config.open.now(), 2);
+    let report = door.close();
+    assert_eq!(report.peak_open, 1);
+    assert!(report.attempts[1].reason.as_deref().unwrap().contains("1 connections open"), "{report:?}");
+    drop((other, third));
+    for _ in 0..100 {
+        if config.open.now() == 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("{} connections still counted open after their doors closed", config.open.now());
 }

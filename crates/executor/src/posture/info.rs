@@ -19,6 +19,24 @@ pub struct HostInfo {
     pub warm: crate::WarmInfo,
     /// Whether runs may have network through an egress policy, and how it is enforced.
     pub egress: crate::egress::EgressInfo,
+    /// The daemon's own limit of open descriptors, as in force now (`null` if unknown).
+    pub daemon_open_files: Option<OpenFilesLimit>,
+}
+
+/// The daemon's limit of open descriptors (`RLIMIT_NOFILE`). At start the daemon raises its
+/// soft limit to the hard one; the hard one is the service manager's (`LimitNOFILE`).
+#[derive(Debug, Clone, Copy, Serialize, ToSchema, PartialEq, Eq)]
+pub struct OpenFilesLimit {
+    /// The limit in force: past it, opening a descriptor fails.
+    pub soft: u64,
+    /// The most the soft limit may be raised to.
+    pub hard: u64,
+}
+
+impl OpenFilesLimit {
+    pub fn now() -> Option<OpenFilesLimit> {
+        sandbox::host::open_files_limit().ok().map(|(soft, hard)| OpenFilesLimit { soft, hard })
+    }
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

@@ -9,7 +9,7 @@ use crate::confinement::ConfinementLayers;
 
 mod info;
 
-pub use info::{interpreters, HostInfo, Isolation, LanguageInfo, Layer, Platform};
+pub use info::{interpreters, HostInfo, Isolation, LanguageInfo, Layer, OpenFilesLimit, Platform};
 
 /// Layers the sandbox applies to every run: in force exactly when a real run works here.
 const APPLIED: [(&str, &str); 7] = [

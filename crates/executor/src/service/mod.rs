@@ -117,6 +117,7 @@ impl ExecutionService {
             templates: Vec::new(),
             warm: warm.info(),
             egress: crate::egress::EgressInfo::of(&sandboxes.config.egress, posture.health.is_ok()),
+            daemon_open_files: None,
         };
         Ok(Arc::new(ExecutionService {
             sandboxes,
@@ -221,7 +222,12 @@ impl ExecutionService {
 
     pub fn info(&self) -> HostInfo {
         // Templates can be added while the daemon runs.
-        HostInfo { templates: self.sandboxes.templates.names(), warm: self.warm.info(), ..self.info.clone() }
+        HostInfo {
+            templates: self.sandboxes.templates.names(),
+            warm: self.warm.info(),
+            daemon_open_files: crate::posture::OpenFilesLimit::now(),
+            ..self.info.clone()
+        }
     }
 
     /// The templates runs may ask for, and their builds.

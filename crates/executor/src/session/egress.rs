@@ -49,7 +49,7 @@ pub(crate) fn open_door(
 ) -> Result<Option<(Door, OwnedFd)>, ExecuteError> {
     let Some(policy) = policy else { return Ok(None) };
     let opened = Door::open(policy, sandboxes.config.egress.clone(), id, kill.clone())
-        .map_err(|e| ExecuteError::Internal(format!("egress door: {e}")))?;
+        .map_err(|e| ExecuteError::io("egress door", &e))?;
     crate::spec::with_egress_door(spec);
     Ok(Some(opened))
 }

@@ -14,6 +14,7 @@ fn error(path: &str, e: WorkspaceFsError) -> ExecuteError {
         e if e.is_conflict() => ExecuteError::FileConflict(e.to_string()),
         e if e.is_exists() => ExecuteError::FileConflict(format!("{path}: already exists")),
         e if e.is_path_problem() => ExecuteError::invalid("path", e.to_string()),
+        e if e.is_out_of_descriptors() => ExecuteError::ResourcesExhausted(format!("{path}: {e}")),
         e => ExecuteError::Internal(format!("{path}: {e}")),
     }
 }

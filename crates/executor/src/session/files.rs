@@ -61,7 +61,7 @@ impl Sessions {
         let adding: u64 = checked.iter().map(|(_, c)| c.len() as u64).sum();
         let cap = self.sandboxes.workspaces.size_bytes();
         let listing = workspace_fs::walk(workspace, 0)
-            .map_err(|e| ExecuteError::Internal(format!("measuring the session's workspace: {e}")))?;
+            .map_err(|e| ExecuteError::workspace_io("measuring the session's workspace", &e))?;
         // Files about to be replaced stop counting.
         let replaced: u64 = paths
             .iter()
@@ -82,8 +82,10 @@ impl Sessions {
         let batch: Vec<(&str, &[u8])> = checked.iter().map(|(p, c)| (p.as_str(), c.as_slice())).collect();
         workspace_fs::write_files(workspace, &batch, Some(self.sandboxes.workspaces.owner())).map_err(
             |(index, e)| {
-                let path = &checked[index].0;
-                if e.is_no_space() {
+                let path = index.and_then(|i| checked.get(i)).map_or("", |(path, _)| path.as_str());
+                if e.is_out_of_descriptors() {
+                    ExecuteError::ResourcesExhausted(format!("writing the files: {e}"))
+                } else if e.is_no_space() {
                     ExecuteError::WorkspaceFull { files_bytes: kept, adding, limit: cap }
                 } else if e.is_conflict() {
                     ExecuteError::FileConflict(e.to_string())
@@ -104,7 +106,7 @@ impl Sessions {
     pub fn list_files(&self, id: &str, tenant: &str) -> Result<Vec<SessionFile>, ExecuteError> {
         let (session, _busy) = self.registry.get(id, tenant)?;
         let files = workspace_fs::list_files(&session.workspace, MAX_LISTED)
-            .map_err(|e| ExecuteError::Internal(format!("listing the session's files: {e}")))?;
+            .map_err(|e| ExecuteError::workspace_io("listing the session's files", &e))?;
         Ok(files.into_iter().map(|f| describe(&f.path, (f.size, f.mtime_ns))).collect())
     }
 
@@ -151,6 +153,7 @@ fn fs_error(path: &str, e: WorkspaceFsError) -> ExecuteError {
     match e {
         e if e.is_not_found() => ExecuteError::FileNotFound(path.to_string()),
         e if e.is_path_problem() => ExecuteError::invalid("path", e.to_string()),
+        e if e.is_out_of_descriptors() => ExecuteError::ResourcesExhausted(format!("{path}: {e}")),
         e => ExecuteError::Internal(format!("{path}: {e}")),
     }
 }

@@ -146,7 +146,7 @@ impl Interpreter {
         let (door, socket) = door.unzip();
         let (live, session_socket) =
             LiveSandbox::start_handing(launcher, spec, STREAM_CAP, cancel, socket.into_iter().collect())
-                .map_err(|e| ExecuteError::Internal(format!("session socket: {e}")))?;
+                .map_err(|e| ExecuteError::io("session socket", &e))?;
         Ok(Interpreter::serving(live, session_socket, LaunchPath::Cold).with_door(door))
     }
 

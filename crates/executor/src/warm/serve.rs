@@ -47,7 +47,7 @@ pub(crate) async fn serve(
     let (joined, ended) = deadline::race(&mut pooled.live.task, timeout, cancel, &pooled.live.cancel).await;
     Ok(match joined {
         Err(e) => Err(ExecuteError::Internal(format!("warm run task failed: {e}"))),
-        Ok(Err(e)) => Err(ExecuteError::Sandbox { stage: "launch".into(), message: e.to_string() }),
+        Ok(Err(e)) => Err(ExecuteError::launch("launch", &e)),
         Ok(Ok(mut run)) => {
             ended.correct(&mut run.report.outcome);
             // The launcher's clock started with the sandbox; the run's starts at the claim.

@@ -103,3 +103,11 @@ pub enum RunError {
     #[error("sandbox launcher: {0}")]
     Protocol(String),
 }
+
+impl RunError {
+    /// The launcher could not start because the daemon (or the system) was out of open
+    /// descriptors: the host's state at the moment, not the run's fault.
+    pub fn out_of_descriptors(&self) -> bool {
+        matches!(self, RunError::Spawn(_, e) if crate::host::out_of_descriptors(e))
+    }
+}

@@ -70,6 +70,12 @@ impl WorkspaceFsError {
         matches!(self, WorkspaceFsError::Changed(_))
     }
 
+    /// The daemon (`EMFILE`) or the system (`ENFILE`) is out of open descriptors: the
+    /// host's state at the moment, not the path's fault.
+    pub fn is_out_of_descriptors(&self) -> bool {
+        matches!(self, WorkspaceFsError::Io(_, Errno::EMFILE | Errno::ENFILE))
+    }
+
     /// The path itself is unacceptable (as opposed to an I/O failure or a race): the
     /// caller's mistake, such as a name too long for the kernel or a file where a
     /// directory must be.

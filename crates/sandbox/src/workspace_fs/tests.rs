@@ -5,6 +5,16 @@ fn paths(root: &Path) -> Vec<String> {
 }
 
 #[test]
+fn a_workspace_that_cannot_be_opened_names_no_file_and_an_empty_batch_needs_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let gone = dir.path().join("gone");
+    let (index, err) = write_files(&gone, &[("a.txt", b"a")], None).unwrap_err();
+    assert_eq!(index, None, "{err}");
+    assert!(err.is_not_found(), "{err}");
+    write_files(&gone, &[], None).expect("nothing to write needs no workspace");
+}
+
+#[test]
 fn a_batch_that_fails_part_way_leaves_the_workspace_as_it_was() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
@@ -12,7 +22,7 @@ fn a_batch_that_fails_part_way_leaves_the_workspace_as_it_was() {
     std::os::unix::fs::symlink("/tmp", root.join("outside")).unwrap();
     let batch: [(&str, &[u8]); 3] = [("keep.txt", b"new"), ("a/b/first.txt", b"1"), ("outside/x.txt", b"x")];
     let (index, err) = write_files(root, &batch, None).unwrap_err();
-    assert_eq!(index, 2);
+    assert_eq!(index, Some(2));
     assert!(matches!(err, WorkspaceFsError::Symlink(_)), "{err}");
     assert_eq!(paths(root), ["keep.txt"]);
     assert_eq!(std::fs::read(root.join("keep.txt")).unwrap(), b"old");

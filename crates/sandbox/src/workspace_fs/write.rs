@@ -29,20 +29,25 @@ pub fn write_file(root: &Path, rel: &str, contents: &[u8], owner: Option<(u32, u
 }
 
 /// Writes every `(rel, contents)` or none of them; the error names the index of the file
-/// that failed. Paths are checked lexically by the caller (relative, no `..`), and no two
-/// may name the same file.
+/// that failed, or none when the workspace itself could not be opened (out of descriptors,
+/// say). Paths are checked lexically by the caller (relative, no `..`), and no two may name
+/// the same file.
 pub fn write_files(
     root: &Path,
     files: &[(&str, &[u8])],
     owner: Option<(u32, u32)>,
-) -> Result<(), (usize, WorkspaceFsError)> {
-    let root = open_root(root).map_err(|e| (0, e))?;
-    match write_batch(&root, files, owner) {
+) -> Result<(), (Option<usize>, WorkspaceFsError)> {
+    if files.is_empty() {
+        return Ok(());
+    }
+    let root = open_root(root).map_err(|e| (None, e))?;
+    let written = match write_batch(&root, files, owner) {
         // No room for old and new copies side by side: the caller asked for the old ones to
         // go, so they go first (a failure after that leaves them removed).
         Err((_, e)) if e.is_no_space() && remove_files(&root, files) => write_batch(&root, files, owner),
         result => result,
-    }
+    };
+    written.map_err(|(index, e)| (Some(index), e))
 }
 
 fn write_batch(

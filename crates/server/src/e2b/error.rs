@@ -52,7 +52,9 @@ fn status_of(e: &ExecuteError) -> StatusCode {
         ExecuteError::QueueFull { .. } | ExecuteError::SessionLimit(_) | ExecuteError::TransfersFull { .. } => {
             StatusCode::TOO_MANY_REQUESTS
         }
-        ExecuteError::ShuttingDown | ExecuteError::SessionEnding(_) => StatusCode::SERVICE_UNAVAILABLE,
+        ExecuteError::ShuttingDown | ExecuteError::SessionEnding(_) | ExecuteError::ResourcesExhausted(_) => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
         ExecuteError::AlreadyRunning(_) | ExecuteError::IdTaken(_) | ExecuteError::FileConflict(_) => {
             StatusCode::CONFLICT
         }

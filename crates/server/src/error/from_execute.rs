@@ -63,6 +63,7 @@ impl From<ExecuteError> for ApiError {
                     "Remove files from the workspace or upload less: its cap is {limit} bytes. GET /info lists the limits."
                 ),
             ),
+            ExecuteError::ResourcesExhausted(_) => RESOURCES_EXHAUSTED.with(detail).with_retry_after(1),
             ExecuteError::Internal(_) => ApiError::internal(detail),
         }
     }
@@ -92,6 +93,13 @@ const SANDBOX: Answer = Answer {
     description: "The sandbox could not start, so the code did not run.",
     solution: "This is a host problem, not a problem with the code: GET /health and GET /info \
                show which isolation layer is missing; check the daemon's log.",
+};
+
+const RESOURCES_EXHAUSTED: Answer = Answer {
+    code: ErrorCode::ResourcesExhausted,
+    description: "The executor is out of open descriptors for the moment, so the request did not run.",
+    solution: "Retry after the Retry-After header's seconds. GET /info shows the daemon's descriptor limit \
+               (daemon_open_files); its operator can raise it (LimitNOFILE) or lower the egress connection limits.",
 };
 
 const SHUTTING_DOWN: Answer = Answer {

@@ -41,6 +41,8 @@ pub enum ErrorCode {
     PeerUnavailable,
     /// The peer daemon that owns what a call names answered with more than may be relayed.
     PeerAnswerTooLarge,
+    /// The daemon is out of open descriptors for the moment: the request did not run.
+    ResourcesExhausted,
 }
 
 impl ErrorCode {
@@ -64,6 +66,7 @@ impl ErrorCode {
             ErrorCode::SessionLimit => "Executor.SessionLimit",
             ErrorCode::PeerUnavailable => "Executor.PeerUnavailable",
             ErrorCode::PeerAnswerTooLarge => "Executor.PeerAnswerTooLarge",
+            ErrorCode::ResourcesExhausted => "Executor.ResourcesExhausted",
         }
     }
 
@@ -72,7 +75,11 @@ impl ErrorCode {
     pub fn expected(self) -> bool {
         matches!(
             self,
-            ErrorCode::QueueFull | ErrorCode::ShuttingDown | ErrorCode::NotReady | ErrorCode::PeerUnavailable
+            ErrorCode::QueueFull
+                | ErrorCode::ShuttingDown
+                | ErrorCode::NotReady
+                | ErrorCode::PeerUnavailable
+                | ErrorCode::ResourcesExhausted
         )
     }
 
@@ -90,7 +97,8 @@ impl ErrorCode {
             | ErrorCode::NotReady
             | ErrorCode::QueueFull
             | ErrorCode::ShuttingDown
-            | ErrorCode::PeerUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            | ErrorCode::PeerUnavailable
+            | ErrorCode::ResourcesExhausted => StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::PeerAnswerTooLarge => StatusCode::BAD_GATEWAY,
             ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
             ErrorCode::SessionLimit => StatusCode::TOO_MANY_REQUESTS,

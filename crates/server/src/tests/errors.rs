@@ -109,3 +109,16 @@ async fn openapi_document_is_served() {
     assert!(reply.body["paths"]["/execute"]["post"].is_object());
     assert!(reply.body["components"]["schemas"]["ErrorBody"].is_object());
 }
+
+#[tokio::test]
+async fn out_of_descriptors_is_503_with_retry_after() {
+    use axum::response::IntoResponse;
+    let exhausted = executor::ExecuteError::ResourcesExhausted("writing the request's files: EMFILE".into());
+    let reply = crate::error::ApiError::from(exhausted).into_response();
+    assert_eq!(reply.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(reply.headers()[header::RETRY_AFTER], "1");
+    let body = axum::body::to_bytes(reply.into_body(), 1 << 16).await.unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["error_code"], "Executor.ResourcesExhausted", "{body}");
+    assert!(body["error_detail"].as_str().unwrap().contains("out of open descriptors"), "{body}");
+}

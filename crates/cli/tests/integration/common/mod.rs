@@ -96,18 +96,39 @@ impl Daemon {
         Daemon::spawn(state, env, logged, None).await
     }
 
+    /// Starts a daemon whose limit of open descriptors is `soft` and `hard` when it starts
+    /// (set by `prlimit`, as a service manager's `LimitNOFILE` would); it logs at info level
+    /// into `daemon.log` of its state directory.
+    pub async fn start_with_nofile(env: &[(&str, &str)], soft: u64, hard: u64) -> Daemon {
+        let state = tempfile::Builder::new().prefix("se-test-").tempdir_in(test_root()).expect("temp dir");
+        std::fs::set_permissions(state.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let nofile = format!("--nofile={soft}:{hard}");
+        Daemon::spawn_as(Command::new("prlimit").args([nofile.as_str(), BIN]), state, env, true, None).await
+    }
+
     /// `user`: the uid and gid the daemon runs as (supplementary groups dropped), when not ours.
     async fn spawn(state: tempfile::TempDir, env: &[(&str, &str)], logged: bool, user: Option<(u32, u32)>) -> Daemon {
+        Daemon::spawn_as(&mut Command::new(BIN), state, env, logged, user).await
+    }
+
+    /// [`Daemon::spawn`] with `command`, which runs the daemon's binary (itself, or through
+    /// a wrapper that execs it).
+    async fn spawn_as(
+        command: &mut Command,
+        state: tempfile::TempDir,
+        env: &[(&str, &str)],
+        logged: bool,
+        user: Option<(u32, u32)>,
+    ) -> Daemon {
         ensure_zygote_library();
         // A test that needs to know the port before the start (peers name each other by it)
         // gives it.
         let given = env.iter().find(|(k, _)| *k == "EXECUTOR_PORT").map(|(_, v)| v.parse().expect("a port"));
         let port = given.unwrap_or_else(free_port);
-        let mut command = Command::new(BIN);
         if let Some((uid, gid)) = user {
             // Started by root, std also clears the supplementary groups.
-            std::os::unix::process::CommandExt::uid(&mut command, uid);
-            std::os::unix::process::CommandExt::gid(&mut command, gid);
+            std::os::unix::process::CommandExt::uid(command, uid);
+            std::os::unix::process::CommandExt::gid(command, gid);
         }
         command
             .arg("serve")

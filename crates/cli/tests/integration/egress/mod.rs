@@ -3,6 +3,7 @@
 //! named by test host names the daemon maps to 127.0.0.1 (`EGRESS_HOSTS`, with private
 //! destinations allowed); no test targets any other address.
 
+mod descriptors;
 mod escape;
 mod origin;
 mod packages;

@@ -56,7 +56,8 @@ use crate::state::AppState;
             (`Executor.TemplateBuildError`, with the end of the build log), or the executor failed (also: `async` on a \
             daemon without an execution store)", body = ErrorBody),
         (status = 503, description = "`Executor.QueueFull`: as many executions are running and waiting as the daemon takes; \
-            or `Executor.ShuttingDown`", body = ErrorBody,
+            `Executor.ShuttingDown`; or `Executor.ResourcesExhausted`: the daemon is out of open descriptors for the \
+            moment", body = ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds to wait before sending the request again"))),
     )
 )]
