@@ -14,9 +14,11 @@ use crate::config::READ_DIRECTLY;
 const NOT_CONFIGURATION: &[&str] = &["HOME", "XDG_STATE_HOME", "HOSTNAME", "UPDATE_SNAPSHOT", "UPDATE_OPENAPI"];
 
 /// Upper-case words in backticks of the docs that are not variables of the daemon: a log level
-/// name, the test suite's and the compose file's variables.
+/// name, a resource limit, the test suite's and the compose file's variables.
 const NOT_VARIABLES: &[&str] = &[
     "WARNING",
+    // A kernel resource limit's name.
+    "RLIMIT_NOFILE",
     "SANDBOX_TESTS_REQUIRED",
     "SANDBOX_TEST_TOOLS",
     "SANDBOX_E2B_SDKS",
