@@ -98,10 +98,12 @@ fn encode_segment(segment: &str) -> String {
 /// are for the HTTP API's streamed downloads (`GET /session/{id}/files/{path}`).
 pub const MAX_DOWNLOAD_BYTES: u64 = 4 * 1024 * 1024;
 
-/// A successful answer: the JSON body, or a file's bytes with their MIME type.
+/// A successful answer: the JSON body (its value, and its text as the API wrote it, which the
+/// value cannot always hold: integers past 64 bits, the handler's key order), or a file's
+/// bytes with their MIME type.
 #[derive(Debug, Clone)]
 pub enum Answer {
-    Json(Value),
+    Json { value: Value, text: String },
     File { bytes: Vec<u8>, mime_type: String },
 }
 
@@ -155,6 +157,20 @@ pub trait Backend: Send + Sync + 'static {
     /// Streamable HTTP, its `http::request::Parts` (the caller's headers, whose
     /// `X-Tenant-ID` names the tenant); over stdio, nothing.
     fn call<'a>(&'a self, call: ApiCall, request: &'a Extensions) -> BoxFuture<'a, Result<Answer, Failure>>;
+
+    /// Where the transport of this MCP request takes results' exact text, when it is the
+    /// backend's to tell (over Streamable HTTP, in the HTTP request's extensions).
+    fn splices(&self, _request: &Extensions) -> Option<crate::Splices> {
+        None
+    }
+}
+
+impl Answer {
+    /// A JSON answer of `bytes`, as the API wrote them.
+    pub fn json(bytes: &[u8]) -> Result<Answer, serde_json::Error> {
+        let value = serde_json::from_slice(bytes)?;
+        Ok(Answer::Json { value, text: String::from_utf8_lossy(bytes).trim().to_owned() })
+    }
 }
 
 #[cfg(test)]

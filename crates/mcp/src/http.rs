@@ -66,7 +66,7 @@ impl HttpBackend {
             return file(response).await;
         }
         let bytes = read(response).await?;
-        serde_json::from_slice(&bytes).map(Answer::Json).map_err(|e| {
+        Answer::json(&bytes).map_err(|e| {
             Failure::Unreachable(format!("the executor answered {status} with a body that is not JSON: {e}"))
         })
     }

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod backend;
+mod exact;
 mod http;
 mod tools;
 
@@ -13,16 +14,43 @@ use std::sync::Arc;
 use rmcp::ServiceExt;
 
 pub use backend::{Answer, ApiCall, Backend, BoxFuture, Failure, HttpCall, MAX_DOWNLOAD_BYTES};
+pub use exact::Splices;
 pub use http::HttpBackend;
 pub use rmcp;
 pub use tools::SandboxTools;
 
-/// Serves the tools over this process's stdin and stdout until the client closes them.
+/// Serves the tools over this process's stdin and stdout until the client closes them. Each
+/// message goes out through [`Splices`], a line at a time (the transport's framing), so a
+/// result's structured content is the API's exact text.
 pub async fn serve_stdio(backend: Arc<dyn Backend>) -> Result<(), String> {
+    let (stdin, stdout) = rmcp::transport::io::stdio_pipes();
+    let (messages, written) = tokio::io::duplex(64 * 1024);
+    let splices = Splices::default();
+    let out = tokio::spawn(write_out(written, stdout, splices.clone()));
     let server = SandboxTools::new(backend)
-        .serve(rmcp::transport::io::stdio_pipes())
+        .with_splices(splices)
+        .serve((stdin, messages))
         .await
         .map_err(|e| format!("the MCP session could not start: {e}"))?;
-    server.waiting().await.map_err(|e| format!("the MCP session ended with an error: {e}"))?;
+    let ended = server.waiting().await.map_err(|e| format!("the MCP session ended with an error: {e}"));
+    out.await.map_err(|e| format!("the MCP session's output failed: {e}"))??;
+    ended.map(drop)
+}
+
+/// Copies the server's messages to `stdout`, each with its results' exact text.
+async fn write_out(
+    written: tokio::io::DuplexStream,
+    mut stdout: impl tokio::io::AsyncWrite + Unpin,
+    splices: Splices,
+) -> Result<(), String> {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let mut lines = tokio::io::BufReader::new(written).lines();
+    let failed = |e: std::io::Error| format!("the MCP session's output failed: {e}");
+    while let Some(line) = lines.next_line().await.map_err(failed)? {
+        let line = splices.apply(line);
+        stdout.write_all(line.as_bytes()).await.map_err(failed)?;
+        stdout.write_all(b"\n").await.map_err(failed)?;
+        stdout.flush().await.map_err(failed)?;
+    }
     Ok(())
 }

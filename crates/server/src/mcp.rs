@@ -10,13 +10,14 @@ use axum::body::Body;
 use axum::extract::Request;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::Response;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::{middleware, Router};
 use futures::StreamExt;
 use mcp_tools::rmcp::model::Extensions;
 use mcp_tools::rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
 use mcp_tools::rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
-use mcp_tools::{Answer, ApiCall, Backend, BoxFuture, Failure, SandboxTools, MAX_DOWNLOAD_BYTES};
+use mcp_tools::{Answer, ApiCall, Backend, BoxFuture, Failure, SandboxTools, Splices, MAX_DOWNLOAD_BYTES};
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -25,7 +26,32 @@ use crate::request_id::{self, RequestId};
 /// What is mounted at `/mcp`: rmcp's service, whose refusals of a request (plain text) are
 /// answered as JSON-RPC errors. `api`: the routes the tools call, with their state.
 pub(crate) fn router(api: Router, max_body_bytes: usize) -> Router {
-    Router::new().fallback_service(service(api, max_body_bytes)).layer(middleware::map_response(as_jsonrpc_error))
+    Router::new()
+        .fallback_service(service(api, max_body_bytes))
+        .layer(middleware::map_response(as_jsonrpc_error))
+        .layer(middleware::from_fn(exact_results))
+}
+
+/// Gives each request its [`Splices`], and writes the exact text of the results its tools
+/// noted into its answer (a JSON body: the service answers a call in JSON once its result is
+/// there; an answer streamed as events, whose results come later, goes out as it is).
+async fn exact_results(mut request: Request, next: Next) -> Response {
+    let splices = Splices::default();
+    request.extensions_mut().insert(splices.clone());
+    let response = next.run(request).await;
+    if splices.is_empty() {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let message = match axum::body::to_bytes(body, usize::MAX).await {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(e) => {
+            tracing::warn!(error = %e, "an MCP answer could not be read to write its results exactly");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    };
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(splices.apply(message)))
 }
 
 /// rmcp answers a request it cannot take (a body that is not JSON-RPC, a wrong content type or
@@ -84,6 +110,10 @@ struct InProcess {
 const CALLER_HEADERS: [&str; 4] = ["x-tenant-id", "authorization", "x-api-key", "x-request-id"];
 
 impl Backend for InProcess {
+    fn splices(&self, request: &Extensions) -> Option<Splices> {
+        request.get::<Parts>()?.extensions.get::<Splices>().cloned()
+    }
+
     fn call<'a>(&'a self, call: ApiCall, request: &'a Extensions) -> BoxFuture<'a, Result<Answer, Failure>> {
         Box::pin(async move {
             let parts = request.get::<Parts>().ok_or_else(|| {
@@ -132,9 +162,7 @@ async fn answer(response: Response, is_file: bool) -> Result<Answer, Failure> {
             serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
         return Err(Failure::Api { status: status.as_u16(), body });
     }
-    serde_json::from_slice(&bytes)
-        .map(Answer::Json)
-        .map_err(|e| Failure::Unreachable(format!("the route answered JSON that does not parse: {e}")))
+    Answer::json(&bytes).map_err(|e| Failure::Unreachable(format!("the route answered JSON that does not parse: {e}")))
 }
 
 /// A file's bytes, at most [`MAX_DOWNLOAD_BYTES`] of them: a larger file (by its length, or

@@ -27,11 +27,19 @@ const INSTRUCTIONS: &str = "Runs code in isolated, disposable Linux sandboxes (n
 pub struct SandboxTools {
     backend: Arc<dyn Backend>,
     tool_router: ToolRouter<SandboxTools>,
+    /// Where results' exact text goes when the backend does not tell (stdio).
+    splices: Option<crate::Splices>,
 }
 
 impl SandboxTools {
     pub fn new(backend: Arc<dyn Backend>) -> Self {
-        SandboxTools { backend, tool_router: Self::tool_router() }
+        SandboxTools { backend, tool_router: Self::tool_router(), splices: None }
+    }
+
+    /// The same tools, noting results' exact text in `splices` for the transport.
+    pub fn with_splices(mut self, splices: crate::Splices) -> Self {
+        self.splices = Some(splices);
+        self
     }
 
     async fn call(&self, call: ApiCall, request: &Extensions) -> Result<Answer, CallToolResult> {
@@ -40,7 +48,7 @@ impl SandboxTools {
 
     async fn json(&self, call: ApiCall, request: &Extensions) -> Result<Value, CallToolResult> {
         match self.call(call, request).await? {
-            Answer::Json(value) => Ok(value),
+            Answer::Json { value, .. } => Ok(value),
             Answer::File { .. } => Err(failed("the executor answered a file where JSON was expected".into(), None)),
         }
     }
@@ -213,7 +221,16 @@ impl SandboxTools {
         }
         let body = params::run_body(&args);
         let call = if args.session_id.is_some() { ApiCall::SessionExecute(body) } else { ApiCall::Execute(body) };
-        Ok(content::run_result(self.json(call, request).await?))
+        let (value, text) = match self.call(call, request).await? {
+            Answer::Json { value, text } => (value, text),
+            Answer::File { .. } => {
+                return Err(failed("the executor answered a file where JSON was expected".into(), None))
+            }
+        };
+        if let Some(splices) = self.backend.splices(request).or_else(|| self.splices.clone()) {
+            splices.note(&value, &text);
+        }
+        Ok(content::run_result(value))
     }
 
     async fn upload(&self, args: UploadFile, request: &Extensions) -> Result<CallToolResult, CallToolResult> {
@@ -237,7 +254,7 @@ impl SandboxTools {
         })?;
         Ok(match answer {
             Answer::File { bytes, mime_type } => content::file_result(&args.session_id, &args.path, bytes, &mime_type),
-            Answer::Json(value) => content::json_result(value.to_string(), value),
+            Answer::Json { value, .. } => content::json_result(value.to_string(), value),
         })
     }
 }

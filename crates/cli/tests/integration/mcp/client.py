@@ -51,6 +51,8 @@ async def run_steps(session, steps):
             "is_error": bool(result.is_error),
             "content": [c.model_dump(mode="json", by_alias=True, exclude_none=True) for c in result.content],
             "structured": result.structured_content,
+            # Python keeps every digit and the key order: the structured content as sent.
+            "structured_text": json.dumps(result.structured_content, separators=(",", ":"), ensure_ascii=False),
         }
         for name, path in step.get("save", {}).items():
             saved[name] = pointer(result.structured_content, path)

@@ -310,3 +310,34 @@ async fn download_file_refuses_a_file_over_its_cap_and_names_the_http_api() {
         assert_eq!(r[3]["structured"]["size"], 4194304, "{}", r[3]["structured"]["path"]);
     }
 }
+
+/// Where each of the answer's fields begins in `text`, in the order they come.
+fn field_order(text: &str) -> Vec<&'static str> {
+    let fields = ["\"execution_id\"", "\"status\"", "\"stdout\"", "\"exit_code\"", "\"return_value\"", "\"metrics\""];
+    let mut found: Vec<(usize, &str)> = fields.iter().filter_map(|f| text.find(f).map(|at| (at, *f))).collect();
+    found.sort();
+    found.into_iter().map(|(_, f)| f).collect()
+}
+
+/// `run_code`'s structured content is the API's answer to the letter, over both transports:
+/// integers past 64 bits keep every digit, the handler's keys and the answer's fields keep
+/// their order.
+#[tokio::test]
+async fn run_code_structured_content_is_the_exact_answer() {
+    let Some(python) = python() else { return };
+    let d = Daemon::start().await;
+    if !common::sandbox_or_skip(&d).await {
+        return;
+    }
+    let code = "def handler(event):\n    return {\"b\": 10**30, \"a\": 2**64 + 1, \"n\": [-(2**70)]}";
+    let exact = r#""return_value":{"b":1000000000000000000000000000000,"a":18446744073709551617,"n":[-1180591620717411303424]}"#;
+    let plain = d.client().post(format!("{}/execute", d.base)).json(&json!({"code": code, "language": "python"}));
+    let plain = plain.send().await.unwrap().text().await.unwrap();
+    assert!(plain.contains(exact), "the plain answer: {plain}");
+    for connect in [over_http(&d, json!({})), over_stdio(&d, &[])] {
+        let report = client(&python, connect, json!([call("run_code", json!({"code": code}))])).await;
+        let text = report[0]["structured_text"].as_str().unwrap_or_else(|| panic!("{report}"));
+        assert!(text.contains(exact), "the structured content: {text}");
+        assert_eq!(field_order(text), field_order(&plain), "{text}\n{plain}");
+    }
+}
