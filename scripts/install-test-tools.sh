@@ -5,18 +5,24 @@
 # Sourced by scripts/test.sh, which exports where they are.
 set -euo pipefail
 
+# A venv at $1 holding the pinned packages that follow, remade when the pins change (a stamp
+# in it records them). The first python3 on PATH: Debian 12's 3.11.2 has an ast bug that
+# hypothesis can trip over.
+pinned_venv() {
+  local dir="$1"
+  shift
+  if [ "$(cat "$dir/.pins" 2>/dev/null)" != "$*" ]; then
+    echo "installing into $dir: $*"
+    rm -rf "$dir"
+    "${SANDBOX_TEST_PYTHON:-python3}" -m venv "$dir"
+    "$dir/bin/pip" install --quiet --disable-pip-version-check "$@"
+    echo "$*" >"$dir/.pins"
+  fi
+}
+
 SANDBOX_TEST_TOOLS="${SANDBOX_TEST_TOOLS:-/var/cache/sandbox-executor/test-tools}"
 # hypothesis is pinned too: scripts/run-schemathesis.py works around one of its internals.
-tools_pins=(schemathesis==4.32.5 hypothesis==6.170.27 openapi-spec-validator==0.9.0 mcp==2.3.0)
-stamp="$SANDBOX_TEST_TOOLS/.pins"
-if [ "$(cat "$stamp" 2>/dev/null)" != "${tools_pins[*]}" ]; then
-  echo "installing test tools into $SANDBOX_TEST_TOOLS: ${tools_pins[*]}"
-  rm -rf "$SANDBOX_TEST_TOOLS"
-  # The first python3 on PATH: Debian 12's 3.11.2 has an ast bug that hypothesis can trip over.
-  "${SANDBOX_TEST_PYTHON:-python3}" -m venv "$SANDBOX_TEST_TOOLS"
-  "$SANDBOX_TEST_TOOLS/bin/pip" install --quiet --disable-pip-version-check "${tools_pins[@]}"
-  echo "${tools_pins[*]}" >"$stamp"
-fi
+pinned_venv "$SANDBOX_TEST_TOOLS" schemathesis==4.32.5 hypothesis==6.170.27 openapi-spec-validator==0.9.0 mcp==2.3.0
 export SANDBOX_TEST_TOOLS
 
 # The official E2B SDKs, which the E2B compatibility tests run unmodified against the daemon:
@@ -41,15 +47,7 @@ export SANDBOX_E2B_SDKS
 # then runs code with: a venv of its own (its dependencies differ from schemathesis's), with a
 # pin stamp.
 SANDBOX_OPENAPI_CLIENT="${SANDBOX_OPENAPI_CLIENT:-/var/cache/sandbox-executor/openapi-client}"
-openapi_client_pins=(openapi-python-client==0.29.1)
-openapi_stamp="$SANDBOX_OPENAPI_CLIENT/.pins"
-if [ "$(cat "$openapi_stamp" 2>/dev/null)" != "${openapi_client_pins[*]}" ]; then
-  echo "installing the OpenAPI client generator into $SANDBOX_OPENAPI_CLIENT: ${openapi_client_pins[*]}"
-  rm -rf "$SANDBOX_OPENAPI_CLIENT"
-  "${SANDBOX_TEST_PYTHON:-python3}" -m venv "$SANDBOX_OPENAPI_CLIENT"
-  "$SANDBOX_OPENAPI_CLIENT/bin/pip" install --quiet --disable-pip-version-check "${openapi_client_pins[@]}"
-  echo "${openapi_client_pins[*]}" >"$openapi_stamp"
-fi
+pinned_venv "$SANDBOX_OPENAPI_CLIENT" openapi-python-client==0.29.1
 export SANDBOX_OPENAPI_CLIENT
 # promtool alone, unpacked from the package (installing it would start a Prometheus server).
 SANDBOX_PROMTOOL="${SANDBOX_PROMTOOL:-/var/cache/sandbox-executor/promtool/usr/bin/promtool}"
