@@ -67,6 +67,15 @@ pub enum ExecuteError {
     /// needs could not be opened; nothing of it ran. Trying again later may succeed.
     #[error("the server is out of open descriptors for now: {0}")]
     ResourcesExhausted(String),
+    /// No process with this pid runs in the session's box (never started, or ended).
+    #[error("no process {0} runs in the sandbox")]
+    ProcessNotFound(i32),
+    /// Nothing in the session's box answers on the port asked for.
+    #[error("{0}")]
+    PortUnavailable(String),
+    /// The session's box ended (killed, its lifetime over) while the request was under way.
+    #[error("the sandbox ended")]
+    BoxEnded,
     /// Anything else on the daemon's side.
     #[error("{0}")]
     Internal(String),
@@ -90,6 +99,9 @@ impl ExecuteError {
             ExecuteError::FileConflict(_) => "Conflict",
             ExecuteError::WorkspaceFull { .. } => "PayloadTooLarge",
             ExecuteError::ResourcesExhausted(_) => "ResourcesExhausted",
+            ExecuteError::ProcessNotFound(_) => "ProcessNotFound",
+            ExecuteError::PortUnavailable(_) => "PortUnavailable",
+            ExecuteError::BoxEnded => "SandboxEnded",
             ExecuteError::Internal(_) => "InternalError",
         }
     }

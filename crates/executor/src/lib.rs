@@ -4,6 +4,7 @@
 
 mod admission;
 mod artifacts;
+pub mod boxes;
 pub mod config;
 pub mod confinement;
 mod deadline;

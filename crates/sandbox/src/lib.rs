@@ -7,6 +7,7 @@
 //! [`egress`] receives the connections a run's egress door hands over.
 //! [`workspace_fs`] and [`host`] are the daemon's own careful file and mount operations.
 
+pub mod agent;
 pub mod cgroup;
 pub mod confinement;
 pub mod egress;

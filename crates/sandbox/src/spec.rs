@@ -46,6 +46,12 @@ pub struct SandboxSpec {
     /// files and workspace from it. The spec's own values of those only shape the wait.
     #[serde(default)]
     pub awaits_claim: bool,
+    /// When set, the sandbox is a box: its program is not `argv` but the box's agent (see
+    /// [`crate::agent`]), serving the daemon on the session socket (which the spec must
+    /// have) and starting processes on request, under the sandbox's confinement; the
+    /// loopback interface is up, for the servers its processes start.
+    #[serde(default)]
+    pub agent: bool,
 }
 
 /// A run claiming a sandbox built ahead of it ([`SandboxSpec::awaits_claim`]): what the
@@ -144,10 +150,14 @@ pub enum Mount {
     Handed {
         target: String,
     },
-    /// A minimal /dev: null, zero, full, random, urandom, the fd links and a /dev/shm tmpfs.
+    /// A minimal /dev: null, zero, full, random, urandom, the fd links and a /dev/shm tmpfs;
+    /// with `terminals`, a devpts of the sandbox's own at /dev/pts (and /dev/ptmx), for a box's
+    /// terminals.
     Dev {
         target: String,
         shm_size_bytes: u64,
+        #[serde(default)]
+        terminals: bool,
     },
 }
 

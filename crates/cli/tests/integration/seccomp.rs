@@ -266,7 +266,7 @@ async fn run_spec(confinement: Confinement, script: &str) -> (Outcome, String) {
     }
     mounts.extend([
         Mount::Proc { target: "/proc".into() },
-        Mount::Dev { target: "/dev".into(), shm_size_bytes: 1 << 20 },
+        Mount::Dev { target: "/dev".into(), shm_size_bytes: 1 << 20, terminals: false },
         Mount::Tmpfs { target: "/tmp".into(), size_bytes: 1 << 20, mode: 0o1777 },
         Mount::File { target: "/unlisted.txt".into(), contents: "UNLISTED-CONTENTS\n".into(), mode: 0o444 },
     ]);
@@ -293,6 +293,7 @@ async fn run_spec(confinement: Confinement, script: &str) -> (Outcome, String) {
         confinement,
         egress: None,
         awaits_claim: false,
+        agent: false,
     };
     let options = sandbox::runner::RunOptions {
         init_exe: common::BIN.into(),

@@ -10,6 +10,11 @@ use crate::session::Sessions;
 use crate::{ExecuteError, ExecutionResult, Language, SessionCommand, WorkspaceEntry};
 
 impl ExecutionService {
+    /// The sessions: their boxes and processes are reached here.
+    pub fn sessions(&self) -> &Sessions {
+        &self.sessions
+    }
+
     /// Runs a shell command in the session's workspace (a one-shot sandbox) and waits for it.
     pub async fn session_command(&self, command: SessionCommand) -> Result<ExecutionResult, ExecuteError> {
         self.sessions.run_command(command).await

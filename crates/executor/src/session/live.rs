@@ -44,6 +44,8 @@ pub(crate) struct Session {
     interpreters: Mutex<HashMap<Language, SharedSlot>>,
     /// Interpreters of named contexts, each with variables of its own (E2B code contexts).
     contexts: Mutex<HashMap<(String, Language), SharedSlot>>,
+    /// Its box, once a process was started in it (see [`crate::boxes`]).
+    pub(crate) the_box: tokio::sync::Mutex<Option<Arc<crate::boxes::LiveBox>>>,
 }
 
 /// Marks a session busy for one call: a busy session never expires, and the call's end
@@ -91,6 +93,7 @@ impl Session {
             interpreters: Mutex::new(HashMap::new()),
             contexts: Mutex::new(HashMap::new()),
             egress: None,
+            the_box: tokio::sync::Mutex::new(None),
         }
     }
 

@@ -15,6 +15,7 @@ mod files;
 mod interpreter;
 mod lifetime;
 mod live;
+mod processes;
 mod registry;
 mod sessions;
 mod transfers;
@@ -25,7 +26,7 @@ use utoipa::ToSchema;
 pub use commands::SessionCommand;
 pub use files::{FileDownload, SessionFile};
 pub use registry::SessionStats;
-pub(crate) use sessions::Sessions;
+pub use sessions::Sessions;
 pub use sessions::{SessionCall, SessionResult};
 pub use transfers::Transfer;
 

@@ -71,13 +71,13 @@ pub struct SessionResult {
 }
 
 /// The sessions of the service, and what their calls run with.
-pub(crate) struct Sessions {
-    pub registry: Registry,
-    pub sandboxes: Arc<Sandboxes>,
+pub struct Sessions {
+    pub(crate) registry: Registry,
+    pub(crate) sandboxes: Arc<Sandboxes>,
     /// A shell call is a one-shot execution; every call is recorded and counted like one.
-    pub executions: Arc<Executions>,
+    pub(crate) executions: Arc<Executions>,
     /// Python interpreters are forked from its zygotes when they are ready.
-    pub warm: Arc<Pool>,
+    pub(crate) warm: Arc<Pool>,
     /// Calls in flight: a shutdown lets them finish within its grace.
     calls: tokio_util::task::TaskTracker,
     /// Downloads under way, within their caps.
@@ -96,7 +96,7 @@ struct Cell<'a> {
 }
 
 impl Sessions {
-    pub fn new(
+    pub(crate) fn new(
         config: SessionConfig,
         sandboxes: Arc<Sandboxes>,
         executions: Arc<Executions>,
@@ -432,6 +432,9 @@ impl Sessions {
 
     async fn teardown(&self, session: Arc<Session>) {
         session.cancel.cancel();
+        if let Some(the_box) = session.the_box.lock().await.take() {
+            the_box.kill().await;
+        }
         for slot in session.slots() {
             let mut slot = slot.lock().await;
             if let Some(mut interpreter) = slot.live.take() {

@@ -23,8 +23,11 @@ fn landlock_rules(mounts: &[Mount]) -> LandlockRules {
             | Mount::File { target, .. }
             | Mount::Dir { target, .. }
             | Mount::Proc { target } => rules.read_exec.push(target.clone()),
-            Mount::Dev { target, .. } => {
+            Mount::Dev { target, terminals, .. } => {
                 rules.read_exec.push(target.clone());
+                if *terminals {
+                    rules.read_write.push(format!("{target}/pts"));
+                }
                 rules.read_write.push(format!("{target}/shm"));
                 rules.read_write.extend(sandbox::confinement::DEV_NODES.iter().map(|n| format!("{target}/{n}")));
             }
@@ -46,7 +49,7 @@ mod tests {
             Mount::Symlink { link_target: "usr/bin".into(), target: "/bin".into() },
             Mount::Dir { target: "/etc".into(), mode: 0o755 },
             Mount::Proc { target: "/proc".into() },
-            Mount::Dev { target: "/dev".into(), shm_size_bytes: 1 },
+            Mount::Dev { target: "/dev".into(), shm_size_bytes: 1, terminals: false },
             Mount::Tmpfs { target: "/tmp".into(), size_bytes: 1, mode: 0o1777 },
             Mount::Bind { source: "/x".into(), target: "/workspace".into(), writable: true, optional: false },
             Mount::File { target: "/sandbox/main.py".into(), contents: String::new(), mode: 0o444 },

@@ -67,7 +67,59 @@ pub(crate) fn sandbox_spec(config: &ExecutorConfig, cgroups: &Manager, parts: Sp
         session_fd: parts.launch.handoff_fd,
         egress: None,
         awaits_claim: false,
+        agent: false,
     }
+}
+
+/// What a box is made of besides the configuration.
+pub(crate) struct BoxSpecParts<'a> {
+    pub environment: Option<&'a Environment>,
+    pub workspace: &'a Path,
+    pub env_vars: &'a BTreeMap<String, String>,
+    /// The box lives this long at most.
+    pub wall_time_ms: u64,
+    pub home_alias: bool,
+}
+
+/// A box's spec (see [`crate::boxes`]): a sandbox like a run's whose program is the agent,
+/// with terminals, the largest memory and process count a run may have (the box's processes
+/// share them), and the session socket the agent serves on.
+pub(crate) fn box_spec(config: &ExecutorConfig, cgroups: &Manager, parts: BoxSpecParts<'_>) -> SandboxSpec {
+    let limits = RequestedLimits {
+        memory_mb: Some(config.limits.max_memory_mb),
+        max_processes: Some(config.limits.max_processes),
+        ..Default::default()
+    };
+    let launch = runtime::Launch {
+        argv: vec!["agent".into()],
+        files: Vec::new(),
+        has_channel: false,
+        handoff_fd: Some(driver::SESSION_FD),
+    };
+    let mut spec = sandbox_spec(
+        config,
+        cgroups,
+        SpecParts {
+            launch,
+            environment: parts.environment,
+            workspace: parts.workspace,
+            env_vars: parts.env_vars,
+            limits: &limits,
+            wall_time_ms: parts.wall_time_ms,
+            stdin: String::new(),
+        },
+    );
+    spec.agent = true;
+    for mount in &mut spec.mounts {
+        if let Mount::Dev { terminals, .. } = mount {
+            *terminals = true;
+        }
+    }
+    if parts.home_alias {
+        alias_home(&mut spec);
+    }
+    spec.confinement = landlock::for_mounts(config.confinement, &spec.mounts);
+    spec
 }
 
 /// Shows the workspace also as `/home/user` (a symlink), for code written for E2B's sandboxes.

@@ -64,6 +64,7 @@ pub(crate) fn prebuilt(shape: &Shape, like: &SandboxSpec) -> SandboxSpec {
         session_fd: None,
         egress: None,
         awaits_claim: true,
+        agent: false,
     }
 }
 

@@ -68,7 +68,7 @@ pub fn mounts(options: RootfsOptions<'_>) -> Vec<Mount> {
         });
     }
     mounts.push(Mount::Proc { target: "/proc".into() });
-    mounts.push(Mount::Dev { target: "/dev".into(), shm_size_bytes: options.tmp_bytes });
+    mounts.push(Mount::Dev { target: "/dev".into(), shm_size_bytes: options.tmp_bytes, terminals: false });
     mounts.push(Mount::Tmpfs { target: "/tmp".into(), size_bytes: options.tmp_bytes, mode: 0o1777 });
     mounts.extend(options.template);
     mounts.push(Mount::Bind {

@@ -66,6 +66,7 @@ pub fn take(spec: &SandboxSpec, fds: ProgramFds, socket: OwnedFd) -> SetupResult
         session_fd: claim.session_fd,
         channel_fd: claim.channel_fd,
         awaits_claim: false,
+        agent: false,
         ..spec.clone()
     };
     let channel = fds.channel.and_then(|(fd, _)| claim.channel_fd.map(|at| (fd, at)));

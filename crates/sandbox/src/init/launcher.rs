@@ -32,12 +32,21 @@ pub fn main() -> ! {
     };
     let mut control = std::fs::File::from(control);
     let report = match read_spec(&mut control) {
-        Ok((spec, handed)) => match launch(&spec, handed, control.as_fd(), Start::Exec) {
-            Ok(Launched::Report(report)) => report,
-            // An executed program never comes back here.
-            Ok(Launched::Program(_)) => sys::exit_now(127),
-            Err(e) => failed(e),
-        },
+        Ok((spec, handed)) => {
+            let how = if spec.agent { Start::Agent } else { Start::Exec };
+            match launch(&spec, handed, control.as_fd(), how) {
+                Ok(Launched::Report(report)) => report,
+                Ok(Launched::Program(resumed)) if spec.agent => {
+                    // Its number may now be the session socket's (placed over it), which the
+                    // agent owns: never closed here; the confinement closes what is not kept.
+                    std::mem::forget(control);
+                    crate::agent::run(resumed, spec.session_fd)
+                }
+                // An executed program never comes back here.
+                Ok(Launched::Program(_)) => sys::exit_now(127),
+                Err(e) => failed(e),
+            }
+        }
         Err(e) => failed(e),
     };
     report_to(&mut control, &report);
@@ -107,6 +116,9 @@ pub fn launch(spec: &SandboxSpec, handed: Vec<OwnedFd>, control: BorrowedFd<'_>,
         (Some(at), Some(fd)) => Some(Door::open(at.port, fd)?),
         _ => None,
     };
+    if spec.agent {
+        sys::loopback_up().stage(|| "bring up loopback".into())?;
+    }
     let (report_read, report_write) = pipe2(OFlag::O_CLOEXEC).stage(|| "report pipe".into())?;
     let started = Instant::now();
     let pid = match sys::fork().stage(|| "fork sandbox init".into())? {

@@ -90,7 +90,7 @@ fn apply(step: &Mount) -> SetupResult<()> {
             let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
             mount(Some("proc"), &dst, Some("proc"), flags, None::<&str>).stage(|| format!("mount proc on {target}"))
         }
-        Mount::Dev { target, shm_size_bytes } => dev(target, *shm_size_bytes),
+        Mount::Dev { target, shm_size_bytes, terminals } => dev(target, *shm_size_bytes, *terminals),
         Mount::Handed { target } => attach(None, target),
     }
 }
@@ -165,7 +165,7 @@ fn restrict(dst: &Path, writable: bool) -> nix::Result<()> {
     mount(None::<&str>, dst, None::<&str>, flags, None::<&str>)
 }
 
-fn dev(target: &str, shm_size_bytes: u64) -> SetupResult<()> {
+fn dev(target: &str, shm_size_bytes: u64, terminals: bool) -> SetupResult<()> {
     let dst = inside(target);
     fs::create_dir_all(&dst).stage(|| format!("mkdir {target}"))?;
     let flags = MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC;
@@ -190,7 +190,21 @@ fn dev(target: &str, shm_size_bytes: u64) -> SetupResult<()> {
     let shm = dst.join("shm");
     fs::create_dir(&shm).stage(|| format!("{target}/shm"))?;
     mount_tmpfs(&shm, shm_size_bytes, 0o1777).stage(|| format!("{target}/shm tmpfs"))?;
+    if terminals {
+        terminals_at(&dst, target)?;
+    }
     // The program may not add nodes or files to /dev itself; /dev/shm stays writable.
     let ro = MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC;
     mount(None::<&str>, &dst, None::<&str>, ro, None::<&str>).stage(|| format!("remount {target} read-only"))
+}
+
+/// A devpts instance of the sandbox's own (its terminals are invisible to every other) at
+/// `dev`/pts, and `dev`/ptmx pointing at its multiplexer.
+fn terminals_at(dst: &Path, target: &str) -> SetupResult<()> {
+    let pts = dst.join("pts");
+    fs::create_dir(&pts).stage(|| format!("{target}/pts"))?;
+    let flags = MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC;
+    mount(Some("devpts"), &pts, Some("devpts"), flags, Some("newinstance,ptmxmode=0666,mode=0620"))
+        .stage(|| format!("devpts {target}/pts"))?;
+    symlink("pts/ptmx", dst.join("ptmx")).stage(|| format!("{target}/ptmx"))
 }

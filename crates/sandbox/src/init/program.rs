@@ -24,6 +24,8 @@ pub enum Start {
     /// The forked process itself goes on as the program (a zygote's fork): it returns from
     /// the launch with everything in place, to be confined by [`Resumed::confine`].
     Resume,
+    /// As [`Start::Resume`], for a box's agent: the forked process goes on as the agent.
+    Agent,
 }
 
 /// Held only by the program of a resumed sandbox: its descriptors, directory, limits and
@@ -109,7 +111,7 @@ pub fn start(spec: &SandboxSpec, fds: ProgramFds, how: Start) -> SetupResult<Sta
             let err = match (claimed(spec, fds), how) {
                 (Err(e), _) => e,
                 (Ok((spec, fds)), Start::Exec) => exec(&spec, fds),
-                (Ok((spec, fds)), Start::Resume) => match place(&spec, fds) {
+                (Ok((spec, fds)), Start::Resume | Start::Agent) => match place(&spec, fds) {
                     Ok(keep_below) => {
                         let confinement = spec.confinement.clone();
                         let resumed = Resumed { confinement, keep_below, errors: err_write, waiting: None };

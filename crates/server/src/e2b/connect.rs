@@ -18,6 +18,9 @@ const COMPRESSED: u8 = 0x01;
 pub enum Item {
     Message(Value),
     End(Option<ConnectError>),
+    /// The stream breaks off without an end (as when the sandbox's host is gone): the
+    /// clients then ask whether the sandbox still runs.
+    Abort(&'static str),
 }
 
 /// The request message: the body of a unary call, or the first envelope of a streaming one.
@@ -47,6 +50,24 @@ pub fn request_message(headers: &HeaderMap, body: &Bytes) -> Result<Value, Conne
         return Err(ConnectError::invalid("the request message is not a JSON object"));
     }
     Ok(value)
+}
+
+/// Every message of a client stream (the whole body, read before answering).
+pub fn request_messages(headers: &HeaderMap, body: &Bytes) -> Result<Vec<Value>, ConnectError> {
+    let mut messages = Vec::new();
+    let mut rest: &[u8] = body;
+    while rest.len() >= 5 {
+        let len = u32::from_be_bytes([rest[1], rest[2], rest[3], rest[4]]) as usize;
+        let end = 5 + len;
+        if rest.len() < end {
+            return Err(ConnectError::invalid("a request envelope is cut short"));
+        }
+        if rest[0] & END_STREAM == 0 {
+            messages.push(request_message(headers, &Bytes::copy_from_slice(&rest[..end]))?);
+        }
+        rest = &rest[end..];
+    }
+    Ok(messages)
 }
 
 /// A unary call's answer.
@@ -79,8 +100,9 @@ pub fn stream(rx: mpsc::Receiver<Item>) -> Response {
     let frames = futures::stream::unfold(Some(rx), |rx| async move {
         let mut rx = rx?;
         let frame = match rx.recv().await {
-            Some(Item::Message(m)) => return Some((Ok::<_, std::convert::Infallible>(envelope(0, &m)), Some(rx))),
+            Some(Item::Message(m)) => return Some((Ok(envelope(0, &m)), Some(rx))),
             Some(Item::End(error)) => end_of_stream(error),
+            Some(Item::Abort(why)) => return Some((Err(std::io::Error::other(why)), None)),
             None => end_of_stream(None),
         };
         Some((Ok(frame), None))

@@ -44,6 +44,7 @@ fn status_of(e: &ExecuteError) -> StatusCode {
     match e {
         ExecuteError::Invalid { .. } => StatusCode::BAD_REQUEST,
         ExecuteError::SessionNotFound(_)
+        | ExecuteError::ProcessNotFound(_)
         | ExecuteError::FileNotFound(_)
         | ExecuteError::NotFound(_)
         | ExecuteError::UnknownTemplate(_) => StatusCode::NOT_FOUND,
@@ -55,6 +56,7 @@ fn status_of(e: &ExecuteError) -> StatusCode {
         ExecuteError::ShuttingDown | ExecuteError::SessionEnding(_) | ExecuteError::ResourcesExhausted(_) => {
             StatusCode::SERVICE_UNAVAILABLE
         }
+        ExecuteError::PortUnavailable(_) | ExecuteError::BoxEnded => StatusCode::BAD_GATEWAY,
         ExecuteError::AlreadyRunning(_) | ExecuteError::IdTaken(_) | ExecuteError::FileConflict(_) => {
             StatusCode::CONFLICT
         }

@@ -12,13 +12,6 @@ use executor::Language;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-/// A command running in a sandbox: its configuration as `Process.List` shows it, and what
-/// kills it.
-struct Running {
-    config: serde_json::Value,
-    kill: tokio_util::sync::CancellationToken,
-}
-
 /// A code context of a sandbox's code interpreter.
 #[derive(Debug, Clone)]
 pub struct Context {
@@ -48,10 +41,6 @@ pub struct Sandbox {
     pub metadata: BTreeMap<String, String>,
     pub env_vars: BTreeMap<String, String>,
     contexts: Mutex<Vec<Context>>,
-    /// The process ids handed out so far.
-    next_pid: Mutex<u32>,
-    /// The commands running, by pid: their configuration as `Process.List` shows it.
-    processes: Mutex<BTreeMap<u32, Running>>,
 }
 
 /// What a new sandbox is made of.
@@ -76,8 +65,6 @@ impl Sandbox {
             metadata: new.metadata,
             env_vars: new.env_vars,
             contexts: Mutex::new(Vec::new()),
-            next_pid: Mutex::new(1000),
-            processes: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -88,37 +75,6 @@ impl Sandbox {
         let envd: bool = p.ct_eq(&digest(&self.envd_token)).into();
         let traffic: bool = p.ct_eq(&digest(&self.traffic_token)).into();
         !presented.is_empty() && (envd | traffic)
-    }
-
-    pub fn new_pid(&self) -> u32 {
-        let mut pid = self.next_pid.lock().unwrap_or_else(|p| p.into_inner());
-        *pid += 1;
-        *pid
-    }
-
-    fn processes(&self) -> std::sync::MutexGuard<'_, BTreeMap<u32, Running>> {
-        self.processes.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Records a running command, its configuration and what kills it.
-    pub fn started(&self, pid: u32, config: serde_json::Value, kill: tokio_util::sync::CancellationToken) {
-        self.processes().insert(pid, Running { config, kill });
-    }
-
-    pub fn ended(&self, pid: u32) {
-        if let Some(running) = self.processes().remove(&pid) {
-            // Ends the task that would have killed it.
-            running.kill.cancel();
-        }
-    }
-
-    pub fn running(&self) -> Vec<(u32, serde_json::Value)> {
-        self.processes().iter().map(|(pid, running)| (*pid, running.config.clone())).collect()
-    }
-
-    /// Kills the running command `pid`; false if there is none.
-    pub fn kill(&self, pid: u32) -> bool {
-        self.processes().get(&pid).map(|running| running.kill.cancel()).is_some()
     }
 
     fn contexts(&self) -> std::sync::MutexGuard<'_, Vec<Context>> {

@@ -64,6 +64,9 @@ impl From<ExecuteError> for ApiError {
                 ),
             ),
             ExecuteError::ResourcesExhausted(_) => RESOURCES_EXHAUSTED.with(detail).with_retry_after(1),
+            ExecuteError::ProcessNotFound(_) => NO_PROCESS.with(detail),
+            ExecuteError::PortUnavailable(_) => PORT_UNAVAILABLE.with(detail),
+            ExecuteError::BoxEnded => BOX_ENDED.with(detail),
             ExecuteError::Internal(_) => ApiError::internal(detail),
         }
     }
@@ -140,6 +143,24 @@ const SESSION_LIMIT: Answer = Answer {
     description: "Too many sessions are alive.",
     solution: "Destroy sessions you no longer need (POST /session/destroy) or wait for idle ones to expire, \
                then create the session again.",
+};
+
+const NO_PROCESS: Answer = Answer {
+    code: ErrorCode::NotFound,
+    description: "No such process.",
+    solution: "GET /sessions/{id}/processes lists the processes running in the session's box; one that ended is gone.",
+};
+
+const PORT_UNAVAILABLE: Answer = Answer {
+    code: ErrorCode::PortUnavailable,
+    description: "Nothing in the session's box answers on this port.",
+    solution: "Start a server in the session that listens on this port (on 127.0.0.1 or 0.0.0.0), then call again.",
+};
+
+const BOX_ENDED: Answer = Answer {
+    code: ErrorCode::NotFound,
+    description: "The session's box ended.",
+    solution: "The session ended or its box was killed; create a session again.",
 };
 
 const NO_FILE: Answer = Answer {

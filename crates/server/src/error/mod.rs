@@ -41,6 +41,8 @@ pub enum ErrorCode {
     PeerUnavailable,
     /// The peer daemon that owns what a call names answered with more than may be relayed.
     PeerAnswerTooLarge,
+    /// Nothing in the session's box answers on the port a call names.
+    PortUnavailable,
     /// The daemon is out of open descriptors for the moment: the request did not run.
     ResourcesExhausted,
 }
@@ -66,6 +68,7 @@ impl ErrorCode {
             ErrorCode::SessionLimit => "Executor.SessionLimit",
             ErrorCode::PeerUnavailable => "Executor.PeerUnavailable",
             ErrorCode::PeerAnswerTooLarge => "Executor.PeerAnswerTooLarge",
+            ErrorCode::PortUnavailable => "Executor.PortUnavailable",
             ErrorCode::ResourcesExhausted => "Executor.ResourcesExhausted",
         }
     }
@@ -99,7 +102,7 @@ impl ErrorCode {
             | ErrorCode::ShuttingDown
             | ErrorCode::PeerUnavailable
             | ErrorCode::ResourcesExhausted => StatusCode::SERVICE_UNAVAILABLE,
-            ErrorCode::PeerAnswerTooLarge => StatusCode::BAD_GATEWAY,
+            ErrorCode::PeerAnswerTooLarge | ErrorCode::PortUnavailable => StatusCode::BAD_GATEWAY,
             ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
             ErrorCode::SessionLimit => StatusCode::TOO_MANY_REQUESTS,
         }

@@ -1,0 +1,114 @@
+//! A session's box and its processes: started on the first process asked for, it lives as
+//! long as the session. Every protocol (our API, E2B's commands and terminals, MCP) starts,
+//! lists, feeds, signals and reads processes here.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use tokio::sync::broadcast;
+
+use super::egress;
+use super::live::Session;
+use super::Sessions;
+use crate::boxes::{BoxParts, LiveBox, ProcessEvent, ProcessInfo, ProcessStart, Started, TerminalSize};
+use crate::{spec, ExecuteError};
+
+impl Sessions {
+    /// The session's box: the running one, or a new one when it has none (or its box ended).
+    pub(crate) async fn box_of(&self, session: &Session) -> Result<Arc<LiveBox>, ExecuteError> {
+        let mut slot = session.the_box.lock().await;
+        if let Some(the_box) = slot.as_ref().filter(|b| b.alive()) {
+            return Ok(Arc::clone(the_box));
+        }
+        if session.ended() {
+            return Err(ExecuteError::SessionNotFound(session.id.clone()));
+        }
+        let the_box = Arc::new(self.start_box(session).await?);
+        *slot = Some(Arc::clone(&the_box));
+        Ok(the_box)
+    }
+
+    async fn start_box(&self, session: &Session) -> Result<LiveBox, ExecuteError> {
+        let config = &self.sandboxes.config;
+        let mut env_vars: BTreeMap<String, String> = egress::package_vars(session.egress.as_ref());
+        let home = if session.home_alias { spec::rootfs::HOME_USER } else { spec::rootfs::WORKSPACE };
+        env_vars.insert("HOME".into(), home.into());
+        let parts = spec::BoxSpecParts {
+            environment: Some(&session.environment),
+            workspace: &session.workspace,
+            env_vars: &env_vars,
+            wall_time_ms: self.registry.config.max_lifetime_secs.saturating_mul(1000),
+            home_alias: session.home_alias,
+        };
+        let mut spec = spec::box_spec(config, &self.sandboxes.cgroups, parts);
+        let cancel = session.cancel.child_token();
+        let door = egress::open_door(&self.sandboxes, session.egress.as_ref(), &session.id, &mut spec, &cancel)?;
+        tracing::info!(session_id = %session.id, "starting the session's box");
+        let launcher = Arc::clone(&self.sandboxes.launcher);
+        LiveBox::start(BoxParts { launcher, spec, door, cancel, home: home.into() }).await
+    }
+
+    /// The session's box if it has one running.
+    async fn running_box(&self, id: &str, tenant: &str) -> Result<Option<Arc<LiveBox>>, ExecuteError> {
+        let (session, _busy) = self.registry.get(id, tenant)?;
+        let slot = session.the_box.lock().await;
+        Ok(slot.as_ref().filter(|b| b.alive()).cloned())
+    }
+
+    async fn with_box(&self, id: &str, tenant: &str, pid: i32) -> Result<Arc<LiveBox>, ExecuteError> {
+        self.running_box(id, tenant).await?.ok_or(ExecuteError::ProcessNotFound(pid))
+    }
+
+    /// Starts a process in the session's box (the box starts with its first process).
+    pub async fn start_process(&self, id: &str, tenant: &str, start: ProcessStart) -> Result<Started, ExecuteError> {
+        let (session, _busy) = self.registry.get(id, tenant)?;
+        self.registry.reused();
+        let the_box = self.box_of(&session).await?;
+        the_box.spawn(start).await
+    }
+
+    /// The processes running in the session's box.
+    pub async fn processes(&self, id: &str, tenant: &str) -> Result<Vec<ProcessInfo>, ExecuteError> {
+        Ok(self.running_box(id, tenant).await?.map(|b| b.list()).unwrap_or_default())
+    }
+
+    /// Reads a running process's events from now on.
+    pub async fn process_events(
+        &self,
+        id: &str,
+        tenant: &str,
+        pid: i32,
+    ) -> Result<broadcast::Receiver<ProcessEvent>, ExecuteError> {
+        self.with_box(id, tenant, pid).await?.subscribe(pid)
+    }
+
+    pub async fn process_input(&self, id: &str, tenant: &str, pid: i32, data: &[u8]) -> Result<(), ExecuteError> {
+        self.with_box(id, tenant, pid).await?.input(pid, data).await
+    }
+
+    pub async fn close_process_input(&self, id: &str, tenant: &str, pid: i32) -> Result<(), ExecuteError> {
+        self.with_box(id, tenant, pid).await?.close_input(pid).await
+    }
+
+    pub async fn signal_process(&self, id: &str, tenant: &str, pid: i32, signal: i32) -> Result<(), ExecuteError> {
+        self.with_box(id, tenant, pid).await?.signal(pid, signal).await
+    }
+
+    pub async fn resize_process(
+        &self,
+        id: &str,
+        tenant: &str,
+        pid: i32,
+        size: TerminalSize,
+    ) -> Result<(), ExecuteError> {
+        self.with_box(id, tenant, pid).await?.resize(pid, size).await
+    }
+
+    /// A TCP connection to `port` on the session's box's loopback (the box starts if it has
+    /// none yet, and then nothing listens).
+    pub async fn connect_port(&self, id: &str, tenant: &str, port: u16) -> Result<tokio::net::TcpStream, ExecuteError> {
+        let (session, _busy) = self.registry.get(id, tenant)?;
+        let the_box = self.box_of(&session).await?;
+        the_box.connect(port).await
+    }
+}
