@@ -42,13 +42,12 @@ pub(super) struct Agent {
     children: SignalFd,
 }
 
-/// Serves the daemon on `control` until it hangs up. Never returns.
-pub fn serve(control: OwnedFd) -> ! {
-    let code = match Agent::new(control) {
+/// Serves the daemon on `control` until it hangs up (0) or the socket breaks (1).
+pub fn serve(control: OwnedFd) -> i32 {
+    match Agent::new(control) {
         Ok(mut agent) => agent.run(),
         Err(_) => 1,
-    };
-    std::process::exit(code)
+    }
 }
 
 impl Agent {

@@ -46,6 +46,8 @@ pub fn spawn(spec: &ProcessSpec) -> std::io::Result<Spawned> {
     }
     let mut command = Command::new(program);
     command.args(&spec.argv[1..]).env_clear().envs(spec.env.iter().cloned()).current_dir(&spec.cwd);
+    // As a shell sets it: `pwd` then shows the directory by the name it was asked by.
+    command.env("PWD", &spec.cwd);
     let channel = match spec.channel_fd {
         Some(at) => Some((UnixStream::pair()?, at)),
         None => None,

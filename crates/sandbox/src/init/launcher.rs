@@ -32,21 +32,12 @@ pub fn main() -> ! {
     };
     let mut control = std::fs::File::from(control);
     let report = match read_spec(&mut control) {
-        Ok((spec, handed)) => {
-            let how = if spec.agent { Start::Agent } else { Start::Exec };
-            match launch(&spec, handed, control.as_fd(), how) {
-                Ok(Launched::Report(report)) => report,
-                Ok(Launched::Program(resumed)) if spec.agent => {
-                    // Its number may now be the session socket's (placed over it), which the
-                    // agent owns: never closed here; the confinement closes what is not kept.
-                    std::mem::forget(control);
-                    crate::agent::run(resumed, spec.session_fd)
-                }
-                // An executed program never comes back here.
-                Ok(Launched::Program(_)) => sys::exit_now(127),
-                Err(e) => failed(e),
-            }
-        }
+        Ok((spec, handed)) => match launch(&spec, handed, control.as_fd(), Start::Exec) {
+            Ok(Launched::Report(report)) => report,
+            // An executed program never comes back here.
+            Ok(Launched::Program(_)) => sys::exit_now(127),
+            Err(e) => failed(e),
+        },
         Err(e) => failed(e),
     };
     report_to(&mut control, &report);
@@ -112,13 +103,7 @@ pub fn launch(spec: &SandboxSpec, handed: Vec<OwnedFd>, control: BorrowedFd<'_>,
         nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).stage(|| "set parent death signal".into())?;
     }
     // In the run's network namespace, before anything of the run exists to race for the port.
-    let door = match (spec.egress, egress) {
-        (Some(at), Some(fd)) => Some(Door::open(at.port, fd)?),
-        _ => None,
-    };
-    if spec.agent {
-        sys::loopback_up().stage(|| "bring up loopback".into())?;
-    }
+    let door = network(spec, egress)?;
     let (report_read, report_write) = pipe2(OFlag::O_CLOEXEC).stage(|| "report pipe".into())?;
     let started = Instant::now();
     let pid = match sys::fork().stage(|| "fork sandbox init".into())? {
@@ -165,6 +150,18 @@ pub fn launch(spec: &SandboxSpec, handed: Vec<OwnedFd>, control: BorrowedFd<'_>,
         channel_truncated,
         full_filesystems: pid1.full_filesystems,
     }))
+}
+
+/// The run's network namespace as its spec wants it: a box's loopback up (for the servers
+/// its processes start), and the egress door when it has one.
+fn network(spec: &SandboxSpec, egress: Option<OwnedFd>) -> SetupResult<Option<Door>> {
+    if spec.agent {
+        sys::loopback_up().stage(|| "bring up loopback".into())?;
+    }
+    match (spec.egress, egress) {
+        (Some(at), Some(fd)) => Ok(Some(Door::open(at.port, fd)?)),
+        _ => Ok(None),
+    }
 }
 
 /// The descriptors that came with the spec, each where the spec says it goes.

@@ -18,7 +18,6 @@ mod zygote;
 pub use claim::{CLAIM_READY, CLAIM_TAKEN};
 pub use error::SetupError;
 pub use launcher::main;
-pub(crate) use program::Resumed;
 pub(crate) use userns::NAMESPACES;
 pub use zygote::{fork_entry, prepare_forks, take_claim, BUILT_AHEAD, HELLO};
 

@@ -102,6 +102,15 @@ fn supervise(spec: &SandboxSpec, fds: ProgramFds, handed: Option<OwnedFd>, how: 
     userns::enter_mount_namespace()?;
     mount::build_root(&spec.mounts, root_size(&spec.mounts), handed)?;
     nix::unistd::sethostname(&spec.hostname).stage(|| "set hostname".into())?;
+    if spec.agent {
+        // A box's agent is pid 1 itself: nothing in the box can signal it (`kill -9 -1` from
+        // inside reaches every process but this one), and every orphan of the box is its child.
+        let control = program::confine_agent(spec, fds)?;
+        let code = crate::agent::serve(control);
+        program::kill_rest();
+        while nix::sys::wait::wait().is_ok() {}
+        return Ok(Supervised::Ended(Outcome::Exited { code }));
+    }
     let (pid, exec_errors) = match program::start(spec, fds, how)? {
         Started::Parent(pid, exec_errors) => (pid, exec_errors),
         Started::Program(resumed) => return Ok(Supervised::Program(resumed)),

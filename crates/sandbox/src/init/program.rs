@@ -24,8 +24,6 @@ pub enum Start {
     /// The forked process itself goes on as the program (a zygote's fork): it returns from
     /// the launch with everything in place, to be confined by [`Resumed::confine`].
     Resume,
-    /// As [`Start::Resume`], for a box's agent: the forked process goes on as the agent.
-    Agent,
 }
 
 /// Held only by the program of a resumed sandbox: its descriptors, directory, limits and
@@ -111,7 +109,7 @@ pub fn start(spec: &SandboxSpec, fds: ProgramFds, how: Start) -> SetupResult<Sta
             let err = match (claimed(spec, fds), how) {
                 (Err(e), _) => e,
                 (Ok((spec, fds)), Start::Exec) => exec(&spec, fds),
-                (Ok((spec, fds)), Start::Resume | Start::Agent) => match place(&spec, fds) {
+                (Ok((spec, fds)), Start::Resume) => match place(&spec, fds) {
                     Ok(keep_below) => {
                         let confinement = spec.confinement.clone();
                         let resumed = Resumed { confinement, keep_below, errors: err_write, waiting: None };
@@ -171,6 +169,25 @@ fn prepare(spec: &SandboxSpec, fds: ProgramFds) -> SetupResult<Exec> {
     // Last: from here on only what the confinement allows works, down to execve itself.
     confine::apply(&spec.confinement)?;
     Ok((path, argv, env))
+}
+
+/// Makes this process (a box's pid 1) the agent: its directory, limits, privileges and
+/// confinement are a program's, every descriptor it has is close-on-exec (the processes it
+/// starts get only what it gives them), and it keeps only the session socket it serves on.
+pub fn confine_agent(spec: &SandboxSpec, fds: ProgramFds) -> SetupResult<OwnedFd> {
+    let ProgramFds { stdin, session, .. } = fds;
+    let (session, _) = session.ok_or_else(|| SetupError::new("box", "no session socket came with the spec"))?;
+    // Out of the launcher's process group, as a program is.
+    nix::unistd::setsid().stage(|| "new session".into())?;
+    nix::unistd::dup2_stdin(&stdin).stage(|| "stdin".into())?;
+    drop(stdin);
+    sys::cloexec_from(3, 3).stage(|| "close descriptors".into())?;
+    chdir(spec.cwd.as_str()).stage(|| format!("chdir {}", spec.cwd))?;
+    rlimit::apply(&spec.limits)?;
+    privileges::drop_all()?;
+    nix::sys::prctl::set_dumpable(true).stage(|| "set dumpable".into())?;
+    confine::apply(&spec.confinement)?;
+    Ok(session)
 }
 
 /// Everything of the program's process but its confinement: its descriptors at their
@@ -240,6 +257,6 @@ pub fn reap_all(program: Pid) -> Outcome {
 }
 
 /// From pid 1, `kill(-1)` reaches every other process of the sandbox's pid namespace.
-fn kill_rest() {
+pub fn kill_rest() {
     let _ = kill(Pid::from_raw(-1), Signal::SIGKILL);
 }

@@ -55,14 +55,7 @@ impl From<ExecuteError> for ApiError {
             ExecuteError::SessionLimit(_) => SESSION_LIMIT.with(detail).with_retry_after(5),
             ExecuteError::FileNotFound(_) => NO_FILE.with(detail),
             ExecuteError::FileConflict(_) => FILE_CONFLICT.with(detail),
-            ExecuteError::WorkspaceFull { limit, .. } => ApiError::new(
-                ErrorCode::PayloadTooLarge,
-                "The workspace is full.",
-                detail,
-                format!(
-                    "Remove files from the workspace or upload less: its cap is {limit} bytes. GET /info lists the limits."
-                ),
-            ),
+            ExecuteError::WorkspaceFull { limit, .. } => workspace_full(detail, limit),
             ExecuteError::ResourcesExhausted(_) => RESOURCES_EXHAUSTED.with(detail).with_retry_after(1),
             ExecuteError::ProcessNotFound(_) => NO_PROCESS.with(detail),
             ExecuteError::PortUnavailable(_) => PORT_UNAVAILABLE.with(detail),
@@ -70,6 +63,13 @@ impl From<ExecuteError> for ApiError {
             ExecuteError::Internal(_) => ApiError::internal(detail),
         }
     }
+}
+
+fn workspace_full(detail: String, limit: u64) -> ApiError {
+    let solution = format!(
+        "Remove files from the workspace or upload less: its cap is {limit} bytes. GET /info lists the limits."
+    );
+    ApiError::new(ErrorCode::PayloadTooLarge, "The workspace is full.", detail, solution)
 }
 
 /// The answer to an error whose description and solution do not depend on its fields.

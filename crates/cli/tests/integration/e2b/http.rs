@@ -260,13 +260,18 @@ async fn e2b_killing_a_sandbox_ends_its_running_commands() {
     assert!(String::from_utf8_lossy(&first).contains("\"start\""), "{first:?}");
     let killed = control(&daemon, Method::DELETE, &format!("/sandboxes/{id}"), Some(KEY)).send().await.unwrap();
     assert_eq!(killed.status(), 204);
+    // The stream breaks off (the SDKs then find the sandbox gone and say it was killed).
     let mut rest = Vec::new();
-    while let Some(chunk) = stream.chunk().await.unwrap() {
-        rest.extend_from_slice(&chunk);
-    }
+    let broken = loop {
+        match stream.chunk().await {
+            Ok(Some(chunk)) => rest.extend_from_slice(&chunk),
+            Ok(None) => break false,
+            Err(_) => break true,
+        }
+    };
     let text = String::from_utf8_lossy(&rest);
     assert!(!text.contains("ZmluaXNoZWQ"), "the command ran to its end: {text}");
-    assert!(text.contains("signal: killed") || text.contains("\"error\""), "{text}");
+    assert!(broken, "the stream ended as if the command had: {text}");
 }
 
 #[tokio::test]
