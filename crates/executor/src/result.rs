@@ -173,6 +173,9 @@ pub enum LaunchPath {
     /// built ahead; the run's claim brought its workspace, files, stdin, limits and last
     /// confinement. Used for that run only.
     Prebuilt,
+    /// A process of its session's box (an E2B sandbox's interpreter), started by the box's
+    /// agent beside the box's other processes.
+    Boxed,
 }
 
 /// A file the run created or changed in its workspace.

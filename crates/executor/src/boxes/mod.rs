@@ -105,7 +105,7 @@ impl LiveBox {
             cwd: cwd.clone(),
             stdin: start.stdin,
             pty: start.pty,
-            channel_fd: None,
+            channel_fd: start.channel_fd,
         };
         let info = ProcessInfo {
             pid: 0,

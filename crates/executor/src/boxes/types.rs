@@ -23,6 +23,9 @@ pub struct ProcessStart {
     pub pty: Option<TerminalSize>,
     /// A name the caller finds it by.
     pub tag: Option<String>,
+    /// A socket of its own at this descriptor (an interpreter's request channel); the daemon's
+    /// end comes back in [`Started::channel`].
+    pub channel_fd: Option<i32>,
 }
 
 /// A process of a box while it runs.

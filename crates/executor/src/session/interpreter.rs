@@ -12,6 +12,7 @@ use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::UnixStream;
 use tokio_util::sync::CancellationToken;
 
+use super::boxed::BoxedProcess;
 use crate::egress::Door;
 use crate::launcher::Launcher;
 use crate::live::LiveSandbox;
@@ -36,12 +37,42 @@ pub(crate) struct Slot {
 pub(crate) struct Interpreter {
     reader: BufReader<OwnedReadHalf>,
     writer: OwnedWriteHalf,
-    live: LiveSandbox,
+    host: Host,
     next_id: u64,
     /// How its sandbox was started: cold, or forked by a zygote.
     pub path: LaunchPath,
     /// Its egress door, when its session has a policy; closed with it.
     door: Option<Door>,
+}
+
+/// Where an interpreter runs: a sandbox of its own, or a process of its session's box.
+enum Host {
+    Sandbox(LiveSandbox),
+    Boxed(BoxedProcess),
+}
+
+impl Host {
+    /// Cancelled to kill it.
+    fn cancel(&self) -> &CancellationToken {
+        match self {
+            Host::Sandbox(live) => &live.cancel,
+            Host::Boxed(process) => &process.cancel,
+        }
+    }
+
+    async fn kill(&mut self) -> Option<RunOutput> {
+        match self {
+            Host::Sandbox(live) => live.kill().await,
+            Host::Boxed(process) => process.kill().await,
+        }
+    }
+
+    async fn report(&mut self, wait: Duration) -> Option<RunOutput> {
+        match self {
+            Host::Sandbox(live) => live.report(wait).await,
+            Host::Boxed(process) => process.report(wait).await,
+        }
+    }
 }
 
 /// What a driver answers for one cell.
@@ -153,7 +184,14 @@ impl Interpreter {
     /// The interpreter of a sandbox started elsewhere (forked), serving on `socket`.
     pub fn serving(live: LiveSandbox, socket: UnixStream, path: LaunchPath) -> Interpreter {
         let (reader, writer) = socket.into_split();
-        Interpreter { reader: BufReader::new(reader), writer, live, next_id: 1, path, door: None }
+        Interpreter { reader: BufReader::new(reader), writer, host: Host::Sandbox(live), next_id: 1, path, door: None }
+    }
+
+    /// The interpreter that is `process` of its session's box, serving on `socket`.
+    pub fn boxed(process: BoxedProcess, socket: UnixStream) -> Interpreter {
+        let (reader, writer) = socket.into_split();
+        let host = Host::Boxed(process);
+        Interpreter { reader: BufReader::new(reader), writer, host, next_id: 1, path: LaunchPath::Boxed, door: None }
     }
 
     /// The interpreter with `door` (its egress door), closed with it.
@@ -190,7 +228,7 @@ impl Interpreter {
         // What one answer may take: both streams (JSON escapes take up to 6 bytes a byte),
         // the value and the display text, and room for the rest.
         let cap = 6 * (2 * limits.max_output + limits.max_value) + (1 << 20);
-        let kill = self.live.cancel.clone();
+        let kill = self.host.cancel().clone();
         let (writer, reader) = (&mut self.writer, &mut self.reader);
         let mut events = Events { tap, results: Vec::new(), budget: cap };
         let exchange = async {
@@ -228,18 +266,18 @@ impl Interpreter {
 
     /// Kills the sandbox and waits (a bounded time) for what it reported.
     pub async fn kill(&mut self) -> Option<RunOutput> {
-        self.live.kill().await
+        self.host.kill().await
     }
 
     /// The interpreter closed its socket, so its sandbox is ending: its own report says how
     /// (an exit code, a signal). Killed if it lingers.
     async fn ended(&mut self) -> Option<RunOutput> {
-        match self.live.report(EXIT_WAIT).await {
+        match self.host.report(EXIT_WAIT).await {
             Some(output) => {
-                self.live.cancel.cancel();
+                self.host.cancel().cancel();
                 Some(output)
             }
-            None => self.live.kill().await,
+            None => self.host.kill().await,
         }
     }
 }
@@ -247,7 +285,7 @@ impl Interpreter {
 impl Drop for Interpreter {
     /// An interpreter nobody holds any more must not live on until the lifetime cap.
     fn drop(&mut self) {
-        self.live.cancel.cancel();
+        self.host.cancel().cancel();
     }
 }
 

@@ -7,6 +7,7 @@
 //! idle for its TTL (or, if it has one, at its explicit end), when it reaches the lifetime
 //! cap, or when the daemon stops: for every API at once.
 
+mod boxed;
 mod cell;
 mod commands;
 pub(crate) mod egress;

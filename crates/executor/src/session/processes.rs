@@ -7,11 +7,13 @@ use std::sync::Arc;
 
 use tokio::sync::broadcast;
 
+use super::boxed::BoxedProcess;
 use super::egress;
+use super::interpreter::Interpreter;
 use super::live::Session;
 use super::Sessions;
 use crate::boxes::{BoxParts, LiveBox, ProcessEvent, ProcessInfo, ProcessStart, Started, TerminalSize};
-use crate::{spec, ExecuteError};
+use crate::{driver, runtime, spec, ExecuteError, Language};
 
 impl Sessions {
     /// The session's box: the running one, or a new one when it has none (or its box ended).
@@ -46,6 +48,23 @@ impl Sessions {
         tracing::info!(session_id = %session.id, "starting the session's box");
         let launcher = Arc::clone(&self.sandboxes.launcher);
         LiveBox::start(BoxParts { launcher, spec, door, cancel, home: home.into() }).await
+    }
+
+    /// The session's interpreter of `language` as a process of its box (E2B sandboxes: their
+    /// cells see what their commands leave, in `/tmp` and on the loopback).
+    pub(crate) async fn boxed_interpreter(
+        &self,
+        session: &Session,
+        language: Language,
+    ) -> Result<Interpreter, ExecuteError> {
+        let the_box = self.box_of(session).await?;
+        let runtimes = runtime::runtimes_for(&self.sandboxes.config, Some(&session.environment));
+        let launch = runtime::session_launch(language, &runtimes)
+            .ok_or_else(|| ExecuteError::invalid("language", format!("{} keeps no interpreter", language.name())))?;
+        tracing::info!(session_id = %session.id, language = language.name(), "starting an interpreter in the box");
+        let cancel = session.cancel.child_token();
+        let (process, socket) = BoxedProcess::start(the_box, launch.argv, driver::SESSION_FD, cancel).await?;
+        Ok(Interpreter::boxed(process, socket))
     }
 
     /// The session's box if it has one running.

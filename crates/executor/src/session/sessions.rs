@@ -333,6 +333,9 @@ impl Sessions {
     /// Starts the session's interpreter of `language`: forked by a ready zygote of its
     /// template when there is one (Python), else cold.
     async fn start_interpreter(&self, session: &Session, language: Language) -> Result<Interpreter, ExecuteError> {
+        if session.home_alias {
+            return self.boxed_interpreter(session, language).await;
+        }
         let mut spec = self.interpreter_spec(session, language)?;
         tracing::info!(session_id = %session.id, language = language.name(), "starting a session interpreter");
         let template = session.sandbox_template();

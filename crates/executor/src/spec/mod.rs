@@ -90,12 +90,15 @@ pub(crate) fn box_spec(config: &ExecutorConfig, cgroups: &Manager, parts: BoxSpe
         max_processes: Some(config.limits.max_processes),
         ..Default::default()
     };
-    let launch = runtime::Launch {
-        argv: vec!["agent".into()],
-        files: Vec::new(),
-        has_channel: false,
-        handoff_fd: Some(driver::SESSION_FD),
-    };
+    // The interpreters' drivers are there for the box's interpreters to start.
+    let runtimes = runtime::runtimes_for(config, parts.environment);
+    let files = [crate::Language::Python, crate::Language::Javascript]
+        .into_iter()
+        .filter_map(|language| runtime::session_launch(language, &runtimes))
+        .flat_map(|launch| launch.files)
+        .collect();
+    let launch =
+        runtime::Launch { argv: vec!["agent".into()], files, has_channel: false, handoff_fd: Some(driver::SESSION_FD) };
     let mut spec = sandbox_spec(
         config,
         cgroups,

@@ -6,10 +6,11 @@ import json
 import os
 import time
 
-from e2b import CommandExitException, PtySize, Sandbox
+from e2b import CommandExitException, PtySize
+from e2b_code_interpreter import Sandbox
 
 out = {}
-sandbox = Sandbox.create(timeout=300)
+sandbox = Sandbox.create(template="base", timeout=300)
 try:
     server = sandbox.commands.run(
         "cd /tmp && echo served-by-the-box > index.html && python3 -m http.server 8765 --bind 127.0.0.1",
@@ -27,6 +28,13 @@ try:
 
     sandbox.commands.run("echo shared > /tmp/shared.txt")
     out["tmp_shared"] = sandbox.commands.run("cat /tmp/shared.txt").stdout
+    out["tmp_read_by_cell"] = sandbox.run_code("open('/tmp/shared.txt').read().strip()").text
+    out["served_to_cell"] = sandbox.run_code(
+        "import urllib.request\nurllib.request.urlopen('http://127.0.0.1:8765/index.html').read().decode().strip()"
+    ).text
+    sandbox.run_code("import subprocess\nnapper = subprocess.Popen(['sleep', '77'])")
+    seen = sandbox.commands.run("cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' ' | grep -c 'sleep 77' || true")
+    out["cell_process_seen"] = seen.stdout.strip()
 
     listed = [p.pid for p in sandbox.commands.list()]
     out["server_listed"] = server.pid in listed

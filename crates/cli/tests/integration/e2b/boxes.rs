@@ -13,6 +13,9 @@ async fn e2b_python_sdk_commands_share_one_computer() {
     let out = run_script(&daemon, &python, &[&script("box_processes.py")], daemon.state.path()).await;
     assert_eq!(out["served"], "served-by-the-box\n", "{out}");
     assert_eq!(out["tmp_shared"], "shared\n", "{out}");
+    assert_eq!(out["tmp_read_by_cell"], "shared", "{out}");
+    assert_eq!(out["served_to_cell"], "served-by-the-box", "{out}");
+    assert_eq!(out["cell_process_seen"], "1", "{out}");
     assert_eq!(out["server_listed"], true, "{out}");
     assert_eq!(out["stdin"], "line one\nline two\n", "{out}");
     assert_eq!(out["attached_pid"], true, "{out}");

@@ -122,6 +122,7 @@ impl Call {
             stdin: request.stdin.unwrap_or(true),
             pty,
             tag: request.tag,
+            channel_fd: None,
         };
         let started = self.sessions().start_process(&self.sandbox.id, &self.sandbox.tenant, start).await;
         let started = started.map_err(start_error)?;
