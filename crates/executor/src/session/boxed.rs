@@ -61,7 +61,7 @@ impl BoxedProcess {
         if self.reported {
             return None;
         }
-        let status = tokio::time::timeout(wait, self.ended.wait_for(Option::is_some)).await.ok()?.ok()?.clone();
+        let status = *tokio::time::timeout(wait, self.ended.wait_for(Option::is_some)).await.ok()?.ok()?;
         self.reported = true;
         let stderr = self.stderr.lock().unwrap_or_else(|p| p.into_inner()).clone();
         status.map(|status| output(status, stderr))
