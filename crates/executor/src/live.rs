@@ -47,15 +47,15 @@ impl LiveSandbox {
         max_output_bytes: u64,
         cancel: CancellationToken,
     ) -> std::io::Result<(LiveSandbox, UnixStream)> {
-        LiveSandbox::start_handing(launcher, spec, max_output_bytes, cancel, Vec::new())
+        LiveSandbox::start_handing(launcher, spec, OutputCap::Fixed(max_output_bytes), cancel, Vec::new())
     }
 
     /// [`LiveSandbox::start`], with `more` going to the launcher after the socket (an egress
-    /// door's socket).
+    /// door's socket), and its output cap `output` (an adjustable one learns its cgroup).
     pub fn start_handing(
         launcher: Arc<dyn Launcher>,
         spec: SandboxSpec,
-        max_output_bytes: u64,
+        output: OutputCap,
         cancel: CancellationToken,
         more: Vec<OwnedFd>,
     ) -> std::io::Result<(LiveSandbox, UnixStream)> {
@@ -65,9 +65,10 @@ impl LiveSandbox {
         let token = cancel.clone();
         let handed = std::iter::once(OwnedFd::from(theirs)).chain(more).collect();
         let tap = OutputTap::default();
-        let output = tap.clone();
+        let tap_to = tap.clone();
         let task = tokio::spawn(async move {
-            launcher.start(SandboxStart { handed, ..SandboxStart::fresh(&spec, max_output_bytes, token, output) }).await
+            let origin = Origin::Fresh;
+            launcher.start(SandboxStart { spec: &spec, origin, output, cancel: token, handed, tap: tap_to }).await
         });
         Ok((LiveSandbox { cancel, task, reported: false, tap, keeps: None }, ours))
     }

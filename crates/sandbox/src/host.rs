@@ -50,6 +50,14 @@ pub fn filesystem_full(path: &Path) -> bool {
     }
 }
 
+/// Bytes used and in all of the filesystem holding `path`.
+pub fn filesystem_usage(path: &Path) -> Option<(u64, u64)> {
+    let fs = nix::sys::statvfs::statvfs(path).ok()?;
+    let block = fs.fragment_size();
+    let total = fs.blocks().saturating_mul(block);
+    Some((total.saturating_sub(fs.blocks_free().saturating_mul(block)), total))
+}
+
 /// The daemon's own limit of open descriptors: `(soft, hard)`.
 pub fn open_files_limit() -> nix::Result<(u64, u64)> {
     nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)

@@ -4,9 +4,11 @@
 //! this is the daemon's side: the one owner of a box's processes and of their events, which
 //! every protocol reads.
 
+mod metrics;
 mod state;
 mod types;
 
+pub use metrics::{cpu_count, BoxMetrics};
 pub use types::{ExitStatus, ProcessEvent, ProcessInfo, ProcessStart, Started, Stream, TerminalSize};
 
 use std::os::fd::OwnedFd;
@@ -15,12 +17,13 @@ use std::time::{Duration, SystemTime};
 
 use sandbox::agent::protocol::{ProcessSpec, Request, MAX_DATA};
 use sandbox::agent::AgentLink;
+use sandbox::runner::Adjustable;
 use sandbox::SandboxSpec;
 use tokio::sync::{broadcast, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::egress::Door;
-use crate::launcher::Launcher;
+use crate::launcher::{Launcher, OutputCap};
 use crate::live::LiveSandbox;
 use crate::ExecuteError;
 use state::{lock, Answer, Shared, Waiting};
@@ -47,6 +50,8 @@ pub struct LiveBox {
     home: String,
     /// Its egress door, when its policy has one; closed with it.
     _door: Option<Door>,
+    /// Its usage, sampled while it lives.
+    series: metrics::Series,
 }
 
 /// What a box is made of.
@@ -57,16 +62,20 @@ pub(crate) struct BoxParts {
     pub door: Option<(Door, OwnedFd)>,
     pub cancel: CancellationToken,
     pub home: String,
+    /// The memory it may hold, where its cgroup does not say.
+    pub memory_bytes: u64,
 }
 
 impl LiveBox {
     /// Starts the box and waits until its agent is ready.
     pub(crate) async fn start(parts: BoxParts) -> Result<LiveBox, ExecuteError> {
-        let BoxParts { launcher, spec, door, cancel, home } = parts;
+        let BoxParts { launcher, spec, door, cancel, home, memory_bytes } = parts;
         let base_env = spec.env.clone();
         let (door, socket) = door.unzip();
+        let adjust = Adjustable::new(AGENT_OUTPUT);
+        let output = OutputCap::Adjustable(Arc::clone(&adjust));
         let (mut live, mut socket) =
-            LiveSandbox::start_handing(launcher, spec, AGENT_OUTPUT, cancel.clone(), socket.into_iter().collect())
+            LiveSandbox::start_handing(launcher, spec, output, cancel.clone(), socket.into_iter().collect())
                 .map_err(|e| ExecuteError::io("box socket", &e))?;
         live.ready(&mut socket, READY_WAIT)
             .await
@@ -74,7 +83,10 @@ impl LiveBox {
         let (link, received) = AgentLink::new(socket);
         let state = Shared::default();
         tokio::spawn(state::read(received, Arc::clone(&state)));
+        let series = metrics::Series::default();
+        tokio::spawn(metrics::sample(adjust, Arc::clone(&series), memory_bytes, cancel.clone()));
         Ok(LiveBox {
+            series,
             live: tokio::sync::Mutex::new(live),
             cancel,
             link: tokio::sync::Mutex::new(link),
@@ -157,6 +169,11 @@ impl LiveBox {
                 Err(ExecuteError::Internal("the sandbox's agent did not answer in time".into()))
             }
         }
+    }
+
+    /// Its usage over the last hour, oldest first.
+    pub fn metrics(&self) -> Vec<BoxMetrics> {
+        self.series.lock().unwrap_or_else(|p| p.into_inner()).iter().copied().collect()
     }
 
     /// The processes running now.

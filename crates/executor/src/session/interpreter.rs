@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::boxed::BoxedProcess;
 use crate::egress::Door;
-use crate::launcher::Launcher;
+use crate::launcher::{Launcher, OutputCap};
 use crate::live::LiveSandbox;
 use crate::rich::{LiveEvent, RichResult, Tap};
 use crate::{deadline, ExecuteError, ExecutionError, LaunchPath, NetworkReport};
@@ -175,9 +175,14 @@ impl Interpreter {
         door: Option<(Door, OwnedFd)>,
     ) -> Result<Interpreter, ExecuteError> {
         let (door, socket) = door.unzip();
-        let (live, session_socket) =
-            LiveSandbox::start_handing(launcher, spec, STREAM_CAP, cancel, socket.into_iter().collect())
-                .map_err(|e| ExecuteError::io("session socket", &e))?;
+        let (live, session_socket) = LiveSandbox::start_handing(
+            launcher,
+            spec,
+            OutputCap::Fixed(STREAM_CAP),
+            cancel,
+            socket.into_iter().collect(),
+        )
+        .map_err(|e| ExecuteError::io("session socket", &e))?;
         Ok(Interpreter::serving(live, session_socket, LaunchPath::Cold).with_door(door))
     }
 

@@ -12,7 +12,7 @@ use super::egress;
 use super::interpreter::Interpreter;
 use super::live::Session;
 use super::Sessions;
-use crate::boxes::{BoxParts, LiveBox, ProcessEvent, ProcessInfo, ProcessStart, Started, TerminalSize};
+use crate::boxes::{BoxMetrics, BoxParts, LiveBox, ProcessEvent, ProcessInfo, ProcessStart, Started, TerminalSize};
 use crate::{driver, runtime, spec, ExecuteError, Language};
 
 impl Sessions {
@@ -47,7 +47,8 @@ impl Sessions {
         let door = egress::open_door(&self.sandboxes, session.egress.as_ref(), &session.id, &mut spec, &cancel)?;
         tracing::info!(session_id = %session.id, "starting the session's box");
         let launcher = Arc::clone(&self.sandboxes.launcher);
-        LiveBox::start(BoxParts { launcher, spec, door, cancel, home: home.into() }).await
+        let memory_bytes = config.limits.max_memory_mb * 1024 * 1024;
+        LiveBox::start(BoxParts { launcher, spec, door, cancel, home: home.into(), memory_bytes }).await
     }
 
     /// The session's interpreter of `language` as a process of its box (E2B sandboxes: their
@@ -76,6 +77,30 @@ impl Sessions {
 
     async fn with_box(&self, id: &str, tenant: &str, pid: i32) -> Result<Arc<LiveBox>, ExecuteError> {
         self.running_box(id, tenant).await?.ok_or(ExecuteError::ProcessNotFound(pid))
+    }
+
+    /// The session's usage over time: its box's samples (none yet, or no box: one sample of
+    /// now, with nothing running), with its workspace's disk use where it is a filesystem of
+    /// its own.
+    pub async fn metrics(&self, id: &str, tenant: &str) -> Result<Vec<BoxMetrics>, ExecuteError> {
+        let (session, _busy) = self.registry.get(id, tenant)?;
+        let running = session.the_box.lock().await.as_ref().filter(|b| b.alive()).cloned();
+        let mut series = running.map(|b| b.metrics()).unwrap_or_default();
+        if series.is_empty() {
+            series.push(BoxMetrics {
+                timestamp: std::time::SystemTime::now(),
+                cpu_count: crate::boxes::cpu_count(),
+                cpu_used_pct: 0.0,
+                mem_used: Some(0),
+                mem_total: self.sandboxes.config.limits.max_memory_mb * 1024 * 1024,
+                disk: None,
+            });
+        }
+        let disk = self.sandboxes.workspaces.size_capped().then(|| sandbox::host::filesystem_usage(&session.workspace));
+        for sample in &mut series {
+            sample.disk = disk.flatten();
+        }
+        Ok(series)
     }
 
     /// Starts a process in the session's box (the box starts with its first process).

@@ -10,6 +10,7 @@
 pub mod attach;
 pub mod detect;
 mod files;
+mod live;
 mod relimit;
 pub mod v1;
 pub mod v2;
@@ -21,6 +22,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde::Serialize;
 
 pub use detect::{Hierarchy, Kind, Layout, CONTROLLERS};
+pub use live::LiveUsage;
 pub use relimit::Limiter;
 
 /// CFS period the CPU quota is expressed in.

@@ -11,7 +11,7 @@ use super::{files, RunCgroup, RunLimits};
 #[derive(Debug, Clone)]
 pub enum Limiter {
     V2 { dir: PathBuf },
-    V1 { memory: Option<PathBuf>, memsw: bool, pids: Option<PathBuf> },
+    V1 { memory: Option<PathBuf>, memsw: bool, pids: Option<PathBuf>, cpu: Option<PathBuf> },
 }
 
 impl RunCgroup {
@@ -22,7 +22,8 @@ impl RunCgroup {
             RunCgroup::V1(run) => {
                 let memory = run.dir_of("memory");
                 let memsw = memory.as_ref().is_some_and(|d| d.join("memory.memsw.limit_in_bytes").exists());
-                Limiter::V1 { memory, memsw, pids: run.dir_of("pids") }
+                let cpu = run.dir_of("cpuacct").or_else(|| run.dir_of("cpu"));
+                Limiter::V1 { memory, memsw, pids: run.dir_of("pids"), cpu }
             }
         }
     }
@@ -121,7 +122,7 @@ mod tests {
             ("memory.limit_in_bytes", "1000"),
             ("memory.memsw.limit_in_bytes", "1000"),
         ]);
-        let limiter = Limiter::V1 { memory: Some(dir.path().into()), memsw: true, pids: None };
+        let limiter = Limiter::V1 { memory: Some(dir.path().into()), memsw: true, pids: None, cpu: None };
         for bytes in [3000, 500] {
             limiter.set(&RunLimits { memory_bytes: Some(bytes), processes: Some(4) }).unwrap();
             let both = (read(dir.path(), "memory.limit_in_bytes"), read(dir.path(), "memory.memsw.limit_in_bytes"));

@@ -37,6 +37,12 @@ impl Adjustable {
         self.output_cap.load(Ordering::SeqCst)
     }
 
+    /// What the sandbox's cgroup holds now, once it started with one.
+    pub fn usage_now(&self) -> Option<crate::cgroup::LiveUsage> {
+        let started = self.started.lock().unwrap_or_else(|p| p.into_inner());
+        started.as_ref()?.cgroup.as_ref().map(Limiter::now)
+    }
+
     pub(super) fn started(&self, cgroup: Option<Limiter>, launcher: u32) {
         *self.started.lock().unwrap_or_else(|p| p.into_inner()) = Some(Started { cgroup, launcher });
     }

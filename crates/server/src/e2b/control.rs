@@ -188,7 +188,7 @@ fn listed(state: &AppState, sandbox: &Sandbox, end: SystemTime) -> Value {
 }
 
 /// The caller's live sandbox `id` and when it ends.
-fn mine(state: &AppState, headers: &HeaderMap, id: &str) -> Result<(Arc<Sandbox>, SystemTime), E2bError> {
+pub(super) fn mine(state: &AppState, headers: &HeaderMap, id: &str) -> Result<(Arc<Sandbox>, SystemTime), E2bError> {
     let tenant = caller(state, headers)?;
     let sandbox = state.e2b.get(id, &tenant).ok_or_else(|| gone(id))?;
     let end = ends_at(state, &sandbox)?;

@@ -13,6 +13,7 @@ mod error;
 mod files;
 mod filesystem;
 mod interpreter;
+mod metrics;
 mod plane;
 mod process;
 mod registry;
@@ -40,6 +41,7 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
         .route("/v2/sandboxes", post(control::create).get(control::list))
         .route("/sandboxes/{id}", get(control::info).delete(control::kill))
         .route("/sandboxes/{id}/timeout", post(control::set_timeout))
+        .route("/sandboxes/{id}/metrics", get(metrics::metrics))
         .route("/sandboxes/{id}/connect", post(control::connect))
         .route("/v2/sandboxes/{id}/connect", post(control::connect))
         .route("/sandbox/health", get(plane::health))

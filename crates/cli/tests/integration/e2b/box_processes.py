@@ -81,6 +81,14 @@ try:
     except Exception as e:  # noqa: BLE001
         out["cwd_missing"] = type(e).__name__
 
+    sandbox.commands.run("python3 -c 'x = bytearray(64 << 20); import time; time.sleep(6)'")
+    samples = sandbox.get_metrics()
+    out["metrics"] = {
+        "some": len(samples) > 0,
+        "cpu_count": min(s.cpu_count for s in samples) >= 1,
+        "mem_total": all(s.mem_total >= 64 << 20 for s in samples),
+        "mem_used": max(s.mem_used for s in samples) > 0,
+    }
     server.kill()
 finally:
     sandbox.kill()

@@ -26,4 +26,6 @@ async fn e2b_python_sdk_commands_share_one_computer() {
     assert_eq!(out["pty_typed"], true, "{out}");
     assert_eq!(out["pty_sizes"], serde_json::json!([true, true]), "{out}");
     assert_eq!(out["cwd_missing"], "InvalidArgumentException", "{out}");
+    let metrics = serde_json::json!({"some": true, "cpu_count": true, "mem_total": true, "mem_used": true});
+    assert_eq!(out["metrics"], metrics, "{out}");
 }
