@@ -14,8 +14,8 @@ pub struct AppState {
     pub options: AppOptions,
     /// The OpenAPI document, rendered once.
     pub openapi_json: Bytes,
-    /// The sandboxes of the E2B compatibility routes.
-    pub e2b: Arc<crate::e2b::Sandboxes>,
+    /// The commands running in the E2B sandboxes (the sandboxes themselves are sessions).
+    pub e2b_processes: Arc<crate::e2b::ProcessTables>,
 }
 
 /// How the API behaves, apart from the service behind it.

@@ -146,6 +146,22 @@ impl Registry {
         all
     }
 
+    /// The live session `id` whatever its tenant, if one of `presented` is its access token:
+    /// a wrong token and an unknown id look alike.
+    pub fn by_token(&self, id: &str, presented: &[&str]) -> Option<Arc<Session>> {
+        let live = self.live();
+        let session = live.get(id).filter(|s| !s.expired(Instant::now(), self.lifetime()))?;
+        let tokens = session.tokens.as_ref()?;
+        presented.iter().any(|t| tokens.accepts(t)).then(|| Arc::clone(session))
+    }
+
+    /// The tenant's live sessions, in no order.
+    pub fn of_tenant(&self, tenant: &str) -> Vec<Arc<Session>> {
+        let now = Instant::now();
+        let live = self.live();
+        live.values().filter(|s| s.tenant == tenant && !s.expired(now, self.lifetime())).cloned().collect()
+    }
+
     pub fn list(&self, tenant: &str) -> Vec<SessionInfo> {
         let mut sessions: Vec<SessionInfo> =
             self.live().values().filter(|s| s.tenant == tenant).map(|s| s.info(self.lifetime())).collect();

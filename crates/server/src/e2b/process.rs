@@ -19,8 +19,7 @@ use tokio::sync::mpsc;
 
 use super::connect::{self, Item};
 use super::error::ConnectError;
-use super::plane::{workspace_path, Plane};
-use super::registry::Sandbox;
+use super::plane::{workspace_path, Plane, Sandbox};
 use crate::state::AppState;
 
 /// Keepalives of a stream when the client asks for no interval (seconds).
