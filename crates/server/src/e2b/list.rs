@@ -1,5 +1,6 @@
 //! `GET /sandboxes` and `GET /v2/sandboxes`: a page of the caller's sandboxes (its tenant's
-//! sessions), filtered by `state`, `metadata` (`k=v&...`, each part URL-encoded once more),
+//! sessions), filtered by `state`, `metadata` (`k=v&...`, each key and value URL-encoded,
+//! the whole URL-encoded again as a query parameter),
 //! `template` and `startedAfter`, newest first unless `order=asc`; at most `limit` (1 to
 //! 100, 100 by default) a page, the next page's cursor in `X-Next-Token`.
 
@@ -100,8 +101,11 @@ fn parse_time(text: &str) -> Result<SystemTime, E2bError> {
     })
 }
 
+/// The pairs of a metadata filter (the query parameter's value, already decoded once): the
+/// form's encoding, then each key's and value's own.
 fn metadata_pairs(text: &str) -> Vec<(String, String)> {
-    let decode = |s: &str| percent_decode(&s.replace('+', " "));
+    let once = |s: &str| percent_decode(&s.replace('+', " "));
+    let decode = |s: &str| once(&once(s));
     text.split('&')
         .filter(|p| !p.is_empty())
         .map(|pair| match pair.split_once('=') {
@@ -154,8 +158,8 @@ mod tests {
     #[test]
     fn queries_as_the_sdks_send_them() {
         let q =
-            query_of(&pairs("metadata=user%3Dalice%26app%3Da%2526b&state=running&limit=1&order=asc")).unwrap().unwrap();
-        assert_eq!(q.metadata, [("user".into(), "alice".into()), ("app".into(), "a&b".into())]);
+            query_of(&pairs("metadata=user%3Dalice%26app%3Da%252526b%252520c&state=running&limit=1&order=asc")).unwrap().unwrap();
+        assert_eq!(q.metadata, [("user".into(), "alice".into()), ("app".into(), "a&b c".into())]);
         assert_eq!((q.limit, q.order), (1, ListOrder::OldestFirst));
         assert!(query_of(&pairs("state=paused")).unwrap().is_none());
         assert!(query_of(&pairs("state=paused&state=running")).unwrap().is_some());

@@ -6,6 +6,7 @@
 
 mod http;
 mod lifetimes;
+mod listing;
 mod sdks;
 mod trees;
 
