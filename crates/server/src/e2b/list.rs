@@ -157,8 +157,9 @@ mod tests {
 
     #[test]
     fn queries_as_the_sdks_send_them() {
-        let q =
-            query_of(&pairs("metadata=user%3Dalice%26app%3Da%252526b%252520c&state=running&limit=1&order=asc")).unwrap().unwrap();
+        let q = query_of(&pairs("metadata=user%3Dalice%26app%3Da%252526b%252520c&state=running&limit=1&order=asc"))
+            .unwrap()
+            .unwrap();
         assert_eq!(q.metadata, [("user".into(), "alice".into()), ("app".into(), "a&b c".into())]);
         assert_eq!((q.limit, q.order), (1, ListOrder::OldestFirst));
         assert!(query_of(&pairs("state=paused")).unwrap().is_none());
