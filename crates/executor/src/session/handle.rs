@@ -52,6 +52,11 @@ impl SessionHandle {
         self.0.egress.is_some()
     }
 
+    /// Its egress policy; `None`: no network.
+    pub fn egress(&self) -> Option<&crate::EgressPolicy> {
+        self.0.egress.as_ref()
+    }
+
     /// The language's default code context, made on first use.
     pub fn default_context(&self, language: Language) -> CodeContext {
         self.0.code_contexts.default_for(language)

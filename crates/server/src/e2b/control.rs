@@ -215,6 +215,7 @@ pub async fn info(
     let mut detail = listed(&state, &sandbox, end);
     detail["envdAccessToken"] = json!(sandbox.tokens().map(|t| t.envd.as_str()));
     detail["allowInternetAccess"] = json!(sandbox.has_network());
+    detail["network"] = network::shown(&sandbox);
     Ok(Json(detail))
 }
 

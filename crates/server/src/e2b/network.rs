@@ -6,9 +6,9 @@
 //! operator's switch and cap) like any session's.
 
 use executor::egress::AddressRange;
-use executor::EgressPolicy;
+use executor::{EgressPolicy, SessionHandle};
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use super::error::E2bError;
 
@@ -36,6 +36,19 @@ pub struct NetworkBody {
 
 fn present(v: &Option<Value>) -> bool {
     v.as_ref().is_some_and(|v| !v.is_null() && v.as_object().is_none_or(|o| !o.is_empty()))
+}
+
+/// The sandbox's network as its detail shows it, in E2B's terms: everything is denied but
+/// the names its policy allows, and its denied ranges hold for those too.
+pub fn shown(sandbox: &SessionHandle) -> Value {
+    let policy = sandbox.egress();
+    let mut deny = vec!["0.0.0.0/0".to_string()];
+    deny.extend(policy.iter().flat_map(|p| p.deny.iter().map(ToString::to_string)));
+    json!({
+        "allowPublicTraffic": !sandbox.ports_need_token(),
+        "allowOut": policy.map(EgressPolicy::describe).unwrap_or_default(),
+        "denyOut": deny,
+    })
 }
 
 /// The sandbox's egress policy; `None`: no network.

@@ -44,15 +44,17 @@ def fetch(sbx, host):
 
 
 # No internet access: no door at all, whatever the daemon allows.
-sbx = Sandbox.create(allow_internet_access=False)
+sbx = Sandbox.create(allow_internet_access=False, network={"allow_public_traffic": False})
 out["closed_command"] = fetch(sbx, ORIGIN)
-out["closed_info"] = getattr(sbx.get_info(), "allow_internet_access", None)
+info = sbx.get_info()
+out["closed_info"] = [info.allow_internet_access, dict(info.network or {})]
 sbx.kill()
 
 # Everything denied but one name: that name is reached, by commands and cells; no other.
 sbx = Sandbox.create(network={"deny_out": ["0.0.0.0/0"], "allow_out": [ORIGIN]})
 out["allowed_command"] = fetch(sbx, ORIGIN)
 out["refused_command"] = fetch(sbx, OTHER)
+out["allowed_info"] = dict(sbx.get_info().network or {})
 out["allowed_cell"] = "".join(sbx.run_code(FETCH.format(url=f"http://{ORIGIN}/hello")).logs.stdout).strip()
 sbx.kill()
 

@@ -2,6 +2,8 @@
 //! becomes the sandbox's egress policy, in force for its commands and cells, within the
 //! operator's cap; what cannot be expressed or is outside the cap is refused at create.
 
+use serde_json::json;
+
 use crate::e2b::{prepare_code_interpreter, run_program, script, sdks};
 
 use super::origin::Origin;
@@ -22,7 +24,11 @@ async fn e2b_network_options_are_the_sandboxes_egress_policy() {
     let hello = "200 hello from origin";
     // allow_internet_access=False: no door; the name does not even resolve.
     assert!(out["closed_command"].as_str().unwrap().starts_with("failed"), "{out}");
-    assert_eq!(out["closed_info"], false, "{out}");
+    let closed = json!({"allow_out": [], "deny_out": ["0.0.0.0/0"], "allow_public_traffic": false});
+    assert_eq!(out["closed_info"], json!([false, closed]), "{out}");
+    let allowed =
+        json!({"allow_out": [format!("origin.test:{port}")], "deny_out": ["0.0.0.0/0"], "allow_public_traffic": true});
+    assert_eq!(out["allowed_info"], allowed, "{out}");
     // denyOut everything, allowOut one name: that name only, for commands and cells.
     assert_eq!(out["allowed_command"], hello, "{out}");
     let refused = out["refused_command"].as_str().unwrap();
