@@ -7,6 +7,7 @@
 mod http;
 mod lifetimes;
 mod listing;
+mod one_registry;
 mod sdks;
 mod trees;
 
