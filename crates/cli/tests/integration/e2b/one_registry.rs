@@ -53,6 +53,6 @@ async fn sessions_and_e2b_sandboxes_are_one_registry() {
     assert_eq!(listed, both);
     let killed = control(&daemon, Method::DELETE, &format!("/sandboxes/{session}"), Some(KEY)).send().await.unwrap();
     assert_eq!(killed.status(), 204);
-    assert_eq!(session_ids(&daemon, &tenant).await, [sandbox.clone()]);
+    assert_eq!(session_ids(&daemon, &tenant).await, vec![sandbox]);
     assert!(session_ids(&daemon, &tenant_of(OTHER_KEY)).await.is_empty());
 }
