@@ -3,10 +3,11 @@ to the end by their tokens, newest first unless asked otherwise, filtered by met
 state, template and start time; another key sees none of them, even with a token of the
 owner's pages. What each step gave is printed as one JSON object."""
 
+import asyncio
 import json
 import os
 
-from e2b import Sandbox, SandboxQuery, SandboxState
+from e2b import AsyncSandbox, Sandbox, SandboxQuery, SandboxState
 
 OTHER = os.environ["OTHER_API_KEY"]
 ODD = "a&b=c d/é%"
@@ -46,6 +47,18 @@ out["template_other"] = pages(query=SandboxQuery(template="code-interpreter-v1")
 started = made[1].get_info().started_at
 out["started_after"] = pages(query=SandboxQuery(metadata={"suite": "list"}, started_after=started))
 out["everything"] = pages(limit=100)
+
+
+
+async def async_pages():
+    paginator = AsyncSandbox.list(query=mine, limit=2)
+    seen = []
+    while paginator.has_next:
+        seen.append([s.sandbox_id for s in await paginator.next_items()])
+    return seen
+
+
+out["async_pages"] = asyncio.run(async_pages())
 
 first = Sandbox.list(query=mine, limit=1)
 first.next_items()

@@ -21,6 +21,7 @@ async fn e2b_python_sdk_lists_sandboxes_a_page_at_a_time() {
     let (n0, n1, n2) = (&made[0], &made[1], &made[2]);
     assert_eq!(out["pages"], json!([[n2], [n1], [n0]]), "limit 1, followed to the end: {out}");
     assert_eq!(out["two_a_page"], json!([[n2, n1], [n0]]), "{out}");
+    assert_eq!(out["async_pages"], json!([[n2, n1], [n0]]), "the async SDK: {out}");
     assert_eq!(out["oldest_first"], json!([[n0, n1, n2]]), "{out}");
     assert_eq!(out["odd"], json!([newest_first]), "{out}");
     assert_eq!(out["paused"], json!([[]]), "{out}");
