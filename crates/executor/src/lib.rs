@@ -49,8 +49,9 @@ pub use rich::{LiveEvent, RichResult, Tap};
 pub use sandbox::workspace_fs::{Entry as WorkspaceEntry, EntryKind as WorkspaceEntryKind};
 pub use service::{ExecutionService, HostInfo, Running, ServiceOptions, ServiceStats};
 pub use session::{
-    FileDownload, NewSession, SessionCall, SessionCommand, SessionConfig, SessionFile, SessionInfo, SessionResult,
-    SessionStats, Transfer,
+    AccessTokens, CodeContext, FileDownload, ListOrder, NewSession, SessionAttributes, SessionCall, SessionCommand,
+    SessionConfig, SessionFile, SessionHandle, SessionInfo, SessionPage, SessionQuery, SessionResult, SessionStats,
+    Transfer,
 };
 pub use templates::{Template, TemplateError, TemplateInfo, TemplateSpec, Templates};
 pub use warm::{WarmConfig, WarmInfo, WarmPoolInfo};

@@ -40,7 +40,7 @@ pub(crate) fn assemble(router: Router<Arc<AppState>>, service: Arc<ExecutionServ
     };
     let openapi_json = Bytes::from(routes::openapi::document_for(&contract));
     let forwarding = crate::peers::Forwarding { peers: options.peers.clone(), max_body_bytes };
-    let state = Arc::new(AppState { service, options, openapi_json, e2b: Default::default() });
+    let state = Arc::new(AppState { service, options, openapi_json });
     // What the MCP tools call: the routes, behind the body limit and the forwarding to peers
     // (the token was checked on the MCP request; its credentials go along to a peer).
     let api = routes::router()

@@ -14,8 +14,6 @@ pub struct AppState {
     pub options: AppOptions,
     /// The OpenAPI document, rendered once.
     pub openapi_json: Bytes,
-    /// The sandboxes of the E2B compatibility routes.
-    pub e2b: Arc<crate::e2b::Sandboxes>,
 }
 
 /// How the API behaves, apart from the service behind it.

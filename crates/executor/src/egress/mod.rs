@@ -25,7 +25,8 @@ use tokio_util::sync::CancellationToken;
 
 pub use config::{EgressConfig, OpenConnections, DEFAULT_MAX_OPEN, DEFAULT_MAX_OPEN_PER_RUN, DOOR_PORT};
 pub use policy::{
-    check_host_name, Destination, EgressPolicy, HostPattern, MAX_DESTINATIONS, MAX_DESTINATION_LEN, WEB_PORTS,
+    check_host_name, AddressRange, Destination, EgressPolicy, HostPattern, MAX_DESTINATIONS, MAX_DESTINATION_LEN,
+    WEB_PORTS,
 };
 pub use report::{EgressInfo, NetworkAttempt, NetworkReport};
 pub(crate) use trust::variables as ca_variables;

@@ -1,8 +1,11 @@
 //! An egress policy: the destinations a run may reach through its door, each a host name
 //! (exact, or `*.suffix` for the names under a suffix) and a port (`:port`; without one, the
-//! web ports 80 and 443). No address literals and no ranges: the proxy resolves names itself.
+//! web ports 80 and 443). No address literals and no ranges among them: the proxy resolves
+//! names itself. A policy may also deny address ranges, which no name it allows may resolve
+//! into.
 
 use std::fmt;
+use std::net::IpAddr;
 
 /// Ports a destination without `:port` allows.
 pub const WEB_PORTS: [u16; 2] = [80, 443];
@@ -32,6 +35,63 @@ pub struct Destination {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct EgressPolicy {
     pub allow: Vec<Destination>,
+    /// Addresses the proxy never connects to for this policy, whatever name resolves there.
+    pub deny: Vec<AddressRange>,
+}
+
+/// An address range: an address and the length of its prefix (`10.0.0.0/8`, `1.1.1.1`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AddressRange {
+    pub base: IpAddr,
+    pub prefix: u8,
+}
+
+impl AddressRange {
+    /// Parses `address` or `address/prefix`.
+    pub fn parse(text: &str) -> Result<AddressRange, String> {
+        let (address, prefix) = match text.trim().split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (text.trim(), None),
+        };
+        let base: IpAddr = address.parse().map_err(|_| format!("{text:?} is not an address or address range"))?;
+        let max = if base.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("{text:?}: the prefix must be 0 to {max}"))?,
+        };
+        Ok(AddressRange { base, prefix })
+    }
+
+    /// Whether the range is every address of its family (`0.0.0.0/0`, `::/0`).
+    pub fn is_everything(&self) -> bool {
+        self.prefix == 0
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+            v4 => v4,
+        };
+        let bits = |a: IpAddr| -> (u128, u32) {
+            match a {
+                IpAddr::V4(v4) => (u128::from(u32::from(v4)) << 96, 32),
+                IpAddr::V6(v6) => (u128::from(v6), 128),
+            }
+        };
+        let ((base, family), (addr, other)) = (bits(self.base), bits(ip));
+        let mask = if self.prefix == 0 { 0 } else { u128::MAX << (128 - u32::from(self.prefix)) };
+        family == other && (base & mask) == (addr & mask)
+    }
+}
+
+impl fmt::Display for AddressRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.base, self.prefix)
+    }
 }
 
 impl Destination {
@@ -105,12 +165,17 @@ impl EgressPolicy {
             return Err(format!("at most {MAX_DESTINATIONS} destinations"));
         }
         let allow = items.iter().map(|item| Destination::parse(item)).collect::<Result<Vec<_>, _>>()?;
-        Ok((!allow.is_empty()).then_some(EgressPolicy { allow }))
+        Ok((!allow.is_empty()).then_some(EgressPolicy { allow, deny: Vec::new() }))
     }
 
     /// Whether the policy lets a run reach `host` at `port`.
     pub fn admits(&self, host: &str, port: u16) -> bool {
         self.allow.iter().any(|d| d.admits(host, port))
+    }
+
+    /// The denied range `ip` falls in, if any.
+    pub fn denied(&self, ip: IpAddr) -> Option<&AddressRange> {
+        self.deny.iter().find(|r| r.contains(ip))
     }
 
     /// The destinations as the caller wrote them (normalised).
@@ -177,6 +242,22 @@ mod tests {
         for bad in ["127.0.0.1", "[::1]", "::1", "10.0.0.0/8", "", "*.", "a..b", "-a.b", "a.b:0", "a.b:99999", "a_b.c"]
         {
             assert!(Destination::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn address_ranges_contain_their_addresses() {
+        let r = |t: &str| AddressRange::parse(t).unwrap();
+        let ip = |t: &str| t.parse::<IpAddr>().unwrap();
+        assert!(r("127.0.0.0/8").contains(ip("127.1.2.3")));
+        assert!(!r("127.0.0.0/8").contains(ip("128.0.0.1")));
+        assert!(r("1.1.1.1").contains(ip("1.1.1.1")) && !r("1.1.1.1").contains(ip("1.1.1.2")));
+        assert!(r("0.0.0.0/0").contains(ip("8.8.8.8")) && r("0.0.0.0/0").is_everything());
+        assert!(r("0.0.0.0/0").contains(ip("::ffff:8.8.8.8")));
+        assert!(!r("0.0.0.0/0").contains(ip("2001:db8::1")));
+        assert!(r("2001:db8::/32").contains(ip("2001:db8::1")));
+        for bad in ["example.com", "1.1.1.1/33", "::/129", "1.1.1.1/x", ""] {
+            assert!(AddressRange::parse(bad).is_err(), "{bad}");
         }
     }
 

@@ -106,7 +106,8 @@ async fn decide(run: &RunDoor, req: &ProxyRequest) -> Result<SocketAddr, String>
     };
     let mut why = format!("{} has no address", req.host);
     for addr in addresses {
-        match address::refusal(addr, run.config.allow_private, &run.config.never) {
+        let denied = run.policy.denied(addr.ip()).map(|r| format!("the address is in the denied range {r}"));
+        match address::refusal(addr, run.config.allow_private, &run.config.never).map(str::to_owned).or(denied) {
             None => return Ok(addr),
             Some(refused) => why = format!("{}: {refused}", req.host),
         }

@@ -8,11 +8,27 @@ use std::time::{Duration, SystemTime};
 use super::ExecutionService;
 use crate::session::Sessions;
 use crate::{ExecuteError, ExecutionResult, Language, SessionCommand, WorkspaceEntry};
+use crate::{SessionHandle, SessionPage, SessionQuery};
 
 impl ExecutionService {
     /// The sessions: their boxes and processes are reached here.
     pub fn sessions(&self) -> &Sessions {
         &self.sessions
+    }
+
+    /// The live session `id` of `tenant` (another tenant's does not exist for it).
+    pub fn session_handle(&self, id: &str, tenant: &str) -> Result<SessionHandle, ExecuteError> {
+        self.sessions.registry.peek(id, tenant).map(SessionHandle)
+    }
+
+    /// The live session `id`, whoever owns it, if one of `presented` is its access token.
+    pub fn session_for_token(&self, id: &str, presented: &[&str]) -> Option<SessionHandle> {
+        self.sessions.registry.by_token(id, presented).map(SessionHandle)
+    }
+
+    /// A page of the tenant's live sessions (every session, whichever API made it).
+    pub fn session_page(&self, tenant: &str, query: &SessionQuery) -> Result<SessionPage, ExecuteError> {
+        crate::session::page(self.sessions.registry.of_tenant(tenant), query)
     }
 
     /// Runs a shell command in the session's workspace (a one-shot sandbox) and waits for it.

@@ -8,6 +8,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio_util::sync::CancellationToken;
 
+use super::attributes::{AccessTokens, SessionAttributes};
+use super::contexts::CodeContexts;
 use super::interpreter::Slot;
 use super::{SessionConfig, SessionInfo};
 use crate::templates::Environment;
@@ -36,6 +38,12 @@ pub(crate) struct Session {
     pub egress: Option<crate::EgressPolicy>,
     /// Interpreters it may keep at once, its languages' and its contexts' together.
     pub max_interpreters: usize,
+    /// What it was created with for its protocol (labels, variables, public ports).
+    pub attributes: SessionAttributes,
+    /// Its access tokens, when its attributes asked for them.
+    pub tokens: Option<AccessTokens>,
+    /// Its code contexts (E2B's): names of its interpreters, each counting its cells.
+    pub code_contexts: CodeContexts,
     /// Its explicit end, when it has one: then it ends there however idle or busy, and the
     /// idle TTL does not apply.
     end: Mutex<Option<(Instant, SystemTime)>>,
@@ -94,7 +102,16 @@ impl Session {
             contexts: Mutex::new(HashMap::new()),
             egress: None,
             the_box: tokio::sync::Mutex::new(None),
+            attributes: SessionAttributes::default(),
+            tokens: None,
+            code_contexts: CodeContexts::default(),
         }
+    }
+
+    /// Gives it what it was created with for its protocol, and its tokens if asked for.
+    pub fn set_attributes(&mut self, attributes: SessionAttributes) {
+        self.tokens = attributes.access_tokens.then(AccessTokens::issue);
+        self.attributes = attributes;
     }
 
     /// The template whose environment each of its sandboxes gets (interpreters of every

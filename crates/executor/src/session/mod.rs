@@ -7,12 +7,15 @@
 //! idle for its TTL (or, if it has one, at its explicit end), when it reaches the lifetime
 //! cap, or when the daemon stops: for every API at once.
 
+mod attributes;
 mod boxed;
 mod cell;
 mod commands;
+mod contexts;
 pub(crate) mod egress;
 mod entries;
 mod files;
+mod handle;
 mod interpreter;
 mod lifetime;
 mod live;
@@ -24,8 +27,12 @@ mod transfers;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+pub use attributes::{AccessTokens, SessionAttributes};
 pub use commands::SessionCommand;
+pub use contexts::CodeContext;
 pub use files::{FileDownload, SessionFile};
+pub(crate) use handle::page;
+pub use handle::{ListOrder, SessionHandle, SessionPage, SessionQuery};
 pub use registry::SessionStats;
 pub use sessions::Sessions;
 pub use sessions::{SessionCall, SessionResult};
@@ -95,6 +102,9 @@ pub struct NewSession {
     /// Where the session's code may connect (interpreters and shell calls alike); `None`:
     /// no network. Packages it installs go to the session's own layer (see [`egress`]).
     pub egress: Option<crate::EgressPolicy>,
+    /// What the session carries for the protocol that made it (E2B's template id, metadata,
+    /// variables, access tokens); none for a session of the API's own.
+    pub attributes: SessionAttributes,
 }
 
 /// A live session as `GET /sessions` shows it.

@@ -146,6 +146,22 @@ impl Registry {
         all
     }
 
+    /// The live session `id` whatever its tenant, if one of `presented` is its access token:
+    /// a wrong token and an unknown id look alike.
+    pub fn by_token(&self, id: &str, presented: &[&str]) -> Option<Arc<Session>> {
+        let live = self.live();
+        let session = live.get(id).filter(|s| !s.expired(Instant::now(), self.lifetime()))?;
+        let tokens = session.tokens.as_ref()?;
+        presented.iter().any(|t| tokens.accepts(t)).then(|| Arc::clone(session))
+    }
+
+    /// The tenant's live sessions, in no order.
+    pub fn of_tenant(&self, tenant: &str) -> Vec<Arc<Session>> {
+        let now = Instant::now();
+        let live = self.live();
+        live.values().filter(|s| s.tenant == tenant && !s.expired(now, self.lifetime())).cloned().collect()
+    }
+
     pub fn list(&self, tenant: &str) -> Vec<SessionInfo> {
         let mut sessions: Vec<SessionInfo> =
             self.live().values().filter(|s| s.tenant == tenant).map(|s| s.info(self.lifetime())).collect();
@@ -241,6 +257,48 @@ mod tests {
         assert_eq!(r.list("a").len(), 1);
         assert!(r.remove(&s.id, "a").is_ok());
         assert_eq!(r.stats().sessions_destroyed, 1);
+    }
+
+    #[test]
+    fn pages_follow_their_cursors_newest_first_and_stay_within_the_tenant() {
+        use crate::session::{page, ListOrder, SessionAttributes, SessionQuery};
+        let r = registry(10, 10);
+        let mut made = Vec::new();
+        for n in 0..3 {
+            let mut s = session(&r, "a", Duration::from_secs(60));
+            let metadata = [("n".to_string(), n.to_string()), ("suite".to_string(), "x".to_string())].into();
+            Arc::get_mut(&mut s).unwrap().set_attributes(SessionAttributes { metadata, ..Default::default() });
+            r.insert(Arc::clone(&s)).unwrap();
+            made.push(s);
+        }
+        r.insert(session(&r, "b", Duration::from_secs(60))).unwrap();
+        let ids = |p: &crate::session::SessionPage| p.sessions.iter().map(|s| s.id().to_string()).collect::<Vec<_>>();
+        let mut expected: Vec<String> = made.iter().map(|s| s.id.clone()).collect();
+        expected.sort_by_key(|id| {
+            let s = made.iter().find(|s| &s.id == id).unwrap();
+            (s.created, s.id.clone())
+        });
+        expected.reverse();
+        let mut query = SessionQuery { limit: 1, ..Default::default() };
+        let mut seen = Vec::new();
+        loop {
+            let p = page(r.of_tenant("a"), &query).unwrap();
+            seen.extend(ids(&p));
+            match p.next {
+                Some(next) => query.after = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(seen, expected);
+        let oldest = SessionQuery { limit: 10, order: ListOrder::OldestFirst, ..Default::default() };
+        let all = ids(&page(r.of_tenant("a"), &oldest).unwrap());
+        assert_eq!(all, expected.iter().rev().cloned().collect::<Vec<_>>());
+        let one = SessionQuery { limit: 10, metadata: vec![("n".into(), "1".into())], ..Default::default() };
+        assert_eq!(ids(&page(r.of_tenant("a"), &one).unwrap()), [made[1].id.clone()]);
+        // A cursor of tenant a's pages shows tenant b nothing of a's.
+        let first = page(r.of_tenant("a"), &SessionQuery { limit: 1, ..Default::default() }).unwrap();
+        let b = page(r.of_tenant("b"), &SessionQuery { limit: 10, after: first.next, ..Default::default() }).unwrap();
+        assert!(b.sessions.iter().all(|s| s.tenant() == "b"));
     }
 
     #[test]

@@ -149,6 +149,7 @@ impl Sessions {
         session.home_alias = new.home_alias;
         session.egress = new.egress;
         session.max_interpreters = config.max_interpreters;
+        session.set_attributes(new.attributes);
         if let Some(lifetime) = new.lifetime_secs {
             session.end_in(Duration::from_secs(lifetime), self.registry.lifetime());
         }

@@ -7,16 +7,17 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use executor::NewSession;
+use executor::{NewSession, SessionAttributes, SessionHandle};
 use serde::Deserialize;
 use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
 
 use super::error::E2bError;
-use super::registry::{tenant_of_key, NewSandbox, Sandbox};
+use super::network::{self, NetworkBody};
 use super::ENVD_VERSION;
 use crate::state::AppState;
 
@@ -39,8 +40,10 @@ struct CreateBody {
     env_vars: Option<BTreeMap<String, String>>,
     #[serde(default)]
     auto_pause: Option<bool>,
+    #[serde(default, rename = "allow_internet_access", alias = "allowInternetAccess")]
+    allow_internet_access: Option<bool>,
     #[serde(default)]
-    network: Option<Value>,
+    network: Option<NetworkBody>,
     #[serde(default)]
     volume_mounts: Option<Vec<Value>>,
     #[serde(default)]
@@ -69,6 +72,13 @@ pub(super) fn caller(state: &AppState, headers: &HeaderMap) -> Result<String, E2
     Ok(tenant_of_key(key))
 }
 
+/// The tenant an E2B API key stands for: keys are never stored, only this digest of them.
+fn tenant_of_key(key: &str) -> String {
+    let digest = Sha256::digest(key.as_bytes());
+    let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    format!("e2b-{hex}")
+}
+
 fn parse<T: serde::de::DeserializeOwned>(bytes: &Bytes) -> Result<T, E2bError> {
     let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { bytes };
     serde_json::from_slice(bytes).map_err(|e| E2bError::bad_request(format!("the request body is invalid: {e}")))
@@ -92,10 +102,6 @@ fn check_create(body: &CreateBody) -> Result<u64, E2bError> {
     if body.auto_pause == Some(true) {
         return Err(E2bError::bad_request("autoPause is not supported: sandboxes are killed at their end"));
     }
-    let has_rules = |v: &Value| v.as_object().is_some_and(|o| o.values().any(|v| !v.is_null()));
-    if body.network.as_ref().is_some_and(has_rules) {
-        return Err(E2bError::bad_request("network rules are not supported: sandboxes have no network"));
-    }
     if body.volume_mounts.as_ref().is_some_and(|v| !v.is_empty()) || body.mcp.as_ref().is_some_and(|m| !m.is_null()) {
         return Err(E2bError::bad_request("volumeMounts and mcp are not supported"));
     }
@@ -116,6 +122,8 @@ pub async fn create(State(state): State<Arc<AppState>>, headers: HeaderMap, body
     let body: CreateBody = parse(&body)?;
     let timeout = check_create(&body)?;
     let template = template_for(&state, &body.template_id)?;
+    let egress = network::policy(template.egress.as_ref(), body.allow_internet_access, body.network.as_ref())?;
+    let public = body.network.as_ref().and_then(|n| n.allow_public_traffic).unwrap_or(true);
     let new = NewSession {
         tenant_id: tenant.clone(),
         scope: Some(format!("e2b:{}", body.template_id.chars().take(200).collect::<String>())),
@@ -125,41 +133,42 @@ pub async fn create(State(state): State<Arc<AppState>>, headers: HeaderMap, body
         ttl_secs: None,
         lifetime_secs: Some(timeout),
         home_alias: true,
-        // E2B's network rules are refused above: an E2B sandbox has no network.
-        egress: None,
+        egress,
+        attributes: SessionAttributes {
+            template_label: Some(body.template_id),
+            metadata: body.metadata.unwrap_or_default(),
+            env_vars: body.env_vars.unwrap_or_default(),
+            access_tokens: true,
+            private_ports: !public,
+        },
     };
-    let session = state.service.create_session(new).await?;
-    let ended = state.service.session_ended(&session.session_id, &tenant)?;
-    let sandbox = Arc::new(Sandbox::new(NewSandbox {
-        id: session.session_id,
-        tenant,
-        template_id: body.template_id,
-        metadata: body.metadata.unwrap_or_default(),
-        env_vars: body.env_vars.unwrap_or_default(),
-    }));
-    state.e2b.insert(Arc::clone(&sandbox));
-    state.e2b.forget_when(sandbox.id.clone(), ended);
+    let created_session = state.service.create_session(new).await?;
+    let sandbox = state
+        .service
+        .session_handle(&created_session.session_id, &tenant)
+        .map_err(|_| gone(&created_session.session_id))?;
     let end = ends_at(&state, &sandbox)?;
     Ok((StatusCode::CREATED, Json(created(&sandbox, end))).into_response())
 }
 
 /// When the sandbox's session ends; 404 once it has ended, however it ended.
-fn ends_at(state: &AppState, sandbox: &Sandbox) -> Result<SystemTime, E2bError> {
-    state.service.session_ends_at(&sandbox.id, &sandbox.tenant).map_err(|_| gone(&sandbox.id))
+fn ends_at(state: &AppState, sandbox: &SessionHandle) -> Result<SystemTime, E2bError> {
+    state.service.session_ends_at(sandbox.id(), sandbox.tenant()).map_err(|_| gone(sandbox.id()))
 }
 
 fn gone(id: &str) -> E2bError {
     E2bError::not_found(format!("sandbox \"{id}\" not found"))
 }
 
-fn created(sandbox: &Sandbox, end: SystemTime) -> Value {
+fn created(sandbox: &SessionHandle, end: SystemTime) -> Value {
+    let tokens = sandbox.tokens();
     json!({
-        "templateID": sandbox.template_id,
-        "sandboxID": sandbox.id,
+        "templateID": sandbox.template_label(),
+        "sandboxID": sandbox.id(),
         "clientID": "sandbox-executor",
         "envdVersion": ENVD_VERSION,
-        "envdAccessToken": sandbox.envd_token,
-        "trafficAccessToken": sandbox.traffic_token,
+        "envdAccessToken": tokens.map(|t| t.envd.as_str()),
+        "trafficAccessToken": tokens.map(|t| t.traffic.as_str()),
         "domain": null,
         "alias": null,
         "endAt": rfc3339(end),
@@ -170,27 +179,28 @@ fn rfc3339(t: SystemTime) -> String {
     humantime::format_rfc3339_millis(t).to_string()
 }
 
-fn listed(state: &AppState, sandbox: &Sandbox, end: SystemTime) -> Value {
+/// A sandbox as the list and its detail show it.
+pub(super) fn listed(state: &AppState, sandbox: &SessionHandle, end: SystemTime) -> Value {
     let limits = state.service.limits();
     json!({
-        "templateID": sandbox.template_id,
-        "sandboxID": sandbox.id,
+        "templateID": sandbox.template_label(),
+        "sandboxID": sandbox.id(),
         "clientID": "sandbox-executor",
-        "startedAt": rfc3339(sandbox.started_at),
+        "startedAt": rfc3339(sandbox.created()),
         "endAt": rfc3339(end),
         "envdVersion": ENVD_VERSION,
         "cpuCount": 1,
         "memoryMB": limits.default_memory_mb,
         "diskSizeMB": limits.workspace_bytes / (1024 * 1024),
         "state": "running",
-        "metadata": sandbox.metadata,
+        "metadata": sandbox.attributes().metadata,
     })
 }
 
 /// The caller's live sandbox `id` and when it ends.
-pub(super) fn mine(state: &AppState, headers: &HeaderMap, id: &str) -> Result<(Arc<Sandbox>, SystemTime), E2bError> {
+pub(super) fn mine(state: &AppState, headers: &HeaderMap, id: &str) -> Result<(SessionHandle, SystemTime), E2bError> {
     let tenant = caller(state, headers)?;
-    let sandbox = state.e2b.get(id, &tenant).ok_or_else(|| gone(id))?;
+    let sandbox = state.service.session_handle(id, &tenant).map_err(|_| gone(id))?;
     let end = ends_at(state, &sandbox)?;
     Ok((sandbox, end))
 }
@@ -203,63 +213,10 @@ pub async fn info(
 ) -> Result<Json<Value>, E2bError> {
     let (sandbox, end) = mine(&state, &headers, &id)?;
     let mut detail = listed(&state, &sandbox, end);
-    detail["envdAccessToken"] = json!(sandbox.envd_token);
-    detail["allowInternetAccess"] = json!(false);
+    detail["envdAccessToken"] = json!(sandbox.tokens().map(|t| t.envd.as_str()));
+    detail["allowInternetAccess"] = json!(sandbox.has_network());
+    detail["network"] = network::shown(&sandbox);
     Ok(Json(detail))
-}
-
-/// `GET /sandboxes` and `GET /v2/sandboxes`: the caller's running sandboxes, filtered by
-/// `state` and `metadata` (`k=v&...`, URL-encoded once more).
-pub async fn list(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    Query(query): Query<BTreeMap<String, String>>,
-) -> Result<Json<Vec<Value>>, E2bError> {
-    let tenant = caller(&state, &headers)?;
-    if let Some(states) = query.get("state") {
-        if !states.split(',').any(|s| s.trim() == "running") {
-            return Ok(Json(Vec::new()));
-        }
-    }
-    let wanted: Vec<(String, String)> = match query.get("metadata") {
-        Some(m) => serde_urlencoded_pairs(m),
-        None => Vec::new(),
-    };
-    let matches = |s: &Sandbox| wanted.iter().all(|(k, v)| s.metadata.get(k) == Some(v));
-    let sandboxes = state.e2b.list(&tenant);
-    let live = sandboxes.iter().filter(|s| matches(s)).filter_map(|s| Some((s, ends_at(&state, s).ok()?)));
-    Ok(Json(live.map(|(s, end)| listed(&state, s, end)).collect()))
-}
-
-fn serde_urlencoded_pairs(text: &str) -> Vec<(String, String)> {
-    let decode = |s: &str| percent_decode(&s.replace('+', " "));
-    text.split('&')
-        .filter(|p| !p.is_empty())
-        .map(|pair| match pair.split_once('=') {
-            Some((k, v)) => (decode(k), decode(v)),
-            None => (decode(pair), String::new()),
-        })
-        .collect()
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        match (bytes[i], bytes.get(i + 1).and_then(|b| hex(*b)), bytes.get(i + 2).and_then(|b| hex(*b))) {
-            (b'%', Some(h), Some(l)) => {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-            }
-            (b, _, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// `DELETE /sandboxes/{id}`: 204, or 404 when the caller has no such sandbox.
@@ -269,9 +226,8 @@ pub async fn kill(
     Path(id): Path<String>,
 ) -> Result<StatusCode, E2bError> {
     let tenant = caller(&state, &headers)?;
-    let sandbox = state.e2b.remove(&id, &tenant).ok_or_else(|| gone(&id))?;
     // A sandbox whose session already ended was not there to kill.
-    state.service.destroy_session(&sandbox.id, &tenant).await.map_err(|_| gone(&id))?;
+    state.service.destroy_session(&id, &tenant).await.map_err(|_| gone(&id))?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -289,7 +245,7 @@ pub async fn set_timeout(
     if timeout == 0 || timeout > MAX_TIMEOUT {
         return Err(E2bError::bad_request(format!("timeout must be between 1 and {MAX_TIMEOUT} seconds")));
     }
-    let ended = state.service.end_session_in(&sandbox.id, &sandbox.tenant, Duration::from_secs(timeout));
+    let ended = state.service.end_session_in(sandbox.id(), sandbox.tenant(), Duration::from_secs(timeout));
     ended.map_err(|_| gone(&id))?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -309,7 +265,7 @@ pub async fn connect(
             return Err(E2bError::bad_request(format!("timeout must be between 1 and {MAX_TIMEOUT} seconds")));
         }
         if SystemTime::now() + Duration::from_secs(timeout) > end {
-            let later = state.service.end_session_in(&sandbox.id, &sandbox.tenant, Duration::from_secs(timeout));
+            let later = state.service.end_session_in(sandbox.id(), sandbox.tenant(), Duration::from_secs(timeout));
             end = later.map_err(|_| gone(&id))?;
         }
     }

@@ -11,13 +11,12 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use executor::{ExecuteError, Language, LiveEvent, SessionCall, SessionResult, Tap};
+use executor::{CodeContext as Context, ExecuteError, Language, LiveEvent, SessionCall, SessionResult, Tap};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
-use super::plane::{workspace_path, Plane};
-use super::registry::{Context, Sandbox};
+use super::plane::{workspace_path, Plane, Sandbox};
 use crate::state::AppState;
 
 /// A keepalive line goes out when nothing else was written for this long.

@@ -29,7 +29,7 @@ pub async fn metrics(
     Query(window): Query<Window>,
 ) -> Result<Json<Value>, E2bError> {
     let (sandbox, _) = mine(&state, &headers, &id)?;
-    let series = state.service.sessions().metrics(&sandbox.id, &sandbox.tenant).await?;
+    let series = state.service.sessions().metrics(sandbox.id(), sandbox.tenant()).await?;
     let within = |at: u64| window.start.is_none_or(|s| at >= s) && window.end.is_none_or(|e| at <= e);
     let shown: Vec<Value> = series.iter().filter(|m| within(unix(m.timestamp))).map(metric).collect();
     Ok(Json(Value::Array(shown)))

@@ -13,10 +13,11 @@ mod error;
 mod files;
 mod filesystem;
 mod interpreter;
+mod list;
 mod metrics;
+mod network;
 mod plane;
 mod process;
-mod registry;
 mod results;
 
 use std::sync::Arc;
@@ -24,8 +25,6 @@ use std::sync::Arc;
 use axum::http::{Method, StatusCode, Uri};
 use axum::routing::{delete, get, post};
 use axum::Router;
-
-pub use registry::Sandboxes;
 
 use crate::state::AppState;
 use error::E2bError;
@@ -37,8 +36,8 @@ pub const ENVD_VERSION: &str = "0.5.7";
 /// The routes under `/e2b`: the control plane, and the sandbox plane under `/e2b/sandbox`.
 pub(crate) fn router() -> Router<Arc<AppState>> {
     Router::new()
-        .route("/sandboxes", post(control::create).get(control::list))
-        .route("/v2/sandboxes", post(control::create).get(control::list))
+        .route("/sandboxes", post(control::create).get(list::list))
+        .route("/v2/sandboxes", post(control::create).get(list::list))
         .route("/sandboxes/{id}", get(control::info).delete(control::kill))
         .route("/sandboxes/{id}/timeout", post(control::set_timeout))
         .route("/sandboxes/{id}/metrics", get(metrics::metrics))

@@ -3,18 +3,37 @@
 //! sandbox's creator). The port header (`E2b-Sandbox-Port`) needs no routing: every path but
 //! `/health` belongs to one port only.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::StatusCode;
+use executor::SessionHandle;
 
 use super::error::E2bError;
-use super::registry::Sandbox;
 use crate::state::AppState;
 
 pub const SANDBOX_ID_HEADER: &str = "e2b-sandbox-id";
 const TOKEN_HEADERS: [&str; 2] = ["x-access-token", "e2b-traffic-access-token"];
+
+/// An E2B sandbox as one sandbox-plane request sees it: its session (the core's: its
+/// attributes, code contexts; its processes are its box's, in the core).
+pub struct Sandbox {
+    pub id: String,
+    pub tenant: String,
+    /// The variables it was created with (a command's or cell's own win).
+    pub env_vars: BTreeMap<String, String>,
+    session: SessionHandle,
+}
+
+impl std::ops::Deref for Sandbox {
+    type Target = SessionHandle;
+
+    fn deref(&self) -> &SessionHandle {
+        &self.session
+    }
+}
 
 /// The sandbox a sandbox-plane request is for, its access token checked.
 pub struct Plane(pub Arc<Sandbox>);
@@ -39,8 +58,14 @@ impl FromRequestParts<Arc<AppState>> for Plane {
             return Err(E2bError::new(StatusCode::UNAUTHORIZED, "the request carries no X-Access-Token header"));
         }
         // A wrong token gets the same answer as an unknown sandbox: ids do not leak.
-        let sandbox = state.e2b.any(id).filter(|s| presented.iter().any(|t| s.accepts(t)));
-        sandbox.map(Plane).ok_or_else(|| E2bError::sandbox_gone(&id.chars().take(64).collect::<String>()))
+        let gone = || E2bError::sandbox_gone(&id.chars().take(64).collect::<String>());
+        let session = state.service.session_for_token(id, &presented).ok_or_else(gone)?;
+        Ok(Plane(Arc::new(Sandbox {
+            id: session.id().to_string(),
+            tenant: session.tenant().to_string(),
+            env_vars: session.attributes().env_vars.clone(),
+            session,
+        })))
     }
 }
 

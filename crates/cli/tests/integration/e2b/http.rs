@@ -9,7 +9,7 @@ use super::{KEY, OTHER_KEY};
 use crate::common::{self, Daemon};
 
 /// A request to the control plane with `key`.
-fn control(daemon: &Daemon, method: Method, path: &str, key: Option<&str>) -> RequestBuilder {
+pub(super) fn control(daemon: &Daemon, method: Method, path: &str, key: Option<&str>) -> RequestBuilder {
     let request = daemon.client().request(method, format!("{}/e2b{path}", daemon.base));
     match key {
         Some(key) => request.header("x-api-key", key),
@@ -28,7 +28,7 @@ pub(super) fn plane(daemon: &Daemon, method: Method, path: &str, id: &str, token
 }
 
 /// Sends `request`, checks the status and E2B's REST error body, returns the message.
-async fn e2b_error(request: RequestBuilder, status: u16) -> String {
+pub(super) async fn e2b_error(request: RequestBuilder, status: u16) -> String {
     let response = request.send().await.unwrap();
     let got = response.status().as_u16();
     let body: Value = response.json().await.unwrap_or(Value::Null);

@@ -7,6 +7,8 @@
 mod boxes;
 mod http;
 mod lifetimes;
+mod listing;
+mod one_registry;
 mod sdks;
 mod trees;
 

@@ -4,6 +4,7 @@
 //! destinations allowed); no test targets any other address.
 
 mod descriptors;
+mod e2b_network;
 mod escape;
 mod origin;
 mod packages;

@@ -22,7 +22,7 @@ use serde_json::{json, Value};
 use super::connect;
 use super::error::ConnectError;
 use super::plane::Plane;
-use super::registry::Sandbox;
+use super::plane::Sandbox;
 use crate::state::AppState;
 
 /// The E2B sandbox's home: where a command starts, and what relative paths are under.

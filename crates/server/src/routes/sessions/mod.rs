@@ -144,8 +144,16 @@ pub async fn create(
     let template = state.service.templates().get(body.template.as_deref().unwrap_or("default"))?;
     let egress =
         executor::validate::check_egress(&body.egress.unwrap_or_default())?.or_else(|| template.egress.clone());
-    let new =
-        NewSession { tenant_id, scope, template, ttl_secs: body.ttl, lifetime_secs: None, home_alias: false, egress };
+    let new = NewSession {
+        tenant_id,
+        scope,
+        template,
+        ttl_secs: body.ttl,
+        lifetime_secs: None,
+        home_alias: false,
+        egress,
+        attributes: Default::default(),
+    };
     let session = state.service.create_session(new).await?;
     let created = SessionCreated { status: "success".into(), session };
     Ok((StatusCode::CREATED, Json(created)).into_response())
