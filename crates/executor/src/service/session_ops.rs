@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use super::ExecutionService;
 use crate::session::Sessions;
-use crate::{ExecuteError, ExecutionResult, Language, SessionCommand, WorkspaceEntry};
+use crate::{ExecuteError, ExecutionResult, Language, SessionCommand, WatchEvent, WatchStream, WorkspaceEntry};
 
 impl ExecutionService {
     /// Runs a shell command in the session's workspace (a one-shot sandbox) and waits for it.
@@ -107,6 +107,45 @@ impl ExecutionService {
         let (sessions, id, tenant, from) = self.owned(id, tenant, from);
         let to = to.to_string();
         off_runtime(move || sessions.move_entry(&id, &tenant, &from, &to)).await
+    }
+
+    /// Watches the directory `path` of the session's workspace (recursively or not) until the
+    /// stream is dropped or the session ends.
+    pub fn watch_session_dir(
+        &self,
+        id: &str,
+        tenant: &str,
+        path: &str,
+        recursive: bool,
+    ) -> Result<WatchStream, ExecuteError> {
+        self.sessions.watch(id, tenant, path, recursive)
+    }
+
+    /// A watch of the directory `path` whose events are read with [`Self::session_watcher_events`]:
+    /// its id.
+    pub fn create_session_watcher(
+        &self,
+        id: &str,
+        tenant: &str,
+        path: &str,
+        recursive: bool,
+    ) -> Result<String, ExecuteError> {
+        self.sessions.create_watcher(id, tenant, path, recursive)
+    }
+
+    /// The watcher's events since the last call; `None` when the session has no such watcher.
+    pub fn session_watcher_events(
+        &self,
+        id: &str,
+        tenant: &str,
+        watcher: &str,
+    ) -> Result<Option<Vec<WatchEvent>>, ExecuteError> {
+        self.sessions.watcher_events(id, tenant, watcher)
+    }
+
+    /// Ends the watcher; false when the session has no such watcher.
+    pub fn remove_session_watcher(&self, id: &str, tenant: &str, watcher: &str) -> Result<bool, ExecuteError> {
+        self.sessions.remove_watcher(id, tenant, watcher)
     }
 
     fn owned(&self, id: &str, tenant: &str, path: &str) -> (Arc<Sessions>, String, String, String) {

@@ -18,6 +18,7 @@ mod live;
 mod registry;
 mod sessions;
 mod transfers;
+mod watch;
 
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -28,6 +29,7 @@ pub use registry::SessionStats;
 pub(crate) use sessions::Sessions;
 pub use sessions::{SessionCall, SessionResult};
 pub use transfers::Transfer;
+pub use watch::{WatchEvent, WatchEventKind, WatchStream, MAX_QUEUED_EVENTS, MAX_WATCHERS_PER_SESSION};
 
 use crate::Language;
 

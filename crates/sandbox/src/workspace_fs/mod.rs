@@ -183,5 +183,18 @@ pub fn open_file(root: &Path, rel: &str) -> Result<File, WorkspaceFsError> {
     Ok(File::from(fd))
 }
 
+/// Opens the directory at `rel` (the workspace itself when empty), refusing symlinks anywhere
+/// in the path: the descriptor names that very directory, wherever it is later moved (a
+/// watch on the workspace is added through it, never through a path the code could swap).
+pub fn open_dir(root: &Path, rel: &str) -> Result<OwnedFd, WorkspaceFsError> {
+    entries::beneath(rel)?;
+    let root = open_root(root)?;
+    let parts = entries::parts(rel);
+    if parts.is_empty() {
+        return Ok(root);
+    }
+    open_beneath(&root, parts.join("/").as_str(), OFlag::O_DIRECTORY | OFlag::O_RDONLY, Mode::empty(), rel)
+}
+
 #[cfg(test)]
 mod tests;

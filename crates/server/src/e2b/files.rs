@@ -1,4 +1,5 @@
-//! envd's `/files`: download one file, upload files (multipart or a raw body). Paths live
+//! envd's `/files`: download one file, upload files (multipart or a raw body, which may be
+//! gzip-compressed), with the access token or a signed URL (see `signature.rs`). Paths live
 //! under `/home/user`, the sandbox's workspace, which is read and written through the
 //! workspace's safe file access (no symlink is ever followed).
 
@@ -13,7 +14,7 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use super::error::E2bError;
-use super::plane::{shown_path, workspace_path, Plane};
+use super::plane::{shown_path, workspace_path, FilePlane};
 use crate::state::AppState;
 
 type Params = Query<BTreeMap<String, String>>;
@@ -36,7 +37,7 @@ fn checked(query: &BTreeMap<String, String>, path: Option<&str>) -> Result<Strin
 /// `GET /files?path=...`: the file's bytes, streamed from the file.
 pub async fn download(
     State(state): State<Arc<AppState>>,
-    Plane(sandbox): Plane,
+    FilePlane(sandbox): FilePlane,
     Query(query): Params,
 ) -> Result<Response, E2bError> {
     let rel = checked(&query, query.get("path").map(String::as_str))?;
@@ -52,7 +53,7 @@ pub async fn download(
 /// `path` is given for a single file), or the raw body written at `path`.
 pub async fn upload(
     State(state): State<Arc<AppState>>,
-    Plane(sandbox): Plane,
+    FilePlane(sandbox): FilePlane,
     Query(query): Params,
     request: Request,
 ) -> Result<Json<Vec<Value>>, E2bError> {
@@ -63,14 +64,20 @@ pub async fn upload(
             .map_err(|e| E2bError::bad_request(format!("the multipart body is invalid: {}", e.body_text())))?;
         multipart_files(multipart, &query).await?
     } else {
-        if request.headers().get(header::CONTENT_ENCODING).is_some_and(|v| v.as_bytes() != b"identity") {
-            return Err(E2bError::bad_request("compressed uploads are not supported; send the file uncompressed"));
-        }
+        let gzip = match request.headers().get(header::CONTENT_ENCODING).map(|v| v.as_bytes()) {
+            None | Some(b"identity") => false,
+            Some(b"gzip") => true,
+            Some(_) => return Err(E2bError::bad_request("only gzip and identity content encodings are accepted")),
+        };
         let rel = checked(&query, query.get("path").map(String::as_str))?;
         let bytes = Bytes::from_request(request, &state)
             .await
             .map_err(|e| E2bError::new(e.status(), format!("the body could not be read: {}", e.body_text())))?;
-        vec![(rel, Vec::from(bytes))]
+        let content = match gzip {
+            true => gunzip(bytes, state.options.max_body_bytes as u64).await?,
+            false => Vec::from(bytes),
+        };
+        vec![(rel, content)]
     };
     if files.is_empty() {
         return Err(E2bError::bad_request("the request holds no file"));
@@ -110,6 +117,27 @@ async fn multipart_files(
             Ok((checked(query, path)?, content))
         })
         .collect()
+}
+
+/// The body a gzip upload stands for, inflated as it is read and never past `limit` bytes (the
+/// daemon's cap on a request body holds on what is written, not on what was sent): more is
+/// the same 413 as an oversized upload.
+async fn gunzip(compressed: Bytes, limit: u64) -> Result<Vec<u8>, E2bError> {
+    use std::io::Read;
+    let inflated = tokio::task::spawn_blocking(move || {
+        let mut out = Vec::new();
+        flate2::read::MultiGzDecoder::new(compressed.as_ref()).take(limit + 1).read_to_end(&mut out).map(|_| out)
+    })
+    .await
+    .map_err(|e| E2bError::from(executor::ExecuteError::Internal(format!("inflating the body failed: {e}"))))?
+    .map_err(|e| E2bError::bad_request(format!("the body is not valid gzip: {e}")))?;
+    if inflated.len() as u64 > limit {
+        return Err(E2bError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the body inflates past {limit} bytes, the most a request may carry"),
+        ));
+    }
+    Ok(inflated)
 }
 
 fn entry(rel: &str) -> Value {

@@ -1,5 +1,5 @@
 //! envd's Filesystem service (`/filesystem.Filesystem/*`): `Stat`, `ListDir`, `MakeDir`,
-//! `Move` and `Remove` on the sandbox's workspace (`/home/user`), through its safe file
+//! `Move` and `Remove` (and the watches of `watch.rs`) on the sandbox's workspace (`/home/user`), through its safe file
 //! access: a symlink is shown as one, never followed.
 
 use std::sync::Arc;
@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 use super::connect;
 use super::error::ConnectError;
 use super::plane::{shown_path, workspace_path, Plane};
+use super::watch;
 use crate::state::AppState;
 
 /// The workspace path of the message's field `field`.
@@ -70,7 +71,12 @@ pub async fn rpc(
     body: Bytes,
 ) -> Response {
     let answer = match connect::request_message(&headers, &body) {
+        Ok(message) if method == "WatchDir" => return watch::stream(&state, &sandbox, &headers, &message),
+        Ok(message) if matches!(method.as_str(), "CreateWatcher" | "GetWatcherEvents" | "RemoveWatcher") => {
+            watch::unary(&state, &sandbox, &method, &message)
+        }
         Ok(message) => call(&state, &sandbox.id, &sandbox.tenant, &method, &message).await,
+        Err(e) if method == "WatchDir" => return connect::failed_stream(e),
         Err(e) => Err(e),
     };
     match answer {
@@ -110,8 +116,11 @@ async fn call(state: &AppState, id: &str, tenant: &str, method: &str, message: &
             if path.is_empty() {
                 return Err(ConnectError::new("permission_denied", "the home directory cannot be removed"));
             }
-            service.session_remove(id, tenant, &path).await?;
-            Ok(json!({}))
+            // A path that is not there is removed already: envd answers it as done.
+            match service.session_remove(id, tenant, &path).await {
+                Ok(()) | Err(executor::ExecuteError::FileNotFound(_)) => Ok(json!({})),
+                Err(e) => Err(e.into()),
+            }
         }
         other => Err(ConnectError::new("unimplemented", format!("filesystem.Filesystem/{other} is not supported"))),
     }

@@ -17,6 +17,8 @@ mod plane;
 mod process;
 mod registry;
 mod results;
+mod signature;
+mod watch;
 
 use std::sync::Arc;
 
@@ -52,6 +54,12 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
         .route("/sandbox/contexts/{id}/restart", post(interpreter::restart_context))
         .fallback(not_implemented)
         .method_not_allowed_fallback(method_not_allowed)
+}
+
+/// `/files` at the daemon's root: the SDKs' `download_url` and `upload_url` are the origin of
+/// `E2B_SANDBOX_URL` with `/files` (its path dropped), signed with the sandbox's access token.
+pub(crate) fn signed_files() -> axum::routing::MethodRouter<Arc<AppState>> {
+    get(files::download).post(files::upload)
 }
 
 async fn not_implemented(method: Method, uri: Uri) -> E2bError {

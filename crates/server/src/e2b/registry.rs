@@ -192,6 +192,11 @@ impl Sandboxes {
         self.live().get(id).cloned()
     }
 
+    /// Every live sandbox, whoever owns it (a signed file URL names none: its signature does).
+    pub fn all(&self) -> Vec<Arc<Sandbox>> {
+        self.live().values().cloned().collect()
+    }
+
     /// The sandbox `id` of `tenant`: another tenant's does not exist for it.
     pub fn get(&self, id: &str, tenant: &str) -> Option<Arc<Sandbox>> {
         self.any(id).filter(|s| s.tenant == tenant)
