@@ -134,13 +134,13 @@ impl ExecutionService {
     }
 
     /// The watcher's events since the last call; `None` when the session has no such watcher.
-    pub fn session_watcher_events(
+    pub async fn session_watcher_events(
         &self,
         id: &str,
         tenant: &str,
         watcher: &str,
     ) -> Result<Option<Vec<WatchEvent>>, ExecuteError> {
-        self.sessions.watcher_events(id, tenant, watcher)
+        self.sessions.watcher_events(id, tenant, watcher).await
     }
 
     /// Ends the watcher; false when the session has no such watcher.

@@ -31,6 +31,9 @@ pub const MAX_QUEUED_EVENTS: usize = 4096;
 /// Directories one recursive watch follows at most.
 pub const MAX_WATCHED_DIRS: usize = 4096;
 
+/// How long a flush waits for the kernel's next event before it takes the queue as complete.
+const FLUSH_QUIET: std::time::Duration = std::time::Duration::from_millis(15);
+
 /// What happened to an entry, as envd names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WatchEventKind {
@@ -52,6 +55,17 @@ pub struct WatchEvent {
 /// The events of one watch as they come; `None` once the watch ended (its session ended).
 pub struct WatchStream {
     pub events: mpsc::Receiver<WatchEvent>,
+    /// Held so the watch's task keeps its flush channel (a stream has no use for it).
+    _flush: Flush,
+}
+
+/// Asks a watch's task to pass on every event the kernel has for it now, and says when done.
+type Flush = mpsc::Sender<tokio::sync::oneshot::Sender<()>>;
+
+/// A watcher read by calls: its unread events, and its flush.
+pub(crate) struct Watcher {
+    events: tokio::sync::Mutex<mpsc::Receiver<WatchEvent>>,
+    flush: Flush,
 }
 
 /// The watches of every session: each session's, by watcher id (a streamed watch has no
@@ -91,30 +105,31 @@ impl WatchTable {
     }
 }
 
-type WatcherSlot = Option<Arc<Mutex<mpsc::Receiver<WatchEvent>>>>;
+type WatcherSlot = Option<Arc<Watcher>>;
 
 impl Sessions {
     /// Watches the directory `path` of the session's workspace (and its subdirectories when
     /// `recursive`) until the stream is dropped or the session ends.
     pub fn watch(&self, id: &str, tenant: &str, path: &str, recursive: bool) -> Result<WatchStream, ExecuteError> {
         let watcher = format!("w{}", uuid::Uuid::new_v4().simple());
-        let events = self.start_watch(id, tenant, path, recursive, &watcher)?;
-        Ok(WatchStream { events })
+        let (events, flush) = self.start_watch(id, tenant, path, recursive, &watcher)?;
+        Ok(WatchStream { events, _flush: flush })
     }
 
     /// A watch whose events are read by [`Sessions::watcher_events`]: its id.
     pub fn create_watcher(&self, id: &str, tenant: &str, path: &str, recursive: bool) -> Result<String, ExecuteError> {
         let watcher = format!("w{}", uuid::Uuid::new_v4().simple());
-        let events = self.start_watch(id, tenant, path, recursive, &watcher)?;
+        let (events, flush) = self.start_watch(id, tenant, path, recursive, &watcher)?;
         let mut sessions = self.watches.lock();
         if let Some(slot) = sessions.get_mut(id).and_then(|own| own.get_mut(&watcher)) {
-            *slot = Some(Arc::new(Mutex::new(events)));
+            *slot = Some(Arc::new(Watcher { events: tokio::sync::Mutex::new(events), flush }));
         }
         Ok(watcher)
     }
 
-    /// The events of the watcher since the last call; `None` when it has no such watcher.
-    pub fn watcher_events(
+    /// The events of the watcher since the last call (every change made before this call
+    /// included); `None` when it has no such watcher.
+    pub async fn watcher_events(
         &self,
         id: &str,
         tenant: &str,
@@ -122,8 +137,12 @@ impl Sessions {
     ) -> Result<Option<Vec<WatchEvent>>, ExecuteError> {
         self.registry.peek(id, tenant)?;
         let slot = self.watches.lock().get(id).and_then(|own| own.get(watcher).cloned()).flatten();
-        let Some(receiver) = slot else { return Ok(None) };
-        let mut receiver = receiver.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(watcher) = slot else { return Ok(None) };
+        let (done, flushed) = tokio::sync::oneshot::channel();
+        if watcher.flush.send(done).await.is_ok() {
+            let _ = flushed.await;
+        }
+        let mut receiver = watcher.events.lock().await;
         let mut events = Vec::new();
         while let Ok(event) = receiver.try_recv() {
             events.push(event);
@@ -145,7 +164,7 @@ impl Sessions {
         path: &str,
         recursive: bool,
         watcher: &str,
-    ) -> Result<mpsc::Receiver<WatchEvent>, ExecuteError> {
+    ) -> Result<(mpsc::Receiver<WatchEvent>, Flush), ExecuteError> {
         validate_workspace_path(path).map_err(|m| ExecuteError::invalid("path", m))?;
         let session = self.registry.peek(id, tenant)?;
         match workspace_fs::stat(&session.workspace, path) {
@@ -164,39 +183,50 @@ impl Sessions {
             recursive,
             dirs: HashMap::new(),
             watches: stream.watches(),
+            staged: None,
         };
         tree.add("").map_err(|e| ExecuteError::Internal(format!("watching {path}: {e}")))?;
         tree.add_below("");
         self.watches.enter(id, watcher)?;
         let (tx, rx) = mpsc::channel(MAX_QUEUED_EVENTS);
+        let (flush, flushes) = mpsc::channel(4);
         let table = Arc::clone(&self.watches);
         let (session_id, watcher) = (id.to_string(), watcher.to_string());
         let stop = session.cancel.clone();
         tokio::spawn(async move {
-            relay(stream, tree, tx, stop).await;
+            relay(stream, tree, (tx, flushes), stop).await;
             table.leave(&session_id, &watcher);
         });
-        Ok(rx)
+        Ok((rx, flush))
     }
 }
 
-/// Passes the watch's events on until the reader goes or the session ends.
+/// Passes the watch's events on until the reader goes or the session ends; on a flush, first
+/// every event the kernel holds for it.
 async fn relay(
     mut stream: inotify::EventStream<Vec<u8>>,
     mut tree: Tree,
-    tx: mpsc::Sender<WatchEvent>,
+    (tx, mut flushes): (mpsc::Sender<WatchEvent>, mpsc::Receiver<tokio::sync::oneshot::Sender<()>>),
     stop: CancellationToken,
 ) {
+    // A full queue drops the event: the reader is that far behind.
+    let pass = |tree: &mut Tree, event| tree.changes(event).into_iter().for_each(|c| drop(tx.try_send(c)));
     loop {
-        let event = tokio::select! {
+        tokio::select! {
             _ = stop.cancelled() => return,
             _ = tx.closed() => return,
-            event = stream.next() => event,
-        };
-        let Some(Ok(event)) = event else { return };
-        for change in tree.changes(event) {
-            // A full queue drops the event: the reader is that far behind.
-            let _ = tx.try_send(change);
+            Some(done) = flushes.recv() => {
+                // Until the kernel has had nothing more for a moment (the reactor may take
+                // that long to see what it queued).
+                while let Ok(Some(Ok(event))) = tokio::time::timeout(FLUSH_QUIET, stream.next()).await {
+                    pass(&mut tree, event);
+                }
+                let _ = done.send(());
+            }
+            event = stream.next() => match event {
+                Some(Ok(event)) => pass(&mut tree, event),
+                _ => return,
+            },
         }
     }
 }
@@ -210,6 +240,8 @@ struct Tree {
     recursive: bool,
     dirs: HashMap<WatchDescriptor, String>,
     watches: Watches,
+    /// The cookie of the last staged file renamed into place.
+    staged: Option<u32>,
 }
 
 fn joined(a: &str, b: &str) -> String {
@@ -282,7 +314,22 @@ impl Tree {
         let (Some(dir), Some(name)) = (self.dirs.get(&event.wd), event.name.as_ref()) else {
             return Vec::new();
         };
-        let name = joined(dir, &name.to_string_lossy());
+        let file_name = name.to_string_lossy();
+        // A file the daemon writes is staged under a name of its own and renamed into place:
+        // the staging is not shown, and the file appears created and written, as envd has it.
+        if workspace_fs::is_staging_name(&file_name) {
+            if mask.contains(EventMask::MOVED_FROM) {
+                self.staged = Some(event.cookie);
+            }
+            return Vec::new();
+        }
+        let name = joined(dir, &file_name);
+        if mask.contains(EventMask::MOVED_TO) && self.staged.take() == Some(event.cookie) {
+            return vec![
+                WatchEvent { name: name.clone(), kind: WatchEventKind::Create },
+                WatchEvent { name, kind: WatchEventKind::Write },
+            ];
+        }
         if self.recursive && mask.contains(EventMask::ISDIR) {
             if mask.contains(EventMask::MOVED_FROM) {
                 self.forget(&name);

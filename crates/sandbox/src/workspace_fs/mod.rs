@@ -24,7 +24,7 @@ use nix::NixPath;
 pub use entries::{list_dir, make_dir, rename, stat, Entry, EntryKind};
 pub use remove::{open_to_others, remove, remove_tree};
 pub use walk::{list_files, walk, Listing};
-pub use write::{write_file, write_files};
+pub use write::{is_staging_name, write_file, write_files};
 
 /// The longest path a file route takes (the kernel's `PATH_MAX`); a walk describes no file
 /// deeper than that (it counts it).

@@ -73,7 +73,7 @@ pub async fn rpc(
     let answer = match connect::request_message(&headers, &body) {
         Ok(message) if method == "WatchDir" => return watch::stream(&state, &sandbox, &headers, &message),
         Ok(message) if matches!(method.as_str(), "CreateWatcher" | "GetWatcherEvents" | "RemoveWatcher") => {
-            watch::unary(&state, &sandbox, &method, &message)
+            watch::unary(&state, &sandbox, &method, &message).await
         }
         Ok(message) => call(&state, &sandbox.id, &sandbox.tenant, &method, &message).await,
         Err(e) if method == "WatchDir" => return connect::failed_stream(e),

@@ -82,7 +82,12 @@ pub fn stream(state: &AppState, sandbox: &Sandbox, headers: &HeaderMap, message:
 }
 
 /// The unary calls: `CreateWatcher`, `GetWatcherEvents`, `RemoveWatcher`.
-pub fn unary(state: &Arc<AppState>, sandbox: &Sandbox, method: &str, message: &Value) -> Result<Value, ConnectError> {
+pub async fn unary(
+    state: &Arc<AppState>,
+    sandbox: &Sandbox,
+    method: &str,
+    message: &Value,
+) -> Result<Value, ConnectError> {
     let service = &state.service;
     let (id, tenant) = (sandbox.id.as_str(), sandbox.tenant.as_str());
     let watcher = || message["watcherId"].as_str().ok_or_else(|| ConnectError::invalid("watcherId is required"));
@@ -95,7 +100,7 @@ pub fn unary(state: &Arc<AppState>, sandbox: &Sandbox, method: &str, message: &V
         }
         "GetWatcherEvents" => {
             let w = watcher()?;
-            let events = service.session_watcher_events(id, tenant, w)?.ok_or_else(|| unknown(w))?;
+            let events = service.session_watcher_events(id, tenant, w).await?.ok_or_else(|| unknown(w))?;
             Ok(json!({ "events": events.iter().map(event).collect::<Vec<_>>() }))
         }
         _ => {

@@ -4,6 +4,7 @@
 //! tenants and escape attempts over plain HTTP. The SDKs are installed, pinned, by
 //! `scripts/install-test-tools.sh` (`SANDBOX_E2B_SDKS`).
 
+mod files;
 mod http;
 mod lifetimes;
 mod sdks;
