@@ -74,7 +74,10 @@ pub async fn upload(
             .await
             .map_err(|e| E2bError::new(e.status(), format!("the body could not be read: {}", e.body_text())))?;
         let content = match gzip {
-            true => gunzip(bytes, state.options.max_body_bytes as u64).await?,
+            // Inflated no further than either cap lets it be written.
+            true => {
+                gunzip(bytes, (state.options.max_body_bytes as u64).min(state.service.limits().max_file_bytes)).await?
+            }
             false => Vec::from(bytes),
         };
         vec![(rel, content)]
@@ -120,8 +123,8 @@ async fn multipart_files(
 }
 
 /// The body a gzip upload stands for, inflated as it is read and never past `limit` bytes (the
-/// daemon's cap on a request body holds on what is written, not on what was sent): more is
-/// the same 413 as an oversized upload.
+/// daemon's caps on a request body and on a file hold on what is written, not on what was
+/// sent): more is the same 413 as an oversized upload.
 async fn gunzip(compressed: Bytes, limit: u64) -> Result<Vec<u8>, E2bError> {
     use std::io::Read;
     let inflated = tokio::task::spawn_blocking(move || {
@@ -134,7 +137,7 @@ async fn gunzip(compressed: Bytes, limit: u64) -> Result<Vec<u8>, E2bError> {
     if inflated.len() as u64 > limit {
         return Err(E2bError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            format!("the body inflates past {limit} bytes, the most a request may carry"),
+            format!("the body inflates past {limit} bytes, the most an upload may write"),
         ));
     }
     Ok(inflated)
