@@ -49,7 +49,7 @@ pub use sandbox::workspace_fs::{Entry as WorkspaceEntry, EntryKind as WorkspaceE
 pub use service::{ExecutionService, HostInfo, Running, ServiceOptions, ServiceStats};
 pub use session::{
     FileDownload, NewSession, SessionCall, SessionCommand, SessionConfig, SessionFile, SessionInfo, SessionResult,
-    SessionStats, Transfer, WatchEvent, WatchEventKind, WatchStream,
+    SessionStats, Transfer, WatchEvent, WatchEventKind, WatchSpec, WatchStream,
 };
 pub use templates::{Template, TemplateError, TemplateInfo, TemplateSpec, Templates};
 pub use warm::{WarmConfig, WarmInfo, WarmPoolInfo};

@@ -7,7 +7,9 @@ use std::time::{Duration, SystemTime};
 
 use super::ExecutionService;
 use crate::session::Sessions;
-use crate::{ExecuteError, ExecutionResult, Language, SessionCommand, WatchEvent, WatchStream, WorkspaceEntry};
+use crate::{
+    ExecuteError, ExecutionResult, Language, SessionCommand, WatchEvent, WatchSpec, WatchStream, WorkspaceEntry,
+};
 
 impl ExecutionService {
     /// Runs a shell command in the session's workspace (a one-shot sandbox) and waits for it.
@@ -102,6 +104,19 @@ impl ExecutionService {
         off_runtime(move || sessions.remove_entry(&id, &tenant, &path)).await
     }
 
+    /// Gives the file `path` of the session's workspace exactly `metadata`, as user extended
+    /// attributes (none kept where the filesystem has none).
+    pub async fn session_set_metadata(
+        &self,
+        id: &str,
+        tenant: &str,
+        path: &str,
+        metadata: std::collections::BTreeMap<String, String>,
+    ) -> Result<(), ExecuteError> {
+        let (sessions, id, tenant, path) = self.owned(id, tenant, path);
+        off_runtime(move || sessions.set_metadata(&id, &tenant, &path, &metadata)).await
+    }
+
     /// Moves `from` to `to` within the session's workspace.
     pub async fn session_move(&self, id: &str, tenant: &str, from: &str, to: &str) -> Result<(), ExecuteError> {
         let (sessions, id, tenant, from) = self.owned(id, tenant, from);
@@ -109,28 +124,16 @@ impl ExecutionService {
         off_runtime(move || sessions.move_entry(&id, &tenant, &from, &to)).await
     }
 
-    /// Watches the directory `path` of the session's workspace (recursively or not) until the
+    /// Watches a directory of the session's workspace (recursively or not) until the
     /// stream is dropped or the session ends.
-    pub fn watch_session_dir(
-        &self,
-        id: &str,
-        tenant: &str,
-        path: &str,
-        recursive: bool,
-    ) -> Result<WatchStream, ExecuteError> {
-        self.sessions.watch(id, tenant, path, recursive)
+    pub fn watch_session_dir(&self, id: &str, tenant: &str, spec: &WatchSpec) -> Result<WatchStream, ExecuteError> {
+        self.sessions.watch(id, tenant, spec)
     }
 
-    /// A watch of the directory `path` whose events are read with [`Self::session_watcher_events`]:
+    /// A watch of a directory whose events are read with [`Self::session_watcher_events`]:
     /// its id.
-    pub fn create_session_watcher(
-        &self,
-        id: &str,
-        tenant: &str,
-        path: &str,
-        recursive: bool,
-    ) -> Result<String, ExecuteError> {
-        self.sessions.create_watcher(id, tenant, path, recursive)
+    pub fn create_session_watcher(&self, id: &str, tenant: &str, spec: &WatchSpec) -> Result<String, ExecuteError> {
+        self.sessions.create_watcher(id, tenant, spec)
     }
 
     /// The watcher's events since the last call; `None` when the session has no such watcher.

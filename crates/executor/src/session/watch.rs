@@ -50,6 +50,20 @@ pub struct WatchEvent {
     /// Relative to the watched directory, `/`-separated.
     pub name: String,
     pub kind: WatchEventKind,
+    /// What is at the path now, when the watch asked for it and the change leaves something
+    /// there (a creation, a write, a change of mode).
+    pub entry: Option<workspace_fs::Entry>,
+}
+
+/// What a watch follows.
+#[derive(Debug, Clone, Default)]
+pub struct WatchSpec {
+    /// The directory, relative to the workspace.
+    pub path: String,
+    /// Its subdirectories too, at any depth.
+    pub recursive: bool,
+    /// Each event with the entry it is about.
+    pub include_entry: bool,
 }
 
 /// The events of one watch as they come; `None` once the watch ended (its session ended).
@@ -110,16 +124,16 @@ type WatcherSlot = Option<Arc<Watcher>>;
 impl Sessions {
     /// Watches the directory `path` of the session's workspace (and its subdirectories when
     /// `recursive`) until the stream is dropped or the session ends.
-    pub fn watch(&self, id: &str, tenant: &str, path: &str, recursive: bool) -> Result<WatchStream, ExecuteError> {
+    pub fn watch(&self, id: &str, tenant: &str, spec: &WatchSpec) -> Result<WatchStream, ExecuteError> {
         let watcher = format!("w{}", uuid::Uuid::new_v4().simple());
-        let (events, flush) = self.start_watch(id, tenant, path, recursive, &watcher)?;
+        let (events, flush) = self.start_watch(id, tenant, spec, &watcher)?;
         Ok(WatchStream { events, _flush: flush })
     }
 
     /// A watch whose events are read by [`Sessions::watcher_events`]: its id.
-    pub fn create_watcher(&self, id: &str, tenant: &str, path: &str, recursive: bool) -> Result<String, ExecuteError> {
+    pub fn create_watcher(&self, id: &str, tenant: &str, spec: &WatchSpec) -> Result<String, ExecuteError> {
         let watcher = format!("w{}", uuid::Uuid::new_v4().simple());
-        let (events, flush) = self.start_watch(id, tenant, path, recursive, &watcher)?;
+        let (events, flush) = self.start_watch(id, tenant, spec, &watcher)?;
         let mut sessions = self.watches.lock();
         if let Some(slot) = sessions.get_mut(id).and_then(|own| own.get_mut(&watcher)) {
             *slot = Some(Arc::new(Watcher { events: tokio::sync::Mutex::new(events), flush }));
@@ -161,10 +175,10 @@ impl Sessions {
         &self,
         id: &str,
         tenant: &str,
-        path: &str,
-        recursive: bool,
+        spec: &WatchSpec,
         watcher: &str,
     ) -> Result<(mpsc::Receiver<WatchEvent>, Flush), ExecuteError> {
+        let path = spec.path.as_str();
         validate_workspace_path(path).map_err(|m| ExecuteError::invalid("path", m))?;
         let session = self.registry.peek(id, tenant)?;
         match workspace_fs::stat(&session.workspace, path) {
@@ -180,7 +194,8 @@ impl Sessions {
         let mut tree = Tree {
             workspace: session.workspace.clone(),
             base: path.trim_matches('/').to_string(),
-            recursive,
+            recursive: spec.recursive,
+            include_entry: spec.include_entry,
             dirs: HashMap::new(),
             watches: stream.watches(),
             staged: None,
@@ -238,6 +253,7 @@ struct Tree {
     /// The watched directory, relative to the workspace.
     base: String,
     recursive: bool,
+    include_entry: bool,
     dirs: HashMap<WatchDescriptor, String>,
     watches: Watches,
     /// The cookie of the last staged file renamed into place.
@@ -325,10 +341,7 @@ impl Tree {
         }
         let name = joined(dir, &file_name);
         if mask.contains(EventMask::MOVED_TO) && self.staged.take() == Some(event.cookie) {
-            return vec![
-                WatchEvent { name: name.clone(), kind: WatchEventKind::Create },
-                WatchEvent { name, kind: WatchEventKind::Write },
-            ];
+            return self.described(&name, vec![WatchEventKind::Create, WatchEventKind::Write]);
         }
         if self.recursive && mask.contains(EventMask::ISDIR) {
             if mask.contains(EventMask::MOVED_FROM) {
@@ -338,7 +351,20 @@ impl Tree {
                 self.add_below(&name);
             }
         }
-        kinds(mask).into_iter().map(|kind| WatchEvent { name: name.clone(), kind }).collect()
+        self.described(&name, kinds(mask))
+    }
+
+    /// The events of `kinds` at `name`, with the entry there when the watch asked for it.
+    fn described(&self, name: &str, kinds: Vec<WatchEventKind>) -> Vec<WatchEvent> {
+        let carries = |kind: WatchEventKind| {
+            matches!(kind, WatchEventKind::Create | WatchEventKind::Write | WatchEventKind::Chmod)
+        };
+        let entry = (self.include_entry && kinds.iter().any(|k| carries(*k)))
+            .then(|| workspace_fs::stat(&self.workspace, &joined(&self.base, name)).ok())
+            .flatten();
+        let event =
+            |kind| WatchEvent { name: name.to_string(), kind, entry: if carries(kind) { entry.clone() } else { None } };
+        kinds.into_iter().map(event).collect()
     }
 }
 

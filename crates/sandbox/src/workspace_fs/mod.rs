@@ -6,6 +6,7 @@
 //! outside the workspace, and only regular files are ever read or written.
 
 mod entries;
+mod metadata;
 mod remove;
 mod tree;
 mod walk;
@@ -22,6 +23,7 @@ use nix::sys::stat::{fstat, fstatat, Mode, SFlag};
 use nix::NixPath;
 
 pub use entries::{list_dir, make_dir, rename, stat, Entry, EntryKind};
+pub use metadata::set_metadata;
 pub use remove::{open_to_others, remove, remove_tree};
 pub use walk::{list_files, walk, Listing};
 pub use write::{is_staging_name, write_file, write_files};

@@ -33,7 +33,7 @@ fn permissions(kind: WorkspaceEntryKind, mode: u32) -> String {
     std::iter::once(first).chain(bits).collect()
 }
 
-fn entry_info(entry: &WorkspaceEntry) -> Value {
+pub(super) fn entry_info(entry: &WorkspaceEntry) -> Value {
     let kind = match entry.kind {
         WorkspaceEntryKind::File => "FILE_TYPE_FILE",
         WorkspaceEntryKind::Directory => "FILE_TYPE_DIRECTORY",
@@ -58,6 +58,9 @@ fn entry_info(entry: &WorkspaceEntry) -> Value {
     });
     if let Some(target) = &entry.symlink_target {
         info["symlinkTarget"] = json!(target);
+    }
+    if !entry.metadata.is_empty() {
+        info["metadata"] = json!(entry.metadata);
     }
     info
 }

@@ -33,7 +33,7 @@ use error::E2bError;
 
 /// The envd version the SDKs are told: it decides which features they use (section 3.5 of
 /// the protocol notes in docs/e2b.md).
-pub const ENVD_VERSION: &str = "0.5.7";
+pub const ENVD_VERSION: &str = "0.6.4";
 
 /// The routes under `/e2b`: the control plane, and the sandbox plane under `/e2b/sandbox`.
 pub(crate) fn router() -> Router<Arc<AppState>> {

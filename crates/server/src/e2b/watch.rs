@@ -8,12 +8,13 @@ use std::time::Duration;
 
 use axum::http::HeaderMap;
 use axum::response::Response;
-use executor::{WatchEvent, WatchEventKind};
+use executor::{WatchEvent, WatchEventKind, WatchSpec};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
 use super::connect::{self, Item};
 use super::error::ConnectError;
+use super::filesystem::entry_info;
 use super::plane::workspace_path;
 use super::registry::Sandbox;
 use crate::state::AppState;
@@ -32,23 +33,31 @@ fn event_type(kind: WatchEventKind) -> &'static str {
 }
 
 fn event(e: &WatchEvent) -> Value {
-    json!({ "name": e.name, "type": event_type(e.kind) })
+    let mut event = json!({ "name": e.name, "type": event_type(e.kind) });
+    if let Some(entry) = &e.entry {
+        event["entry"] = entry_info(entry);
+    }
+    event
 }
 
-/// The watched directory of a request: its workspace path, and whether to follow subdirectories.
-fn target(message: &Value) -> Result<(String, bool), ConnectError> {
+/// What a request watches. `allowNetworkMounts` changes nothing: the workspace is never on
+/// a network filesystem.
+fn target(message: &Value) -> Result<WatchSpec, ConnectError> {
     let path = message["path"].as_str().ok_or_else(|| ConnectError::invalid("path is required"))?;
     let rel = workspace_path(path).map_err(|m| ConnectError::new("permission_denied", m))?;
-    Ok((rel, message["recursive"].as_bool().unwrap_or(false)))
+    Ok(WatchSpec {
+        path: rel,
+        recursive: message["recursive"].as_bool().unwrap_or(false),
+        include_entry: message["includeEntry"].as_bool().unwrap_or(false),
+    })
 }
 
 /// `WatchDir`: a start message, then each event as it comes and a keepalive after each
 /// interval of silence, until the client goes or the sandbox ends.
 pub fn stream(state: &AppState, sandbox: &Sandbox, headers: &HeaderMap, message: &Value) -> Response {
     // A missing directory is `not_found`, a file `invalid_argument`, as envd answers.
-    let watch = target(message).and_then(|(rel, recursive)| {
-        Ok(state.service.watch_session_dir(&sandbox.id, &sandbox.tenant, &rel, recursive)?)
-    });
+    let watch =
+        target(message).and_then(|spec| Ok(state.service.watch_session_dir(&sandbox.id, &sandbox.tenant, &spec)?));
     let mut watch = match watch {
         Ok(watch) => watch,
         Err(e) => return connect::failed_stream(e),
@@ -94,8 +103,7 @@ pub async fn unary(
     let unknown = |w: &str| ConnectError::new("not_found", format!("watcher with id {w} not found"));
     match method {
         "CreateWatcher" => {
-            let (rel, recursive) = target(message)?;
-            let watcher = service.create_session_watcher(id, tenant, &rel, recursive)?;
+            let watcher = service.create_session_watcher(id, tenant, &target(message)?)?;
             Ok(json!({ "watcherId": watcher }))
         }
         "GetWatcherEvents" => {
@@ -119,9 +127,10 @@ mod tests {
 
     #[test]
     fn events_read_as_envd_writes_them() {
-        let e = WatchEvent { name: "d/a.txt".into(), kind: WatchEventKind::Rename };
+        let e = WatchEvent { name: "d/a.txt".into(), kind: WatchEventKind::Rename, entry: None };
         assert_eq!(event(&e), json!({ "name": "d/a.txt", "type": "EVENT_TYPE_RENAME" }));
-        assert_eq!(target(&json!({ "path": "/home/user/d", "recursive": true })).unwrap(), ("d".into(), true));
+        let spec = target(&json!({ "path": "/home/user/d", "recursive": true, "includeEntry": true })).unwrap();
+        assert_eq!((spec.path.as_str(), spec.recursive, spec.include_entry), ("d", true, true));
         assert!(target(&json!({ "path": "/etc" })).is_err());
     }
 }

@@ -111,6 +111,20 @@ out["info"] = {
 listed = {e.name: e.permissions for e in files.list("/home/user/w")}
 out["listed_permissions"] = listed
 
+# User metadata on files (envd 0.6.2), entries in watch events (0.6.3), and the network
+# mounts option (0.6.4, which changes nothing here).
+with_entry = files.watch_dir("/home/user/w", include_entry=True, allow_network_mounts=True)
+written = files.write("/home/user/w/meta.txt", "m", metadata={"Owner": "alice", "stage": "raw"})
+out["write_metadata"] = written.metadata
+out["info_metadata"] = files.get_info("/home/user/w/meta.txt").metadata
+out["list_metadata"] = {e.name: e.metadata for e in files.list("/home/user/w")}.get("meta.txt")
+files.write("/home/user/w/meta.txt", "m2")
+out["metadata_after_overwrite"] = files.get_info("/home/user/w/meta.txt").metadata
+out["bad_metadata"] = attempt(lambda: files.write("/home/user/w/x.txt", "x", metadata={"k": "v" * 5000}))
+entries = [e for e in with_entry.get_new_events() if e.name == "meta.txt" and e.type.value == "write"]
+out["event_entry"] = [entries[0].entry.name, entries[0].entry.path, entries[0].entry.type.value] if entries else None
+with_entry.stop()
+
 # Removing what is not there is done already.
 out["remove_missing"] = attempt(lambda: files.remove("/home/user/nope.txt"))
 out["remove_missing_below"] = attempt(lambda: files.remove("/home/user/nodir/nope.txt"))

@@ -75,6 +75,13 @@ async fn e2b_python_sdk_watches_signs_and_compresses_files() {
     assert_eq!(info["modified_recent"], true, "{out}");
     assert!(info["permissions"].as_str().unwrap_or_default().starts_with("-rw"), "{out}");
     assert_eq!(out["listed_permissions"]["sub"].as_str().unwrap_or_default().chars().next(), Some('d'), "{out}");
+    let metadata = json!({ "owner": "alice", "stage": "raw" });
+    assert_eq!(out["write_metadata"], metadata, "{out}");
+    assert_eq!(out["info_metadata"], metadata, "{out}");
+    assert_eq!(out["list_metadata"], metadata, "{out}");
+    assert_eq!(out["metadata_after_overwrite"], Value::Null, "{out}");
+    assert!(out["bad_metadata"].as_str().unwrap_or_default().contains("metadata"), "{out}");
+    assert_eq!(out["event_entry"], json!(["meta.txt", "/home/user/w/meta.txt", "file"]), "{out}");
     assert_eq!(out["remove_missing"], Value::Null, "{out}");
     assert_eq!(out["remove_missing_below"], Value::Null, "{out}");
     // Another key's sandbox reaches nothing of this one's.
