@@ -29,7 +29,9 @@ pub use registry::SessionStats;
 pub(crate) use sessions::Sessions;
 pub use sessions::{SessionCall, SessionResult};
 pub use transfers::Transfer;
-pub use watch::{WatchEvent, WatchEventKind, WatchSpec, WatchStream, MAX_QUEUED_EVENTS, MAX_WATCHERS_PER_SESSION};
+pub use watch::{
+    WatchEvent, WatchEventKind, WatchSpec, WatchStream, MAX_QUEUED_EVENTS, MAX_WATCHED_DIRS, MAX_WATCHERS_PER_SESSION,
+};
 
 use crate::Language;
 

@@ -9,6 +9,7 @@
 
 mod connect;
 mod control;
+mod entry;
 mod error;
 mod files;
 mod filesystem;

@@ -13,8 +13,8 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
 use super::connect::{self, Item};
+use super::entry::entry_info;
 use super::error::ConnectError;
-use super::filesystem::entry_info;
 use super::plane::workspace_path;
 use super::registry::Sandbox;
 use crate::state::AppState;
