@@ -110,3 +110,44 @@ async fn e2b_js_sdk_streams_a_directory_watch() {
     assert!(has(&deep, "sub/c.txt", "create") && has(&deep, "after-stop.txt", "create"), "{out}");
     assert_eq!(out["missing"], "FileNotFoundError", "{out}");
 }
+
+/// A signed URL as the SDKs make it for `path`, `operation` and no user, query-encoded.
+fn signed(path: &str, operation: &str, token: &str) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!("{path}:{operation}::{token}").as_bytes());
+    let signature = format!("v1_{}", base64::engine::general_purpose::STANDARD_NO_PAD.encode(digest));
+    let encoded = |s: &str| s.replace('%', "%25").replace('/', "%2F").replace('+', "%2B");
+    format!("path={}&signature={}", encoded(path), encoded(&signature))
+}
+
+/// With the daemon's API token set, a signed URL works without it (`/files` answers for
+/// itself, at the root and under the sandbox plane), and a wrong signature or a call with
+/// neither signature nor token is refused in E2B's way.
+#[tokio::test]
+async fn e2b_signed_urls_work_where_the_daemon_wants_its_token() {
+    use reqwest::Method;
+    let daemon = common::Daemon::start_with(&[("EXECUTOR_API_TOKEN", super::KEY)]).await;
+    if !common::sandbox_or_skip(&daemon).await {
+        return;
+    }
+    let (id, token) = super::http::create(&daemon, super::KEY).await;
+    let put = super::http::plane(&daemon, Method::POST, "/files?path=%2Fhome%2Fuser%2Fa.txt", &id, &token);
+    let put = put.header("content-type", "application/octet-stream").body("signed");
+    assert_eq!(put.send().await.unwrap().status(), 200);
+    let client = daemon.client();
+    let get = |query: String| client.get(format!("{}/files?{query}", daemon.base)).send();
+    let read = get(signed("/home/user/a.txt", "read", &token)).await.unwrap();
+    assert_eq!(read.status(), 200);
+    assert_eq!(read.text().await.unwrap(), "signed");
+    let wrong = get(signed("/home/user/a.txt", "read", "not-the-token")).await.unwrap();
+    assert_eq!(wrong.status(), 401);
+    let body: Value = wrong.json().await.unwrap();
+    assert_eq!(body["code"], 401, "{body}");
+    assert_eq!(get("path=%2Fhome%2Fuser%2Fa.txt".into()).await.unwrap().status(), 400);
+    let under_plane = format!("{}/e2b/sandbox/files?{}", daemon.base, signed("/home/user/a.txt", "read", &token));
+    let read = client.get(under_plane).header("e2b-sandbox-id", &id).send().await.unwrap();
+    assert_eq!(read.status(), 200);
+    // The rest of the API still wants the daemon's token.
+    assert_eq!(client.get(format!("{}/sessions", daemon.base)).send().await.unwrap().status(), 401);
+}
