@@ -51,7 +51,7 @@ pub use service::{ExecutionService, HostInfo, Running, ServiceOptions, ServiceSt
 pub use session::{
     AccessTokens, CodeContext, FileDownload, ListOrder, NewSession, SessionAttributes, SessionCall, SessionCommand,
     SessionConfig, SessionFile, SessionHandle, SessionInfo, SessionPage, SessionQuery, SessionResult, SessionStats,
-    Transfer,
+    Transfer, WatchEvent, WatchEventKind, WatchSpec, WatchStream,
 };
 pub use templates::{Template, TemplateError, TemplateInfo, TemplateSpec, Templates};
 pub use warm::{WarmConfig, WarmInfo, WarmPoolInfo};

@@ -1,6 +1,6 @@
 //! API token check: when a token is configured, every request except `GET /health`, `GET /ready` and `GET /`
 //! must carry it as `Authorization: Bearer <token>` or `X-API-Key: <token>`. The E2B routes
-//! (`/e2b/...`) check credentials themselves, in E2B's way: the control plane's `X-API-KEY`
+//! (`/e2b/...`, and `/files` of E2B's signed file URLs) check credentials themselves, in E2B's way: the control plane's `X-API-KEY`
 //! against the token, the sandbox plane's per-sandbox access tokens.
 //!
 //! Health and the root stay open because orchestrators and load balancers probe them without
@@ -69,9 +69,10 @@ fn is_open(method: &Method, path: &str) -> bool {
     matches!(path, "/health" | "/ready" | "/") && (method == Method::GET || method == Method::HEAD)
 }
 
-/// The E2B compatibility routes, which authenticate their callers themselves.
+/// The E2B compatibility routes, which authenticate their callers themselves (`/files`: the
+/// E2B SDKs' signed file URLs, or a sandbox's access token).
 fn is_e2b(path: &str) -> bool {
-    path == "/e2b" || path.starts_with("/e2b/")
+    path == "/e2b" || path.starts_with("/e2b/") || path == "/files"
 }
 
 /// Accepts the request when any credential it carries is the token. Every credential is

@@ -7,7 +7,9 @@ use std::time::{Duration, SystemTime};
 
 use super::ExecutionService;
 use crate::session::Sessions;
-use crate::{ExecuteError, ExecutionResult, Language, SessionCommand, WorkspaceEntry};
+use crate::{
+    ExecuteError, ExecutionResult, Language, SessionCommand, WatchEvent, WatchSpec, WatchStream, WorkspaceEntry,
+};
 use crate::{SessionHandle, SessionPage, SessionQuery};
 
 impl ExecutionService {
@@ -24,6 +26,12 @@ impl ExecutionService {
     /// The live session `id`, whoever owns it, if one of `presented` is its access token.
     pub fn session_for_token(&self, id: &str, presented: &[&str]) -> Option<SessionHandle> {
         self.sessions.registry.by_token(id, presented).map(SessionHandle)
+    }
+
+    /// The live sessions that issued access tokens (only `id`, when named): the candidates
+    /// for a signed URL, which names no tenant.
+    pub fn sessions_with_tokens(&self, id: Option<&str>) -> Vec<SessionHandle> {
+        self.sessions.registry.with_tokens(id).into_iter().map(SessionHandle).collect()
     }
 
     /// A page of the tenant's live sessions (every session, whichever API made it).
@@ -123,11 +131,51 @@ impl ExecutionService {
         off_runtime(move || sessions.remove_entry(&id, &tenant, &path)).await
     }
 
+    /// Gives the file `path` of the session's workspace exactly `metadata`, as user extended
+    /// attributes (none kept where the filesystem has none).
+    pub async fn session_set_metadata(
+        &self,
+        id: &str,
+        tenant: &str,
+        path: &str,
+        metadata: std::collections::BTreeMap<String, String>,
+    ) -> Result<(), ExecuteError> {
+        let (sessions, id, tenant, path) = self.owned(id, tenant, path);
+        off_runtime(move || sessions.set_metadata(&id, &tenant, &path, &metadata)).await
+    }
+
     /// Moves `from` to `to` within the session's workspace.
     pub async fn session_move(&self, id: &str, tenant: &str, from: &str, to: &str) -> Result<(), ExecuteError> {
         let (sessions, id, tenant, from) = self.owned(id, tenant, from);
         let to = to.to_string();
         off_runtime(move || sessions.move_entry(&id, &tenant, &from, &to)).await
+    }
+
+    /// Watches a directory of the session's workspace (recursively or not) until the
+    /// stream is dropped or the session ends.
+    pub fn watch_session_dir(&self, id: &str, tenant: &str, spec: &WatchSpec) -> Result<WatchStream, ExecuteError> {
+        self.sessions.watch(id, tenant, spec)
+    }
+
+    /// A watch of a directory whose events are read with [`Self::session_watcher_events`]:
+    /// its id.
+    pub fn create_session_watcher(&self, id: &str, tenant: &str, spec: &WatchSpec) -> Result<String, ExecuteError> {
+        self.sessions.create_watcher(id, tenant, spec)
+    }
+
+    /// The watcher's events since the last call; `None` when the session has no such watcher.
+    pub async fn session_watcher_events(
+        &self,
+        id: &str,
+        tenant: &str,
+        watcher: &str,
+    ) -> Result<Option<Vec<WatchEvent>>, ExecuteError> {
+        self.sessions.watcher_events(id, tenant, watcher).await
+    }
+
+    /// Ends the watcher; false when the session has no such watcher.
+    pub fn remove_session_watcher(&self, id: &str, tenant: &str, watcher: &str) -> Result<bool, ExecuteError> {
+        self.sessions.remove_watcher(id, tenant, watcher)
     }
 
     fn owned(&self, id: &str, tenant: &str, path: &str) -> (Arc<Sessions>, String, String, String) {

@@ -49,6 +49,17 @@ impl Sessions {
         workspace_fs::remove(&self.workspace_of(id, tenant, &[path])?, path).map_err(|e| error(path, e))
     }
 
+    /// Gives the file `path` exactly `metadata` (E2B's user metadata of a file).
+    pub fn set_metadata(
+        &self,
+        id: &str,
+        tenant: &str,
+        path: &str,
+        metadata: &std::collections::BTreeMap<String, String>,
+    ) -> Result<(), ExecuteError> {
+        workspace_fs::set_metadata(&self.workspace_of(id, tenant, &[path])?, path, metadata).map_err(|e| error(path, e))
+    }
+
     /// Moves `from` to `to`.
     pub fn move_entry(&self, id: &str, tenant: &str, from: &str, to: &str) -> Result<(), ExecuteError> {
         workspace_fs::rename(&self.workspace_of(id, tenant, &[from, to])?, from, to).map_err(|e| error(from, e))

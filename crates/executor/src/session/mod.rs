@@ -23,6 +23,7 @@ mod processes;
 mod registry;
 mod sessions;
 mod transfers;
+mod watch;
 
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -37,6 +38,9 @@ pub use registry::SessionStats;
 pub use sessions::Sessions;
 pub use sessions::{SessionCall, SessionResult};
 pub use transfers::Transfer;
+pub use watch::{
+    WatchEvent, WatchEventKind, WatchSpec, WatchStream, MAX_QUEUED_EVENTS, MAX_WATCHED_DIRS, MAX_WATCHERS_PER_SESSION,
+};
 
 use crate::Language;
 

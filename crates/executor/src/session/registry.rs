@@ -155,6 +155,18 @@ impl Registry {
         presented.iter().any(|t| tokens.accepts(t)).then(|| Arc::clone(session))
     }
 
+    /// The live sessions that issued access tokens (only `id`, when named), whoever owns them.
+    pub fn with_tokens(&self, id: Option<&str>) -> Vec<Arc<Session>> {
+        let now = Instant::now();
+        let live = self.live();
+        let named = |s: &&Arc<Session>| id.is_none_or(|id| s.id == id);
+        live.values()
+            .filter(named)
+            .filter(|s| s.tokens.is_some() && !s.expired(now, self.lifetime()))
+            .cloned()
+            .collect()
+    }
+
     /// The tenant's live sessions, in no order.
     pub fn of_tenant(&self, tenant: &str) -> Vec<Arc<Session>> {
         let now = Instant::now();

@@ -82,6 +82,8 @@ pub struct Sessions {
     calls: tokio_util::task::TaskTracker,
     /// Downloads under way, within their caps.
     pub(super) transfers: Arc<Transfers>,
+    /// Watches of workspace directories, each session's within its cap.
+    pub(super) watches: Arc<super::watch::WatchTable>,
 }
 
 /// What one call of a session runs: its id, its limits, and the interpreter slot it holds.
@@ -105,7 +107,8 @@ impl Sessions {
         let calls = tokio_util::task::TaskTracker::new();
         let transfers = Transfers::new(config.max_transfers, config.max_transfers_per_tenant);
         let registry = Registry::new(config);
-        let sessions = Arc::new(Sessions { registry, sandboxes, executions, warm, calls, transfers });
+        let sessions =
+            Arc::new(Sessions { registry, sandboxes, executions, warm, calls, transfers, watches: Default::default() });
         sessions.start_reaper();
         sessions
     }

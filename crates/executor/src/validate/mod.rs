@@ -5,6 +5,7 @@
 
 mod env;
 mod files;
+mod metadata;
 pub mod patterns;
 mod template;
 #[cfg(test)]
@@ -18,6 +19,7 @@ use crate::{
 
 pub(crate) use files::check_no_file_is_a_parent;
 pub use files::{validate_relative_path, validate_workspace_path};
+pub use metadata::validate_metadata;
 
 /// A request as the caller sent it, before validation (JSON already decoded, base64 file
 /// contents already decoded).

@@ -41,6 +41,8 @@ pub struct Entry {
     pub mtime_ns: i128,
     /// Where a symlink points (as written in it, never resolved).
     pub symlink_target: Option<String>,
+    /// Its user metadata (`user.e2b.<key>` extended attributes), by key.
+    pub metadata: std::collections::BTreeMap<String, String>,
 }
 
 pub(super) fn parts(rel: &str) -> Vec<&str> {
@@ -87,6 +89,10 @@ fn describe(dir: &OwnedFd, name: &OsStr, path: String, stat: &FileStat) -> Entry
         gid: stat.st_gid,
         mtime_ns: stat.st_mtime as i128 * 1_000_000_000 + stat.st_mtime_nsec as i128,
         symlink_target,
+        metadata: match kind {
+            EntryKind::File | EntryKind::Directory => super::metadata::read_at(dir, name),
+            _ => Default::default(),
+        },
     }
 }
 

@@ -6,6 +6,7 @@
 //! outside the workspace, and only regular files are ever read or written.
 
 mod entries;
+mod metadata;
 mod remove;
 mod tree;
 mod walk;
@@ -22,9 +23,10 @@ use nix::sys::stat::{fstat, fstatat, Mode, SFlag};
 use nix::NixPath;
 
 pub use entries::{list_dir, make_dir, rename, stat, Entry, EntryKind};
+pub use metadata::set_metadata;
 pub use remove::{open_to_others, remove, remove_tree};
 pub use walk::{list_files, walk, Listing};
-pub use write::{write_file, write_files};
+pub use write::{is_staging_name, write_file, write_files};
 
 /// The longest path a file route takes (the kernel's `PATH_MAX`); a walk describes no file
 /// deeper than that (it counts it).
@@ -181,6 +183,19 @@ pub fn open_file(root: &Path, rel: &str) -> Result<File, WorkspaceFsError> {
         return Err(WorkspaceFsError::NotARegularFile(rel.into()));
     }
     Ok(File::from(fd))
+}
+
+/// Opens the directory at `rel` (the workspace itself when empty), refusing symlinks anywhere
+/// in the path: the descriptor names that very directory, wherever it is later moved (a
+/// watch on the workspace is added through it, never through a path the code could swap).
+pub fn open_dir(root: &Path, rel: &str) -> Result<OwnedFd, WorkspaceFsError> {
+    entries::beneath(rel)?;
+    let root = open_root(root)?;
+    let parts = entries::parts(rel);
+    if parts.is_empty() {
+        return Ok(root);
+    }
+    open_beneath(&root, parts.join("/").as_str(), OFlag::O_DIRECTORY | OFlag::O_RDONLY, Mode::empty(), rel)
 }
 
 #[cfg(test)]

@@ -242,7 +242,19 @@ fn place(staged: Staged) -> Result<Placed, (Staged, WorkspaceFsError)> {
 fn temp_name() -> String {
     let n = NEXT_TEMP.fetch_add(1, Ordering::Relaxed);
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
-    format!(".upload-{}-{nanos:x}-{n}", std::process::id())
+    format!("{}{}-{nanos:x}-{n}", staging_prefix(), std::process::id())
+}
+
+fn staging_prefix() -> &'static str {
+    ".upload-"
+}
+
+/// Whether `name` is one a write stages its file under before renaming it into place (this
+/// process's own: the code's files of that form are not).
+pub fn is_staging_name(name: &str) -> bool {
+    name.strip_prefix(staging_prefix())
+        .and_then(|rest| rest.split('-').next())
+        .is_some_and(|pid| pid == std::process::id().to_string())
 }
 
 /// Errors that mean something else created, removed or replaced the path meanwhile.

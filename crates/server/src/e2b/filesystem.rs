@@ -1,5 +1,5 @@
 //! envd's Filesystem service (`/filesystem.Filesystem/*`): `Stat`, `ListDir`, `MakeDir`,
-//! `Move` and `Remove` on the sandbox's workspace (`/home/user`), through its safe file
+//! `Move` and `Remove` (and the watches of `watch.rs`) on the sandbox's workspace (`/home/user`), through its safe file
 //! access: a symlink is shown as one, never followed.
 
 use std::sync::Arc;
@@ -8,57 +8,19 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use executor::{WorkspaceEntry, WorkspaceEntryKind};
 use serde_json::{json, Value};
 
 use super::connect;
+use super::entry::entry_info;
 use super::error::ConnectError;
 use super::plane::{shown_path, workspace_path, Plane};
+use super::watch;
 use crate::state::AppState;
 
 /// The workspace path of the message's field `field`.
 fn path_of(message: &Value, field: &str) -> Result<String, ConnectError> {
     let path = message[field].as_str().ok_or_else(|| ConnectError::invalid(format!("{field} is required")))?;
     workspace_path(path).map_err(|m| ConnectError::new("permission_denied", m))
-}
-
-fn permissions(kind: WorkspaceEntryKind, mode: u32) -> String {
-    let first = match kind {
-        WorkspaceEntryKind::Directory => 'd',
-        WorkspaceEntryKind::Symlink => 'l',
-        _ => '-',
-    };
-    let bits = "rwxrwxrwx".chars().enumerate().map(|(i, c)| if mode & (1 << (8 - i)) != 0 { c } else { '-' });
-    std::iter::once(first).chain(bits).collect()
-}
-
-fn entry_info(entry: &WorkspaceEntry) -> Value {
-    let kind = match entry.kind {
-        WorkspaceEntryKind::File => "FILE_TYPE_FILE",
-        WorkspaceEntryKind::Directory => "FILE_TYPE_DIRECTORY",
-        WorkspaceEntryKind::Symlink => "FILE_TYPE_SYMLINK",
-        WorkspaceEntryKind::Other => "FILE_TYPE_UNSPECIFIED",
-    };
-    let name = match entry.path.rsplit('/').next() {
-        Some("") | None => "user",
-        Some(name) => name,
-    };
-    let modified = std::time::UNIX_EPOCH + std::time::Duration::from_nanos(entry.mtime_ns.max(0) as u64);
-    let mut info = json!({
-        "name": name,
-        "type": kind,
-        "path": shown_path(&entry.path),
-        "size": entry.size.to_string(),
-        "mode": entry.mode,
-        "permissions": permissions(entry.kind, entry.mode),
-        "owner": "user",
-        "group": "user",
-        "modifiedTime": humantime::format_rfc3339_nanos(modified).to_string(),
-    });
-    if let Some(target) = &entry.symlink_target {
-        info["symlinkTarget"] = json!(target);
-    }
-    info
 }
 
 /// `POST /filesystem.Filesystem/{method}`.
@@ -70,7 +32,12 @@ pub async fn rpc(
     body: Bytes,
 ) -> Response {
     let answer = match connect::request_message(&headers, &body) {
+        Ok(message) if method == "WatchDir" => return watch::stream(&state, &sandbox, &headers, &message),
+        Ok(message) if matches!(method.as_str(), "CreateWatcher" | "GetWatcherEvents" | "RemoveWatcher") => {
+            watch::unary(&state, &sandbox, &method, &message).await
+        }
         Ok(message) => call(&state, &sandbox.id, &sandbox.tenant, &method, &message).await,
+        Err(e) if method == "WatchDir" => return connect::failed_stream(e),
         Err(e) => Err(e),
     };
     match answer {
@@ -110,20 +77,12 @@ async fn call(state: &AppState, id: &str, tenant: &str, method: &str, message: &
             if path.is_empty() {
                 return Err(ConnectError::new("permission_denied", "the home directory cannot be removed"));
             }
-            service.session_remove(id, tenant, &path).await?;
-            Ok(json!({}))
+            // A path that is not there is removed already: envd answers it as done.
+            match service.session_remove(id, tenant, &path).await {
+                Ok(()) | Err(executor::ExecuteError::FileNotFound(_)) => Ok(json!({})),
+                Err(e) => Err(e.into()),
+            }
         }
         other => Err(ConnectError::new("unimplemented", format!("filesystem.Filesystem/{other} is not supported"))),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn permissions_read_like_ls() {
-        assert_eq!(permissions(WorkspaceEntryKind::File, 0o644), "-rw-r--r--");
-        assert_eq!(permissions(WorkspaceEntryKind::Directory, 0o755), "drwxr-xr-x");
     }
 }

@@ -9,6 +9,7 @@
 
 mod connect;
 mod control;
+mod entry;
 mod error;
 mod files;
 mod filesystem;
@@ -19,6 +20,8 @@ mod network;
 mod plane;
 mod process;
 mod results;
+mod signature;
+mod watch;
 
 use std::sync::Arc;
 
@@ -31,7 +34,7 @@ use error::E2bError;
 
 /// The envd version the SDKs are told: it decides which features they use (section 3.5 of
 /// the protocol notes in docs/e2b.md).
-pub const ENVD_VERSION: &str = "0.5.7";
+pub const ENVD_VERSION: &str = "0.6.4";
 
 /// The routes under `/e2b`: the control plane, and the sandbox plane under `/e2b/sandbox`.
 pub(crate) fn router() -> Router<Arc<AppState>> {
@@ -53,6 +56,12 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
         .route("/sandbox/contexts/{id}/restart", post(interpreter::restart_context))
         .fallback(not_implemented)
         .method_not_allowed_fallback(method_not_allowed)
+}
+
+/// `/files` at the daemon's root: the SDKs' `download_url` and `upload_url` are the origin of
+/// `E2B_SANDBOX_URL` with `/files` (its path dropped), signed with the sandbox's access token.
+pub(crate) fn signed_files() -> axum::routing::MethodRouter<Arc<AppState>> {
+    get(files::download).post(files::upload)
 }
 
 async fn not_implemented(method: Method, uri: Uri) -> E2bError {

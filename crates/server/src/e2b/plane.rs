@@ -60,12 +60,42 @@ impl FromRequestParts<Arc<AppState>> for Plane {
         // A wrong token gets the same answer as an unknown sandbox: ids do not leak.
         let gone = || E2bError::sandbox_gone(&id.chars().take(64).collect::<String>());
         let session = state.service.session_for_token(id, &presented).ok_or_else(gone)?;
-        Ok(Plane(Arc::new(Sandbox {
+        Ok(Plane(Sandbox::of(session)))
+    }
+}
+
+impl Sandbox {
+    pub fn of(session: SessionHandle) -> Arc<Sandbox> {
+        Arc::new(Sandbox {
             id: session.id().to_string(),
             tenant: session.tenant().to_string(),
             env_vars: session.attributes().env_vars.clone(),
             session,
-        })))
+        })
+    }
+}
+
+/// The sandbox of a `/files` call: by its access token like every sandbox call, or, for a
+/// call that carries no token but a `signature`, the sandbox whose token signed the URL
+/// (the one its `E2b-Sandbox-Id` names, if any; else whichever live sandbox did: the URLs the
+/// SDKs make name no sandbox when `E2B_SANDBOX_URL` is set). A wrong or expired signature is
+/// E2B's 401.
+pub struct FilePlane(pub Arc<Sandbox>);
+
+impl FromRequestParts<Arc<AppState>> for FilePlane {
+    type Rejection = E2bError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, E2bError> {
+        let has_token = TOKEN_HEADERS.iter().any(|name| parts.headers.contains_key(*name));
+        let query: std::collections::BTreeMap<String, String> =
+            axum::extract::Query::try_from_uri(&parts.uri).map(|q| q.0).unwrap_or_default();
+        if has_token || !query.contains_key("signature") {
+            return Plane::from_request_parts(parts, state).await.map(|Plane(sandbox)| FilePlane(sandbox));
+        }
+        let operation = if parts.method == axum::http::Method::POST { "write" } else { "read" };
+        let named = parts.headers.get(SANDBOX_ID_HEADER).and_then(|v| v.to_str().ok()).map(str::trim);
+        let candidates = state.service.sessions_with_tokens(named).into_iter().map(Sandbox::of).collect();
+        super::signature::signer(candidates, &query, operation).map(FilePlane)
     }
 }
 

@@ -40,6 +40,7 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
         .route("/session/{id}/files/{*path}", get(sessions::files::get).put(sessions::files::put))
         .route("/openapi.json", get(openapi::openapi_json))
         .nest("/e2b", crate::e2b::router())
+        .route("/files", crate::e2b::signed_files())
 }
 
 pub(crate) async fn not_found(method: Method, uri: Uri) -> ApiError {

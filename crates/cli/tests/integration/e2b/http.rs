@@ -56,7 +56,7 @@ pub(super) async fn create(daemon: &Daemon, key: &str) -> (String, String) {
         .unwrap();
     assert_eq!(response.status(), 201);
     let body: Value = response.json().await.unwrap();
-    assert_eq!(body["envdVersion"], "0.5.7", "{body}");
+    assert_eq!(body["envdVersion"], "0.6.4", "{body}");
     (body["sandboxID"].as_str().unwrap().into(), body["envdAccessToken"].as_str().unwrap().into())
 }
 

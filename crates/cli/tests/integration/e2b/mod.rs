@@ -5,6 +5,7 @@
 //! `scripts/install-test-tools.sh` (`SANDBOX_E2B_SDKS`).
 
 mod boxes;
+mod files;
 mod http;
 mod lifetimes;
 mod listing;
