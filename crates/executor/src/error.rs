@@ -67,6 +67,10 @@ pub enum ExecuteError {
     /// needs could not be opened; nothing of it ran. Trying again later may succeed.
     #[error("the server is out of open descriptors for now: {0}")]
     ResourcesExhausted(String),
+    /// Nothing listens on this port inside the session's sandbox (the connection was
+    /// refused): the session itself is alive.
+    #[error("session {session} is running but nothing listens on its port {port}")]
+    PortClosed { session: String, port: u16 },
     /// Anything else on the daemon's side.
     #[error("{0}")]
     Internal(String),
@@ -90,6 +94,7 @@ impl ExecuteError {
             ExecuteError::FileConflict(_) => "Conflict",
             ExecuteError::WorkspaceFull { .. } => "PayloadTooLarge",
             ExecuteError::ResourcesExhausted(_) => "ResourcesExhausted",
+            ExecuteError::PortClosed { .. } => "PortClosed",
             ExecuteError::Internal(_) => "InternalError",
         }
     }

@@ -109,6 +109,27 @@ impl ExecutionService {
         off_runtime(move || sessions.move_entry(&id, &tenant, &from, &to)).await
     }
 
+    /// A TCP connection to `127.0.0.1:<port>` inside the session's sandbox, for the daemon to
+    /// proxy a client's HTTP or WebSocket traffic to a server there. `SessionNotFound` for an
+    /// unknown session (or another tenant's); `PortClosed` when nothing listens on the port.
+    pub async fn session_connect_port(
+        &self,
+        id: &str,
+        tenant: &str,
+        port: u16,
+    ) -> Result<tokio::net::TcpStream, ExecuteError> {
+        // BOX: replaced by the box's agent (a connection made inside the box's network
+        // namespace and handed over as a descriptor). Until then: the host's loopback.
+        self.sessions.ends_at(id, tenant)?;
+        match tokio::net::TcpStream::connect((std::net::Ipv4Addr::LOCALHOST, port)).await {
+            Ok(stream) => Ok(stream),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                Err(ExecuteError::PortClosed { session: id.to_string(), port })
+            }
+            Err(e) => Err(ExecuteError::io(&format!("connecting to port {port} of session {id}"), &e)),
+        }
+    }
+
     fn owned(&self, id: &str, tenant: &str, path: &str) -> (Arc<Sessions>, String, String, String) {
         (self.sessions.clone(), id.to_string(), tenant.to_string(), path.to_string())
     }

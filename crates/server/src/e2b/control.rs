@@ -92,7 +92,9 @@ fn check_create(body: &CreateBody) -> Result<u64, E2bError> {
     if body.auto_pause == Some(true) {
         return Err(E2bError::bad_request("autoPause is not supported: sandboxes are killed at their end"));
     }
-    let has_rules = |v: &Value| v.as_object().is_some_and(|o| o.values().any(|v| !v.is_null()));
+    // `allowPublicTraffic` is about the sandbox's ports (see `public_traffic`), not a rule.
+    let has_rules =
+        |v: &Value| v.as_object().is_some_and(|o| o.iter().any(|(k, v)| k != "allowPublicTraffic" && !v.is_null()));
     if body.network.as_ref().is_some_and(has_rules) {
         return Err(E2bError::bad_request("network rules are not supported: sandboxes have no network"));
     }
@@ -136,11 +138,18 @@ pub async fn create(State(state): State<Arc<AppState>>, headers: HeaderMap, body
         template_id: body.template_id,
         metadata: body.metadata.unwrap_or_default(),
         env_vars: body.env_vars.unwrap_or_default(),
+        public_traffic: public_traffic(body.network.as_ref()),
     }));
     state.e2b.insert(Arc::clone(&sandbox));
     state.e2b.forget_when(sandbox.id.clone(), ended);
     let end = ends_at(&state, &sandbox)?;
-    Ok((StatusCode::CREATED, Json(created(&sandbox, end))).into_response())
+    Ok((StatusCode::CREATED, Json(created(&state, &sandbox, end))).into_response())
+}
+
+/// Whether the sandbox's ports are open to anyone: unless `network.allowPublicTraffic` is
+/// false, as on E2B.
+fn public_traffic(network: Option<&Value>) -> bool {
+    network.and_then(|n| n.get("allowPublicTraffic")).and_then(Value::as_bool).unwrap_or(true)
 }
 
 /// When the sandbox's session ends; 404 once it has ended, however it ended.
@@ -152,7 +161,7 @@ fn gone(id: &str) -> E2bError {
     E2bError::not_found(format!("sandbox \"{id}\" not found"))
 }
 
-fn created(sandbox: &Sandbox, end: SystemTime) -> Value {
+fn created(state: &AppState, sandbox: &Sandbox, end: SystemTime) -> Value {
     json!({
         "templateID": sandbox.template_id,
         "sandboxID": sandbox.id,
@@ -160,7 +169,7 @@ fn created(sandbox: &Sandbox, end: SystemTime) -> Value {
         "envdVersion": ENVD_VERSION,
         "envdAccessToken": sandbox.envd_token,
         "trafficAccessToken": sandbox.traffic_token,
-        "domain": null,
+        "domain": state.options.ports.domain,
         "alias": null,
         "endAt": rfc3339(end),
     })
@@ -205,6 +214,8 @@ pub async fn info(
     let mut detail = listed(&state, &sandbox, end);
     detail["envdAccessToken"] = json!(sandbox.envd_token);
     detail["allowInternetAccess"] = json!(false);
+    detail["domain"] = json!(state.options.ports.domain);
+    detail["network"] = json!({ "allowPublicTraffic": sandbox.public_traffic });
     Ok(Json(detail))
 }
 
@@ -313,5 +324,5 @@ pub async fn connect(
             end = later.map_err(|_| gone(&id))?;
         }
     }
-    Ok(Json(created(&sandbox, end)))
+    Ok(Json(created(&state, &sandbox, end)))
 }

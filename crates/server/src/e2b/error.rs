@@ -58,6 +58,7 @@ fn status_of(e: &ExecuteError) -> StatusCode {
         ExecuteError::AlreadyRunning(_) | ExecuteError::IdTaken(_) | ExecuteError::FileConflict(_) => {
             StatusCode::CONFLICT
         }
+        ExecuteError::PortClosed { .. } => StatusCode::BAD_GATEWAY,
         ExecuteError::Sandbox { .. } | ExecuteError::TemplateBuild { .. } | ExecuteError::Internal(_) => {
             StatusCode::INTERNAL_SERVER_ERROR
         }

@@ -14,6 +14,7 @@ mod files;
 mod filesystem;
 mod interpreter;
 mod plane;
+mod ports;
 mod process;
 mod registry;
 mod results;
@@ -21,9 +22,10 @@ mod results;
 use std::sync::Arc;
 
 use axum::http::{Method, StatusCode, Uri};
-use axum::routing::{delete, get, post};
+use axum::routing::{any, delete, get, post};
 use axum::Router;
 
+pub use ports::by_host;
 pub use registry::Sandboxes;
 
 use crate::state::AppState;
@@ -42,6 +44,8 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
         .route("/sandboxes/{id}/timeout", post(control::set_timeout))
         .route("/sandboxes/{id}/connect", post(control::connect))
         .route("/v2/sandboxes/{id}/connect", post(control::connect))
+        .route("/ports/{id}/{port}", any(ports::by_path))
+        .route("/ports/{id}/{port}/{*path}", any(ports::by_path))
         .route("/sandbox/health", get(plane::health))
         .route("/sandbox/files", get(files::download).post(files::upload))
         .route("/sandbox/process.Process/{method}", post(process::rpc))

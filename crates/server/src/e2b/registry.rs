@@ -47,6 +47,9 @@ pub struct Sandbox {
     pub started_at: SystemTime,
     pub metadata: BTreeMap<String, String>,
     pub env_vars: BTreeMap<String, String>,
+    /// Whether its ports are open to anyone (`network.allowPublicTraffic`, true unless the
+    /// creator said false); else a request to a port must carry its traffic token.
+    pub public_traffic: bool,
     contexts: Mutex<Vec<Context>>,
     /// The process ids handed out so far.
     next_pid: Mutex<u32>,
@@ -61,6 +64,7 @@ pub struct NewSandbox {
     pub template_id: String,
     pub metadata: BTreeMap<String, String>,
     pub env_vars: BTreeMap<String, String>,
+    pub public_traffic: bool,
 }
 
 impl Sandbox {
@@ -75,6 +79,7 @@ impl Sandbox {
             started_at: now,
             metadata: new.metadata,
             env_vars: new.env_vars,
+            public_traffic: new.public_traffic,
             contexts: Mutex::new(Vec::new()),
             next_pid: Mutex::new(1000),
             processes: Mutex::new(BTreeMap::new()),
@@ -88,6 +93,12 @@ impl Sandbox {
         let envd: bool = p.ct_eq(&digest(&self.envd_token)).into();
         let traffic: bool = p.ct_eq(&digest(&self.traffic_token)).into();
         !presented.is_empty() && (envd | traffic)
+    }
+
+    /// Whether `presented` is the sandbox's traffic token (compared in constant time).
+    pub fn is_traffic_token(&self, presented: &str) -> bool {
+        let digest = |s: &str| -> [u8; 32] { Sha256::digest(s.as_bytes()).into() };
+        !presented.is_empty() && bool::from(digest(presented).ct_eq(&digest(&self.traffic_token)))
     }
 
     pub fn new_pid(&self) -> u32 {

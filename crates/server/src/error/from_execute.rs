@@ -64,6 +64,7 @@ impl From<ExecuteError> for ApiError {
                 ),
             ),
             ExecuteError::ResourcesExhausted(_) => RESOURCES_EXHAUSTED.with(detail).with_retry_after(1),
+            ExecuteError::PortClosed { .. } => PORT_CLOSED.with(detail),
             ExecuteError::Internal(_) => ApiError::internal(detail),
         }
     }
@@ -140,6 +141,13 @@ const SESSION_LIMIT: Answer = Answer {
     description: "Too many sessions are alive.",
     solution: "Destroy sessions you no longer need (POST /session/destroy) or wait for idle ones to expire, \
                then create the session again.",
+};
+
+const PORT_CLOSED: Answer = Answer {
+    code: ErrorCode::PortUnavailable,
+    description: "Nothing listens on this port in the session.",
+    solution: "Start a server in the session that listens on this port (on 127.0.0.1 or 0.0.0.0), wait until it \
+               is up, then send the request again.",
 };
 
 const NO_FILE: Answer = Answer {

@@ -43,6 +43,11 @@ pub enum ErrorCode {
     PeerAnswerTooLarge,
     /// The daemon is out of open descriptors for the moment: the request did not run.
     ResourcesExhausted,
+    /// Nothing listens on the port of the session a proxied request is for, or the server
+    /// there broke off its answer.
+    PortUnavailable,
+    /// The session (or the tenant) has as many proxied connections open as it may.
+    TooManyConnections,
 }
 
 impl ErrorCode {
@@ -67,6 +72,8 @@ impl ErrorCode {
             ErrorCode::PeerUnavailable => "Executor.PeerUnavailable",
             ErrorCode::PeerAnswerTooLarge => "Executor.PeerAnswerTooLarge",
             ErrorCode::ResourcesExhausted => "Executor.ResourcesExhausted",
+            ErrorCode::PortUnavailable => "Executor.PortUnavailable",
+            ErrorCode::TooManyConnections => "Executor.TooManyConnections",
         }
     }
 
@@ -80,6 +87,7 @@ impl ErrorCode {
                 | ErrorCode::NotReady
                 | ErrorCode::PeerUnavailable
                 | ErrorCode::ResourcesExhausted
+                | ErrorCode::PortUnavailable
         )
     }
 
@@ -99,7 +107,8 @@ impl ErrorCode {
             | ErrorCode::ShuttingDown
             | ErrorCode::PeerUnavailable
             | ErrorCode::ResourcesExhausted => StatusCode::SERVICE_UNAVAILABLE,
-            ErrorCode::PeerAnswerTooLarge => StatusCode::BAD_GATEWAY,
+            ErrorCode::PeerAnswerTooLarge | ErrorCode::PortUnavailable => StatusCode::BAD_GATEWAY,
+            ErrorCode::TooManyConnections => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
             ErrorCode::SessionLimit => StatusCode::TOO_MANY_REQUESTS,
         }
