@@ -45,6 +45,7 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
         .route("/sandboxes/{id}/connect", post(control::connect))
         .route("/v2/sandboxes/{id}/connect", post(control::connect))
         .route("/ports/{id}/{port}", any(ports::by_path))
+        .route("/ports/{id}/{port}/", any(ports::by_path))
         .route("/ports/{id}/{port}/{*path}", any(ports::by_path))
         .route("/sandbox/health", get(plane::health))
         .route("/sandbox/files", get(files::download).post(files::upload))

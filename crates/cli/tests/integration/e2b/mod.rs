@@ -6,6 +6,7 @@
 
 mod http;
 mod lifetimes;
+mod ports;
 mod sdks;
 mod trees;
 
