@@ -76,8 +76,8 @@ pub async fn by_path(
 async fn proxy(state: &AppState, id: &str, port: u16, mut request: Request) -> Response {
     let id = &id.chars().take(64).collect::<String>();
     let Some(sandbox) = state.e2b.any(id) else { return edge(StatusCode::BAD_GATEWAY, id, not_found()) };
-    if let Err(refused) = check_traffic(&sandbox, &request) {
-        return refused;
+    if let Err(message) = check_traffic(&sandbox, &request) {
+        return edge(StatusCode::FORBIDDEN, &sandbox.id, json!({ "message": message }));
     }
     // The token is for this daemon; the server in the sandbox has no use for it.
     request.headers_mut().remove(TRAFFIC_TOKEN_HEADER);
@@ -110,8 +110,8 @@ async fn proxy(state: &AppState, id: &str, port: u16, mut request: Request) -> R
 }
 
 /// Refuses a request to a sandbox whose traffic is not public unless it carries the
-/// sandbox's traffic token: 403 when missing or wrong, as E2B's edge answers.
-fn check_traffic(sandbox: &Sandbox, request: &Request) -> Result<(), Response> {
+/// sandbox's traffic token (403 with this message when missing or wrong, as E2B's edge).
+fn check_traffic(sandbox: &Sandbox, request: &Request) -> Result<(), String> {
     if sandbox.public_traffic {
         return Ok(());
     }
@@ -125,7 +125,7 @@ fn check_traffic(sandbox: &Sandbox, request: &Request) -> Result<(), Response> {
             "Sandbox is secured with traffic access token. Provided token in header '{TRAFFIC_TOKEN_HEADER}' is invalid"
         ),
     };
-    Err(edge(StatusCode::FORBIDDEN, &sandbox.id, json!({ "message": message })))
+    Err(message)
 }
 
 fn not_found() -> Value {

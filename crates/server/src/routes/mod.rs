@@ -40,7 +40,7 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
         .route("/session/{id}/files/{*path}", get(sessions::files::get).put(sessions::files::put))
         .route("/session/{id}/ports/{port}", any(sessions::ports::forward))
         .route("/session/{id}/ports/{port}/", any(sessions::ports::forward))
-        .route("/session/{id}/ports/{port}/{*path}", any(sessions::ports::forward))
+        .route("/session/{id}/ports/{port}/{*rest}", any(sessions::ports::forward))
         .route("/openapi.json", get(openapi::openapi_json))
         .nest("/e2b", crate::e2b::router())
 }

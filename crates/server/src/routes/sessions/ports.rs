@@ -1,5 +1,5 @@
 //! A server listening in a session, reached through the daemon: any request to
-//! `/session/{id}/ports/{port}/{path}` is forwarded, without its prefix, to `port` inside
+//! `/session/{id}/ports/{port}/{rest}` is forwarded, without its prefix, to `port` inside
 //! the session (HTTP/1.1, bodies streamed both ways; a WebSocket or any other upgrade is
 //! spliced through). Authenticated as the rest of the API (the daemon's token, then the
 //! tenant of `X-Tenant-ID`): another tenant's session is not found (404).
@@ -20,19 +20,21 @@ use crate::state::AppState;
 use crate::tenant;
 
 #[utoipa::path(
-    method(get, post, put, patch, delete, head, options),
-    path = "/session/{id}/ports/{port}/{path}",
+    get,
+    path = "/session/{id}/ports/{port}/{rest}",
     operation_id = "session_port",
     tag = "sessions",
+    description = "Forwards the request to the server listening on `port` inside the session: any method (GET, \
+        POST, PUT, PATCH, DELETE, HEAD, OPTIONS, ...) the same way, with its headers (but the daemon's token and \
+        `X-Tenant-ID`) and its body streamed; the answer comes back as the server gives it. An upgrade \
+        (`Connection: upgrade`, a WebSocket) is carried both ways once the server accepts it.",
     params(
         ("id" = String, Path, description = "The session's id"),
         ("port" = u16, Path, description = "The port a server listens on inside the session (1 to 65535)"),
-        ("path" = String, Path, description = "The path the server gets (with the query); \
+        ("rest" = String, Path, description = "The path the server gets (with the query); \
             `/session/{id}/ports/{port}` alone is its `/`"),
         ("X-Tenant-ID" = Option<String>, Header, description = "The session's tenant; default `default`"),
     ),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream",
-        description = "Any body, streamed to the server as it comes"),
     responses(
         (status = 200, description = "The server's answer, whatever its status, headers and body (streamed as the \
             server writes it); `101 Switching Protocols` when the server accepts an upgrade (WebSocket), the \
