@@ -21,9 +21,10 @@ use crate::request_id::{self, RequestId};
 use crate::routes;
 use crate::state::{AppOptions, AppState};
 
-/// The whole HTTP API. Layers, outermost first: a sandbox's port by its host name, CORS (only for the configured origins), request id (so everything below, including
-/// the panic handler, renders errors with it), tracing, the API token check (before any body
-/// is read), panic catching, body limit.
+/// The whole HTTP API. Layers, outermost first: a sandbox's port by its host name (before
+/// routing), CORS (only for the configured origins), request id (so everything below,
+/// including the panic handler, renders errors with it), tracing, the API token check (before
+/// any body is read), panic catching, body limit.
 pub fn app(service: Arc<ExecutionService>, options: AppOptions) -> Router {
     assemble(routes::router(), service, options)
 }
