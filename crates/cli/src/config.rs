@@ -159,6 +159,8 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub peers: crate::peer_args::PeerArgs,
     #[command(flatten)]
+    pub ports: crate::port_args::PortArgs,
+    #[command(flatten)]
     pub sessions: SessionArgs,
     #[command(flatten)]
     pub control_plane: ControlPlaneArgs,

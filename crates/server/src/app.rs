@@ -21,9 +21,10 @@ use crate::request_id::{self, RequestId};
 use crate::routes;
 use crate::state::{AppOptions, AppState};
 
-/// The whole HTTP API. Layers, outermost first: CORS (only for the configured origins), request id (so everything below, including
-/// the panic handler, renders errors with it), tracing, the API token check (before any body
-/// is read), panic catching, body limit.
+/// The whole HTTP API. Layers, outermost first: a sandbox's port by its host name (before
+/// routing), CORS (only for the configured origins), request id (so everything below,
+/// including the panic handler, renders errors with it), tracing, the API token check (before
+/// any body is read), panic catching, body limit.
 pub fn app(service: Arc<ExecutionService>, options: AppOptions) -> Router {
     assemble(routes::router(), service, options)
 }
@@ -40,7 +41,8 @@ pub(crate) fn assemble(router: Router<Arc<AppState>>, service: Arc<ExecutionServ
     };
     let openapi_json = Bytes::from(routes::openapi::document_for(&contract));
     let forwarding = crate::peers::Forwarding { peers: options.peers.clone(), max_body_bytes };
-    let state = Arc::new(AppState { service, options, openapi_json });
+    let ports = crate::ports::Connections::new(options.ports.max_per_session, options.ports.max_per_tenant);
+    let state = Arc::new(AppState { service, options, openapi_json, ports });
     // What the MCP tools call: the routes, behind the body limit and the forwarding to peers
     // (the token was checked on the MCP request; its credentials go along to a peer).
     let api = routes::router()
@@ -68,13 +70,17 @@ pub(crate) fn assemble(router: Router<Arc<AppState>>, service: Arc<ExecutionServ
                 .on_failure(DefaultOnFailure::new().level(Level::DEBUG)),
         )
         .layer(middleware::from_fn(request_id::middleware))
-        .with_state(state);
-    // Outermost: a preflight is answered before the token check, and every answer (errors
-    // too) carries the headers an allowed origin's page needs to read it.
-    match cors {
+        .with_state(Arc::clone(&state));
+    // A preflight is answered before the token check, and every answer (errors too) carries
+    // the headers an allowed origin's page needs to read it.
+    let router = match cors {
         Some(cors) => router.layer(cors),
         None => router,
-    }
+    };
+    // Outermost, before any routing (it may send a request to the sandbox plane): a request
+    // for a sandbox's port by its host name (`{port}-{id}.<domain>`) is the sandbox's
+    // server's, not the API's, and none of the API's layers apply to it.
+    Router::new().fallback_service(router).layer(middleware::from_fn_with_state(state, crate::e2b::by_host))
 }
 
 /// Serves `app` on `listener` until `shutdown` completes, then lets running requests finish.

@@ -14,6 +14,7 @@ pub mod error;
 mod json;
 mod mcp;
 pub mod peers;
+pub mod ports;
 mod request_id;
 mod routes;
 mod state;

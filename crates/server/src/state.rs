@@ -14,6 +14,8 @@ pub struct AppState {
     pub options: AppOptions,
     /// The OpenAPI document, rendered once.
     pub openapi_json: Bytes,
+    /// The connections proxied to sessions' ports now, under their caps.
+    pub ports: Arc<crate::ports::Connections>,
 }
 
 /// How the API behaves, apart from the service behind it.
@@ -43,6 +45,8 @@ pub struct AppOptions {
     pub peers: Option<Arc<crate::peers::Peers>>,
     /// The web origins whose pages may call the API from a browser (CORS); none by default.
     pub cors_origins: Vec<axum::http::HeaderValue>,
+    /// The proxy to servers listening in sessions: the E2B domain, caps and idle timeout.
+    pub ports: crate::ports::PortOptions,
 }
 
 impl Default for AppOptions {
@@ -58,6 +62,7 @@ impl Default for AppOptions {
             outbox: None,
             peers: None,
             cors_origins: Vec::new(),
+            ports: crate::ports::PortOptions::default(),
         }
     }
 }

@@ -52,6 +52,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         nvidia_template,
         peers,
         cors_origins,
+        ports: args.ports.options(),
         ..server::AppOptions::default()
     };
     let router = server::app(service.clone(), options);

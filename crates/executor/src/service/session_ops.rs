@@ -178,6 +178,18 @@ impl ExecutionService {
         self.sessions.remove_watcher(id, tenant, watcher)
     }
 
+    /// A TCP connection to `127.0.0.1:<port>` inside the session's box, for the daemon to
+    /// proxy a client's HTTP or WebSocket traffic to a server there. `SessionNotFound` for an
+    /// unknown session (or another tenant's); `PortUnavailable` when nothing listens there.
+    pub async fn session_connect_port(
+        &self,
+        id: &str,
+        tenant: &str,
+        port: u16,
+    ) -> Result<tokio::net::TcpStream, ExecuteError> {
+        self.sessions.connect_port(id, tenant, port).await
+    }
+
     fn owned(&self, id: &str, tenant: &str, path: &str) -> (Arc<Sessions>, String, String, String) {
         (self.sessions.clone(), id.to_string(), tenant.to_string(), path.to_string())
     }

@@ -148,7 +148,7 @@ pub async fn create(State(state): State<Arc<AppState>>, headers: HeaderMap, body
         .session_handle(&created_session.session_id, &tenant)
         .map_err(|_| gone(&created_session.session_id))?;
     let end = ends_at(&state, &sandbox)?;
-    Ok((StatusCode::CREATED, Json(created(&sandbox, end))).into_response())
+    Ok((StatusCode::CREATED, Json(created(&state, &sandbox, end))).into_response())
 }
 
 /// When the sandbox's session ends; 404 once it has ended, however it ended.
@@ -160,7 +160,7 @@ fn gone(id: &str) -> E2bError {
     E2bError::not_found(format!("sandbox \"{id}\" not found"))
 }
 
-fn created(sandbox: &SessionHandle, end: SystemTime) -> Value {
+fn created(state: &AppState, sandbox: &SessionHandle, end: SystemTime) -> Value {
     let tokens = sandbox.tokens();
     json!({
         "templateID": sandbox.template_label(),
@@ -169,7 +169,7 @@ fn created(sandbox: &SessionHandle, end: SystemTime) -> Value {
         "envdVersion": ENVD_VERSION,
         "envdAccessToken": tokens.map(|t| t.envd.as_str()),
         "trafficAccessToken": tokens.map(|t| t.traffic.as_str()),
-        "domain": null,
+        "domain": state.options.ports.domain,
         "alias": null,
         "endAt": rfc3339(end),
     })
@@ -216,6 +216,7 @@ pub async fn info(
     detail["envdAccessToken"] = json!(sandbox.tokens().map(|t| t.envd.as_str()));
     detail["allowInternetAccess"] = json!(sandbox.has_network());
     detail["network"] = network::shown(&sandbox);
+    detail["domain"] = json!(state.options.ports.domain);
     Ok(Json(detail))
 }
 
@@ -269,5 +270,5 @@ pub async fn connect(
             end = later.map_err(|_| gone(&id))?;
         }
     }
-    Ok(Json(created(&sandbox, end)))
+    Ok(Json(created(&state, &sandbox, end)))
 }

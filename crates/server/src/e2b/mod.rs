@@ -18,6 +18,7 @@ mod list;
 mod metrics;
 mod network;
 mod plane;
+mod ports;
 mod process;
 mod results;
 mod signature;
@@ -26,8 +27,10 @@ mod watch;
 use std::sync::Arc;
 
 use axum::http::{Method, StatusCode, Uri};
-use axum::routing::{delete, get, post};
+use axum::routing::{any, delete, get, post};
 use axum::Router;
+
+pub use ports::by_host;
 
 use crate::state::AppState;
 use error::E2bError;
@@ -46,6 +49,9 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
         .route("/sandboxes/{id}/metrics", get(metrics::metrics))
         .route("/sandboxes/{id}/connect", post(control::connect))
         .route("/v2/sandboxes/{id}/connect", post(control::connect))
+        .route("/ports/{id}/{port}", any(ports::by_path))
+        .route("/ports/{id}/{port}/", any(ports::by_path))
+        .route("/ports/{id}/{port}/{*path}", any(ports::by_path))
         .route("/sandbox/health", get(plane::health))
         .route("/sandbox/files", get(files::download).post(files::upload))
         .route("/sandbox/process.Process/{method}", post(process::rpc))

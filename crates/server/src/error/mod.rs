@@ -41,10 +41,13 @@ pub enum ErrorCode {
     PeerUnavailable,
     /// The peer daemon that owns what a call names answered with more than may be relayed.
     PeerAnswerTooLarge,
-    /// Nothing in the session's box answers on the port a call names.
-    PortUnavailable,
     /// The daemon is out of open descriptors for the moment: the request did not run.
     ResourcesExhausted,
+    /// Nothing listens on the port of the session a proxied request is for, or the server
+    /// there broke off its answer.
+    PortUnavailable,
+    /// The session (or the tenant) has as many proxied connections open as it may.
+    TooManyConnections,
 }
 
 impl ErrorCode {
@@ -68,8 +71,9 @@ impl ErrorCode {
             ErrorCode::SessionLimit => "Executor.SessionLimit",
             ErrorCode::PeerUnavailable => "Executor.PeerUnavailable",
             ErrorCode::PeerAnswerTooLarge => "Executor.PeerAnswerTooLarge",
-            ErrorCode::PortUnavailable => "Executor.PortUnavailable",
             ErrorCode::ResourcesExhausted => "Executor.ResourcesExhausted",
+            ErrorCode::PortUnavailable => "Executor.PortUnavailable",
+            ErrorCode::TooManyConnections => "Executor.TooManyConnections",
         }
     }
 
@@ -83,6 +87,7 @@ impl ErrorCode {
                 | ErrorCode::NotReady
                 | ErrorCode::PeerUnavailable
                 | ErrorCode::ResourcesExhausted
+                | ErrorCode::PortUnavailable
         )
     }
 
@@ -103,6 +108,7 @@ impl ErrorCode {
             | ErrorCode::PeerUnavailable
             | ErrorCode::ResourcesExhausted => StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::PeerAnswerTooLarge | ErrorCode::PortUnavailable => StatusCode::BAD_GATEWAY,
+            ErrorCode::TooManyConnections => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
             ErrorCode::SessionLimit => StatusCode::TOO_MANY_REQUESTS,
         }

@@ -15,7 +15,7 @@ pub mod templates;
 use std::sync::Arc;
 
 use axum::http::{Method, Uri};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use axum::Router;
 
 use crate::error::{ApiError, ErrorCode};
@@ -38,6 +38,9 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
         .route("/sessions", get(sessions::list))
         .route("/session/{id}/files", get(sessions::files::list).post(sessions::files::post))
         .route("/session/{id}/files/{*path}", get(sessions::files::get).put(sessions::files::put))
+        .route("/session/{id}/ports/{port}", any(sessions::ports::forward))
+        .route("/session/{id}/ports/{port}/", any(sessions::ports::forward))
+        .route("/session/{id}/ports/{port}/{*rest}", any(sessions::ports::forward))
         .route("/openapi.json", get(openapi::openapi_json))
         .nest("/e2b", crate::e2b::router())
         .route("/files", crate::e2b::signed_files())

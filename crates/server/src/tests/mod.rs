@@ -9,6 +9,7 @@ mod fakes;
 mod health;
 mod mcp;
 mod metrics;
+mod ports;
 mod ready;
 mod runs;
 mod templates;

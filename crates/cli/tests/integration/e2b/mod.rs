@@ -10,6 +10,7 @@ mod http;
 mod lifetimes;
 mod listing;
 mod one_registry;
+mod ports;
 mod sdks;
 mod trees;
 

@@ -160,6 +160,7 @@ fn operation_answers(path: &str, method: &str, operation: &mut Value, contract: 
         match name.as_str() {
             "X-Tenant-ID" | "id" => merge(&mut parameter["schema"], id_schema()),
             "path" => merge(&mut parameter["schema"], path_schema()),
+            "port" => merge(&mut parameter["schema"], json!({ "minimum": 1, "maximum": 65535 })),
             "format" => merge(&mut parameter["schema"], json!({ "enum": ["json", "prometheus", "text"] })),
             _ => {}
         }

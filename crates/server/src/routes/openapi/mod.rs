@@ -48,6 +48,7 @@ use crate::state::AppState;
         sessions::files::post,
         sessions::files::list,
         sessions::files::get,
+        sessions::ports::forward,
         openapi_json
     ),
     components(schemas(
