@@ -41,12 +41,12 @@ pub use error::ExecuteError;
 pub use exact_json::{ExactJson, MAX_VALUE_DEPTH};
 pub use language::Language;
 pub use metrics::describe_metrics;
-pub use recorder::{ExecutionRecord, ExecutionRecorder, ExecutionState, StartedExecution};
+pub use recorder::{ExecutionRecord, ExecutionRecorder, ExecutionState, RecordError, StartedExecution};
 pub use request::{ExecutionRequest, InputFile, RequestedLimits, WorkspaceChoice, DEFAULT_TENANT};
 pub use result::*;
 pub use rich::{LiveEvent, RichResult, Tap};
 pub use sandbox::workspace_fs::{Entry as WorkspaceEntry, EntryKind as WorkspaceEntryKind};
-pub use service::{ExecutionService, HostInfo, Running, ServiceOptions, ServiceStats};
+pub use service::{ExecutionService, HostInfo, Running, ServiceOptions, ServiceStats, Unhealthy};
 pub use session::{
     FileDownload, NewSession, SessionCall, SessionCommand, SessionConfig, SessionFile, SessionInfo, SessionResult,
     SessionStats, Transfer,

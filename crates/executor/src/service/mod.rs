@@ -26,6 +26,20 @@ use crate::{
 
 pub use crate::posture::{HostInfo, Isolation, LanguageInfo, Layer, Platform};
 
+/// Why the daemon takes no executions: `/health` and `/ready` answer with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unhealthy {
+    /// The sandboxed self-test at startup failed on this host (why).
+    #[error("{0}")]
+    SelfTest(String),
+    /// Layers the configuration requires are not in force here (each with why).
+    #[error("required isolation layers missing: {}", .0.join(", "))]
+    MissingLayers(Vec<String>),
+    /// Admission takes nothing new now: the daemon is shutting down, or its queue is full.
+    #[error("{0}")]
+    Refused(String),
+}
+
 /// What the service needs besides its configuration.
 pub struct ServiceOptions {
     /// Where executions are recorded; without one, results only go back to the caller and
@@ -80,7 +94,7 @@ pub struct ExecutionService {
     executions: Arc<Executions>,
     sessions: Arc<Sessions>,
     warm: Arc<Pool>,
-    health: Result<(), String>,
+    health: Result<(), Unhealthy>,
     /// Required layers that are not in force here, each with why.
     missing_required: Vec<String>,
     info: HostInfo,
@@ -91,7 +105,7 @@ pub struct ExecutionService {
 /// they give, and the required ones missing.
 struct Posture {
     layers: Vec<Layer>,
-    health: Result<(), String>,
+    health: Result<(), Unhealthy>,
     missing_required: Vec<String>,
 }
 
@@ -200,16 +214,16 @@ impl ExecutionService {
     }
 
     /// `Err(reason)` when the sandbox cannot work on this host.
-    pub fn health(&self) -> Result<(), String> {
+    pub fn health(&self) -> Result<(), Unhealthy> {
         self.health.clone()
     }
 
     /// `Err(reason)` when a new execution would not be taken now: the host cannot sandbox,
     /// the daemon is shutting down, or its queue is full. A load balancer sends work elsewhere.
-    pub fn ready(&self) -> Result<(), String> {
+    pub fn ready(&self) -> Result<(), Unhealthy> {
         self.health.clone()?;
         match self.executions.admission.refusal() {
-            Some(reason) => Err(reason),
+            Some(reason) => Err(Unhealthy::Refused(reason)),
             None => Ok(()),
         }
     }
@@ -361,25 +375,28 @@ impl ExecutionService {
 /// The layers in force given the self-test's outcome, and what the configuration requires.
 /// Requirements are checked against what the host supports: a failed self-test is a health
 /// problem (503 with its reason), not a missing layer.
-fn posture_of(sandboxes: &Sandboxes, self_test: Result<(), String>) -> Result<Posture, ExecuteError> {
+fn posture_of(
+    sandboxes: &Sandboxes,
+    self_test: Result<(), executions::SelfTestError>,
+) -> Result<Posture, ExecuteError> {
+    let self_test = self_test.map_err(|e| Unhealthy::SelfTest(e.to_string()));
     if let Err(reason) = &self_test {
         tracing::error!(%reason, "the sandbox does not work on this host");
     }
     let capped = sandboxes.workspaces.size_capped();
     let config = &sandboxes.config;
     let layers_if =
-        |test: &Result<(), String>| posture::layers(test, capped, config.confinement, sandboxes.cgroups.states());
-    let mut layers = layers_if(&self_test);
-    let mut supported = layers_if(&Ok(()));
-    let missing_required =
-        posture::require(&mut supported, &config.required_layers).map_err(|e| ExecuteError::invalid("require", e))?;
+        |test: Result<(), &str>| posture::layers(test, capped, config.confinement, sandboxes.cgroups.states());
+    let failed = self_test.as_ref().err().map(|e| e.to_string());
+    let mut layers = layers_if(failed.as_deref().map_or(Ok(()), Err));
+    let mut supported = layers_if(Ok(()));
+    let missing_required = posture::require(&mut supported, &config.required_layers)
+        .map_err(|e| ExecuteError::invalid("require", e.to_string()))?;
     for (layer, supported) in layers.iter_mut().zip(&supported) {
         layer.required = supported.required;
     }
     let health = match self_test {
-        Ok(()) if !missing_required.is_empty() => {
-            Err(format!("required isolation layers missing: {}", missing_required.join(", ")))
-        }
+        Ok(()) if !missing_required.is_empty() => Err(Unhealthy::MissingLayers(missing_required.clone())),
         other => other,
     };
     Ok(Posture { layers, health, missing_required })

@@ -25,7 +25,8 @@ use std::sync::Mutex;
 
 use executor::launcher::{LaunchFuture, Launcher, Origin, SandboxStart};
 use executor::{
-    ExactJson, ExecuteError, ExecutionRecord, ExecutionRecorder, ExecutionResult, ExecutionState, StartedExecution,
+    ExactJson, ExecuteError, ExecutionRecord, ExecutionRecorder, ExecutionResult, ExecutionState, RecordError,
+    StartedExecution,
 };
 use sandbox::runner::{Captured, LimitHit, RunOutput};
 use sandbox::{Mount, Outcome, SandboxReport, SandboxSpec};
@@ -200,17 +201,19 @@ impl ExecutionRecorder for MemoryRecorder {
         Ok(())
     }
 
-    fn finished(&self, result: &ExecutionResult) -> Result<(), String> {
+    fn finished(&self, result: &ExecutionResult) -> Result<(), RecordError> {
         let mut records = self.records.lock().unwrap();
-        let record = records.get_mut(&result.execution_id).ok_or("finished before it started")?;
+        let started = records.get_mut(&result.execution_id);
+        let record = started.ok_or_else(|| RecordError::new(std::io::Error::other("finished before it started")))?;
         record.state = ExecutionState::Finished;
         record.finished_at = Some(executor::recorder::rfc3339(executor::recorder::now_ms()));
-        let json = serde_json::to_string(result).map_err(|e| e.to_string())?;
-        record.result = Some(ExactJson::parse(&json).map_err(|e| e.to_string())?);
+        let json = serde_json::to_string(result).map_err(RecordError::new)?;
+        record.result =
+            Some(ExactJson::parse(&json).map_err(|e| RecordError::new(std::io::Error::other(e.to_string())))?);
         Ok(())
     }
 
-    fn lookup(&self, execution_id: &str) -> Result<Option<ExecutionRecord>, String> {
+    fn lookup(&self, execution_id: &str) -> Result<Option<ExecutionRecord>, RecordError> {
         Ok(self.records.lock().unwrap().get(execution_id).cloned())
     }
 }

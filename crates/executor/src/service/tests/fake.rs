@@ -11,7 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 
 use crate::launcher::{LaunchFuture, Launcher, Origin, SandboxStart};
-use crate::recorder::{rfc3339, ExecutionRecord, ExecutionRecorder, ExecutionState, StartedExecution};
+use crate::recorder::{rfc3339, ExecutionRecord, ExecutionRecorder, ExecutionState, RecordError, StartedExecution};
 use crate::{ExactJson, ExecuteError, ExecutionResult};
 
 /// Runs the "code" of a spec as a few words, one command a line:
@@ -135,12 +135,12 @@ impl ExecutionRecorder for Recorded {
         Ok(())
     }
 
-    fn finished(&self, result: &ExecutionResult) -> Result<(), String> {
+    fn finished(&self, result: &ExecutionResult) -> Result<(), RecordError> {
         self.finished.lock().unwrap().insert(result.execution_id.clone(), result.clone());
         Ok(())
     }
 
-    fn lookup(&self, execution_id: &str) -> Result<Option<ExecutionRecord>, String> {
+    fn lookup(&self, execution_id: &str) -> Result<Option<ExecutionRecord>, RecordError> {
         let Some(started) = self.started.lock().unwrap().get(execution_id).cloned() else { return Ok(None) };
         let result = self.finished.lock().unwrap().get(execution_id).cloned();
         Ok(Some(ExecutionRecord {
