@@ -257,9 +257,12 @@ impl ExecutionService {
     /// destination outside its cap).
     pub fn permits_egress(&self, policy: Option<&crate::EgressPolicy>) -> Result<(), ExecuteError> {
         match policy {
-            Some(policy) => {
-                self.sandboxes.config.egress.permits(policy).map_err(|why| ExecuteError::invalid("egress", why))
-            }
+            Some(policy) => self
+                .sandboxes
+                .config
+                .egress
+                .permits(policy)
+                .map_err(|why| ExecuteError::invalid("egress", why.to_string())),
             None => Ok(()),
         }
     }
