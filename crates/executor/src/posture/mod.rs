@@ -102,7 +102,7 @@ pub fn layers(
             applied("seccomp", true, &format!("allowlist of system calls, the rest denied ({filter})"))
         }
         (Ok(_), false) => layer("seccomp", false, "turned off"),
-        (Err(why), _) => layer("seccomp", false, why),
+        (Err(why), _) => layer("seccomp", false, why.to_string()),
     });
     layers.push(match (sandbox::landlock::probe(), confinement.landlock) {
         (Ok(abi), true) => applied(
@@ -114,7 +114,7 @@ pub fn layers(
             ),
         ),
         (Ok(_), false) => layer("landlock", false, "turned off"),
-        (Err(why), _) => layer("landlock", false, why),
+        (Err(why), _) => layer("landlock", false, why.to_string()),
     });
     layers.extend(cgroups.iter().map(|c| {
         let name = format!("cgroup:{}", c.name);
