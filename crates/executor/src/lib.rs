@@ -30,6 +30,8 @@ pub mod service;
 pub mod session;
 mod spec;
 pub mod templates;
+#[cfg(any(test, feature = "test-support"))]
+pub mod test_support;
 pub mod validate;
 mod warm;
 mod workspace;
