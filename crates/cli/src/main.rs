@@ -8,6 +8,7 @@ mod config;
 mod documented_env;
 mod egress_args;
 mod peer_args;
+mod session_args;
 mod telemetry;
 
 use clap::{Parser, Subcommand};
