@@ -9,6 +9,7 @@ mod documented_env;
 mod egress_args;
 mod peer_args;
 mod port_args;
+mod session_args;
 mod telemetry;
 
 use clap::{Parser, Subcommand};

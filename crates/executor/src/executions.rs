@@ -13,7 +13,7 @@ use crate::lifecycle;
 use crate::recorder::{now_ms, ExecutionRecord, ExecutionRecorder, StartedExecution};
 use crate::rich::{self, Tap};
 use crate::sandboxes::Sandboxes;
-use crate::warm::Pool;
+use crate::warm::{NotTaken, Pool};
 use crate::{ExecuteError, ExecutionRequest, ExecutionResult, ExecutionStatus, Language};
 
 /// A run taken on, going on in a task of its own: awaiting it gives its result.
@@ -87,7 +87,7 @@ impl Executions {
         let recorder = self.recorder.as_ref().ok_or_else(|| ExecuteError::NotFound(execution_id.into()))?;
         recorder
             .lookup(execution_id)
-            .map_err(ExecuteError::Internal)?
+            .map_err(|e| ExecuteError::Internal(e.to_string()))?
             .filter(|record| record.tenant_id == tenant_id)
             .ok_or_else(|| ExecuteError::NotFound(execution_id.into()))
     }
@@ -208,8 +208,19 @@ fn execution_span(req: &ExecutionRequest) -> tracing::Span {
     )
 }
 
+/// Why the sandboxed `exit 0` of the self-test did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SelfTestError {
+    #[error(transparent)]
+    NotTaken(#[from] NotTaken),
+    #[error("a sandboxed `exit 0` ended with {status:?}: {stderr}")]
+    Ended { status: ExecutionStatus, stderr: String },
+    #[error(transparent)]
+    NotRun(#[from] ExecuteError),
+}
+
 /// A sandboxed `exit 0`, run cold through the one lifecycle: whether the sandbox works here.
-pub(crate) async fn self_test(sandboxes: &Sandboxes) -> Result<(), String> {
+pub(crate) async fn self_test(sandboxes: &Sandboxes) -> Result<(), SelfTestError> {
     let req = ExecutionRequest {
         execution_id: format!("self-test-{}", uuid::Uuid::new_v4().simple()),
         language: Language::Shell,
@@ -234,11 +245,10 @@ pub(crate) async fn self_test(sandboxes: &Sandboxes) -> Result<(), String> {
             .await;
     let result = match ran {
         lifecycle::Ran::Done(result) => *result,
-        lifecycle::Ran::NotTaken(why) => return Err(why),
+        lifecycle::Ran::NotTaken(why) => return Err(why.into()),
     };
-    match result {
-        Ok(result) if result.exit_code == 0 => Ok(()),
-        Ok(result) => Err(format!("a sandboxed `exit 0` ended with {:?}: {}", result.status, result.stderr.trim())),
-        Err(e) => Err(e.to_string()),
+    match result? {
+        result if result.exit_code == 0 => Ok(()),
+        result => Err(SelfTestError::Ended { status: result.status, stderr: result.stderr.trim().to_string() }),
     }
 }

@@ -31,6 +31,8 @@ pub mod service;
 pub mod session;
 mod spec;
 pub mod templates;
+#[cfg(any(test, feature = "test-support"))]
+pub mod test_support;
 pub mod validate;
 mod warm;
 mod workspace;
@@ -42,12 +44,12 @@ pub use error::ExecuteError;
 pub use exact_json::{ExactJson, MAX_VALUE_DEPTH};
 pub use language::Language;
 pub use metrics::describe_metrics;
-pub use recorder::{ExecutionRecord, ExecutionRecorder, ExecutionState, StartedExecution};
+pub use recorder::{ExecutionRecord, ExecutionRecorder, ExecutionState, RecordError, StartedExecution};
 pub use request::{ExecutionRequest, InputFile, RequestedLimits, WorkspaceChoice, DEFAULT_TENANT};
 pub use result::*;
 pub use rich::{LiveEvent, RichResult, Tap};
 pub use sandbox::workspace_fs::{Entry as WorkspaceEntry, EntryKind as WorkspaceEntryKind};
-pub use service::{ExecutionService, HostInfo, Running, ServiceOptions, ServiceStats};
+pub use service::{ExecutionService, HostInfo, Running, ServiceOptions, ServiceStats, Unhealthy};
 pub use session::{
     AccessTokens, CodeContext, FileDownload, ListOrder, NewSession, SessionAttributes, SessionCall, SessionCommand,
     SessionConfig, SessionFile, SessionHandle, SessionInfo, SessionPage, SessionQuery, SessionResult, SessionStats,

@@ -16,7 +16,7 @@ use crate::runtime::runtimes_for;
 use crate::sandboxes::Sandboxes;
 use crate::spec::{sandbox_spec, SpecParts};
 use crate::templates::Environment;
-use crate::warm::{self, Claim, Pool, Pooled, Zygote};
+use crate::warm::{self, Ahead, Claim, NotTaken, Pool, Pooled, Zygote};
 use crate::workspace::Workspace;
 use crate::{deadline, outcome, runtime};
 use crate::{ExecuteError, ExecutionRequest, ExecutionResult, LaunchPath, Phases};
@@ -42,7 +42,7 @@ pub(crate) enum Start {
 /// could not take the run, nothing of it started, and it should go elsewhere.
 pub(crate) enum Ran {
     Done(Box<Result<ExecutionResult, ExecuteError>>),
-    NotTaken(String),
+    NotTaken(NotTaken),
 }
 
 /// Runs `req`: on a pre-started sandbox or a zygote's fork when one can take it, else cold.
@@ -68,7 +68,7 @@ pub(crate) async fn run(
             Some(Claim::Pooled(pooled)) => {
                 match run_with(sandboxes, req, Start::Pooled(pooled), cancel.clone(), tap.clone()).await {
                     Ran::Done(result) => return *result,
-                    Ran::NotTaken(why) if why.starts_with(warm::REFUSED_LIMITS) => {
+                    Ran::NotTaken(why) if why.refuses_limits() => {
                         tracing::info!(%why, "a pre-started sandbox cannot take the run's limits; running it cold");
                         break;
                     }
@@ -84,7 +84,7 @@ pub(crate) async fn run(
     }
     match run_with(sandboxes, req, start, cancel, tap).await {
         Ran::Done(result) => *result,
-        Ran::NotTaken(why) => Err(ExecuteError::Internal(why)),
+        Ran::NotTaken(why) => Err(ExecuteError::Internal(why.to_string())),
     }
 }
 
@@ -168,7 +168,7 @@ impl Sandbox {
         let zygote = match start {
             Start::Pooled(pooled) if !pooled.alive() => {
                 pooled.retire(sandboxes).await;
-                return Err(Ran::NotTaken("the pre-started sandbox had ended".into()));
+                return Err(Ran::NotTaken(NotTaken::Ended(Ahead::PreStarted)));
             }
             Start::Pooled(pooled) => return Ok(Sandbox::Pooled(pooled)),
             Start::Forked(zygote) => Some(zygote),
@@ -200,7 +200,7 @@ impl Sandbox {
         req: &ExecutionRequest,
         cancel: &CancellationToken,
         tap: OutputTap,
-    ) -> Result<(Result<RunOutput, ExecuteError>, LaunchPath, Option<Door>), String> {
+    ) -> Result<(Result<RunOutput, ExecuteError>, LaunchPath, Option<Door>), NotTaken> {
         match self {
             Sandbox::Pooled(pooled) => {
                 // The sandbox started before its run: its output goes to the run's tap from now.

@@ -13,9 +13,20 @@ pub trait ExecutionRecorder: Send + Sync {
     /// [`ExecuteError::AlreadyRunning`] when it is the same tenant's and still running.
     fn started(&self, execution: &StartedExecution) -> Result<(), ExecuteError>;
     /// The execution ended; its result must be durable when this returns.
-    fn finished(&self, result: &ExecutionResult) -> Result<(), String>;
+    fn finished(&self, result: &ExecutionResult) -> Result<(), RecordError>;
     /// What is known of an execution: still running, or finished with its result.
-    fn lookup(&self, execution_id: &str) -> Result<Option<ExecutionRecord>, String>;
+    fn lookup(&self, execution_id: &str) -> Result<Option<ExecutionRecord>, RecordError>;
+}
+
+/// Why the recorder could not record or read an execution (its store's own error).
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct RecordError(Box<dyn std::error::Error + Send + Sync>);
+
+impl RecordError {
+    pub fn new(error: impl std::error::Error + Send + Sync + 'static) -> RecordError {
+        RecordError(Box::new(error))
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -12,6 +12,19 @@ use crate::backend::{Answer, ApiCall, Backend, BoxFuture, Failure, MAX_DOWNLOAD_
 /// The header naming the caller's tenant.
 const TENANT_HEADER: HeaderName = HeaderName::from_static("x-tenant-id");
 
+/// Why the HTTP backend cannot be made from its settings.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendConfigError {
+    #[error("the API token is not visible ASCII")]
+    Token,
+    #[error("the tenant {0:?} is not ASCII")]
+    Tenant(String),
+    #[error("cannot build the HTTP client: {0}")]
+    Client(reqwest::Error),
+    #[error("the daemon's URL {0:?} is not http:// or https://")]
+    Url(String),
+}
+
 /// A daemon at `base_url`, called with one API token and one tenant.
 #[derive(Debug, Clone)]
 pub struct HttpBackend {
@@ -22,25 +35,24 @@ pub struct HttpBackend {
 impl HttpBackend {
     /// `token`: the daemon's API token, when it has one; `tenant`: the tenant every call is
     /// made for (the daemon's `default` when `None`).
-    pub fn new(base_url: &str, token: Option<&str>, tenant: Option<&str>) -> Result<Self, String> {
+    pub fn new(base_url: &str, token: Option<&str>, tenant: Option<&str>) -> Result<Self, BackendConfigError> {
         let mut headers = HeaderMap::new();
         if let Some(token) = token.filter(|t| !t.is_empty()) {
-            let value = HeaderValue::from_str(&format!("Bearer {token}"))
-                .map_err(|_| "the API token is not visible ASCII".to_owned())?;
+            let value = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| BackendConfigError::Token)?;
             headers.insert(AUTHORIZATION, value);
         }
         if let Some(tenant) = tenant {
-            let value = HeaderValue::from_str(tenant).map_err(|_| format!("the tenant {tenant:?} is not ASCII"))?;
+            let value = HeaderValue::from_str(tenant).map_err(|_| BackendConfigError::Tenant(tenant.to_owned()))?;
             headers.insert(TENANT_HEADER, value);
         }
         let client = reqwest::Client::builder()
             .default_headers(headers)
             .connect_timeout(Duration::from_secs(10))
             .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+            .map_err(BackendConfigError::Client)?;
         let base_url = base_url.trim_end_matches('/').to_owned();
         if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
-            return Err(format!("the daemon's URL {base_url:?} is not http:// or https://"));
+            return Err(BackendConfigError::Url(base_url));
         }
         Ok(HttpBackend { client, base_url })
     }

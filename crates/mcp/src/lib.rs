@@ -15,14 +15,14 @@ use rmcp::ServiceExt;
 
 pub use backend::{Answer, ApiCall, Backend, BoxFuture, Failure, HttpCall, MAX_DOWNLOAD_BYTES};
 pub use exact::Splices;
-pub use http::HttpBackend;
+pub use http::{BackendConfigError, HttpBackend};
 pub use rmcp;
 pub use tools::SandboxTools;
 
 /// Serves the tools over this process's stdin and stdout until the client closes them. Each
 /// message goes out through [`Splices`], a line at a time (the transport's framing), so a
 /// result's structured content is the API's exact text.
-pub async fn serve_stdio(backend: Arc<dyn Backend>) -> Result<(), String> {
+pub async fn serve_stdio(backend: Arc<dyn Backend>) -> Result<(), StdioError> {
     let (stdin, stdout) = rmcp::transport::io::stdio_pipes();
     let (messages, written) = tokio::io::duplex(64 * 1024);
     let splices = Splices::default();
@@ -31,10 +31,23 @@ pub async fn serve_stdio(backend: Arc<dyn Backend>) -> Result<(), String> {
         .with_splices(splices)
         .serve((stdin, messages))
         .await
-        .map_err(|e| format!("the MCP session could not start: {e}"))?;
-    let ended = server.waiting().await.map_err(|e| format!("the MCP session ended with an error: {e}"));
-    out.await.map_err(|e| format!("the MCP session's output failed: {e}"))??;
+        .map_err(|e| StdioError::Start(Box::new(e)))?;
+    let ended = server.waiting().await.map_err(StdioError::Ended);
+    out.await.map_err(StdioError::Writer)??;
     ended.map(drop)
+}
+
+/// Why the stdio session failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StdioError {
+    #[error("the MCP session could not start: {0}")]
+    Start(Box<rmcp::service::ServerInitializeError>),
+    #[error("the MCP session ended with an error: {0}")]
+    Ended(tokio::task::JoinError),
+    #[error("the MCP session's output failed: {0}")]
+    Writer(tokio::task::JoinError),
+    #[error("the MCP session's output failed: {0}")]
+    Output(#[from] std::io::Error),
 }
 
 /// Copies the server's messages to `stdout`, each with its results' exact text.
@@ -42,15 +55,14 @@ async fn write_out(
     written: tokio::io::DuplexStream,
     mut stdout: impl tokio::io::AsyncWrite + Unpin,
     splices: Splices,
-) -> Result<(), String> {
+) -> Result<(), StdioError> {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
     let mut lines = tokio::io::BufReader::new(written).lines();
-    let failed = |e: std::io::Error| format!("the MCP session's output failed: {e}");
-    while let Some(line) = lines.next_line().await.map_err(failed)? {
+    while let Some(line) = lines.next_line().await? {
         let line = splices.apply(line);
-        stdout.write_all(line.as_bytes()).await.map_err(failed)?;
-        stdout.write_all(b"\n").await.map_err(failed)?;
-        stdout.flush().await.map_err(failed)?;
+        stdout.write_all(line.as_bytes()).await?;
+        stdout.write_all(b"\n").await?;
+        stdout.flush().await?;
     }
     Ok(())
 }

@@ -18,8 +18,25 @@ use crate::confinement::LandlockRules;
 pub const PINNED: ABI = ABI::V3;
 const PINNED_VERSION: i32 = 3;
 
+/// Why Landlock cannot be used here, or could not be installed.
+#[derive(Debug, thiserror::Error)]
+pub enum LandlockError {
+    #[error("the kernel is built without Landlock")]
+    Missing,
+    #[error("Landlock is not enabled at boot (lsm= list)")]
+    Disabled,
+    #[error("Landlock: {0}")]
+    Probe(std::io::Error),
+    #[error("the kernel offers Landlock ABI {0}; the sandbox needs ABI {PINNED_VERSION}")]
+    Old(i32),
+    #[error(transparent)]
+    Ruleset(#[from] ::landlock::RulesetError),
+    #[error("the kernel enforces the rules only as {0:?}")]
+    Partial(RulesetStatus),
+}
+
 /// The kernel's Landlock ABI version, or why Landlock cannot be used here.
-pub fn probe() -> Result<i32, String> {
+pub fn probe() -> Result<i32, LandlockError> {
     const LANDLOCK_CREATE_RULESET_VERSION: libc::c_uint = 1;
     // SAFETY: with a null attribute pointer, size 0 and the VERSION flag, the kernel only
     // returns its ABI version (or an error); no memory is read or written and no descriptor
@@ -35,42 +52,35 @@ pub fn probe() -> Result<i32, String> {
     if version < 0 {
         let err = std::io::Error::last_os_error();
         return Err(match err.raw_os_error() {
-            Some(libc::ENOSYS) => "the kernel is built without Landlock".into(),
-            Some(libc::EOPNOTSUPP) => "Landlock is not enabled at boot (lsm= list)".into(),
-            _ => format!("Landlock: {err}"),
+            Some(libc::ENOSYS) => LandlockError::Missing,
+            Some(libc::EOPNOTSUPP) => LandlockError::Disabled,
+            _ => LandlockError::Probe(err),
         });
     }
     let version = version as i32;
     if version < PINNED_VERSION {
-        return Err(format!("the kernel offers Landlock ABI {version}; the sandbox needs ABI {PINNED_VERSION}"));
+        return Err(LandlockError::Old(version));
     }
     Ok(version)
 }
 
 /// Restricts the calling thread (the program's single-threaded process, before exec) and
 /// everything it starts. Needs no_new_privs (set by the caller; set again here).
-pub fn install(rules: &LandlockRules) -> Result<(), String> {
+pub fn install(rules: &LandlockRules) -> Result<(), LandlockError> {
     let all = AccessFs::from_all(PINNED);
     let read_exec = AccessFs::from_read(PINNED);
     let list: BitFlags<AccessFs> = AccessFs::ReadDir.into();
-    let err = |e: ::landlock::RulesetError| e.to_string();
     let status = Ruleset::default()
         .set_compatibility(CompatLevel::HardRequirement)
-        .handle_access(all)
-        .map_err(err)?
-        .create()
-        .map_err(err)?
-        .add_rules(path_beneath_rules(&rules.read_exec, read_exec))
-        .map_err(err)?
-        .add_rules(path_beneath_rules(&rules.read_write, all))
-        .map_err(err)?
-        .add_rules(path_beneath_rules(&rules.list, list))
-        .map_err(err)?
-        .restrict_self()
-        .map_err(err)?;
+        .handle_access(all)?
+        .create()?
+        .add_rules(path_beneath_rules(&rules.read_exec, read_exec))?
+        .add_rules(path_beneath_rules(&rules.read_write, all))?
+        .add_rules(path_beneath_rules(&rules.list, list))?
+        .restrict_self()?;
     match status.ruleset {
         RulesetStatus::FullyEnforced => Ok(()),
-        other => Err(format!("the kernel enforces the rules only as {other:?}")),
+        other => Err(LandlockError::Partial(other)),
     }
 }
 

@@ -16,7 +16,7 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
 use executor::recorder::now_ms;
-use executor::{ExecuteError, ExecutionRecord, ExecutionRecorder, ExecutionResult, StartedExecution};
+use executor::{ExecuteError, ExecutionRecord, ExecutionRecorder, ExecutionResult, RecordError, StartedExecution};
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 pub use executions::INTERRUPTED_STDERR;
@@ -212,11 +212,11 @@ impl ExecutionRecorder for Store {
         })
     }
 
-    fn finished(&self, result: &ExecutionResult) -> Result<(), String> {
-        self.record_finished(result).map_err(|e| e.to_string())
+    fn finished(&self, result: &ExecutionResult) -> Result<(), RecordError> {
+        self.record_finished(result).map_err(RecordError::new)
     }
 
-    fn lookup(&self, execution_id: &str) -> Result<Option<ExecutionRecord>, String> {
-        executions::lookup(&self.conn(), execution_id).map_err(|e| e.to_string())
+    fn lookup(&self, execution_id: &str) -> Result<Option<ExecutionRecord>, RecordError> {
+        executions::lookup(&self.conn(), execution_id).map_err(RecordError::new)
     }
 }

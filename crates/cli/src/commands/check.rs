@@ -29,7 +29,7 @@ pub async fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     if json {
         let report = serde_json::json!({
             "ok": missing.is_empty() && service.health().is_ok(),
-            "health": service.health().err(),
+            "health": service.health().err().map(|e| e.to_string()),
             "missing_required": missing,
             "layers": info.isolation.layers,
             "languages": info.languages,

@@ -94,14 +94,23 @@ impl Default for EgressConfig {
 
 impl EgressConfig {
     /// Checks a policy against the switch and the cap; the message names what is refused.
-    pub fn permits(&self, policy: &EgressPolicy) -> Result<(), String> {
+    pub fn permits(&self, policy: &EgressPolicy) -> Result<(), NotPermitted> {
         if !self.enabled {
-            return Err("egress is turned off on this server".into());
+            return Err(NotPermitted::Off);
         }
         let Some(cap) = &self.cap else { return Ok(()) };
         match policy.allow.iter().find(|d| !cap.iter().any(|c| c.covers(d))) {
-            Some(outside) => Err(format!("{outside} is outside what this server allows")),
+            Some(outside) => Err(NotPermitted::Outside(outside.clone())),
             None => Ok(()),
         }
     }
+}
+
+/// Why the server refuses a run's egress policy.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotPermitted {
+    #[error("egress is turned off on this server")]
+    Off,
+    #[error("{0} is outside what this server allows")]
+    Outside(super::Destination),
 }

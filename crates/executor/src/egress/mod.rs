@@ -23,10 +23,10 @@ use sandbox::egress::{Connections, Received};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-pub use config::{EgressConfig, OpenConnections, DEFAULT_MAX_OPEN, DEFAULT_MAX_OPEN_PER_RUN, DOOR_PORT};
+pub use config::{EgressConfig, NotPermitted, OpenConnections, DEFAULT_MAX_OPEN, DEFAULT_MAX_OPEN_PER_RUN, DOOR_PORT};
 pub use policy::{
-    check_host_name, AddressRange, Destination, EgressPolicy, HostPattern, MAX_DESTINATIONS, MAX_DESTINATION_LEN,
-    WEB_PORTS,
+    check_host_name, AddressRange, Destination, EgressPolicy, HostPattern, PolicyError, MAX_DESTINATIONS,
+    MAX_DESTINATION_LEN, WEB_PORTS,
 };
 pub use report::{EgressInfo, NetworkAttempt, NetworkReport};
 pub(crate) use trust::variables as ca_variables;

@@ -94,18 +94,31 @@ impl fmt::Display for AddressRange {
     }
 }
 
+/// Why a list of destinations is refused; its text is the API's message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyError {
+    #[error("at most {MAX_DESTINATIONS} destinations")]
+    TooMany,
+    #[error("a destination is at most {MAX_DESTINATION_LEN} characters")]
+    TooLong,
+    #[error("{0:?}: the port must be 1 to 65535")]
+    Port(String),
+    #[error("{text:?}: {why}")]
+    Host { text: String, why: &'static str },
+}
+
 impl Destination {
     /// Parses `host`, `*.suffix`, either with `:port`.
-    pub fn parse(text: &str) -> Result<Destination, String> {
+    pub fn parse(text: &str) -> Result<Destination, PolicyError> {
         if text.len() > MAX_DESTINATION_LEN {
-            return Err(format!("a destination is at most {MAX_DESTINATION_LEN} characters"));
+            return Err(PolicyError::TooLong);
         }
         let text = text.to_ascii_lowercase();
         let (host, port) = match text.rsplit_once(':') {
             Some((host, port)) => {
                 let digits = !port.is_empty() && !port.starts_with('0') && port.bytes().all(|b| b.is_ascii_digit());
                 let port = port.parse::<u16>().ok().filter(|_| digits);
-                (host.to_owned(), Some(port.ok_or_else(|| format!("{text:?}: the port must be 1 to 65535"))?))
+                (host.to_owned(), Some(port.ok_or_else(|| PolicyError::Port(text.clone()))?))
             }
             None => (text.clone(), None),
         };
@@ -113,7 +126,7 @@ impl Destination {
             Some(suffix) => (HostPattern::Under(suffix.to_owned()), suffix),
             None => (HostPattern::Exact(host.clone()), host.as_str()),
         };
-        check_host_name(name).map_err(|why| format!("{text:?}: {why}"))?;
+        check_host_name(name).map_err(|why| PolicyError::Host { text: text.clone(), why })?;
         Ok(Destination { host: pattern, port })
     }
 
@@ -160,9 +173,9 @@ impl fmt::Display for Destination {
 
 impl EgressPolicy {
     /// Parses a list of destinations; an empty list is no policy (no network).
-    pub fn parse(items: &[String]) -> Result<Option<EgressPolicy>, String> {
+    pub fn parse(items: &[String]) -> Result<Option<EgressPolicy>, PolicyError> {
         if items.len() > MAX_DESTINATIONS {
-            return Err(format!("at most {MAX_DESTINATIONS} destinations"));
+            return Err(PolicyError::TooMany);
         }
         let allow = items.iter().map(|item| Destination::parse(item)).collect::<Result<Vec<_>, _>>()?;
         Ok((!allow.is_empty()).then_some(EgressPolicy { allow, deny: Vec::new() }))

@@ -48,6 +48,7 @@ pub(super) async fn serve(mut client: TcpStream, run: Arc<RunDoor>) {
     let req = match tokio::time::timeout(run.config.handshake_timeout, request::read(&mut client)).await {
         Ok(Ok(req)) => req,
         Ok(Err(why)) => {
+            let why = why.to_string();
             run.ledger.record(attempt("", 0, "", Some(why.clone())));
             return answer(&mut client, "400 Bad Request", &why).await;
         }
@@ -60,6 +61,7 @@ pub(super) async fn serve(mut client: TcpStream, run: Arc<RunDoor>) {
     let target = match decide(&run, &req).await {
         Ok(target) => target,
         Err(why) => {
+            let why = why.to_string();
             run.ledger.record(attempt(&req.host, req.port, &req.method, Some(why.clone())));
             return answer(&mut client, "403 Forbidden", &why).await;
         }
@@ -87,11 +89,26 @@ pub(super) fn lost(run: &RunDoor, e: &std::io::Error) {
     run.ledger.record(NetworkAttempt { reason: Some(why), ..NetworkAttempt::default() });
 }
 
+/// Why an understood request may not go anywhere; its text is the proxy's answer.
+#[derive(Debug, thiserror::Error)]
+enum Refused {
+    #[error("{host}:{port} is not in the run's egress allowlist")]
+    NotAllowed { host: String, port: u16 },
+    #[error("{host} does not resolve: {source}")]
+    Unresolved { host: String, source: std::io::Error },
+    #[error("{0} did not resolve in time")]
+    Slow(String),
+    #[error("{0} has no address")]
+    NoAddress(String),
+    #[error("{host}: {why}")]
+    Address { host: String, why: String },
+}
+
 /// Where an allowed request goes: the first address of its name the configuration lets the
 /// proxy reach, or why it may not go anywhere.
-async fn decide(run: &RunDoor, req: &ProxyRequest) -> Result<SocketAddr, String> {
+async fn decide(run: &RunDoor, req: &ProxyRequest) -> Result<SocketAddr, Refused> {
     if !run.policy.admits(&req.host, req.port) {
-        return Err(format!("{}:{} is not in the run's egress allowlist", req.host, req.port));
+        return Err(Refused::NotAllowed { host: req.host.clone(), port: req.port });
     }
     let addresses: Vec<SocketAddr> = match run.config.hosts.get(&req.host) {
         Some(ip) => vec![SocketAddr::new(*ip, req.port)],
@@ -99,17 +116,17 @@ async fn decide(run: &RunDoor, req: &ProxyRequest) -> Result<SocketAddr, String>
             let lookup = tokio::net::lookup_host((req.host.as_str(), req.port));
             match tokio::time::timeout(run.config.handshake_timeout, lookup).await {
                 Ok(Ok(found)) => found.collect(),
-                Ok(Err(e)) => return Err(format!("{} does not resolve: {e}", req.host)),
-                Err(_) => return Err(format!("{} did not resolve in time", req.host)),
+                Ok(Err(source)) => return Err(Refused::Unresolved { host: req.host.clone(), source }),
+                Err(_) => return Err(Refused::Slow(req.host.clone())),
             }
         }
     };
-    let mut why = format!("{} has no address", req.host);
+    let mut why = Refused::NoAddress(req.host.clone());
     for addr in addresses {
         let denied = run.policy.denied(addr.ip()).map(|r| format!("the address is in the denied range {r}"));
         match address::refusal(addr, run.config.allow_private, &run.config.never).map(str::to_owned).or(denied) {
             None => return Ok(addr),
-            Some(refused) => why = format!("{}: {refused}", req.host),
+            Some(refused) => why = Refused::Address { host: req.host.clone(), why: refused },
         }
     }
     Err(why)

@@ -32,30 +32,51 @@ impl ProxyRequest {
     }
 }
 
+/// What is wrong with a request; its text is the proxy's answer to the client.
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    #[error("reading the request: {0}")]
+    Read(std::io::Error),
+    #[error("the connection closed before a complete request")]
+    Closed,
+    #[error("the request head is larger than {MAX_HEAD} bytes")]
+    TooLarge,
+    #[error("not an HTTP proxy request ({0})")]
+    NotHttp(httparse::Error),
+    #[error("a proxy request needs an absolute http:// URI (use CONNECT for https)")]
+    NotAbsolute,
+    #[error("credentials in the URI are not accepted")]
+    Credentials,
+    #[error("the port must be 1 to 65535")]
+    Port,
+    #[error("CONNECT needs host:port")]
+    NoPort,
+    #[error("the request names no host")]
+    NoHost,
+}
+
 /// Reads one request head; `Err` says (to the client) what is wrong with it.
-pub async fn read(client: &mut TcpStream) -> Result<ProxyRequest, String> {
+pub async fn read(client: &mut TcpStream) -> Result<ProxyRequest, RequestError> {
     let mut buf = Vec::with_capacity(4096);
     let mut chunk = [0u8; 4096];
     loop {
-        let n = client.read(&mut chunk).await.map_err(|e| format!("reading the request: {e}"))?;
+        let n = client.read(&mut chunk).await.map_err(RequestError::Read)?;
         if n == 0 {
-            return Err("the connection closed before a complete request".into());
+            return Err(RequestError::Closed);
         }
         buf.extend_from_slice(&chunk[..n]);
         let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let mut req = httparse::Request::new(&mut headers);
         match req.parse(&buf) {
             Ok(httparse::Status::Complete(len)) => return understand(&req, &buf[len..]),
-            Ok(httparse::Status::Partial) if buf.len() >= MAX_HEAD => {
-                return Err(format!("the request head is larger than {MAX_HEAD} bytes"))
-            }
+            Ok(httparse::Status::Partial) if buf.len() >= MAX_HEAD => return Err(RequestError::TooLarge),
             Ok(httparse::Status::Partial) => continue,
-            Err(e) => return Err(format!("not an HTTP proxy request ({e})")),
+            Err(e) => return Err(RequestError::NotHttp(e)),
         }
     }
 }
 
-fn understand(req: &httparse::Request<'_, '_>, rest: &[u8]) -> Result<ProxyRequest, String> {
+fn understand(req: &httparse::Request<'_, '_>, rest: &[u8]) -> Result<ProxyRequest, RequestError> {
     let method = req.method.unwrap_or_default().to_owned();
     let target = req.path.unwrap_or_default();
     if method == "CONNECT" {
@@ -64,7 +85,7 @@ fn understand(req: &httparse::Request<'_, '_>, rest: &[u8]) -> Result<ProxyReque
     }
     let lower = target.get(..7).map(str::to_ascii_lowercase);
     if lower.as_deref() != Some("http://") {
-        return Err("a proxy request needs an absolute http:// URI (use CONNECT for https)".into());
+        return Err(RequestError::NotAbsolute);
     }
     let after = &target[7..];
     let end = after.find(['/', '?', '#']).unwrap_or(after.len());
@@ -86,22 +107,22 @@ fn understand(req: &httparse::Request<'_, '_>, rest: &[u8]) -> Result<ProxyReque
 }
 
 /// `host:port` (the port required unless there is a default), `[v6]:port` too.
-fn authority(text: &str, default_port: Option<u16>) -> Result<(String, u16), String> {
+fn authority(text: &str, default_port: Option<u16>) -> Result<(String, u16), RequestError> {
     if text.contains('@') {
-        return Err("credentials in the URI are not accepted".into());
+        return Err(RequestError::Credentials);
     }
     let (host, port) = match text.rsplit_once(':') {
         Some((host, port)) if !port.contains(']') => (host, Some(port)),
         _ => (text, None),
     };
     let port = match (port, default_port) {
-        (Some(port), _) => port.parse::<u16>().ok().filter(|p| *p > 0).ok_or("the port must be 1 to 65535")?,
+        (Some(port), _) => port.parse::<u16>().ok().filter(|p| *p > 0).ok_or(RequestError::Port)?,
         (None, Some(port)) => port,
-        (None, None) => return Err("CONNECT needs host:port".into()),
+        (None, None) => return Err(RequestError::NoPort),
     };
     let host = host.trim_start_matches('[').trim_end_matches(']').trim_end_matches('.').to_ascii_lowercase();
     if host.is_empty() {
-        return Err("the request names no host".into());
+        return Err(RequestError::NoHost);
     }
     Ok((host, port))
 }

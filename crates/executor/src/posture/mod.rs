@@ -38,7 +38,7 @@ const GROUPS: [(&str, &str); 5] = [
 /// Marks the layers `requirements` name (layer names, or the groups above) as required and
 /// returns those not in force, each with why. An unknown name is an error: a typo must not
 /// silently require nothing.
-pub fn require(layers: &mut [Layer], requirements: &[String]) -> Result<Vec<String>, String> {
+pub fn require(layers: &mut [Layer], requirements: &[String]) -> Result<Vec<String>, UnknownLayer> {
     let mut missing = Vec::new();
     for requirement in requirements.iter().map(|r| r.trim()).filter(|r| !r.is_empty() && *r != "none") {
         let prefix = GROUPS.iter().find(|(group, _)| *group == requirement).map(|(_, prefix)| *prefix);
@@ -56,18 +56,26 @@ pub fn require(layers: &mut [Layer], requirements: &[String]) -> Result<Vec<Stri
             layer.required = true;
         }
         if !found {
-            let known: Vec<&str> =
-                GROUPS.iter().map(|(g, _)| *g).chain(layers.iter().map(|l| l.name.as_str())).collect();
-            return Err(format!("unknown isolation layer {requirement:?}; known: {}", known.join(", ")));
+            let known =
+                GROUPS.iter().map(|(g, _)| g.to_string()).chain(layers.iter().map(|l| l.name.clone())).collect();
+            return Err(UnknownLayer { name: requirement.to_string(), known });
         }
     }
     Ok(missing)
 }
 
+/// A required layer no host has: neither a layer's name nor a group's.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown isolation layer {name:?}; known: {}", known.join(", "))]
+pub struct UnknownLayer {
+    pub name: String,
+    pub known: Vec<String>,
+}
+
 /// Every layer, whether in force, and why. `self_test` is the outcome of a real sandboxed run
-/// at startup: the sandbox's layers are only in force if it worked.
+/// at startup (why it failed, if it did): the sandbox's layers are only in force if it worked.
 pub fn layers(
-    self_test: &Result<(), String>,
+    self_test: Result<(), &str>,
     workspace_capped: bool,
     confinement: ConfinementLayers,
     cgroups: &[ControllerState],
@@ -94,7 +102,7 @@ pub fn layers(
             applied("seccomp", true, &format!("allowlist of system calls, the rest denied ({filter})"))
         }
         (Ok(_), false) => layer("seccomp", false, "turned off"),
-        (Err(why), _) => layer("seccomp", false, why),
+        (Err(why), _) => layer("seccomp", false, why.to_string()),
     });
     layers.push(match (sandbox::landlock::probe(), confinement.landlock) {
         (Ok(abi), true) => applied(
@@ -106,7 +114,7 @@ pub fn layers(
             ),
         ),
         (Ok(_), false) => layer("landlock", false, "turned off"),
-        (Err(why), _) => layer("landlock", false, why),
+        (Err(why), _) => layer("landlock", false, why.to_string()),
     });
     layers.extend(cgroups.iter().map(|c| {
         let name = format!("cgroup:{}", c.name);
@@ -164,7 +172,7 @@ mod tests {
         let mut layers = host();
         assert!(require(&mut layers, &["none".into()]).unwrap().is_empty());
         assert!(layers.iter().all(|l| !l.required));
-        let err = require(&mut layers, &["secomp".into()]).unwrap_err();
+        let err = require(&mut layers, &["secomp".into()]).unwrap_err().to_string();
         assert!(err.contains("unknown isolation layer \"secomp\""), "{err}");
     }
 }

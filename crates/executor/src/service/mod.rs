@@ -25,6 +25,8 @@ use crate::{
 };
 
 pub use crate::posture::{HostInfo, Isolation, LanguageInfo, Layer, Platform};
+use health::posture_of;
+pub use health::Unhealthy;
 
 /// What the service needs besides its configuration.
 pub struct ServiceOptions {
@@ -80,19 +82,11 @@ pub struct ExecutionService {
     executions: Arc<Executions>,
     sessions: Arc<Sessions>,
     warm: Arc<Pool>,
-    health: Result<(), String>,
+    health: Result<(), Unhealthy>,
     /// Required layers that are not in force here, each with why.
     missing_required: Vec<String>,
     info: HostInfo,
     max: (usize, usize),
-}
-
-/// The isolation layers of this host: all of them, the names of those in force, the health
-/// they give, and the required ones missing.
-struct Posture {
-    layers: Vec<Layer>,
-    health: Result<(), String>,
-    missing_required: Vec<String>,
 }
 
 impl ExecutionService {
@@ -200,16 +194,16 @@ impl ExecutionService {
     }
 
     /// `Err(reason)` when the sandbox cannot work on this host.
-    pub fn health(&self) -> Result<(), String> {
+    pub fn health(&self) -> Result<(), Unhealthy> {
         self.health.clone()
     }
 
     /// `Err(reason)` when a new execution would not be taken now: the host cannot sandbox,
     /// the daemon is shutting down, or its queue is full. A load balancer sends work elsewhere.
-    pub fn ready(&self) -> Result<(), String> {
+    pub fn ready(&self) -> Result<(), Unhealthy> {
         self.health.clone()?;
         match self.executions.admission.refusal() {
-            Some(reason) => Err(reason),
+            Some(reason) => Err(Unhealthy::Refused(reason)),
             None => Ok(()),
         }
     }
@@ -243,9 +237,12 @@ impl ExecutionService {
     /// destination outside its cap).
     pub fn permits_egress(&self, policy: Option<&crate::EgressPolicy>) -> Result<(), ExecuteError> {
         match policy {
-            Some(policy) => {
-                self.sandboxes.config.egress.permits(policy).map_err(|why| ExecuteError::invalid("egress", why))
-            }
+            Some(policy) => self
+                .sandboxes
+                .config
+                .egress
+                .permits(policy)
+                .map_err(|why| ExecuteError::invalid("egress", why.to_string())),
             None => Ok(()),
         }
     }
@@ -358,33 +355,7 @@ impl ExecutionService {
     }
 }
 
-/// The layers in force given the self-test's outcome, and what the configuration requires.
-/// Requirements are checked against what the host supports: a failed self-test is a health
-/// problem (503 with its reason), not a missing layer.
-fn posture_of(sandboxes: &Sandboxes, self_test: Result<(), String>) -> Result<Posture, ExecuteError> {
-    if let Err(reason) = &self_test {
-        tracing::error!(%reason, "the sandbox does not work on this host");
-    }
-    let capped = sandboxes.workspaces.size_capped();
-    let config = &sandboxes.config;
-    let layers_if =
-        |test: &Result<(), String>| posture::layers(test, capped, config.confinement, sandboxes.cgroups.states());
-    let mut layers = layers_if(&self_test);
-    let mut supported = layers_if(&Ok(()));
-    let missing_required =
-        posture::require(&mut supported, &config.required_layers).map_err(|e| ExecuteError::invalid("require", e))?;
-    for (layer, supported) in layers.iter_mut().zip(&supported) {
-        layer.required = supported.required;
-    }
-    let health = match self_test {
-        Ok(()) if !missing_required.is_empty() => {
-            Err(format!("required isolation layers missing: {}", missing_required.join(", ")))
-        }
-        other => other,
-    };
-    Ok(Posture { layers, health, missing_required })
-}
-
+mod health;
 mod session_ops;
 #[cfg(test)]
 mod tests;

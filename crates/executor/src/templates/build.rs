@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 
 use super::definition::Template;
 use super::environment::Environment;
-use super::install::{self, Cache};
+use super::install::{self, Cache, StepError};
 use super::{fsutil, TemplateError};
 use crate::config::{RuntimePaths, TemplateConfig};
 use crate::Language;
@@ -97,7 +97,7 @@ impl Builder {
         let started = Instant::now();
         let dir = self.template_dir(template);
         fsutil::create_reachable(&dir).map_err(|e| self.config_error(&dir, e))?;
-        fsutil::check_reachable(&dir).map_err(TemplateError::Config)?;
+        fsutil::check_reachable(&dir).map_err(|e| TemplateError::Config(e.to_string()))?;
         // Only a build that died (its daemon killed) leaves these; the lock says none runs.
         fsutil::remove_matching(&dir, &["build-", "env.old-"]);
         let log_path = dir.join("build.log");
@@ -106,17 +106,18 @@ impl Builder {
         tracing::info!(template = %template.name, packages = ?template.packages, "building the template's environment");
         let cache = Cache { root: &self.cache };
         let installed = std::fs::create_dir_all(&self.cache)
-            .map_err(|e| format!("cannot create the package cache {}: {e}", self.cache.display()))
+            .map_err(|source| StepError::Cache { path: self.cache.clone(), source })
             .and_then(|()| match template.language {
                 Language::Python => install::python(&self.python, &cache, &tmp, &template.packages, &mut log),
                 _ => install::node(&self.npm, &cache, &tmp, &template.packages, &mut log),
             })
-            .and_then(|()| fsutil::open_to_others(&tmp).map_err(|e| format!("making the environment readable: {e}")))
+            .and_then(|()| Ok(fsutil::open_to_others(&tmp)?))
             .and_then(|()| replace_env(&dir, &tmp));
         if let Err(reason) = installed {
             let _ = sandbox::workspace_fs::remove_tree(&tmp);
             tracing::warn!(template = %template.name, %reason, "the template's build failed");
-            return Err(TemplateError::Build { name: template.name.clone(), reason, log_tail: log_tail(&log_path) });
+            let (name, reason) = (template.name.clone(), reason.to_string());
+            return Err(TemplateError::Build { name, reason, log_tail: log_tail(&log_path) });
         }
         let record = BuildRecord {
             template: template.name.clone(),
@@ -166,15 +167,15 @@ impl Builder {
 }
 
 /// Puts the finished build at `env`; an older build is moved aside first and then removed.
-fn replace_env(dir: &Path, built: &Path) -> Result<(), String> {
+fn replace_env(dir: &Path, built: &Path) -> Result<(), StepError> {
     let env = dir.join("env");
     let old = dir.join(format!("env.old-{}", uuid::Uuid::new_v4().simple()));
     let had_old = match std::fs::rename(&env, &old) {
         Ok(()) => true,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
-        Err(e) => return Err(format!("cannot move the previous build aside: {e}")),
+        Err(e) => return Err(StepError::MoveAside(e)),
     };
-    std::fs::rename(built, &env).map_err(|e| format!("cannot put the build in place: {e}"))?;
+    std::fs::rename(built, &env).map_err(StepError::PutInPlace)?;
     if had_old {
         let _ = sandbox::workspace_fs::remove_tree(&old);
     }

@@ -102,7 +102,8 @@ impl Template {
             ));
         }
         check_packages(language, &spec.packages)?;
-        let egress = crate::EgressPolicy::parse(&spec.egress).map_err(|why| TemplateError::invalid("egress", why))?;
+        let egress = crate::EgressPolicy::parse(&spec.egress)
+            .map_err(|why| TemplateError::invalid("egress", why.to_string()))?;
         let asked = spec.limits.unwrap_or_default();
         // Timeouts are whole seconds here; the server's default may not be.
         let default_timeout = policy.default_timeout_secs.round().max(1.0) as u64;

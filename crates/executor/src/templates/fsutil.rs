@@ -3,7 +3,7 @@
 //! directory above it traversable.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Creates `dir` (and its parents) and lets others list and traverse it.
 pub fn create_reachable(dir: &Path) -> std::io::Result<()> {
@@ -13,23 +13,32 @@ pub fn create_reachable(dir: &Path) -> std::io::Result<()> {
 
 /// When the daemon is root, the sandbox's pid 1 is an unprivileged host user that must
 /// traverse every directory above `dir` to bind it.
-pub fn check_reachable(dir: &Path) -> Result<(), String> {
+pub fn check_reachable(dir: &Path) -> Result<(), Unreachable> {
     if !sandbox::host::is_root() {
         return Ok(());
     }
-    let dir = dir.canonicalize().map_err(|e| format!("{}: {e}", dir.display()))?;
+    let dir = dir.canonicalize().map_err(|source| Unreachable::Resolve { dir: dir.into(), source })?;
     for ancestor in dir.ancestors() {
         let mode = std::fs::metadata(ancestor).map(|m| m.permissions().mode()).unwrap_or(0);
         if mode & 0o001 == 0 {
-            return Err(format!(
-                "the templates directory {} is not reachable by the sandbox user: {} lacks the \
-                 others-execute permission (chmod o+x it, or choose another SANDBOX_TEMPLATES_DIR)",
-                dir.display(),
-                ancestor.display()
-            ));
+            return Err(Unreachable::NotTraversable { ancestor: ancestor.into(), dir });
         }
     }
     Ok(())
+}
+
+/// Why the sandbox user cannot reach the templates directory.
+#[derive(Debug, thiserror::Error)]
+pub enum Unreachable {
+    #[error("{}: {source}", dir.display())]
+    Resolve { dir: PathBuf, source: std::io::Error },
+    #[error(
+        "the templates directory {} is not reachable by the sandbox user: {} lacks the \
+         others-execute permission (chmod o+x it, or choose another SANDBOX_TEMPLATES_DIR)",
+        dir.display(),
+        ancestor.display()
+    )]
+    NotTraversable { dir: PathBuf, ancestor: PathBuf },
 }
 
 /// Adds read permission for everyone to every file under `root`, and execute permission

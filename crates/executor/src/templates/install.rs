@@ -6,12 +6,41 @@
 
 use std::fs::File;
 use std::io::Write;
-use std::path::Path;
-use std::process::{Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 /// Longest a single pip or npm command may take before the build is given up.
 const STEP_TIME_LIMIT: Duration = Duration::from_secs(20 * 60);
+
+/// Why a build's step failed: the reason its error gives, beside the build log's end.
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    #[error("cannot create {}: {source}", path.display())]
+    Create { path: PathBuf, source: std::io::Error },
+    #[error("cannot create the package cache {}: {source}", path.display())]
+    Cache { path: PathBuf, source: std::io::Error },
+    #[error("cannot lock {}: {source}", path.display())]
+    Lock { path: PathBuf, source: std::io::Error },
+    #[error("build log: {0}")]
+    Log(std::io::Error),
+    #[error("{what}: cannot start {program}: {source}")]
+    Start { what: &'static str, program: String, source: std::io::Error },
+    #[error("{what} failed ({status})")]
+    Failed { what: &'static str, status: ExitStatus },
+    #[error("{what} took longer than {} s", STEP_TIME_LIMIT.as_secs())]
+    TooLong { what: &'static str },
+    #[error("{what}: {source}")]
+    Wait { what: &'static str, source: std::io::Error },
+    #[error("npm installed nothing (no node_modules)")]
+    NothingInstalled,
+    #[error("making the environment readable: {0}")]
+    Readable(#[from] sandbox::workspace_fs::WorkspaceFsError),
+    #[error("cannot move the previous build aside: {0}")]
+    MoveAside(std::io::Error),
+    #[error("cannot put the build in place: {0}")]
+    PutInPlace(std::io::Error),
+}
 
 /// Where the shared package cache keeps what each tool downloaded.
 pub struct Cache<'a> {
@@ -43,7 +72,7 @@ pub fn python(
     target: &Path,
     packages: &[String],
     log: &mut File,
-) -> Result<(), String> {
+) -> Result<(), StepError> {
     let mut venv = Command::new(python);
     venv.args(["-m", "venv"]).arg(target);
     run(venv, log, "creating the venv")?;
@@ -58,10 +87,10 @@ pub fn python(
         cmd
     };
     let wheels = cache.wheels();
-    std::fs::create_dir_all(&wheels).map_err(|e| format!("cannot create {}: {e}", wheels.display()))?;
+    std::fs::create_dir_all(&wheels).map_err(|source| StepError::Create { path: wheels.clone(), source })?;
     // Two pips writing one wheel file at once could leave a torn wheel for a third.
     let lock_path = cache.root.join("pip-wheels.lock");
-    let lock = super::fsutil::lock_file(&lock_path).map_err(|e| format!("cannot lock {}: {e}", lock_path.display()))?;
+    let lock = super::fsutil::lock_file(&lock_path).map_err(|source| StepError::Lock { path: lock_path, source })?;
     let mut collect = pip("wheel");
     collect.args(["--only-binary", ":all:", "--wheel-dir"]).arg(&wheels).arg("--").args(packages);
     let collected = run(collect, log, "collecting wheels");
@@ -73,8 +102,14 @@ pub fn python(
 }
 
 /// A node_modules tree under `target` with `packages`.
-pub fn node(npm: &Path, cache: &Cache<'_>, target: &Path, packages: &[String], log: &mut File) -> Result<(), String> {
-    std::fs::create_dir_all(target).map_err(|e| format!("cannot create {}: {e}", target.display()))?;
+pub fn node(
+    npm: &Path,
+    cache: &Cache<'_>,
+    target: &Path,
+    packages: &[String],
+    log: &mut File,
+) -> Result<(), StepError> {
+    std::fs::create_dir_all(target).map_err(|source| StepError::Create { path: target.into(), source })?;
     let mut install = Command::new(npm);
     install
         .current_dir(target)
@@ -86,36 +121,35 @@ pub fn node(npm: &Path, cache: &Cache<'_>, target: &Path, packages: &[String], l
         .args(packages);
     run(install, log, "installing packages")?;
     if !target.join("node_modules").is_dir() {
-        return Err("npm installed nothing (no node_modules)".into());
+        return Err(StepError::NothingInstalled);
     }
     Ok(())
 }
 
 /// Runs `cmd` with its output in `log`, killing it past [`STEP_TIME_LIMIT`].
-fn run(mut cmd: Command, log: &mut File, what: &str) -> Result<(), String> {
+fn run(mut cmd: Command, log: &mut File, what: &'static str) -> Result<(), StepError> {
     let shown = format!("{} {}", cmd.get_program().to_string_lossy(), shell_words(&cmd));
     let _ = writeln!(log, "$ {shown}");
-    let out = log.try_clone().map_err(|e| format!("build log: {e}"))?;
-    let err = log.try_clone().map_err(|e| format!("build log: {e}"))?;
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
-        .spawn()
-        .map_err(|e| format!("{what}: cannot start {}: {e}", cmd.get_program().to_string_lossy()))?;
+    let out = log.try_clone().map_err(StepError::Log)?;
+    let err = log.try_clone().map_err(StepError::Log)?;
+    let mut child = cmd.stdin(Stdio::null()).stdout(out).stderr(err).spawn().map_err(|source| StepError::Start {
+        what,
+        program: cmd.get_program().to_string_lossy().into(),
+        source,
+    })?;
     let deadline = Instant::now() + STEP_TIME_LIMIT;
     loop {
         match child.try_wait() {
             Ok(Some(status)) if status.success() => return Ok(()),
-            Ok(Some(status)) => return Err(format!("{what} failed ({status})")),
+            Ok(Some(status)) => return Err(StepError::Failed { what, status }),
             Ok(None) if Instant::now() >= deadline => {
                 let _ = child.kill();
                 let _ = child.wait();
                 let _ = writeln!(log, "killed after {} s", STEP_TIME_LIMIT.as_secs());
-                return Err(format!("{what} took longer than {} s", STEP_TIME_LIMIT.as_secs()));
+                return Err(StepError::TooLong { what });
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(50)),
-            Err(e) => return Err(format!("{what}: {e}")),
+            Err(source) => return Err(StepError::Wait { what, source }),
         }
     }
 }

@@ -26,27 +26,52 @@ pub fn check_packages(language: Language, packages: &[String]) -> Result<(), Tem
     Ok(())
 }
 
-fn check_spec(language: Language, spec: &str) -> Result<(), String> {
+/// Why a package spec is refused.
+#[derive(Debug, thiserror::Error)]
+enum SpecError {
+    #[error("a package is 1 to {MAX_SPEC_LEN} characters")]
+    Length,
+    #[error(
+        "{0:?} is not allowed: a package is a name and version constraints \
+         (A-Z a-z 0-9 . _ - [ ] , < > = ! ~ @ / ^ * and spaces), without URLs"
+    )]
+    Character(char),
+    #[error("options (words starting with -) are not allowed")]
+    Option,
+    #[error("a path (starting with .) is not allowed")]
+    Path,
+    #[error("an archive file name is not allowed, only registry packages")]
+    Archive,
+    #[error("'@' and '/' are not allowed in a pip requirement (no direct references)")]
+    PipReference,
+    #[error("a pip requirement starts with the package name")]
+    PipName,
+    #[error("'/' is only allowed once, after an @scope")]
+    NpmSlash,
+    #[error("a scoped package is @scope/name")]
+    NpmScope,
+    #[error("an npm package starts with its name or @scope")]
+    NpmName,
+}
+
+fn check_spec(language: Language, spec: &str) -> Result<(), SpecError> {
     if spec.trim().is_empty() || spec.len() > MAX_SPEC_LEN {
-        return Err(format!("a package is 1 to {MAX_SPEC_LEN} characters"));
+        return Err(SpecError::Length);
     }
     let allowed = |c: char| c.is_ascii_alphanumeric() || "._-[],<>=!~@/^* ".contains(c);
     if let Some(bad) = spec.chars().find(|c| !allowed(*c)) {
-        return Err(format!(
-            "{bad:?} is not allowed: a package is a name and version constraints \
-             (A-Z a-z 0-9 . _ - [ ] , < > = ! ~ @ / ^ * and spaces), without URLs"
-        ));
+        return Err(SpecError::Character(bad));
     }
     // Each word is checked: pip and npm would read `-x` anywhere as an option.
     if spec.split_whitespace().any(|word| word.starts_with('-')) {
-        return Err("options (words starting with -) are not allowed".into());
+        return Err(SpecError::Option);
     }
     if spec.trim_start().starts_with('.') {
-        return Err("a path (starting with .) is not allowed".into());
+        return Err(SpecError::Path);
     }
     let lower = spec.trim_end().to_ascii_lowercase();
     if ARCHIVE_SUFFIXES.iter().any(|suffix| lower.ends_with(suffix)) {
-        return Err("an archive file name is not allowed, only registry packages".into());
+        return Err(SpecError::Archive);
     }
     match language {
         Language::Python => check_pip(spec),
@@ -55,31 +80,31 @@ fn check_spec(language: Language, spec: &str) -> Result<(), String> {
 }
 
 /// pip: `name`, `name[extra]==1.*`, `name>=1,<2`. Never `@` (a direct reference) or `/`.
-fn check_pip(spec: &str) -> Result<(), String> {
+fn check_pip(spec: &str) -> Result<(), SpecError> {
     if spec.contains('@') || spec.contains('/') {
-        return Err("'@' and '/' are not allowed in a pip requirement (no direct references)".into());
+        return Err(SpecError::PipReference);
     }
     if !spec.trim_start().starts_with(|c: char| c.is_ascii_alphanumeric()) {
-        return Err("a pip requirement starts with the package name".into());
+        return Err(SpecError::PipName);
     }
     Ok(())
 }
 
 /// npm: `name`, `name@1.2.3`, `name@^1`, `@scope/name@1`. A `/` only after a scope, or npm
 /// would take `user/repo` as a GitHub repository.
-fn check_npm(spec: &str) -> Result<(), String> {
+fn check_npm(spec: &str) -> Result<(), SpecError> {
     let slashes = spec.matches('/').count();
     let scoped = spec.starts_with('@');
     if slashes > 1 || (slashes == 1 && !scoped) {
-        return Err("'/' is only allowed once, after an @scope".into());
+        return Err(SpecError::NpmSlash);
     }
     if scoped {
-        let (scope, rest) = spec.split_once('/').ok_or("a scoped package is @scope/name")?;
+        let (scope, rest) = spec.split_once('/').ok_or(SpecError::NpmScope)?;
         if scope.len() < 2 || rest.is_empty() || rest.starts_with('@') {
-            return Err("a scoped package is @scope/name".into());
+            return Err(SpecError::NpmScope);
         }
     } else if !spec.starts_with(|c: char| c.is_ascii_alphanumeric()) {
-        return Err("an npm package starts with its name or @scope".into());
+        return Err(SpecError::NpmName);
     }
     Ok(())
 }

@@ -18,7 +18,7 @@ use crate::{
 };
 
 pub(crate) use files::check_no_file_is_a_parent;
-pub use files::{validate_relative_path, validate_workspace_path};
+pub use files::{validate_relative_path, validate_workspace_path, PathError};
 pub use metadata::validate_metadata;
 
 /// A request as the caller sent it, before validation (JSON already decoded, base64 file
@@ -116,7 +116,7 @@ pub fn build_request(draft: RequestDraft, policy: &LimitPolicy) -> Result<Execut
 
 /// The run's egress policy; `None`: no network.
 pub fn check_egress(asked: &[String]) -> Result<Option<EgressPolicy>, ExecuteError> {
-    EgressPolicy::parse(asked).map_err(|why| ExecuteError::invalid("egress", why))
+    EgressPolicy::parse(asked).map_err(|why| ExecuteError::invalid("egress", why.to_string()))
 }
 
 /// Longest `scope`.

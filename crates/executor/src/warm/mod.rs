@@ -11,6 +11,7 @@
 //! namespaces, root, /tmp and cgroup made, whose program waits for the run that claims it.
 
 mod binds;
+mod not_taken;
 mod pool;
 mod pooled;
 mod prebuilt;
@@ -26,9 +27,10 @@ use utoipa::ToSchema;
 
 use crate::{ExecutionRequest, Language, LimitPolicy, RequestedLimits, WorkspaceChoice};
 
+pub(crate) use not_taken::{Ahead, NotTaken};
 pub(crate) use pool::{Claim, Pool};
 pub(crate) use pooled::Pooled;
-pub(crate) use serve::{serve, REFUSED_LIMITS};
+pub(crate) use serve::serve;
 pub(crate) use zygote::{fork, fork_live, ForkRun, Zygote};
 
 /// How many sandboxes are kept ready, and for how long.

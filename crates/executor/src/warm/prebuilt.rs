@@ -16,6 +16,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 use tokio_util::sync::CancellationToken;
 
+use super::not_taken::{Ahead, BuildError, NotTaken};
 use crate::launcher::OutputCap;
 use crate::live::LiveSandbox;
 use crate::runtime::{self, runtimes_for};
@@ -40,19 +41,19 @@ pub(crate) struct Prebuilt {
 impl Prebuilt {
     /// Has the zygote of `link` fork a sandbox shaped for its Python runs (of `template`)
     /// and waits until it is built; `token` (the zygote's) ends it with the zygote.
-    pub async fn build(service: &Sandboxes, of: ForkSource<'_>) -> Result<Prebuilt, String> {
+    pub async fn build(service: &Sandboxes, of: ForkSource<'_>) -> Result<Prebuilt, BuildError> {
         let ForkSource { link, token, template } = of;
         let like = typical_run(service, template).await?;
         let shape = Shape::of(&like);
         let spec = spec::prebuilt(&shape, &like);
         let adjust = Adjustable::new(service.config.limits.default_output_bytes);
-        let link = Arc::new(link.try_clone().map_err(|e| format!("zygote link: {e}"))?);
+        let link = Arc::new(link.try_clone().map_err(BuildError::Link)?);
         let output = OutputCap::Adjustable(adjust.clone());
         let token = token.child_token();
         let launcher = service.launcher.clone();
         let started = LiveSandbox::start_forked(launcher, link, spec, Vec::new(), output, token);
-        let (mut live, mut socket) = started.map_err(|e| format!("claim socket: {e}"))?;
-        live.ready(&mut socket, READY_WAIT).await?;
+        let (mut live, mut socket) = started.map_err(BuildError::Socket)?;
+        live.ready(&mut socket, READY_WAIT).await.map_err(BuildError::NotReady)?;
         Ok(Prebuilt { live, socket, adjust, shape, built: Instant::now() })
     }
 
@@ -78,9 +79,14 @@ impl Prebuilt {
 
     /// Hands it the run of the forked spec `run` with its workspace's detached mount, keeping
     /// `output_cap` bytes of each stream, and awaits the run's end, held to the run's own
-    /// timeout from the claim. `Err(why)` when it did not take the run: nothing of the run
+    /// timeout from the claim. [`NotTaken`] when it did not take the run: nothing of the run
     /// started, and it may go elsewhere.
-    pub async fn serve(mut self, run: &SandboxSpec, mount: OwnedFd, claim: Claiming<'_>) -> Result<RunResult, String> {
+    pub async fn serve(
+        mut self,
+        run: &SandboxSpec,
+        mount: OwnedFd,
+        claim: Claiming<'_>,
+    ) -> Result<RunResult, NotTaken> {
         if let Some(sink) = claim.tap.sink() {
             self.live.tap.set(sink);
         }
@@ -111,14 +117,14 @@ impl Prebuilt {
     /// Hands it the session interpreter of the forked spec `run`, with its workspace's
     /// detached mount and the program's end of the session socket; returns the sandbox, the
     /// interpreter's from now on (its launcher's clock is the zygote's lifetime; the session
-    /// holds it to its own). `Err(why)` when it did not take it.
+    /// holds it to its own). [`NotTaken`] when it did not take it.
     pub async fn serve_session(
         mut self,
         run: &SandboxSpec,
         mount: OwnedFd,
         session: OwnedFd,
         output_cap: u64,
-    ) -> Result<LiveSandbox, String> {
+    ) -> Result<LiveSandbox, NotTaken> {
         match self.claim(run, vec![session, mount], output_cap).await {
             Ok(()) => Ok(self.live),
             Err(why) => {
@@ -135,13 +141,13 @@ impl Prebuilt {
 
     /// Gives its cgroup the run's limits and sends the claim with `handed` (see
     /// [`sandbox::Claim`]); `Ok` once the program has the run in place.
-    async fn claim(&mut self, run: &SandboxSpec, handed: Vec<OwnedFd>, output_cap: u64) -> Result<(), String> {
+    async fn claim(&mut self, run: &SandboxSpec, handed: Vec<OwnedFd>, output_cap: u64) -> Result<(), NotTaken> {
         self.adjust.apply_cgroup(&run.limits, output_cap)?;
-        let payload = serde_json::to_vec(&spec::claim_of(run)).map_err(|e| format!("claim: {e}"))?;
+        let payload = serde_json::to_vec(&spec::claim_of(run))?;
         match tokio::time::timeout(TAKE_WAIT, self.hand_over(&payload, handed)).await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(format!("the pre-built sandbox did not take the run: {e}")),
-            Err(_) => Err("the pre-built sandbox did not take the run in time".into()),
+            Ok(Err(e)) => Err(NotTaken::Refused(Ahead::PreBuilt, e)),
+            Err(_) => Err(NotTaken::Late(Ahead::PreBuilt)),
         }
     }
 
@@ -179,9 +185,9 @@ pub(crate) struct Claiming<'a> {
 pub(crate) type RunResult = Result<RunOutput, RunError>;
 
 /// The forked spec of a plain Python run of `template`: what its sandboxes are shaped for.
-async fn typical_run(service: &Sandboxes, template: Option<&Template>) -> Result<SandboxSpec, String> {
+async fn typical_run(service: &Sandboxes, template: Option<&Template>) -> Result<SandboxSpec, BuildError> {
     let environment = match template {
-        Some(template) => Some(service.templates.prepare(template).await.map_err(|e| e.to_string())?),
+        Some(template) => Some(service.templates.prepare(template).await?),
         None => None,
     };
     let runtimes = runtimes_for(&service.config, environment.as_ref());

@@ -7,6 +7,7 @@ use sandbox::runner::RunOutput;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 
+use super::not_taken::{Ahead, NotTaken};
 use super::pooled::Pooled;
 use super::Fixed;
 use crate::sandboxes::Sandboxes;
@@ -16,32 +17,28 @@ use crate::{ExecuteError, ExecutionRequest};
 /// How long a pre-started sandbox may take to say it has its run (it only reads it).
 const TAKE_WAIT: Duration = Duration::from_secs(10);
 
-/// How the refusal of a sandbox that cannot take a run's limits begins: the other ready
-/// sandboxes of its pool were started alike, so the run goes cold.
-pub(crate) const REFUSED_LIMITS: &str = "the run's limits cannot be applied";
-
-/// Runs `req` on `pooled` and awaits its end; `Err(why)` when the sandbox did not take the
+/// Runs `req` on `pooled` and awaits its end; [`NotTaken`] when the sandbox did not take the
 /// run (nothing of it started: it may go elsewhere).
 pub(crate) async fn serve(
     sandboxes: &Sandboxes,
     req: &ExecutionRequest,
     pooled: &mut Pooled,
     cancel: &CancellationToken,
-) -> Result<Result<RunOutput, ExecuteError>, String> {
+) -> Result<Result<RunOutput, ExecuteError>, NotTaken> {
     let message = driver::run_message(&sandboxes.config, req, pooled.environment.as_ref());
     let fixed = Fixed::of(&req.limits, &sandboxes.config.limits);
     if pooled.fixed != fixed {
         // Applied from outside before the run is handed over; a limit that cannot be applied
         // gives the sandbox up (the run goes elsewhere), never a run with other limits.
         let limits = spec::run_limits(&sandboxes.config, &sandboxes.cgroups, &req.limits, req.timeout_ms);
-        pooled.adjust.apply(&limits, fixed.output_bytes).map_err(|e| format!("{REFUSED_LIMITS}: {e}"))?;
+        pooled.adjust.apply(&limits, fixed.output_bytes)?;
         pooled.fixed = fixed;
     }
     let claimed = Instant::now();
     match tokio::time::timeout(TAKE_WAIT, take(pooled, &message)).await {
         Ok(Ok(())) => {}
-        Ok(Err(e)) => return Err(format!("the pre-started sandbox did not take the run: {e}")),
-        Err(_) => return Err("the pre-started sandbox did not take the run in time".into()),
+        Ok(Err(e)) => return Err(NotTaken::Refused(Ahead::PreStarted, e)),
+        Err(_) => return Err(NotTaken::Late(Ahead::PreStarted)),
     }
     let timeout = Duration::from_millis(req.timeout_ms);
     let (joined, ended) = deadline::race(&mut pooled.live.task, timeout, cancel, &pooled.live.cancel).await;

@@ -234,7 +234,7 @@ impl SandboxTools {
     }
 
     async fn upload(&self, args: UploadFile, request: &Extensions) -> Result<CallToolResult, CallToolResult> {
-        params::check_path(&args.path).map_err(bad_argument)?;
+        params::check_path(&args.path).map_err(|e| bad_argument(e.to_string()))?;
         let bytes = match args.encoding {
             Encoding::Text => args.content.into_bytes(),
             Encoding::Base64 => decode_base64(&args.content)?,
@@ -246,7 +246,7 @@ impl SandboxTools {
     }
 
     async fn download(&self, args: DownloadFile, request: &Extensions) -> Result<CallToolResult, CallToolResult> {
-        params::check_path(&args.path).map_err(bad_argument)?;
+        params::check_path(&args.path).map_err(|e| bad_argument(e.to_string()))?;
         let call = ApiCall::GetFile { session_id: args.session_id.clone(), path: args.path.clone() };
         let answer = self.backend.call(call, request).await.map_err(|failure| match failure {
             Failure::FileTooLarge { size } => too_large(&args, size),

@@ -149,16 +149,23 @@ pub fn create_body(args: &CreateSession) -> Value {
 
 /// A workspace path the tools pass on: refused when it leaves the workspace (the daemon
 /// refuses it too; refusing it here keeps an HTTP client from resolving `..` in the URL).
-pub fn check_path(path: &str) -> Result<(), String> {
+pub fn check_path(path: &str) -> Result<(), PathRefused> {
     if path.is_empty() {
-        return Err("`path` is empty: give the file's path relative to the workspace, e.g. data/input.csv".into());
+        return Err(PathRefused::Empty);
     }
     if path.starts_with('/') || path.split('/').any(|segment| segment == ".." || segment == ".") {
-        return Err(format!(
-            "`path` {path:?} is not a plain relative path: it must not start with / or contain . or .. segments"
-        ));
+        return Err(PathRefused::NotPlain(path.to_owned()));
     }
     Ok(())
+}
+
+/// Why a tool's `path` is refused; its text is the tool's error detail.
+#[derive(Debug, thiserror::Error)]
+pub enum PathRefused {
+    #[error("`path` is empty: give the file's path relative to the workspace, e.g. data/input.csv")]
+    Empty,
+    #[error("`path` {0:?} is not a plain relative path: it must not start with / or contain . or .. segments")]
+    NotPlain(String),
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! the same on v1 and v2: joining, killing what is left, removing.
 
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use nix::sys::signal::{kill, Signal};
@@ -21,22 +21,31 @@ pub fn make_dir(dir: &Path) -> io::Result<()> {
 /// Whether this daemon can make a run's cgroup under `parent` and move a process into it: a
 /// parent that exists (made by a root daemon, say) may still not be this daemon's to write.
 /// Makes and removes a probe cgroup; the error says what was refused.
-pub fn probe(parent: &Path) -> Result<(), String> {
+pub fn probe(parent: &Path) -> Result<(), ProbeError> {
     let dir = parent.join(format!("{}-probe", super::own_tag()));
-    if let Err(e) = std::fs::create_dir(&dir) {
+    if let Err(source) = std::fs::create_dir(&dir) {
         let owner = std::fs::metadata(parent).map(|m| std::os::unix::fs::MetadataExt::uid(&m));
         let whose = match owner {
             Ok(uid) => format!(" (owned by uid {uid}; this daemon runs as uid {})", nix::unistd::geteuid()),
             Err(_) => String::new(),
         };
-        return Err(format!("cannot create a run's cgroup in {}{whose}: {e}", parent.display()));
+        return Err(ProbeError::Create { parent: parent.into(), whose, source });
     }
     let procs = dir.join("cgroup.procs");
     // Opened for writing, not written: nothing moves. A fake cgroup in a test is a plain
     // directory, so the file is made there.
     let writable = std::fs::OpenOptions::new().write(true).create(cfg!(test)).truncate(false).open(&procs);
     let _ = remove(&dir);
-    writable.map(drop).map_err(|e| format!("cannot move a run into its cgroup: {}: {e}", procs.display()))
+    writable.map(drop).map_err(|source| ProbeError::Move { procs, source })
+}
+
+/// What the probe of a cgroup parent was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    #[error("cannot create a run's cgroup in {}{whose}: {source}", parent.display())]
+    Create { parent: PathBuf, whose: String, source: io::Error },
+    #[error("cannot move a run into its cgroup: {}: {source}", procs.display())]
+    Move { procs: PathBuf, source: io::Error },
 }
 
 pub fn read(dir: &Path, file: &str) -> Option<String> {

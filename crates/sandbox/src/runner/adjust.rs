@@ -11,6 +11,25 @@ use rustix::thread::{set_thread_res_gid, set_thread_res_uid};
 use crate::cgroup::{Limiter, RunLimits};
 use crate::spec::Limits;
 
+/// Why a limit could not be applied to a waiting sandbox: it must then not take the run.
+#[derive(Debug, thiserror::Error)]
+pub enum AdjustError {
+    #[error("the sandbox has not started")]
+    NotStarted,
+    #[error("the sandbox's program is not running")]
+    NotRunning,
+    #[error("cgroup limits: {0}")]
+    Cgroup(std::io::Error),
+    #[error("prlimit {resource:?} of {pid:?}: {error}")]
+    Rlimit { resource: Resource, pid: Pid, error: rustix::io::Errno },
+    #[error("cannot read the ids of {0}")]
+    Ids(i32),
+    #[error("{0}: {1}")]
+    TakeIds(&'static str, rustix::io::Errno),
+    #[error("the thread setting the limits panicked")]
+    Panicked,
+}
+
 /// Shared by the runner of one sandbox (which fills in where its limits live once it has
 /// started it) and its owner (which changes them).
 #[derive(Debug)]
@@ -50,11 +69,11 @@ impl Adjustable {
     /// Gives the waiting sandbox `limits` (its cgroup's memory and processes, the program's
     /// process and data rlimits) and keeps `output_cap` bytes of each stream from now on.
     /// An error means some limit may not hold: the sandbox must not take the run.
-    pub fn apply(&self, limits: &Limits, output_cap: u64) -> Result<(), String> {
+    pub fn apply(&self, limits: &Limits, output_cap: u64) -> Result<(), AdjustError> {
         let launcher = self.apply_cgroup(limits, output_cap)?;
         let program = program_processes(launcher);
         if program.is_empty() {
-            return Err("the sandbox's program is not running".into());
+            return Err(AdjustError::NotRunning);
         }
         let mut rlimits = vec![(Resource::Nproc, limits.processes)];
         rlimits.extend(limits.data_bytes.map(|bytes| (Resource::Data, bytes)));
@@ -69,13 +88,13 @@ impl Adjustable {
     /// [`Adjustable::apply`] for a sandbox whose program sets its rlimits itself (one that
     /// awaits a claim, which carries them): the cgroup's limits and the output cap only.
     /// Returns the launcher's pid.
-    pub fn apply_cgroup(&self, limits: &Limits, output_cap: u64) -> Result<u32, String> {
+    pub fn apply_cgroup(&self, limits: &Limits, output_cap: u64) -> Result<u32, AdjustError> {
         let started = self.started.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(started) = started.as_ref() else { return Err("the sandbox has not started".into()) };
+        let Some(started) = started.as_ref() else { return Err(AdjustError::NotStarted) };
         // Without a cgroup here the rlimits are all the limits a fresh sandbox gets too.
         if let Some(cgroup) = &started.cgroup {
             let run = RunLimits { memory_bytes: limits.memory_bytes, processes: limits.pids };
-            cgroup.set(&run).map_err(|e| format!("cgroup limits: {e}"))?;
+            cgroup.set(&run).map_err(AdjustError::Cgroup)?;
         }
         self.output_cap.store(output_cap, Ordering::SeqCst);
         Ok(started.launcher)
@@ -86,12 +105,12 @@ impl Adjustable {
 /// CAP_SYS_RESOURCE over its user namespace, which a root daemon may lack (a container may
 /// drop it); on a process of the same ids it needs none. So a root daemon sets them from a
 /// thread of its own that takes the program's ids (on Linux, ids are a thread's) and ends.
-fn set_rlimits(pids: &[i32], rlimits: &[(Resource, u64)]) -> Result<(), String> {
-    let set = || -> Result<(), String> {
+fn set_rlimits(pids: &[i32], rlimits: &[(Resource, u64)]) -> Result<(), AdjustError> {
+    let set = || -> Result<(), AdjustError> {
         for pid in pids.iter().filter_map(|&pid| Pid::from_raw(pid)) {
             for &(resource, value) in rlimits {
                 let limit = Rlimit { current: Some(value), maximum: Some(value) };
-                prlimit(Some(pid), resource, limit).map_err(|e| format!("prlimit {resource:?} of {pid:?}: {e}"))?;
+                prlimit(Some(pid), resource, limit).map_err(|error| AdjustError::Rlimit { resource, pid, error })?;
             }
         }
         Ok(())
@@ -100,20 +119,20 @@ fn set_rlimits(pids: &[i32], rlimits: &[(Resource, u64)]) -> Result<(), String> 
     if !rustix::process::geteuid().is_root() {
         return set();
     }
-    let (uid, gid) = ids_of(first).ok_or_else(|| format!("cannot read the ids of {first}"))?;
+    let (uid, gid) = ids_of(first).ok_or(AdjustError::Ids(first))?;
     if uid == 0 {
         return set();
     }
-    let as_the_program = || -> Result<(), String> {
+    let as_the_program = || -> Result<(), AdjustError> {
         let (uid, gid) = (Uid::from_raw(uid), Gid::from_raw(gid));
-        set_thread_res_gid(gid, gid, gid).map_err(|e| format!("setresgid: {e}"))?;
-        set_thread_res_uid(uid, uid, uid).map_err(|e| format!("setresuid: {e}"))?;
+        set_thread_res_gid(gid, gid, gid).map_err(|e| AdjustError::TakeIds("setresgid", e))?;
+        set_thread_res_uid(uid, uid, uid).map_err(|e| AdjustError::TakeIds("setresuid", e))?;
         set()
     };
     let done = std::thread::scope(|scope| scope.spawn(as_the_program).join());
     // A thread's change of ids made the daemon's memory non-dumpable: it was dumpable.
     let _ = nix::sys::prctl::set_dumpable(true);
-    done.unwrap_or_else(|_| Err("the thread setting the limits panicked".into()))
+    done.unwrap_or(Err(AdjustError::Panicked))
 }
 
 /// The real uid and gid of `pid`, from its status.

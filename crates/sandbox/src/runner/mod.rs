@@ -12,6 +12,6 @@ mod process;
 mod report;
 mod supervise;
 
-pub use adjust::Adjustable;
+pub use adjust::{AdjustError, Adjustable};
 pub use launch::{run, run_forked, run_with_handed, run_with_handoff};
 pub use output::{Captured, LimitHit, OutputSink, OutputStream, OutputTap, RunError, RunOptions, RunOutput};

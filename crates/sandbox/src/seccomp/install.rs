@@ -33,8 +33,20 @@ const BPF_RET_K: u16 = 0x06; // BPF_RET 0x06 | BPF_K 0x00
 const DATA_NR: u32 = 0;
 const DATA_ARCH: u32 = 4;
 
+/// Why the policy could not be compiled into filters, or a filter not installed.
+#[derive(Debug, thiserror::Error)]
+pub enum SeccompError {
+    #[error(transparent)]
+    Filter(#[from] seccompiler::BackendError),
+    /// The filters this process compiled once could not be.
+    #[error(transparent)]
+    Compiled(&'static SeccompError),
+    #[error("{0}")]
+    Install(seccompiler::Error),
+}
+
 /// The filters to install, in order.
-pub fn compile() -> Result<Vec<BpfProgram>, String> {
+pub fn compile() -> Result<Vec<BpfProgram>, SeccompError> {
     let eperm = SeccompAction::Errno(Denial::Eperm.errno());
     let mut allow: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
     for (_, group) in ALLOWED {
@@ -46,7 +58,7 @@ pub fn compile() -> Result<Vec<BpfProgram>, String> {
         let rules = conditional.when.iter().map(|checks| rule(checks)).collect::<Result<Vec<_>, _>>()?;
         allow.insert(conditional.syscall.nr, rules);
     }
-    let allowlist = SeccompFilter::new(allow, eperm, SeccompAction::Allow, TARGET).map_err(|e| e.to_string())?;
+    let allowlist = SeccompFilter::new(allow, eperm, SeccompAction::Allow, TARGET)?;
 
     let enosys = SeccompAction::Errno(Denial::Enosys.errno());
     let fall_back: BTreeMap<i64, Vec<SeccompRule>> = DENIED
@@ -54,34 +66,39 @@ pub fn compile() -> Result<Vec<BpfProgram>, String> {
         .filter(|d| d.denial == Denial::Enosys)
         .flat_map(|d| d.syscalls.iter().map(|call| (call.nr, Vec::new())))
         .collect();
-    let fallbacks = SeccompFilter::new(fall_back, SeccompAction::Allow, enosys, TARGET).map_err(|e| e.to_string())?;
+    let fallbacks = SeccompFilter::new(fall_back, SeccompAction::Allow, enosys, TARGET)?;
 
     [allowlist, fallbacks]
         .into_iter()
         .map(|filter| {
-            let body: BpfProgram = filter.try_into().map_err(|e: seccompiler::BackendError| e.to_string())?;
+            let body: BpfProgram = filter.try_into()?;
             Ok(guarded(body))
         })
         .collect()
 }
 
 /// Installs the filters on the calling thread (the program's process is single-threaded
-/// here). Needs no_new_privs, which the caller has set.
+/// here). Needs no_new_privs, which the caller has set. The error is its message: the
+/// program's setup reports it as the stage's.
 pub fn install() -> Result<(), String> {
-    for program in compiled()? {
-        seccompiler::apply_filter(program).map_err(|e| e.to_string())?;
+    apply().map_err(|e| e.to_string())
+}
+
+fn apply() -> Result<(), SeccompError> {
+    for program in compiled().map_err(SeccompError::Compiled)? {
+        seccompiler::apply_filter(program).map_err(SeccompError::Install)?;
     }
     Ok(())
 }
 
 /// The filters, compiled once per process: a zygote compiles them before it forks (see
 /// [`crate::init::prepare_forks`]), so that its forks only install them.
-pub fn compiled() -> Result<&'static [BpfProgram], String> {
-    static COMPILED: std::sync::OnceLock<Result<Vec<BpfProgram>, String>> = std::sync::OnceLock::new();
-    COMPILED.get_or_init(compile).as_deref().map_err(Clone::clone)
+pub fn compiled() -> Result<&'static [BpfProgram], &'static SeccompError> {
+    static COMPILED: std::sync::OnceLock<Result<Vec<BpfProgram>, SeccompError>> = std::sync::OnceLock::new();
+    COMPILED.get_or_init(compile).as_deref()
 }
 
-fn rule(checks: &[Check]) -> Result<SeccompRule, String> {
+fn rule(checks: &[Check]) -> Result<SeccompRule, SeccompError> {
     let conditions = checks
         .iter()
         .map(|check| {
@@ -90,10 +107,10 @@ fn rule(checks: &[Check]) -> Result<SeccompRule, String> {
                 Check::Ne { arg, value } => (arg, SeccompCmpOp::Ne, value),
                 Check::Masked { arg, mask, value } => (arg, SeccompCmpOp::MaskedEq(mask.into()), value),
             };
-            SeccompCondition::new(arg, SeccompCmpArgLen::Dword, op, value.into()).map_err(|e| e.to_string())
+            SeccompCondition::new(arg, SeccompCmpArgLen::Dword, op, value.into())
         })
         .collect::<Result<Vec<_>, _>>()?;
-    SeccompRule::new(conditions).map_err(|e| e.to_string())
+    Ok(SeccompRule::new(conditions)?)
 }
 
 /// `body` behind the architecture and x32 checks.

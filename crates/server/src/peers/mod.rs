@@ -43,21 +43,36 @@ pub struct Peers {
     in_flight: in_flight::InFlight,
 }
 
+/// Why the peers' configuration is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum PeersError {
+    #[error("the node name {0:?} is not a DNS label (a-z, 0-9, '-', at most 63)")]
+    Node(String),
+    #[error("the peer URL {0:?} must be an http(s) URL with {{node}} in it")]
+    Url(String),
+    #[error("the peer timeouts must be at least 1 s")]
+    Timeouts,
+    #[error("the calls in flight to a peer and its answers' size must be at least 1")]
+    Caps,
+    #[error("peer client: {0}")]
+    Client(reqwest::Error),
+}
+
 impl Peers {
     /// `node` must be a DNS label (lower case), and `url_template` an http(s) URL with `{node}`.
-    pub fn new(node: &str, url_template: &str, limits: PeerLimits) -> Result<Peers, String> {
+    pub fn new(node: &str, url_template: &str, limits: PeerLimits) -> Result<Peers, PeersError> {
         if !is_label(node) {
-            return Err(format!("the node name {node:?} is not a DNS label (a-z, 0-9, '-', at most 63)"));
+            return Err(PeersError::Node(node.to_owned()));
         }
         let scheme = url_template.starts_with("http://") || url_template.starts_with("https://");
         if !scheme || !url_template.contains("{node}") {
-            return Err(format!("the peer URL {url_template:?} must be an http(s) URL with {{node}} in it"));
+            return Err(PeersError::Url(url_template.to_owned()));
         }
         if limits.answer_wait.is_zero() || limits.stream_idle.is_zero() {
-            return Err("the peer timeouts must be at least 1 s".to_owned());
+            return Err(PeersError::Timeouts);
         }
         if limits.max_in_flight == 0 || limits.max_answer_bytes == 0 {
-            return Err("the calls in flight to a peer and its answers' size must be at least 1".to_owned());
+            return Err(PeersError::Caps);
         }
         let client = reqwest::Client::builder()
             .connect_timeout(CONNECT_WAIT)
@@ -68,7 +83,7 @@ impl Peers {
             .tcp_keepalive_interval(limits.answer_wait)
             .tcp_keepalive_retries(3)
             .build()
-            .map_err(|e| format!("peer client: {e}"))?;
+            .map_err(PeersError::Client)?;
         let url_template = url_template.trim_end_matches('/').to_owned();
         Ok(Peers { node: node.to_owned(), url_template, client, limits, in_flight: Default::default() })
     }

@@ -80,7 +80,7 @@ pub(super) async fn relay(owner: &Owner<'_>, call: reqwest::RequestBuilder, down
     let call = call.build().ok()?;
     let answer = match answer_in_time(owner, owner.client.execute(call)).await {
         Ok(answer) => answer,
-        Err(why) => return Some(unavailable(owner, &why).into_response()),
+        Err(why) => return Some(unavailable(owner, &why.to_string()).into_response()),
     };
     let status = StatusCode::from_u16(answer.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
     let headers = answer_headers(answer.headers());
@@ -101,7 +101,7 @@ pub(super) async fn relay(owner: &Owner<'_>, call: reqwest::RequestBuilder, down
 }
 
 /// The owner's answer, waited for as long as the owner still answers a health probe.
-async fn answer_in_time<F>(owner: &Owner<'_>, sending: F) -> Result<reqwest::Response, String>
+async fn answer_in_time<F>(owner: &Owner<'_>, sending: F) -> Result<reqwest::Response, Unreached>
 where
     F: Future<Output = reqwest::Result<reqwest::Response>>,
 {
@@ -109,14 +109,22 @@ where
     loop {
         match tokio::time::timeout(owner.limits.answer_wait, &mut sending).await {
             Ok(Ok(answer)) => return Ok(answer),
-            Ok(Err(e)) => return Err(format!("it cannot be reached: {}", chain(&e))),
+            Ok(Err(e)) => return Err(Unreached::Unreachable(chain(&e))),
             Err(_) if alive(owner).await => continue,
-            Err(_) => {
-                let secs = owner.limits.answer_wait.as_secs_f64();
-                return Err(format!("it answered neither the call nor a health probe within {secs} s"));
-            }
+            Err(_) => return Err(Unreached::Silent(owner.limits.answer_wait.as_secs_f64())),
         }
     }
+}
+
+/// Why the owner gave no answer.
+#[derive(Debug, thiserror::Error)]
+enum Unreached {
+    /// The call failed (the error and its causes).
+    #[error("it cannot be reached: {0}")]
+    Unreachable(String),
+    /// Neither the call nor a health probe was answered within these seconds.
+    #[error("it answered neither the call nor a health probe within {0} s")]
+    Silent(f64),
 }
 
 /// Whether the owner answers `GET /health` (any status) within the answer wait.

@@ -64,6 +64,7 @@ pub async fn health(State(state): State<Arc<AppState>>) -> Result<Json<HealthBod
         Ok(()) => Ok(Json(body)),
         Err(reason) => {
             body.status = HealthStatus::Unhealthy;
+            let reason = reason.to_string();
             body.reason = Some(reason.clone());
             Err(ApiError::new(
                 ErrorCode::Unhealthy,
@@ -123,6 +124,7 @@ pub async fn ready(State(state): State<Arc<AppState>>) -> Result<Json<ReadyBody>
         Ok(()) => Ok(Json(body)),
         Err(reason) => {
             body.ready = false;
+            let reason = reason.to_string();
             body.reason = Some(reason.clone());
             Err(ApiError::new(
                 ErrorCode::NotReady,

@@ -1,11 +1,11 @@
 //! In-process HTTP tests. Most need no code to run, and use a service that cannot start
-//! sandboxes; `runs` uses one whose sandboxes are a fake launcher's ([`fakes`]).
+//! sandboxes; `runs` uses one whose sandboxes are the executor's fake launcher's
+//! ([`executor::test_support`]).
 
 mod auth;
 mod errors;
 mod execute;
 mod executions;
-mod fakes;
 mod health;
 mod mcp;
 mod metrics;
@@ -19,14 +19,14 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{header, HeaderMap, Request, StatusCode};
 use axum::Router;
-use executor::{ExecutionService, ExecutorConfig, LimitPolicy, RuntimePaths, TemplateConfig};
+use executor::test_support::{config_under, FakeLauncher, MemoryRecorder};
+use executor::{ExecutionService, LimitPolicy};
 use serde_json::Value;
 use tower::ServiceExt;
 
 use crate::app::assemble;
 use crate::state::AppState;
 use crate::{routes, AppOptions};
-use fakes::{FakeLauncher, MemoryRecorder};
 
 /// A service over a temporary directory, kept alive as long as the returned guard.
 ///
@@ -38,19 +38,7 @@ async fn service() -> (Arc<ExecutionService>, tempfile::TempDir) {
 
 async fn service_with(options: executor::ServiceOptions) -> (Arc<ExecutionService>, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let config = ExecutorConfig {
-        workspace_root: dir.path().join("workspaces"),
-        init_exe: dir.path().join("no-such-launcher"),
-        runtimes: RuntimePaths::default(),
-        identity: sandbox::Identity { uid: 1000, gid: 1000, host_uid: 1000, host_gid: 1000 },
-        limits: LimitPolicy::default(),
-        templates: TemplateConfig::under(dir.path()),
-        required_layers: Vec::new(),
-        confinement: Default::default(),
-        cgroups: Default::default(),
-        egress: Default::default(),
-    };
-    let service = ExecutionService::new(config, options).await.expect("service");
+    let service = ExecutionService::new(config_under(dir.path()), options).await.expect("service");
     (service, dir)
 }
 

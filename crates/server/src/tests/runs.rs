@@ -6,8 +6,8 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use serde_json::json;
 
-use super::fakes::workspace_of;
 use super::*;
+use executor::test_support::workspace_of;
 
 /// The NVIDIA dialect's requests name no template here: the default one would be built.
 fn options() -> AppOptions {

@@ -47,7 +47,7 @@ fn a_result_without_a_start_is_kept() {
     store.finished(&result("direct", "out")).expect("finished");
     assert_eq!(store.due(i64::MAX, 10).expect("due").len(), 1);
     // Its language was never recorded, which the lookup says rather than invent one.
-    let err = store.lookup("direct").expect_err("no language");
+    let err = store.lookup("direct").expect_err("no language").to_string();
     assert!(err.contains("language"), "{err}");
 }
 

@@ -2,23 +2,20 @@
 //! sandbox itself (admission, workspace, files in, the lifecycle, artifacts, the result, the
 //! record, tenancy, the queue and the shutdown) is the real one.
 
-mod fake;
-
 use std::sync::Arc;
 use std::time::Duration;
 
-use fake::{FakeLauncher, Recorded};
-
 use super::{ExecutionService, ServiceOptions};
 use crate::recorder::ExecutionState;
+use crate::test_support::{config_under, FakeLauncher, MemoryRecorder};
 use crate::{
-    ExecuteError, ExecutionRequest, ExecutionResult, ExecutionStatus, ExecutorConfig, InputFile, Language, LaunchPath,
-    LimitPolicy, RuntimePaths, TemplateConfig, TerminationReason, WorkspaceChoice,
+    ExecuteError, ExecutionRequest, ExecutionResult, ExecutionStatus, InputFile, Language, LaunchPath,
+    TerminationReason, WorkspaceChoice,
 };
 
 struct Harness {
     service: Arc<ExecutionService>,
-    recorded: Arc<Recorded>,
+    recorded: Arc<MemoryRecorder>,
     _dir: tempfile::TempDir,
 }
 
@@ -28,25 +25,14 @@ async fn harness(max_running: usize, max_queued: usize) -> Harness {
 
 async fn harness_with(max_running: usize, max_queued: usize, warm: crate::WarmConfig) -> Harness {
     let dir = tempfile::tempdir().expect("temp dir");
-    let config = ExecutorConfig {
-        workspace_root: dir.path().join("workspaces"),
-        init_exe: dir.path().join("never-started"),
-        runtimes: RuntimePaths::default(),
-        identity: sandbox::Identity { uid: 1000, gid: 1000, host_uid: 1000, host_gid: 1000 },
-        limits: LimitPolicy::default(),
-        templates: TemplateConfig::under(dir.path()),
-        required_layers: Vec::new(),
-        confinement: Default::default(),
-        cgroups: Default::default(),
-        egress: Default::default(),
-    };
-    let recorded = Arc::new(Recorded::default());
+    let config = config_under(dir.path());
+    let recorded = Arc::new(MemoryRecorder::default());
     let options = ServiceOptions {
         recorder: Some(recorded.clone()),
         max_running,
         max_queued,
         warm,
-        launcher: Some(Arc::new(FakeLauncher)),
+        launcher: Some(Arc::new(FakeLauncher::default())),
         ..Default::default()
     };
     let service = ExecutionService::new(config, options).await.expect("service");
@@ -82,13 +68,13 @@ async fn the_self_test_runs_through_the_launcher_and_the_service_is_healthy() {
     let layers = h.service.info().isolation.layers;
     assert!(layers.iter().any(|l| l.name == "uid_map" && l.active), "{layers:?}");
     // The self-test is not an execution of anybody's.
-    assert!(h.recorded.started.lock().unwrap().is_empty());
+    assert!(h.recorded.is_empty());
 }
 
 #[tokio::test]
 async fn a_run_succeeds_with_its_output_layers_and_path() {
     let h = harness(4, 4).await;
-    let mut req = request("ok-1", "acme", "echo-stdin\nexit 0");
+    let mut req = request("ok-1", "acme", "cat\nexit 0");
     req.stdin = "hello from stdin".into();
     let result = h.service.execute(req).await.expect("run");
     assert_eq!((result.status, result.exit_code), (ExecutionStatus::Success, 0));
@@ -120,11 +106,11 @@ async fn a_run_past_its_wall_time_times_out() {
 #[tokio::test]
 async fn a_sandbox_that_cannot_start_is_a_sandbox_error_and_recorded_as_not_run() {
     let h = harness(4, 4).await;
-    let err = h.service.execute(request("broken-1", "acme", "cannot-start")).await.unwrap_err();
-    assert!(matches!(&err, ExecuteError::Sandbox { stage, .. } if stage == "mount"), "{err:?}");
+    let err = h.service.execute(request("broken-1", "acme", "unstartable")).await.unwrap_err();
+    assert!(matches!(&err, ExecuteError::Sandbox { stage, .. } if stage == "mount /proc"), "{err:?}");
     assert_eq!(err.kind(), "SandboxError");
-    let recorded = h.recorded.finished.lock().unwrap().get("broken-1").cloned().expect("recorded");
-    assert!(recorded.stderr.contains("no such device"), "{}", recorded.stderr);
+    let recorded = h.recorded.result_of("broken-1").expect("recorded");
+    assert!(recorded.stderr.contains("Operation not permitted"), "{}", recorded.stderr);
 }
 
 #[tokio::test]
@@ -196,7 +182,7 @@ async fn shutdown_kills_what_outlives_the_grace_and_refuses_new_work() {
     let killed = run.await.unwrap().expect("a result");
     assert_eq!(killed.status, ExecutionStatus::Killed);
     assert_eq!(killed.termination_reason, Some(TerminationReason::Shutdown));
-    assert_eq!(h.recorded.finished.lock().unwrap()["long"].status, ExecutionStatus::Killed);
+    assert_eq!(h.recorded.result_of("long").expect("recorded").status, ExecutionStatus::Killed);
     let late = h.service.execute(request("late", "acme", "exit 0")).await;
     assert!(matches!(late, Err(ExecuteError::ShuttingDown)), "{late:?}");
     assert!(matches!(h.service.submit(request("late-async", "acme", "exit 0")), Err(ExecuteError::ShuttingDown)));
@@ -231,7 +217,7 @@ async fn a_pre_started_sandbox_takes_the_run_with_its_files_and_artifacts() {
     assert_eq!((result.status, result.stdout.as_str()), (ExecutionStatus::Success, "warm input"));
     assert_eq!(result.artifacts.iter().map(|a| a.path.as_str()).collect::<Vec<_>>(), ["out.txt"]);
     // The run's clock starts at the claim, not when the sandbox started.
-    assert_ne!(result.metrics.duration_ms, 1.5);
+    assert_ne!(result.metrics.duration_ms, 12.0);
     h.service.shutdown(Duration::ZERO).await;
 }
 

@@ -12,25 +12,57 @@ use crate::{ExecuteError, InputFile, LimitPolicy};
 pub(super) const MAX_PATH_BYTES: usize = 1024;
 const MAX_COMPONENT_BYTES: usize = workspace_fs::MAX_NAME_BYTES;
 
+/// Why a path was refused; its text is what the API shows (after the field it belongs to).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PathError {
+    #[error("the path is empty")]
+    Empty,
+    #[error("the path is {bytes} bytes, over {limit}")]
+    TooLong { bytes: usize, limit: usize },
+    #[error("the path contains a NUL character")]
+    Nul,
+    #[error("the path must be relative to the workspace, not absolute")]
+    Absolute,
+    #[error("the path ends with '/', so it names a directory, not a file")]
+    Directory,
+    #[error("the path has an empty component ('//')")]
+    EmptyComponent,
+    #[error("the path must not contain a {0:?} component")]
+    Dots(String),
+    #[error("a path component is {bytes} bytes, over {limit}")]
+    ComponentTooLong { bytes: usize, limit: usize },
+    #[error("the path contains {0:?}; allowed: A-Z a-z 0-9 and _ . @ + = - space")]
+    Character(char),
+    #[error("the component {0:?} starts or ends with a space")]
+    Spaces(String),
+}
+
+/// The message of an invalid-field error.
+impl From<PathError> for String {
+    fn from(error: PathError) -> String {
+        error.to_string()
+    }
+}
+
 /// Checks a relative file path and returns it in the form the workspace uses.
 ///
 /// Non-canonical spellings (`a//b`, `./a`, `a/`) are rejected rather than rewritten, so two
 /// spellings of one file can never both pass and the caller sees exactly what will be written.
-pub fn validate_relative_path(path: &str) -> Result<String, String> {
+pub fn validate_relative_path(path: &str) -> Result<String, PathError> {
     if path.is_empty() {
-        return Err("the path is empty".into());
+        return Err(PathError::Empty);
     }
     if path.len() > MAX_PATH_BYTES {
-        return Err(format!("the path is {} bytes, over {MAX_PATH_BYTES}", path.len()));
+        return Err(PathError::TooLong { bytes: path.len(), limit: MAX_PATH_BYTES });
     }
     if path.contains('\0') {
-        return Err("the path contains a NUL character".into());
+        return Err(PathError::Nul);
     }
     if path.starts_with('/') {
-        return Err("the path must be relative to the workspace, not absolute".into());
+        return Err(PathError::Absolute);
     }
     if path.ends_with('/') {
-        return Err("the path ends with '/', so it names a directory, not a file".into());
+        return Err(PathError::Directory);
     }
     for component in path.split('/') {
         check_component(component)?;
@@ -42,41 +74,41 @@ pub fn validate_relative_path(path: &str) -> Result<String, String> {
 /// to the workspace. The code may have made any name, so any character but NUL passes; what
 /// is bounded is the work: at most `MAX_PATH_BYTES` of path (so at most half as many
 /// components), each name at most `MAX_NAME_BYTES`, as the kernel takes them, and no `..`.
-pub fn validate_workspace_path(path: &str) -> Result<(), String> {
+pub fn validate_workspace_path(path: &str) -> Result<(), PathError> {
     let limit = workspace_fs::MAX_PATH_BYTES;
     if path.len() > limit {
-        return Err(format!("the path is {} bytes, over {limit}", path.len()));
+        return Err(PathError::TooLong { bytes: path.len(), limit });
     }
     if path.contains('\0') {
-        return Err("the path contains a NUL character".into());
+        return Err(PathError::Nul);
     }
     for component in path.split('/') {
         if component == ".." {
-            return Err("the path must not contain a \"..\" component".into());
+            return Err(PathError::Dots(component.into()));
         }
         if component.len() > MAX_COMPONENT_BYTES {
-            return Err(format!("a path component is {} bytes, over {MAX_COMPONENT_BYTES}", component.len()));
+            return Err(PathError::ComponentTooLong { bytes: component.len(), limit: MAX_COMPONENT_BYTES });
         }
     }
     Ok(())
 }
 
-fn check_component(component: &str) -> Result<(), String> {
+fn check_component(component: &str) -> Result<(), PathError> {
     if component.is_empty() {
-        return Err("the path has an empty component ('//')".into());
+        return Err(PathError::EmptyComponent);
     }
     // ".", ".." and the like: ".." escapes the workspace, the others only confuse.
     if component.bytes().all(|b| b == b'.') {
-        return Err(format!("the path must not contain a {component:?} component"));
+        return Err(PathError::Dots(component.into()));
     }
     if component.len() > MAX_COMPONENT_BYTES {
-        return Err(format!("a path component is {} bytes, over {MAX_COMPONENT_BYTES}", component.len()));
+        return Err(PathError::ComponentTooLong { bytes: component.len(), limit: MAX_COMPONENT_BYTES });
     }
     if let Some(bad) = component.chars().find(|&c| !is_allowed_char(c)) {
-        return Err(format!("the path contains {bad:?}; allowed: A-Z a-z 0-9 and _ . @ + = - space"));
+        return Err(PathError::Character(bad));
     }
     if component.starts_with(' ') || component.ends_with(' ') {
-        return Err(format!("the component {component:?} starts or ends with a space"));
+        return Err(PathError::Spaces(component.into()));
     }
     Ok(())
 }
