@@ -5,10 +5,12 @@
 //! `scripts/install-test-tools.sh` (`SANDBOX_E2B_SDKS`).
 
 mod boxes;
-mod http;
+pub(crate) mod http;
 mod lifetimes;
+mod process_tenants;
 mod sdks;
 mod trees;
+pub(crate) mod wire;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
