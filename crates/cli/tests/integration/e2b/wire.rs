@@ -83,7 +83,13 @@ impl Events {
                     return Some(if end { json!({"stream_end": message}) } else { message });
                 }
             }
-            let chunk = tokio::time::timeout_at(deadline, self.response.chunk()).await.ok()?.ok()??;
+            let chunk = match tokio::time::timeout_at(deadline, self.response.chunk()).await.ok()? {
+                Ok(chunk) => chunk?,
+                Err(e) => {
+                    eprintln!("the stream of {} broke off: {e}", self.pid);
+                    return None;
+                }
+            };
             self.buffer.extend_from_slice(&chunk);
         }
     }

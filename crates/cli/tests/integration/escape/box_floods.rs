@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::boxes::{rss_kb, Boxes, RSS_GROWTH_KB, TMP_MB};
+use super::boxes::{rss_kb, Boxes, OTHER_PORT, RSS_GROWTH_KB, TMP_MB};
 use crate::e2b::wire;
 
 const TIOCSTI: &str = "import errno, fcntl, termios\n\
@@ -28,6 +28,12 @@ while time.time() - began < 15:
         os._exit(0)
     n += 1
 print(f"forked {n} then {errno.errorcode.get(failed)}", flush=True)
+while True:
+    try:
+        os.wait()
+    except ChildProcessError:
+        break
+print("reaped", flush=True)
 "#;
 
 impl Boxes {
@@ -82,12 +88,23 @@ impl Boxes {
     /// A fork bomb: the box's limit holds, the other box and the daemon stay up meanwhile.
     pub async fn fork_bomb(&mut self) {
         let mut bomb = wire::start(&self.daemon, &self.mine, &["/usr/bin/python3", "-c", FORK_BOMB], None, false).await;
-        let ended = bomb.read(Duration::from_secs(30), None).await;
-        let forked: Option<u64> = ended.output.split_whitespace().nth(1).and_then(|n| n.parse().ok());
-        if !ended.output.contains("then EAGAIN") || forked.is_none_or(|n| n > 4096) {
-            self.fail(format!("the fork bomb was not held: {:?}", ended.output));
+        let held = bomb.read(Duration::from_secs(30), Some("\n")).await.output;
+        let forked: Option<u64> = held.split_whitespace().nth(1).and_then(|n| n.parse().ok());
+        if !held.contains("then EAGAIN") || forked.is_none_or(|n| n > 4096) {
+            self.fail(format!("the fork bomb was not held: {held:?}"));
         }
-        eprintln!("fork bomb: {}", ended.output.trim());
+        eprintln!("fork bomb: {}", held.trim());
+        // While its children hold every pid of the box.
+        let curl = format!("curl -s http://127.0.0.1:{OTHER_PORT}/index.html");
+        let served = wire::run(&self.daemon, &self.other, &curl).await.output;
+        let health = self.daemon.get("/health").await.status;
+        if served != "other-box\n" || health != 200 {
+            self.fail(format!("during the fork bomb: the other box served {served:?}, the daemon's health {health}"));
+        }
+        let rest = bomb.read(Duration::from_secs(30), None).await;
+        if !held.contains("reaped") && !rest.output.contains("reaped") {
+            self.fail(format!("the fork bomb's children: {:?} exit {:?} {:?}", rest.output, rest.exit, rest.error));
+        }
         self.all_still_up("the fork bomb").await;
     }
 
@@ -154,10 +171,17 @@ impl Boxes {
         let sleeper = wire::start(&self.daemon, &self.mine, &["/bin/sleep", "600"], None, false).await;
         wire::run(&self.daemon, &self.mine, "kill -9 1; kill -KILL -1; kill -STOP 1; kill -TERM 1; echo survived")
             .await;
-        let listed = wire::unary(&self.daemon, &self.mine, "List", &json!({})).await.1;
-        let pids: Vec<i64> =
-            listed["processes"].as_array().into_iter().flatten().filter_map(|p| p["pid"].as_i64()).collect();
-        if pids.contains(&sleeper.pid) {
+        // The agent reports the sleeper's end as it reaps it.
+        let mut listed = serde_json::Value::Null;
+        for _ in 0..50 {
+            listed = wire::unary(&self.daemon, &self.mine, "List", &json!({})).await.1;
+            let pids = listed["processes"].as_array().into_iter().flatten().filter_map(|p| p["pid"].as_i64());
+            if !pids.collect::<Vec<_>>().contains(&sleeper.pid) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        if listed["processes"].as_array().is_none_or(|l| l.iter().any(|p| p["pid"] == sleeper.pid)) {
             self.fail(format!("kill -9 -1 left the box's sleeper: {listed}"));
         }
         self.all_still_up("kill -9 -1 and kill -9 1").await;

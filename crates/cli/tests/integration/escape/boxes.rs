@@ -13,7 +13,7 @@ use crate::e2b::{KEY, OTHER_KEY};
 
 const PROBE: &str = include_str!("box_probe.py");
 /// The port a server of the other box listens on (its loopback).
-const OTHER_PORT: u16 = 8766;
+pub(super) const OTHER_PORT: u16 = 8766;
 /// The box's `/tmp` cap for these tests, in MiB.
 pub(super) const TMP_MB: u64 = 16;
 /// How much the daemon's resident memory may grow while floods go unread.
@@ -39,6 +39,9 @@ async fn start(daemon: As) -> Option<Boxes> {
     }
     let mine = Sandbox::create(&daemon, KEY).await;
     let other = Sandbox::create(&daemon, OTHER_KEY).await;
+    // Still there after each attempt: the box went on (it was not replaced by a new one).
+    let kept = wire::run(&daemon, &mine, "echo kept > /tmp/box-marker && cat /tmp/box-marker").await;
+    assert_eq!(kept.output, "kept\n");
     Some(Boxes { daemon, mine, other, failures: Vec::new() })
 }
 
@@ -67,13 +70,13 @@ impl Boxes {
         }
         let mut next = String::new();
         for _ in 0..30 {
-            next = wire::run(&self.daemon, &self.mine, "echo next").await.output;
-            if next == "next\n" {
+            next = wire::run(&self.daemon, &self.mine, "cat /tmp/box-marker").await.output;
+            if next == "kept\n" {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
-        self.fail(format!("after {after}: the box no longer serves: {next:?}"));
+        self.fail(format!("after {after}: the box no longer serves, or is another: {next:?}"));
     }
 
     /// A server on the other box's loopback, which its own commands reach.
