@@ -22,6 +22,7 @@ fn calls(pid: i64) -> Vec<(&'static str, Value, bool)> {
         ("SendSignal", json!({"process": process, "signal": "SIGNAL_SIGKILL"}), false),
         ("CloseStdin", json!({"process": process}), false),
         ("Update", json!({"process": process, "pty": {"size": {"cols": 10, "rows": 10}}}), false),
+        ("StreamInput", json!({"start": {"process": process}}), true),
         ("Start", json!({"process": {"cmd": "/bin/echo", "args": ["in"]}}), true),
     ]
 }
