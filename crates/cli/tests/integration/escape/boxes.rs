@@ -96,6 +96,29 @@ impl Boxes {
         panic!("the other box's server never answered it");
     }
 
+    /// The probe as a cell of the sandbox's code interpreter (a process of the same box).
+    async fn probe_in_a_cell(&mut self) {
+        let argv = format!("import sys\nsys.argv = ['probe', '{}', '{OTHER_PORT}']\n", self.daemon.port);
+        let body = serde_json::json!({"code": format!("{argv}{PROBE}"), "language": "python"});
+        let response =
+            crate::e2b::http::plane(&self.daemon, reqwest::Method::POST, "/execute", &self.mine.id, &self.mine.token)
+                .header("e2b-sandbox-port", "49999")
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+        let text = response.text().await.unwrap_or_default();
+        let escaped = text
+            .split("ESCAPED")
+            .skip(1)
+            .map(|rest| format!("a cell: ESCAPED{}", rest.chars().take(120).collect::<String>()));
+        self.failures.extend(escaped);
+        eprintln!("the probe in a cell: {} denied", text.matches("DENIED").count());
+        if !text.contains("probe done") {
+            self.fail(format!("the probe in a cell did not finish: {text}"));
+        }
+    }
+
     /// The probe's attempts, while the other box has a terminal open.
     async fn probe(&mut self) -> usize {
         let terminal = wire::start(&self.daemon, &self.other, &["/bin/bash"], Some((80, 24)), true).await;
@@ -121,6 +144,7 @@ pub(super) async fn box_processes_stay_in_their_box(daemon: As) {
     let Some(mut boxes) = start(daemon).await else { return };
     boxes.serve_in_the_other_box().await;
     let denied = boxes.probe().await;
+    boxes.probe_in_a_cell().await;
     boxes.tiocsti().await;
     boxes.absurd_terminal_sizes().await;
     boxes.fork_bomb().await;
