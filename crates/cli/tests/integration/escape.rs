@@ -3,6 +3,8 @@
 //! each checked for its expected denial, and the host checked unharmed after each; then 200
 //! mixed attempts against one daemon, which must stay healthy and keep serving.
 
+mod box_floods;
+mod boxes;
 mod bystander;
 pub(crate) mod cases;
 pub(crate) mod host;
@@ -126,6 +128,18 @@ async fn every_escape_case_is_denied_and_the_host_is_unharmed_on_the_cold_path_o
 #[tokio::test]
 async fn every_escape_case_is_denied_and_the_host_is_unharmed_on_the_warm_path_of_an_unprivileged_daemon() {
     every_escape_case_is_denied(Warmth::Prebuilt, As::Unprivileged).await;
+}
+
+/// The processes of an E2B sandbox's box reach neither its agent, nor the daemon, nor another
+/// box, and what they flood stays in the box.
+#[tokio::test]
+async fn box_processes_stay_in_their_box() {
+    boxes::box_processes_stay_in_their_box(As::Root).await;
+}
+
+#[tokio::test]
+async fn box_processes_stay_in_their_box_of_an_unprivileged_daemon() {
+    boxes::box_processes_stay_in_their_box(As::Unprivileged).await;
 }
 
 /// The cases marked `in-session` as cells of interpreter sessions.

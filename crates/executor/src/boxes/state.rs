@@ -14,7 +14,9 @@ use tokio::sync::{broadcast, oneshot};
 use super::types::{ExitStatus, ProcessEvent, ProcessInfo, Started};
 
 /// Events kept for a reader that lags; past it, that reader misses the oldest (it is told).
-const EVENTS_KEPT: usize = 1024;
+/// An output event is a chunk of up to 64 KiB: this bounds what the daemon holds for a process
+/// whose stream a client keeps open but never reads (4 MiB).
+const EVENTS_KEPT: usize = 64;
 
 /// The answer to a request.
 pub(super) enum Answer {

@@ -185,7 +185,11 @@ pub fn confine_agent(spec: &SandboxSpec, fds: ProgramFds) -> SetupResult<OwnedFd
     chdir(spec.cwd.as_str()).stage(|| format!("chdir {}", spec.cwd))?;
     rlimit::apply(&spec.limits)?;
     privileges::drop_all()?;
-    nix::sys::prctl::set_dumpable(true).stage(|| "set dumpable".into())?;
+    // Unlike a program, the agent stays non-dumpable: the box's processes run as its uid, and
+    // a dumpable agent would let them open its /proc files (its socket to the daemon and its
+    // processes' pipes under /proc/1/fd, its root, cwd and environ). Its children become
+    // dumpable again when they execute their programs.
+    nix::sys::prctl::set_dumpable(false).stage(|| "clear dumpable".into())?;
     confine::apply(&spec.confinement)?;
     Ok(session)
 }

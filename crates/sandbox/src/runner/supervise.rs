@@ -50,7 +50,10 @@ pub(super) async fn supervise(
     let stdout = capture(Some(stdout), &flood, (&options.tap, OutputStream::Stdout));
     let stderr = capture(Some(stderr), &flood, (&options.tap, OutputStream::Stderr));
     let limit = Duration::from_millis(spec.limits.wall_time_ms) + BACKSTOP;
-    let ending = watch(&mut child, control, payload, limit, options, &flood, cgroup.as_ref());
+    // A run ends when it meets its pids limit; a box goes on: its processes are refused more
+    // (EAGAIN), and its agent, servers and other processes keep serving.
+    let pids_watched = cgroup.as_ref().filter(|_| !spec.agent);
+    let ending = watch(&mut child, control, payload, limit, options, &flood, pids_watched);
     let (ending, stdout, stderr) = tokio::join!(ending, stdout, stderr);
     // A launcher that reported has nothing of the run left under it (its pid 1 reports once
     // every other process is reaped); its own end and its pid 1's (tearing down the

@@ -18,7 +18,7 @@ pub(super) fn control(daemon: &Daemon, method: Method, path: &str, key: Option<&
 }
 
 /// A request to the sandbox plane for `id` with `token`.
-pub(super) fn plane(daemon: &Daemon, method: Method, path: &str, id: &str, token: &str) -> RequestBuilder {
+pub(crate) fn plane(daemon: &Daemon, method: Method, path: &str, id: &str, token: &str) -> RequestBuilder {
     daemon
         .client()
         .request(method, format!("{}/e2b/sandbox{path}", daemon.base))
@@ -48,7 +48,7 @@ pub(super) async fn connect_error(request: RequestBuilder, status: u16, code: &s
 }
 
 /// Creates a `base` sandbox with `key`: its id and envd access token.
-pub(super) async fn create(daemon: &Daemon, key: &str) -> (String, String) {
+pub(crate) async fn create(daemon: &Daemon, key: &str) -> (String, String) {
     let response = control(daemon, Method::POST, "/v2/sandboxes", Some(key))
         .json(&json!({"templateID": "base", "timeout": 120, "unknownField": {"a": 1}}))
         .send()

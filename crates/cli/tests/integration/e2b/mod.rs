@@ -6,13 +6,15 @@
 
 mod boxes;
 mod files;
-mod http;
+pub(crate) mod http;
 mod lifetimes;
 mod listing;
 mod one_registry;
 mod ports;
+mod process_tenants;
 mod sdks;
 mod trees;
+pub(crate) mod wire;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -192,7 +192,11 @@ impl Call {
         let mut pid = None;
         for message in messages {
             if let Some(start) = message.get("start") {
-                pid = Some(self.selected(start).await?);
+                let named = self.selected(start).await?;
+                // It must name a running process of this box, even when no input follows
+                // (no input is empty input: nothing is written).
+                self.sessions().process_input(&self.sandbox.id, &self.sandbox.tenant, named, &[]).await?;
+                pid = Some(named);
             } else if let Some(data) = message.get("data") {
                 let pid = pid.ok_or_else(|| ConnectError::invalid("input came before the process was named"))?;
                 self.write_input(pid, &data["input"]).await?;
