@@ -13,6 +13,7 @@ mod commands;
 pub(crate) mod egress;
 mod entries;
 mod files;
+mod foreground;
 mod interpreter;
 mod lifetime;
 mod live;
@@ -26,6 +27,7 @@ use utoipa::ToSchema;
 
 pub use commands::SessionCommand;
 pub use files::{FileDownload, SessionFile};
+pub use foreground::ProcessRun;
 pub use registry::SessionStats;
 pub use sessions::Sessions;
 pub use sessions::{SessionCall, SessionResult};

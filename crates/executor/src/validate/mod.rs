@@ -6,6 +6,7 @@
 mod env;
 mod files;
 pub mod patterns;
+mod process;
 mod template;
 #[cfg(test)]
 mod tests;
@@ -18,6 +19,7 @@ use crate::{
 
 pub(crate) use files::check_no_file_is_a_parent;
 pub use files::{validate_relative_path, validate_workspace_path};
+pub use process::check_process_start;
 
 /// A request as the caller sent it, before validation (JSON already decoded, base64 file
 /// contents already decoded).

@@ -48,6 +48,13 @@ use crate::state::AppState;
         sessions::files::post,
         sessions::files::list,
         sessions::files::get,
+        sessions::processes::start,
+        sessions::processes::list,
+        sessions::processes::io::output,
+        sessions::processes::io::events,
+        sessions::processes::io::stdin,
+        sessions::processes::io::signal,
+        sessions::processes::io::resize,
         openapi_json
     ),
     components(schemas(

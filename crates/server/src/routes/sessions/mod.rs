@@ -5,6 +5,7 @@
 //! `default`); to any other tenant it does not exist (404, never 403).
 
 pub mod files;
+pub mod processes;
 
 use std::sync::Arc;
 
