@@ -39,6 +39,7 @@ mod readme;
 mod rich_results;
 mod seccomp;
 mod session_files;
+mod session_processes;
 mod sessions;
 mod streaming;
 mod template_env;
