@@ -49,8 +49,8 @@ pub use rich::{LiveEvent, RichResult, Tap};
 pub use sandbox::workspace_fs::{Entry as WorkspaceEntry, EntryKind as WorkspaceEntryKind};
 pub use service::{ExecutionService, HostInfo, Running, ServiceOptions, ServiceStats};
 pub use session::{
-    FileDownload, NewSession, ProcessRun, SessionCall, SessionCommand, SessionConfig, SessionFile, SessionInfo, SessionResult,
-    SessionStats, Transfer,
+    FileDownload, NewSession, ProcessRun, SessionCall, SessionCommand, SessionConfig, SessionFile, SessionInfo,
+    SessionResult, SessionStats, Transfer,
 };
 pub use templates::{Template, TemplateError, TemplateInfo, TemplateSpec, Templates};
 pub use warm::{WarmConfig, WarmInfo, WarmPoolInfo};

@@ -114,7 +114,8 @@ async fn stdin_feeds_a_process_and_bytes_that_are_not_utf8_come_back_exactly() {
 async fn events_stream_the_output_then_the_exit() {
     let Some(d) = common::sandboxed().await else { return };
     let sid = session(&d).await;
-    let pid = start(&d, &sid, json!({"command": "sleep 0.5; for i in 1 2 3; do echo $i; sleep 0.2; done; exit 3"})).await;
+    let pid =
+        start(&d, &sid, json!({"command": "sleep 0.5; for i in 1 2 3; do echo $i; sleep 0.2; done; exit 3"})).await;
     let url = format!("{}/session/{sid}/processes/{pid}/events", d.base);
     let response = d.client().get(url).header("X-Tenant-ID", TENANT).send().await.unwrap();
     assert_eq!(response.status(), 200);

@@ -140,10 +140,12 @@ fn output_text(answer: &Value) -> String {
     if let Some(dropped) = answer.get("dropped").and_then(Value::as_u64).filter(|d| *d > 0) {
         lines.push(format!("({dropped} earlier bytes are no longer kept)"));
     }
-    lines.push(match (answer.get("running").and_then(Value::as_bool), answer.get("exit_code").and_then(Value::as_i64)) {
-        (Some(true), _) => format!("(still running; read from {next} for what comes next)"),
-        (_, Some(code)) => format!("(ended with exit code {code})"),
-        _ => "(ended: the sandbox ended before it did)".to_owned(),
-    });
+    lines.push(
+        match (answer.get("running").and_then(Value::as_bool), answer.get("exit_code").and_then(Value::as_i64)) {
+            (Some(true), _) => format!("(still running; read from {next} for what comes next)"),
+            (_, Some(code)) => format!("(ended with exit code {code})"),
+            _ => "(ended: the sandbox ended before it did)".to_owned(),
+        },
+    );
     lines.join("\n")
 }

@@ -219,9 +219,7 @@ pub async fn events(
     let events = stream::unfold(Some(receiver), |receiver| async move {
         let mut receiver = receiver?;
         let (event, more) = match receiver.recv().await {
-            Ok(ProcessEvent::Output(stream, data)) => {
-                (chunk_event(&OutputChunk { stream, offset: 0, data }), true)
-            }
+            Ok(ProcessEvent::Output(stream, data)) => (chunk_event(&OutputChunk { stream, offset: 0, data }), true),
             Ok(ProcessEvent::Exited(status)) => (exit_event(Some(OutputEnd::Exited(status))), false),
             Ok(ProcessEvent::BoxEnded) | Err(tokio::sync::broadcast::error::RecvError::Closed) => {
                 (exit_event(None), false)

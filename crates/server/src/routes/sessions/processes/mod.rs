@@ -116,7 +116,8 @@ pub struct ProcessList {
 
 /// The session id of a path, checked.
 pub(super) fn path_session(params: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
-    let Path(id) = params.map_err(|e| ApiError::validation(format!("the path is not usable: {}", e.body_text()), ""))?;
+    let Path(id) =
+        params.map_err(|e| ApiError::validation(format!("the path is not usable: {}", e.body_text()), ""))?;
     session_id(id)
 }
 
@@ -126,16 +127,24 @@ impl StartProcessRequest {
             (Some(command), None) => vec!["bash".into(), "-c".into(), command],
             (None, Some(argv)) => argv,
             _ => {
-                return Err(executor::ExecuteError::invalid("command", "give either `command` (a Bash line) or `argv`")
-                    .into())
+                return Err(
+                    executor::ExecuteError::invalid("command", "give either `command` (a Bash line) or `argv`").into()
+                )
             }
         };
         if !self.wait && self.timeout.is_some() {
             return Err(executor::ExecuteError::invalid("timeout", "only applies with `wait`: true").into());
         }
         let pty = self.pty.map(|p| TerminalSize { cols: p.cols, rows: p.rows });
-        let start =
-            ProcessStart { argv, env: self.env, cwd: self.cwd, stdin: self.stdin, pty, tag: self.tag, channel_fd: None };
+        let start = ProcessStart {
+            argv,
+            env: self.env,
+            cwd: self.cwd,
+            stdin: self.stdin,
+            pty,
+            tag: self.tag,
+            channel_fd: None,
+        };
         Ok((start, self.wait, self.timeout))
     }
 }
