@@ -86,8 +86,17 @@ pub struct StdinRequest {
 pub struct SignalRequest {
     /// `SIGTERM`, `SIGKILL`, `SIGINT`, `SIGHUP`, or a number (1 to 64); sent to the process
     /// and what it started.
-    #[schema(value_type = Object, example = "SIGTERM")]
+    #[schema(schema_with = signal_schema, example = "SIGTERM")]
     pub signal: Value,
+}
+
+/// A signal's name or number.
+fn signal_schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+    let names =
+        ObjectBuilder::new().schema_type(Type::String).enum_values(Some(["SIGTERM", "SIGKILL", "SIGINT", "SIGHUP"]));
+    let number = ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1)).maximum(Some(64));
+    utoipa::openapi::Schema::OneOf(OneOfBuilder::new().item(names).item(number).build()).into()
 }
 
 /// A call that did what it asked.
@@ -194,6 +203,7 @@ pub async fn output(
             (`text`, and `data_base64` when the bytes are not UTF-8), `dropped` when the reader fell behind, then one \
             `exit` (`exit_code`, `signal`; both null when the sandbox ended first). A process that already ended \
             answers its kept output, then `exit`", content_type = "text/event-stream"),
+        (status = 400, description = "The tenant id is invalid", body = ErrorBody),
         (status = 404, description = "`Session X not found or expired`, or no such process", body = ErrorBody),
     )
 )]
@@ -315,7 +325,7 @@ pub async fn signal(
 }
 
 fn signal_number(signal: &Value) -> Result<i32, ExecuteError> {
-    let named = |name: &str| match name.trim_start_matches("SIG") {
+    let named = |name: &str| match name.strip_prefix("SIG").unwrap_or(name) {
         "HUP" => Some(1),
         "INT" => Some(2),
         "KILL" => Some(9),

@@ -56,9 +56,9 @@ pub struct StartProcessRequest {
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PtySize {
-    #[schema(example = 80)]
+    #[schema(example = 80, minimum = 1)]
     pub cols: u16,
-    #[schema(example = 24)]
+    #[schema(example = 24, minimum = 1)]
     pub rows: u16,
 }
 
@@ -231,6 +231,7 @@ impl Default for ProcessStarted {
     ),
     responses(
         (status = 200, description = "The processes running in the session's sandbox", body = ProcessList),
+        (status = 400, description = "The tenant id is invalid", body = ErrorBody),
         (status = 404, description = "`Session X not found or expired`", body = ErrorBody),
     )
 )]
