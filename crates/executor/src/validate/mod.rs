@@ -163,6 +163,11 @@ pub(crate) fn timeout_ms(secs: Option<f64>, default_secs: f64, policy: &LimitPol
     Ok((secs * 1000.0).round() as u64)
 }
 
+/// A caller's timeout in seconds, when it gives one: within the server's limits.
+pub fn check_timeout(secs: Option<f64>, policy: &LimitPolicy) -> Result<(), ExecuteError> {
+    secs.map_or(Ok(()), |secs| timeout_ms(Some(secs), secs, policy).map(drop))
+}
+
 /// A timeout that only has to be positive and within the maximum; at least 1 ms.
 fn positive_timeout_ms(secs: f64, policy: &LimitPolicy) -> Result<u64, ExecuteError> {
     if !secs.is_finite() || secs <= 0.0 || secs > policy.max_timeout_secs {

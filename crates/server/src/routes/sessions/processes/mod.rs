@@ -49,7 +49,7 @@ pub struct StartProcessRequest {
     #[serde(default)]
     pub wait: bool,
     /// With `wait`: seconds it may run before it (and what it started) is killed; default the
-    /// server's default timeout.
+    /// server's default timeout. Checked, and unused, without `wait`.
     pub timeout: Option<f64>,
 }
 
@@ -132,9 +132,6 @@ impl StartProcessRequest {
                 )
             }
         };
-        if !self.wait && self.timeout.is_some() {
-            return Err(executor::ExecuteError::invalid("timeout", "only applies with `wait`: true").into());
-        }
         let pty = self.pty.map(|p| TerminalSize { cols: p.cols, rows: p.rows });
         let start = ProcessStart {
             argv,
@@ -178,6 +175,7 @@ pub async fn start(
     let body: StartProcessRequest = json::decode(json::parse_value(&bytes)?)?;
     let (start, wait, timeout) = body.into_start()?;
     executor::validate::check_process_start(&start, state.service.limits())?;
+    executor::validate::check_timeout(timeout, state.service.limits())?;
     let answer = if wait {
         // In a task of its own: a caller hanging up does not leave the process unbounded.
         let service = Arc::clone(&state.service);
