@@ -51,9 +51,9 @@ pub use rich::{LiveEvent, RichResult, Tap};
 pub use sandbox::workspace_fs::{Entry as WorkspaceEntry, EntryKind as WorkspaceEntryKind};
 pub use service::{ExecutionService, HostInfo, Running, ServiceOptions, ServiceStats, Unhealthy};
 pub use session::{
-    AccessTokens, CodeContext, FileDownload, ListOrder, NewSession, SessionAttributes, SessionCall, SessionCommand,
-    SessionConfig, SessionFile, SessionHandle, SessionInfo, SessionPage, SessionQuery, SessionResult, SessionStats,
-    Transfer, WatchEvent, WatchEventKind, WatchSpec, WatchStream,
+    AccessTokens, CodeContext, FileDownload, ListOrder, NewSession, ProcessRun, SessionAttributes, SessionCall,
+    SessionCommand, SessionConfig, SessionFile, SessionHandle, SessionInfo, SessionPage, SessionQuery, SessionResult,
+    SessionStats, Transfer, WatchEvent, WatchEventKind, WatchSpec, WatchStream,
 };
 pub use templates::{Template, TemplateError, TemplateInfo, TemplateSpec, Templates};
 pub use warm::{WarmConfig, WarmInfo, WarmPoolInfo};

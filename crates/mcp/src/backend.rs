@@ -28,6 +28,10 @@ pub enum ApiCall {
     GetFile { session_id: String, path: String },
     /// `GET /session/{session_id}/files`.
     ListFiles { session_id: String },
+    /// `POST /session/{session_id}/processes` with this JSON body.
+    StartProcess { session_id: String, body: Value },
+    /// `GET /session/{session_id}/processes/{pid}/output?from={from}`.
+    ProcessOutput { session_id: String, pid: i64, from: u64 },
 }
 
 /// An [`ApiCall`] as an HTTP request of the executor's API.
@@ -68,6 +72,15 @@ impl ApiCall {
             ApiCall::ListFiles { session_id } => HttpCall {
                 method: "GET",
                 path: format!("/session/{}/files", encode_segment(&session_id)),
+                body: None,
+                is_file: false,
+            },
+            ApiCall::StartProcess { session_id, body } => {
+                json(&format!("/session/{}/processes", encode_segment(&session_id)), body)
+            }
+            ApiCall::ProcessOutput { session_id, pid, from } => HttpCall {
+                method: "GET",
+                path: format!("/session/{}/processes/{pid}/output?from={from}", encode_segment(&session_id)),
                 body: None,
                 is_file: false,
             },

@@ -40,6 +40,7 @@ mod rich_results;
 mod seccomp;
 mod session_files;
 mod session_ports;
+mod session_processes;
 mod sessions;
 mod streaming;
 mod template_env;

@@ -1,7 +1,8 @@
 //! Three daemons on loopback as peers, as pods behind one Service: a session created through
 //! one is used through the other two, an async execution started on one is read through
 //! another, tokens and tenants hold on forwarded calls, and a peer that stopped gives 503
-//! naming it (`peer_faults` has peers that freeze or die during a call).
+//! naming it, and a session's processes are reached through a peer (`peer_faults` has peers
+//! that freeze or die during a call).
 
 use std::time::{Duration, Instant};
 
@@ -198,4 +199,34 @@ async fn a_streamed_cell_comes_through_a_peer_as_it_goes() {
     assert!(status < 300, "{status} {r}");
     let (_, done) = events.rest().await;
     assert_eq!((done["status"].as_str(), done["stdout"].as_str()), (Some("success"), Some("waiting\n")), "{done}");
+}
+
+/// A session's processes are reached through a peer as on their own daemon: started, listed,
+/// fed, their events streamed to the exit (and no more), their output read after their end.
+#[tokio::test]
+async fn a_sessions_processes_are_reached_through_a_peer() {
+    let ports = [common::free_port(), common::free_port()];
+    let (a, b) = (peer(ports[0]).await, peer(ports[1]).await);
+    if !common::sandbox_or_skip(&a).await {
+        return;
+    }
+    let (_, created) = call(&a, "POST", "/session/create", "t1", Some(json!({}))).await;
+    let processes = format!("/session/{}/processes", created["session_id"].as_str().unwrap());
+    let (status, r) = call(&b, "POST", &processes, "t1", Some(json!({"argv": ["cat"], "stdin": true}))).await;
+    assert_eq!(status, 201, "{r}");
+    let pid = r["pid"].as_i64().unwrap();
+    let (_, listed) = call(&b, "GET", &processes, "t1", None).await;
+    assert_eq!(listed["processes"][0]["pid"], pid, "{listed}");
+    let (status, r) = call(&b, "GET", &processes, "t2", None).await;
+    assert_eq!((status, r["error_code"].as_str()), (404, Some("Executor.NotFound")), "{r}");
+    let events = b.client().get(format!("{}{processes}/{pid}/events", b.base)).bearer_auth(TOKEN);
+    let events = events.header("X-Tenant-ID", "t1").send().await.unwrap();
+    let stdin = Some(json!({"data": "through b\n", "eof": true}));
+    let (status, r) = call(&b, "POST", &format!("{processes}/{pid}/stdin"), "t1", stdin).await;
+    assert_eq!(status, 200, "{r}");
+    let streamed = tokio::time::timeout(Duration::from_secs(20), events.text()).await.unwrap().unwrap();
+    assert!(streamed.contains("{\"text\":\"through b\\n\"}"), "{streamed}");
+    assert!(streamed.trim_end().ends_with("event: exit\ndata: {\"exit_code\":0,\"signal\":null}"), "{streamed}");
+    let (_, output) = call(&b, "GET", &format!("{processes}/{pid}/output?from=8"), "t1", None).await;
+    assert_eq!((output["chunks"][0]["text"].as_str(), output["running"].as_bool()), (Some("b\n"), Some(false)));
 }

@@ -1,4 +1,4 @@
-//! A server started by a session's code is reached through `/session/{id}/ports/{port}/...`:
+//! A server started as a process of a session's box is reached through `/session/{id}/ports/{port}/...`:
 //! the prefix removed, the query kept, bodies both ways, the daemon's own headers kept from
 //! it; another tenant does not find the session; a port nothing listens on is 502; once the
 //! session is destroyed, its ports are gone.
@@ -9,10 +9,10 @@ use crate::common::{self, Daemon};
 
 const PORT: u16 = 8767;
 
-/// A server in the session's Python interpreter, on a thread of its own (it lives on after the
-/// cell): GET tells what it got, POST the size of the body.
+/// A server, a background process of the session's box: GET tells what it got, POST the size
+/// of the body.
 const SERVER: &str = r#"
-import http.server, threading
+import http.server
 class Handler(http.server.BaseHTTPRequestHandler):
     def answer(self, text):
         body = text.encode()
@@ -27,9 +27,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.answer(f"POST {len(body)} {body[:3].decode()}")
     def log_message(self, *args):
         pass
-server = http.server.ThreadingHTTPServer(("127.0.0.1", 8767), Handler)
-threading.Thread(target=server.serve_forever, daemon=True).start()
-"listening"
+http.server.ThreadingHTTPServer(("127.0.0.1", 8767), Handler).serve_forever()
 "#;
 
 async fn request(d: &Daemon, method: reqwest::Method, tenant: &str, path: &str, body: Vec<u8>) -> (u16, String) {
@@ -44,16 +42,22 @@ async fn a_server_in_a_session_answers_through_the_daemon() {
     let created = d.client().post(format!("{}/session/create", d.base)).header("X-Tenant-ID", "t1").json(&json!({}));
     let created: Value = created.send().await.unwrap().json().await.unwrap();
     let id = created["session_id"].as_str().unwrap_or_else(|| panic!("{created}")).to_string();
-    let cell = json!({"session_id": id, "code": SERVER, "language": "python", "tenant_id": "t1"});
-    let ran = d.post("/session/execute", &cell).await;
-    assert_eq!(
-        (ran.status, &ran.body["stdout"], &ran.body["status"]),
-        (200, &json!(""), &json!("success")),
-        "{}",
-        ran.body
-    );
+    let start = json!({"argv": ["python3", "-c", SERVER]});
+    let started =
+        d.client().post(format!("{}/session/{id}/processes", d.base)).header("X-Tenant-ID", "t1").json(&start);
+    let started = started.send().await.unwrap();
+    assert_eq!(started.status(), 201, "{}", started.text().await.unwrap());
     let get = reqwest::Method::GET;
-    let got = request(&d, get.clone(), "t1", &format!("/session/{id}/ports/{PORT}/a/b?c=d"), Vec::new()).await;
+    let path = format!("/session/{id}/ports/{PORT}/a/b?c=d");
+    let mut got = (0, String::new());
+    // The server takes a moment to listen: until then the port is unavailable (502).
+    for _ in 0..100 {
+        got = request(&d, get.clone(), "t1", &path, Vec::new()).await;
+        if got.0 != 502 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     assert_eq!(got, (200, "GET /a/b?c=d tenant=None".to_string()));
     let got = request(&d, get.clone(), "t1", &format!("/session/{id}/ports/{PORT}"), Vec::new()).await;
     assert_eq!(got, (200, "GET / tenant=None".to_string()));

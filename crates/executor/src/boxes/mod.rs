@@ -4,10 +4,12 @@
 //! this is the daemon's side: the one owner of a box's processes and of their events, which
 //! every protocol reads.
 
+mod log;
 mod metrics;
 mod state;
 mod types;
 
+pub use log::{OutputChunk, OutputEnd, ProcessOutput, ENDED_KEPT, LOG_BYTES};
 pub use metrics::{cpu_count, BoxMetrics};
 pub use types::{ExitStatus, ProcessEvent, ProcessInfo, ProcessStart, Started, Stream, TerminalSize};
 
@@ -179,6 +181,12 @@ impl LiveBox {
     /// The processes running now.
     pub fn list(&self) -> Vec<ProcessInfo> {
         lock(&self.state).list()
+    }
+
+    /// `pid`'s output from offset `from` on (see [`ProcessOutput`]), while it runs and a
+    /// while after it ended.
+    pub fn output(&self, pid: i32, from: u64) -> Result<ProcessOutput, ExecuteError> {
+        lock(&self.state).output(pid, from).ok_or(ExecuteError::ProcessNotFound(pid))
     }
 
     /// Reads `pid`'s events from now on.

@@ -11,6 +11,7 @@ use sandbox::agent::protocol::Event;
 use sandbox::agent::Received;
 use tokio::sync::{broadcast, oneshot};
 
+use super::log::{Logs, OutputEnd, ProcessOutput};
 use super::types::{ExitStatus, ProcessEvent, ProcessInfo, Started};
 
 /// Events kept for a reader that lags; past it, that reader misses the oldest (it is told).
@@ -50,6 +51,8 @@ pub(super) struct State {
     next_id: u64,
     waiting: HashMap<u64, Waiting>,
     running: BTreeMap<i32, Running>,
+    /// Every process's output, fed by its events, kept a while after it ends.
+    logs: Logs,
     /// The agent is gone: nothing more will be answered.
     pub ended: bool,
 }
@@ -84,6 +87,11 @@ impl State {
         self.running.contains_key(&pid)
     }
 
+    /// `pid`'s output from offset `from` on, while it runs or a while after it ended.
+    pub fn output(&self, pid: i32, from: u64) -> Option<ProcessOutput> {
+        self.logs.read(pid, from)
+    }
+
     /// A new reader of `pid`'s events, from now on.
     pub fn subscribe(&self, pid: i32) -> Option<broadcast::Receiver<ProcessEvent>> {
         self.running.get(&pid).map(|r| r.events.subscribe())
@@ -95,6 +103,7 @@ impl State {
                 let Some(Waiting::Start { mut info, answer }) = self.waiting.remove(&id) else { return };
                 info.pid = pid;
                 let (events, receiver) = broadcast::channel(EVENTS_KEPT);
+                self.logs.start(pid);
                 self.running.insert(pid, Running { info, events });
                 let _ = answer.send(Answer::Started(Started { pid, events: receiver, channel: fd }));
             }
@@ -112,12 +121,16 @@ impl State {
             }
             Event::Output { pid, stream } => {
                 if let Some(running) = self.running.get(&pid) {
-                    let _ = running.events.send(ProcessEvent::Output(stream, Bytes::from(data)));
+                    let data = Bytes::from(data);
+                    self.logs.output(pid, stream, &data);
+                    let _ = running.events.send(ProcessEvent::Output(stream, data));
                 }
             }
             Event::Exited { pid, code, signal } => {
                 if let Some(running) = self.running.remove(&pid) {
-                    let _ = running.events.send(ProcessEvent::Exited(ExitStatus { code, signal }));
+                    let status = ExitStatus { code, signal };
+                    self.logs.finish(pid, OutputEnd::Exited(status));
+                    let _ = running.events.send(ProcessEvent::Exited(status));
                 }
             }
             Event::Unreadable { error } => tracing::warn!(%error, "a box's agent could not read a request"),
@@ -130,7 +143,8 @@ impl State {
         for (_, waiting) in self.waiting.drain() {
             waiting.answer(Answer::Refused("the sandbox ended".into()));
         }
-        for (_, running) in std::mem::take(&mut self.running) {
+        for (pid, running) in std::mem::take(&mut self.running) {
+            self.logs.finish(pid, OutputEnd::BoxEnded);
             let _ = running.events.send(ProcessEvent::BoxEnded);
         }
     }

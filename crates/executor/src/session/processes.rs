@@ -12,7 +12,9 @@ use super::egress;
 use super::interpreter::Interpreter;
 use super::live::Session;
 use super::Sessions;
-use crate::boxes::{BoxMetrics, BoxParts, LiveBox, ProcessEvent, ProcessInfo, ProcessStart, Started, TerminalSize};
+use crate::boxes::{
+    BoxMetrics, BoxParts, LiveBox, ProcessEvent, ProcessInfo, ProcessOutput, ProcessStart, Started, TerminalSize,
+};
 use crate::{driver, runtime, spec, ExecuteError, Language};
 
 impl Sessions {
@@ -124,6 +126,18 @@ impl Sessions {
         pid: i32,
     ) -> Result<broadcast::Receiver<ProcessEvent>, ExecuteError> {
         self.with_box(id, tenant, pid).await?.subscribe(pid)
+    }
+
+    /// A process's output from offset `from` on, while it runs and a while after it ended
+    /// (until its box ends).
+    pub async fn process_output(
+        &self,
+        id: &str,
+        tenant: &str,
+        pid: i32,
+        from: u64,
+    ) -> Result<ProcessOutput, ExecuteError> {
+        self.with_box(id, tenant, pid).await?.output(pid, from)
     }
 
     pub async fn process_input(&self, id: &str, tenant: &str, pid: i32, data: &[u8]) -> Result<(), ExecuteError> {

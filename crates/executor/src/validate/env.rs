@@ -10,14 +10,19 @@ const MAX_NAME_LEN: usize = 128;
 const MAX_TOTAL_BYTES: usize = 128 * 1024;
 
 pub(super) fn check_env_vars(vars: &BTreeMap<String, String>) -> Result<(), ExecuteError> {
+    check_env_vars_as("env_vars", vars)
+}
+
+/// The same checks, for variables sent under the field `field`.
+pub(super) fn check_env_vars_as(field: &str, vars: &BTreeMap<String, String>) -> Result<(), ExecuteError> {
     if vars.len() > MAX_VARS {
-        return Err(ExecuteError::invalid("env_vars", format!("at most {MAX_VARS} variables, got {}", vars.len())));
+        return Err(ExecuteError::invalid(field, format!("at most {MAX_VARS} variables, got {}", vars.len())));
     }
     let mut total = 0usize;
     for (name, value) in vars {
         if !is_valid_name(name) {
             return Err(ExecuteError::invalid(
-                format!("env_vars.{name}"),
+                format!("{field}.{name}"),
                 format!(
                     "a name is 1 to {MAX_NAME_LEN} characters of A-Z a-z 0-9 _, \
                      not starting with a digit"
@@ -26,13 +31,13 @@ pub(super) fn check_env_vars(vars: &BTreeMap<String, String>) -> Result<(), Exec
         }
         // execve takes C strings: a NUL would silently cut the value.
         if value.contains('\0') {
-            return Err(ExecuteError::invalid(format!("env_vars.{name}"), "the value contains a NUL character"));
+            return Err(ExecuteError::invalid(format!("{field}.{name}"), "the value contains a NUL character"));
         }
         total += name.len() + value.len();
     }
     if total > MAX_TOTAL_BYTES {
         return Err(ExecuteError::invalid(
-            "env_vars",
+            field,
             format!("names and values total {total} bytes, over the limit of {MAX_TOTAL_BYTES}"),
         ));
     }

@@ -7,6 +7,7 @@ mod env;
 mod files;
 mod metadata;
 pub mod patterns;
+mod process;
 mod template;
 #[cfg(test)]
 mod tests;
@@ -20,6 +21,7 @@ use crate::{
 pub(crate) use files::check_no_file_is_a_parent;
 pub use files::{validate_relative_path, validate_workspace_path, PathError};
 pub use metadata::validate_metadata;
+pub use process::check_process_start;
 
 /// A request as the caller sent it, before validation (JSON already decoded, base64 file
 /// contents already decoded).
@@ -161,6 +163,11 @@ pub(crate) fn timeout_ms(secs: Option<f64>, default_secs: f64, policy: &LimitPol
     }
     // In range and finite, so the cast cannot saturate.
     Ok((secs * 1000.0).round() as u64)
+}
+
+/// A caller's timeout in seconds, when it gives one: within the server's limits.
+pub fn check_timeout(secs: Option<f64>, policy: &LimitPolicy) -> Result<(), ExecuteError> {
+    secs.map_or(Ok(()), |secs| timeout_ms(Some(secs), secs, policy).map(drop))
 }
 
 /// A timeout that only has to be positive and within the maximum; at least 1 ms.

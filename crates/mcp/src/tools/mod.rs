@@ -3,6 +3,7 @@
 
 mod content;
 pub mod params;
+pub mod processes;
 
 use std::sync::Arc;
 
@@ -20,7 +21,9 @@ const INSTRUCTIONS: &str = "Runs code in isolated, disposable Linux sandboxes (n
     `run_code` alone runs a program in a fresh sandbox and returns its output; for state that \
     lives between calls (variables, imports, files), `create_session` first and pass its \
     `session_id` to `run_code`, `upload_file`, `download_file` and `list_files`, then \
-    `destroy_session` when done. Charts drawn with matplotlib come back as images.";
+    `destroy_session` when done. Charts drawn with matplotlib come back as images. \
+    `run_command` runs a shell command in a session's sandbox (to its end, or in the background \
+    with `read_process_output` to read it later).";
 
 /// The executor's tools, calling `backend`.
 #[derive(Clone)]
@@ -33,7 +36,7 @@ pub struct SandboxTools {
 
 impl SandboxTools {
     pub fn new(backend: Arc<dyn Backend>) -> Self {
-        SandboxTools { backend, tool_router: Self::tool_router(), splices: None }
+        SandboxTools { backend, tool_router: Self::tool_router() + Self::process_router(), splices: None }
     }
 
     /// The same tools, noting results' exact text in `splices` for the transport.

@@ -203,12 +203,12 @@ fn too_large(limit: usize) -> Response {
     .into_response()
 }
 
-/// `/executions/{id}` and `/session/{id}/files...`.
+/// `/executions/{id}`, `/session/{id}/files...` and `/session/{id}/processes...`.
 fn named_in_path(path: &str) -> Option<Named> {
     let mut segments = path.trim_start_matches('/').split('/');
     match (segments.next(), segments.next(), segments.next()) {
         (Some("executions"), Some(id), _) => Some(Named::Execution(id.to_owned())),
-        (Some("session"), Some(id), Some("files")) => Some(Named::Session(id.to_owned())),
+        (Some("session"), Some(id), Some("files" | "processes")) => Some(Named::Session(id.to_owned())),
         _ => None,
     }
 }

@@ -247,7 +247,9 @@ impl Relayed {
             self.pending.extend_from_slice(&chunk);
             if let Some(end) = self.pending.windows(2).rposition(|w| w == b"\n\n") {
                 let events: Vec<u8> = self.pending.drain(..end + 2).collect();
-                self.done_seen |= events.split(|b| *b == b'\n').any(|line| line == b"event: done");
+                // A call's stream ends with `done`, a process's events with `exit`.
+                self.done_seen |=
+                    events.split(|b| *b == b'\n').any(|line| line == b"event: done" || line == b"event: exit");
                 return Ok(Some(Bytes::from(events)));
             }
             if self.pending.len() > self.cap {

@@ -41,6 +41,12 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
         .route("/session/{id}/ports/{port}", any(sessions::ports::forward))
         .route("/session/{id}/ports/{port}/", any(sessions::ports::forward))
         .route("/session/{id}/ports/{port}/{*rest}", any(sessions::ports::forward))
+        .route("/session/{id}/processes", get(sessions::processes::list).post(sessions::processes::start))
+        .route("/session/{id}/processes/{pid}/output", get(sessions::processes::io::output))
+        .route("/session/{id}/processes/{pid}/events", get(sessions::processes::io::events))
+        .route("/session/{id}/processes/{pid}/stdin", post(sessions::processes::io::stdin))
+        .route("/session/{id}/processes/{pid}/signal", post(sessions::processes::io::signal))
+        .route("/session/{id}/processes/{pid}/resize", post(sessions::processes::io::resize))
         .route("/openapi.json", get(openapi::openapi_json))
         .nest("/e2b", crate::e2b::router())
         .route("/files", crate::e2b::signed_files())
@@ -52,7 +58,7 @@ pub(crate) async fn not_found(method: Method, uri: Uri) -> ApiError {
         "There is no such endpoint.",
         format!("{method} {} does not exist", uri.path()),
         "Use POST /execute, GET /executions/{id}, GET or POST /templates, POST /session/create, \
-         POST /session/execute, POST /session/destroy, GET /sessions, /session/{id}/files, GET /health, \
+         POST /session/execute, POST /session/destroy, GET /sessions, /session/{id}/files, /session/{id}/processes, GET /health, \
          GET /ready, GET /info, GET /metrics, GET /openapi.json, POST /mcp (MCP, Streamable HTTP) or GET / (the \
          service's name, version and links).",
     )

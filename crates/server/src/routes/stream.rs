@@ -128,7 +128,8 @@ fn event_of(event: LiveEvent) -> Event {
     }
 }
 
-fn json_event(name: &str, data: &Value) -> Event {
+/// A server-sent event named `name` whose data is `data`'s JSON.
+pub fn json_event(name: &str, data: &Value) -> Event {
     Event::default().event(name).data(data.to_string())
 }
 

@@ -4,6 +4,7 @@
 //! of steps; these tests check what it reports.
 
 mod access;
+mod commands;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -12,8 +13,16 @@ use serde_json::{json, Value};
 
 use crate::common::{self, Daemon};
 
-const TOOLS: [&str; 6] =
-    ["create_session", "destroy_session", "download_file", "list_files", "run_code", "upload_file"];
+const TOOLS: [&str; 8] = [
+    "create_session",
+    "destroy_session",
+    "download_file",
+    "list_files",
+    "read_process_output",
+    "run_code",
+    "run_command",
+    "upload_file",
+];
 
 /// The venv's python with the MCP SDK, or None (skipped with the reason printed) off CI when it
 /// is not installed.

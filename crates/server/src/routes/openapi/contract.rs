@@ -103,6 +103,7 @@ fn request_bodies(schemas: &mut Value, contract: &Contract) {
         json!({ "required": ["encoding"], "properties": { "encoding": { "const": "base64" } } });
     schemas["EncodedFile"]["then"] = json!({ "properties": { "content": { "pattern": patterns::BASE64 } } });
     template_spec(&mut schemas["TemplateSpec"]);
+    process_request(&mut schemas["StartProcessRequest"], limits);
     let caps = [("memory_mb", limits.max_memory_mb), ("timeout_secs", limits.max_timeout_secs.floor() as u64)];
     for (field, cap) in caps {
         merge(&mut schemas["TemplateLimitsSpec"]["properties"][field], json!({ "minimum": 1, "maximum": cap }));
@@ -133,6 +134,24 @@ fn execute_request(execute: &mut Value, limits: &LimitPolicy) {
         "required": ["code"],
         "properties": { "code": { "type": "string" }, "timeout": { "minimum": limits.min_timeout_secs } },
     });
+}
+
+/// A process to start: a Bash line or a program, an absolute directory, variables as
+/// `/execute`'s, a timeout within the limits.
+fn process_request(start: &mut Value, limits: &LimitPolicy) {
+    let properties = &mut start["properties"];
+    merge(&mut properties["command"], json!({ "type": "string", "pattern": patterns::CODE }));
+    let no_nul = json!({ "type": "string", "pattern": "^[^\\u0000]*$" });
+    merge(&mut properties["argv"], json!({ "minItems": 1, "items": no_nul, "prefixItems": [{ "pattern": "\\S" }] }));
+    merge(&mut properties["env"], env_schema());
+    merge(&mut properties["cwd"], json!({ "type": "string", "pattern": "^/[^\\u0000]*$" }));
+    merge(&mut properties["tag"], json!({ "type": "string", "pattern": "^[^\\u0000]*$", "maxLength": 256 }));
+    let timeout = json!({ "type": "number", "minimum": limits.min_timeout_secs, "maximum": limits.max_timeout_secs });
+    merge(&mut properties["timeout"], timeout);
+    // One of `command` and `argv` (absent and null are alike).
+    start["if"] = json!({ "required": ["command"], "properties": { "command": { "type": "string" } } });
+    start["then"] = json!({ "properties": { "argv": { "type": "null" } } });
+    start["else"] = json!({ "required": ["argv"], "properties": { "argv": { "type": "array" } } });
 }
 
 /// A new template: its packages' rules are its language's.

@@ -49,6 +49,13 @@ use crate::state::AppState;
         sessions::files::list,
         sessions::files::get,
         sessions::ports::forward,
+        sessions::processes::start,
+        sessions::processes::list,
+        sessions::processes::io::output,
+        sessions::processes::io::events,
+        sessions::processes::io::stdin,
+        sessions::processes::io::signal,
+        sessions::processes::io::resize,
         openapi_json
     ),
     components(schemas(

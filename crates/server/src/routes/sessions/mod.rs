@@ -6,6 +6,7 @@
 
 pub mod files;
 pub mod ports;
+pub mod processes;
 
 use std::sync::Arc;
 
