@@ -95,8 +95,13 @@ impl FromRequestParts<Arc<AppState>> for FilePlane {
         let operation = if parts.method == axum::http::Method::POST { "write" } else { "read" };
         let named = parts.headers.get(SANDBOX_ID_HEADER).and_then(|v| v.to_str().ok()).map(str::trim);
         let candidates = state.service.sessions_with_tokens(named).into_iter().map(Sandbox::of).collect();
-        super::signature::signer(candidates, &query, operation).map(FilePlane)
+        super::signature::signer(candidates, envd_token, &query, operation).map(FilePlane)
     }
+}
+
+/// The token that signs a sandbox's file URLs.
+fn envd_token(sandbox: &Arc<Sandbox>) -> &str {
+    sandbox.tokens().map(|t| t.envd.as_str()).unwrap_or_default()
 }
 
 /// `GET /health` of either port: 204 while the sandbox lives.

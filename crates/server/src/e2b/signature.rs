@@ -6,7 +6,6 @@
 //! signed it.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::http::StatusCode;
@@ -15,7 +14,6 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::error::E2bError;
-use super::plane::Sandbox;
 
 /// The signature of `path` for `operation` by `user` with `token`, as the SDKs compute it.
 pub fn sign(path: &str, operation: &str, user: &str, token: &str, expiration: Option<i64>) -> String {
@@ -33,11 +31,12 @@ fn refused(message: &str) -> E2bError {
 
 /// The sandbox among `candidates` whose token signed the query's URL for `operation`, its
 /// expiry checked. Every candidate is compared (in constant time), matching or not.
-pub fn signer(
-    candidates: Vec<Arc<Sandbox>>,
+pub fn signer<T>(
+    candidates: Vec<T>,
+    token: impl Fn(&T) -> &str,
     query: &BTreeMap<String, String>,
     operation: &str,
-) -> Result<Arc<Sandbox>, E2bError> {
+) -> Result<T, E2bError> {
     let presented = query.get("signature").map(String::as_str).unwrap_or_default();
     let expiration = match query.get("signature_expiration").filter(|s| !s.is_empty()) {
         Some(text) => {
@@ -49,8 +48,7 @@ pub fn signer(
     let user = query.get("username").map(String::as_str).unwrap_or_default();
     let mut found = None;
     for sandbox in candidates {
-        let token = sandbox.tokens().map(|t| t.envd.as_str()).unwrap_or_default();
-        let expected = sign(path, operation, user, token, expiration);
+        let expected = sign(path, operation, user, token(&sandbox), expiration);
         let matches: bool = Sha256::digest(expected.as_bytes()).ct_eq(&Sha256::digest(presented.as_bytes())).into();
         if matches && found.is_none() {
             found = Some(sandbox);
