@@ -38,7 +38,9 @@ async fn the_tools_are_listed() {
     let mut names: Vec<&str> =
         reply.body["result"]["tools"].as_array().unwrap().iter().filter_map(|t| t["name"].as_str()).collect();
     names.sort();
-    assert_eq!(names, ["create_session", "destroy_session", "download_file", "list_files", "run_code", "upload_file"]);
+    let expected = ["create_session", "destroy_session", "download_file", "list_files", "read_process_output"];
+    let expected = [&expected[..], &["run_code", "run_command", "upload_file"]].concat();
+    assert_eq!(names, expected);
 }
 
 #[tokio::test]
